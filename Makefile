@@ -1,0 +1,99 @@
+# mmapwatch: plain Makefile. `make` builds ./mmapwatch; `make test` runs
+# every test; `make demo` shows what mmapwatch catches in a small program;
+# `make SAN=1 test` (or `make test-san`) runs the tests against an
+# ASan/UBSan build. Quiet by default; V=1 shows the commands.
+
+CC      ?= gcc
+PKG_LIBS = libseccomp
+CFLAGS_BASE = -std=gnu11 -D_GNU_SOURCE -Iinclude -Wall -Wextra -Werror \
+              -Wshadow -Wstrict-prototypes -Wformat=2 -g
+OPTFLAGS ?= -O2
+LDLIBS  = -lseccomp -lpthread
+
+ifeq ($(SAN),1)
+BUILD   ?= build/san
+OPTFLAGS = -O1
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+BIN     = $(BUILD)/mmapwatch
+else
+BUILD   ?= build/release
+BIN     = mmapwatch
+endif
+
+CFLAGS  += $(CFLAGS_BASE) $(OPTFLAGS) $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+
+ifneq ($(V),1)
+Q = @
+msg = @printf '  %-6s %s\n' $(1) $(2);
+else
+Q =
+msg =
+endif
+
+SRCS     = $(wildcard src/*.c)
+OBJS     = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIB_OBJS = $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+
+UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+# Fixtures are the traced programs: never sanitized (ASan's shadow memory
+# would add mmaps of its own) and built at -O0 so call chains stay intact.
+FIXTURE_SRCS = $(wildcard tests/fixtures/*.c)
+FIXTURE_BINS = $(FIXTURE_SRCS:tests/fixtures/%.c=build/fixtures/%)
+FIXTURE_CFLAGS = $(CFLAGS_BASE) -O0 -fno-omit-frame-pointer -pthread
+
+DEPS_STAMP = build/.deps-ok
+
+.PHONY: all test test-san unit demo bench clean deps fixtures
+all: $(BIN)
+
+$(DEPS_STAMP): scripts/deps.sh
+	$(Q)scripts/deps.sh
+	$(Q)mkdir -p $(@D) && touch $@
+
+deps: $(DEPS_STAMP)
+
+$(BIN): $(OBJS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: src/%.c | $(DEPS_STAMP)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
+build/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h | $(DEPS_STAMP)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(FIXTURE_CFLAGS) -Itests/fixtures -o $@ $< -ldl
+
+fixtures: $(FIXTURE_BINS)
+
+unit: $(UNIT_BINS)
+
+# The runner prints one line per test and ends with "N passed, N failed".
+test: $(BIN) $(UNIT_BINS) $(FIXTURE_BINS)
+	$(Q)MMAPWATCH=$(abspath $(BIN)) UNIT_DIR=$(abspath $(BUILD)/tests) \
+	    FIXTURE_DIR=$(abspath build/fixtures) python3 tests/run_tests.py $(TESTS)
+
+test-san:
+	$(Q)$(MAKE) --no-print-directory SAN=1 test
+
+demo: $(BIN) build/fixtures/demo_arenas
+	$(Q)scripts/demo.sh
+
+bench: $(BIN) $(FIXTURE_BINS)
+	$(Q)scripts/bench.sh
+
+clean:
+	rm -rf build mmapwatch
+
+-include $(OBJS:.o=.d)

@@ -1,0 +1,31 @@
+/*
+ * filter: the seccomp-bpf program of launch mode, built with libseccomp.
+ *
+ * Only memory-map syscalls return SECCOMP_RET_TRACE (a stop for the
+ * tracer); everything else runs at full speed in every thread, since the
+ * filter is inherited by every thread and child. mmap is compared with
+ * --min-size in the kernel, so small mmaps cost nothing either; MAP_FIXED
+ * ones still stop, since they may replace part of a reported region.
+ *
+ * A filter that returns SECCOMP_RET_TRACE with no tracer attached makes the
+ * syscall fail with ENOSYS: a filtered process tree must never be detached,
+ * and a filter is never put into a process we attached to.
+ */
+#ifndef MMAPWATCH_FILTER_H
+#define MMAPWATCH_FILTER_H
+
+#include <stdint.h>
+
+struct map_filter;
+
+/* Builds the filter. NULL after logging why. */
+struct map_filter *filter_build(uint64_t min_size);
+
+/* Loads it into the calling process (the launched child, between fork and
+ * exec). 0, or -1 with errno. Safe to call in a fork child of a
+ * single-threaded parent. */
+int filter_load(struct map_filter *filter);
+
+void filter_free(struct map_filter *filter);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * options: argv -> one immutable struct options.
+ *
+ * Parsing is strict: a number with trailing junk, a negative or overflowing
+ * size or duration, an unknown flag, or a missing target is a usage error.
+ * options_parse() prints exactly one line for it ("mmapwatch: ...") and
+ * returns OPTIONS_USAGE_ERROR; main() exits 2.
+ *
+ * Ownership: struct options holds pointers into argv (command, output_path);
+ * argv outlives it. Nothing in it is heap-allocated, nothing to free.
+ */
+#ifndef MMAPWATCH_OPTIONS_H
+#define MMAPWATCH_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define OPTIONS_MAX_PIDS 64
+
+struct options {
+    pid_t pids[OPTIONS_MAX_PIDS]; /* -p PID, repeatable; attach mode */
+    unsigned npids;
+    char **command;          /* launch mode: NULL-terminated argv; NULL in attach mode */
+    uint64_t min_size;       /* --min-size: report mmaps of at least this many bytes (0) */
+    bool report_failed;      /* --failed: also report mmaps that failed */
+    bool json;               /* --json: JSON Lines instead of text */
+    const char *output_path; /* -o FILE; NULL = stderr; "-" = stdout */
+    bool has_duration;       /* --duration given */
+    uint64_t duration_ns;    /* --duration: detach after this long (attach mode) */
+    int verbose;             /* -v: diagnostics about the tracer itself */
+};
+
+enum options_result {
+    OPTIONS_OK,             /* run */
+    OPTIONS_DONE,           /* --help or --version printed: exit 0 */
+    OPTIONS_USAGE_ERROR,    /* one line printed: exit 2 */
+};
+
+/* Fills *opts from argv. Parsing stops at "--" or at the first non-option
+ * word: the rest is the command to launch. */
+enum options_result options_parse(int argc, char **argv, struct options *opts);
+
+/* "4096", "4k", "4K", "4KiB", "16M", "16MiB", "1G", "1.5M" (powers of 1024,
+ * result rounded down to a whole byte). 0 on success, -1 if malformed,
+ * negative or above UINT64_MAX. */
+int parse_size(const char *text, uint64_t *bytes);
+
+/* "0", "500ms", "2s", "1.5s", "1m", "1h"; a bare number is seconds.
+ * 0 on success, -1 if malformed, negative or too large. */
+int parse_duration(const char *text, uint64_t *nanoseconds);
+
+/* Formats a byte count for people: "16.0 MiB", "4.0 KiB", "512 B". */
+const char *format_size(uint64_t bytes, char *buf, unsigned size);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * output: the only writer of events (text lines or JSON Lines).
+ *
+ * Every event is written whole and flushed at once, so that a log
+ * collector or a `tail -f` sees each event as it happens and a crash loses
+ * none already reported. Destinations: stderr (default, like strace, so a
+ * launched command's stdout stays its own), stdout ("-"), or a file.
+ *
+ * A write error (disk full, reader gone) is reported once on stderr and
+ * makes output_failed() true; the tracer then detaches: tracing that
+ * nobody can read only costs the target.
+ */
+#ifndef MMAPWATCH_OUTPUT_H
+#define MMAPWATCH_OUTPUT_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "decode.h"
+#include "procfs.h"
+
+/* Who and when an event is about. */
+struct event_origin {
+    pid_t pid;
+    pid_t tid;
+    char comm[PROCFS_COMM_MAX];
+    struct timespec ts; /* CLOCK_REALTIME */
+};
+
+/* Opens the destination (path NULL = stderr, "-" = stdout, else a file
+ * created 0644 / truncated). 0, or -1 after logging why. */
+int output_open(const char *path, bool json);
+void output_close(void);
+bool output_failed(void);
+
+/* Fills origin->ts with now and origin->comm from /proc. */
+void event_origin_fill(struct event_origin *origin, pid_t pid, pid_t tid);
+
+void output_map_call(const struct event_origin *o, const struct map_call *call);
+void output_attach(const struct event_origin *o, unsigned threads);
+void output_exec(const struct event_origin *o, unsigned long regions_ended);
+/* wait_status as returned by wait4 for the process's leader. */
+void output_exit(const struct event_origin *o, int wait_status);
+void output_detach(const struct event_origin *o);
+
+#endif

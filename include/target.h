@@ -1,0 +1,27 @@
+/*
+ * target: how the processes to trace come to be traced.
+ *
+ * Launch: fork; the child waits on a pipe until the parent has seized it
+ * (so not one instruction of the command runs untraced), restores the
+ * signal mask and dispositions it would have had, loads the seccomp filter
+ * and execs the command. Attaching to running processes is the tracer's
+ * job (tracer_attach), since it must add every thread to the task table as
+ * it seizes it.
+ */
+#ifndef MMAPWATCH_TARGET_H
+#define MMAPWATCH_TARGET_H
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include "filter.h"
+
+/* Starts argv[0] (searched in PATH) seized with ptrace_options. The child
+ * gets child_mask as its signal mask. Returns the child's pid, or -1 after
+ * logging why (no child is left behind). If the command cannot be executed
+ * the child says so on stderr and exits 127 (126 when found but not
+ * executable), like a shell. */
+pid_t target_launch(char *const argv[], const sigset_t *child_mask, struct map_filter *filter,
+                    unsigned long ptrace_options);
+
+#endif

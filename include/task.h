@@ -1,0 +1,87 @@
+/*
+ * task: per-thread tracer state, and the per-address-space state that
+ * threads share.
+ *
+ * An addr_space is the model of one mm: every thread of a process (and a
+ * vfork child until it execs) points to the same one, fork gives the child
+ * a copy, exec gives the execing process a new empty one. It is reference
+ * counted by the tasks that use it; the last task_remove() frees it.
+ *
+ * Ownership: the task_table owns every struct task and, through them, every
+ * addr_space. Pointers to tasks stay valid until task_remove() of that task;
+ * task_table_free() frees everything left.
+ */
+#ifndef MMAPWATCH_TASK_H
+#define MMAPWATCH_TASK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "procfs.h"
+#include "regions.h"
+
+struct addr_space {
+    unsigned refs;              /* tasks pointing here */
+    pid_t owner;                /* tgid of the process whose mm this is */
+    struct region_set *regions; /* reported regions still mapped */
+    struct addr_space *next;    /* the table's list of address spaces */
+};
+
+enum syscall_state {
+    SYSCALL_UNKNOWN,  /* just attached: the next syscall stop may be either */
+    SYSCALL_OUTSIDE,  /* the next syscall stop is an entry */
+    SYSCALL_INSIDE,   /* entered (or seccomp-stopped); the next is the exit */
+};
+
+struct task {
+    pid_t tid;
+    pid_t pid;                  /* thread group id */
+    struct addr_space *as;
+    enum syscall_state syscall;
+    uint64_t nr;                /* syscall number seen at entry */
+    uint64_t args[6];           /* its arguments */
+    bool want_exit_stop;        /* launch mode: restart with PTRACE_SYSCALL to see the result */
+    bool detaching;             /* detach at the next stop */
+    bool group_stopped;         /* last stop was a group-stop (PTRACE_LISTEN in effect) */
+    char leader_comm[PROCFS_COMM_MAX]; /* leaders: name kept for the exit event */
+    struct task *hash_next;
+};
+
+struct task_table;
+
+struct task_table *task_table_new(void);
+void task_table_free(struct task_table *table);
+
+struct task *task_find(const struct task_table *table, pid_t tid);
+
+/* Adds a task that uses address space as (a reference is taken). NULL on
+ * ENOMEM. The tid must not be in the table. */
+struct task *task_add(struct task_table *table, pid_t tid, pid_t pid, struct addr_space *as);
+
+/* Removes and frees a task, dropping its address-space reference. */
+void task_remove(struct task_table *table, struct task *task);
+
+/* Re-keys a task under a new tid (a non-leader exec takes the leader's tid). */
+void task_rekey(struct task_table *table, struct task *task, pid_t new_tid);
+
+size_t task_count(const struct task_table *table);
+
+/* Calls fn for every task; fn may not add or remove tasks. */
+void task_foreach(struct task_table *table, void (*fn)(struct task *t, void *ctx), void *ctx);
+
+/* A new empty address space owned by process owner (refs 0 until a task
+ * uses it). NULL on ENOMEM. */
+struct addr_space *addr_space_new(struct task_table *table, pid_t owner);
+
+/* A copy of src for a forked child (refs 0). NULL on ENOMEM. */
+struct addr_space *addr_space_clone(struct task_table *table, const struct addr_space *src,
+                                    pid_t owner);
+
+/* The address space owned by process pid, or NULL. */
+struct addr_space *addr_space_of_process(const struct task_table *table, pid_t pid);
+
+/* Moves task to another address space (exec), dropping the old reference. */
+void task_set_addr_space(struct task_table *table, struct task *task, struct addr_space *as);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * track: what a finished memory-map syscall does to the region model, and
+ * whether it is reported.
+ *
+ * The rules (README "Which events are reported"): an mmap is reported when
+ * its length is at least --min-size, or when it replaces part of a reported
+ * region; munmap, mremap and mprotect when they touch a reported region
+ * (mremap also when the new length reaches --min-size). With --min-size 0
+ * every call is reported. Reported mmaps become regions of the calling
+ * task's address space, so their whole life can be followed.
+ */
+#ifndef MMAPWATCH_TRACK_H
+#define MMAPWATCH_TRACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "decode.h"
+#include "task.h"
+
+struct track_policy {
+    uint64_t min_size;
+    bool report_failed;
+};
+
+/* Applies *call, made by task, and writes the event if it is reported.
+ * Returns true if an event was written. */
+bool track_map_call(const struct track_policy *policy, struct task *task,
+                    const struct map_call *call);
+
+#endif

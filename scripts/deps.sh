@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs what mmapwatch needs to build and test, when it is missing.
+# Debian 12; apt-get needs root. Idempotent and quiet when all is there.
+set -eu
+
+missing=""
+need() { # need PACKAGE TEST-COMMAND...
+    pkg=$1; shift
+    if ! "$@" >/dev/null 2>&1; then missing="$missing $pkg"; fi
+}
+header() { [ -e "/usr/include/$1" ] || [ -e "/usr/include/x86_64-linux-gnu/$1" ]; }
+
+need gcc           command -v gcc
+need make          command -v make
+need libseccomp-dev header seccomp.h
+need libunwind-dev header libunwind-ptrace.h
+need python3       command -v python3
+need strace        command -v strace
+
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "mmapwatch: missing build dependencies:$missing; install them (apt-get install$missing) or run as root" >&2
+        exit 1
+    fi
+    echo "mmapwatch: installing$missing with apt-get" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi

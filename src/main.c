@@ -1,0 +1,60 @@
+/*
+ * mmapwatch: which thread maps which memory region, when.
+ *
+ * main: parse options, open the output, attach or launch, run the loop,
+ * tear down. Nothing else lives here.
+ */
+#include <signal.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "options.h"
+#include "output.h"
+#include "tracer.h"
+
+int main(int argc, char **argv)
+{
+    struct options opts;
+    switch (options_parse(argc, argv, &opts)) {
+    case OPTIONS_OK:
+        break;
+    case OPTIONS_DONE:
+        return 0;
+    case OPTIONS_USAGE_ERROR:
+        return 2;
+    }
+    log_set_verbose(opts.verbose);
+    /* A reader that goes away (| head) must be an error we handle, not a
+     * signal that kills us with tracees attached. */
+    signal(SIGPIPE, SIG_IGN);
+
+    if (output_open(opts.output_path, opts.json) < 0)
+        return 1;
+    struct tracer *tracer = tracer_new(&opts);
+    if (!tracer) {
+        output_close();
+        return 1;
+    }
+
+    int status = 0;
+    if (opts.command) {
+        if (tracer_launch(tracer) < 0)
+            status = 1;
+    } else {
+        for (unsigned i = 0; i < opts.npids; i++) {
+            if (tracer_attach(tracer, opts.pids[i]) < 0) {
+                /* All or nothing: let go of those already seized. */
+                status = 1;
+                tracer_request_detach(tracer);
+                break;
+            }
+        }
+    }
+    if (status == 0)
+        status = tracer_run(tracer);
+    else if (!opts.command)
+        tracer_run(tracer);
+    tracer_free(tracer);
+    output_close();
+    return status;
+}

@@ -1,0 +1,143 @@
+/*
+ * procfs: bounded readers for /proc. See include/procfs.h.
+ */
+#include "procfs.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+ssize_t procfs_read_file(const char *path, char *buf, size_t size)
+{
+    if (size == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = 0;
+    while (len < size - 1) {
+        ssize_t n = read(fd, buf + len, size - 1 - len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int saved = errno;
+            close(fd);
+            errno = saved;
+            return -1;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+int procfs_read_comm(pid_t pid, pid_t tid, char comm[PROCFS_COMM_MAX])
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+    ssize_t n = procfs_read_file(path, comm, PROCFS_COMM_MAX);
+    /* comm is at most 15 bytes and a newline: the newline is what gets cut. */
+    if (n <= 0) {
+        strcpy(comm, "?");
+        return -1;
+    }
+    comm[strcspn(comm, "\n")] = '\0';
+    return 0;
+}
+
+long procfs_parse_status_number(const char *status, const char *key)
+{
+    size_t klen = strlen(key);
+    for (const char *line = status; line && *line;) {
+        if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+            const char *p = line + klen + 1;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            if (!isdigit((unsigned char)*p))
+                return -1;
+            long value = 0;
+            while (isdigit((unsigned char)*p)) {
+                if (value > (1L << 40)) /* no pid or count is near this */
+                    return -1;
+                value = value * 10 + (*p++ - '0');
+            }
+            return value;
+        }
+        line = strchr(line, '\n');
+        if (line)
+            line++;
+    }
+    return -1;
+}
+
+static int read_status(pid_t tid, char *buf, size_t size)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)tid);
+    return procfs_read_file(path, buf, size) < 0 ? -1 : 0;
+}
+
+long procfs_status_number(pid_t tid, const char *key)
+{
+    char buf[4096];
+    if (read_status(tid, buf, sizeof buf) < 0)
+        return -1;
+    return procfs_parse_status_number(buf, key);
+}
+
+char procfs_state(pid_t tid)
+{
+    char buf[4096];
+    if (read_status(tid, buf, sizeof buf) < 0)
+        return 0;
+    const char *p = strstr(buf, "\nState:");
+    if (!p)
+        return 0;
+    p += strlen("\nState:");
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return *p;
+}
+
+int procfs_foreach_task(pid_t pid, int (*fn)(pid_t tid, void *ctx), void *ctx)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *dir = opendir(path);
+    if (!dir)
+        return -1;
+    int count = 0, rc = 0;
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        char *end;
+        errno = 0;
+        long tid = strtol(de->d_name, &end, 10);
+        if (errno || *end || end == de->d_name || tid <= 0)
+            continue; /* "." and ".." */
+        count++;
+        if (fn((pid_t)tid, ctx) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+    closedir(dir);
+    return rc < 0 ? -1 : count;
+}
+
+int procfs_ptrace_scope(void)
+{
+    char buf[32];
+    if (procfs_read_file("/proc/sys/kernel/yama/ptrace_scope", buf, sizeof buf) <= 0)
+        return -1;
+    return isdigit((unsigned char)buf[0]) ? buf[0] - '0' : -1;
+}

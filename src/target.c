@@ -1,0 +1,82 @@
+/*
+ * target: launch a command under the seccomp filter, seized from the start.
+ * See include/target.h.
+ */
+#include "target.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* In the child, between fork and exec: only async-signal-safe calls, plus
+ * libseccomp's load (the parent is single-threaded at this point). */
+static void child_run(char *const argv[], const sigset_t *mask, struct map_filter *filter,
+                      int go_fd)
+{
+    char go;
+    ssize_t n;
+    do
+        n = read(go_fd, &go, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1)
+        _exit(127); /* the parent failed to seize us and said so */
+    close(go_fd);
+
+    signal(SIGPIPE, SIG_DFL);
+    sigprocmask(SIG_SETMASK, mask, NULL);
+
+    if (filter_load(filter) < 0) {
+        dprintf(STDERR_FILENO, "mmapwatch: cannot load the seccomp filter: %s\n",
+                strerror(errno));
+        _exit(127);
+    }
+    execvp(argv[0], argv);
+    int err = errno;
+    dprintf(STDERR_FILENO, "mmapwatch: cannot run '%s': %s\n", argv[0], strerror(err));
+    _exit(err == ENOENT ? 127 : 126);
+}
+
+pid_t target_launch(char *const argv[], const sigset_t *child_mask, struct map_filter *filter,
+                    unsigned long ptrace_options)
+{
+    int go[2];
+    if (pipe2(go, O_CLOEXEC) < 0) {
+        log_error("cannot start '%s': pipe: %s", argv[0], strerror(errno));
+        return -1;
+    }
+    fflush(NULL); /* nothing buffered may be written twice */
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_error("cannot start '%s': fork: %s", argv[0], strerror(errno));
+        close(go[0]);
+        close(go[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(go[1]);
+        child_run(argv, child_mask, filter, go[0]);
+    }
+    close(go[0]);
+    if (ptrace(PTRACE_SEIZE, pid, 0L, ptrace_options) < 0) {
+        log_error("cannot trace '%s' (pid %d): %s; run as root or with CAP_SYS_PTRACE",
+                  argv[0], (int)pid, strerror(errno));
+        close(go[1]); /* the child reads EOF and exits 127 */
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+    if (write(go[1], "g", 1) != 1) {
+        log_error("cannot start '%s': %s", argv[0], strerror(errno));
+        close(go[1]);
+        kill(pid, SIGKILL); /* EXITKILL would do it too once we exit */
+        return -1;
+    }
+    close(go[1]);
+    return pid;
+}

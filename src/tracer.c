@@ -1,0 +1,732 @@
+/*
+ * tracer: the event loop. See include/tracer.h for the contract and
+ * DESIGN.md section 4 for the ptrace rules this file follows.
+ *
+ * One loop serves everything: a signalfd (SIGCHLD, SIGINT, SIGTERM, SIGHUP)
+ * and a timerfd (--duration) in one poll set. On each wake-up every pending
+ * stop is collected with wait4(-1, WNOHANG | __WALL) before any is handled,
+ * so a busy thread cannot starve the others, and each stopped tracee is
+ * restarted as soon as its stop is handled.
+ */
+#include "tracer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/audit.h>
+#include <linux/kcmp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "decode.h"
+#include "filter.h"
+#include "log.h"
+#include "output.h"
+#include "procfs.h"
+#include "target.h"
+#include "task.h"
+#include "track.h"
+
+/* Once we ask every tracee to stop for the detach, how long we wait for
+ * them before leaving the rest to the kernel (which detaches every tracee
+ * of a tracer that exits, resuming it). A thread in uninterruptible sleep
+ * can take this long to reach a stop. */
+#define DETACH_GRACE_S 10
+
+/* Stops collected per batch before they are handled. */
+#define BATCH_MAX 512
+
+struct stop_stats {
+    unsigned long total, syscall, seccomp, signal, group, event, exited;
+};
+
+struct tracer {
+    const struct options *opts;
+    struct task_table *tasks;
+    struct track_policy policy;
+    unsigned long ptrace_options;
+    bool launch_mode;
+    pid_t launched_pid;
+    int launched_status;      /* wait status of the launched command */
+    bool launched_done;
+    int signal_fd;
+    int timer_fd;
+    sigset_t original_mask;   /* restored in a launched command */
+    bool detaching;
+    struct timespec detach_started;
+    struct stop_stats stats;
+};
+
+struct stop {
+    pid_t tid;
+    int status;
+};
+
+static const unsigned long BASE_PTRACE_OPTIONS =
+    PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
+    PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT;
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* ---- set-up ---------------------------------------------------------------- */
+
+struct tracer *tracer_new(const struct options *opts)
+{
+    struct tracer *t = calloc(1, sizeof *t);
+    if (!t) {
+        log_error("out of memory");
+        return NULL;
+    }
+    t->opts = opts;
+    t->policy.min_size = opts->min_size;
+    t->policy.report_failed = opts->report_failed;
+    t->launch_mode = opts->command != NULL;
+    t->ptrace_options = BASE_PTRACE_OPTIONS;
+    t->signal_fd = t->timer_fd = -1;
+    t->tasks = task_table_new();
+    if (!t->tasks) {
+        log_error("out of memory");
+        free(t);
+        return NULL;
+    }
+
+    /* The signals we serve arrive through the signalfd only: handlers
+     * would race with the loop. */
+    sigset_t served;
+    sigemptyset(&served);
+    sigaddset(&served, SIGCHLD);
+    sigaddset(&served, SIGINT);
+    sigaddset(&served, SIGTERM);
+    sigaddset(&served, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &served, &t->original_mask) < 0 ||
+        (t->signal_fd = signalfd(-1, &served, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
+        (t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0) {
+        log_error("cannot set up the event loop: %s", strerror(errno));
+        tracer_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void tracer_free(struct tracer *t)
+{
+    if (!t)
+        return;
+    if (t->signal_fd >= 0)
+        close(t->signal_fd);
+    if (t->timer_fd >= 0)
+        close(t->timer_fd);
+    task_table_free(t->tasks);
+    free(t);
+}
+
+/* ---- attach ---------------------------------------------------------------- */
+
+struct attach_scan {
+    struct tracer *t;
+    struct addr_space *as;
+    pid_t pid;
+    unsigned added;
+    unsigned threads;
+};
+
+/* Seizes one thread. 1 if it is traced by us now (newly or already), 0 if
+ * it is gone, -1 with errno on failure. */
+static int seize_thread(struct tracer *t, struct addr_space *as, pid_t pid, pid_t tid)
+{
+    if (task_find(t->tasks, tid))
+        return 1;
+    if (ptrace(PTRACE_SEIZE, tid, 0L, t->ptrace_options) < 0) {
+        if (errno == ESRCH)
+            return 0;
+        /* A thread cloned by a thread we already seized was attached by the
+         * kernel (PTRACE_O_TRACECLONE): seizing it again says EPERM. */
+        if (errno == EPERM && procfs_status_number(tid, "TracerPid") == getpid()) {
+            if (!task_add(t->tasks, tid, pid, as))
+                return errno = ENOMEM, -1;
+            return 1;
+        }
+        return -1;
+    }
+    /* The interrupt stop is where we switch the thread to syscall tracing. */
+    if (ptrace(PTRACE_INTERRUPT, tid, 0L, 0L) < 0 && errno != ESRCH)
+        log_warn("PTRACE_INTERRUPT of thread %d: %s", (int)tid, strerror(errno));
+    if (!task_add(t->tasks, tid, pid, as)) {
+        ptrace(PTRACE_DETACH, tid, 0L, 0L); /* may fail until it stops; the kernel's exit path covers it */
+        return errno = ENOMEM, -1;
+    }
+    return 1;
+}
+
+static int scan_one(pid_t tid, void *ctx)
+{
+    struct attach_scan *scan = ctx;
+    bool known = task_find(scan->t->tasks, tid) != NULL;
+    int rc = seize_thread(scan->t, scan->as, scan->pid, tid);
+    if (rc < 0) {
+        log_warn("cannot attach to thread %d of process %d: %s", (int)tid, (int)scan->pid,
+                 strerror(errno));
+        return 0; /* the others still count */
+    }
+    if (rc == 1) {
+        scan->threads++;
+        if (!known)
+            scan->added++;
+    }
+    return 0;
+}
+
+static void explain_attach_failure(pid_t pid, const char *comm, int err)
+{
+    if (err == EPERM || err == EACCES) {
+        int scope = procfs_ptrace_scope();
+        char yama[96] = "";
+        if (scope > 0)
+            snprintf(yama, sizeof yama, " (kernel.yama.ptrace_scope is %d: 0 lets same-uid tracers attach)",
+                     scope);
+        log_error("cannot attach to process %d (%s): %s; run as root or add CAP_SYS_PTRACE%s",
+                  (int)pid, comm, strerror(err), yama);
+    } else if (err == ESRCH) {
+        log_error("cannot attach to process %d: no such process", (int)pid);
+    } else {
+        log_error("cannot attach to process %d (%s): %s", (int)pid, comm, strerror(err));
+    }
+}
+
+int tracer_attach(struct tracer *t, pid_t pid)
+{
+    long tgid = procfs_status_number(pid, "Tgid");
+    if (tgid < 0) {
+        log_error("cannot attach to process %d: no such process; check the pid (ps -e)",
+                  (int)pid);
+        return -1;
+    }
+    char comm[PROCFS_COMM_MAX];
+    procfs_read_comm(pid, pid, comm);
+    if (tgid != pid) {
+        log_error("%d is thread of process %ld, not a process; use -p %ld", (int)pid, tgid,
+                  tgid);
+        return -1;
+    }
+    if (addr_space_of_process(t->tasks, pid))
+        return 0; /* the same -p twice */
+    long tracer_pid = procfs_status_number(pid, "TracerPid");
+    if (tracer_pid > 0 && tracer_pid != getpid()) {
+        char tracer_comm[PROCFS_COMM_MAX];
+        procfs_read_comm((pid_t)tracer_pid, (pid_t)tracer_pid, tracer_comm);
+        log_error("cannot attach to process %d (%s): it is already traced by process %ld (%s); "
+                  "a process can have one tracer only: stop that one first",
+                  (int)pid, comm, tracer_pid, tracer_comm);
+        return -1;
+    }
+
+    struct attach_scan scan = {.t = t, .pid = pid};
+    scan.as = addr_space_new(t->tasks, pid);
+    if (!scan.as) {
+        log_error("out of memory");
+        return -1;
+    }
+    int rc = seize_thread(t, scan.as, pid, pid);
+    if (rc <= 0) {
+        explain_attach_failure(pid, comm, rc == 0 ? ESRCH : errno);
+        return -1;
+    }
+    /* Threads can be created while we seize: threads cloned by a seized
+     * thread are attached by the kernel, but one cloned by a thread not yet
+     * seized is only found by reading the list again. Repeat until a pass
+     * finds nothing new. */
+    do {
+        scan.added = 0;
+        scan.threads = 0;
+        if (procfs_foreach_task(pid, scan_one, &scan) < 0)
+            break; /* the process is exiting; its stops will tell */
+    } while (scan.added > 0);
+
+    struct event_origin origin;
+    event_origin_fill(&origin, pid, pid);
+    output_attach(&origin, scan.threads ? scan.threads : 1);
+    log_info("attached to process %d (%s), %u threads", (int)pid, comm, scan.threads);
+    return 0;
+}
+
+/* ---- launch ---------------------------------------------------------------- */
+
+int tracer_launch(struct tracer *t)
+{
+    struct map_filter *filter = filter_build(t->opts->min_size);
+    if (!filter)
+        return -1;
+    /* EXITKILL: a launched tree carries a filter that would make its
+     * memory-map syscalls fail with ENOSYS if it outlived us untraced. */
+    t->ptrace_options |= PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL;
+    pid_t pid = target_launch(t->opts->command, &t->original_mask, filter, t->ptrace_options);
+    filter_free(filter);
+    if (pid < 0)
+        return -1;
+    struct addr_space *as = addr_space_new(t->tasks, pid);
+    if (!as || !task_add(t->tasks, pid, pid, as)) {
+        log_error("out of memory");
+        kill(pid, SIGKILL);
+        return -1;
+    }
+    t->launched_pid = pid;
+    return 0;
+}
+
+/* ---- restarting and detaching ---------------------------------------------- */
+
+static void emit_process_event(struct task *task, void (*emit)(const struct event_origin *))
+{
+    struct event_origin origin;
+    event_origin_fill(&origin, task->pid, task->pid);
+    if (strcmp(origin.comm, "?") == 0 && task->leader_comm[0])
+        memcpy(origin.comm, task->leader_comm, sizeof origin.comm);
+    emit(&origin);
+}
+
+static void detach_task(struct tracer *t, struct task *task, int sig)
+{
+    if (ptrace(PTRACE_DETACH, task->tid, 0L, (long)sig) < 0) {
+        /* ESRCH: killed while stopped; its exit status is still ours to
+         * collect, and that removes it. */
+        if (errno != ESRCH)
+            log_warn("cannot detach thread %d: %s", (int)task->tid, strerror(errno));
+        return;
+    }
+    if (task->tid == task->pid)
+        emit_process_event(task, output_detach);
+    task_remove(t->tasks, task);
+}
+
+/* Restarts a tracee from any stop. sig is non-zero only for a
+ * signal-delivery stop, where it is exactly the signal that stopped it:
+ * anything else would add or drop a signal. */
+static void resume(struct tracer *t, struct task *task, int sig)
+{
+    if (task->detaching) {
+        detach_task(t, task, sig);
+        return;
+    }
+    /* Launch mode: the filter decides where to stop; PTRACE_SYSCALL only to
+     * see the result of a syscall the filter stopped at. */
+    int request = (t->launch_mode && !task->want_exit_stop) ? PTRACE_CONT : PTRACE_SYSCALL;
+    if (ptrace(request, task->tid, 0L, (long)sig) < 0 && errno != ESRCH)
+        log_warn("cannot resume thread %d: %s", (int)task->tid, strerror(errno));
+}
+
+static void mark_detaching(struct task *task, void *ctx)
+{
+    (void)ctx;
+    task->detaching = true;
+    if (ptrace(PTRACE_INTERRUPT, task->tid, 0L, 0L) < 0 && errno != ESRCH)
+        log_warn("PTRACE_INTERRUPT of thread %d: %s", (int)task->tid, strerror(errno));
+}
+
+void tracer_request_detach(struct tracer *t)
+{
+    if (t->detaching || t->launch_mode)
+        return;
+    t->detaching = true;
+    clock_gettime(CLOCK_MONOTONIC, &t->detach_started);
+    /* Interrupt everyone first, then detach each at whatever stop comes:
+     * detaching one by one and waiting for each deadlocks around vfork. */
+    task_foreach(t->tasks, mark_detaching, NULL);
+}
+
+/* ---- new tasks ------------------------------------------------------------- */
+
+static bool same_mm(pid_t a, pid_t b)
+{
+    return syscall(SYS_kcmp, a, b, KCMP_VM, 0L, 0L) == 0;
+}
+
+/* The address space of a new task whose creator (if known) is parent. */
+static struct addr_space *space_for_new_task(struct tracer *t, struct task *parent, pid_t tid,
+                                             pid_t tgid)
+{
+    if (parent && parent->pid == tgid)
+        return parent->as;
+    struct addr_space *as = addr_space_of_process(t->tasks, tgid);
+    if (as)
+        return as;
+    struct addr_space *parent_as = parent ? parent->as : NULL;
+    pid_t parent_tid = parent ? parent->tid : 0;
+    if (!parent_as) {
+        long ppid = procfs_status_number(tid, "PPid");
+        if (ppid > 0 && (parent_as = addr_space_of_process(t->tasks, (pid_t)ppid)))
+            parent_tid = (pid_t)ppid;
+    }
+    if (!parent_as)
+        return addr_space_new(t->tasks, tgid);
+    /* vfork (and clone with CLONE_VM) shares the parent's mm until exec. */
+    if (same_mm(parent_tid, tid))
+        return parent_as;
+    return addr_space_clone(t->tasks, parent_as, tgid);
+}
+
+static struct task *add_new_task(struct tracer *t, struct task *parent, pid_t tid)
+{
+    long tgid = procfs_status_number(tid, "Tgid");
+    if (tgid <= 0)
+        tgid = parent ? parent->pid : tid; /* gone already: its exit will remove it */
+    struct addr_space *as = space_for_new_task(t, parent, tid, (pid_t)tgid);
+    struct task *task = as ? task_add(t->tasks, tid, (pid_t)tgid, as) : NULL;
+    if (!task) {
+        log_error("out of memory tracking thread %d", (int)tid);
+        return NULL;
+    }
+    if (t->detaching)
+        task->detaching = true; /* it stops by itself at its first stop */
+    return task;
+}
+
+static void on_new_child(struct tracer *t, struct task *parent)
+{
+    unsigned long child = 0;
+    if (ptrace(PTRACE_GETEVENTMSG, parent->tid, 0L, &child) < 0 || child == 0)
+        return;
+    /* The child's first stop may have been seen before this event. */
+    if (!task_find(t->tasks, (pid_t)child))
+        add_new_task(t, parent, (pid_t)child);
+}
+
+/* ---- syscalls -------------------------------------------------------------- */
+
+static bool get_syscall_info(pid_t tid, struct __ptrace_syscall_info *info)
+{
+    long n = ptrace(PTRACE_GET_SYSCALL_INFO, tid, (void *)sizeof *info, info);
+    return n > 0;
+}
+
+static void remember_entry(struct task *task, const struct __ptrace_syscall_info *info,
+                           const uint64_t *args, uint64_t nr)
+{
+    task->syscall = SYSCALL_INSIDE;
+    /* Only x86_64 syscalls are decoded: a 32-bit call's numbers differ. */
+    task->nr = info->arch == AUDIT_ARCH_X86_64 ? nr : UINT64_MAX;
+    memcpy(task->args, args, sizeof task->args);
+}
+
+static void on_syscall_exit(struct tracer *t, struct task *task,
+                            const struct __ptrace_syscall_info *info)
+{
+    struct map_call call;
+    if (decode_map_call(task->nr, task->args, info->exit.rval, info->exit.is_error, &call) !=
+        MAP_CALL_NONE)
+        track_map_call(&t->policy, task, &call);
+}
+
+static void on_syscall_stop(struct tracer *t, struct task *task)
+{
+    struct __ptrace_syscall_info info;
+    if (task->syscall == SYSCALL_INSIDE) {
+        /* An exit. Most syscalls are of no interest: don't even ask. */
+        task->syscall = SYSCALL_OUTSIDE;
+        task->want_exit_stop = false;
+        if (!decode_is_map_syscall(task->nr))
+            return;
+        if (!get_syscall_info(task->tid, &info))
+            return;
+        if (info.op == PTRACE_SYSCALL_INFO_EXIT)
+            on_syscall_exit(t, task, &info);
+        else if (info.op == PTRACE_SYSCALL_INFO_ENTRY) /* out of step: resync */
+            remember_entry(task, &info, info.entry.args, info.entry.nr);
+        return;
+    }
+    if (!get_syscall_info(task->tid, &info))
+        return;
+    if (info.op == PTRACE_SYSCALL_INFO_ENTRY)
+        remember_entry(task, &info, info.entry.args, info.entry.nr);
+    else
+        task->syscall = SYSCALL_OUTSIDE; /* seized inside a syscall: its exit */
+}
+
+static void on_seccomp_stop(struct task *task)
+{
+    struct __ptrace_syscall_info info;
+    if (!get_syscall_info(task->tid, &info) || info.op != PTRACE_SYSCALL_INFO_SECCOMP)
+        return;
+    remember_entry(task, &info, info.seccomp.args, info.seccomp.nr);
+    task->want_exit_stop = true;
+}
+
+/* ---- exec and exit --------------------------------------------------------- */
+
+/* Returns the task that now has tid (it may be another struct than the one
+ * passed: a non-leader exec takes over the leader's tid). */
+static struct task *on_exec(struct tracer *t, struct task *task)
+{
+    unsigned long former = (unsigned long)task->tid;
+    ptrace(PTRACE_GETEVENTMSG, task->tid, 0L, &former);
+    if ((pid_t)former != task->tid) {
+        /* The old leader is gone without an exit report; the execing
+         * thread, with its state, carries on under the leader's tid. */
+        struct task *execing = task_find(t->tasks, (pid_t)former);
+        if (execing) {
+            pid_t tid = task->tid;
+            task_remove(t->tasks, task);
+            task_rekey(t->tasks, execing, tid);
+            task = execing;
+        }
+    }
+    struct addr_space *old = task->as;
+    unsigned long ended = old->owner == task->pid ? region_set_count(old->regions) : 0;
+    struct addr_space *fresh = addr_space_new(t->tasks, task->pid);
+    if (fresh) {
+        if (old->owner == task->pid)
+            old->owner = 0; /* dying threads may still point here until reaped */
+        task_set_addr_space(t->tasks, task, fresh);
+    }
+    struct event_origin origin;
+    event_origin_fill(&origin, task->pid, task->tid);
+    output_exec(&origin, ended);
+    return task;
+}
+
+static void on_task_gone(struct tracer *t, struct task *task, int status)
+{
+    if (task->tid == task->pid) {
+        /* A leader's death is reported after all its threads': the process
+         * is gone. */
+        struct event_origin origin = {.pid = task->pid, .tid = task->tid};
+        clock_gettime(CLOCK_REALTIME, &origin.ts);
+        snprintf(origin.comm, sizeof origin.comm, "%s", task->leader_comm[0] ? task->leader_comm : "?");
+        output_exit(&origin, status);
+        if (task->tid == t->launched_pid) {
+            t->launched_status = status;
+            t->launched_done = true;
+        }
+    }
+    task_remove(t->tasks, task);
+}
+
+/* ---- one stop -------------------------------------------------------------- */
+
+static bool is_stop_signal(int sig)
+{
+    return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+static void handle_stop(struct tracer *t, pid_t tid, int status)
+{
+    t->stats.total++;
+    struct task *task = task_find(t->tasks, tid);
+    if (!task && !(task = add_new_task(t, NULL, tid))) {
+        /* Cannot track it: let it run untouched rather than hold it. */
+        if (WIFSTOPPED(status))
+            ptrace(PTRACE_DETACH, tid, 0L, 0L);
+        return;
+    }
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+        t->stats.exited++;
+        on_task_gone(t, task, status);
+        return;
+    }
+    if (!WIFSTOPPED(status))
+        return;
+
+    int sig = WSTOPSIG(status);
+    unsigned event = (unsigned)status >> 16;
+    if (sig == (SIGTRAP | 0x80)) {
+        t->stats.syscall++;
+        on_syscall_stop(t, task);
+        resume(t, task, 0);
+        return;
+    }
+    switch (event) {
+    case 0: /* signal-delivery stop: pass the signal on, unchanged */
+        t->stats.signal++;
+        resume(t, task, sig);
+        return;
+    case PTRACE_EVENT_STOP:
+        if (is_stop_signal(sig)) {
+            /* Group-stop: stay stopped, as the process asked, but keep
+             * reporting (SIGCONT, new signals) through PTRACE_LISTEN. */
+            t->stats.group++;
+            task->group_stopped = true;
+            if (task->detaching)
+                detach_task(t, task, 0); /* stays stopped, untraced */
+            else if (ptrace(PTRACE_LISTEN, tid, 0L, 0L) < 0 && errno != ESRCH)
+                log_warn("PTRACE_LISTEN of thread %d: %s", (int)tid, strerror(errno));
+            return;
+        }
+        /* An interrupt, a new task's first stop, or the end of a group-stop. */
+        t->stats.event++;
+        task->group_stopped = false;
+        resume(t, task, 0);
+        return;
+    case PTRACE_EVENT_CLONE:
+    case PTRACE_EVENT_FORK:
+    case PTRACE_EVENT_VFORK:
+        t->stats.event++;
+        on_new_child(t, task);
+        resume(t, task, 0);
+        return;
+    case PTRACE_EVENT_EXEC:
+        t->stats.event++;
+        task = on_exec(t, task);
+        resume(t, task, 0);
+        return;
+    case PTRACE_EVENT_EXIT:
+        /* The last moment the thread's /proc entry is readable. */
+        t->stats.event++;
+        if (task->tid == task->pid)
+            procfs_read_comm(task->pid, task->tid, task->leader_comm);
+        resume(t, task, 0);
+        return;
+    case PTRACE_EVENT_SECCOMP:
+        t->stats.seccomp++;
+        on_seccomp_stop(task);
+        resume(t, task, 0);
+        return;
+    default:
+        t->stats.event++;
+        resume(t, task, 0);
+        return;
+    }
+}
+
+/* ---- the loop -------------------------------------------------------------- */
+
+/* Collects every pending stop, then handles them. Returns the number
+ * handled, or -1 when no tracee is left (ECHILD). */
+static int drain_stops(struct tracer *t)
+{
+    struct stop batch[BATCH_MAX];
+    int n = 0;
+    while (n < BATCH_MAX) {
+        int status;
+        pid_t tid = wait4(-1, &status, WNOHANG | __WALL, NULL);
+        if (tid > 0) {
+            batch[n].tid = tid;
+            batch[n].status = status;
+            n++;
+            continue;
+        }
+        if (tid < 0 && errno == EINTR)
+            continue;
+        if (tid < 0 && n == 0)
+            return errno == ECHILD ? -1 : 0;
+        break;
+    }
+    for (int i = 0; i < n; i++)
+        handle_stop(t, batch[i].tid, batch[i].status);
+    return n;
+}
+
+static void on_signal(struct tracer *t, const struct signalfd_siginfo *si)
+{
+    if (si->ssi_signo == SIGCHLD)
+        return;
+    if (!t->launch_mode) {
+        log_info("got signal %u: detaching", si->ssi_signo);
+        tracer_request_detach(t);
+        return;
+    }
+    /* Launch mode: a signal typed at the terminal reached the command too;
+     * one sent to us alone (kill) is passed on, so that `kill` of
+     * mmapwatch means the same as `kill` of the command. */
+    if ((si->ssi_code == SI_USER || si->ssi_code == SI_QUEUE) && !t->launched_done &&
+        (pid_t)si->ssi_pid != t->launched_pid)
+        kill(t->launched_pid, (int)si->ssi_signo);
+}
+
+static void read_signals(struct tracer *t)
+{
+    struct signalfd_siginfo si[8];
+    ssize_t n;
+    while ((n = read(t->signal_fd, si, sizeof si)) > 0)
+        for (size_t i = 0; i < (size_t)n / sizeof si[0]; i++)
+            on_signal(t, &si[i]);
+}
+
+static void arm_duration(struct tracer *t)
+{
+    if (!t->opts->has_duration || t->launch_mode)
+        return;
+    if (t->opts->duration_ns == 0) {
+        tracer_request_detach(t);
+        return;
+    }
+    struct itimerspec its = {
+        .it_value = {.tv_sec = (time_t)(t->opts->duration_ns / 1000000000ULL),
+                     .tv_nsec = (long)(t->opts->duration_ns % 1000000000ULL)},
+    };
+    timerfd_settime(t->timer_fd, 0, &its, NULL);
+}
+
+static int exit_code(const struct tracer *t)
+{
+    if (t->launch_mode) {
+        if (!t->launched_done)
+            return 1;
+        if (WIFSIGNALED(t->launched_status))
+            return 128 + WTERMSIG(t->launched_status);
+        return WEXITSTATUS(t->launched_status);
+    }
+    return output_failed() ? 1 : 0;
+}
+
+int tracer_run(struct tracer *t)
+{
+    arm_duration(t);
+    for (;;) {
+        int handled = drain_stops(t);
+        if (handled < 0)
+            break; /* no tracee left */
+        if (output_failed() && !t->launch_mode)
+            tracer_request_detach(t);
+        if (handled > 0)
+            continue; /* more stops are likely already pending */
+
+        int timeout_ms = -1;
+        if (t->detaching) {
+            double waited = seconds_since(&t->detach_started);
+            if (waited >= DETACH_GRACE_S) {
+                log_warn("%zu thread(s) did not stop within %d s to be detached; exiting "
+                         "lets the kernel detach them",
+                         task_count(t->tasks), DETACH_GRACE_S);
+                break;
+            }
+            timeout_ms = 200;
+        }
+        struct pollfd fds[2] = {
+            {.fd = t->signal_fd, .events = POLLIN},
+            {.fd = t->timer_fd, .events = POLLIN},
+        };
+        int rc = poll(fds, 2, timeout_ms);
+        if (rc < 0 && errno != EINTR) {
+            log_error("poll: %s", strerror(errno));
+            break;
+        }
+        if (fds[0].revents & POLLIN)
+            read_signals(t);
+        if (fds[1].revents & POLLIN) {
+            uint64_t expirations;
+            if (read(t->timer_fd, &expirations, sizeof expirations) > 0) {
+                log_info("--duration reached: detaching");
+                tracer_request_detach(t);
+            }
+        }
+    }
+    if (t->opts->verbose)
+        log_error("stops: %lu total (syscall %lu, seccomp %lu, signal %lu, other %lu)",
+                  t->stats.total, t->stats.syscall, t->stats.seccomp, t->stats.signal,
+                  t->stats.group + t->stats.event + t->stats.exited);
+    return exit_code(t);
+}

@@ -1,0 +1,144 @@
+/*
+ * track: decoded map calls -> region model updates and reported events.
+ * See include/track.h for the reporting rules.
+ */
+#include "track.h"
+
+#include <sys/mman.h>
+
+#include "output.h"
+
+static uint64_t range_end(uint64_t start, uint64_t len)
+{
+    uint64_t aligned = decode_page_align(len);
+    return start > UINT64_MAX - aligned ? UINT64_MAX : start + aligned;
+}
+
+static void report(struct task *task, const struct map_call *call)
+{
+    struct event_origin origin;
+    event_origin_fill(&origin, task->pid, task->tid);
+    output_map_call(&origin, call);
+}
+
+static bool track_mmap(const struct track_policy *policy, struct task *task,
+                       const struct map_call *call)
+{
+    struct region_set *regions = task->as->regions;
+    bool large = call->len >= policy->min_size;
+    if (call->failed) {
+        if (!policy->report_failed || !large)
+            return false;
+        report(task, call);
+        return true;
+    }
+    uint64_t start = call->result, end = range_end(start, call->len);
+    if (large) {
+        struct region r = {
+            .start = start,
+            .end = end,
+            .prot = (int)call->prot,
+            .flags = (int)call->flags,
+            .fd = (int)call->fd,
+            .offset = call->offset,
+            .tid = task->tid,
+        };
+        clock_gettime(CLOCK_REALTIME, &r.mapped_at);
+        r.id = start; /* unique among live regions of this space */
+        region_set_insert(regions, &r);
+    } else if (region_set_overlaps(regions, start, end)) {
+        /* A small MAP_FIXED mapping inside a reported region is how JVMs
+         * commit reserved memory: it stays part of that region, with the
+         * new protection. */
+        region_set_protect(regions, start, end, (int)call->prot);
+    } else {
+        return false;
+    }
+    report(task, call);
+    return true;
+}
+
+static bool track_munmap(const struct track_policy *policy, struct task *task,
+                         const struct map_call *call)
+{
+    if (call->failed)
+        return false;
+    int touched = region_set_remove(task->as->regions, call->addr,
+                                    range_end(call->addr, call->len), NULL);
+    if (touched <= 0 && policy->min_size > 0)
+        return false;
+    report(task, call);
+    return true;
+}
+
+static bool track_mremap(const struct track_policy *policy, struct task *task,
+                         const struct map_call *call)
+{
+    if (call->failed)
+        return false;
+    struct region_set *regions = task->as->regions;
+    uint64_t old_start = call->addr, new_start = call->result;
+    bool was_reported = region_set_overlaps(regions, old_start, range_end(old_start, call->len));
+    bool large = call->new_len >= policy->min_size;
+    if (!was_reported && !large)
+        return false;
+
+    if (was_reported && (call->flags & MREMAP_DONTUNMAP)) {
+        /* The old range stays mapped (emptied): copy, don't move. */
+        const struct region *old = region_set_find(regions, old_start);
+        if (old) {
+            struct region copy = *old;
+            copy.start = new_start;
+            copy.end = range_end(new_start, call->new_len);
+            region_set_insert(regions, &copy);
+        }
+    } else if (!was_reported || region_set_move(regions, old_start, call->len, new_start,
+                                                call->new_len) == 0) {
+        /* Grown past --min-size, or its first page was not ours: a region
+         * from now on, with what attributes we can know. */
+        struct region r = {
+            .start = new_start,
+            .end = range_end(new_start, call->new_len),
+            .prot = -1,
+            .fd = -1,
+            .tid = task->tid,
+            .id = new_start,
+        };
+        clock_gettime(CLOCK_REALTIME, &r.mapped_at);
+        region_set_remove(regions, old_start, range_end(old_start, call->len), NULL);
+        region_set_insert(regions, &r);
+    }
+    report(task, call);
+    return true;
+}
+
+static bool track_mprotect(const struct track_policy *policy, struct task *task,
+                           const struct map_call *call)
+{
+    if (call->failed)
+        return false;
+    int touched = region_set_protect(task->as->regions, call->addr,
+                                     range_end(call->addr, call->len), (int)call->prot);
+    if (touched <= 0 && policy->min_size > 0)
+        return false;
+    report(task, call);
+    return true;
+}
+
+bool track_map_call(const struct track_policy *policy, struct task *task,
+                    const struct map_call *call)
+{
+    switch (call->kind) {
+    case MAP_CALL_MMAP:
+        return track_mmap(policy, task, call);
+    case MAP_CALL_MUNMAP:
+        return track_munmap(policy, task, call);
+    case MAP_CALL_MREMAP:
+        return track_mremap(policy, task, call);
+    case MAP_CALL_MPROTECT:
+        return track_mprotect(policy, task, call);
+    case MAP_CALL_NONE:
+        break;
+    }
+    return false;
+}

@@ -1,0 +1,300 @@
+"""Shared helpers for mmapwatch integration tests.
+
+Tests run real fixture programs (tests/fixtures) under the real binary and
+compare what mmapwatch reports with the truth the fixture writes itself.
+Synchronization is by pipes and files, never by bare sleeps: a test that
+must wait for something reads a pipe until it appears (with a deadline so a
+bug fails the test instead of hanging the run).
+"""
+import json
+import os
+import select
+import signal
+import subprocess
+import tempfile
+import time
+
+MMAPWATCH = os.environ.get("MMAPWATCH") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "mmapwatch")
+FIXTURE_DIR = os.environ.get("FIXTURE_DIR") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "fixtures")
+
+# Deadline for any single wait on a pipe; generous for slow sanitizer builds.
+WAIT_S = float(os.environ.get("TEST_WAIT", "30"))
+
+
+class Skip(Exception):
+    """Raised to skip a test; the message says why."""
+
+
+_procs = []    # every Popen a test started, killed by cleanup()
+_tmpdirs = []  # TemporaryDirectory objects removed by cleanup()
+
+
+def fixture(name):
+    path = os.path.join(FIXTURE_DIR, name)
+    if not os.access(path, os.X_OK):
+        raise AssertionError(f"fixture {path} not built")
+    return path
+
+
+def tmpdir():
+    d = tempfile.TemporaryDirectory(prefix="mmapwatch-test-")
+    _tmpdirs.append(d)
+    return d.name
+
+
+def spawn(argv, **kw):
+    """Popen that cleanup() will kill if the test leaves it running."""
+    kw.setdefault("stdin", subprocess.DEVNULL)
+    p = subprocess.Popen(argv, **kw)
+    _procs.append(p)
+    return p
+
+
+def cleanup():
+    for p in _procs:
+        if p.poll() is None:
+            try:
+                os.kill(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        for f in (p.stdin, p.stdout, p.stderr):
+            if f:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+    _procs.clear()
+    for d in _tmpdirs:
+        d.cleanup()
+    _tmpdirs.clear()
+
+
+def read_line(f, deadline_s=None):
+    """One line from a pipe file object, or AssertionError at the deadline."""
+    deadline = time.monotonic() + (deadline_s or WAIT_S)
+    fd = f.fileno()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("timed out waiting for a line on a pipe")
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            line = f.readline()
+            return line  # "" at EOF
+
+
+def parse_events(text):
+    """JSON Lines -> list of dicts; every non-empty line must be valid JSON."""
+    events = []
+    for line in text.splitlines():
+        if line.strip():
+            events.append(json.loads(line))
+    return events
+
+
+def read_events(path):
+    with open(path, encoding="utf-8") as f:
+        return parse_events(f.read())
+
+
+def run_launch(command, *opts, timeout=None, env=None):
+    """mmapwatch --json -o FILE [opts] -- command; returns (rc, events, stderr)."""
+    out = os.path.join(tmpdir(), "events.jsonl")
+    argv = [MMAPWATCH, "--json", "-o", out, *opts, "--", *command]
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=timeout or WAIT_S * 4, env=env)
+    return p.returncode, read_events(out), p.stderr
+
+
+def start_attach(pids, *opts):
+    """mmapwatch --json -o - [opts] -p PID...; returns the Popen after the
+    "attach" event of every pid has been read from its stdout (so the caller
+    knows every thread is seized)."""
+    argv = [MMAPWATCH, "--json", "-o", "-", *opts]
+    for pid in pids:
+        argv += ["-p", str(pid)]
+    p = spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p.events = []
+    waiting = set(pids)
+    while waiting:
+        line = read_line(p.stdout)
+        if not line:
+            raise AssertionError(f"mmapwatch ended before attaching: rc={p.wait()} "
+                                 f"stderr={p.stderr.read()!r}")
+        ev = json.loads(line)
+        p.events.append(ev)
+        if ev["event"] == "attach":
+            waiting.discard(ev["pid"])
+    return p
+
+
+def finish_attach(p, timeout=None):
+    """Reads the rest of an attached mmapwatch's events until it exits;
+    returns (rc, events, stderr)."""
+    out, err = p.communicate(timeout=timeout or WAIT_S * 4)
+    p.events.extend(parse_events(out))
+    return p.returncode, p.events, err
+
+
+def proc_status(pid):
+    """/proc/PID/status as a dict of str -> str."""
+    result = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            result[key] = value.strip()
+    return result
+
+
+def tracer_pid(pid):
+    return int(proc_status(pid)["TracerPid"])
+
+
+def proc_state(pid):
+    """Single-letter state from /proc/PID/stat: R, S, T (stopped), t (traced), Z..."""
+    with open(f"/proc/{pid}/stat") as f:
+        data = f.read()
+    return data[data.rindex(")") + 2]
+
+
+def events_of(events, kind):
+    return [e for e in events if e["event"] == kind]
+
+
+# ---------------------------------------------------------------------------
+# Fixture truth, attach-mode handshake, event checks and strace parsing
+# (used by test_tracing.py and test_cli.py).
+
+import re  # noqa: E402
+
+TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+HEX_RE = re.compile(r"^0x[0-9a-f]+$")
+
+
+def hexaddr(text):
+    """"0x7f..." (lowercase hex, as in the JSON events) -> int."""
+    if not isinstance(text, str) or not HEX_RE.match(text):
+        raise AssertionError(f"not a 0x-prefixed lowercase hex address: {text!r}")
+    return int(text, 16)
+
+
+def read_truth(path):
+    """A fixture's truth file (tests/fixtures/fixture.h fx_truth): one record
+    a line, "KIND key=value ...". Returns dicts with "kind" and the fields;
+    decimal values become ints, "0x..." values stay strings (use hexaddr)."""
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            words = line.split()
+            if not words:
+                continue
+            rec = {"kind": words[0]}
+            for w in words[1:]:
+                key, sep, value = w.partition("=")
+                if not sep:
+                    raise AssertionError(f"bad truth record {line!r}")
+                rec[key] = int(value) if re.fullmatch(r"-?\d+", value) else value
+            records.append(rec)
+    return records
+
+
+def truth_of(records, kind):
+    return [r for r in records if r["kind"] == kind]
+
+
+def start_fixture(argv, env=None):
+    """Starts a fixture run with -w (it prints "ready PID" and waits for a
+    byte on stdin); returns (Popen, pid) once it is ready."""
+    p = spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    line = read_line(p.stdout)
+    words = line.split()
+    if len(words) != 2 or words[0] != "ready":
+        raise AssertionError(f"fixture {argv[0]} did not get ready: {line!r}, "
+                             f"rc={p.poll()}")
+    pid = int(words[1])
+    if pid != p.pid:
+        raise AssertionError(f"fixture says pid {pid}, Popen says {p.pid}")
+    return p, pid
+
+
+def send_go(p):
+    """Releases a fixture waiting in fx_ready_wait_go()."""
+    p.stdin.write("g")
+    p.stdin.flush()
+
+
+def wait_fixture(p, expect_rc=0, timeout=None):
+    """Waits for a fixture started with start_fixture; checks its exit code."""
+    rc = p.wait(timeout=timeout or WAIT_S)
+    if rc != expect_rc:
+        raise AssertionError(f"fixture exited {rc}, expected {expect_rc}")
+
+
+def check_event_fields(events):
+    """Every event has the common fields with the right types."""
+    for ev in events:
+        for key, typ in (("event", str), ("ts", str), ("pid", int), ("tid", int),
+                         ("comm", str)):
+            if not isinstance(ev.get(key), typ) or isinstance(ev.get(key), bool):
+                raise AssertionError(f"event without a proper {key!r}: {ev}")
+        if not TS_RE.match(ev["ts"]):
+            raise AssertionError(f"ts is not RFC 3339 UTC with microseconds: {ev}")
+        if ev["event"] in ("attach", "exit", "detach") and ev["tid"] != ev["pid"]:
+            raise AssertionError(f"{ev['event']} event with tid != pid: {ev}")
+
+
+def run_mmapwatch(args, timeout=None, **kw):
+    """mmapwatch ARGS (no options added); CompletedProcess with text output."""
+    kw.setdefault("stdin", subprocess.DEVNULL)
+    return subprocess.run([MMAPWATCH, *args], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True,
+                          timeout=timeout or WAIT_S * 4, **kw)
+
+
+_STRACE_PREFIX = re.compile(r"^(?:\[pid\s+(\d+)\]\s+|(\d+)\s+)?(.*)$")
+_STRACE_CALL = re.compile(r"^(\w+)\((.*)\)\s+=\s+(-?\d+|0x[0-9a-f]+)(?:\s+(E\w+).*)?$")
+
+
+def parse_strace(path):
+    """Syscall lines of `strace -f [-o FILE]` output: "PID call(...) = R",
+    "[pid PID] call(...) = R" or "call(...) = R" (pid None), joining
+    "<unfinished ...>" with its "<... call resumed>". Returns dicts with
+    pid, name, args (list of str), ret (int), error ("ENOMEM" or None)."""
+    calls = []
+    pending = {}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for raw in f:
+            m = _STRACE_PREFIX.match(raw.rstrip("\n"))
+            pid = int(m.group(1) or m.group(2)) if (m.group(1) or m.group(2)) else None
+            text = m.group(3)
+            if text.startswith(("---", "+++")):
+                continue
+            if text.endswith("<unfinished ...>"):
+                pending[pid] = text[: -len("<unfinished ...>")].rstrip()
+                continue
+            r = re.match(r"^<\.\.\. (\w+) resumed>(.*)$", text)
+            if r:
+                head = pending.pop(pid, None)
+                if head is None:
+                    continue  # started before we looked (strace -p)
+                text = head + r.group(2)
+            # "<pid changed to N ...>" / "(Cannot allocate memory)" tails
+            text = re.sub(r"\s*<pid changed to \d+ \.\.\.>", "", text)
+            c = _STRACE_CALL.match(text)
+            if not c:
+                continue
+            ret = c.group(3)
+            calls.append({
+                "pid": pid,
+                "name": c.group(1),
+                "args": [a.strip() for a in c.group(2).split(", ")],
+                "ret": int(ret, 16) if ret.startswith("0x") else int(ret),
+                "error": c.group(4),
+            })
+    return calls
