@@ -409,6 +409,10 @@ static void on_new_child(struct tracer *t, struct task *parent)
 
 static bool get_syscall_info(pid_t tid, struct __ptrace_syscall_info *info)
 {
+    /* The kernel fills only what the stop kind has; zeroing the rest keeps
+     * every byte defined (and valgrind, which does not know this request,
+     * quiet). */
+    memset(info, 0, sizeof *info);
     long n = ptrace(PTRACE_GET_SYSCALL_INFO, tid, (void *)sizeof *info, info);
     return n > 0;
 }
@@ -650,9 +654,11 @@ static void read_signals(struct tracer *t)
 {
     struct signalfd_siginfo si[8];
     ssize_t n;
-    while ((n = read(t->signal_fd, si, sizeof si)) > 0)
-        for (size_t i = 0; i < (size_t)n / sizeof si[0]; i++)
+    do {
+        n = read(t->signal_fd, si, sizeof si);
+        for (ssize_t i = 0; i < n / (ssize_t)sizeof si[0]; i++)
             on_signal(t, &si[i]);
+    } while (n == (ssize_t)sizeof si); /* a short read means the queue is empty */
 }
 
 static void arm_duration(struct tracer *t)

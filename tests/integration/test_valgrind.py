@@ -1,0 +1,62 @@
+"""mmapwatch under valgrind: no leaks, no invalid accesses on the main paths.
+
+Launch mode (threads, fork, exec, every lifecycle syscall), attach mode with
+a detach on SIGINT, and a usage error. Skipped for the sanitizer build
+(valgrind and ASan cannot run together) and where valgrind is missing.
+"""
+import os
+import shutil
+import signal
+import subprocess
+
+import harness
+
+VALGRIND = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
+            "--show-leak-kinds=definite,indirect,possible", "--errors-for-leak-kinds=definite,indirect,possible",
+            "--trace-children=no"]
+
+
+def _need_valgrind():
+    if not shutil.which("valgrind"):
+        raise harness.Skip("valgrind is not installed")
+    if "/san/" in harness.MMAPWATCH:
+        raise harness.Skip("sanitizer build: valgrind cannot run ASan binaries")
+
+
+def test_valgrind_launch_clean():
+    _need_valgrind()
+    out = os.path.join(harness.tmpdir(), "events.jsonl")
+    # /bin/sh -c with a pipeline: fork, exec, threads of its own none, but
+    # every mmap/munmap/mprotect of the dynamic loader in several processes.
+    p = subprocess.run(VALGRIND + [harness.MMAPWATCH, "--json", "-o", out, "--",
+                                   "/bin/sh", "-c", "ls / | cat >/dev/null; exit 7"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=120)
+    assert p.returncode == 7, f"rc={p.returncode} stderr={p.stderr}"
+    events = harness.read_events(out)
+    assert len(harness.events_of(events, "exit")) >= 3, events[-3:]
+
+
+def test_valgrind_attach_detach_clean():
+    _need_valgrind()
+    target = harness.spawn(["/bin/sh", "-c", "read line; echo done"],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    mw = harness.spawn(VALGRIND + [harness.MMAPWATCH, "--json", "-o", "-", "-p", str(target.pid)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = harness.read_line(mw.stdout, 60)
+    assert '"attach"' in line, line
+    mw.send_signal(signal.SIGINT)
+    out, err = mw.communicate(timeout=60)
+    assert mw.returncode == 0, f"rc={mw.returncode} stderr={err}"
+    assert '"detach"' in out
+    assert harness.tracer_pid(target.pid) == 0
+    target.stdin.write("x\n")
+    target.stdin.flush()
+    assert harness.read_line(target.stdout) == "done\n"
+
+
+def test_valgrind_usage_error_clean():
+    _need_valgrind()
+    p = subprocess.run(VALGRIND + [harness.MMAPWATCH, "--min-size", "16Q", "-p", "1"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert p.returncode == 2, p.stderr
