@@ -35,13 +35,21 @@ struct map_call {
     uint64_t result;      /* mmap/mremap: the address returned */
 };
 
-/* Whether nr (x86_64) is one of the syscalls decode understands. */
-bool decode_is_map_syscall(uint64_t nr);
+/* The syscall ABIs decoded: x86_64, and i386 (32-bit programs, and int
+ * $0x80 from 64-bit ones), whose numbers differ. Values are the kernel's
+ * AUDIT_ARCH_* constants, as PTRACE_GET_SYSCALL_INFO reports them. */
+#define DECODE_ARCH_X86_64 0xc000003eU
+#define DECODE_ARCH_I386 0x40000003U
+
+/* Whether nr of arch is one of the syscalls decode understands. */
+bool decode_is_map_syscall(uint32_t arch, uint64_t nr);
 
 /* Fills *call. rval is the raw return value (negative errno when
- * is_error). Returns call->kind (MAP_CALL_NONE for other syscalls). */
-enum map_call_kind decode_map_call(uint64_t nr, const uint64_t args[6], int64_t rval,
-                                   bool is_error, struct map_call *call);
+ * is_error). Returns call->kind (MAP_CALL_NONE for other syscalls and
+ * arches). i386's old_mmap (90), whose arguments are in memory, is not
+ * decoded: glibc uses mmap2. */
+enum map_call_kind decode_map_call(uint32_t arch, uint64_t nr, const uint64_t args[6],
+                                   int64_t rval, bool is_error, struct map_call *call);
 
 /* Rounds a length up to whole pages, as the kernel does; saturates. */
 uint64_t decode_page_align(uint64_t len);

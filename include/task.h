@@ -39,6 +39,7 @@ struct task {
     pid_t pid;                  /* thread group id */
     struct addr_space *as;
     enum syscall_state syscall;
+    uint32_t arch;              /* AUDIT_ARCH_* of that syscall */
     uint64_t nr;                /* syscall number seen at entry */
     uint64_t args[6];           /* its arguments */
     bool want_exit_stop;        /* launch mode: restart with PTRACE_SYSCALL to see the result */

@@ -17,8 +17,38 @@ uint64_t decode_page_align(uint64_t len)
     return (len + PAGE_SIZE_BYTES - 1) & ~(PAGE_SIZE_BYTES - 1);
 }
 
-static enum map_call_kind kind_of(uint64_t nr)
+/* i386 numbers (arch/x86/entry/syscalls/syscall_32.tbl). */
+enum {
+    I386_MUNMAP = 91,
+    I386_MPROTECT = 125,
+    I386_MREMAP = 163,
+    I386_MMAP2 = 192,
+    I386_PKEY_MPROTECT = 380,
+};
+
+static enum map_call_kind kind_of_i386(uint64_t nr)
 {
+    switch (nr) {
+    case I386_MMAP2:
+        return MAP_CALL_MMAP;
+    case I386_MUNMAP:
+        return MAP_CALL_MUNMAP;
+    case I386_MREMAP:
+        return MAP_CALL_MREMAP;
+    case I386_MPROTECT:
+    case I386_PKEY_MPROTECT:
+        return MAP_CALL_MPROTECT;
+    default:
+        return MAP_CALL_NONE;
+    }
+}
+
+static enum map_call_kind kind_of(uint32_t arch, uint64_t nr)
+{
+    if (arch == DECODE_ARCH_I386)
+        return kind_of_i386(nr);
+    if (arch != DECODE_ARCH_X86_64)
+        return MAP_CALL_NONE;
     switch (nr) {
     case SYS_mmap:
         return MAP_CALL_MMAP;
@@ -34,16 +64,21 @@ static enum map_call_kind kind_of(uint64_t nr)
     }
 }
 
-bool decode_is_map_syscall(uint64_t nr) { return kind_of(nr) != MAP_CALL_NONE; }
+bool decode_is_map_syscall(uint32_t arch, uint64_t nr)
+{
+    return kind_of(arch, nr) != MAP_CALL_NONE;
+}
 
-enum map_call_kind decode_map_call(uint64_t nr, const uint64_t args[6], int64_t rval,
-                                   bool is_error, struct map_call *call)
+enum map_call_kind decode_map_call(uint32_t arch, uint64_t nr, const uint64_t args[6],
+                                   int64_t rval, bool is_error, struct map_call *call)
 {
     memset(call, 0, sizeof *call);
-    call->kind = kind_of(nr);
+    call->kind = kind_of(arch, nr);
     call->failed = is_error;
     call->error = is_error ? (int)-rval : 0;
     call->result = (uint64_t)rval;
+    if (arch == DECODE_ARCH_I386 && !is_error) /* a 32-bit address */
+        call->result = (uint32_t)rval;
     switch (call->kind) {
     case MAP_CALL_MMAP:
         call->addr = args[0];
@@ -53,6 +88,8 @@ enum map_call_kind decode_map_call(uint64_t nr, const uint64_t args[6], int64_t 
         /* The kernel takes fd as an int: only the low 32 bits count. */
         call->fd = (int32_t)(uint32_t)args[4];
         call->offset = args[5];
+        if (arch == DECODE_ARCH_I386) /* mmap2 takes the offset in pages */
+            call->offset = args[5] * PAGE_SIZE_BYTES;
         break;
     case MAP_CALL_MUNMAP:
         call->addr = args[0];

@@ -22,48 +22,79 @@ static int add_trace(scmp_filter_ctx ctx, int nr, unsigned nargs, const struct s
     return seccomp_rule_add_array(ctx, SCMP_ACT_TRACE(0), nr, nargs, args);
 }
 
-struct map_filter *filter_build(uint64_t min_size)
+/* A context for one arch with the attributes every context of the filter
+ * must share (seccomp_merge insists on identical attributes). */
+static scmp_filter_ctx new_context(uint32_t arch)
 {
-    struct map_filter *f = calloc(1, sizeof *f);
-    if (!f) {
-        log_error("cannot build the seccomp filter: out of memory");
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (!ctx)
         return NULL;
-    }
-    f->ctx = seccomp_init(SCMP_ACT_ALLOW);
-    if (!f->ctx) {
-        log_error("cannot build the seccomp filter: seccomp_init failed");
-        free(f);
-        return NULL;
-    }
     int rc = 0;
-    /* Syscalls of a foreign arch (32-bit programs) run unfiltered: the
-     * default would kill the process, which is never acceptable. */
-    rc = rc ? rc : seccomp_attr_set(f->ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ALLOW);
+    if (arch != SCMP_ARCH_NATIVE) {
+        rc = seccomp_arch_remove(ctx, SCMP_ARCH_NATIVE);
+        rc = rc ? rc : seccomp_arch_add(ctx, arch);
+    }
+    /* Syscalls of an arch the filter does not know (x32) run unfiltered:
+     * the default would kill the process, which is never acceptable. */
+    rc = rc ? rc : seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ALLOW);
     /* As root, leave no_new_privs off so setuid programs in the command
      * behave as they do untraced; filter_load retries with it on. */
-    rc = rc ? rc : seccomp_attr_set(f->ctx, SCMP_FLTATR_CTL_NNP, geteuid() != 0);
+    rc = rc ? rc : seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, geteuid() != 0);
+    if (rc) {
+        seccomp_release(ctx);
+        return NULL;
+    }
+    return ctx;
+}
 
+/* The rules of one arch. mmap_nr is the mmap whose second argument is the
+ * length (x86_64 mmap, i386 mmap2). */
+static int add_rules(scmp_filter_ctx ctx, int mmap_nr, uint64_t min_size)
+{
+    int rc = 0;
     if (min_size == 0) {
-        rc = rc ? rc : add_trace(f->ctx, SCMP_SYS(mmap), 0, NULL);
+        rc = add_trace(ctx, mmap_nr, 0, NULL);
     } else {
         /* Two rules for one syscall are ORed: large mappings, and fixed ones
          * (which may replace part of a reported region). */
         struct scmp_arg_cmp large = SCMP_A1(SCMP_CMP_GE, min_size);
         struct scmp_arg_cmp fixed = SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_FIXED, MAP_FIXED);
-        rc = rc ? rc : add_trace(f->ctx, SCMP_SYS(mmap), 1, &large);
-        rc = rc ? rc : add_trace(f->ctx, SCMP_SYS(mmap), 1, &fixed);
+        rc = add_trace(ctx, mmap_nr, 1, &large);
+        rc = rc ? rc : add_trace(ctx, mmap_nr, 1, &fixed);
     }
     /* Any of these may touch a reported region, whatever their size. */
-    rc = rc ? rc : add_trace(f->ctx, SCMP_SYS(munmap), 0, NULL);
-    rc = rc ? rc : add_trace(f->ctx, SCMP_SYS(mremap), 0, NULL);
-    rc = rc ? rc : add_trace(f->ctx, SCMP_SYS(mprotect), 0, NULL);
-    rc = rc ? rc : add_trace(f->ctx, SCMP_SYS(pkey_mprotect), 0, NULL);
-    if (rc) {
-        log_error("cannot build the seccomp filter: %s", strerror(-rc));
-        filter_free(f);
-        return NULL;
-    }
-    return f;
+    rc = rc ? rc : add_trace(ctx, SCMP_SYS(munmap), 0, NULL);
+    rc = rc ? rc : add_trace(ctx, SCMP_SYS(mremap), 0, NULL);
+    rc = rc ? rc : add_trace(ctx, SCMP_SYS(mprotect), 0, NULL);
+    rc = rc ? rc : add_trace(ctx, SCMP_SYS(pkey_mprotect), 0, NULL);
+    return rc;
+}
+
+struct map_filter *filter_build(uint64_t min_size)
+{
+    struct map_filter *f = calloc(1, sizeof *f);
+    scmp_filter_ctx compat = NULL;
+    int rc = -ENOMEM;
+    if (!f)
+        goto fail;
+    f->ctx = new_context(SCMP_ARCH_NATIVE);
+    /* 32-bit programs (and int $0x80 in 64-bit ones) use i386 numbers:
+     * a context of their own, merged in. */
+    compat = new_context(SCMP_ARCH_X86);
+    if (!f->ctx || !compat)
+        goto fail;
+    rc = add_rules(f->ctx, SCMP_SYS(mmap), min_size);
+    rc = rc ? rc : add_rules(compat, SCMP_SYS(mmap2), min_size);
+    rc = rc ? rc : seccomp_merge(f->ctx, compat);
+    if (rc)
+        goto fail;
+    return f; /* the merge consumed compat */
+fail:
+    log_error("cannot build the seccomp filter: %s", strerror(-rc));
+    if (compat)
+        seccomp_release(compat);
+    filter_free(f);
+    return NULL;
 }
 
 int filter_load(struct map_filter *filter)
@@ -85,6 +116,7 @@ void filter_free(struct map_filter *filter)
 {
     if (!filter)
         return;
-    seccomp_release(filter->ctx);
+    if (filter->ctx)
+        seccomp_release(filter->ctx);
     free(filter);
 }

@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <linux/audit.h>
 #include <linux/kcmp.h>
 #include <poll.h>
 #include <signal.h>
@@ -421,8 +420,8 @@ static void remember_entry(struct task *task, const struct __ptrace_syscall_info
                            const uint64_t *args, uint64_t nr)
 {
     task->syscall = SYSCALL_INSIDE;
-    /* Only x86_64 syscalls are decoded: a 32-bit call's numbers differ. */
-    task->nr = info->arch == AUDIT_ARCH_X86_64 ? nr : UINT64_MAX;
+    task->arch = info->arch;
+    task->nr = nr;
     memcpy(task->args, args, sizeof task->args);
 }
 
@@ -430,7 +429,7 @@ static void on_syscall_exit(struct tracer *t, struct task *task,
                             const struct __ptrace_syscall_info *info)
 {
     struct map_call call;
-    if (decode_map_call(task->nr, task->args, info->exit.rval, info->exit.is_error, &call) !=
+    if (decode_map_call(task->arch, task->nr, task->args, info->exit.rval, info->exit.is_error, &call) !=
         MAP_CALL_NONE)
         track_map_call(&t->policy, task, &call);
 }
@@ -442,7 +441,7 @@ static void on_syscall_stop(struct tracer *t, struct task *task)
         /* An exit. Most syscalls are of no interest: don't even ask. */
         task->syscall = SYSCALL_OUTSIDE;
         task->want_exit_stop = false;
-        if (!decode_is_map_syscall(task->nr))
+        if (!decode_is_map_syscall(task->arch, task->nr))
             return;
         if (!get_syscall_info(task->tid, &info))
             return;
