@@ -2,7 +2,7 @@
  * xlat: numbers of the memory-map syscalls turned into names, table-driven.
  *
  * All functions are pure. Those that take a buffer write a NUL-terminated
- * string into it (truncated to fit) and return it; 64 bytes is always
+ * string into it (truncated to fit) and return it; 128 bytes is always
  * enough for xlat_prot, 256 for the flag sets. Unknown bits are appended as
  * a hex number ("MAP_PRIVATE|0x8000000") so nothing is ever hidden.
  */

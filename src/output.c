@@ -105,7 +105,7 @@ static void text_address(char *buf, size_t size, uint64_t addr)
 
 static void text_map_call(const struct event_origin *o, const struct map_call *c)
 {
-    char line[1024], a[32], b[32], res[96], prot[64], flags[256], size[32];
+    char line[1024], a[32], b[32], res[96], prot[128], flags[256], size[32];
     int n = text_prefix(line, sizeof line, o, true);
     char *p = line + n;
     size_t left = sizeof line - (size_t)n;

@@ -8,12 +8,13 @@
  * orders by end, so the only region that can reach into a range from the
  * left is the last one that starts before it.
  *
- * Every modifying operation allocates the nodes it could possibly need
- * (at most three) before touching the tree, so running out of memory
- * leaves the set exactly as it was.
+ * Every modifying operation allocates the nodes it will need (at most
+ * three) before touching the tree, so running out of memory leaves the
+ * set exactly as it was.
  */
 #include "regions.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,7 @@ static struct node *spare_take(struct region_set *set, struct spares *sp,
                                const struct region *r)
 {
     /* The operations size their reservations so this cannot run dry. */
+    assert(sp->n > 0);
     struct node *nd = sp->node[--sp->n];
     nd->r = *r;
     nd->prio = next_prio(set);
@@ -139,6 +141,24 @@ static void move_start(struct region *r, uint64_t new_start)
 {
     r->offset += new_start - r->start;
     r->start = new_start;
+}
+
+/* Whether removing [start, end) cuts a hole in one region, which takes a
+ * node for the far piece. Trims and whole deletions need none, so the
+ * common munmap does not allocate. */
+static bool remove_splits(const struct region_set *set, uint64_t start, uint64_t end)
+{
+    const struct region *r = region_set_find(set, start);
+    return r && r->start < start && r->end > end;
+}
+
+/* How many new pieces mprotect on [start, end) creates: one per boundary
+ * that falls strictly inside a region. */
+static int protect_splits(const struct region_set *set, uint64_t start, uint64_t end)
+{
+    const struct region *a = region_set_find(set, start);
+    const struct region *b = region_set_find(set, end);
+    return (a && a->start < start) + (b && b->start < end);
 }
 
 static void free_tree(struct node *t)
@@ -288,7 +308,7 @@ static void insert_node(struct region_set *set, struct node *nd)
 int region_set_remove(struct region_set *set, uint64_t start, uint64_t end, uint64_t *removed)
 {
     struct spares sp;
-    if (spares_get(&sp, 1) < 0)
+    if (spares_get(&sp, start < end && remove_splits(set, start, end)) < 0)
         return -1;
     int touched = remove_range(set, &sp, start, end, removed);
     spares_put(&sp);
@@ -300,7 +320,7 @@ int region_set_insert(struct region_set *set, const struct region *r)
     if (r->start >= r->end)
         return 0;
     struct spares sp;
-    if (spares_get(&sp, 2) < 0)
+    if (spares_get(&sp, 1 + remove_splits(set, r->start, r->end)) < 0)
         return -1;
     remove_range(set, &sp, r->start, r->end, NULL);
     insert_node(set, spare_take(set, &sp, r));
@@ -323,7 +343,7 @@ int region_set_protect(struct region_set *set, uint64_t start, uint64_t end, int
     if (start >= end)
         return 0;
     struct spares sp;
-    if (spares_get(&sp, 2) < 0)
+    if (spares_get(&sp, protect_splits(set, start, end)) < 0)
         return -1;
 
     int touched = 0;
@@ -372,6 +392,8 @@ int region_set_move(struct region_set *set, uint64_t old_start, uint64_t old_len
     moved.end = (new_len > UINT64_MAX - new_start) ? UINT64_MAX : new_start + new_len;
     uint64_t old_end = (old_len > UINT64_MAX - old_start) ? UINT64_MAX : old_start + old_len;
 
+    /* Whether the second removal splits depends on the first; mremap is
+     * rare enough to simply reserve the worst case. */
     struct spares sp;
     if (spares_get(&sp, 3) < 0)
         return -1;

@@ -1,0 +1,490 @@
+/*
+ * Unit tests for options.c: size and duration parsing, format_size, and
+ * options_parse on argv arrays, including the exact one-line diagnostics
+ * (stderr and stdout are captured into temporary files around each call).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "options.h"
+#include "unit.h"
+
+struct run {
+    enum options_result rc;
+    struct options o;
+    char err[4096];
+    char out[8192];
+};
+
+static void slurp(FILE *f, char *buf, size_t size)
+{
+    rewind(f);
+    size_t n = fread(buf, 1, size - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+/* argv must be NULL-terminated. */
+static void run_argv(struct run *r, char **argv)
+{
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+
+    fflush(stdout);
+    fflush(stderr);
+    FILE *ef = tmpfile(), *of = tmpfile();
+    if (!ef || !of)
+        abort();
+    int saved_err = dup(2), saved_out = dup(1);
+    dup2(fileno(ef), 2);
+    dup2(fileno(of), 1);
+    r->rc = options_parse(argc, argv, &r->o);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved_err, 2);
+    dup2(saved_out, 1);
+    close(saved_err);
+    close(saved_out);
+    slurp(ef, r->err, sizeof r->err);
+    slurp(of, r->out, sizeof r->out);
+}
+
+#define RUN(r, ...) run_argv(&(r), (char *[]){"mmapwatch", __VA_ARGS__, NULL})
+
+static int count_char(const char *s, char c)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == c;
+    return n;
+}
+
+/* A usage error: one line, our prefix, naming `quoted` in quotes. */
+static int usage_error_names(const struct run *r, const char *quoted)
+{
+    char want[256];
+    snprintf(want, sizeof want, "'%s'", quoted);
+    return r->rc == OPTIONS_USAGE_ERROR && strncmp(r->err, "mmapwatch: ", 11) == 0 &&
+           count_char(r->err, '\n') == 1 && r->err[strlen(r->err) - 1] == '\n' &&
+           strstr(r->err, want) != NULL && r->out[0] == '\0';
+}
+
+static uint64_t size_of(const char *text)
+{
+    uint64_t v = 0xdeadbeef;
+    if (parse_size(text, &v) != 0)
+        return 0xbad;
+    return v;
+}
+
+static int size_rejected(const char *text)
+{
+    uint64_t v = 77;
+    return parse_size(text, &v) == -1 && v == 77;
+}
+
+static uint64_t duration_of(const char *text)
+{
+    uint64_t v = 0xdeadbeef;
+    if (parse_duration(text, &v) != 0)
+        return 0xbad;
+    return v;
+}
+
+static int duration_rejected(const char *text)
+{
+    uint64_t v = 77;
+    return parse_duration(text, &v) == -1 && v == 77;
+}
+
+TEST(size_plain_and_suffixes)
+{
+    CHECK_U64(size_of("0"), 0);
+    CHECK_U64(size_of("4096"), 4096);
+    CHECK_U64(size_of("4k"), 4096);
+    CHECK_U64(size_of("4K"), 4096);
+    CHECK_U64(size_of("4KiB"), 4096);
+    CHECK_U64(size_of("4kb"), 4096);
+    CHECK_U64(size_of("512B"), 512);
+    CHECK_U64(size_of("16M"), 16777216);
+    CHECK_U64(size_of("16MiB"), 16777216);
+    CHECK_U64(size_of("1G"), 1073741824);
+    CHECK_U64(size_of("1GiB"), 1073741824);
+    CHECK_U64(size_of("2T"), 2ULL << 40);
+    CHECK_U64(size_of("1TiB"), 1ULL << 40);
+    CHECK_U64(size_of("007"), 7);
+}
+
+TEST(size_fractions_exact)
+{
+    CHECK_U64(size_of("1.5M"), 1572864);
+    CHECK_U64(size_of("0.5k"), 512);
+    CHECK_U64(size_of("1.25G"), 1342177280);
+    CHECK_U64(size_of("0.1k"), 102);  /* 102.4 rounds down */
+    CHECK_U64(size_of("1.0001k"), 1024);  /* 1024.1024 */
+    CHECK_U64(size_of("2.9999k"), 3071);  /* 3071.8976 */
+    /* 18 nines: one part in 10^18 short of 3 KiB must still round down. */
+    CHECK_U64(size_of("2.999999999999999999k"), 3071);
+    CHECK_U64(size_of("1.5"), 1);
+    CHECK_U64(size_of("0.999999999999999999T"), (1ULL << 40) - 1);
+}
+
+TEST(size_limits)
+{
+    CHECK_U64(size_of("18446744073709551615"), UINT64_MAX);
+    CHECK(size_rejected("18446744073709551616"));
+    CHECK(size_rejected("99999999999999999999999"));
+    CHECK_U64(size_of("16777215T"), 16777215ULL << 40);
+    CHECK(size_rejected("16777216T")); /* exactly 2^64 */
+    /* Whole part fits, the fraction pushes it over. */
+    CHECK_U64(size_of("17179869183G"), 17179869183ULL << 30);
+    CHECK(size_rejected("17179869184G"));
+    /* With a power-of-two unit the fraction can take the total up to, but
+     * never past, UINT64_MAX. */
+    CHECK_U64(size_of("17179869183.99999999G"), (17179869183ULL << 30) + 1073741813);
+    CHECK_U64(size_of("16777215.999999999999999999T"), UINT64_MAX);
+}
+
+TEST(size_rejects_malformed)
+{
+    CHECK(size_rejected(""));
+    CHECK(size_rejected(NULL));
+    CHECK(size_rejected("-1"));
+    CHECK(size_rejected("-0"));
+    CHECK(size_rejected("+4"));
+    CHECK(size_rejected("1.5.5"));
+    CHECK(size_rejected("16Q"));
+    CHECK(size_rejected(" 4k"));
+    CHECK(size_rejected("4k "));
+    CHECK(size_rejected("4 k"));
+    CHECK(size_rejected("0x10"));
+    CHECK(size_rejected(".5M"));
+    CHECK(size_rejected("1."));
+    CHECK(size_rejected("1.M"));
+    CHECK(size_rejected("1e3"));
+    CHECK(size_rejected("4kk"));
+    CHECK(size_rejected("4KiBB"));
+    CHECK(size_rejected("k"));
+    CHECK(size_rejected("4ms"));
+    CHECK(size_rejected("1.0000000000000000001M")); /* 19 fractional digits */
+}
+
+TEST(durations)
+{
+    CHECK_U64(duration_of("0"), 0);
+    CHECK_U64(duration_of("500ms"), 500000000ULL);
+    CHECK_U64(duration_of("2s"), 2000000000ULL);
+    CHECK_U64(duration_of("1.5s"), 1500000000ULL);
+    CHECK_U64(duration_of("1m"), 60000000000ULL);
+    CHECK_U64(duration_of("1h"), 3600000000000ULL);
+    CHECK_U64(duration_of("1.5h"), 5400000000000ULL);
+    CHECK_U64(duration_of("250us"), 250000ULL);
+    CHECK_U64(duration_of("10ns"), 10);
+    CHECK_U64(duration_of("3"), 3000000000ULL);
+    CHECK_U64(duration_of("0.25"), 250000000ULL);
+    CHECK_U64(duration_of("0.1ms"), 100000ULL);
+    CHECK_U64(duration_of("0.0000000015s"), 1); /* 1.5 ns rounds down */
+    CHECK_U64(duration_of("18446744073s"), 18446744073000000000ULL);
+    CHECK_U64(duration_of("18446744073.709551615s"), UINT64_MAX);
+}
+
+TEST(durations_reject)
+{
+    CHECK(duration_rejected(""));
+    CHECK(duration_rejected(NULL));
+    CHECK(duration_rejected("-1"));
+    CHECK(duration_rejected("-1s"));
+    CHECK(duration_rejected("5x"));
+    CHECK(duration_rejected("s"));
+    CHECK(duration_rejected("1.5.5s"));
+    CHECK(duration_rejected("1 s"));
+    CHECK(duration_rejected(" 1s"));
+    CHECK(duration_rejected("1S")); /* units are case-sensitive: M is not m */
+    CHECK(duration_rejected("1sec"));
+    CHECK(duration_rejected("1k"));
+    CHECK(duration_rejected("18446744074s"));
+    CHECK(duration_rejected("18446744073.709551616s")); /* the fraction overflows */
+    CHECK(duration_rejected("5124096h"));
+}
+
+TEST(format_sizes)
+{
+    char buf[32];
+    CHECK_STR(format_size(0, buf, sizeof buf), "0 B");
+    CHECK_STR(format_size(512, buf, sizeof buf), "512 B");
+    CHECK_STR(format_size(1023, buf, sizeof buf), "1023 B");
+    CHECK_STR(format_size(1024, buf, sizeof buf), "1.0 KiB");
+    CHECK_STR(format_size(1536, buf, sizeof buf), "1.5 KiB");
+    CHECK_STR(format_size(4096, buf, sizeof buf), "4.0 KiB");
+    CHECK_STR(format_size(16781312, buf, sizeof buf), "16.0 MiB");
+    CHECK_STR(format_size(16777216, buf, sizeof buf), "16.0 MiB");
+    CHECK_STR(format_size(1610612736, buf, sizeof buf), "1.5 GiB");
+    CHECK_STR(format_size(1ULL << 40, buf, sizeof buf), "1.0 TiB");
+    CHECK_STR(format_size(1048575, buf, sizeof buf), "1.0 MiB"); /* not 1024.0 KiB */
+    CHECK_STR(format_size(1996, buf, sizeof buf), "1.9 KiB");   /* 1.949 */
+    CHECK_STR(format_size(2000, buf, sizeof buf), "2.0 KiB");   /* 1.953 */
+    CHECK_STR(format_size(UINT64_MAX, buf, sizeof buf), "16.0 EiB");
+    char small[5];
+    CHECK_STR(format_size(16781312, small, sizeof small), "16.0");
+}
+
+TEST(defaults_with_pid)
+{
+    struct run r;
+    RUN(r, "-p", "1234");
+    CHECK(r.rc == OPTIONS_OK);
+    CHECK(r.o.npids == 1);
+    CHECK(r.o.pids[0] == 1234);
+    CHECK(r.o.command == NULL);
+    CHECK_U64(r.o.min_size, 0);
+    CHECK(!r.o.report_failed);
+    CHECK(!r.o.json);
+    CHECK(r.o.output_path == NULL);
+    CHECK(!r.o.has_duration);
+    CHECK(r.o.verbose == 0);
+    CHECK(r.err[0] == '\0' && r.out[0] == '\0');
+}
+
+TEST(every_option)
+{
+    struct run r;
+    RUN(r, "-p", "1", "--pid", "2", "--pid=3", "-p4", "-m", "16M", "--failed", "-o",
+        "events.jsonl", "-j", "-d", "30s", "-vv", "--verbose");
+    CHECK(r.rc == OPTIONS_OK);
+    CHECK(r.o.npids == 4);
+    CHECK(r.o.pids[0] == 1 && r.o.pids[1] == 2 && r.o.pids[2] == 3 && r.o.pids[3] == 4);
+    CHECK_U64(r.o.min_size, 16ULL << 20);
+    CHECK(r.o.report_failed);
+    CHECK_STR(r.o.output_path, "events.jsonl");
+    CHECK(r.o.json);
+    CHECK(r.o.has_duration);
+    CHECK_U64(r.o.duration_ns, 30000000000ULL);
+    CHECK(r.o.verbose == 3);
+    CHECK(r.o.command == NULL);
+
+    RUN(r, "--min-size=1.5M", "--output=-", "--json", "--duration=0", "--pid", "9");
+    CHECK(r.rc == OPTIONS_OK);
+    CHECK_U64(r.o.min_size, 1572864);
+    CHECK_STR(r.o.output_path, "-");
+    CHECK(r.o.has_duration && r.o.duration_ns == 0);
+}
+
+TEST(long_option_abbreviation)
+{
+    struct run r;
+    RUN(r, "--verb", "--fail", "-p", "1");
+    CHECK(r.rc == OPTIONS_OK);
+    CHECK(r.o.verbose == 1);
+    CHECK(r.o.report_failed);
+}
+
+TEST(launch_command)
+{
+    struct run r;
+    RUN(r, "-m", "1M", "--", "java", "-jar", "app.jar");
+    CHECK(r.rc == OPTIONS_OK);
+    CHECK(r.o.npids == 0);
+    CHECK(r.o.command != NULL);
+    CHECK_STR(r.o.command[0], "java");
+    CHECK_STR(r.o.command[1], "-jar");
+    CHECK_STR(r.o.command[2], "app.jar");
+    CHECK(r.o.command[3] == NULL);
+    CHECK_U64(r.o.min_size, 1 << 20);
+
+    /* Without "--", parsing stops at the command: its -v is its own. */
+    RUN(r, "-j", "sleep", "-v", "--help");
+    CHECK(r.rc == OPTIONS_OK);
+    CHECK(r.o.json);
+    CHECK(r.o.verbose == 0);
+    CHECK_STR(r.o.command[0], "sleep");
+    CHECK_STR(r.o.command[1], "-v");
+    CHECK_STR(r.o.command[2], "--help");
+    CHECK(r.out[0] == '\0');
+
+    /* A command that itself looks like "--" after ours. */
+    RUN(r, "--", "--", "x");
+    CHECK(r.rc == OPTIONS_OK);
+    CHECK_STR(r.o.command[0], "--");
+}
+
+TEST(duplicate_pid_counted_once)
+{
+    struct run r;
+    RUN(r, "-p", "5", "-p", "5", "-p", "6");
+    CHECK(r.rc == OPTIONS_OK);
+    CHECK(r.o.npids == 2);
+    CHECK(r.o.pids[0] == 5 && r.o.pids[1] == 6);
+}
+
+TEST(pid_limit)
+{
+    static char *argv[2 + 2 * (OPTIONS_MAX_PIDS + 1)];
+    static char text[OPTIONS_MAX_PIDS + 1][16];
+    struct run r;
+
+    argv[0] = "mmapwatch";
+    for (int i = 0; i <= OPTIONS_MAX_PIDS; i++) {
+        snprintf(text[i], sizeof text[i], "%d", 100 + i);
+        argv[1 + 2 * i] = "-p";
+        argv[2 + 2 * i] = text[i];
+    }
+    argv[1 + 2 * OPTIONS_MAX_PIDS] = NULL; /* exactly the limit */
+    run_argv(&r, argv);
+    CHECK(r.rc == OPTIONS_OK);
+    CHECK(r.o.npids == OPTIONS_MAX_PIDS);
+    CHECK(r.o.pids[OPTIONS_MAX_PIDS - 1] == 100 + OPTIONS_MAX_PIDS - 1);
+
+    argv[1 + 2 * OPTIONS_MAX_PIDS] = "-p"; /* one more */
+    argv[2 + 2 * OPTIONS_MAX_PIDS] = text[OPTIONS_MAX_PIDS];
+    argv[3 + 2 * OPTIONS_MAX_PIDS] = NULL;
+    run_argv(&r, argv);
+    CHECK(usage_error_names(&r, "164"));
+    CHECK(strstr(r.err, "too many") != NULL);
+}
+
+TEST(help_and_version)
+{
+    struct run r;
+    RUN(r, "--help");
+    CHECK(r.rc == OPTIONS_DONE);
+    CHECK(r.err[0] == '\0');
+    CHECK(strstr(r.out, "Usage: mmapwatch") == r.out);
+    CHECK(strstr(r.out, "EXAMPLES") != NULL);
+    CHECK(strstr(r.out, "mmapwatch -p 1234 --min-size 16M\n") != NULL);
+    CHECK(strstr(r.out, "mmapwatch --json -o events.jsonl -p 1234\n") != NULL);
+    CHECK(strstr(r.out, "mmapwatch -m 1M -- java -jar app.jar\n") != NULL);
+    CHECK(strstr(r.out, "mmapwatch --duration 30s -p 1234\n") != NULL);
+    const char *flags[] = {"--pid",     "--min-size", "--failed",  "--output", "--json",
+                           "--duration", "--verbose", "--help",    "--version"};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        CHECK(strstr(r.out, flags[i]) != NULL);
+    CHECK(strstr(r.out, "EXIT STATUS") != NULL);
+    CHECK(strstr(r.out, "default: stderr") != NULL);
+
+    RUN(r, "-h");
+    CHECK(r.rc == OPTIONS_DONE);
+    CHECK(strstr(r.out, "EXAMPLES") != NULL);
+
+    RUN(r, "-V");
+    CHECK(r.rc == OPTIONS_DONE);
+    CHECK_STR(r.out, "mmapwatch 0.1.0\n");
+    RUN(r, "--version");
+    CHECK_STR(r.out, "mmapwatch 0.1.0\n");
+}
+
+TEST(unknown_options)
+{
+    struct run r;
+    RUN(r, "-x", "-p", "1");
+    CHECK(usage_error_names(&r, "-x"));
+    RUN(r, "-jx", "-p", "1"); /* inside a cluster */
+    CHECK(usage_error_names(&r, "-x"));
+    RUN(r, "--bogus", "-p", "1");
+    CHECK(usage_error_names(&r, "--bogus"));
+    RUN(r, "--bogus=3", "-p", "1");
+    CHECK(usage_error_names(&r, "--bogus"));
+    RUN(r, "--ver", "-p", "1");
+    CHECK(usage_error_names(&r, "--ver"));
+    CHECK(strstr(r.err, "ambiguous") && strstr(r.err, "--verbose") &&
+          strstr(r.err, "--version"));
+    RUN(r, "--json=yes", "-p", "1");
+    CHECK(usage_error_names(&r, "--json"));
+    CHECK(strstr(r.err, "takes no argument") != NULL);
+    RUN(r, "--failed=1", "-p", "1");
+    CHECK(usage_error_names(&r, "--failed"));
+}
+
+TEST(missing_arguments)
+{
+    struct run r;
+    RUN(r, "-p");
+    CHECK(usage_error_names(&r, "-p"));
+    RUN(r, "--min-size");
+    CHECK(usage_error_names(&r, "--min-size"));
+    RUN(r, "-p", "1", "-d");
+    CHECK(usage_error_names(&r, "-d"));
+    RUN(r, "-p", "1", "--output");
+    CHECK(usage_error_names(&r, "--output"));
+    RUN(r, "-p", "1", "-o", "");
+    CHECK(r.rc == OPTIONS_USAGE_ERROR && count_char(r.err, '\n') == 1);
+}
+
+TEST(bad_numbers)
+{
+    struct run r;
+    RUN(r, "-m", "16Q", "-p", "1");
+    CHECK(r.rc == OPTIONS_USAGE_ERROR);
+    CHECK_STR(r.err, "mmapwatch: invalid size '16Q' for --min-size: use a number with an "
+                     "optional k, M, G suffix (powers of 1024)\n");
+    RUN(r, "-m", "-1", "-p", "1");
+    CHECK(usage_error_names(&r, "-1"));
+    CHECK(strstr(r.err, "negative") != NULL);
+    RUN(r, "-m", "99999999999999999999", "-p", "1");
+    CHECK(usage_error_names(&r, "99999999999999999999"));
+    RUN(r, "-p", "1", "-d", "5x");
+    CHECK(usage_error_names(&r, "5x"));
+    CHECK(strstr(r.err, "--duration") != NULL);
+    RUN(r, "-p", "1", "-d", "-1s");
+    CHECK(usage_error_names(&r, "-1s"));
+
+    const char *bad_pids[] = {"abc", "0", "-5", "12x", " 12", "+12", "", "99999999999",
+                              "0x10"};
+    for (size_t i = 0; i < sizeof bad_pids / sizeof bad_pids[0]; i++) {
+        RUN(r, "-p", (char *)bad_pids[i]);
+        CHECK(usage_error_names(&r, bad_pids[i]));
+        CHECK(strstr(r.err, "PID") != NULL);
+    }
+}
+
+TEST(target_rules)
+{
+    struct run r;
+    RUN(r, "-p", "1", "ls");
+    CHECK(usage_error_names(&r, "ls"));
+    CHECK(strstr(r.err, "use either -p PID or a command, not both") != NULL);
+
+    RUN(r, "-v");
+    CHECK(r.rc == OPTIONS_USAGE_ERROR);
+    CHECK_STR(r.err, "mmapwatch: no target: give -p PID or a command to run; "
+                     "see mmapwatch --help\n");
+    run_argv(&r, (char *[]){"mmapwatch", NULL});
+    CHECK(r.rc == OPTIONS_USAGE_ERROR);
+    CHECK(strstr(r.err, "no target") != NULL);
+    RUN(r, "--");
+    CHECK(r.rc == OPTIONS_USAGE_ERROR);
+    CHECK(strstr(r.err, "no target") != NULL);
+
+    RUN(r, "-d", "1s", "ls");
+    CHECK(r.rc == OPTIONS_USAGE_ERROR);
+    CHECK_STR(r.err, "mmapwatch: --duration applies to attach mode (-p); a launched "
+                     "command is traced until it exits\n");
+}
+
+TEST(repeated_parses_are_independent)
+{
+    struct run r;
+    /* An error in the middle of a cluster must not leak into the next
+     * parse through getopt's hidden state. */
+    RUN(r, "-xj");
+    CHECK(r.rc == OPTIONS_USAGE_ERROR);
+    RUN(r, "-v", "-p", "7");
+    CHECK(r.rc == OPTIONS_OK);
+    CHECK(r.o.verbose == 1 && !r.o.json && r.o.npids == 1 && r.o.pids[0] == 7);
+    RUN(r, "-Vj"); /* returns before the j */
+    CHECK(r.rc == OPTIONS_DONE);
+    RUN(r, "-p", "9");
+    CHECK(r.rc == OPTIONS_OK && !r.o.json && r.o.pids[0] == 9);
+    RUN(r, "-p", "8");
+    CHECK(r.rc == OPTIONS_OK && r.o.verbose == 0 && r.o.pids[0] == 8);
+}
+
+UNIT_MAIN(UNIT_CASE(size_plain_and_suffixes), UNIT_CASE(size_fractions_exact),
+          UNIT_CASE(size_limits), UNIT_CASE(size_rejects_malformed), UNIT_CASE(durations),
+          UNIT_CASE(durations_reject), UNIT_CASE(format_sizes), UNIT_CASE(defaults_with_pid),
+          UNIT_CASE(every_option), UNIT_CASE(long_option_abbreviation),
+          UNIT_CASE(launch_command), UNIT_CASE(duplicate_pid_counted_once),
+          UNIT_CASE(pid_limit), UNIT_CASE(help_and_version), UNIT_CASE(unknown_options),
+          UNIT_CASE(missing_arguments), UNIT_CASE(bad_numbers), UNIT_CASE(target_rules),
+          UNIT_CASE(repeated_parses_are_independent))
