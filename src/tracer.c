@@ -58,6 +58,7 @@ struct tracer {
     pid_t launched_pid;
     int launched_status;      /* wait status of the launched command */
     bool launched_done;
+    bool launched_execed;     /* the command started (a failed exec is not an event) */
     int signal_fd;
     int timer_fd;
     sigset_t original_mask;   /* restored in a launched command */
@@ -142,12 +143,19 @@ struct attach_scan {
     pid_t pid;
     unsigned added;
     unsigned threads;
+    pid_t *interrupted;     /* seized in this pass: their first stop is awaited */
+    size_t ninterrupted, cap;
 };
 
+static void handle_stop(struct tracer *t, pid_t tid, int status);
+
 /* Seizes one thread. 1 if it is traced by us now (newly or already), 0 if
- * it is gone, -1 with errno on failure. */
-static int seize_thread(struct tracer *t, struct addr_space *as, pid_t pid, pid_t tid)
+ * it is gone, -1 with errno on failure. *interrupted tells whether we sent
+ * it the PTRACE_INTERRUPT whose stop is still to come. */
+static int seize_thread(struct tracer *t, struct addr_space *as, pid_t pid, pid_t tid,
+                        bool *interrupted)
 {
+    *interrupted = false;
     if (task_find(t->tasks, tid))
         return 1;
     if (ptrace(PTRACE_SEIZE, tid, 0L, t->ptrace_options) < 0) {
@@ -165,6 +173,7 @@ static int seize_thread(struct tracer *t, struct addr_space *as, pid_t pid, pid_
     /* The interrupt stop is where we switch the thread to syscall tracing. */
     if (ptrace(PTRACE_INTERRUPT, tid, 0L, 0L) < 0 && errno != ESRCH)
         log_warn("PTRACE_INTERRUPT of thread %d: %s", (int)tid, strerror(errno));
+    *interrupted = true;
     if (!task_add(t->tasks, tid, pid, as)) {
         ptrace(PTRACE_DETACH, tid, 0L, 0L); /* may fail until it stops; the kernel's exit path covers it */
         return errno = ENOMEM, -1;
@@ -175,8 +184,8 @@ static int seize_thread(struct tracer *t, struct addr_space *as, pid_t pid, pid_
 static int scan_one(pid_t tid, void *ctx)
 {
     struct attach_scan *scan = ctx;
-    bool known = task_find(scan->t->tasks, tid) != NULL;
-    int rc = seize_thread(scan->t, scan->as, scan->pid, tid);
+    bool known = task_find(scan->t->tasks, tid) != NULL, interrupted;
+    int rc = seize_thread(scan->t, scan->as, scan->pid, tid, &interrupted);
     if (rc < 0) {
         log_warn("cannot attach to thread %d of process %d: %s", (int)tid, (int)scan->pid,
                  strerror(errno));
@@ -187,7 +196,46 @@ static int scan_one(pid_t tid, void *ctx)
         if (!known)
             scan->added++;
     }
+    if (interrupted) {
+        if (scan->ninterrupted == scan->cap) {
+            size_t cap = scan->cap ? scan->cap * 2 : 64;
+            pid_t *grown = realloc(scan->interrupted, cap * sizeof *grown);
+            if (!grown)
+                return 0; /* its stop comes through the loop all the same */
+            scan->interrupted = grown;
+            scan->cap = cap;
+        }
+        scan->interrupted[scan->ninterrupted++] = tid;
+    }
     return 0;
+}
+
+/* Waits for the first stop of each thread seized in the last pass, and
+ * handles it (which restarts it). Why: a thread that was inside clone()
+ * when we seized it creates a thread the kernel does not attach for us,
+ * and which /proc may list only once that clone() returns; the thread's
+ * first stop comes after it returns. So once every seized thread has
+ * stopped, a pass over /proc that finds nothing new has missed nothing. */
+static void await_first_stops(struct attach_scan *scan)
+{
+    for (size_t i = 0; i < scan->ninterrupted; i++) {
+        pid_t tid = scan->interrupted[i];
+        /* A thread in uninterruptible sleep stops only when it wakes:
+         * don't hold the attach of the others for long because of it. */
+        for (int tries = 0; tries < 20000; tries++) {
+            int status;
+            pid_t got = wait4(tid, &status, WNOHANG | __WALL, NULL);
+            if (got == tid) {
+                handle_stop(scan->t, tid, status);
+                break;
+            }
+            if (got < 0 && errno != EINTR)
+                break; /* gone and reaped elsewhere: nothing to wait for */
+            struct timespec pause = {.tv_nsec = 50000};
+            nanosleep(&pause, NULL);
+        }
+    }
+    scan->ninterrupted = 0;
 }
 
 static void explain_attach_failure(pid_t pid, const char *comm, int err)
@@ -240,21 +288,28 @@ int tracer_attach(struct tracer *t, pid_t pid)
         log_error("out of memory");
         return -1;
     }
-    int rc = seize_thread(t, scan.as, pid, pid);
+    bool interrupted;
+    int rc = seize_thread(t, scan.as, pid, pid, &interrupted);
     if (rc <= 0) {
         explain_attach_failure(pid, comm, rc == 0 ? ESRCH : errno);
         return -1;
     }
+    if (interrupted && (scan.interrupted = malloc(64 * sizeof *scan.interrupted))) {
+        scan.cap = 64;
+        scan.interrupted[scan.ninterrupted++] = pid;
+    }
     /* Threads can be created while we seize: threads cloned by a seized
      * thread are attached by the kernel, but one cloned by a thread not yet
      * seized is only found by reading the list again. Repeat until a pass
-     * finds nothing new. */
+     * finds nothing new (see await_first_stops for why that suffices). */
     do {
         scan.added = 0;
         scan.threads = 0;
         if (procfs_foreach_task(pid, scan_one, &scan) < 0)
             break; /* the process is exiting; its stops will tell */
+        await_first_stops(&scan);
     } while (scan.added > 0);
+    free(scan.interrupted);
 
     struct event_origin origin;
     event_origin_fill(&origin, pid, pid);
@@ -509,7 +564,8 @@ static void on_task_gone(struct tracer *t, struct task *task, int status)
         struct event_origin origin = {.pid = task->pid, .tid = task->tid};
         clock_gettime(CLOCK_REALTIME, &origin.ts);
         snprintf(origin.comm, sizeof origin.comm, "%s", task->leader_comm[0] ? task->leader_comm : "?");
-        output_exit(&origin, status);
+        if (task->tid != t->launched_pid || t->launched_execed)
+            output_exit(&origin, status);
         if (task->tid == t->launched_pid) {
             t->launched_status = status;
             t->launched_done = true;
@@ -583,6 +639,8 @@ static void handle_stop(struct tracer *t, pid_t tid, int status)
     case PTRACE_EVENT_EXEC:
         t->stats.event++;
         task = on_exec(t, task);
+        if (task->pid == t->launched_pid)
+            t->launched_execed = true;
         resume(t, task, 0);
         return;
     case PTRACE_EVENT_EXIT:

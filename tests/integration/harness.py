@@ -12,6 +12,7 @@ import select
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 MMAPWATCH = os.environ.get("MMAPWATCH") or os.path.join(
@@ -76,17 +77,16 @@ def cleanup():
 
 
 def read_line(f, deadline_s=None):
-    """One line from a pipe file object, or AssertionError at the deadline."""
-    deadline = time.monotonic() + (deadline_s or WAIT_S)
-    fd = f.fileno()
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError("timed out waiting for a line on a pipe")
-        r, _, _ = select.select([fd], [], [], left)
-        if r:
-            line = f.readline()
-            return line  # "" at EOF
+    """One line from a pipe file object ("" at EOF), or AssertionError at
+    the deadline. The read runs in a thread: select() on the pipe would not
+    see a line already in the file object's buffer."""
+    result = []
+    reader = threading.Thread(target=lambda: result.append(f.readline()), daemon=True)
+    reader.start()
+    reader.join(deadline_s or WAIT_S)
+    if reader.is_alive():
+        raise AssertionError("timed out waiting for a line on a pipe")
+    return result[0]
 
 
 def parse_events(text):
@@ -110,36 +110,6 @@ def run_launch(command, *opts, timeout=None, env=None):
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True, timeout=timeout or WAIT_S * 4, env=env)
     return p.returncode, read_events(out), p.stderr
-
-
-def start_attach(pids, *opts):
-    """mmapwatch --json -o - [opts] -p PID...; returns the Popen after the
-    "attach" event of every pid has been read from its stdout (so the caller
-    knows every thread is seized)."""
-    argv = [MMAPWATCH, "--json", "-o", "-", *opts]
-    for pid in pids:
-        argv += ["-p", str(pid)]
-    p = spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    p.events = []
-    waiting = set(pids)
-    while waiting:
-        line = read_line(p.stdout)
-        if not line:
-            raise AssertionError(f"mmapwatch ended before attaching: rc={p.wait()} "
-                                 f"stderr={p.stderr.read()!r}")
-        ev = json.loads(line)
-        p.events.append(ev)
-        if ev["event"] == "attach":
-            waiting.discard(ev["pid"])
-    return p
-
-
-def finish_attach(p, timeout=None):
-    """Reads the rest of an attached mmapwatch's events until it exits;
-    returns (rc, events, stderr)."""
-    out, err = p.communicate(timeout=timeout or WAIT_S * 4)
-    p.events.extend(parse_events(out))
-    return p.returncode, p.events, err
 
 
 def proc_status(pid):
@@ -298,3 +268,66 @@ def parse_strace(path):
                 "error": c.group(4),
             })
     return calls
+
+
+class LineReader:
+    """Lines from a pipe with a deadline, without the trap of select() on a
+    buffered file object (a readline() may pull two lines into Python's
+    buffer, and the second then never wakes select up): reads the raw fd and
+    keeps the rest itself. rest() is whatever was read but not returned."""
+
+    def __init__(self, fileobj):
+        self.fd = fileobj.fileno()
+        self.buf = b""
+
+    def line(self, deadline_s=None):
+        deadline = time.monotonic() + (deadline_s or WAIT_S)
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timed out waiting for a line on a pipe "
+                                     f"(have {self.buf[:200]!r})")
+            r, _, _ = select.select([self.fd], [], [], left)
+            if r:
+                chunk = os.read(self.fd, 65536)
+                if not chunk:
+                    line, self.buf = self.buf, b""
+                    return line.decode()  # "" at EOF
+                self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.decode() + "\n"
+
+    def rest(self):
+        rest, self.buf = self.buf, b""
+        return rest.decode()
+
+
+def start_attach_many(pids, *opts):
+    """mmapwatch --json -o - [opts] -p PID...; returns the Popen after the
+    "attach" event of every pid has been read from its stdout (so the caller
+    knows every thread is seized). Finish with finish_attach_many()."""
+    argv = [MMAPWATCH, "--json", "-o", "-", *opts]
+    for pid in pids:
+        argv += ["-p", str(pid)]
+    p = spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    p.events = []
+    p.reader = LineReader(p.stdout)
+    waiting = set(pids)
+    while waiting:
+        line = p.reader.line()
+        if not line:
+            raise AssertionError(f"mmapwatch ended before attaching: rc={p.wait()} "
+                                 f"stderr={p.stderr.read()!r}")
+        ev = json.loads(line)
+        p.events.append(ev)
+        if ev["event"] == "attach":
+            waiting.discard(ev["pid"])
+    return p
+
+
+def finish_attach_many(p, timeout=None):
+    """Reads the rest of the events until mmapwatch exits; returns
+    (rc, events, stderr)."""
+    out, err = p.communicate(timeout=timeout or WAIT_S * 4)
+    p.events.extend(parse_events(p.reader.rest() + out.decode()))
+    return p.returncode, p.events, err.decode()
