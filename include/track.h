@@ -23,6 +23,13 @@ struct track_policy {
     bool report_failed;
 };
 
+/* At syscall entry (call decoded from the arguments, result unknown):
+ * whether the call could be reported, i.e. whether its result is worth a
+ * stop at syscall exit. A munmap that touches no reported region needs no
+ * second stop, with --min-size above 0. */
+bool track_may_report(const struct track_policy *policy, const struct task *task,
+                      const struct map_call *call);
+
 /* Applies *call, made by task, and writes the event if it is reported.
  * Returns true if an event was written. */
 bool track_map_call(const struct track_policy *policy, struct task *task,

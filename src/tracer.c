@@ -514,13 +514,19 @@ static void on_syscall_stop(struct tracer *t, struct task *task)
         task->syscall = SYSCALL_OUTSIDE; /* seized inside a syscall: its exit */
 }
 
-static void on_seccomp_stop(struct task *task)
+static void on_seccomp_stop(struct tracer *t, struct task *task)
 {
     struct __ptrace_syscall_info info;
     if (!get_syscall_info(task->tid, &info) || info.op != PTRACE_SYSCALL_INFO_SECCOMP)
         return;
     remember_entry(task, &info, info.seccomp.args, info.seccomp.nr);
-    task->want_exit_stop = true;
+    /* The second stop (syscall exit) costs the target as much as the first:
+     * take it only if the result can be reported. */
+    struct map_call call;
+    decode_map_call(task->arch, task->nr, task->args, 0, false, &call);
+    task->want_exit_stop = track_may_report(&t->policy, task, &call);
+    if (!task->want_exit_stop)
+        task->syscall = SYSCALL_OUTSIDE;
 }
 
 /* ---- exec and exit --------------------------------------------------------- */
@@ -652,7 +658,7 @@ static void handle_stop(struct tracer *t, pid_t tid, int status)
         return;
     case PTRACE_EVENT_SECCOMP:
         t->stats.seccomp++;
-        on_seccomp_stop(task);
+        on_seccomp_stop(t, task);
         resume(t, task, 0);
         return;
     default:
