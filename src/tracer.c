@@ -2,9 +2,12 @@
  * tracer: the event loop. See include/tracer.h for the contract and
  * DESIGN.md section 4 for the ptrace rules this file follows.
  *
- * One loop serves everything: a signalfd (SIGCHLD, SIGINT, SIGTERM, SIGHUP)
- * and a timerfd (--duration) in one poll set. On each wake-up every pending
- * stop is collected with wait4(-1, WNOHANG | __WALL) before any is handled,
+ * One loop serves everything through one signalfd: SIGCHLD for tracee
+ * stops, SIGINT/SIGTERM/SIGHUP from the user, SIGALRM from the --duration
+ * timer. A blocking read of that one fd is the whole wait: every syscall
+ * of ours per tracee stop is time the tracee spends stopped, so the loop
+ * makes as few as it can (read, wait4 until empty, the ptrace calls).
+ * On each wake-up every pending stop is collected with wait4(-1, WNOHANG | __WALL) before any is handled,
  * so a busy thread cannot starve the others, and each stopped tracee is
  * restarted as soon as its stop is handled.
  */
@@ -22,7 +25,6 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
-#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,7 +62,8 @@ struct tracer {
     bool launched_done;
     bool launched_execed;     /* the command started (a failed exec is not an event) */
     int signal_fd;
-    int timer_fd;
+    timer_t duration_timer;
+    bool has_timer;
     sigset_t original_mask;   /* restored in a launched command */
     bool detaching;
     struct timespec detach_started;
@@ -97,7 +100,7 @@ struct tracer *tracer_new(const struct options *opts)
     t->policy.report_failed = opts->report_failed;
     t->launch_mode = opts->command != NULL;
     t->ptrace_options = BASE_PTRACE_OPTIONS;
-    t->signal_fd = t->timer_fd = -1;
+    t->signal_fd = -1;
     t->tasks = task_table_new();
     if (!t->tasks) {
         log_error("out of memory");
@@ -113,9 +116,9 @@ struct tracer *tracer_new(const struct options *opts)
     sigaddset(&served, SIGINT);
     sigaddset(&served, SIGTERM);
     sigaddset(&served, SIGHUP);
+    sigaddset(&served, SIGALRM);
     if (sigprocmask(SIG_BLOCK, &served, &t->original_mask) < 0 ||
-        (t->signal_fd = signalfd(-1, &served, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
-        (t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0) {
+        (t->signal_fd = signalfd(-1, &served, SFD_CLOEXEC)) < 0) {
         log_error("cannot set up the event loop: %s", strerror(errno));
         tracer_free(t);
         return NULL;
@@ -129,8 +132,8 @@ void tracer_free(struct tracer *t)
         return;
     if (t->signal_fd >= 0)
         close(t->signal_fd);
-    if (t->timer_fd >= 0)
-        close(t->timer_fd);
+    if (t->has_timer)
+        timer_delete(t->duration_timer);
     task_table_free(t->tasks);
     free(t);
 }
@@ -670,12 +673,13 @@ static void handle_stop(struct tracer *t, pid_t tid, int status)
 
 /* ---- the loop -------------------------------------------------------------- */
 
-/* Collects every pending stop, then handles them. Returns the number
- * handled, or -1 when no tracee is left (ECHILD). */
+/* Collects every pending stop (up to BATCH_MAX), then handles them.
+ * Returns the number handled, or -1 when no tracee is left (ECHILD). */
 static int drain_stops(struct tracer *t)
 {
     struct stop batch[BATCH_MAX];
     int n = 0;
+    bool none_left = false;
     while (n < BATCH_MAX) {
         int status;
         pid_t tid = wait4(-1, &status, WNOHANG | __WALL, NULL);
@@ -687,19 +691,24 @@ static int drain_stops(struct tracer *t)
         }
         if (tid < 0 && errno == EINTR)
             continue;
-        if (tid < 0 && n == 0)
-            return errno == ECHILD ? -1 : 0;
+        none_left = tid < 0 && errno == ECHILD;
         break;
     }
     for (int i = 0; i < n; i++)
         handle_stop(t, batch[i].tid, batch[i].status);
-    return n;
+    /* ECHILD after the last exit: no SIGCHLD will ever come again. */
+    return none_left ? -1 : n;
 }
 
 static void on_signal(struct tracer *t, const struct signalfd_siginfo *si)
 {
     if (si->ssi_signo == SIGCHLD)
         return;
+    if (si->ssi_signo == SIGALRM && si->ssi_code == SI_TIMER) {
+        log_info("--duration reached: detaching");
+        tracer_request_detach(t);
+        return;
+    }
     if (!t->launch_mode) {
         log_info("got signal %u: detaching", si->ssi_signo);
         tracer_request_detach(t);
@@ -715,13 +724,12 @@ static void on_signal(struct tracer *t, const struct signalfd_siginfo *si)
 
 static void read_signals(struct tracer *t)
 {
+    /* One read: if more were queued than fit, the next read returns at
+     * once. SIGCHLD itself carries nothing: wait4 tells what happened. */
     struct signalfd_siginfo si[8];
-    ssize_t n;
-    do {
-        n = read(t->signal_fd, si, sizeof si);
-        for (ssize_t i = 0; i < n / (ssize_t)sizeof si[0]; i++)
-            on_signal(t, &si[i]);
-    } while (n == (ssize_t)sizeof si); /* a short read means the queue is empty */
+    ssize_t n = read(t->signal_fd, si, sizeof si);
+    for (ssize_t i = 0; i < n / (ssize_t)sizeof si[0]; i++)
+        on_signal(t, &si[i]);
 }
 
 static void arm_duration(struct tracer *t)
@@ -732,11 +740,17 @@ static void arm_duration(struct tracer *t)
         tracer_request_detach(t);
         return;
     }
+    struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGALRM};
     struct itimerspec its = {
         .it_value = {.tv_sec = (time_t)(t->opts->duration_ns / 1000000000ULL),
                      .tv_nsec = (long)(t->opts->duration_ns % 1000000000ULL)},
     };
-    timerfd_settime(t->timer_fd, 0, &its, NULL);
+    if (timer_create(CLOCK_MONOTONIC, &sev, &t->duration_timer) < 0) {
+        log_warn("cannot set the --duration timer: %s; stop with Ctrl-C", strerror(errno));
+        return;
+    }
+    t->has_timer = true;
+    timer_settime(t->duration_timer, 0, &its, NULL);
 }
 
 static int exit_code(const struct tracer *t)
@@ -760,38 +774,23 @@ int tracer_run(struct tracer *t)
             break; /* no tracee left */
         if (output_failed() && !t->launch_mode)
             tracer_request_detach(t);
-        if (handled > 0)
-            continue; /* more stops are likely already pending */
-
-        int timeout_ms = -1;
+        if (handled == BATCH_MAX)
+            continue; /* more were pending than one batch holds */
+        /* Otherwise no re-drain: a stop that came while we handled this
+         * batch has queued a SIGCHLD, so the read below returns at once. */
         if (t->detaching) {
-            double waited = seconds_since(&t->detach_started);
-            if (waited >= DETACH_GRACE_S) {
+            /* Bounded: a thread that never stops must not keep us here. */
+            if (seconds_since(&t->detach_started) >= DETACH_GRACE_S) {
                 log_warn("%zu thread(s) did not stop within %d s to be detached; exiting "
                          "lets the kernel detach them",
                          task_count(t->tasks), DETACH_GRACE_S);
                 break;
             }
-            timeout_ms = 200;
+            struct pollfd fd = {.fd = t->signal_fd, .events = POLLIN};
+            if (poll(&fd, 1, 200) <= 0)
+                continue;
         }
-        struct pollfd fds[2] = {
-            {.fd = t->signal_fd, .events = POLLIN},
-            {.fd = t->timer_fd, .events = POLLIN},
-        };
-        int rc = poll(fds, 2, timeout_ms);
-        if (rc < 0 && errno != EINTR) {
-            log_error("poll: %s", strerror(errno));
-            break;
-        }
-        if (fds[0].revents & POLLIN)
-            read_signals(t);
-        if (fds[1].revents & POLLIN) {
-            uint64_t expirations;
-            if (read(t->timer_fd, &expirations, sizeof expirations) > 0) {
-                log_info("--duration reached: detaching");
-                tracer_request_detach(t);
-            }
-        }
+        read_signals(t);
     }
     if (t->opts->verbose)
         log_error("stops: %lu total (syscall %lu, seccomp %lu, signal %lu, other %lu)",
