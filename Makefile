@@ -70,6 +70,12 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
+# The dump tests' driver: dump.c against a real process, outside the tracer.
+$(BUILD)/tests/dumpdrv: tests/integration/dumpdrv.c $(LIB_OBJS)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
 build/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h | $(DEPS_STAMP)
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
@@ -80,8 +86,9 @@ fixtures: $(FIXTURE_BINS)
 unit: $(UNIT_BINS)
 
 # The runner prints one line per test and ends with "N passed, N failed".
-test: $(BIN) $(UNIT_BINS) $(FIXTURE_BINS)
+test: $(BIN) $(UNIT_BINS) $(FIXTURE_BINS) $(BUILD)/tests/dumpdrv
 	$(Q)MMAPWATCH=$(abspath $(BIN)) UNIT_DIR=$(abspath $(BUILD)/tests) \
+	    DUMPDRV=$(abspath $(BUILD)/tests/dumpdrv) \
 	    FIXTURE_DIR=$(abspath build/fixtures) python3 tests/run_tests.py $(TESTS)
 
 test-san:

@@ -14,12 +14,14 @@
 #ifndef MMAPWATCH_FILTER_H
 #define MMAPWATCH_FILTER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct map_filter;
 
-/* Builds the filter. NULL after logging why. */
-struct map_filter *filter_build(uint64_t min_size);
+/* Builds the filter. trap_exec: execve and execveat stop too (regions are
+ * dumped before an exec replaces them). NULL after logging why. */
+struct map_filter *filter_build(uint64_t min_size, bool trap_exec);
 
 /* Loads it into the calling process (the launched child, between fork and
  * exec). 0, or -1 with errno. Safe to call in a fork child of a

@@ -29,6 +29,17 @@ struct options {
     bool has_duration;       /* --duration given */
     uint64_t duration_ns;    /* --duration: detach after this long (attach mode) */
     int verbose;             /* -v: diagnostics about the tracer itself */
+
+    /* Auto-dump of reported regions (see dumper.h). */
+    bool dump;               /* on unless --no-dump */
+    const char *dump_dir;    /* --dump-dir (default "mmapwatch-dumps") */
+    uint64_t dump_delay_ns;  /* --delay: dump this long after the mmap (5 s) */
+    bool dump_on_unmap;      /* dump before munmap/mremap/exit/exec (on unless --no-dump-on-unmap) */
+    uint64_t redump_ns;      /* --redump: dump again every this long (0 = never) */
+    unsigned strings_min;    /* --strings[=MIN]: 0 = off, else minimum run length (6) */
+    uint64_t max_dump_bytes; /* --max-dump-bytes: total written (1 GiB) */
+    uint64_t max_dumps;      /* --max-dumps: 0 = no limit */
+    uint64_t exit_dump_timeout_ns; /* --exit-dump-timeout: finishing dumps at exit (10 s) */
 };
 
 enum options_result {

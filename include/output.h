@@ -44,4 +44,22 @@ void output_exec(const struct event_origin *o, unsigned long regions_ended);
 void output_exit(const struct event_origin *o, int wait_status);
 void output_detach(const struct event_origin *o);
 
+/* One of --strings' most frequent runs. */
+struct top_string {
+    const char *text;
+    uint64_t count;
+};
+
+/* A finished dump: path of the .bin, bytes read and written, resident
+ * bytes of the region, why it was dumped, and with --strings the top runs. */
+void output_dump(const struct event_origin *o, uint64_t addr, uint64_t len, const char *path,
+                 uint64_t bytes, uint64_t resident, const char *reason,
+                 const struct top_string *top, size_t ntop);
+/* A dump not made (quota). */
+void output_dump_skip(const struct event_origin *o, uint64_t addr, uint64_t len,
+                      const char *why);
+/* A dump that failed (disk full, process gone): what failed and why. */
+void output_dump_error(const struct event_origin *o, uint64_t addr, uint64_t len,
+                       const char *path, const char *message);
+
 #endif

@@ -23,6 +23,7 @@
 
 struct addr_space {
     unsigned refs;              /* tasks pointing here */
+    unsigned live;              /* of those, the ones not yet at PTRACE_EVENT_EXIT */
     pid_t owner;                /* tgid of the process whose mm this is */
     struct region_set *regions; /* reported regions still mapped */
     struct addr_space *next;    /* the table's list of address spaces */
@@ -45,6 +46,8 @@ struct task {
     bool want_exit_stop;        /* launch mode: restart with PTRACE_SYSCALL to see the result */
     bool detaching;             /* detach at the next stop */
     bool group_stopped;         /* last stop was a group-stop (PTRACE_LISTEN in effect) */
+    bool exiting;               /* reached PTRACE_EVENT_EXIT (see task_mark_exiting) */
+    unsigned holds;             /* dumps it waits for before it may go on (dumper.h) */
     char leader_comm[PROCFS_COMM_MAX]; /* leaders: name kept for the exit event */
     struct task *hash_next;
 };
@@ -67,6 +70,10 @@ void task_remove(struct task_table *table, struct task *task);
 void task_rekey(struct task_table *table, struct task *task, pid_t new_tid);
 
 size_t task_count(const struct task_table *table);
+
+/* The task reached PTRACE_EVENT_EXIT: it no longer counts as live in its
+ * address space. When as->live drops to 0, the mm is about to go. */
+void task_mark_exiting(struct task *task);
 
 /* Calls fn for every task; fn may not add or remove tasks. */
 void task_foreach(struct task_table *table, void (*fn)(struct task *t, void *ctx), void *ctx);

@@ -19,8 +19,10 @@
 
 struct tracer;
 
-/* NULL after logging why. opts must outlive the tracer. */
-struct tracer *tracer_new(const struct options *opts);
+/* NULL after logging why. opts must outlive the tracer. dump_dir_fd is
+ * the dump directory (dump_dir_open) or -1 with --no-dump; the tracer
+ * owns and closes it. */
+struct tracer *tracer_new(const struct options *opts, int dump_dir_fd);
 void tracer_free(struct tracer *tracer);
 
 /* Seizes every thread of process pid (rescanning /proc/PID/task until no

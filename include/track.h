@@ -7,7 +7,8 @@
  * region; munmap, mremap and mprotect when they touch a reported region
  * (mremap also when the new length reaches --min-size). With --min-size 0
  * every call is reported. Reported mmaps become regions of the calling
- * task's address space, so their whole life can be followed.
+ * task's address space, so their whole life can be followed, and are
+ * handed to the dumper.
  */
 #ifndef MMAPWATCH_TRACK_H
 #define MMAPWATCH_TRACK_H
@@ -18,9 +19,12 @@
 #include "decode.h"
 #include "task.h"
 
+struct dumper;
+
 struct track_policy {
     uint64_t min_size;
     bool report_failed;
+    struct dumper *dumper; /* new regions are scheduled for a dump; NULL: no dumps */
 };
 
 /* At syscall entry (call decoded from the arguments, result unknown):

@@ -49,7 +49,7 @@ static scmp_filter_ctx new_context(uint32_t arch)
 
 /* The rules of one arch. mmap_nr is the mmap whose second argument is the
  * length (x86_64 mmap, i386 mmap2). */
-static int add_rules(scmp_filter_ctx ctx, int mmap_nr, uint64_t min_size)
+static int add_rules(scmp_filter_ctx ctx, int mmap_nr, uint64_t min_size, bool trap_exec)
 {
     int rc = 0;
     if (min_size == 0) {
@@ -67,10 +67,14 @@ static int add_rules(scmp_filter_ctx ctx, int mmap_nr, uint64_t min_size)
     rc = rc ? rc : add_trace(ctx, SCMP_SYS(mremap), 0, NULL);
     rc = rc ? rc : add_trace(ctx, SCMP_SYS(mprotect), 0, NULL);
     rc = rc ? rc : add_trace(ctx, SCMP_SYS(pkey_mprotect), 0, NULL);
+    if (trap_exec) {
+        rc = rc ? rc : add_trace(ctx, SCMP_SYS(execve), 0, NULL);
+        rc = rc ? rc : add_trace(ctx, SCMP_SYS(execveat), 0, NULL);
+    }
     return rc;
 }
 
-struct map_filter *filter_build(uint64_t min_size)
+struct map_filter *filter_build(uint64_t min_size, bool trap_exec)
 {
     struct map_filter *f = calloc(1, sizeof *f);
     scmp_filter_ctx compat = NULL;
@@ -83,8 +87,8 @@ struct map_filter *filter_build(uint64_t min_size)
     compat = new_context(SCMP_ARCH_X86);
     if (!f->ctx || !compat)
         goto fail;
-    rc = add_rules(f->ctx, SCMP_SYS(mmap), min_size);
-    rc = rc ? rc : add_rules(compat, SCMP_SYS(mmap2), min_size);
+    rc = add_rules(f->ctx, SCMP_SYS(mmap), min_size, trap_exec);
+    rc = rc ? rc : add_rules(compat, SCMP_SYS(mmap2), min_size, trap_exec);
     rc = rc ? rc : seccomp_merge(f->ctx, compat);
     if (rc)
         goto fail;

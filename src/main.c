@@ -6,7 +6,11 @@
  */
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "commands.h"
+#include "dump.h"
 #include "log.h"
 #include "options.h"
 #include "output.h"
@@ -14,6 +18,10 @@
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "maps") == 0)
+        return cmd_maps_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "read") == 0)
+        return cmd_read_main(argc - 1, argv + 1);
     struct options opts;
     switch (options_parse(argc, argv, &opts)) {
     case OPTIONS_OK:
@@ -28,9 +36,17 @@ int main(int argc, char **argv)
      * signal that kills us with tracees attached. */
     signal(SIGPIPE, SIG_IGN);
 
-    if (output_open(opts.output_path, opts.json) < 0)
+    /* Before anything is attached: a dump directory we cannot use is a
+     * usage error, not something to find out at the first dump. */
+    int dump_dir_fd = -1;
+    if (opts.dump && dump_dir_open(opts.dump_dir, &dump_dir_fd) < 0)
+        return 2;
+    if (output_open(opts.output_path, opts.json) < 0) {
+        if (dump_dir_fd >= 0)
+            close(dump_dir_fd);
         return 1;
-    struct tracer *tracer = tracer_new(&opts);
+    }
+    struct tracer *tracer = tracer_new(&opts, dump_dir_fd);
     if (!tracer) {
         output_close();
         return 1;

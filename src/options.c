@@ -218,6 +218,15 @@ const char *format_size(uint64_t bytes, char *buf, unsigned size)
 
 enum {
     OPT_FAILED = 256, /* long-only options get values no char can take */
+    OPT_DELAY,
+    OPT_DUMP_DIR,
+    OPT_NO_DUMP,
+    OPT_NO_DUMP_ON_UNMAP,
+    OPT_REDUMP,
+    OPT_STRINGS,
+    OPT_MAX_DUMP_BYTES,
+    OPT_MAX_DUMPS,
+    OPT_EXIT_DUMP_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -228,6 +237,15 @@ static const struct option long_options[] = {
     {"json", no_argument, NULL, 'j'},
     {"duration", required_argument, NULL, 'd'},
     {"verbose", no_argument, NULL, 'v'},
+    {"delay", required_argument, NULL, OPT_DELAY},
+    {"dump-dir", required_argument, NULL, OPT_DUMP_DIR},
+    {"no-dump", no_argument, NULL, OPT_NO_DUMP},
+    {"no-dump-on-unmap", no_argument, NULL, OPT_NO_DUMP_ON_UNMAP},
+    {"redump", required_argument, NULL, OPT_REDUMP},
+    {"strings", optional_argument, NULL, OPT_STRINGS},
+    {"max-dump-bytes", required_argument, NULL, OPT_MAX_DUMP_BYTES},
+    {"max-dumps", required_argument, NULL, OPT_MAX_DUMPS},
+    {"exit-dump-timeout", required_argument, NULL, OPT_EXIT_DUMP_TIMEOUT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -264,6 +282,25 @@ static void print_usage(FILE *out)
         "                       the targets exit or SIGINT, SIGTERM or SIGHUP)\n"
         "  -v, --verbose        also print diagnostics about mmapwatch itself\n"
         "                       (default: off)\n"
+        "\n"
+        "DUMPS (each reported region's contents, written while the target runs)\n"
+        "      --delay DUR      dump a region DUR after its mmap (default: 5s;\n"
+        "                       0 = at once)\n"
+        "      --dump-dir DIR   where dumps go, created mode 0700 (default:\n"
+        "                       ./mmapwatch-dumps)\n"
+        "      --no-dump        do not dump (default: dump)\n"
+        "      --no-dump-on-unmap  do not dump a region that is unmapped, moved,\n"
+        "                       or ends with its process before its delay\n"
+        "                       (default: dump it then, holding that thread)\n"
+        "      --redump DUR     dump still-mapped regions again every DUR\n"
+        "                       (default: once)\n"
+        "      --strings[=MIN]  also write the printable runs of at least MIN\n"
+        "                       bytes (default MIN: 6) and show the 10 most common\n"
+        "      --max-dump-bytes SIZE  stop dumping after SIZE bytes written\n"
+        "                       (default: 1G)\n"
+        "      --max-dumps N    stop dumping after N dumps (default: no limit)\n"
+        "      --exit-dump-timeout DUR  at SIGINT/SIGTERM, time allowed to finish\n"
+        "                       pending dumps before detaching (default: 10s)\n"
         "  -h, --help           print this help and exit\n"
         "  -V, --version        print the version and exit\n"
         "\n"
@@ -393,6 +430,12 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
     memset(opts, 0, sizeof *opts);
     opts->command = NULL;
     opts->output_path = NULL;
+    opts->dump = true;
+    opts->dump_dir = "mmapwatch-dumps";
+    opts->dump_delay_ns = 5000000000ULL;
+    opts->dump_on_unmap = true;
+    opts->max_dump_bytes = 1ULL << 30;
+    opts->exit_dump_timeout_ns = 10000000000ULL;
 
     /* 0, not 1, makes glibc reset its internal state too (a half-parsed
      * "-jv" cluster), so repeated calls, as in the unit tests, work. */
@@ -455,6 +498,61 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
             break;
         case 'v':
             opts->verbose++;
+            break;
+        case OPT_DELAY:
+            if (!number_option(optarg, "--delay", false, &opts->dump_delay_ns))
+                return OPTIONS_USAGE_ERROR;
+            break;
+        case OPT_DUMP_DIR:
+            if (optarg[0] == '\0') {
+                log_error("empty directory name for --dump-dir");
+                return OPTIONS_USAGE_ERROR;
+            }
+            opts->dump_dir = optarg;
+            break;
+        case OPT_NO_DUMP:
+            opts->dump = false;
+            break;
+        case OPT_NO_DUMP_ON_UNMAP:
+            opts->dump_on_unmap = false;
+            break;
+        case OPT_REDUMP:
+            if (!number_option(optarg, "--redump", false, &opts->redump_ns))
+                return OPTIONS_USAGE_ERROR;
+            if (opts->redump_ns == 0) {
+                log_error("invalid duration '%s' for --redump: use a positive interval such as 10s",
+                          optarg);
+                return OPTIONS_USAGE_ERROR;
+            }
+            break;
+        case OPT_STRINGS: {
+            uint64_t min = 6;
+            if (optarg && (!number_option(optarg, "--strings", true, &min) || min == 0 ||
+                           min > 256)) {
+                if (min == 0 || min > 256)
+                    log_error("invalid length '%s' for --strings: use 1 to 256", optarg);
+                return OPTIONS_USAGE_ERROR;
+            }
+            opts->strings_min = (unsigned)min;
+            break;
+        }
+        case OPT_MAX_DUMP_BYTES:
+            if (!number_option(optarg, "--max-dump-bytes", true, &opts->max_dump_bytes))
+                return OPTIONS_USAGE_ERROR;
+            break;
+        case OPT_MAX_DUMPS:
+            if (!number_option(optarg, "--max-dumps", true, &opts->max_dumps) ||
+                opts->max_dumps == 0) {
+                if (opts->max_dumps == 0)
+                    log_error("invalid count '%s' for --max-dumps: use a positive number, "
+                              "or --no-dump", optarg);
+                return OPTIONS_USAGE_ERROR;
+            }
+            break;
+        case OPT_EXIT_DUMP_TIMEOUT:
+            if (!number_option(optarg, "--exit-dump-timeout", false,
+                               &opts->exit_dump_timeout_ns))
+                return OPTIONS_USAGE_ERROR;
             break;
         case 'h':
             print_usage(stdout);

@@ -310,3 +310,92 @@ void output_detach(const struct event_origin *o)
     snprintf(line + n, sizeof line - (size_t)n, "detached");
     emit(line);
 }
+
+/* ---- dumps ----------------------------------------------------------------- */
+
+void output_dump(const struct event_origin *o, uint64_t addr, uint64_t len, const char *path,
+                 uint64_t bytes, uint64_t resident, const char *reason,
+                 const struct top_string *top, size_t ntop)
+{
+    if (out_json) {
+        /* The strings array is built with the same escaping as the rest. */
+        char strings[4096];
+        size_t used = 0;
+        strings[used++] = '[';
+        for (size_t i = 0; i < ntop; i++) {
+            char escaped[1600];
+            if (json_escape(top[i].text, strlen(top[i].text), escaped, sizeof escaped) ==
+                (size_t)-1)
+                continue;
+            int n = snprintf(strings + used, sizeof strings - used,
+                             "%s{\"text\":\"%s\",\"count\":%" PRIu64 "}", i ? "," : "",
+                             escaped, top[i].count);
+            if (n < 0 || (size_t)n >= sizeof strings - used - 2)
+                break;
+            used += (size_t)n;
+        }
+        strings[used++] = ']';
+        strings[used] = '\0';
+        struct json_line j;
+        json_common(&j, "dump", o);
+        json_add_hex(&j, "addr", addr);
+        json_add_uint(&j, "len", len);
+        json_add_str(&j, "path", path);
+        json_add_uint(&j, "bytes", bytes);
+        json_add_uint(&j, "resident", resident);
+        json_add_str(&j, "reason", reason);
+        if (ntop)
+            json_add_raw(&j, "strings", strings);
+        json_emit(&j);
+        return;
+    }
+    char line[1024], a[32], b[32];
+    int n = text_prefix(line, sizeof line, o, true);
+    snprintf(line + n, sizeof line - (size_t)n,
+             "dump 0x%" PRIx64 " %" PRIu64 " -> %s (%s read of %s resident, %s)", addr, len,
+             path, format_size(bytes, a, sizeof a), format_size(resident, b, sizeof b), reason);
+    emit(line);
+    for (size_t i = 0; i < ntop; i++) {
+        snprintf(line, sizeof line, "    %8" PRIu64 "  %.900s", top[i].count, top[i].text);
+        emit(line);
+    }
+}
+
+void output_dump_skip(const struct event_origin *o, uint64_t addr, uint64_t len,
+                      const char *why)
+{
+    if (out_json) {
+        struct json_line j;
+        json_common(&j, "skip", o);
+        json_add_hex(&j, "addr", addr);
+        json_add_uint(&j, "len", len);
+        json_add_str(&j, "reason", why);
+        json_emit(&j);
+        return;
+    }
+    char line[512];
+    int n = text_prefix(line, sizeof line, o, true);
+    snprintf(line + n, sizeof line - (size_t)n, "dump 0x%" PRIx64 " %" PRIu64 " skipped: %s",
+             addr, len, why);
+    emit(line);
+}
+
+void output_dump_error(const struct event_origin *o, uint64_t addr, uint64_t len,
+                       const char *path, const char *message)
+{
+    if (out_json) {
+        struct json_line j;
+        json_common(&j, "error", o);
+        json_add_hex(&j, "addr", addr);
+        json_add_uint(&j, "len", len);
+        json_add_str(&j, "path", path);
+        json_add_str(&j, "error", message);
+        json_emit(&j);
+        return;
+    }
+    char line[1024];
+    int n = text_prefix(line, sizeof line, o, true);
+    snprintf(line + n, sizeof line - (size_t)n, "dump 0x%" PRIx64 " %" PRIu64 " failed: %s (%s)",
+             addr, len, message, path);
+    emit(line);
+}

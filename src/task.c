@@ -135,6 +135,7 @@ struct task *task_add(struct task_table *table, pid_t tid, pid_t pid, struct add
     t->pid = pid;
     t->as = as;
     as->refs++;
+    as->live++;
     t->syscall = SYSCALL_UNKNOWN;
     link_task(table, t);
     if (++table->count > table->nbuckets)
@@ -146,6 +147,8 @@ void task_remove(struct task_table *table, struct task *task)
 {
     unlink_task(table, task);
     table->count--;
+    if (!task->exiting)
+        task->as->live--;
     addr_space_put(table, task->as);
     free(task);
 }
@@ -158,6 +161,14 @@ void task_rekey(struct task_table *table, struct task *task, pid_t new_tid)
 }
 
 size_t task_count(const struct task_table *table) { return table->count; }
+
+void task_mark_exiting(struct task *task)
+{
+    if (task->exiting)
+        return;
+    task->exiting = true;
+    task->as->live--;
+}
 
 void task_foreach(struct task_table *table, void (*fn)(struct task *t, void *ctx), void *ctx)
 {
@@ -205,6 +216,10 @@ struct addr_space *addr_space_of_process(const struct task_table *table, pid_t p
 void task_set_addr_space(struct task_table *table, struct task *task, struct addr_space *as)
 {
     as->refs++;
+    if (!task->exiting) {
+        as->live++;
+        task->as->live--;
+    }
     addr_space_put(table, task->as);
     task->as = as;
 }

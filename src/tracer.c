@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "decode.h"
+#include "dumper.h"
 #include "filter.h"
 #include "log.h"
 #include "output.h"
@@ -67,6 +68,9 @@ struct tracer {
     sigset_t original_mask;   /* restored in a launched command */
     bool detaching;
     struct timespec detach_started;
+    struct dumper *dumper;    /* NULL with --no-dump */
+    bool finishing;           /* shutting down: pending dumps first, then detach */
+    struct timespec finish_started;
     struct stop_stats stats;
 };
 
@@ -88,7 +92,12 @@ static double seconds_since(const struct timespec *t0)
 
 /* ---- set-up ---------------------------------------------------------------- */
 
-struct tracer *tracer_new(const struct options *opts)
+static bool region_extent(void *ctx, pid_t pid, uint64_t id, uint64_t *start, uint64_t *end,
+                          int *prot);
+static void release_held(void *ctx, pid_t tid);
+static void before_syscall(struct tracer *t, struct task *task);
+
+struct tracer *tracer_new(const struct options *opts, int dump_dir_fd)
 {
     struct tracer *t = calloc(1, sizeof *t);
     if (!t) {
@@ -117,11 +126,36 @@ struct tracer *tracer_new(const struct options *opts)
     sigaddset(&served, SIGTERM);
     sigaddset(&served, SIGHUP);
     sigaddset(&served, SIGALRM);
+    sigaddset(&served, SIGUSR1); /* the dump worker: a dump is done */
+    sigaddset(&served, DUMPER_TIMER_SIGNAL);
     if (sigprocmask(SIG_BLOCK, &served, &t->original_mask) < 0 ||
         (t->signal_fd = signalfd(-1, &served, SFD_CLOEXEC)) < 0) {
         log_error("cannot set up the event loop: %s", strerror(errno));
+        if (dump_dir_fd >= 0)
+            close(dump_dir_fd);
         tracer_free(t);
         return NULL;
+    }
+    if (dump_dir_fd >= 0) {
+        /* Created after the signals are blocked: the worker inherits that. */
+        struct dumper_config config = {
+            .dir_fd = dump_dir_fd,
+            .dir_path = opts->dump_dir,
+            .delay_ns = opts->dump_delay_ns,
+            .redump_ns = opts->redump_ns,
+            .on_unmap = opts->dump_on_unmap,
+            .strings_min = opts->strings_min,
+            .max_bytes = opts->max_dump_bytes,
+            .max_dumps = opts->max_dumps,
+            .region_extent = region_extent,
+            .release = release_held,
+            .ctx = t,
+        };
+        if (!(t->dumper = dumper_new(&config))) {
+            tracer_free(t);
+            return NULL;
+        }
+        t->policy.dumper = t->dumper;
     }
     return t;
 }
@@ -134,6 +168,7 @@ void tracer_free(struct tracer *t)
         close(t->signal_fd);
     if (t->has_timer)
         timer_delete(t->duration_timer);
+    dumper_free(t->dumper);
     task_table_free(t->tasks);
     free(t);
 }
@@ -325,7 +360,7 @@ int tracer_attach(struct tracer *t, pid_t pid)
 
 int tracer_launch(struct tracer *t)
 {
-    struct map_filter *filter = filter_build(t->opts->min_size);
+    struct map_filter *filter = filter_build(t->opts->min_size, t->dumper != NULL);
     if (!filter)
         return -1;
     /* EXITKILL: a launched tree carries a filter that would make its
@@ -394,15 +429,49 @@ static void mark_detaching(struct task *task, void *ctx)
         log_warn("PTRACE_INTERRUPT of thread %d: %s", (int)task->tid, strerror(errno));
 }
 
-void tracer_request_detach(struct tracer *t)
+static void begin_detach(struct tracer *t)
 {
-    if (t->detaching || t->launch_mode)
+    if (t->detaching)
         return;
     t->detaching = true;
     clock_gettime(CLOCK_MONOTONIC, &t->detach_started);
     /* Interrupt everyone first, then detach each at whatever stop comes:
      * detaching one by one and waiting for each deadlocks around vfork. */
     task_foreach(t->tasks, mark_detaching, NULL);
+}
+
+void tracer_request_detach(struct tracer *t)
+{
+    if (t->detaching || t->finishing || t->launch_mode)
+        return;
+    if (t->dumper) {
+        /* Pending dumps first, while the target runs and is traced (a
+         * thread that unmaps a region meanwhile is still caught), within
+         * --exit-dump-timeout; tracer_run detaches when they are done. */
+        t->finishing = true;
+        clock_gettime(CLOCK_MONOTONIC, &t->finish_started);
+        if (!dumper_flush(t->dumper))
+            return;
+    }
+    begin_detach(t);
+}
+
+/* Whether finishing dumps is over (then the detach begins). */
+static void check_finishing(struct tracer *t)
+{
+    if (!t->finishing || t->detaching)
+        return;
+    if (!dumper_flush(t->dumper)) {
+        double bound = (double)t->opts->exit_dump_timeout_ns / 1e9;
+        if (seconds_since(&t->finish_started) < bound)
+            return;
+        /* Cancelled dumps leave no file; held threads are released when
+         * the worker hands them back. */
+        dumper_cancel(t->dumper);
+        if (!dumper_flush(t->dumper))
+            return;
+    }
+    begin_detach(t);
 }
 
 /* ---- new tasks ------------------------------------------------------------- */
@@ -511,9 +580,10 @@ static void on_syscall_stop(struct tracer *t, struct task *task)
     }
     if (!get_syscall_info(task->tid, &info))
         return;
-    if (info.op == PTRACE_SYSCALL_INFO_ENTRY)
+    if (info.op == PTRACE_SYSCALL_INFO_ENTRY) {
         remember_entry(task, &info, info.entry.args, info.entry.nr);
-    else
+        before_syscall(t, task);
+    } else
         task->syscall = SYSCALL_OUTSIDE; /* seized inside a syscall: its exit */
 }
 
@@ -523,6 +593,7 @@ static void on_seccomp_stop(struct tracer *t, struct task *task)
     if (!get_syscall_info(task->tid, &info) || info.op != PTRACE_SYSCALL_INFO_SECCOMP)
         return;
     remember_entry(task, &info, info.seccomp.args, info.seccomp.nr);
+    before_syscall(t, task);
     /* The second stop (syscall exit) costs the target as much as the first:
      * take it only if the result can be reported. */
     struct map_call call;
@@ -530,6 +601,115 @@ static void on_seccomp_stop(struct tracer *t, struct task *task)
     task->want_exit_stop = track_may_report(&t->policy, task, &call);
     if (!task->want_exit_stop)
         task->syscall = SYSCALL_OUTSIDE;
+}
+
+/* ---- dumps before regions go ------------------------------------------------ */
+
+struct id_list {
+    uint64_t *ids;
+    size_t n, cap;
+    uint64_t start, end; /* only regions overlapping this */
+};
+
+static int collect_id(const struct region *r, void *ctx)
+{
+    struct id_list *list = ctx;
+    if (r->end <= list->start || r->start >= list->end)
+        return 0;
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 16;
+        uint64_t *grown = realloc(list->ids, cap * sizeof *grown);
+        if (!grown)
+            return 1; /* the ones collected still get their dump */
+        list->ids = grown;
+        list->cap = cap;
+    }
+    list->ids[list->n++] = r->id;
+    return 0;
+}
+
+/* The reported regions of task's space within [start, end) are about to
+ * go: have them dumped first, holding task (task->holds) meanwhile. */
+static void hold_for_dumps(struct tracer *t, struct task *task, uint64_t start, uint64_t end,
+                           const char *reason)
+{
+    if (!region_set_overlaps(task->as->regions, start, end))
+        return;
+    struct id_list list = {.start = start, .end = end};
+    region_set_foreach(task->as->regions, collect_id, &list);
+    task->holds += dumper_before_gone(t->dumper, task->as->owner, list.ids, list.n, reason,
+                                      task->tid);
+    free(list.ids);
+}
+
+static bool is_exec(uint32_t arch, uint64_t nr)
+{
+    if (arch == DECODE_ARCH_X86_64)
+        return nr == SYS_execve || nr == SYS_execveat;
+    return arch == DECODE_ARCH_I386 && (nr == 11 || nr == 358);
+}
+
+/* At a syscall's entry: munmap and mremap take regions away, exec the
+ * whole address space (unless it is a vfork parent's). */
+static void before_syscall(struct tracer *t, struct task *task)
+{
+    if (!t->dumper)
+        return;
+    struct map_call call;
+    decode_map_call(task->arch, task->nr, task->args, 0, false, &call);
+    if (call.kind == MAP_CALL_MUNMAP || call.kind == MAP_CALL_MREMAP) {
+        uint64_t end = call.addr + decode_page_align(call.len);
+        hold_for_dumps(t, task, call.addr, end < call.addr ? UINT64_MAX : end, "unmap");
+    } else if (is_exec(task->arch, task->nr) && task->as->owner == task->pid) {
+        hold_for_dumps(t, task, 0, UINT64_MAX, "exec");
+    }
+}
+
+struct extent {
+    uint64_t id, start, end;
+    int prot;
+    bool found;
+};
+
+static int add_to_hull(const struct region *r, void *ctx)
+{
+    struct extent *e = ctx;
+    if (r->id != e->id)
+        return 0;
+    if (!e->found) {
+        e->start = r->start;
+        e->prot = r->prot;
+        e->found = true;
+    }
+    e->end = r->end; /* regions come in address order */
+    return 0;
+}
+
+/* The pieces of a split region share its id: a dump covers their hull,
+ * and the unmapped middle becomes holes. */
+static bool region_extent(void *ctx, pid_t pid, uint64_t id, uint64_t *start, uint64_t *end,
+                          int *prot)
+{
+    struct tracer *t = ctx;
+    struct addr_space *as = addr_space_of_process(t->tasks, pid);
+    if (!as)
+        return false;
+    struct extent e = {.id = id};
+    region_set_foreach(as->regions, add_to_hull, &e);
+    if (!e.found)
+        return false;
+    *start = e.start;
+    *end = e.end;
+    *prot = e.prot;
+    return true;
+}
+
+static void release_held(void *ctx, pid_t tid)
+{
+    struct tracer *t = ctx;
+    struct task *task = task_find(t->tasks, tid);
+    if (task && task->holds > 0 && --task->holds == 0)
+        resume(t, task, 0);
 }
 
 /* ---- exec and exit --------------------------------------------------------- */
@@ -613,7 +793,8 @@ static void handle_stop(struct tracer *t, pid_t tid, int status)
     if (sig == (SIGTRAP | 0x80)) {
         t->stats.syscall++;
         on_syscall_stop(t, task);
-        resume(t, task, 0);
+        if (task->holds == 0) /* else a dump releases it */
+            resume(t, task, 0);
         return;
     }
     switch (event) {
@@ -657,12 +838,19 @@ static void handle_stop(struct tracer *t, pid_t tid, int status)
         t->stats.event++;
         if (task->tid == task->pid)
             procfs_read_comm(task->pid, task->tid, task->leader_comm);
-        resume(t, task, 0);
+        task_mark_exiting(task);
+        /* The last thread of a process: its memory is still there, for the
+         * last time. */
+        if (t->dumper && task->as->live == 0 && task->as->owner == task->pid)
+            hold_for_dumps(t, task, 0, UINT64_MAX, "exit");
+        if (task->holds == 0)
+            resume(t, task, 0);
         return;
     case PTRACE_EVENT_SECCOMP:
         t->stats.seccomp++;
         on_seccomp_stop(t, task);
-        resume(t, task, 0);
+        if (task->holds == 0)
+            resume(t, task, 0);
         return;
     default:
         t->stats.event++;
@@ -707,6 +895,15 @@ static void on_signal(struct tracer *t, const struct signalfd_siginfo *si)
     if (si->ssi_signo == SIGALRM && si->ssi_code == SI_TIMER) {
         log_info("--duration reached: detaching");
         tracer_request_detach(t);
+        return;
+    }
+    if (si->ssi_signo == DUMPER_TIMER_SIGNAL && si->ssi_code == SI_TIMER && t->dumper) {
+        dumper_run_due(t->dumper);
+        return;
+    }
+    if (si->ssi_signo == SIGUSR1 && (pid_t)si->ssi_pid == getpid() && t->dumper) {
+        dumper_collect(t->dumper);
+        check_finishing(t);
         return;
     }
     if (!t->launch_mode) {
@@ -778,7 +975,13 @@ int tracer_run(struct tracer *t)
             continue; /* more were pending than one batch holds */
         /* Otherwise no re-drain: a stop that came while we handled this
          * batch has queued a SIGCHLD, so the read below returns at once. */
-        if (t->detaching) {
+        if (t->finishing && !t->detaching) {
+            /* Waiting for dumps, with an eye on --exit-dump-timeout. */
+            check_finishing(t);
+            struct pollfd fd = {.fd = t->signal_fd, .events = POLLIN};
+            if (poll(&fd, 1, 100) <= 0)
+                continue;
+        } else if (t->detaching) {
             /* Bounded: a thread that never stops must not keep us here. */
             if (seconds_since(&t->detach_started) >= DETACH_GRACE_S) {
                 log_warn("%zu thread(s) did not stop within %d s to be detached; exiting "

@@ -4,9 +4,15 @@
  */
 #include "track.h"
 
+#include <string.h>
 #include <sys/mman.h>
 
+#include "dumper.h"
 #include "output.h"
+
+/* Region ids are unique for the whole run, so a dump scheduled for one
+ * region can never be taken for a later region at the same address. */
+static uint64_t last_region_id;
 
 static uint64_t range_end(uint64_t start, uint64_t len)
 {
@@ -14,11 +20,39 @@ static uint64_t range_end(uint64_t start, uint64_t len)
     return start > UINT64_MAX - aligned ? UINT64_MAX : start + aligned;
 }
 
+static void report_origin(struct task *task, const struct map_call *call,
+                          struct event_origin *origin)
+{
+    event_origin_fill(origin, task->pid, task->tid);
+    output_map_call(origin, call);
+}
+
 static void report(struct task *task, const struct map_call *call)
 {
     struct event_origin origin;
-    event_origin_fill(&origin, task->pid, task->tid);
-    output_map_call(&origin, call);
+    report_origin(task, call, &origin);
+}
+
+/* A new reported region: its event, then its dump. */
+static void report_new_region(const struct track_policy *policy, struct task *task,
+                              const struct map_call *call, const struct region *r)
+{
+    struct event_origin origin;
+    report_origin(task, call, &origin);
+    if (!policy->dumper)
+        return;
+    struct dump_target target = {
+        .id = r->id,
+        .pid = task->pid,
+        .tid = task->tid,
+        .addr = r->start,
+        .len = r->end - r->start,
+        .prot = r->prot,
+        .flags = r->flags,
+        .mapped_at = r->mapped_at,
+    };
+    memcpy(target.comm, origin.comm, sizeof target.comm);
+    dumper_schedule(policy->dumper, &target);
 }
 
 static bool track_mmap(const struct track_policy *policy, struct task *task,
@@ -44,8 +78,11 @@ static bool track_mmap(const struct track_policy *policy, struct task *task,
             .tid = task->tid,
         };
         clock_gettime(CLOCK_REALTIME, &r.mapped_at);
-        r.id = start; /* unique among live regions of this space */
-        region_set_insert(regions, &r);
+        r.id = ++last_region_id;
+        if (region_set_insert(regions, &r) == 0) {
+            report_new_region(policy, task, call, &r);
+            return true;
+        }
     } else if (region_set_overlaps(regions, start, end)) {
         /* A small MAP_FIXED mapping inside a reported region is how JVMs
          * commit reserved memory: it stays part of that region, with the
@@ -102,11 +139,14 @@ static bool track_mremap(const struct track_policy *policy, struct task *task,
             .prot = -1,
             .fd = -1,
             .tid = task->tid,
-            .id = new_start,
+            .id = ++last_region_id,
         };
         clock_gettime(CLOCK_REALTIME, &r.mapped_at);
         region_set_remove(regions, old_start, range_end(old_start, call->len), NULL);
-        region_set_insert(regions, &r);
+        if (region_set_insert(regions, &r) == 0) {
+            report_new_region(policy, task, call, &r);
+            return true;
+        }
     }
     report(task, call);
     return true;

@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 
@@ -74,6 +75,10 @@ def on_alarm(signum, frame):
 def run_integration(filters, counts):
     idir = os.path.join(HERE, "integration")
     signal.signal(signal.SIGALRM, on_alarm)
+    # mmapwatch writes ./mmapwatch-dumps by default: run every test in a
+    # scratch directory so nothing lands in the tree.
+    scratch = tempfile.TemporaryDirectory(prefix="mmapwatch-tests-")
+    os.chdir(scratch.name)
     for fname in sorted(os.listdir(idir)):
         if not (fname.startswith("test_") and fname.endswith(".py")):
             continue

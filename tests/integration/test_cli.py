@@ -216,7 +216,7 @@ def test_permission_denied():
         raise harness.Skip("setpriv (util-linux) is not installed")
     p, pid = waiting_target()
     r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                        binary_for_others(), "-p", str(pid)],
+                        binary_for_others(), "--no-dump", "-p", str(pid)],
                        stdin=subprocess.DEVNULL, capture_output=True, text=True,
                        timeout=harness.WAIT_S, cwd="/")
     assert r.returncode == 1, f"exit {r.returncode}, expected 1; stderr={r.stderr!r}"

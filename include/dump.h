@@ -1,0 +1,236 @@
+/*
+ * dump: one region of a running process, copied to disk without disturbing
+ * it.
+ *
+ * dump_region() asks /proc/PID/pagemap which pages of the region exist
+ * (present in RAM or swapped out) and reads only those (memread.h), so a
+ * dump never faults a page in: the target's RSS, the number the user is
+ * chasing, does not grow because we looked. Pages never touched become
+ * holes of a sparse file, so a 1 GiB reservation with 16 MiB touched costs
+ * 16 MiB of disk and of reading.
+ *
+ * Files, in the directory given as dir_fd (see dump_dir_open()):
+ *   <pid>-<addr hex, no 0x>-<len>-<seq>.bin   the region, byte offset =
+ *                                             address - addr, length len
+ *   <pid>-<addr hex>-<len>-<seq>.json         metadata (one JSON object)
+ *   <pid>-<addr hex>-<len>-<seq>.strings      dump_strings() output
+ * Each is written under ".<name>.tmp" (O_EXCL|O_NOFOLLOW, mode 0600: dumps
+ * hold tokens, keys and user data) and renamed into place only when
+ * complete, the .json after the .bin: a log collector that sees a .json
+ * can trust the .bin beside it. On any failure no file and no temporary
+ * file is left behind. Names never clobber: an existing file of the same
+ * name fails the dump with EEXIST.
+ *
+ * Threads: no global state; dump_region() and dump_strings() may run on a
+ * worker thread while the tracer loop runs. They never log (the caller
+ * turns res->error into an "error" event); only dump_dir_open(), called
+ * once at start, logs.
+ */
+#ifndef MMAPWATCH_DUMP_H
+#define MMAPWATCH_DUMP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* The pagemap granule: memread_page_flags() reports 4096-byte pages. */
+#define DUMP_PAGE_SIZE 4096u
+
+/* Default read buffer: 1 MiB reads run at memcpy-like speed with
+ * process_vm_readv (DESIGN.md 7) while keeping our own footprint small. */
+#define DUMP_BUF_DEFAULT (1u << 20)
+
+/* Pages asked of pagemap per call: 32 KiB of flags covers 16 MiB. */
+#define DUMP_PAGEMAP_CHUNK 4096u
+
+/* Ranges listed per list (holes, unreadable) in a result and its .json.
+ * A region whose pages alternate present/absent has one range per two
+ * pages; past this many the list is cut (res->*.truncated, "holes_truncated"
+ * in the .json) while the byte totals stay exact. 64 Ki ranges = 1 MiB of
+ * memory and about 1.5 MiB of JSON at worst. */
+#define DUMP_MAX_RANGES 65536u
+
+/* Large enough for any "<pid>-<addr>-<len>-<seq>.strings" plus the
+ * ".<name>.tmp" temporary form. */
+#define DUMP_NAME_MAX 96
+
+/* What to dump. The caller owns every pointer; dump_region() copies what it
+ * keeps. */
+struct dump_request {
+    pid_t pid;                 /* process (tgid): names the file, read through */
+    pid_t tid;                 /* thread that mapped it; read through it if pid is gone
+                                  (an exited leader with live threads) */
+    char comm[16];             /* that thread's name, NUL-terminated (any bytes) */
+    uint64_t addr, len;        /* the region as mapped; len need not be page aligned */
+    int prot, flags;           /* mmap prot and flags, for the metadata */
+    struct timespec mapped_at; /* CLOCK_REALTIME of the mmap; {0,0} = unknown (null) */
+    const char *reason;        /* "delay", "unmap", "exit", "exec", "redump"...; NULL = null */
+    unsigned seq;              /* distinguishes successive dumps of one region */
+    const char *stack_json;    /* raw JSON (an array of frames) or NULL for null;
+                                  must be valid JSON: it is written as is */
+};
+
+/* [start, end) byte offsets from the region's start. */
+struct dump_range {
+    uint64_t start, end;
+};
+
+/* A sorted list of disjoint, non-adjacent ranges (adjacent ones are merged
+ * on append). Owned by its result; v is malloc'd. */
+struct dump_ranges {
+    struct dump_range *v;
+    size_t n, cap;
+    uint64_t bytes;  /* total length of every range appended, listed or not */
+    bool truncated;  /* some ranges were not listed (DUMP_MAX_RANGES) */
+};
+
+/* Reading seam: memread by default; tests put a fake process here. Both
+ * follow memread.h's contract exactly. */
+struct dump_source {
+    ssize_t (*read)(pid_t pid, uint64_t addr, void *buf, size_t len);
+    int (*page_flags)(pid_t pid, uint64_t addr, size_t npages, uint64_t *flags);
+};
+
+struct dump_options {
+    void *buf;         /* optional read buffer of buf_size bytes, reused across dumps
+                          by a worker; NULL = dump_region() allocates and frees one */
+    size_t buf_size;   /* 0 = DUMP_BUF_DEFAULT; at least DUMP_PAGE_SIZE when buf is given */
+    bool sync;         /* fsync each file before its rename: survives a crash of the
+                          machine, costs a disk flush per dump; off by default since
+                          atomic visibility (rename) is what readers need */
+    const atomic_bool *cancel; /* polled between reads: true = give up, ECANCELED,
+                                  no file left (--exit-dump-timeout). NULL = never */
+    const struct dump_source *source; /* NULL = memread */
+};
+
+struct dump_result {
+    char name[DUMP_NAME_MAX];      /* "<...>.bin", relative to the dump dir; set even on
+                                      failure, so an error event can name it */
+    char meta_name[DUMP_NAME_MAX]; /* "<...>.json" */
+    uint64_t resident_bytes; /* bytes of the region pagemap said present or swapped */
+    uint64_t bytes_read;     /* bytes copied and written: the .bin's data on disk
+                                (resident_bytes minus unreadable.bytes) */
+    uint64_t meta_bytes;     /* size of the .json */
+    struct dump_ranges holes;      /* never touched (or unmapped): not read */
+    struct dump_ranges unreadable; /* existed per pagemap but could not be read (unmapped
+                                      or protected meanwhile): zeros/holes in the .bin */
+    struct timespec dumped_at;     /* CLOCK_REALTIME when reading started */
+    uint64_t elapsed_ns;           /* wall time of the whole dump */
+    int error;                     /* 0, or the errno of the failure */
+    const char *error_op;          /* static text: what failed ("write", "read
+                                      pagemap", ...); NULL on success */
+};
+
+/*
+ * Opens (creating it mode 0700 if missing, whatever the umask) the dump
+ * directory. Refuses a symbolic link and a directory this process cannot
+ * create files in (probed by creating and removing a file). On success
+ * *dir_fd is an O_DIRECTORY|O_CLOEXEC fd the caller closes. On failure
+ * logs one line naming the path and what to do, returns -1 (the caller
+ * exits 2 before attaching).
+ */
+int dump_dir_open(const char *path, int *dir_fd);
+
+/*
+ * Dumps req's region into dir_fd (see the top of this file). opt may be
+ * NULL for the defaults. *res needs no initialization: dump_region() fills
+ * it, and the caller must call dump_result_release(res) afterwards, on
+ * success and on failure alike.
+ *
+ * Returns 0 when the .bin and .json are in place. Pages that vanished or
+ * could not be read are not a failure: they are listed in res->unreadable.
+ * Returns -1 with res->error/res->error_op set and nothing left on disk
+ * when: the request is invalid (EINVAL), the process is gone before its
+ * pages could be listed (ESRCH), permission is denied (EPERM/EACCES),
+ * the disk is full or a write fails (ENOSPC, EIO, ...), a file of that
+ * name exists (EEXIST), or opt->cancel was set (ECANCELED).
+ */
+int dump_region(int dir_fd, const struct dump_request *req, const struct dump_options *opt,
+                struct dump_result *res);
+
+/* Frees res's range lists; safe on a zeroed result and twice. */
+void dump_result_release(struct dump_result *res);
+
+/* --strings: the most frequent runs. text is NUL-terminated (runs never
+ * hold NUL). */
+#define DUMP_STRINGS_TOP 10
+#define DUMP_STRINGS_MIN_DEFAULT 6
+/* Longest run that is counted; also the largest MIN accepted (a longer
+ * MIN would need unbounded buffering to decide whether to print a run).
+ * Longer runs are written in full to the .strings file but not counted:
+ * the top ten is about short repeated tokens (headers, keys, names). */
+#define DUMP_STRINGS_KEY_MAX 256
+/* Distinct runs counted: bounds the table at about 100k entries and
+ * DUMP_STRINGS_ARENA_MAX bytes of text; runs first seen after that are
+ * printed but not counted, so a huge dump of random text cannot make us
+ * grow without bound. */
+#define DUMP_STRINGS_DISTINCT_MAX 100000u
+#define DUMP_STRINGS_ARENA_MAX (8u << 20)
+
+struct string_count {
+    char text[DUMP_STRINGS_KEY_MAX + 1];
+    size_t len;
+    uint64_t count;
+};
+
+/*
+ * Reads bin_name (a .bin in dir_fd, holes skipped with SEEK_DATA) and
+ * writes "<base>.strings" beside it (".bin" replaced; temporary name,
+ * 0600, renamed when complete): every run of at least min printable bytes
+ * (0x20-0x7e and tab), one per line, in file order, like strings(1).
+ * Fills top[0..*ntop) with the most frequent counted runs, most frequent
+ * first, ties in byte order. 0, or -1 with errno (EINVAL: min is 0 or
+ * above DUMP_STRINGS_KEY_MAX) and no .strings file left.
+ */
+int dump_strings(int dir_fd, const char *bin_name, unsigned min,
+                 struct string_count top[DUMP_STRINGS_TOP], size_t *ntop);
+
+/* ---- Pure parts, exposed for unit tests ---------------------------------- */
+
+/* "<pid>-<addr hex>-<len>-<seq><suffix>" into buf; -1 if it does not fit. */
+int dump_file_name(char *buf, size_t size, pid_t pid, uint64_t addr, uint64_t len,
+                   unsigned seq, const char *suffix);
+
+/* Appends [start, end) (start >= the last range's end), merging with the
+ * last range when adjacent. -1 with ENOMEM only when allocation fails. */
+int dump_ranges_add(struct dump_ranges *r, uint64_t start, uint64_t end);
+void dump_ranges_release(struct dump_ranges *r);
+
+/* RFC 3339 UTC with microseconds, "2024-05-01T12:34:56.123456Z". */
+const char *dump_format_time(const struct timespec *ts, char buf[32]);
+
+/* Streaming strings(1) scanner: feed buffers in file order, break at
+ * holes, finish at the end. Runs go to out (may be NULL) and are counted
+ * in counter (may be NULL); both are borrowed, the caller closes/frees
+ * them and checks out for write errors. The scanner itself owns nothing
+ * (no release needed). */
+struct dump_counter;
+struct dump_scanner {
+    unsigned min;
+    FILE *out;
+    struct dump_counter *counter;
+    char head[DUMP_STRINGS_KEY_MAX]; /* the current run's first bytes */
+    uint64_t run_len;                /* the current run's length so far */
+    bool flushed;                    /* head already written (run too long to count) */
+};
+
+void dump_scanner_init(struct dump_scanner *s, unsigned min, FILE *out,
+                       struct dump_counter *counter);
+void dump_scanner_feed(struct dump_scanner *s, const unsigned char *buf, size_t len);
+void dump_scanner_break(struct dump_scanner *s); /* a non-printable byte: ends a run */
+void dump_scanner_finish(struct dump_scanner *s);
+
+/* Bounded counting table. _new returns NULL with ENOMEM; _free accepts NULL. */
+struct dump_counter *dump_counter_new(void);
+void dump_counter_free(struct dump_counter *c);
+void dump_counter_add(struct dump_counter *c, const char *s, size_t len);
+/* Top DUMP_STRINGS_TOP runs, most frequent first, ties in byte order. */
+size_t dump_counter_top(const struct dump_counter *c, struct string_count top[DUMP_STRINGS_TOP]);
+/* Distinct runs refused because the table was full. */
+uint64_t dump_counter_dropped(const struct dump_counter *c);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * dumper: when each reported region is dumped, and by whom.
+ *
+ * The tracer thread owns the dumper and is the only caller of every
+ * function here. Dumps themselves (dump.h: process_vm_readv, pagemap,
+ * sparse files) run on one worker thread, so the loop keeps serving stops
+ * while a large region is written; the worker hands each finished dump
+ * back and wakes the loop with SIGUSR1 (on the loop's signalfd).
+ *
+ * Rules (README "Dumps"):
+ *  - a new region is dumped --delay after its mmap ("delay"), then every
+ *    --redump ("redump") while it is mapped;
+ *  - a region not yet dumped that is about to be unmapped, moved or shrunk,
+ *    or whose process exits or execs, is dumped right then ("unmap", "exit",
+ *    "exec") while the thread that does it is held; a thread that unmaps a
+ *    region whose dump is in flight is held until it is done (so a dump
+ *    never mixes two mappings);
+ *  - quotas (--max-dumps, --max-dump-bytes) turn further dumps into "skip"
+ *    events; tracing goes on. The byte quota is checked before each dump,
+ *    so the dumps already in flight may pass it by their size.
+ *
+ * Regions are named by their id (struct region.id, unique for the run);
+ * the dumper asks the tracer, through region_extent, where a region is
+ * when its dump starts (it may have been trimmed or moved meanwhile).
+ */
+#ifndef MMAPWATCH_DUMPER_H
+#define MMAPWATCH_DUMPER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct dumper;
+
+struct dumper_config {
+    int dir_fd;                  /* from dump_dir_open(); the dumper closes it */
+    const char *dir_path;        /* for the "path" of dump events */
+    uint64_t delay_ns;
+    uint64_t redump_ns;          /* 0: once */
+    bool on_unmap;
+    unsigned strings_min;        /* 0: no .strings */
+    uint64_t max_bytes;
+    uint64_t max_dumps;          /* 0: no limit */
+    /* Where region id of process pid is now: its hull [*start, *end) and
+     * prot. false when it is gone. */
+    bool (*region_extent)(void *ctx, pid_t pid, uint64_t id, uint64_t *start, uint64_t *end,
+                          int *prot);
+    /* A thread held for dumps may go on (called once per hold). */
+    void (*release)(void *ctx, pid_t tid);
+    void *ctx;
+};
+
+/* What the dumper needs to know of a new region. */
+struct dump_target {
+    uint64_t id;
+    pid_t pid, tid;
+    char comm[16];
+    uint64_t addr, len;
+    int prot, flags;
+    struct timespec mapped_at;
+};
+
+/* Starts the worker. NULL after logging why. */
+struct dumper *dumper_new(const struct dumper_config *config);
+
+/* Cancels a dump in flight, stops the worker, frees everything. NULL ok. */
+void dumper_free(struct dumper *d);
+
+/* A region was reported: schedule its first dump. */
+void dumper_schedule(struct dumper *d, const struct dump_target *target);
+
+/* Regions ids[0..n) of process pid are about to go (reason "unmap",
+ * "exit" or "exec"). Dumps the ones not dumped yet at once (unless
+ * --no-dump-on-unmap), forgets their later dumps, and returns how many
+ * dumps thread tid must wait for: the caller holds it until release() has
+ * been called that many times. */
+unsigned dumper_before_gone(struct dumper *d, pid_t pid, const uint64_t *ids, size_t n,
+                            const char *reason, pid_t tid);
+
+/* This signal (blocked, read on the loop's signalfd) means a dump deadline
+ * passed. Not SIGALRM: a second timer's signal of the same number may
+ * merge with the first while pending. */
+#define DUMPER_TIMER_SIGNAL SIGVTALRM
+
+/* Starts the dumps whose time has come (after the dump timer fired). */
+void dumper_run_due(struct dumper *d);
+
+/* Takes the finished dumps (after SIGUSR1): writes their events, calls
+ * release() for held threads, schedules redumps. */
+void dumper_collect(struct dumper *d);
+
+/* Shutting down: every pending dump starts now. Returns true when no dump
+ * is pending or running any more. */
+bool dumper_flush(struct dumper *d);
+
+/* Past the exit bound: the dump in flight is cancelled (no partial file)
+ * and pending ones are skipped. */
+void dumper_cancel(struct dumper *d);
+
+#endif
