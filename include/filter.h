@@ -19,8 +19,8 @@
 
 struct map_filter;
 
-/* Builds the filter. trap_exec: execve and execveat stop too (regions are
- * dumped before an exec replaces them). NULL after logging why. */
+/* Builds the filter. trap_exec: execve, execveat and exit_group stop too
+ * (regions are dumped before an exec or the process's end takes them). NULL after logging why. */
 struct map_filter *filter_build(uint64_t min_size, bool trap_exec);
 
 /* Loads it into the calling process (the launched child, between fork and

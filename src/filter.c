@@ -70,6 +70,7 @@ static int add_rules(scmp_filter_ctx ctx, int mmap_nr, uint64_t min_size, bool t
     if (trap_exec) {
         rc = rc ? rc : add_trace(ctx, SCMP_SYS(execve), 0, NULL);
         rc = rc ? rc : add_trace(ctx, SCMP_SYS(execveat), 0, NULL);
+        rc = rc ? rc : add_trace(ctx, SCMP_SYS(exit_group), 0, NULL);
     }
     return rc;
 }

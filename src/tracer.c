@@ -649,6 +649,15 @@ static bool is_exec(uint32_t arch, uint64_t nr)
     return arch == DECODE_ARCH_I386 && (nr == 11 || nr == 358);
 }
 
+/* exit_group kills the other threads without letting them stop at
+ * PTRACE_EVENT_EXIT, so its entry is the moment the whole process is
+ * known to be ending, with every thread's memory still there. */
+static bool is_exit_group(uint32_t arch, uint64_t nr)
+{
+    return (arch == DECODE_ARCH_X86_64 && nr == SYS_exit_group) ||
+           (arch == DECODE_ARCH_I386 && nr == 252);
+}
+
 /* At a syscall's entry: munmap and mremap take regions away, exec the
  * whole address space (unless it is a vfork parent's). */
 static void before_syscall(struct tracer *t, struct task *task)
@@ -660,8 +669,12 @@ static void before_syscall(struct tracer *t, struct task *task)
     if (call.kind == MAP_CALL_MUNMAP || call.kind == MAP_CALL_MREMAP) {
         uint64_t end = call.addr + decode_page_align(call.len);
         hold_for_dumps(t, task, call.addr, end < call.addr ? UINT64_MAX : end, "unmap");
-    } else if (is_exec(task->arch, task->nr) && task->as->owner == task->pid) {
+    } else if (task->as->owner != task->pid) {
+        return; /* a vfork child: the memory is its parent's */
+    } else if (is_exec(task->arch, task->nr)) {
         hold_for_dumps(t, task, 0, UINT64_MAX, "exec");
+    } else if (is_exit_group(task->arch, task->nr)) {
+        hold_for_dumps(t, task, 0, UINT64_MAX, "exit");
     }
 }
 
@@ -765,6 +778,22 @@ static void on_task_gone(struct tracer *t, struct task *task, int status)
 
 /* ---- one stop -------------------------------------------------------------- */
 
+/* At a thread's PTRACE_EVENT_EXIT: whether its process ends with it, while
+ * its memory is still there for the last time. Either it is the last live
+ * thread, or it dies of a signal: a fatal signal takes the whole group,
+ * and the other threads, killed, never stop to tell us. (exit_group was
+ * caught at its entry already.) */
+static bool process_ending(struct task *task)
+{
+    if (task->as->live == 0)
+        return true;
+    unsigned long status = 0;
+    if (ptrace(PTRACE_GETEVENTMSG, task->tid, 0L, &status) < 0)
+        return false;
+    return WIFSIGNALED((int)status);
+}
+
+
 static bool is_stop_signal(int sig)
 {
     return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
@@ -839,9 +868,7 @@ static void handle_stop(struct tracer *t, pid_t tid, int status)
         if (task->tid == task->pid)
             procfs_read_comm(task->pid, task->tid, task->leader_comm);
         task_mark_exiting(task);
-        /* The last thread of a process: its memory is still there, for the
-         * last time. */
-        if (t->dumper && task->as->live == 0 && task->as->owner == task->pid)
+        if (t->dumper && task->as->owner == task->pid && process_ending(task))
             hold_for_dumps(t, task, 0, UINT64_MAX, "exit");
         if (task->holds == 0)
             resume(t, task, 0);
