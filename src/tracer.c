@@ -180,6 +180,7 @@ struct attach_scan {
     struct addr_space *as;
     pid_t pid;
     unsigned added;
+    unsigned failed;        /* listed but not seized: exiting, most likely */
     unsigned threads;
     pid_t *interrupted;     /* seized in this pass: their first stop is awaited */
     size_t ninterrupted, cap;
@@ -225,14 +226,19 @@ static int scan_one(pid_t tid, void *ctx)
     bool known = task_find(scan->t->tasks, tid) != NULL, interrupted;
     int rc = seize_thread(scan->t, scan->as, scan->pid, tid, &interrupted);
     if (rc < 0) {
-        log_warn("cannot attach to thread %d of process %d: %s", (int)tid, (int)scan->pid,
+        /* An exiting thread cannot be seized (EPERM), but it may have
+         * cloned a thread we have not listed yet: worth another pass. */
+        log_info("cannot attach to thread %d of process %d: %s", (int)tid, (int)scan->pid,
                  strerror(errno));
-        return 0; /* the others still count */
+        scan->failed++;
+        return 0;
     }
     if (rc == 1) {
         scan->threads++;
         if (!known)
             scan->added++;
+    } else {
+        scan->failed++; /* gone meanwhile: same reasoning as above */
     }
     if (interrupted) {
         if (scan->ninterrupted == scan->cap) {
@@ -340,13 +346,17 @@ int tracer_attach(struct tracer *t, pid_t pid)
      * thread are attached by the kernel, but one cloned by a thread not yet
      * seized is only found by reading the list again. Repeat until a pass
      * finds nothing new (see await_first_stops for why that suffices). */
+    /* A thread that stays unseizable (a zombie leader) must not keep us
+     * here: a bounded number of extra passes for failures. */
+    unsigned retries = 0;
     do {
         scan.added = 0;
+        scan.failed = 0;
         scan.threads = 0;
         if (procfs_foreach_task(pid, scan_one, &scan) < 0)
             break; /* the process is exiting; its stops will tell */
         await_first_stops(&scan);
-    } while (scan.added > 0);
+    } while (scan.added > 0 || (scan.failed > 0 && ++retries < 50));
     free(scan.interrupted);
 
     struct event_origin origin;
