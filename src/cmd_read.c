@@ -472,12 +472,14 @@ static int seize_one(pid_t tid, void *ctx)
     f->found_new = true;
     if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) < 0) {
         int err = errno;
-        if (err == ESRCH)
-            return 0; /* exited since the directory was read */
-        /* A zombie leader (the main thread exited, others run on) cannot
-         * be seized and has nothing to stop. */
-        if (err == EPERM && procfs_state(tid) == 'Z')
+        /* Exited since the directory was read (ESRCH), or a zombie (a
+         * leader whose other threads run on) that cannot be seized and
+         * has nothing to stop: remembered as gone, so that the rescan
+         * does not take it for a new thread again and again. */
+        if (err == ESRCH || (err == EPERM && procfs_state(tid) == 'Z')) {
+            f->t[f->n++] = (struct held){.tid = tid, .gone = true};
             return 0;
+        }
         f->failed_errno = err;
         f->failed_tid = tid;
         return -1;
@@ -666,8 +668,19 @@ static void describe(pid_t pid, uint64_t addr, char *buf, size_t size)
 static void report_short(pid_t pid, uint64_t start, uint64_t done, uint64_t want, int err)
 {
     if (err == ESRCH) {
-        log_error("read: no such process %d (it exited)%s", (int)pid,
-                  done ? " before the read was complete" : "");
+        /* No memory to read: gone, or there but without a user address
+         * space (a kernel thread, a zombie). */
+        char path[32];
+        snprintf(path, sizeof path, "/proc/%d", (int)pid);
+        if (done)
+            log_error("read: read only %" PRIu64 " of %" PRIu64 " bytes: process %d exited",
+                      done, want, (int)pid);
+        else if (access(path, F_OK) == 0)
+            log_error("read: process %d has no user memory to read (a kernel thread, or "
+                      "exited)",
+                      (int)pid);
+        else
+            log_error("read: no such process %d (it exited)", (int)pid);
         return;
     }
     if (err == EPERM || err == EACCES) {
@@ -816,6 +829,19 @@ static int run(const struct read_opts *o)
         block_signals(&old);
         default_sigchld(&old_chld);
         struct freezer f = {.pid = o->pid};
+        struct maps_list probe = {0};
+        if (maps_read(o->pid, false, &probe) == 0 && probe.count == 0) {
+            /* Nothing to stop for: a kernel thread (which cannot be seized
+             * and would read as "permission denied") or a zombie. */
+            sigaction(SIGCHLD, &old_chld, NULL);
+            sigprocmask(SIG_SETMASK, &old, NULL);
+            log_error("read: process %d has no user memory to read (a kernel thread, or "
+                      "exited)",
+                      (int)o->pid);
+            status = 1;
+            goto close;
+        }
+        maps_release(&probe);
         if (freeze(&f) < 0) {
             sigaction(SIGCHLD, &old_chld, NULL);
             sigprocmask(SIG_SETMASK, &old, NULL);

@@ -408,6 +408,45 @@ def test_read_no_such_process():
         assert re.search(rf"\b{p.pid}\b", line), line
 
 
+def kernel_thread():
+    """The pid of some kernel thread (PF_KTHREAD in /proc/PID/stat), or
+    None in a pid namespace that shows none."""
+    for name in sorted(os.listdir("/proc"), key=lambda n: (len(n), n)):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[6]) & 0x00200000:
+                return int(name)
+    return None
+
+
+def test_read_zombie_and_kernel_thread():
+    """Processes without user memory: a zombie (exited, not reaped) and a
+    kernel thread. One line, exit 1, and no hang rescanning a thread that
+    cannot be seized."""
+    p = subprocess.Popen(["true"])
+    os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT)  # exited, still a zombie
+    try:
+        kthread = kernel_thread()
+        for pid in [p.pid] + ([kthread] if kthread else []):
+            for extra in ([], ["--stop"]):
+                r = subprocess.run([MMAPWATCH, "read", "-p", str(pid), "-a", "0x1000", "-n",
+                                    "16", "-o", "-", *extra], stdin=subprocess.DEVNULL,
+                                   capture_output=True, timeout=harness.WAIT_S)
+                assert r.returncode == 1, f"{pid} {extra}: rc={r.returncode} {r.stderr!r}"
+                line = one_line(r.stderr, f"pid {pid} {extra}")
+                assert "no user memory" in line and re.search(rf"\b{pid}\b", line), line
+            r = subprocess.run([MMAPWATCH, "maps", "-p", str(pid)], capture_output=True,
+                               timeout=harness.WAIT_S, stdin=subprocess.DEVNULL)
+            assert r.returncode == 1, r.stderr
+            one_line(r.stderr, f"maps {pid}")
+    finally:
+        p.wait()
+
+
 def test_read_permission_denied():
     if os.geteuid() != 0:
         raise harness.Skip("needs root, to run mmapwatch as another user against a root process")
