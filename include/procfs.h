@@ -19,6 +19,15 @@
  * (thread gone) writes "?" and returns -1. */
 int procfs_read_comm(pid_t pid, pid_t tid, char comm[PROCFS_COMM_MAX]);
 
+/* The comm file of a thread, opened once and read with one pread per
+ * event (a JVM event stream would otherwise cost open+read+close each).
+ * -1 with errno when it cannot be opened. */
+int procfs_open_comm(pid_t pid, pid_t tid);
+
+/* Reads comm through an fd from procfs_open_comm(). -1 when the thread
+ * is gone (the fd is then useless); comm is "?" then. */
+int procfs_pread_comm(int fd, char comm[PROCFS_COMM_MAX]);
+
 /* Reads a whole small /proc file (up to size-1 bytes), NUL-terminated.
  * Returns the length, or -1 with errno set. */
 ssize_t procfs_read_file(const char *path, char *buf, size_t size);

@@ -16,6 +16,11 @@
 
 #include "filter.h"
 
+/* Raises our own open-file soft limit to the hard one (we keep an fd per
+ * traced thread), remembering the original so that a launched command gets
+ * the limits it would have had. Call once, before target_launch(). */
+void target_raise_file_limit(void);
+
 /* Starts argv[0] (searched in PATH) seized with ptrace_options. The child
  * gets child_mask as its signal mask. Returns the child's pid, or -1 after
  * logging why (no child is left behind). If the command cannot be executed

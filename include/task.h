@@ -48,6 +48,7 @@ struct task {
     bool group_stopped;         /* last stop was a group-stop (PTRACE_LISTEN in effect) */
     bool exiting;               /* reached PTRACE_EVENT_EXIT (see task_mark_exiting) */
     unsigned holds;             /* dumps it waits for before it may go on (dumper.h) */
+    int comm_fd;                /* /proc/PID/task/TID/comm, opened at the first event; -1 */
     char leader_comm[PROCFS_COMM_MAX]; /* leaders: name kept for the exit event */
     struct task *hash_next;
 };
@@ -70,6 +71,10 @@ void task_remove(struct task_table *table, struct task *task);
 void task_rekey(struct task_table *table, struct task *task, pid_t new_tid);
 
 size_t task_count(const struct task_table *table);
+
+/* The thread's current name (events read it each time: threads rename
+ * themselves). "?" when it cannot be read. */
+void task_read_comm(struct task *task, char comm[PROCFS_COMM_MAX]);
 
 /* The task reached PTRACE_EVENT_EXIT: it no longer counts as live in its
  * address space. When as->live drops to 0, the mm is about to go. */

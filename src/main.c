@@ -14,6 +14,7 @@
 #include "log.h"
 #include "options.h"
 #include "output.h"
+#include "target.h"
 #include "tracer.h"
 
 int main(int argc, char **argv)
@@ -35,6 +36,9 @@ int main(int argc, char **argv)
     /* A reader that goes away (| head) must be an error we handle, not a
      * signal that kills us with tracees attached. */
     signal(SIGPIPE, SIG_IGN);
+    /* One kept fd per traced thread (its comm): a JVM has thousands of
+     * threads, and the soft limit is often 1024 while the hard one is not. */
+    target_raise_file_limit();
 
     /* Before anything is attached: a dump directory we cannot use is a
      * usage error, not something to find out at the first dump. */

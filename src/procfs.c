@@ -41,6 +41,26 @@ ssize_t procfs_read_file(const char *path, char *buf, size_t size)
     return (ssize_t)len;
 }
 
+int procfs_open_comm(pid_t pid, pid_t tid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+int procfs_pread_comm(int fd, char comm[PROCFS_COMM_MAX])
+{
+    /* comm is at most 15 bytes and a newline: the newline is what gets cut. */
+    ssize_t n = pread(fd, comm, PROCFS_COMM_MAX - 1, 0);
+    if (n <= 0) {
+        strcpy(comm, "?");
+        return -1;
+    }
+    comm[n] = '\0';
+    comm[strcspn(comm, "\n")] = '\0';
+    return 0;
+}
+
 int procfs_read_comm(pid_t pid, pid_t tid, char comm[PROCFS_COMM_MAX])
 {
     char path[64];

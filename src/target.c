@@ -9,11 +9,27 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
+
+static struct rlimit original_nofile;
+static bool nofile_raised;
+
+void target_raise_file_limit(void)
+{
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) < 0 || files.rlim_cur >= files.rlim_max)
+        return;
+    original_nofile = files;
+    files.rlim_cur = files.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &files) == 0)
+        nofile_raised = true;
+}
 
 /* In the child, between fork and exec: only async-signal-safe calls, plus
  * libseccomp's load (the parent is single-threaded at this point). */
@@ -31,6 +47,8 @@ static void child_run(char *const argv[], const sigset_t *mask, struct map_filte
 
     signal(SIGPIPE, SIG_DFL);
     sigprocmask(SIG_SETMASK, mask, NULL);
+    if (nofile_raised)
+        setrlimit(RLIMIT_NOFILE, &original_nofile);
 
     if (filter_load(filter) < 0) {
         dprintf(STDERR_FILENO, "mmapwatch: cannot load the seccomp filter: %s\n",

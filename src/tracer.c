@@ -265,8 +265,12 @@ static void await_first_stops(struct attach_scan *scan)
     for (size_t i = 0; i < scan->ninterrupted; i++) {
         pid_t tid = scan->interrupted[i];
         /* A thread in uninterruptible sleep stops only when it wakes:
-         * don't hold the attach of the others for long because of it. */
-        for (int tries = 0; tries < 20000; tries++) {
+         * don't hold the attach of the others for long because of it.
+         * On a loaded machine a runnable thread can wait a while for a
+         * CPU, hence seconds rather than milliseconds. */
+        struct timespec started;
+        clock_gettime(CLOCK_MONOTONIC, &started);
+        while (seconds_since(&started) < 5.0) {
             int status;
             pid_t got = wait4(tid, &status, WNOHANG | __WALL, NULL);
             if (got == tid) {
@@ -762,8 +766,9 @@ static struct task *on_exec(struct tracer *t, struct task *task)
             old->owner = 0; /* dying threads may still point here until reaped */
         task_set_addr_space(t->tasks, task, fresh);
     }
-    struct event_origin origin;
-    event_origin_fill(&origin, task->pid, task->tid);
+    struct event_origin origin = {.pid = task->pid, .tid = task->tid};
+    clock_gettime(CLOCK_REALTIME, &origin.ts);
+    task_read_comm(task, origin.comm); /* the new program's name */
     output_exec(&origin, ended);
     return task;
 }

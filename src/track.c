@@ -23,7 +23,10 @@ static uint64_t range_end(uint64_t start, uint64_t len)
 static void report_origin(struct task *task, const struct map_call *call,
                           struct event_origin *origin)
 {
-    event_origin_fill(origin, task->pid, task->tid);
+    origin->pid = task->pid;
+    origin->tid = task->tid;
+    clock_gettime(CLOCK_REALTIME, &origin->ts);
+    task_read_comm(task, origin->comm);
     output_map_call(origin, call);
 }
 
