@@ -72,6 +72,8 @@ struct dump_request {
     unsigned seq;              /* distinguishes successive dumps of one region */
     const char *stack_json;    /* raw JSON (an array of frames) or NULL for null;
                                   must be valid JSON: it is written as is */
+    pid_t read_via;            /* thread to read through when pid has no memory
+                                  (0: tid); the tracer knows which one still runs */
 };
 
 /* [start, end) byte offsets from the region's start. */

@@ -45,9 +45,11 @@ struct dumper_config {
     uint64_t max_bytes;
     uint64_t max_dumps;          /* 0: no limit */
     /* Where region id of process pid is now: its hull [*start, *end) and
-     * prot. false when it is gone. */
-    bool (*region_extent)(void *ctx, pid_t pid, uint64_t id, uint64_t *start, uint64_t *end,
-                          int *prot);
+     * prot, and a live thread to read it through (*reader: mapper if it
+     * still runs; a leader that called pthread_exit has no memory to read
+     * through). false when the region is gone. */
+    bool (*region_extent)(void *ctx, pid_t pid, uint64_t id, pid_t mapper, uint64_t *start,
+                          uint64_t *end, int *prot, pid_t *reader);
     /* A thread held for dumps may go on (called once per hold). */
     void (*release)(void *ctx, pid_t tid);
     void *ctx;
@@ -92,8 +94,9 @@ void dumper_run_due(struct dumper *d);
  * release() for held threads, schedules redumps. */
 void dumper_collect(struct dumper *d);
 
-/* Shutting down: every pending dump starts now. Returns true when no dump
- * is pending or running any more. */
+/* Shutting down: every pending dump starts now, and regions reported from
+ * now on are not scheduled. Returns true when no dump is pending or
+ * running any more. */
 bool dumper_flush(struct dumper *d);
 
 /* Past the exit bound: the dump in flight is cancelled (no partial file)

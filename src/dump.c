@@ -358,8 +358,9 @@ static int copy_region(struct dump_ctx *c, uint64_t *flags)
         if (c->src->page_flags(c->rpid, page, n, flags) < 0) {
             /* A leader that exited while its threads live has no mm behind
              * /proc/PID any more; the mapping thread's tid still has it. */
-            if (done == 0 && c->rpid == req->pid && req->tid > 0 && req->tid != req->pid) {
-                c->rpid = req->tid;
+            pid_t via = req->read_via > 0 ? req->read_via : req->tid;
+            if (done == 0 && c->rpid == req->pid && via > 0 && via != req->pid) {
+                c->rpid = via;
                 continue;
             }
             int e = (errno == ENOENT) ? ESRCH : errno;

@@ -10,6 +10,7 @@
 #include "dumper.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -38,7 +39,6 @@ struct job {
     const char *reason;    /* of the next dump */
     unsigned seq;          /* dumps made so far */
     bool dumped;           /* at least one dump made */
-    bool no_more;          /* the region is going: no redump after this one */
     pid_t *waiters;        /* threads held until the running dump is done */
     size_t nwaiters;
 };
@@ -47,6 +47,7 @@ struct job {
  * submission until it is put on the done list. */
 struct work {
     uint64_t region_id;
+    pid_t owner, mapper;       /* the process and the thread that mapped it */
     struct dump_request req;
     char reason[16];
     struct dump_result res;
@@ -106,6 +107,15 @@ static void *worker_main(void *arg)
             d->todo_tail = NULL;
         pthread_mutex_unlock(&d->lock);
 
+        /* A region mapped where an earlier one of the same length was has
+         * its files too: take the next free seq rather than fail. Only
+         * this thread writes here, so the probe cannot race with us. */
+        char name[DUMP_NAME_MAX];
+        while (w->req.seq < UINT32_MAX &&
+               dump_file_name(name, sizeof name, w->req.pid, w->req.addr, w->req.len,
+                              w->req.seq, ".bin") == 0 &&
+               faccessat(d->cfg.dir_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+            w->req.seq++;
         w->rc = dump_region(d->cfg.dir_fd, &w->req, &opt, &w->res);
         if (w->rc == 0 && d->cfg.strings_min &&
             (w->top = calloc(DUMP_STRINGS_TOP, sizeof *w->top)) != NULL &&
@@ -197,8 +207,9 @@ static bool start_job(struct dumper *d, struct job *job)
 {
     uint64_t start, end;
     int prot;
-    if (!d->cfg.region_extent(d->cfg.ctx, job->target.pid, job->target.id, &start, &end,
-                              &prot)) {
+    pid_t reader;
+    if (!d->cfg.region_extent(d->cfg.ctx, job->target.pid, job->target.id, job->target.tid,
+                              &start, &end, &prot, &reader)) {
         remove_job(d, job);
         return false;
     }
@@ -223,17 +234,22 @@ static bool start_job(struct dumper *d, struct job *job)
         return false;
     }
     w->region_id = job->target.id;
+    w->owner = job->target.pid;
+    w->mapper = job->target.tid;
     snprintf(w->reason, sizeof w->reason, "%s", job->reason);
     w->req = (struct dump_request){
+        /* dump.c reads through pid, then read_via: a thread that still
+         * has the memory (see region_extent). */
         .pid = job->target.pid,
         .tid = job->target.tid,
+        .read_via = reader,
         .addr = start,
         .len = end - start,
         .prot = prot,
         .flags = job->target.flags,
         .mapped_at = job->target.mapped_at,
         .reason = w->reason,
-        .seq = ++job->seq,
+        .seq = job->seq + 1,
     };
     memcpy(w->req.comm, job->target.comm, sizeof w->req.comm);
     job->state = JOB_RUNNING;
@@ -325,7 +341,9 @@ void dumper_free(struct dumper *d)
 
 void dumper_schedule(struct dumper *d, const struct dump_target *target)
 {
-    if (find_job(d, target->id, NULL))
+    /* Shutting down: what was pending is being finished; a busy target
+     * mapping on would otherwise keep us from ever detaching. */
+    if (d->flushing || find_job(d, target->id, NULL))
         return;
     struct job *job = calloc(1, sizeof *job);
     if (!job) {
@@ -345,13 +363,13 @@ void dumper_schedule(struct dumper *d, const struct dump_target *target)
     }
     job->target = *target;
     job->reason = "delay";
-    job->deadline_ns = d->flushing ? now_ns() : now_ns() + d->cfg.delay_ns;
+    job->deadline_ns = now_ns() + d->cfg.delay_ns;
     size_t i;
     find_job(d, target->id, &i);
     memmove(&d->jobs[i + 1], &d->jobs[i], (d->njobs - i) * sizeof *d->jobs);
     d->jobs[i] = job;
     d->njobs++;
-    if (d->cfg.delay_ns == 0 || d->flushing)
+    if (d->cfg.delay_ns == 0)
         start_job(d, job);
     else
         arm_timer(d);
@@ -365,12 +383,12 @@ unsigned dumper_before_gone(struct dumper *d, pid_t pid, const uint64_t *ids, si
         struct job *job = find_job(d, ids[i], NULL);
         if (!job || job->target.pid != pid)
             continue;
-        job->no_more = true;
         if (job->state == JOB_WAITING) {
-            if (job->dumped || !d->cfg.on_unmap) {
-                remove_job(d, job); /* a redump not due, or unmap dumps are off */
+            /* Already dumped, or unmap dumps are off: the job stays, and
+             * when it is due the region may be gone (then it is dropped)
+             * or still partly there (an unmapped middle, say). */
+            if (job->dumped || !d->cfg.on_unmap)
                 continue;
-            }
             job->reason = reason;
             if (!start_job(d, job))
                 continue;
@@ -406,7 +424,7 @@ void dumper_run_due(struct dumper *d)
 static void finish(struct dumper *d, struct work *w)
 {
     struct job *job = find_job(d, w->region_id, NULL);
-    struct event_origin o = {.pid = w->req.pid, .tid = w->req.tid};
+    struct event_origin o = {.pid = w->owner, .tid = w->mapper};
     memcpy(o.comm, w->req.comm, sizeof o.comm);
     o.comm[sizeof o.comm - 1] = '\0';
     clock_gettime(CLOCK_REALTIME, &o.ts);
@@ -430,13 +448,14 @@ static void finish(struct dumper *d, struct work *w)
     }
     if (!job)
         return;
+    job->seq = w->req.seq;
     for (size_t i = 0; i < job->nwaiters; i++)
         d->cfg.release(d->cfg.ctx, job->waiters[i]);
     free(job->waiters);
     job->waiters = NULL;
     job->nwaiters = 0;
     job->dumped = true;
-    if (job->no_more || d->cfg.redump_ns == 0 || d->flushing) {
+    if (d->cfg.redump_ns == 0 || d->flushing) {
         remove_job(d, job);
         return;
     }

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -92,8 +93,8 @@ static double seconds_since(const struct timespec *t0)
 
 /* ---- set-up ---------------------------------------------------------------- */
 
-static bool region_extent(void *ctx, pid_t pid, uint64_t id, uint64_t *start, uint64_t *end,
-                          int *prot);
+static bool region_extent(void *ctx, pid_t pid, uint64_t id, pid_t mapper, uint64_t *start,
+                          uint64_t *end, int *prot, pid_t *reader);
 static void release_held(void *ctx, pid_t tid);
 static void before_syscall(struct tracer *t, struct task *task);
 
@@ -680,7 +681,9 @@ static void before_syscall(struct tracer *t, struct task *task)
         return;
     struct map_call call;
     decode_map_call(task->arch, task->nr, task->args, 0, false, &call);
-    if (call.kind == MAP_CALL_MUNMAP || call.kind == MAP_CALL_MREMAP) {
+    /* MAP_FIXED replaces whatever it lands on, as an munmap would. */
+    bool replaces = call.kind == MAP_CALL_MMAP && (call.flags & MAP_FIXED);
+    if (call.kind == MAP_CALL_MUNMAP || call.kind == MAP_CALL_MREMAP || replaces) {
         uint64_t end = call.addr + decode_page_align(call.len);
         hold_for_dumps(t, task, call.addr, end < call.addr ? UINT64_MAX : end, "unmap");
     } else if (task->as->owner != task->pid) {
@@ -714,13 +717,43 @@ static int add_to_hull(const struct region *r, void *ctx)
 
 /* The pieces of a split region share its id: a dump covers their hull,
  * and the unmapped middle becomes holes. */
-static bool region_extent(void *ctx, pid_t pid, uint64_t id, uint64_t *start, uint64_t *end,
-                          int *prot)
+struct live_search {
+    struct addr_space *as;
+    pid_t found;   /* a thread not exiting */
+    pid_t exiting; /* a non-leader at its PTRACE_EVENT_EXIT: its mm is still there */
+};
+
+static void find_live(struct task *task, void *ctx)
+{
+    struct live_search *search = ctx;
+    if (task->as != search->as)
+        return;
+    if (!task->exiting && !search->found)
+        search->found = task->tid;
+    else if (task->exiting && task->tid != task->pid && !search->exiting)
+        search->exiting = task->tid;
+}
+
+static bool region_extent(void *ctx, pid_t pid, uint64_t id, pid_t mapper, uint64_t *start,
+                          uint64_t *end, int *prot, pid_t *reader)
 {
     struct tracer *t = ctx;
     struct addr_space *as = addr_space_of_process(t->tasks, pid);
     if (!as)
         return false;
+    /* A thread still in the process reads its memory; at the very end
+     * (all exiting) the one holding for the dump does, mm still there. */
+    struct task *m = task_find(t->tasks, mapper);
+    struct task *leader = task_find(t->tasks, pid);
+    if (m && m->as == as && !m->exiting) {
+        *reader = mapper;
+    } else if (leader && leader->as == as && !leader->exiting) {
+        *reader = pid;
+    } else {
+        struct live_search search = {.as = as};
+        task_foreach(t->tasks, find_live, &search);
+        *reader = search.found ? search.found : search.exiting ? search.exiting : pid;
+    }
     struct extent e = {.id = id};
     region_set_foreach(as->regions, add_to_hull, &e);
     if (!e.found)
