@@ -15,7 +15,10 @@ need make          command -v make
 need libseccomp-dev header seccomp.h
 need libunwind-dev header libunwind-ptrace.h
 need python3       command -v python3
-need strace        command -v strace
+need strace        command -v strace      # the differential test
+need valgrind      command -v valgrind    # the leak test of the main paths
+need procps        command -v pmap        # mmapwatch maps is compared with pmap -x
+need util-linux    command -v setpriv     # tests run mmapwatch as another user
 
 if [ -n "$missing" ]; then
     if [ "$(id -u)" != 0 ]; then
