@@ -24,8 +24,8 @@ struct map_filter;
 struct map_filter *filter_build(uint64_t min_size, bool trap_exec);
 
 /* Loads it into the calling process (the launched child, between fork and
- * exec). 0, or -1 with errno. Safe to call in a fork child of a
- * single-threaded parent. */
+ * exec). 0, or -1 with errno. Makes system calls only (no allocation), so
+ * it is safe in the fork child of a multi-threaded parent. */
 int filter_load(struct map_filter *filter);
 
 void filter_free(struct map_filter *filter);

@@ -5,17 +5,48 @@
 #include "filter.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
 
+/* The program is exported to plain BPF in the parent: the fork child that
+ * loads it must not allocate (another thread of ours, the dump worker,
+ * may hold an allocator lock at the moment of the fork). */
 struct map_filter {
     scmp_filter_ctx ctx;
+    struct sock_filter *insns;
+    unsigned short ninsns;
 };
+
+/* Exports ctx's program as BPF instructions through a memfd. */
+static int export_program(struct map_filter *f)
+{
+    int fd = memfd_create("mmapwatch-filter", MFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = seccomp_export_bpf(f->ctx, fd);
+    off_t size = rc == 0 ? lseek(fd, 0, SEEK_END) : -1;
+    if (rc == 0 && (size <= 0 || size % (off_t)sizeof *f->insns != 0 ||
+                    size / (off_t)sizeof *f->insns > USHRT_MAX))
+        rc = -EINVAL;
+    if (rc == 0 && !(f->insns = malloc((size_t)size)))
+        rc = -ENOMEM;
+    if (rc == 0 && pread(fd, f->insns, (size_t)size, 0) != size)
+        rc = -EIO;
+    if (rc == 0)
+        f->ninsns = (unsigned short)(size / (off_t)sizeof *f->insns);
+    close(fd);
+    return rc;
+}
 
 static int add_trace(scmp_filter_ctx ctx, int nr, unsigned nargs, const struct scmp_arg_cmp *args)
 {
@@ -37,9 +68,9 @@ static scmp_filter_ctx new_context(uint32_t arch)
     /* Syscalls of an arch the filter does not know (x32) run unfiltered:
      * the default would kill the process, which is never acceptable. */
     rc = rc ? rc : seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ALLOW);
-    /* As root, leave no_new_privs off so setuid programs in the command
-     * behave as they do untraced; filter_load retries with it on. */
-    rc = rc ? rc : seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, geteuid() != 0);
+    /* no_new_privs stays off (setuid programs in the command behave as
+     * they do untraced) unless the kernel demands it: filter_load. */
+    rc = rc ? rc : seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
     if (rc) {
         seccomp_release(ctx);
         return NULL;
@@ -93,7 +124,10 @@ struct map_filter *filter_build(uint64_t min_size, bool trap_exec)
     rc = rc ? rc : seccomp_merge(f->ctx, compat);
     if (rc)
         goto fail;
-    return f; /* the merge consumed compat */
+    compat = NULL; /* the merge consumed it */
+    if ((rc = export_program(f)) != 0)
+        goto fail;
+    return f;
 fail:
     log_error("cannot build the seccomp filter: %s", strerror(-rc));
     if (compat)
@@ -102,19 +136,29 @@ fail:
     return NULL;
 }
 
+static int install(struct sock_fprog *prog)
+{
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return -1;
+    /* The seccomp() call is newer than the prctl (and valgrind, for one,
+     * does not know it). */
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog, 0, 0) == 0 ? 0 : -1;
+}
+
 int filter_load(struct map_filter *filter)
 {
-    int rc = seccomp_load(filter->ctx);
-    if (rc == -EACCES || rc == -EPERM) {
-        /* Without CAP_SYS_ADMIN the kernel insists on no_new_privs. */
-        seccomp_attr_set(filter->ctx, SCMP_FLTATR_CTL_NNP, 1);
-        rc = seccomp_load(filter->ctx);
-    }
-    if (rc) {
-        errno = -rc;
+    /* Only system calls here: this runs between fork and exec. */
+    struct sock_fprog prog = {.len = filter->ninsns, .filter = filter->insns};
+    if (install(&prog) == 0)
+        return 0;
+    if (errno != EACCES)
         return -1;
-    }
-    return 0;
+    /* Without CAP_SYS_ADMIN the kernel insists on no_new_privs. */
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return -1;
+    return install(&prog);
 }
 
 void filter_free(struct map_filter *filter)
@@ -123,5 +167,6 @@ void filter_free(struct map_filter *filter)
         return;
     if (filter->ctx)
         seccomp_release(filter->ctx);
+    free(filter->insns);
     free(filter);
 }

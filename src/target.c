@@ -31,8 +31,8 @@ void target_raise_file_limit(void)
         nofile_raised = true;
 }
 
-/* In the child, between fork and exec: only async-signal-safe calls, plus
- * libseccomp's load (the parent is single-threaded at this point). */
+/* In the child, between fork and exec: only async-signal-safe calls (the
+ * parent has a dump worker thread; an allocator lock may be held). */
 static void child_run(char *const argv[], const sigset_t *mask, struct map_filter *filter,
                       int go_fd)
 {

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "dumper.h"
+#include "maps.h"
 #include "output.h"
 
 /* Region ids are unique for the whole run, so a dump scheduled for one
@@ -111,6 +112,27 @@ static bool track_munmap(const struct track_policy *policy, struct task *task,
     return true;
 }
 
+/* A region that becomes reported by growing (mremap) was mapped before
+ * we cared: its protection and sharing come from /proc/PID/maps (rare:
+ * only when a region grows past --min-size). */
+static void attributes_from_maps(pid_t pid, uint64_t addr, struct region *r)
+{
+    r->prot = PROT_READ | PROT_WRITE;
+    r->flags = MAP_PRIVATE | MAP_ANONYMOUS;
+    struct maps_list list = {0}; /* maps_read reuses what it is given */
+    if (maps_read(pid, false, &list) < 0)
+        return;
+    const struct map_entry *e = maps_lookup(&list, addr);
+    if (e) {
+        r->prot = (e->prot[0] == 'r' ? PROT_READ : 0) | (e->prot[1] == 'w' ? PROT_WRITE : 0) |
+                  (e->prot[2] == 'x' ? PROT_EXEC : 0);
+        r->flags = (e->prot[3] == 's' ? MAP_SHARED : MAP_PRIVATE) |
+                   (e->path[0] == '\0' ? MAP_ANONYMOUS : 0);
+        r->offset = e->offset;
+    }
+    maps_release(&list);
+}
+
 static bool track_mremap(const struct track_policy *policy, struct task *task,
                          const struct map_call *call)
 {
@@ -139,11 +161,11 @@ static bool track_mremap(const struct track_policy *policy, struct task *task,
         struct region r = {
             .start = new_start,
             .end = range_end(new_start, call->new_len),
-            .prot = -1,
             .fd = -1,
             .tid = task->tid,
             .id = ++last_region_id,
         };
+        attributes_from_maps(task->pid, new_start, &r);
         clock_gettime(CLOCK_REALTIME, &r.mapped_at);
         region_set_remove(regions, old_start, range_end(old_start, call->len), NULL);
         if (region_set_insert(regions, &r) == 0) {
