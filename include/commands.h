@@ -31,20 +31,6 @@
 int cmd_maps_main(int argc, char **argv);
 int cmd_read_main(int argc, char **argv);
 
-/* A positive decimal pid, nothing else: no sign, space or 0x. */
-static inline bool cmd_parse_pid(const char *text, pid_t *pid)
-{
-    if (!text || text[0] < '0' || text[0] > '9')
-        return false;
-    errno = 0;
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (errno != 0 || *end != '\0' || v <= 0 || v > INT_MAX)
-        return false;
-    *pid = (pid_t)v;
-    return true;
-}
-
 /* The one line for a getopt_long error ('?' or ':'), about word (the
  * argv element getopt was looking at; with "+" in optstring it never
  * permutes, so that is the one). */

@@ -61,6 +61,10 @@ int parse_size(const char *text, uint64_t *bytes);
  * 0 on success, -1 if malformed, negative or too large. */
 int parse_duration(const char *text, uint64_t *nanoseconds);
 
+/* A positive decimal pid, nothing else: no sign, space or 0x prefix
+ * (strtol alone would take them). */
+bool parse_pid(const char *text, pid_t *pid);
+
 /* Formats a byte count for people: "16.0 MiB", "4.0 KiB", "512 B". */
 const char *format_size(uint64_t bytes, char *buf, unsigned size);
 

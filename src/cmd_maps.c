@@ -157,7 +157,7 @@ static int parse_args(int argc, char **argv, struct maps_opts *o)
             break;
         switch (c) {
         case 'p':
-            if (!cmd_parse_pid(optarg, &o->pid)) {
+            if (!parse_pid(optarg, &o->pid)) {
                 log_error("maps: invalid PID '%s' for --pid: use a positive process id",
                           optarg);
                 return 2;

@@ -199,7 +199,7 @@ static int parse_args(int argc, char **argv, struct read_opts *o)
             break;
         switch (c) {
         case 'p':
-            if (!cmd_parse_pid(optarg, &o->pid)) {
+            if (!parse_pid(optarg, &o->pid)) {
                 log_error("read: invalid PID '%s' for --pid: use a positive process id", optarg);
                 return 2;
             }

@@ -386,7 +386,7 @@ static void report_bad_long(const char *word, int opt_val)
         log_error("unknown option '%.*s'; see mmapwatch --help", (int)(len + 2), word);
 }
 
-static bool parse_pid(const char *text, pid_t *pid)
+bool parse_pid(const char *text, pid_t *pid)
 {
     /* strtol alone would take " 12", "+12" and "0x" prefixes. */
     if (text[0] < '0' || text[0] > '9')
