@@ -329,8 +329,12 @@ def assert_alive(pid):
 
 
 def assert_untraced(pid, stopped=False):
-    """Every thread: TracerPid 0; state 'T' if stopped else neither 't' nor 'T'."""
+    """Every thread: TracerPid 0; state 'T' if stopped else neither 't' nor 'T'.
+    A group-stopped thread that is detached is woken by the kernel to enter
+    the group stop again, so it may show 'R' for a moment: wait for 'T'."""
     assert_alive(pid)
+    if stopped:
+        wait_all_stopped(pid, "T")
     states = thread_states(pid)
     assert states, f"no threads for {pid}"
     for tid, (state, tracer) in states.items():
