@@ -6,8 +6,10 @@
 #   scripts/bench.sh [--write] [WORKLOAD...]
 #
 # Prints a markdown report (machine, table, goals) to stdout; progress goes
-# to stderr. --write also replaces the part of docs/performance.md between
-# <!-- bench:begin --> and <!-- bench:end --> with the report.
+# to stderr. --write also puts the report into docs/performance.md: the
+# tracing table (workloads getppid and mmap, always both) between
+# <!-- bench:begin --> and <!-- bench:end -->, the dumps workload between
+# <!-- bench-dumps:begin --> and <!-- bench-dumps:end -->.
 #
 # Environment:
 #   BENCH_RUNS     runs per cell, the median is reported (default 5)
@@ -16,6 +18,10 @@
 #   BENCH_TIMEOUT  seconds before one run is killed and its cell marked
 #                  "failed" (default 300)
 #   BENCH_MMAPWATCH  the binary to measure (default ./mmapwatch)
+#   BENCH_BUILT_FROM what the report says that binary was built from
+#                  (default: the commit of the work tree for ./mmapwatch,
+#                  the path for any other)
+#   BENCH_DUMP_WARM  0: no memory warm-up before the dumps runs (see below)
 #
 # Two ways of timing, never mixed in one ratio:
 #   launch  the tool starts the program; wall time of the whole command.
@@ -28,7 +34,12 @@
 #
 # Adding a workload: write workload_NAME (it sets WL_TITLE, WL_PROG and
 # WL_ARGS; WL_PROG must accept --wait-stdin first, as the bench_*
-# fixtures do), add NAME to WORKLOADS, and extend print_goals if it has goals.
+# fixtures do), add NAME to WORKLOADS and TABLE_WORKLOADS, and extend
+# print_goals if it has goals.
+#
+# The "dumps" workload is not a column of that table: it measures what
+# writing region dumps costs (throughput, sparse regions, how long a
+# target is held), with its own table and goals (see measure_dumps).
 
 # Most functions here are called through names built at run time
 # ("workload_$wl") or from wait_until, which shellcheck cannot follow.
@@ -46,7 +57,10 @@ MMAPWATCH=${BENCH_MMAPWATCH:-./mmapwatch}
 FIXTURES=build/fixtures
 DOC=docs/performance.md
 
-WORKLOADS=(getppid mmap)
+WORKLOADS=(getppid mmap dumps)
+# The workloads that are columns of the tools table; the others measure
+# and report on their own (measure_NAME, report_NAME).
+TABLE_WORKLOADS=(getppid mmap)
 
 # The syscalls mmapwatch's launch-mode filter stops on, for a strace row
 # that does the same work (strace -e trace=mmap never sees munmap).
@@ -76,6 +90,14 @@ workload_mmap() {
     WL_TITLE="(b) mmap+munmap: 10k pairs of 64 KiB in 2 threads"
     WL_PROG=$FIXTURES/bench_mmap
     WL_ARGS=(10000 2 65536)
+}
+
+# Not a column of the tools table: measure_dumps and report_dumps.
+workload_dumps() {
+    WL_TITLE="(c) dumps: 256 MiB, 16 MiB, and 1 GiB with 16 MiB written"
+    WL_PROG=$FIXTURES/bench_dump
+    WL_ARGS=()
+    WL_HELPER=$FIXTURES/bench_dump_copy
 }
 
 # -------------------------------------------------------------------- tools
@@ -363,6 +385,299 @@ measure_workload() { # measure_workload WORKLOAD
     done
 }
 
+# ------------------------------------------------------------------ dumps
+#
+# What writing region dumps costs, measured on mmapwatch itself, end to
+# end. The target is tests/fixtures/bench_dump: it maps one private
+# anonymous region, writes part of it (the rest never gets a page), then
+# munmaps it and times that munmap on CLOCK_MONOTONIC. mmapwatch launches
+# it with --delay 1h, so no timed dump is due before the munmap: the region
+# is dumped at the munmap's entry, reason "unmap", while the thread is held.
+#
+# Each such run gives two times:
+#   dump time  from "dumped_at" in the dump's .json (the worker's clock
+#              when it started: pagemap is read first) to "ts" of the dump
+#              event (the loop's clock when it took the finished dump back
+#              and wrote the event). In between: pagemap reads, the
+#              process_vm_readv copies, the pwrites into the page cache,
+#              ftruncate and close, the .json, two renames, and the
+#              worker's wake-up of the loop (SIGUSR1 on its signalfd).
+#              Both are CLOCK_REALTIME, microseconds, in one process; only
+#              a clock step in between could skew them. Dump speed is the
+#              resident bytes over this time.
+#   held       the munmap's duration as the target measured it: the
+#              seccomp stop, the hand-off to the worker, the dump, the
+#              release, the munmap itself and its exit stop. Shown beside
+#              the same munmap untraced and traced with --no-dump.
+# Why not --delay 0: the dump would be taken at the mmap's return, before
+# the fixture wrote anything (all holes). A timed dump after the writing
+# would work too, but its start would be the timer's business and the
+# munmap path gives the held time besides.
+#
+# Yardsticks, without mmapwatch (tests/fixtures/bench_dump_copy), 256 MiB
+# each: memcpy into another 256 MiB (the machine's copy speed, the limit
+# named by the goal), process_vm_readv 1 MiB per call into one buffer (a
+# dump's reading) and pwrite 1 MiB per call into a new file in the
+# directory the dumps go to (a dump's writing, into the page cache: dumps
+# are not fsynced).
+#
+# Every cell runs BENCH_RUNS times, round-robin like the tools table, and
+# the median is reported, with the best run beside it. Dumps are removed
+# after each run.
+#
+# Before each run, "bench_dump_copy warm" writes and removes a file of
+# twice the run's size beside the dump directory, then touches as much
+# anonymous memory and frees it (BENCH_DUMP_WARM=0: not). Without it, on
+# the VM these figures come from, the first page-cache write after a pause
+# ran several times slower than the same write repeated, and a run
+# measured mostly that (see bench_dump_copy.c).
+
+DUMP_YARDS=(memcpy readv write)
+DUMP_CASES=(c256 c16 c1g)
+DUMP_MODES=(untraced nodump dump)
+DUMP_YARD_SIZE=$((256 << 20))
+DUMP_WARM=${BENCH_DUMP_WARM:-1}
+declare -A DVALS DSTATUS
+
+dump_yard_label() {
+    case $1 in
+    memcpy) echo "memcpy into another 256 MiB" ;;
+    readv)  echo "process_vm_readv, 1 MiB per call" ;;
+    write)  echo "pwrite into a new file in the dump directory, 1 MiB per call" ;;
+    esac
+}
+
+# Sets CASE_ARGS (bench_dump's SIZE TOUCH RUNS), CASE_TOUCH and CASE_LABEL.
+dump_case() {
+    case $1 in
+    c256) CASE_ARGS=($((256 << 20)) $((256 << 20)) 1); CASE_LABEL="256 MiB, all written" ;;
+    c16)  CASE_ARGS=($((16 << 20)) $((16 << 20)) 1); CASE_LABEL="16 MiB, all written" ;;
+    c1g)  CASE_ARGS=($((1 << 30)) $((16 << 20)) 16); CASE_LABEL="1 GiB, 16 MiB written (16 runs of 1 MiB, spread)" ;;
+    esac
+    CASE_TOUCH=${CASE_ARGS[1]}
+}
+
+dump_add() { DVALS[$1]="${DVALS[$1]:-} $2"; } # dump_add KEY VALUE
+
+dump_warm() { # dump_warm BYTES: see "warm" above
+    [ "$DUMP_WARM" = 0 ] && return 0
+    rm -f "$WORK/warm"
+    timeout -k 5 "$TIMEOUT" "$DUMP_HELPER" warm "$1" "$WORK/warm" </dev/null >/dev/null 2>>"$WORK/err" ||
+        note "  warming up failed; measuring anyway"
+    rm -f "$WORK/warm"
+}
+
+# secs_between RFC3339 RFC3339: seconds from the first to the second (the
+# same day or the next).
+secs_between() {
+    awk -v a="$1" -v b="$2" '
+        function tod(s, f) { split(s, f, /[T:Z]/); return f[2] * 3600 + f[3] * 60 + f[4] }
+        BEGIN { d = tod(b) - tod(a); if (d < 0) d += 86400; printf "%.6f", d }'
+}
+
+json_field() { # json_field NAME LINE: a string or number field of one JSON line
+    local re="\"$1\":\"?([^\",}]*)"
+    [[ $2 =~ $re ]] && echo "${BASH_REMATCH[1]}"
+}
+
+# run_dump_yard KIND: one yardstick run; records its speed.
+run_dump_yard() {
+    local line rc re='gbps=([0-9.]+)' args=("$1" "$DUMP_YARD_SIZE")
+    [ "$1" = write ] && args+=("$WORK/dumps/yardstick")
+    : >"$WORK/err"
+    dump_warm $((2 * DUMP_YARD_SIZE))
+    mkdir -p "$WORK/dumps"
+    line=$(timeout -k 5 "$TIMEOUT" "$DUMP_HELPER" "${args[@]}" </dev/null 2>"$WORK/err")
+    rc=$?
+    rm -rf "$WORK/dumps"
+    [ "$rc" = 0 ] || { fail_run "exit status $rc"; return 1; }
+    [[ $line =~ $re ]] || { fail_run "no speed in '$line'"; return 1; }
+    note "  ${BASH_REMATCH[1]} GB/s"
+    dump_add "y:$1" "${BASH_REMATCH[1]}"
+}
+
+# run_dump_case CASE MODE: one run of bench_dump; records the held time,
+# and in mode dump the dump time and the .bin's size on disk.
+run_dump_case() {
+    local cs=$1 mode=$2 line rc re='munmap_ns=([0-9]+)$' held
+    dump_case "$cs"
+    case $mode in
+    untraced) CMD=() ;;
+    nodump)   CMD=("$MMAPWATCH" -o /dev/null --no-dump --min-size 16M --) ;;
+    dump)     CMD=("$MMAPWATCH" --json -o "$WORK/events.jsonl" --min-size 16M --delay 1h
+                   --dump-dir "$WORK/dumps" --) ;;
+    esac
+    : >"$WORK/err"
+    : >"$WORK/events.jsonl"
+    rm -rf "$WORK/dumps"
+    dump_warm $((2 * CASE_TOUCH))
+    line=$(timeout -k 5 "$TIMEOUT" "${CMD[@]}" "$WL_PROG" "${CASE_ARGS[@]}" </dev/null 2>"$WORK/err")
+    rc=$?
+    if [ "$rc" != 0 ]; then
+        rm -rf "$WORK/dumps"
+        case $rc in
+        124 | 137) fail_run "timed out after ${TIMEOUT}s" ;;
+        *) fail_run "exit status $rc" ;;
+        esac
+        return 1
+    fi
+    [[ $line =~ $re ]] || { fail_run "no munmap time in '$line'"; return 1; }
+    held=$(awk -v n="${BASH_REMATCH[1]}" 'BEGIN { printf "%.6f", n / 1e9 }')
+    if [ "$mode" = dump ]; then
+        local ev n reason resident bin meta dumped_at ts secs disk
+        n=$(grep -c '"event":"dump"' "$WORK/events.jsonl")
+        ev=$(grep '"event":"dump"' "$WORK/events.jsonl" | head -n 1)
+        reason=$(json_field reason "$ev")
+        resident=$(json_field resident "$ev")
+        bin=$(json_field path "$ev")
+        meta=${bin%.bin}.json
+        if [ "$n" != 1 ] || [ "$reason" != unmap ] || [ "$resident" != "$CASE_TOUCH" ] || [ ! -f "$meta" ]; then
+            rm -rf "$WORK/dumps"
+            fail_run "expected one dump, reason unmap, $CASE_TOUCH bytes resident; got $n, '$reason', '$resident'"
+            return 1
+        fi
+        dumped_at=$(json_field dumped_at "$(cat "$meta")")
+        ts=$(json_field ts "$ev")
+        secs=$(secs_between "$dumped_at" "$ts")
+        disk=$(stat -c '%b %B' "$bin" | awk '{ print $1 * $2 }')
+        dump_add "$cs:dump:secs" "$secs"
+        dump_add "$cs:dump:disk" "$disk"
+        note "  dump $secs s, held $held s"
+    else
+        note "  munmap $held s"
+    fi
+    rm -rf "$WORK/dumps"
+    dump_add "$cs:$mode:held" "$held"
+}
+
+measure_dumps() {
+    local round y c m missing=''
+    workload_dumps
+    DUMP_HELPER=$WL_HELPER
+    if [ ! -x "$MMAPWATCH" ]; then missing="n/a (not built: run make)"
+    elif [ "${#NO_DUMP[@]}" = 0 ]; then missing="n/a (this build does not dump)"
+    fi
+    for ((round = 1; round <= RUNS; round++)); do
+        for y in "${DUMP_YARDS[@]}"; do
+            [ -n "${DSTATUS[y:$y]:-}" ] && continue
+            note "dumps / yardstick $y: run $round of $RUNS"
+            run_dump_yard "$y" || DSTATUS[y:$y]=failed
+        done
+        for c in "${DUMP_CASES[@]}"; do
+            for m in "${DUMP_MODES[@]}"; do
+                [ "$m" != untraced ] && [ -n "$missing" ] && DSTATUS[$c:$m]=$missing
+                [ -n "${DSTATUS[$c:$m]:-}" ] && continue
+                dump_case "$c"
+                note "dumps / $CASE_LABEL / $m: run $round of $RUNS"
+                run_dump_case "$c" "$m" || DSTATUS[$c:$m]=failed
+            done
+        done
+    done
+}
+
+dmedian() { # dmedian KEY: median of the values recorded under KEY, or nothing
+    [ -n "${DVALS[$1]:-}" ] || return 0
+    # shellcheck disable=SC2086 # the list is split on purpose
+    median ${DVALS[$1]}
+}
+
+dbest() { # dbest KEY max|min: the best value recorded under KEY, or nothing
+    [ -n "${DVALS[$1]:-}" ] || return 0
+    # shellcheck disable=SC2086 # the list is split on purpose
+    printf '%s\n' ${DVALS[$1]} | sort -g | if [ "$2" = max ]; then tail -n 1; else head -n 1; fi
+}
+
+fmt_dur() { awk -v s="$1" 'BEGIN { if (s < 1) printf "%.1f ms", s * 1000; else printf "%.3f s", s }'; }
+fmt_mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+gbps_of() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.2f", b / s / 1e9 }'; } # BYTES SECS
+
+dump_cell() { # dump_cell CELL METRIC: the median as text, or why there is none
+    local v
+    case ${DSTATUS[$1]:-ok} in
+    ok) v=$(dmedian "$1:$2") ;;
+    *) echo "${DSTATUS[$1]}"; return ;;
+    esac
+    if [ -z "$v" ]; then echo "failed"; return; fi
+    case $2 in
+    held | secs) fmt_dur "$v" ;;
+    disk) fmt_mib "$v" ;;
+    esac
+}
+
+report_dumps() {
+    local y c v secs speed memcpy fs
+    fs=$(findmnt -n -o FSTYPE -T "$WORK" 2>/dev/null || stat -f -c %T "$WORK" 2>/dev/null)
+    echo "Dumps of one region, made at its munmap (launched with \`--delay 1h --min-size 16M\`),"
+    echo "into a directory on ${fs:-an unknown file system} (written into the page cache; dumps are not synced)."
+    if [ "$DUMP_WARM" = 0 ]; then
+        echo "No warm-up before the runs (BENCH_DUMP_WARM=0)."
+    else
+        echo "Before each run, a file of twice its size was written and removed, and as much memory touched and freed"
+        echo "(\"warm\" in tests/fixtures/bench_dump_copy.c: without it the first page-cache write after a pause is slow on this VM)."
+    fi
+    echo
+    echo "| yardstick, 256 MiB, without mmapwatch | speed, median (best) |"
+    echo "|---|---|"
+    for y in "${DUMP_YARDS[@]}"; do
+        v=$(dmedian "y:$y")
+        if [ "${DSTATUS[y:$y]:-ok}" != ok ] || [ -z "$v" ]; then
+            v=${DSTATUS[y:$y]:-failed}
+        else
+            v=$(awk -v m="$v" -v b="$(dbest "y:$y" max)" 'BEGIN { printf "%.2f GB/s (%.2f)", m, b }')
+        fi
+        echo "| $(dump_yard_label "$y") | $v |"
+    done
+    echo
+    echo "| region | dump time, median (best) | dump speed, median (best) | .bin on disk | munmap untraced | munmap traced, --no-dump | munmap held for the dump |"
+    echo "|---|---|---|---|---|---|---|"
+    local time best
+    for c in "${DUMP_CASES[@]}"; do
+        dump_case "$c"
+        secs=$(dmedian "$c:dump:secs")
+        time=$(dump_cell "$c:dump" secs)
+        speed=failed
+        if [ "${DSTATUS[$c:dump]:-ok}" != ok ]; then
+            speed=${DSTATUS[$c:dump]}
+        elif [ -n "$secs" ]; then
+            best=$(dbest "$c:dump:secs" min)
+            time="$time ($(fmt_dur "$best"))"
+            speed="$(gbps_of "$CASE_TOUCH" "$secs") GB/s ($(gbps_of "$CASE_TOUCH" "$best"))"
+        fi
+        echo "| $CASE_LABEL | $time | $speed | $(dump_cell "$c:dump" disk) |" \
+             "$(dump_cell "$c:untraced" held) | $(dump_cell "$c:nodump" held) | $(dump_cell "$c:dump" held) |"
+    done
+    echo
+    echo "Dump time: from \"dumped_at\" in the dump's .json to the \"ts\" of its dump event;"
+    echo "dump speed: the bytes written (resident) over that time. munmap times are the"
+    echo "target's own (CLOCK_MONOTONIC), medians; \"held for the dump\" includes the dump."
+    echo "Goals are checked against the medians."
+    echo
+    echo "Goals:"
+    echo
+    secs=$(dmedian "c256:dump:secs")
+    memcpy=$(dmedian "y:memcpy")
+    [ -n "$memcpy" ] && memcpy=$(awk -v m="$memcpy" 'BEGIN { printf "%.2f", m }')
+    if [ -n "$secs" ] && [ "${DSTATUS[c256:dump]:-ok}" = ok ]; then
+        speed=$(gbps_of $((256 << 20)) "$secs")
+        v=$(awk -v s="$speed" 'BEGIN { print (s >= 2) ? "met" : "NOT met" }')
+        echo "- a fully resident 256 MiB region dumped at 2 GB/s or more: $v ($speed GB/s; memcpy ${memcpy:-not measured} GB/s)"
+    else
+        echo "- a fully resident 256 MiB region dumped at 2 GB/s or more: not measured"
+    fi
+    local sparse full
+    sparse=$(dmedian "c1g:dump:secs")
+    full=$(dmedian "c16:dump:secs")
+    if [ -n "$sparse" ] && [ -n "$full" ] && [ "${DSTATUS[c1g:dump]:-ok}" = ok ] && [ "${DSTATUS[c16:dump]:-ok}" = ok ]; then
+        v=$(awk -v a="$sparse" -v b="$full" 'BEGIN { r = a / b; printf "%s (%.2f×: %.1f ms vs %.1f ms)", (r <= 2) ? "met" : "NOT met", r, a * 1000, b * 1000 }')
+        echo "- 1 GiB with 16 MiB written dumped within 2× the time of 16 MiB all written: $v"
+    else
+        echo "- 1 GiB with 16 MiB written dumped within 2× the time of 16 MiB all written: not measured"
+    fi
+    echo "- (no goal) a thread unmapping a 16 MiB region not yet dumped is held" \
+         "$(dump_cell "c16:dump" held), against $(dump_cell "c16:untraced" held) for the munmap untraced" \
+         "and $(dump_cell "c16:nodump" held) traced without dumps."
+}
+
 # ----------------------------------------------------------------- report
 
 fmt_secs() { awk -v s="$1" 'BEGIN { if (s < 10) printf "%.3f s", s; else printf "%.1f s", s }'; }
@@ -395,13 +710,21 @@ print_machine() {
     perf_v=$(timeout 5 perf --version 2>/dev/null | head -n 1)
     mw_v=$(timeout 5 "$MMAPWATCH" --version 2>/dev/null | head -n 1)
     [ -z "$mw_v" ] && [ -x "$MMAPWATCH" ] && mw_v="$MMAPWATCH (no version)"
-    rev=$(git rev-parse --short HEAD 2>/dev/null)
-    if [ -n "$rev" ] && [ -n "$(git status --porcelain -- src include Makefile 2>/dev/null)" ]; then
-        rev="$rev plus uncommitted changes"
+    if [ "$MMAPWATCH" = ./mmapwatch ]; then
+        rev=$(git rev-parse --short HEAD 2>/dev/null)
+        if [ -n "$rev" ] && [ -n "$(git status --porcelain -- src include Makefile 2>/dev/null)" ]; then
+            rev="$rev plus uncommitted changes"
+        fi
+        rev=${rev:+commit $rev}
+    else
+        # The work tree says nothing about a binary built elsewhere.
+        rev=${BENCH_BUILT_FROM:-$MMAPWATCH}
     fi
     echo "Measured $(date -u +%Y-%m-%d) by \`scripts/bench.sh\` on $(nproc) CPUs (${cpu:-unknown CPU}),"
-    echo "Linux $kernel; ${mw_v:-mmapwatch not built}${rev:+ (commit $rev)}; ${strace_v:-strace not installed}; ${perf_v:-perf not installed}."
+    echo "Linux $kernel; ${mw_v:-mmapwatch not built}${rev:+ ($rev)}; ${strace_v:-strace not installed}; ${perf_v:-perf not installed}."
     if [ "$RUNS" = 1 ]; then echo "One run per cell."; else echo "Median of $RUNS runs per cell unless marked."; fi
+    # Other work on the machine moves every figure: say how busy it was.
+    echo "Load average when the bench started: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null) (1, 5, 15 min)."
 }
 
 print_table() {
@@ -479,30 +802,45 @@ print_report() {
     print_goals
 }
 
-# Replaces the text between the markers of $DOC with the file $1.
+print_dumps_report() {
+    cat "$WORK/machine.md"
+    echo
+    report_dumps
+}
+
+# write_doc FILE NAME: replaces the text between the lines
+# <!-- NAME:begin --> and <!-- NAME:end --> of $DOC with the file FILE.
 write_doc() {
-    local report=$1 tmp
+    local report=$1 begin="<!-- $2:begin -->" end="<!-- $2:end -->" tmp
     [ -f "$DOC" ] || die "$DOC does not exist"
-    if ! grep -qx '<!-- bench:begin -->' "$DOC" || ! grep -qx '<!-- bench:end -->' "$DOC"; then
-        die "$DOC lacks the lines <!-- bench:begin --> and <!-- bench:end -->"
+    if ! grep -qxF "$begin" "$DOC" || ! grep -qxF "$end" "$DOC"; then
+        die "$DOC lacks the lines $begin and $end"
     fi
     tmp="$DOC.tmp.$$"
-    awk -v report="$report" '
-        $0 == "<!-- bench:begin -->" { print; while ((getline line < report) > 0) print line; skip = 1; next }
-        $0 == "<!-- bench:end -->" { skip = 0 }
+    awk -v report="$report" -v begin="$begin" -v end="$end" '
+        $0 == begin { print; while ((getline line < report) > 0) print line; skip = 1; next }
+        $0 == end { skip = 0 }
         !skip { print }
     ' "$DOC" >"$tmp" || { rm -f "$tmp"; die "could not rewrite $DOC"; }
     mv "$tmp" "$DOC" || { rm -f "$tmp"; die "could not rewrite $DOC"; }
-    note "wrote the figures into $DOC"
+    note "wrote the $2 figures into $DOC"
 }
 
 usage() {
     cat <<EOF
 usage: scripts/bench.sh [--write] [WORKLOAD...]
-Workloads: ${WORKLOADS[*]} (default: all). --write updates $DOC (all workloads only).
+Workloads: ${WORKLOADS[*]} (default: all). --write updates $DOC: the
+tracing table (needs both ${TABLE_WORKLOADS[*]}) and/or the dumps figures.
 Environment: BENCH_RUNS (default 5), BENCH_SLOW (5 s), BENCH_TIMEOUT (300 s),
-BENCH_MMAPWATCH (./mmapwatch).
+BENCH_MMAPWATCH (./mmapwatch), BENCH_BUILT_FROM (what to call its build),
+BENCH_DUMP_WARM (1; 0: no warm-up in dumps).
 EOF
+}
+
+is_table_workload() {
+    local t
+    for t in "${TABLE_WORKLOADS[@]}"; do [ "$t" = "$1" ] && return 0; done
+    return 1
 }
 
 # ------------------------------------------------------------------- main
@@ -520,13 +858,25 @@ for arg in "$@"; do
     esac
 done
 if ((${#selected[@]})); then
-    ((write)) && { echo "bench: --write needs every workload, so that the table stays whole" >&2; exit 2; }
     WORKLOADS=("${selected[@]}")
+fi
+# The tracing table's columns that were asked for, and whether dumps were.
+table=()
+dumps=0
+for wl in "${WORKLOADS[@]}"; do
+    if is_table_workload "$wl"; then table+=("$wl"); else dumps=1; fi
+done
+if ((write)) && ((${#table[@]})) && ((${#table[@]} != ${#TABLE_WORKLOADS[@]})); then
+    echo "bench: --write of the tracing table needs all of ${TABLE_WORKLOADS[*]}, so that it stays whole" >&2
+    exit 2
 fi
 
 for wl in "${WORKLOADS[@]}"; do
+    WL_HELPER=
     "workload_$wl"
-    [ -x "$WL_PROG" ] || die "$WL_PROG is missing: run 'make bench' (or 'make fixtures')"
+    for prog in "$WL_PROG" ${WL_HELPER:+"$WL_HELPER"}; do
+        [ -x "$prog" ] || die "$prog is missing: run 'make bench' (or 'make fixtures')"
+    done
 done
 command -v timeout >/dev/null || die "timeout (coreutils) is needed"
 
@@ -534,12 +884,23 @@ command -v timeout >/dev/null || die "timeout (coreutils) is needed"
 # whatever was committed while the bench ran.
 print_machine >"$WORK/machine.md"
 
-for wl in "${WORKLOADS[@]}"; do
+for wl in "${table[@]}"; do
     "workload_$wl"
     measure_workload "$wl"
 done
+((dumps)) && measure_dumps
 
-print_report >"$WORK/report.md"
-cat "$WORK/report.md"
-((write)) && write_doc "$WORK/report.md"
+# print_table and print_goals go over WORKLOADS: the table's columns only.
+WORKLOADS=("${table[@]}")
+if ((${#table[@]})); then
+    print_report >"$WORK/report.md"
+    cat "$WORK/report.md"
+    ((write)) && write_doc "$WORK/report.md" bench
+fi
+if ((dumps)); then
+    print_dumps_report >"$WORK/dumps.md"
+    ((${#table[@]})) && echo
+    cat "$WORK/dumps.md"
+    ((write)) && write_doc "$WORK/dumps.md" bench-dumps
+fi
 exit 0

@@ -95,6 +95,7 @@ static void *worker_main(void *arg)
     struct dumper *d = arg;
     struct dump_options opt = {.buf = d->buf, .buf_size = DUMP_BUF_DEFAULT,
                                .cancel = &d->cancel};
+    unsigned max_seq = 0; /* the highest seq this run has written */
     pthread_mutex_lock(&d->lock);
     for (;;) {
         while (!d->todo && !d->stop)
@@ -108,14 +109,18 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&d->lock);
 
         /* A region mapped where an earlier one of the same length was has
-         * its files too: take the next free seq rather than fail. Only
-         * this thread writes here, so the probe cannot race with us. */
+         * its files too: take a seq above every one used so far rather
+         * than fail (stepping up one by one from 1 made a program that
+         * reuses two addresses quadratic). Only this thread writes here,
+         * so the probe cannot race with us. */
         char name[DUMP_NAME_MAX];
         while (w->req.seq < UINT32_MAX &&
                dump_file_name(name, sizeof name, w->req.pid, w->req.addr, w->req.len,
                               w->req.seq, ".bin") == 0 &&
                faccessat(d->cfg.dir_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-            w->req.seq++;
+            w->req.seq = w->req.seq > max_seq ? w->req.seq + 1 : max_seq + 1;
+        if (w->req.seq > max_seq)
+            max_seq = w->req.seq;
         w->rc = dump_region(d->cfg.dir_fd, &w->req, &opt, &w->res);
         if (w->rc == 0 && d->cfg.strings_min &&
             (w->top = calloc(DUMP_STRINGS_TOP, sizeof *w->top)) != NULL &&
