@@ -681,8 +681,12 @@ static void before_syscall(struct tracer *t, struct task *task)
         return;
     struct map_call call;
     decode_map_call(task->arch, task->nr, task->args, 0, false, &call);
-    /* MAP_FIXED replaces whatever it lands on, as an munmap would. */
-    bool replaces = call.kind == MAP_CALL_MMAP && (call.flags & MAP_FIXED);
+    /* A large MAP_FIXED replaces whatever it lands on, as an munmap would
+     * (track makes it a region of its own). A small one inside a reported
+     * region is a commit of reserved memory (JVMs do this) and stays part
+     * of that region: no reason to dump it early. */
+    bool replaces = call.kind == MAP_CALL_MMAP && (call.flags & MAP_FIXED) &&
+                    call.len >= t->policy.min_size;
     if (call.kind == MAP_CALL_MUNMAP || call.kind == MAP_CALL_MREMAP || replaces) {
         uint64_t end = call.addr + decode_page_align(call.len);
         hold_for_dumps(t, task, call.addr, end < call.addr ? UINT64_MAX : end, "unmap");

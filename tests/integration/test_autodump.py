@@ -1200,3 +1200,27 @@ def test_unmap_waits_for_dump_in_flight():
     check_dump(w, ev, a, "delay", data=a_state[0], pages=a_state[1])
     before(w, ev, event_of(w, "munmap", addr=a.addr, len=64 * MIB))
     check_dir(w)
+
+
+def test_small_map_fixed_is_a_commit():
+    """-m 64k, --delay 1h: a MAP_FIXED mapping smaller than --min-size
+    inside region A is a commit of reserved memory (as JVMs do): A is not
+    dumped at that mmap; its one dump comes at exit and holds the committed
+    bytes in place, the rest of A as it was."""
+    for mode in ("launch", "attach"):
+        w = Watch(mode, "--delay", HOUR, "-m", "64k")
+        a = w.map(0, 32 * PAGE)
+        w.fill(0, 0, 32 * PAGE, 1)
+        rec = w.cmd("fixed", 0, 4 * PAGE, 4 * PAGE, 2)
+        assert rec["len"] == 4 * PAGE, rec
+        # The fixture writes its pattern from the new mapping's own start.
+        b = Region({**a.rec, "addr": rec["addr"], "len": rec["len"]})
+        b.write(0, 4 * PAGE, 2)
+        for page in range(4):
+            a.pagedata[4 + page] = b.pagedata[page]
+        w.send("exit", 0)
+        w.finish()
+        ev = one_dump(w, a)
+        assert ev["reason"] == "exit", f"{mode}: the commit dumped A early: {ev}"
+        check_dump(w, ev, a, "exit")
+        check_dir(w)
