@@ -85,4 +85,20 @@ static inline void cmd_pid_error(const char *cmd, pid_t pid, int err, const char
         log_error("%s: error %s process %d: %s", cmd, what, (int)pid, strerror(err));
 }
 
+/* What every subcommand checks once its options are parsed: no stray
+ * words, and a process to work on. false after logging one line. */
+static inline bool cmd_check_operands(const char *cmd, int argc, char **argv, bool have_pid)
+{
+    if (optind < argc) {
+        log_error("%s: unexpected argument '%s'; see mmapwatch %s --help", cmd, argv[optind],
+                  cmd);
+        return false;
+    }
+    if (!have_pid) {
+        log_error("%s: no process given: use -p PID; see mmapwatch %s --help", cmd, cmd);
+        return false;
+    }
+    return true;
+}
+
 #endif

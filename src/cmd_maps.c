@@ -225,14 +225,8 @@ static int parse_args(int argc, char **argv, struct maps_opts *o)
             return 2;
         }
     }
-    if (optind < argc) {
-        log_error("maps: unexpected argument '%s'; see mmapwatch maps --help", argv[optind]);
+    if (!cmd_check_operands("maps", argc, argv, have_pid))
         return 2;
-    }
-    if (!have_pid) {
-        log_error("maps: no process given: use -p PID; see mmapwatch maps --help");
-        return 2;
-    }
     if (rounds_given && !o->watch) {
         log_error("maps: --rounds goes with --watch INTERVAL");
         return 2;

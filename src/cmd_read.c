@@ -264,14 +264,8 @@ static int parse_args(int argc, char **argv, struct read_opts *o)
             return 2;
         }
     }
-    if (optind < argc) {
-        log_error("read: unexpected argument '%s'; see mmapwatch read --help", argv[optind]);
+    if (!cmd_check_operands("read", argc, argv, have_pid))
         return 2;
-    }
-    if (!have_pid) {
-        log_error("read: no process given: use -p PID; see mmapwatch read --help");
-        return 2;
-    }
     if (o->have_address && o->have_region) {
         log_error("read: use either --address ADDR -n LEN or --region ADDR, not both");
         return 2;
