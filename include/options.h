@@ -17,6 +17,11 @@
 #include <sys/types.h>
 
 #define OPTIONS_MAX_PIDS 64
+#define OPTIONS_MAX_COMMS 16
+#define OPTIONS_STACK_DEPTH_MAX 256
+
+/* Attach mode: -p, --comm or --match. */
+#define OPTIONS_ATTACH_MODE(o) ((o)->npids > 0 || (o)->ncomms > 0 || (o)->match_regex)
 
 struct options {
     pid_t pids[OPTIONS_MAX_PIDS]; /* -p PID, repeatable; attach mode */
@@ -40,6 +45,24 @@ struct options {
     uint64_t max_dump_bytes; /* --max-dump-bytes: total written (1 GiB) */
     uint64_t max_dumps;      /* --max-dumps: 0 = no limit */
     uint64_t exit_dump_timeout_ns; /* --exit-dump-timeout: finishing dumps at exit (10 s) */
+
+    /* Call stacks and the summary (see unwind.h, summary.h). */
+    bool stack;              /* -k/--stack: unwind the caller of each reported mmap */
+    unsigned stack_depth;    /* --stack-depth: at most this many frames (32) */
+    bool summary;            /* -c/--summary: a table by call site and thread at the end */
+
+    /* Targets by name (sidecar use): attach to every process whose comm is
+     * one of comms[] or whose command line matches match_regex. */
+    const char *comms[OPTIONS_MAX_COMMS]; /* --comm NAME, repeatable */
+    unsigned ncomms;
+    const char *match_regex; /* --match REGEX (POSIX extended, checked here) */
+    bool wait_for_target;    /* --wait: wait for such a process, and the next one */
+
+    /* Memory cgroup watch (see cgroup.h). */
+    bool has_cgroup_threshold;  /* --cgroup-threshold given */
+    uint64_t cgroup_threshold;  /* bytes, when cgroup_threshold_pct is 0 */
+    unsigned cgroup_threshold_pct; /* 1..100: percent of the cgroup's limit; 0 = bytes */
+    bool dump_on_threshold;     /* --dump-on-threshold */
 };
 
 enum options_result {

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +228,12 @@ enum {
     OPT_MAX_DUMP_BYTES,
     OPT_MAX_DUMPS,
     OPT_EXIT_DUMP_TIMEOUT,
+    OPT_STACK_DEPTH,
+    OPT_COMM,
+    OPT_MATCH,
+    OPT_WAIT,
+    OPT_CGROUP_THRESHOLD,
+    OPT_DUMP_ON_THRESHOLD,
 };
 
 static const struct option long_options[] = {
@@ -246,6 +253,14 @@ static const struct option long_options[] = {
     {"max-dump-bytes", required_argument, NULL, OPT_MAX_DUMP_BYTES},
     {"max-dumps", required_argument, NULL, OPT_MAX_DUMPS},
     {"exit-dump-timeout", required_argument, NULL, OPT_EXIT_DUMP_TIMEOUT},
+    {"stack", no_argument, NULL, 'k'},
+    {"stack-depth", required_argument, NULL, OPT_STACK_DEPTH},
+    {"summary", no_argument, NULL, 'c'},
+    {"comm", required_argument, NULL, OPT_COMM},
+    {"match", required_argument, NULL, OPT_MATCH},
+    {"wait", no_argument, NULL, OPT_WAIT},
+    {"cgroup-threshold", required_argument, NULL, OPT_CGROUP_THRESHOLD},
+    {"dump-on-threshold", no_argument, NULL, OPT_DUMP_ON_THRESHOLD},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -253,7 +268,7 @@ static const struct option long_options[] = {
 
 /* "+": stop at the first non-option, the command. ":": report a missing
  * argument as ':' so it gets its own message. */
-static const char short_options[] = "+:p:m:o:jd:vhV";
+static const char short_options[] = "+:p:m:o:jd:vkchV";
 
 static void print_usage(FILE *out)
 {
@@ -281,6 +296,31 @@ static void print_usage(FILE *out)
         "  -d, --duration DUR   attach mode only: detach after DUR (default: until\n"
         "                       the targets exit or SIGINT, SIGTERM or SIGHUP)\n"
         "  -v, --verbose        also print diagnostics about mmapwatch itself\n"
+        "                       (default: off)\n"
+        "\n"
+        "TARGETS BY NAME (a sidecar does not know the pid)\n"
+        "      --comm NAME      attach to every process named NAME (/proc/PID/comm);\n"
+        "                       repeatable, up to 16 (default: none)\n"
+        "      --match REGEX    attach to every process whose command line matches\n"
+        "                       the extended regular expression REGEX (default: none)\n"
+        "      --wait           wait for such a process to appear, and after it\n"
+        "                       exits wait for the next one (default: attach to\n"
+        "                       those running now, fail if there are none)\n"
+        "\n"
+        "CALL STACKS\n"
+        "  -k, --stack          show the call stack of the thread at each reported\n"
+        "                       mmap (default: off)\n"
+        "      --stack-depth N  at most N frames, 1 to 256 (default: 32)\n"
+        "  -c, --summary        at the end, a table of reported mmaps by call site\n"
+        "                       and thread, and a histogram of their sizes\n"
+        "                       (default: off)\n"
+        "\n"
+        "MEMORY CGROUP\n"
+        "      --cgroup-threshold SIZE|PCT  report when the target's memory cgroup\n"
+        "                       uses more than SIZE bytes or PCT% of its limit,\n"
+        "                       e.g. 2G or 90% (default: off); cgroup OOM kills\n"
+        "                       are reported too\n"
+        "      --dump-on-threshold  then dump every reported region still mapped\n"
         "                       (default: off)\n"
         "\n"
         "DUMPS (each reported region's contents, written while the target runs)\n"
@@ -425,6 +465,40 @@ static bool number_option(const char *text, const char *option, bool is_size, ui
     return false;
 }
 
+/* --cgroup-threshold: a SIZE, or a percentage of the cgroup's limit. */
+static bool parse_threshold(const char *text, struct options *opts)
+{
+    size_t len = strlen(text);
+    if (len > 1 && text[len - 1] == '%') {
+        char digits[8];
+        uint64_t pct = 0;
+        bool ok = len - 1 < sizeof digits;
+        if (ok) {
+            memcpy(digits, text, len - 1);
+            digits[len - 1] = '\0';
+            for (const char *d = digits; *d && ok; d++)
+                ok = *d >= '0' && *d <= '9';
+            pct = ok ? strtoull(digits, NULL, 10) : 0;
+        }
+        if (!ok || pct == 0 || pct > 100) {
+            log_error("invalid percentage '%s' for --cgroup-threshold: use 1%% to 100%% of "
+                      "the cgroup's limit, or a SIZE such as 2G", text);
+            return false;
+        }
+        opts->cgroup_threshold_pct = (unsigned)pct;
+        return true;
+    }
+    if (!number_option(text, "--cgroup-threshold", true, &opts->cgroup_threshold))
+        return false;
+    if (opts->cgroup_threshold == 0) {
+        log_error("invalid size '%s' for --cgroup-threshold: use a positive SIZE or PCT%%",
+                  text);
+        return false;
+    }
+    opts->cgroup_threshold_pct = 0;
+    return true;
+}
+
 enum options_result options_parse(int argc, char **argv, struct options *opts)
 {
     memset(opts, 0, sizeof *opts);
@@ -436,6 +510,7 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
     opts->dump_on_unmap = true;
     opts->max_dump_bytes = 1ULL << 30;
     opts->exit_dump_timeout_ns = 10000000000ULL;
+    opts->stack_depth = 32;
 
     /* 0, not 1, makes glibc reset its internal state too (a half-parsed
      * "-jv" cluster), so repeated calls, as in the unit tests, work. */
@@ -554,6 +629,62 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
                                &opts->exit_dump_timeout_ns))
                 return OPTIONS_USAGE_ERROR;
             break;
+        case 'k':
+            opts->stack = true;
+            break;
+        case OPT_STACK_DEPTH: {
+            uint64_t depth = 0;
+            if (!number_option(optarg, "--stack-depth", true, &depth) || depth == 0 ||
+                depth > OPTIONS_STACK_DEPTH_MAX) {
+                if (depth == 0 || depth > OPTIONS_STACK_DEPTH_MAX)
+                    log_error("invalid depth '%s' for --stack-depth: use 1 to %d", optarg,
+                              OPTIONS_STACK_DEPTH_MAX);
+                return OPTIONS_USAGE_ERROR;
+            }
+            opts->stack_depth = (unsigned)depth;
+            break;
+        }
+        case 'c':
+            opts->summary = true;
+            break;
+        case OPT_COMM:
+            /* The kernel keeps 15 bytes of a name: a longer NAME can never match. */
+            if (optarg[0] == '\0' || strlen(optarg) > 15) {
+                log_error("invalid name '%s' for --comm: use 1 to 15 characters, as in "
+                          "/proc/PID/comm", optarg);
+                return OPTIONS_USAGE_ERROR;
+            }
+            if (opts->ncomms == OPTIONS_MAX_COMMS) {
+                log_error("too many --comm options at '%s': at most %d names", optarg,
+                          OPTIONS_MAX_COMMS);
+                return OPTIONS_USAGE_ERROR;
+            }
+            opts->comms[opts->ncomms++] = optarg;
+            break;
+        case OPT_MATCH: {
+            regex_t re;
+            int err = regcomp(&re, optarg, REG_EXTENDED | REG_NOSUB);
+            if (err != 0) {
+                char why[128];
+                regerror(err, &re, why, sizeof why);
+                log_error("invalid regular expression '%s' for --match: %s", optarg, why);
+                return OPTIONS_USAGE_ERROR;
+            }
+            regfree(&re);
+            opts->match_regex = optarg;
+            break;
+        }
+        case OPT_WAIT:
+            opts->wait_for_target = true;
+            break;
+        case OPT_CGROUP_THRESHOLD:
+            if (!parse_threshold(optarg, opts))
+                return OPTIONS_USAGE_ERROR;
+            opts->has_cgroup_threshold = true;
+            break;
+        case OPT_DUMP_ON_THRESHOLD:
+            opts->dump_on_threshold = true;
+            break;
         case 'h':
             print_usage(stdout);
             fflush(stdout);
@@ -588,13 +719,26 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
     if (optind < argc)
         opts->command = &argv[optind];
 
-    if (opts->npids > 0 && opts->command) {
-        log_error("use either -p PID or a command, not both (got -p %d and command '%s')",
-                  (int)opts->pids[0], opts->command[0]);
+    if (OPTIONS_ATTACH_MODE(opts) && opts->command) {
+        log_error("use either -p PID, --comm or --match, or a command, not both (got "
+                  "command '%s')", opts->command[0]);
         return OPTIONS_USAGE_ERROR;
     }
-    if (opts->npids == 0 && !opts->command) {
-        log_error("no target: give -p PID or a command to run; see mmapwatch --help");
+    if (!OPTIONS_ATTACH_MODE(opts) && !opts->command) {
+        log_error("no target: give -p PID, --comm NAME, --match REGEX or a command to run; "
+                  "see mmapwatch --help");
+        return OPTIONS_USAGE_ERROR;
+    }
+    if (opts->wait_for_target && opts->ncomms == 0 && !opts->match_regex) {
+        log_error("--wait needs --comm NAME or --match REGEX: it waits for a process by name");
+        return OPTIONS_USAGE_ERROR;
+    }
+    if (opts->dump_on_threshold && !opts->has_cgroup_threshold) {
+        log_error("--dump-on-threshold needs --cgroup-threshold SIZE|PCT");
+        return OPTIONS_USAGE_ERROR;
+    }
+    if (opts->dump_on_threshold && !opts->dump) {
+        log_error("--dump-on-threshold and --no-dump contradict each other");
         return OPTIONS_USAGE_ERROR;
     }
     if (opts->has_duration && opts->command) {
