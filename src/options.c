@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <regex.h>
 #include <stdio.h>
@@ -465,6 +466,30 @@ static bool number_option(const char *text, const char *option, bool is_size, ui
     return false;
 }
 
+/* A whole number from min to max, digits only; one line when it is not. */
+static bool count_option(const char *text, const char *option, const char *what, uint64_t min,
+                         uint64_t max, uint64_t *out)
+{
+    uint64_t value = 0;
+    bool ok = text[0] != '\0';
+    for (const char *d = text; *d && ok; d++) {
+        unsigned digit = (unsigned)(*d - '0');
+        ok = *d >= '0' && *d <= '9' && value <= (UINT64_MAX - digit) / 10;
+        value = value * 10 + digit;
+    }
+    if (!ok || value < min || value > max) {
+        if (max == UINT64_MAX)
+            log_error("invalid %s '%s' for %s: use a whole number of at least %" PRIu64, what,
+                      text, option, min);
+        else
+            log_error("invalid %s '%s' for %s: use a whole number from %" PRIu64 " to %" PRIu64,
+                      what, text, option, min, max);
+        return false;
+    }
+    *out = value;
+    return true;
+}
+
 /* --cgroup-threshold: a SIZE, or a percentage of the cgroup's limit. */
 static bool parse_threshold(const char *text, struct options *opts)
 {
@@ -602,12 +627,8 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
             break;
         case OPT_STRINGS: {
             uint64_t min = 6;
-            if (optarg && (!number_option(optarg, "--strings", true, &min) || min == 0 ||
-                           min > 256)) {
-                if (min == 0 || min > 256)
-                    log_error("invalid length '%s' for --strings: use 1 to 256", optarg);
+            if (optarg && !count_option(optarg, "--strings", "length", 1, 256, &min))
                 return OPTIONS_USAGE_ERROR;
-            }
             opts->strings_min = (unsigned)min;
             break;
         }
@@ -616,13 +637,8 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
                 return OPTIONS_USAGE_ERROR;
             break;
         case OPT_MAX_DUMPS:
-            if (!number_option(optarg, "--max-dumps", true, &opts->max_dumps) ||
-                opts->max_dumps == 0) {
-                if (opts->max_dumps == 0)
-                    log_error("invalid count '%s' for --max-dumps: use a positive number, "
-                              "or --no-dump", optarg);
+            if (!count_option(optarg, "--max-dumps", "count", 1, UINT64_MAX, &opts->max_dumps))
                 return OPTIONS_USAGE_ERROR;
-            }
             break;
         case OPT_EXIT_DUMP_TIMEOUT:
             if (!number_option(optarg, "--exit-dump-timeout", false,
@@ -633,14 +649,10 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
             opts->stack = true;
             break;
         case OPT_STACK_DEPTH: {
-            uint64_t depth = 0;
-            if (!number_option(optarg, "--stack-depth", true, &depth) || depth == 0 ||
-                depth > OPTIONS_STACK_DEPTH_MAX) {
-                if (depth == 0 || depth > OPTIONS_STACK_DEPTH_MAX)
-                    log_error("invalid depth '%s' for --stack-depth: use 1 to %d", optarg,
-                              OPTIONS_STACK_DEPTH_MAX);
+            uint64_t depth;
+            if (!count_option(optarg, "--stack-depth", "depth", 1, OPTIONS_STACK_DEPTH_MAX,
+                              &depth))
                 return OPTIONS_USAGE_ERROR;
-            }
             opts->stack_depth = (unsigned)depth;
             break;
         }

@@ -438,17 +438,72 @@ TEST(bad_numbers)
     }
 }
 
+TEST(stack_summary_options)
+{
+    struct run r;
+    RUN(r, "-p", "1");
+    CHECK(r.rc == OPTIONS_OK && !r.o.stack && !r.o.summary && r.o.stack_depth == 32);
+    RUN(r, "-k", "-c", "--stack-depth", "5", "-p", "1");
+    CHECK(r.rc == OPTIONS_OK && r.o.stack && r.o.summary && r.o.stack_depth == 5);
+    RUN(r, "--stack", "--summary", "ls");
+    CHECK(r.rc == OPTIONS_OK && r.o.stack && r.o.summary);
+    const char *bad[] = {"0", "257", "-1", "x", "3.5k"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        RUN(r, "--stack-depth", (char *)bad[i], "-p", "1");
+        CHECK(usage_error_names(&r, bad[i]));
+    }
+}
+
+TEST(name_target_options)
+{
+    struct run r;
+    RUN(r, "--comm", "java", "--comm", "envoy", "--wait");
+    CHECK(r.rc == OPTIONS_OK && r.o.ncomms == 2 && r.o.wait_for_target);
+    CHECK_STR(r.o.comms[1], "envoy");
+    RUN(r, "--match", "java .*-jar app\\.jar");
+    CHECK(r.rc == OPTIONS_OK && r.o.match_regex && r.o.ncomms == 0);
+    RUN(r, "--comm", "0123456789abcdef");
+    CHECK(usage_error_names(&r, "0123456789abcdef"));
+    RUN(r, "--comm", "");
+    CHECK(r.rc == OPTIONS_USAGE_ERROR);
+    RUN(r, "--match", "a(b");
+    CHECK(usage_error_names(&r, "a(b"));
+    RUN(r, "--wait", "-p", "1");
+    CHECK(r.rc == OPTIONS_USAGE_ERROR && strstr(r.err, "--wait needs") != NULL);
+    RUN(r, "--comm", "java", "ls");
+    CHECK(r.rc == OPTIONS_USAGE_ERROR && strstr(r.err, "not both") != NULL);
+}
+
+TEST(cgroup_options)
+{
+    struct run r;
+    RUN(r, "--cgroup-threshold", "90%", "-p", "1");
+    CHECK(r.rc == OPTIONS_OK && r.o.has_cgroup_threshold && r.o.cgroup_threshold_pct == 90);
+    RUN(r, "--cgroup-threshold", "1.5G", "--dump-on-threshold", "-p", "1");
+    CHECK(r.rc == OPTIONS_OK && r.o.cgroup_threshold == (3ULL << 29) &&
+          r.o.cgroup_threshold_pct == 0 && r.o.dump_on_threshold);
+    const char *bad[] = {"0%", "101%", "%", "x%", "0", "-1G", "9999999999%"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        RUN(r, "--cgroup-threshold", (char *)bad[i], "-p", "1");
+        CHECK(usage_error_names(&r, bad[i]));
+    }
+    RUN(r, "--dump-on-threshold", "-p", "1");
+    CHECK(r.rc == OPTIONS_USAGE_ERROR && strstr(r.err, "needs --cgroup-threshold") != NULL);
+    RUN(r, "--cgroup-threshold", "1G", "--dump-on-threshold", "--no-dump", "-p", "1");
+    CHECK(r.rc == OPTIONS_USAGE_ERROR);
+}
+
 TEST(target_rules)
 {
     struct run r;
     RUN(r, "-p", "1", "ls");
     CHECK(usage_error_names(&r, "ls"));
-    CHECK(strstr(r.err, "use either -p PID or a command, not both") != NULL);
+    CHECK(strstr(r.err, "use either -p PID, --comm or --match, or a command, not both") != NULL);
 
     RUN(r, "-v");
     CHECK(r.rc == OPTIONS_USAGE_ERROR);
-    CHECK_STR(r.err, "mmapwatch: no target: give -p PID or a command to run; "
-                     "see mmapwatch --help\n");
+    CHECK_STR(r.err, "mmapwatch: no target: give -p PID, --comm NAME, --match REGEX or a "
+                     "command to run; see mmapwatch --help\n");
     run_argv(&r, (char *[]){"mmapwatch", NULL});
     CHECK(r.rc == OPTIONS_USAGE_ERROR);
     CHECK(strstr(r.err, "no target") != NULL);
@@ -486,5 +541,6 @@ UNIT_MAIN(UNIT_CASE(size_plain_and_suffixes), UNIT_CASE(size_fractions_exact),
           UNIT_CASE(every_option), UNIT_CASE(long_option_abbreviation),
           UNIT_CASE(launch_command), UNIT_CASE(duplicate_pid_counted_once),
           UNIT_CASE(pid_limit), UNIT_CASE(help_and_version), UNIT_CASE(unknown_options),
-          UNIT_CASE(missing_arguments), UNIT_CASE(bad_numbers), UNIT_CASE(target_rules),
+          UNIT_CASE(missing_arguments), UNIT_CASE(bad_numbers), UNIT_CASE(target_rules), UNIT_CASE(stack_summary_options),
+          UNIT_CASE(name_target_options), UNIT_CASE(cgroup_options),
           UNIT_CASE(repeated_parses_are_independent))
