@@ -52,6 +52,8 @@ struct dumper_config {
                           uint64_t *end, int *prot, pid_t *reader);
     /* A thread held for dumps may go on (called once per hold). */
     void (*release)(void *ctx, pid_t tid);
+    /* A dump of region id was written (NULL: not wanted). */
+    void (*dumped)(void *ctx, uint64_t id);
     void *ctx;
 };
 
@@ -63,6 +65,8 @@ struct dump_target {
     uint64_t addr, len;
     int prot, flags;
     struct timespec mapped_at;
+    const char *stack_json;  /* -k: JSON array of the mapping call's stack, or NULL;
+                                dumper_schedule copies it */
 };
 
 /* Starts the worker. NULL after logging why. */

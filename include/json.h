@@ -17,7 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JSON_LINE_MAX 8192
+/* Room for a 256-frame stack of long C++ names (unwind.h caps a stack's
+ * JSON below this). */
+#define JSON_LINE_MAX 65536
+#define JSON_STACK_MAX 61440
 
 struct json_line {
     char buf[JSON_LINE_MAX];

@@ -37,7 +37,13 @@ bool output_failed(void);
 /* Fills origin->ts with now and origin->comm from /proc. */
 void event_origin_fill(struct event_origin *origin, pid_t pid, pid_t tid);
 
-void output_map_call(const struct event_origin *o, const struct map_call *call);
+struct stack;
+
+/* A map call's event. With -k, stack is the caller's stack (text: one
+ * indented line a frame) and stack_json its JSON array (unwind.h
+ * stack_to_json; NULL if it could not be made); both NULL without -k. */
+void output_map_call(const struct event_origin *o, const struct map_call *call,
+                     const struct stack *stack, const char *stack_json);
 void output_attach(const struct event_origin *o, unsigned threads);
 void output_exec(const struct event_origin *o, unsigned long regions_ended);
 /* wait_status as returned by wait4 for the process's leader. */
@@ -61,5 +67,10 @@ void output_dump_skip(const struct event_origin *o, uint64_t addr, uint64_t len,
 /* A dump that failed (disk full, process gone): what failed and why. */
 void output_dump_error(const struct event_origin *o, uint64_t addr, uint64_t len,
                        const char *path, const char *message);
+
+struct summary_view;
+
+/* -c: the summary at the end (text: a table; JSON: one "summary" event). */
+void output_summary(const struct summary_view *view);
 
 #endif

@@ -21,11 +21,14 @@
 #include "procfs.h"
 #include "regions.h"
 
+struct unwind_space;
+
 struct addr_space {
     unsigned refs;              /* tasks pointing here */
     unsigned live;              /* of those, the ones not yet at PTRACE_EVENT_EXIT */
     pid_t owner;                /* tgid of the process whose mm this is */
     struct region_set *regions; /* reported regions still mapped */
+    struct unwind_space *unwind; /* -k: the unwinder's cache for this mm (unwind.h); NULL until used */
     struct addr_space *next;    /* the table's list of address spaces */
 };
 
@@ -93,6 +96,10 @@ struct addr_space *addr_space_clone(struct task_table *table, const struct addr_
 
 /* The address space owned by process pid, or NULL. */
 struct addr_space *addr_space_of_process(const struct task_table *table, pid_t pid);
+
+/* Calls fn for every address space in use; fn may not add or remove any. */
+void addr_space_foreach(struct task_table *table, void (*fn)(struct addr_space *as, void *ctx),
+                        void *ctx);
 
 /* Moves task to another address space (exec), dropping the old reference. */
 void task_set_addr_space(struct task_table *table, struct task *task, struct addr_space *as);

@@ -20,11 +20,15 @@
 #include "task.h"
 
 struct dumper;
+struct summary;
+struct unwinder;
 
 struct track_policy {
     uint64_t min_size;
     bool report_failed;
-    struct dumper *dumper; /* new regions are scheduled for a dump; NULL: no dumps */
+    struct dumper *dumper;     /* new regions are scheduled for a dump; NULL: no dumps */
+    struct unwinder *unwinder; /* -k: new regions and failed mmaps get a stack; NULL: none */
+    struct summary *summary;   /* -c: new regions are counted; NULL: no summary */
 };
 
 /* At syscall entry (call decoded from the arguments, result unknown):

@@ -41,6 +41,7 @@ struct job {
     bool dumped;           /* at least one dump made */
     pid_t *waiters;        /* threads held until the running dump is done */
     size_t nwaiters;
+    char *stack_json;      /* -k: the mapping call's stack, for the metadata; NULL */
 };
 
 /* One dump on its way through the worker. The worker owns it from
@@ -54,6 +55,7 @@ struct work {
     int rc;
     struct string_count *top;
     size_t ntop;
+    char *stack_json;          /* req.stack_json points here */
     struct work *next;
 };
 
@@ -162,6 +164,7 @@ static void remove_job(struct dumper *d, struct job *job)
     memmove(&d->jobs[i], &d->jobs[i + 1], (d->njobs - i - 1) * sizeof *d->jobs);
     d->njobs--;
     free(job->waiters);
+    free(job->stack_json);
     free(job);
 }
 
@@ -257,6 +260,8 @@ static bool start_job(struct dumper *d, struct job *job)
         .seq = job->seq + 1,
     };
     memcpy(w->req.comm, job->target.comm, sizeof w->req.comm);
+    if (job->stack_json && (w->stack_json = strdup(job->stack_json)))
+        w->req.stack_json = w->stack_json;
     job->state = JOB_RUNNING;
     d->dumps_started++;
     d->running++;
@@ -309,6 +314,7 @@ static void free_work(struct work *w)
         struct work *next = w->next;
         dump_result_release(&w->res);
         free(w->top);
+        free(w->stack_json);
         free(w);
         w = next;
     }
@@ -333,6 +339,7 @@ void dumper_free(struct dumper *d)
         timer_delete(d->timer);
     for (size_t i = 0; i < d->njobs; i++) {
         free(d->jobs[i]->waiters);
+        free(d->jobs[i]->stack_json);
         free(d->jobs[i]);
     }
     free(d->jobs);
@@ -367,6 +374,9 @@ void dumper_schedule(struct dumper *d, const struct dump_target *target)
         d->cap = cap;
     }
     job->target = *target;
+    job->target.stack_json = NULL; /* the caller's; ours is the copy */
+    if (target->stack_json && !(job->stack_json = strdup(target->stack_json)))
+        log_warn("out of memory: the dump of 0x%" PRIx64 " will have no stack", target->addr);
     job->reason = "delay";
     job->deadline_ns = now_ns() + d->cfg.delay_ns;
     size_t i;
@@ -445,6 +455,8 @@ static void finish(struct dumper *d, struct work *w)
         }
         output_dump(&o, w->req.addr, w->req.len, path, w->res.bytes_read,
                     w->res.resident_bytes, w->req.reason, top, w->ntop);
+        if (d->cfg.dumped)
+            d->cfg.dumped(d->cfg.ctx, w->region_id);
     } else {
         char message[256];
         snprintf(message, sizeof message, "%s: %s", w->res.error_op ? w->res.error_op : "dump",

@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,8 @@
 #include "json.h"
 #include "log.h"
 #include "options.h"
+#include "summary.h"
+#include "unwind.h"
 #include "xlat.h"
 
 static FILE *out;
@@ -103,7 +106,39 @@ static void text_address(char *buf, size_t size, uint64_t addr)
         snprintf(buf, size, "0x%" PRIx64, addr);
 }
 
-static void text_map_call(const struct event_origin *o, const struct map_call *c)
+/* The stack under its event line, one indented frame a line; written
+ * with the line in one emit so no other event can come between. */
+static void emit_with_stack(const char *line, const struct stack *stack)
+{
+    if (!stack || stack->depth == 0) {
+        emit(line);
+        return;
+    }
+    size_t cap = strlen(line) + 64;
+    for (unsigned i = 0; i < stack->depth; i++) {
+        const struct stack_frame *f = &stack->frames[i];
+        cap += 48 + (f->symbol ? strlen(f->symbol) : 1) + (f->module ? strlen(f->module) : 6);
+    }
+    char *text = malloc(cap);
+    if (!text) {
+        emit(line);
+        return;
+    }
+    size_t len = (size_t)snprintf(text, cap, "%s", line);
+    for (unsigned i = 0; i < stack->depth && len < cap; i++) {
+        const struct stack_frame *f = &stack->frames[i];
+        len += (size_t)snprintf(text + len, cap - len, "\n    #%-2u 0x%016" PRIx64 " %s (%s)", i,
+                                f->ip, f->symbol ? f->symbol : "?",
+                                f->module ? f->module : "[anon]");
+    }
+    if (stack->truncated && len < cap)
+        snprintf(text + len, cap - len, "\n    ... (--stack-depth reached)");
+    emit(text);
+    free(text);
+}
+
+static void text_map_call(const struct event_origin *o, const struct map_call *c,
+                          const struct stack *stack)
 {
     char line[1024], a[32], b[32], res[96], prot[128], flags[256], size[32];
     int n = text_prefix(line, sizeof line, o, true);
@@ -149,7 +184,7 @@ static void text_map_call(const struct event_origin *o, const struct map_call *c
     case MAP_CALL_NONE:
         return;
     }
-    emit(line);
+    emit_with_stack(line, stack);
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
@@ -179,7 +214,8 @@ static void json_emit(struct json_line *j)
         log_warn("an event did not fit in %d bytes and was dropped", JSON_LINE_MAX);
 }
 
-static void json_map_call(const struct event_origin *o, const struct map_call *c)
+static void json_map_call(const struct event_origin *o, const struct map_call *c,
+                          const struct stack *stack, const char *stack_json)
 {
     static const char *const names[] = {
         [MAP_CALL_MMAP] = "mmap", [MAP_CALL_MUNMAP] = "munmap",
@@ -223,17 +259,23 @@ static void json_map_call(const struct event_origin *o, const struct map_call *c
         snprintf(num, sizeof num, "%d", c->error);
         json_add_str(&j, "error", name ? name : num);
     }
+    if (stack) {
+        json_add_raw(&j, "stack", stack_json ? stack_json : "null");
+        if (stack->truncated || !stack_json)
+            json_add_bool(&j, "stack_truncated", true);
+    }
     json_emit(&j);
 }
 
 /* ---- events ---------------------------------------------------------------- */
 
-void output_map_call(const struct event_origin *o, const struct map_call *call)
+void output_map_call(const struct event_origin *o, const struct map_call *call,
+                     const struct stack *stack, const char *stack_json)
 {
     if (out_json)
-        json_map_call(o, call);
+        json_map_call(o, call, stack, stack_json);
     else
-        text_map_call(o, call);
+        text_map_call(o, call, stack);
 }
 
 void output_attach(const struct event_origin *o, unsigned threads)
@@ -398,4 +440,151 @@ void output_dump_error(const struct event_origin *o, uint64_t addr, uint64_t len
     snprintf(line + n, sizeof line - (size_t)n, "dump 0x%" PRIx64 " %" PRIu64 " failed: %s (%s)",
              addr, len, message, path);
     emit(line);
+}
+
+/* ---- summary (-c) ------------------------------------------------------------ */
+
+static void json_summary(const struct summary_view *v)
+{
+    struct json_line j;
+    struct event_origin o = {0};
+    clock_gettime(CLOCK_REALTIME, &o.ts);
+    json_common(&j, "summary", &o);
+    json_add_uint(&j, "mmaps", v->count);
+    json_add_uint(&j, "bytes", v->bytes);
+    json_add_uint(&j, "mapped", v->mapped);
+    json_add_uint(&j, "dumps", v->dumps);
+    /* Arrays are built here as raw JSON, each element bounded. */
+    size_t cap = 256 + v->nrows * 700 + v->nsizes * 64 + v->nbuckets * 96;
+    char *raw = malloc(cap), esc_site[512], esc_comm[96];
+    if (!raw) {
+        log_warn("out of memory: summary event dropped");
+        return;
+    }
+    size_t len = 0;
+    len += (size_t)snprintf(raw + len, cap - len, "[");
+    for (size_t i = 0; i < v->nrows; i++) {
+        const struct summary_row *r = &v->rows[i];
+        if (!r->site || json_escape(r->site, strlen(r->site), esc_site, sizeof esc_site) ==
+                            (size_t)-1)
+            snprintf(esc_site, sizeof esc_site, "%s", r->site ? "?" : "");
+        if (json_escape(r->comm, strlen(r->comm), esc_comm, sizeof esc_comm) == (size_t)-1)
+            snprintf(esc_comm, sizeof esc_comm, "?");
+        char site[sizeof esc_site + 2];
+        if (r->site)
+            snprintf(site, sizeof site, "\"%s\"", esc_site);
+        else
+            snprintf(site, sizeof site, "null");
+        len += (size_t)snprintf(raw + len, cap - len,
+                                "%s{\"site\":%s,\"comm\":\"%s\",\"count\":%" PRIu64
+                                ",\"bytes\":%" PRIu64 ",\"mapped\":%" PRIu64
+                                ",\"dumps\":%" PRIu64 "}",
+                                i ? "," : "", site, esc_comm, r->count, r->bytes, r->mapped,
+                                r->dumps);
+    }
+    len += (size_t)snprintf(raw + len, cap - len, "]");
+    json_add_raw(&j, "sites", raw);
+    len = 0;
+    len += (size_t)snprintf(raw + len, cap - len, "[");
+    for (size_t i = 0; i < v->nsizes; i++)
+        len += (size_t)snprintf(raw + len, cap - len, "%s{\"size\":%" PRIu64 ",\"count\":%" PRIu64 "}",
+                                i ? "," : "", v->sizes[i].size, v->sizes[i].count);
+    len += (size_t)snprintf(raw + len, cap - len, "]");
+    json_add_raw(&j, "sizes", raw);
+    len = 0;
+    len += (size_t)snprintf(raw + len, cap - len, "[");
+    for (size_t i = 0; i < v->nbuckets; i++)
+        len += (size_t)snprintf(raw + len, cap - len,
+                                "%s{\"from\":%" PRIu64 ",\"to\":%" PRIu64 ",\"count\":%" PRIu64
+                                ",\"bytes\":%" PRIu64 "}",
+                                i ? "," : "", v->buckets[i].low,
+                                v->buckets[i].low > UINT64_MAX / 2 ? UINT64_MAX
+                                                                   : v->buckets[i].low * 2,
+                                v->buckets[i].count, v->buckets[i].bytes);
+    snprintf(raw + len, cap - len, "]");
+    json_add_raw(&j, "histogram", raw);
+    free(raw);
+    if (v->suggested_min_size) {
+        json_add_uint(&j, "suggested_min_size", v->suggested_min_size);
+        json_add_uint(&j, "suggested_for_size", v->suggested_for_size);
+    }
+    json_emit(&j);
+}
+
+/* "16M" for a power of two: what the user types after --min-size. */
+static const char *min_size_word(uint64_t bytes, char *buf, size_t size)
+{
+    static const char units[] = "kMGT";
+    unsigned u = 0;
+    uint64_t v = bytes;
+    while (u < 4 && v >= 1024 && v % 1024 == 0) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, size, "%" PRIu64, v);
+    else
+        snprintf(buf, size, "%" PRIu64 "%c", v, units[u - 1]);
+    return buf;
+}
+
+static void text_summary(const struct summary_view *v)
+{
+    char line[1024], a[32], b[32], c[32];
+    snprintf(line, sizeof line,
+             "summary: %" PRIu64 " reported mmap%s, %s, %s still mapped, %" PRIu64 " dump%s",
+             v->count, v->count == 1 ? "" : "s", format_size(v->bytes, a, sizeof a),
+             format_size(v->mapped, b, sizeof b), v->dumps, v->dumps == 1 ? "" : "s");
+    emit(line);
+    if (v->nrows == 0)
+        return;
+    snprintf(line, sizeof line, "  %7s %11s %11s %6s  %-15s  %s", "count", "bytes", "mapped",
+             "dumps", "thread", v->have_stacks ? "call site" : "call site (use -k)");
+    emit(line);
+    for (size_t i = 0; i < v->nrows; i++) {
+        const struct summary_row *r = &v->rows[i];
+        snprintf(line, sizeof line, "  %7" PRIu64 " %11s %11s %6" PRIu64 "  %-15s  %.700s",
+                 r->count, format_size(r->bytes, a, sizeof a),
+                 format_size(r->mapped, b, sizeof b), r->dumps, r->comm,
+                 r->site ? r->site : "-");
+        emit(line);
+    }
+    emit("  sizes seen most often:");
+    for (size_t i = 0; i < v->nsizes; i++) {
+        snprintf(line, sizeof line, "  %7" PRIu64 " x %" PRIu64 " bytes (%s)", v->sizes[i].count,
+                 v->sizes[i].size, format_size(v->sizes[i].size, a, sizeof a));
+        emit(line);
+    }
+    emit("  histogram of sizes:");
+    uint64_t most = 0;
+    for (size_t i = 0; i < v->nbuckets; i++)
+        most = v->buckets[i].count > most ? v->buckets[i].count : most;
+    for (size_t i = 0; i < v->nbuckets; i++) {
+        const struct summary_bucket *k = &v->buckets[i];
+        char bar[41];
+        size_t width = most ? (size_t)((k->count * 40 + most - 1) / most) : 0;
+        memset(bar, '#', width);
+        bar[width] = '\0';
+        snprintf(line, sizeof line, "  %10s .. < %-10s %7" PRIu64 "  %s",
+                 format_size(k->low, a, sizeof a),
+                 format_size(k->low > UINT64_MAX / 2 ? UINT64_MAX : k->low * 2, b, sizeof b),
+                 k->count, bar);
+        emit(line);
+    }
+    if (v->suggested_min_size) {
+        snprintf(line, sizeof line,
+                 "  most bytes came in mmaps of %" PRIu64 " bytes (%s): --min-size %s reports "
+                 "those and larger ones only",
+                 v->suggested_for_size, format_size(v->suggested_for_size, a, sizeof a),
+                 min_size_word(v->suggested_min_size, c, sizeof c));
+        emit(line);
+    }
+}
+
+void output_summary(const struct summary_view *view)
+{
+    if (out_json)
+        json_summary(view);
+    else
+        text_summary(view);
 }

@@ -8,6 +8,8 @@
  */
 #include "task.h"
 
+#include "unwind.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,7 @@ static void addr_space_put(struct task_table *table, struct addr_space *as)
         }
     }
     region_set_free(as->regions);
+    unwind_space_free(as->unwind);
     free(as);
 }
 
@@ -75,6 +78,7 @@ void task_table_free(struct task_table *table)
         struct addr_space *as = table->spaces;
         table->spaces = as->next;
         region_set_free(as->regions);
+        unwind_space_free(as->unwind);
         free(as);
     }
     free(table->buckets);
@@ -242,4 +246,11 @@ void task_set_addr_space(struct task_table *table, struct task *task, struct add
     }
     addr_space_put(table, task->as);
     task->as = as;
+}
+
+void addr_space_foreach(struct task_table *table, void (*fn)(struct addr_space *as, void *ctx),
+                        void *ctx)
+{
+    for (struct addr_space *as = table->spaces; as; as = as->next)
+        fn(as, ctx);
 }

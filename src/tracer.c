@@ -38,7 +38,9 @@
 #include "procfs.h"
 #include "target.h"
 #include "task.h"
+#include "summary.h"
 #include "track.h"
+#include "unwind.h"
 
 /* Once we ask every tracee to stop for the detach, how long we wait for
  * them before leaving the rest to the kernel (which detaches every tracee
@@ -70,6 +72,9 @@ struct tracer {
     bool detaching;
     struct timespec detach_started;
     struct dumper *dumper;    /* NULL with --no-dump */
+    struct unwinder *unwinder; /* -k; NULL without */
+    struct summary *summary;  /* -c; NULL without */
+    bool mapped_counted;      /* the summary has the bytes still mapped */
     bool finishing;           /* shutting down: pending dumps first, then detach */
     struct timespec finish_started;
     struct stop_stats stats;
@@ -98,6 +103,12 @@ static bool region_extent(void *ctx, pid_t pid, uint64_t id, pid_t mapper, uint6
 static void release_held(void *ctx, pid_t tid);
 static void before_syscall(struct tracer *t, struct task *task);
 
+static void count_dump(void *ctx, uint64_t id)
+{
+    struct tracer *t = ctx;
+    summary_add_dump(t->summary, id);
+}
+
 struct tracer *tracer_new(const struct options *opts, int dump_dir_fd)
 {
     struct tracer *t = calloc(1, sizeof *t);
@@ -117,6 +128,16 @@ struct tracer *tracer_new(const struct options *opts, int dump_dir_fd)
         free(t);
         return NULL;
     }
+    if ((opts->stack && !(t->unwinder = unwinder_new(opts->stack_depth))) ||
+        (opts->summary && !(t->summary = summary_new()))) {
+        log_error("out of memory");
+        if (dump_dir_fd >= 0)
+            close(dump_dir_fd);
+        tracer_free(t);
+        return NULL;
+    }
+    t->policy.unwinder = t->unwinder;
+    t->policy.summary = t->summary;
 
     /* The signals we serve arrive through the signalfd only: handlers
      * would race with the loop. */
@@ -150,6 +171,7 @@ struct tracer *tracer_new(const struct options *opts, int dump_dir_fd)
             .max_dumps = opts->max_dumps,
             .region_extent = region_extent,
             .release = release_held,
+            .dumped = count_dump,
             .ctx = t,
         };
         if (!(t->dumper = dumper_new(&config))) {
@@ -171,6 +193,8 @@ void tracer_free(struct tracer *t)
         timer_delete(t->duration_timer);
     dumper_free(t->dumper);
     task_table_free(t->tasks);
+    unwinder_free(t->unwinder);
+    summary_free(t->summary);
     free(t);
 }
 
@@ -444,10 +468,32 @@ static void mark_detaching(struct task *task, void *ctx)
         log_warn("PTRACE_INTERRUPT of thread %d: %s", (int)task->tid, strerror(errno));
 }
 
+static int count_mapped_region(const struct region *r, void *ctx)
+{
+    summary_add_mapped(ctx, r->id, r->end - r->start);
+    return 0;
+}
+
+static void count_mapped_space(struct addr_space *as, void *ctx)
+{
+    region_set_foreach(as->regions, count_mapped_region, ctx);
+}
+
+/* -c: what is still mapped when tracing ends (before the detach forgets
+ * it; a process that exited has nothing mapped). */
+static void count_still_mapped(struct tracer *t)
+{
+    if (!t->summary || t->mapped_counted)
+        return;
+    t->mapped_counted = true;
+    addr_space_foreach(t->tasks, count_mapped_space, t->summary);
+}
+
 static void begin_detach(struct tracer *t)
 {
     if (t->detaching)
         return;
+    count_still_mapped(t);
     t->detaching = true;
     clock_gettime(CLOCK_MONOTONIC, &t->detach_started);
     /* Interrupt everyone first, then detach each at whatever stop comes:
@@ -677,10 +723,15 @@ static bool is_exit_group(uint32_t arch, uint64_t nr)
  * whole address space (unless it is a vfork parent's). */
 static void before_syscall(struct tracer *t, struct task *task)
 {
-    if (!t->dumper)
+    if (!t->dumper && !t->unwinder)
         return;
     struct map_call call;
     decode_map_call(task->arch, task->nr, task->args, 0, false, &call);
+    /* The unwinder's caches of code and unwind tables must not outlive
+     * the mappings they were read from. */
+    unwind_space_note_map_call(task->as->unwind, &call);
+    if (!t->dumper)
+        return;
     /* A large MAP_FIXED replaces whatever it lands on, as an munmap would
      * (track makes it a region of its own). A small one inside a reported
      * region is a commit of reserved memory (JVMs do this) and stays part
@@ -1078,5 +1129,17 @@ int tracer_run(struct tracer *t)
         log_error("stops: %lu total (syscall %lu, seccomp %lu, signal %lu, other %lu)",
                   t->stats.total, t->stats.syscall, t->stats.seccomp, t->stats.signal,
                   t->stats.group + t->stats.event + t->stats.exited);
+    if (t->opts->verbose && t->unwinder) {
+        struct unwind_stats us;
+        unwinder_stats(t->unwinder, &us);
+        log_error("stacks: %lu unwound, %lu frames (%lu by frame pointer), %lu symbol files, "
+                  "%lu maps reads, %lu cache drops",
+                  us.stacks, us.frames, us.fp_steps, us.files_loaded, us.maps_reads,
+                  us.cache_drops);
+    }
+    if (t->summary) {
+        count_still_mapped(t);
+        output_summary(summary_view(t->summary));
+    }
     return exit_code(t);
 }

@@ -4,12 +4,16 @@
  */
 #include "track.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "dumper.h"
+#include "json.h"
 #include "maps.h"
 #include "output.h"
+#include "summary.h"
+#include "unwind.h"
 
 /* Region ids are unique for the whole run, so a dump scheduled for one
  * region can never be taken for a later region at the same address. */
@@ -21,42 +25,75 @@ static uint64_t range_end(uint64_t start, uint64_t len)
     return start > UINT64_MAX - aligned ? UINT64_MAX : start + aligned;
 }
 
-static void report_origin(struct task *task, const struct map_call *call,
-                          struct event_origin *origin)
-{
-    origin->pid = task->pid;
-    origin->tid = task->tid;
-    clock_gettime(CLOCK_REALTIME, &origin->ts);
-    task_read_comm(task, origin->comm);
-    output_map_call(origin, call);
-}
-
-static void report(struct task *task, const struct map_call *call)
-{
+/* One event being reported: who, and with -k the caller's stack. */
+struct report {
     struct event_origin origin;
-    report_origin(task, call, &origin);
+    struct stack stack;
+    bool has_stack;
+    char *stack_json;
+};
+
+/* Writes the event of call; with want_stack and -k, unwinds the thread
+ * first (it is in its syscall-exit stop: held only for this). */
+static void report_call(const struct track_policy *policy, struct task *task,
+                        const struct map_call *call, bool want_stack, struct report *r)
+{
+    memset(r, 0, sizeof *r);
+    r->origin.pid = task->pid;
+    r->origin.tid = task->tid;
+    clock_gettime(CLOCK_REALTIME, &r->origin.ts);
+    task_read_comm(task, r->origin.comm);
+    if (want_stack && policy->unwinder) {
+        unwind_stack(policy->unwinder, &task->as->unwind, task->pid, task->tid, task->arch,
+                     &r->stack);
+        r->has_stack = true;
+        bool complete = true;
+        r->stack_json = stack_to_json(&r->stack, JSON_STACK_MAX, &complete);
+        if (!complete)
+            r->stack.truncated = true;
+    }
+    output_map_call(&r->origin, call, r->has_stack ? &r->stack : NULL, r->stack_json);
 }
 
-/* A new reported region: its event, then its dump. */
+static void report_done(struct report *r)
+{
+    stack_release(&r->stack);
+    free(r->stack_json);
+}
+
+static void report(const struct track_policy *policy, struct task *task,
+                   const struct map_call *call)
+{
+    struct report r;
+    report_call(policy, task, call, false, &r);
+    report_done(&r);
+}
+
+/* A new reported region: its event (with its stack), its row in the
+ * summary, then its dump. */
 static void report_new_region(const struct track_policy *policy, struct task *task,
-                              const struct map_call *call, const struct region *r)
+                              const struct map_call *call, const struct region *region)
 {
-    struct event_origin origin;
-    report_origin(task, call, &origin);
-    if (!policy->dumper)
-        return;
-    struct dump_target target = {
-        .id = r->id,
-        .pid = task->pid,
-        .tid = task->tid,
-        .addr = r->start,
-        .len = r->end - r->start,
-        .prot = r->prot,
-        .flags = r->flags,
-        .mapped_at = r->mapped_at,
-    };
-    memcpy(target.comm, origin.comm, sizeof target.comm);
-    dumper_schedule(policy->dumper, &target);
+    struct report r;
+    report_call(policy, task, call, true, &r);
+    summary_add_region(policy->summary, region->id, region->end - region->start, r.origin.comm,
+                       r.has_stack ? &r.stack : NULL);
+    if (policy->dumper) {
+        struct dump_target target = {
+            .id = region->id,
+            .pid = task->pid,
+            .tid = task->tid,
+            .addr = region->start,
+            .len = region->end - region->start,
+            .prot = region->prot,
+            .flags = region->flags,
+            .mapped_at = region->mapped_at,
+            .stack_json = r.stack_json,
+        };
+        memcpy(target.comm, r.origin.comm, sizeof target.comm);
+        dumper_schedule(policy->dumper, &target);
+    }
+    report_done(&r);
 }
 
 static bool track_mmap(const struct track_policy *policy, struct task *task,
@@ -67,7 +104,9 @@ static bool track_mmap(const struct track_policy *policy, struct task *task,
     if (call->failed) {
         if (!policy->report_failed || !large)
             return false;
-        report(task, call);
+        struct report r;
+        report_call(policy, task, call, true, &r);
+        report_done(&r);
         return true;
     }
     uint64_t start = call->result, end = range_end(start, call->len);
@@ -95,7 +134,7 @@ static bool track_mmap(const struct track_policy *policy, struct task *task,
     } else {
         return false;
     }
-    report(task, call);
+    report(policy, task, call);
     return true;
 }
 
@@ -108,7 +147,7 @@ static bool track_munmap(const struct track_policy *policy, struct task *task,
                                     range_end(call->addr, call->len), NULL);
     if (touched <= 0 && policy->min_size > 0)
         return false;
-    report(task, call);
+    report(policy, task, call);
     return true;
 }
 
@@ -173,7 +212,7 @@ static bool track_mremap(const struct track_policy *policy, struct task *task,
             return true;
         }
     }
-    report(task, call);
+    report(policy, task, call);
     return true;
 }
 
@@ -186,7 +225,7 @@ static bool track_mprotect(const struct track_policy *policy, struct task *task,
                                      range_end(call->addr, call->len), (int)call->prot);
     if (touched <= 0 && policy->min_size > 0)
         return false;
-    report(task, call);
+    report(policy, task, call);
     return true;
 }
 

@@ -173,17 +173,17 @@ TEST(truncation_is_sticky)
     json_add_hex(&j, "addr", 0x1000);
     CHECK(json_end(&j) == NULL);
 
-    /* Escaping can triple the size: 3000 control chars need 18000 bytes. */
-    static char ctl[3001];
-    memset(ctl, '\x01', 3000);
-    ctl[3000] = '\0';
+    /* Escaping can multiply the size by six: a control char is \u00XX. */
+    static char ctl[JSON_LINE_MAX / 4 + 1];
+    memset(ctl, '\x01', sizeof ctl - 1);
+    ctl[sizeof ctl - 1] = '\0';
     json_begin(&j);
     json_add_str(&j, "s", ctl);
     CHECK(json_end(&j) == NULL);
 
     /* Many small pairs run out too. */
     json_begin(&j);
-    for (int i = 0; i < 2000; i++)
+    for (int i = 0; i < JSON_LINE_MAX / 20; i++)
         json_add_uint(&j, "n", UINT64_MAX);
     CHECK(json_end(&j) == NULL);
     CHECK(j.len <= JSON_LINE_MAX);

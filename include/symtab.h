@@ -1,0 +1,47 @@
+/*
+ * symtab: names for code addresses, from an ELF file's symbol tables or
+ * from a perf map (the "START SIZE NAME" text file that JITs such as the
+ * JVM write to /tmp/perf-PID.map).
+ *
+ * Both inputs describe someone else's program and are untrusted: every
+ * offset, count and string is bounds-checked, and a malformed table is
+ * refused (NULL) rather than half used.
+ *
+ * Addresses are the file's own (ELF st_value, i.e. before the load bias is
+ * added) for ELF tables, and absolute for perf maps.
+ *
+ * Ownership: a struct symtab owns its entries and names; names returned by
+ * symtab_lookup() stay valid until symtab_free(). C++ names are demangled
+ * on first lookup and kept.
+ */
+#ifndef MMAPWATCH_SYMTAB_H
+#define MMAPWATCH_SYMTAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct symtab;
+
+/* The function symbols of the ELF file open on fd (.symtab and .dynsym,
+ * both when present). NULL when it has none, is not a 64-bit ELF, is
+ * malformed, or memory ran out. The fd stays the caller's. */
+struct symtab *symtab_from_elf(int fd);
+
+/* The entries of a perf map file (text). NULL when it cannot be read or
+ * holds no valid line; malformed lines are skipped, as perf does. */
+struct symtab *symtab_from_perf_map(int fd);
+
+/* The symbol whose [start, start + size) holds addr (a symbol of size 0
+ * holds only addresses up to the next symbol), demangled, with
+ * *offset = addr - start. NULL when no symbol holds addr. */
+const char *symtab_lookup(struct symtab *table, uint64_t addr, uint64_t *offset);
+
+size_t symtab_count(const struct symtab *table);
+
+void symtab_free(struct symtab *table);
+
+/* The readable form of a C++ (Itanium ABI) mangled name, malloc'd, or NULL
+ * when name is not a mangled name. */
+char *symtab_demangle(const char *name);
+
+#endif

@@ -1,0 +1,909 @@
+/*
+ * unwind: libunwind remote unwinding with our own accessors, symbols from
+ * ELF files and perf maps. See include/unwind.h for the contract and the
+ * caching rules.
+ */
+#include "unwind.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libunwind-ptrace.h>
+#include <linux/audit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "log.h"
+#include "maps.h"
+#include "symtab.h"
+
+#ifndef __x86_64__
+#error "unwind.c unwinds x86_64 processes from an x86_64 tracer"
+#endif
+
+/* Exported by libunwind (and stable since 1.0) but not declared in its
+ * public headers: the lookup of an .eh_frame_hdr binary-search table,
+ * which libunwind's own remote code uses. We locate each module's table
+ * ourselves (module_table) and hand it over, so libunwind never re-reads
+ * /proc/PID/maps or the ELF file on a miss as its ptrace accessors do. */
+extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip,
+                                              unw_dyn_info_t *di, unw_proc_info_t *pi,
+                                              int need_unwind_info, void *arg);
+
+#define PAGE 4096u
+/* The top of the stack read in one process_vm_readv per stack: enough for
+ * the frames of most native call chains; deeper frames are read a page at
+ * a time. */
+#define STACK_WINDOW (32u * 1024)
+/* Cached pages of read-only file mappings per address space (8 MiB). */
+#define PAGE_CACHE_MAX 2048
+#define PAGE_BUCKETS 512
+/* Other pages read for one stack (heap, deeper stack). */
+#define SCRATCH_PAGES 16
+/* A symbol longer than this (C++ templates) is cut, with "...". */
+#define SYMBOL_MAX 1024
+
+struct page {
+    uint64_t addr;
+    struct page *next;
+    uint8_t data[PAGE];
+};
+
+/* One ELF file's symbols, loaded once for the run, shared by every
+ * process that maps it. */
+struct elf_file {
+    char *path;
+    uint64_t inode;
+    struct symtab *symbols; /* NULL: none, or unreadable */
+    struct elf_file *next;
+};
+
+/* One executable mapping of an address space. */
+struct module {
+    uint64_t start, end;
+    uint64_t header;        /* start of the file's offset-0 mapping (its ELF header); 0: unknown */
+    char *path;             /* the kernel's name; "" when anonymous */
+    uint64_t inode;
+    bool deleted;
+    bool anonymous;         /* JIT code and the like: no file, no unwind tables */
+    bool layout_done, has_bias, has_table;
+    uint64_t bias;          /* load address - file address */
+    unw_dyn_info_t table;   /* its .eh_frame_hdr, for libunwind */
+    bool file_done;
+    struct elf_file *file;
+};
+
+struct unwind_space {
+    struct unwinder *u;
+    unw_addr_space_t as;
+    pid_t pid;
+    struct maps_list maps;  /* the last read; kept when stale, for overlap checks */
+    bool maps_valid;
+    struct module *modules; /* the executable mappings of maps, in address order */
+    size_t nmodules;
+    struct page *buckets[PAGE_BUCKETS];
+    size_t npages;
+    pid_t nspid;            /* the process's pid in its own namespace; 0: not read yet */
+    struct symtab *perf_map;
+    struct timespec perf_mtime;
+    off_t perf_size;
+    bool perf_seen;         /* perf_mtime/perf_size describe a file we loaded */
+};
+
+/* One stack being unwound: the accessors' argument. */
+struct capture {
+    struct unwinder *u;
+    struct unwind_space *space;
+    pid_t tid;
+    struct user_regs_struct regs;
+    uint64_t window_start;
+    size_t window_len;
+    unsigned nscratch, next_scratch;
+    bool maps_refreshed;  /* already re-read for this stack */
+    bool perf_checked;    /* perf map freshness checked for this stack */
+    void *upt;            /* libunwind-ptrace's state, for PEEKDATA fallbacks */
+};
+
+struct unwinder {
+    unsigned max_depth;
+    unw_accessors_t accessors;
+    struct elf_file *files;
+    struct unwind_stats stats;
+    uint8_t window[STACK_WINDOW];
+    struct page scratch[SCRATCH_PAGES];
+};
+
+/* ---- memory -------------------------------------------------------------- */
+
+static ssize_t vm_read(pid_t tid, uint64_t addr, void *buf, size_t len)
+{
+    struct iovec local = {.iov_base = buf, .iov_len = len};
+    struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
+    return process_vm_readv(tid, &local, 1, &remote, 1, 0);
+}
+
+static void drop_pages(struct unwind_space *s)
+{
+    for (size_t b = 0; b < PAGE_BUCKETS; b++) {
+        while (s->buckets[b]) {
+            struct page *p = s->buckets[b];
+            s->buckets[b] = p->next;
+            free(p);
+        }
+    }
+    s->npages = 0;
+}
+
+/* Pages of read-only file mappings do not change while mapped: they are
+ * what libunwind reads again and again (.eh_frame_hdr, .eh_frame). */
+static bool cacheable(const struct unwind_space *s, uint64_t addr)
+{
+    const struct map_entry *e = s->maps_valid ? maps_lookup(&s->maps, addr) : NULL;
+    return e && e->path[0] == '/' && e->inode != 0 && e->prot[1] != 'w' && !e->deleted;
+}
+
+static const uint8_t *page_at(struct capture *c, uint64_t addr)
+{
+    struct unwind_space *s = c->space;
+    if (cacheable(s, addr)) {
+        size_t b = (addr / PAGE) % PAGE_BUCKETS;
+        for (struct page *p = s->buckets[b]; p; p = p->next)
+            if (p->addr == addr)
+                return p->data;
+        if (s->npages >= PAGE_CACHE_MAX)
+            drop_pages(s);
+        struct page *p = malloc(sizeof *p);
+        if (p && vm_read(c->tid, addr, p->data, PAGE) == PAGE) {
+            p->addr = addr;
+            p->next = s->buckets[b];
+            s->buckets[b] = p;
+            s->npages++;
+            return p->data;
+        }
+        free(p);
+        return NULL;
+    }
+    struct page *scratch = c->u->scratch;
+    for (unsigned i = 0; i < c->nscratch; i++)
+        if (scratch[i].addr == addr)
+            return scratch[i].data;
+    struct page *p = &scratch[c->next_scratch];
+    if (vm_read(c->tid, addr, p->data, PAGE) != PAGE)
+        return NULL;
+    p->addr = addr;
+    c->next_scratch = (c->next_scratch + 1) % SCRATCH_PAGES;
+    if (c->nscratch < SCRATCH_PAGES)
+        c->nscratch++;
+    return p->data;
+}
+
+/* len bytes at addr of the thread's memory, from the stack window or the
+ * page caches. false if some byte cannot be read with process_vm_readv. */
+static bool read_bytes(struct capture *c, uint64_t addr, void *out, size_t len)
+{
+    if (addr >= c->window_start && addr - c->window_start <= c->window_len &&
+        len <= c->window_len - (addr - c->window_start)) {
+        memcpy(out, c->u->window + (addr - c->window_start), len);
+        return true;
+    }
+    uint8_t *dst = out;
+    while (len > 0) {
+        if (addr > UINT64_MAX - PAGE)
+            return false;
+        uint64_t page = addr & ~(uint64_t)(PAGE - 1);
+        size_t in_page = PAGE - (size_t)(addr - page);
+        size_t n = len < in_page ? len : in_page;
+        const uint8_t *data = page_at(c, page);
+        if (!data)
+            return false;
+        memcpy(dst, data + (addr - page), n);
+        dst += n;
+        addr += n;
+        len -= n;
+    }
+    return true;
+}
+
+static bool read_word(struct capture *c, uint64_t addr, uint64_t *value)
+{
+    return read_bytes(c, addr, value, sizeof *value);
+}
+
+/* ---- modules ---------------------------------------------------------------- */
+
+static void free_modules(struct unwind_space *s)
+{
+    for (size_t i = 0; i < s->nmodules; i++)
+        free(s->modules[i].path);
+    free(s->modules);
+    s->modules = NULL;
+    s->nmodules = 0;
+}
+
+/* Everything cached about this address space goes: its code changed. */
+static void drop_all(struct unwind_space *s)
+{
+    drop_pages(s);
+    free_modules(s);
+    maps_release(&s->maps);
+    s->maps_valid = false;
+    unw_flush_cache(s->as, 0, 0);
+    s->u->stats.cache_drops++;
+}
+
+static bool is_file_path(const struct map_entry *e) { return e->path[0] == '/'; }
+
+/* Where the ELF header of the file mapped by e is: the start of the same
+ * file's offset-0 mapping. The vDSO is an ELF image of its own. */
+static uint64_t header_of(const struct maps_list *maps, size_t index)
+{
+    const struct map_entry *e = &maps->entries[index];
+    if (strcmp(e->path, "[vdso]") == 0)
+        return e->start;
+    if (!is_file_path(e))
+        return 0;
+    for (size_t i = index + 1; i-- > 0;) {
+        const struct map_entry *m = &maps->entries[i];
+        if (m->inode == e->inode && strcmp(m->path, e->path) == 0 && m->offset == 0)
+            return m->start;
+    }
+    return 0;
+}
+
+static void load_modules(struct capture *c)
+{
+    struct unwind_space *s = c->space;
+    free_modules(s);
+    maps_release(&s->maps);
+    s->maps_valid = false;
+    c->u->stats.maps_reads++;
+    /* The thread's own maps: a leader that has exited reads as empty. */
+    if (maps_read(c->tid, false, &s->maps) < 0)
+        return;
+    s->maps_valid = true;
+    size_t n = 0;
+    for (size_t i = 0; i < s->maps.count; i++)
+        n += s->maps.entries[i].prot[2] == 'x';
+    s->modules = calloc(n ? n : 1, sizeof *s->modules);
+    if (!s->modules)
+        return;
+    for (size_t i = 0; i < s->maps.count; i++) {
+        const struct map_entry *e = &s->maps.entries[i];
+        if (e->prot[2] != 'x')
+            continue;
+        struct module *m = &s->modules[s->nmodules];
+        if (!(m->path = strdup(e->path)))
+            break;
+        m->start = e->start;
+        m->end = e->end;
+        m->inode = e->inode;
+        m->deleted = e->deleted;
+        m->anonymous = !is_file_path(e) && strcmp(e->path, "[vdso]") != 0;
+        m->header = header_of(&s->maps, i);
+        s->nmodules++;
+    }
+}
+
+static struct module *module_at(struct capture *c, uint64_t ip)
+{
+    struct unwind_space *s = c->space;
+    if (!s->maps_valid && !c->maps_refreshed) {
+        load_modules(c);
+        c->maps_refreshed = true;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        size_t lo = 0, hi = s->nmodules;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            struct module *m = &s->modules[mid];
+            if (ip < m->start)
+                hi = mid;
+            else if (ip >= m->end)
+                lo = mid + 1;
+            else
+                return m;
+        }
+        /* Mapped since we last looked (launch mode does not stop at small
+         * mmaps): read the maps again, once per stack. */
+        if (c->maps_refreshed)
+            break;
+        load_modules(c);
+        c->maps_refreshed = true;
+    }
+    return NULL;
+}
+
+/* The module's load bias and .eh_frame_hdr, from the ELF and program
+ * headers in the process's own memory (so a file replaced on disk, or a
+ * module in another mount namespace, cannot mislead us). */
+static void module_layout(struct capture *c, struct module *m)
+{
+    if (m->layout_done)
+        return;
+    m->layout_done = true;
+    Elf64_Ehdr eh;
+    if (!m->header || !read_bytes(c, m->header, &eh, sizeof eh) ||
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 64)
+        return;
+    Elf64_Phdr ph[64];
+    if (!read_bytes(c, m->header + eh.e_phoff, ph, eh.e_phnum * sizeof ph[0]))
+        return;
+    const Elf64_Phdr *eh_frame = NULL;
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0 && !m->has_bias) {
+            m->bias = m->header - (ph[i].p_vaddr & ~(uint64_t)(PAGE - 1));
+            m->has_bias = true;
+        } else if (ph[i].p_type == PT_GNU_EH_FRAME) {
+            eh_frame = &ph[i];
+        }
+    }
+    if (!m->has_bias || !eh_frame)
+        return;
+    /* .eh_frame_hdr: version 1, the encodings of eh_frame_ptr, fde_count
+     * and the table, then those; the table is what libunwind searches and
+     * it must be (datarel | sdata4) pairs. */
+    uint64_t hdr = m->bias + eh_frame->p_vaddr;
+    uint8_t head[12];
+    if (!read_bytes(c, hdr, head, sizeof head) || head[0] != 1 ||
+        (head[1] & 0x0f) != 0x0b /* sdata4 */ || head[2] != 0x03 /* udata4 */ ||
+        head[3] != 0x3b /* datarel|sdata4 */)
+        return;
+    uint32_t fde_count;
+    memcpy(&fde_count, head + 8, sizeof fde_count);
+    m->table = (unw_dyn_info_t){
+        .start_ip = m->start,
+        .end_ip = m->end,
+        .format = UNW_INFO_FORMAT_REMOTE_TABLE,
+        .u.rti = {
+            .segbase = hdr,
+            .table_len = fde_count * 8 / sizeof(unw_word_t),
+            .table_data = hdr + sizeof head,
+        },
+    };
+    m->has_table = fde_count > 0;
+}
+
+/* ---- libunwind accessors ------------------------------------------------------ */
+
+static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
+                          int need_unwind_info, void *arg)
+{
+    struct capture *c = arg;
+    struct module *m = module_at(c, ip);
+    if (!m || m->anonymous)
+        return -UNW_ENOINFO; /* JIT code: the frame-pointer chain will do */
+    module_layout(c, m);
+    if (!m->has_table)
+        return -UNW_ENOINFO;
+    return _Ux86_64_dwarf_search_unwind_table(as, ip, &m->table, pi, need_unwind_info, arg);
+}
+
+static void put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi, void *arg)
+{
+    (void)as;
+    (void)arg;
+    free(pi->unwind_info);
+    pi->unwind_info = NULL;
+}
+
+static int get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr, void *arg)
+{
+    (void)as;
+    (void)addr;
+    (void)arg;
+    return -UNW_ENOINFO; /* no dynamic unwind registrations are followed */
+}
+
+static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *value, int write,
+                      void *arg)
+{
+    struct capture *c = arg;
+    if (write)
+        return -UNW_EINVAL; /* we never write to the target */
+    uint64_t word;
+    if (read_word(c, addr, &word)) {
+        *value = word;
+        return 0;
+    }
+    /* Unreadable to process_vm_readv (a page without PROT_READ):
+     * PTRACE_PEEKDATA can still read it. */
+    if (!c->upt && !(c->upt = _UPT_create(c->tid)))
+        return -UNW_EINVAL;
+    return _UPT_access_mem(as, addr, value, 0, c->upt);
+}
+
+static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *value, int write,
+                      void *arg)
+{
+    (void)as;
+    struct capture *c = arg;
+    const struct user_regs_struct *r = &c->regs;
+    if (write)
+        return -UNW_EINVAL;
+    switch (reg) {
+    case UNW_X86_64_RAX: *value = r->rax; break;
+    case UNW_X86_64_RDX: *value = r->rdx; break;
+    case UNW_X86_64_RCX: *value = r->rcx; break;
+    case UNW_X86_64_RBX: *value = r->rbx; break;
+    case UNW_X86_64_RSI: *value = r->rsi; break;
+    case UNW_X86_64_RDI: *value = r->rdi; break;
+    case UNW_X86_64_RBP: *value = r->rbp; break;
+    case UNW_X86_64_RSP: *value = r->rsp; break;
+    case UNW_X86_64_R8: *value = r->r8; break;
+    case UNW_X86_64_R9: *value = r->r9; break;
+    case UNW_X86_64_R10: *value = r->r10; break;
+    case UNW_X86_64_R11: *value = r->r11; break;
+    case UNW_X86_64_R12: *value = r->r12; break;
+    case UNW_X86_64_R13: *value = r->r13; break;
+    case UNW_X86_64_R14: *value = r->r14; break;
+    case UNW_X86_64_R15: *value = r->r15; break;
+    case UNW_X86_64_RIP: *value = r->rip; break;
+    default: return -UNW_EBADREG;
+    }
+    return 0;
+}
+
+static int access_fpreg(unw_addr_space_t as, unw_regnum_t reg, unw_fpreg_t *value, int write,
+                        void *arg)
+{
+    (void)as;
+    (void)reg;
+    (void)value;
+    (void)write;
+    (void)arg;
+    return -UNW_EBADREG; /* unwinding needs no floating-point register */
+}
+
+static int resume(unw_addr_space_t as, unw_cursor_t *cursor, void *arg)
+{
+    (void)as;
+    (void)cursor;
+    (void)arg;
+    return -UNW_EINVAL; /* we only look */
+}
+
+static int get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t len,
+                         unw_word_t *offset, void *arg)
+{
+    (void)as;
+    (void)addr;
+    (void)buf;
+    (void)len;
+    (void)offset;
+    (void)arg;
+    return -UNW_ENOINFO; /* symbols are ours: see symbolize() */
+}
+
+/* ---- symbols ---------------------------------------------------------------------- */
+
+static struct elf_file *elf_file_of(struct capture *c, struct module *m)
+{
+    if (m->file_done)
+        return m->file;
+    m->file_done = true;
+    struct unwinder *u = c->u;
+    for (struct elf_file *f = u->files; f; f = f->next) {
+        if (f->inode == m->inode && strcmp(f->path, m->path) == 0) {
+            m->file = f;
+            return f;
+        }
+    }
+    struct elf_file *f = calloc(1, sizeof *f);
+    if (!f || !(f->path = strdup(m->path))) {
+        free(f);
+        return NULL;
+    }
+    f->inode = m->inode;
+    /* Through the process's root (it may be in another container); a
+     * deleted file only through its mapping. The inode must be the
+     * mapped one: a file replaced on disk has other symbols. */
+    char path[4200];
+    if (m->deleted)
+        snprintf(path, sizeof path, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)c->tid,
+                 m->start, m->end);
+    else if (strcmp(m->path, "[vdso]") == 0)
+        path[0] = '\0';
+    else
+        snprintf(path, sizeof path, "/proc/%d/root%s", (int)c->tid, m->path);
+    int fd = path[0] ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_ino == m->inode)
+        f->symbols = symtab_from_elf(fd);
+    if (fd >= 0)
+        close(fd);
+    u->stats.files_loaded++;
+    f->next = u->files;
+    u->files = f;
+    m->file = f;
+    return f;
+}
+
+/* The pid the process has in its own pid namespace: the JVM names its
+ * perf map after that one. */
+static pid_t namespace_pid(pid_t pid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return pid;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return pid;
+    buf[n] = '\0';
+    char *line = strstr(buf, "\nNSpid:");
+    if (!line)
+        return pid;
+    line += strlen("\nNSpid:");
+    pid_t last = pid;
+    char *end = strchr(line, '\n');
+    if (end)
+        *end = '\0';
+    for (char *tok = strtok(line, " \t"); tok; tok = strtok(NULL, " \t"))
+        last = (pid_t)atoi(tok);
+    return last > 0 ? last : pid;
+}
+
+/* The process's perf map, loaded again when the file changed (a JIT
+ * appends as it compiles); checked at most once per stack. */
+static struct symtab *perf_map_of(struct capture *c)
+{
+    struct unwind_space *s = c->space;
+    if (c->perf_checked)
+        return s->perf_map;
+    c->perf_checked = true;
+    if (!s->nspid)
+        s->nspid = namespace_pid(s->pid);
+    char path[128];
+    snprintf(path, sizeof path, "/proc/%d/root/tmp/perf-%d.map", (int)s->pid, (int)s->nspid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        return s->perf_map;
+    }
+    if (!s->perf_seen || st.st_size != s->perf_size ||
+        st.st_mtim.tv_sec != s->perf_mtime.tv_sec || st.st_mtim.tv_nsec != s->perf_mtime.tv_nsec) {
+        symtab_free(s->perf_map);
+        s->perf_map = symtab_from_perf_map(fd);
+        s->perf_seen = true;
+        s->perf_size = st.st_size;
+        s->perf_mtime = st.st_mtim;
+    }
+    close(fd);
+    return s->perf_map;
+}
+
+static char *format_symbol(const char *name, uint64_t offset)
+{
+    char *out = NULL;
+    int len = (int)strnlen(name, SYMBOL_MAX + 1);
+    const char *cut = len > SYMBOL_MAX ? "..." : "";
+    if (len > SYMBOL_MAX)
+        len = SYMBOL_MAX;
+    if (asprintf(&out, "%.*s%s+0x%" PRIx64, len, name, cut, offset) < 0)
+        return NULL;
+    return out;
+}
+
+/* Names frame f. A return address points after its call, which may be
+ * the first byte of the next function: the caller is looked up at ip-1
+ * (the offset shown is still from ip). */
+static void symbolize(struct capture *c, struct stack_frame *f, bool innermost)
+{
+    uint64_t lookup = innermost ? f->ip : f->ip - 1, offset;
+    const char *name = NULL;
+    struct module *m = module_at(c, lookup);
+    if (m && !m->anonymous) {
+        f->module = strdup(m->path);
+        module_layout(c, m);
+        struct elf_file *file = elf_file_of(c, m);
+        if (file && file->symbols && m->has_bias)
+            name = symtab_lookup(file->symbols, lookup - m->bias, &offset);
+    } else {
+        name = symtab_lookup(perf_map_of(c), lookup, &offset);
+    }
+    if (name)
+        f->symbol = format_symbol(name, offset + (f->ip - lookup));
+}
+
+/* ---- the walk ------------------------------------------------------------------------ */
+
+/* One step up the frame-pointer chain from a frame with stack pointer sp
+ * and frame pointer rbp: valid only when rbp points into the same stack,
+ * above sp, aligned, and holds a non-zero return address. */
+static bool frame_pointer_step(struct capture *c, uint64_t sp, uint64_t rbp, uint64_t *ip,
+                               uint64_t *next_sp, uint64_t *next_rbp)
+{
+    const struct map_entry *stack = c->space->maps_valid ? maps_lookup(&c->space->maps, sp) : NULL;
+    if (!stack || (rbp & 7) || rbp < sp || rbp >= stack->end || stack->end - rbp < 16)
+        return false;
+    uint64_t saved_rbp, ret;
+    if (!read_word(c, rbp, &saved_rbp) || !read_word(c, rbp + 8, &ret) || ret == 0)
+        return false;
+    *ip = ret;
+    *next_sp = rbp + 16;
+    *next_rbp = saved_rbp;
+    return true;
+}
+
+static struct unwind_space *space_new(struct unwinder *u, pid_t pid)
+{
+    struct unwind_space *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->u = u;
+    s->pid = pid;
+    s->as = unw_create_addr_space(&u->accessors, 0);
+    if (!s->as) {
+        free(s);
+        return NULL;
+    }
+    /* libunwind caches the unwind rules of each ip it has seen: the
+     * second stack through the same code costs no .eh_frame parsing. */
+    unw_set_caching_policy(s->as, UNW_CACHE_GLOBAL);
+    return s;
+}
+
+int unwind_stack(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pid_t tid,
+                 uint32_t arch, struct stack *out)
+{
+    memset(out, 0, sizeof *out);
+    if (arch != AUDIT_ARCH_X86_64)
+        return -1; /* libunwind here unwinds x86_64 code only */
+    if (!(out->frames = calloc(u->max_depth, sizeof *out->frames)))
+        return -1;
+    if (!*spacep && !(*spacep = space_new(u, pid)))
+        return -1;
+    struct capture c = {.u = u, .space = *spacep, .tid = tid};
+    if (ptrace(PTRACE_GETREGS, tid, NULL, &c.regs) < 0)
+        return -1;
+    ssize_t n = vm_read(tid, c.regs.rsp, u->window, STACK_WINDOW);
+    c.window_start = c.regs.rsp;
+    c.window_len = n > 0 ? (size_t)n : 0;
+    u->stats.stacks++;
+
+    unw_cursor_t cursor;
+    int rc = unw_init_remote(&cursor, c.space->as, &c);
+    while (rc >= 0) {
+        unw_word_t ip = 0, sp = 0, rbp = 0;
+        unw_get_reg(&cursor, UNW_REG_IP, &ip);
+        unw_get_reg(&cursor, UNW_REG_SP, &sp);
+        if (ip == 0)
+            break;
+        if (out->depth == u->max_depth) {
+            out->truncated = true;
+            break;
+        }
+        out->frames[out->depth++].ip = ip;
+        int step = unw_step(&cursor);
+        if (step > 0) {
+            unw_word_t next_sp = 0;
+            unw_get_reg(&cursor, UNW_REG_SP, &next_sp);
+            if (next_sp < sp)
+                break; /* a stack grows one way: this is garbage */
+            continue;
+        }
+        /* libunwind found no rule for this frame (code without unwind
+         * information) or thinks it is the outermost: try the chain. */
+        uint64_t next_ip, next_sp, next_rbp;
+        unw_get_reg(&cursor, UNW_X86_64_RBP, &rbp);
+        if (!frame_pointer_step(&c, sp, rbp, &next_ip, &next_sp, &next_rbp))
+            break;
+        u->stats.fp_steps++;
+        c.regs.rip = next_ip;
+        c.regs.rsp = next_sp;
+        c.regs.rbp = next_rbp;
+        rc = unw_init_remote(&cursor, c.space->as, &c);
+    }
+    if (out->depth == 0) {
+        out->frames[0].ip = c.regs.rip;
+        out->depth = 1;
+    }
+    for (unsigned i = 0; i < out->depth; i++)
+        symbolize(&c, &out->frames[i], i == 0);
+    u->stats.frames += out->depth;
+    if (c.upt)
+        _UPT_destroy(c.upt);
+    return 0;
+}
+
+void stack_release(struct stack *s)
+{
+    if (!s || !s->frames)
+        return;
+    for (unsigned i = 0; i < s->depth; i++) {
+        free(s->frames[i].symbol);
+        free(s->frames[i].module);
+    }
+    free(s->frames);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- JSON ---------------------------------------------------------------------------- */
+
+static bool append(char **buf, size_t *len, size_t *cap, const char *text, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t cap2 = (*cap ? *cap : 1024);
+        while (*len + n + 1 > cap2)
+            cap2 *= 2;
+        char *grown = realloc(*buf, cap2);
+        if (!grown)
+            return false;
+        *buf = grown;
+        *cap = cap2;
+    }
+    memcpy(*buf + *len, text, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return true;
+}
+
+/* "key":"escaped" or "key":null into out. */
+static void json_field(char *out, size_t size, const char *key, const char *value)
+{
+    if (!value) {
+        snprintf(out, size, "\"%s\":null", key);
+        return;
+    }
+    int n = snprintf(out, size, "\"%s\":\"", key);
+    size_t used = n > 0 ? (size_t)n : 0;
+    if (used + 2 >= size ||
+        json_escape(value, strlen(value), out + used, size - used - 1) == (size_t)-1) {
+        snprintf(out, size, "\"%s\":null", key);
+        return;
+    }
+    used += strlen(out + used);
+    snprintf(out + used, size - used, "\"");
+}
+
+char *stack_to_json(const struct stack *s, size_t max_bytes, bool *complete)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    *complete = true;
+    if (!append(&buf, &len, &cap, "[", 1))
+        return NULL;
+    /* Symbols are at most SYMBOL_MAX bytes, paths PATH_MAX: escaped
+     * (6 bytes a byte at worst) they fit. */
+    static char symbol[6 * (SYMBOL_MAX + 32) + 16], module[6 * 4096 + 16];
+    for (unsigned i = 0; i < s->depth; i++) {
+        const struct stack_frame *f = &s->frames[i];
+        char head[48];
+        json_field(symbol, sizeof symbol, "symbol", f->symbol);
+        json_field(module, sizeof module, "module", f->module);
+        int n = snprintf(head, sizeof head, "%s{\"ip\":\"0x%" PRIx64 "\",", i ? "," : "", f->ip);
+        size_t need = (size_t)n + strlen(symbol) + 1 + strlen(module) + 1;
+        if (len + need + 1 > max_bytes) {
+            *complete = false;
+            break;
+        }
+        if (!append(&buf, &len, &cap, head, (size_t)n) ||
+            !append(&buf, &len, &cap, symbol, strlen(symbol)) ||
+            !append(&buf, &len, &cap, ",", 1) ||
+            !append(&buf, &len, &cap, module, strlen(module)) ||
+            !append(&buf, &len, &cap, "}", 1)) {
+            free(buf);
+            return NULL;
+        }
+    }
+    if (!append(&buf, &len, &cap, "]", 1)) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* ---- invalidation and life ----------------------------------------------------------------- */
+
+/* Whether [addr, addr + len) touches code or read-only file data that we
+ * may hold in the caches. */
+static bool touches_cached(const struct unwind_space *s, uint64_t addr, uint64_t len)
+{
+    uint64_t end = addr + decode_page_align(len);
+    if (end < addr)
+        end = UINT64_MAX;
+    for (size_t i = 0; i < s->maps.count; i++) {
+        const struct map_entry *e = &s->maps.entries[i];
+        if (e->end <= addr || e->start >= end)
+            continue;
+        if (e->prot[2] == 'x' || (is_file_path(e) && e->prot[1] != 'w'))
+            return true;
+    }
+    return false;
+}
+
+void unwind_space_note_map_call(struct unwind_space *s, const struct map_call *call)
+{
+    if (!s)
+        return;
+    switch (call->kind) {
+    case MAP_CALL_MMAP:
+        if ((call->flags & MAP_FIXED) && touches_cached(s, call->addr, call->len))
+            drop_all(s);
+        else if (call->prot & PROT_EXEC)
+            s->maps_valid = false; /* a new module */
+        break;
+    case MAP_CALL_MUNMAP:
+    case MAP_CALL_MREMAP:
+        if (touches_cached(s, call->addr, call->len))
+            drop_all(s);
+        break;
+    case MAP_CALL_MPROTECT:
+        if (touches_cached(s, call->addr, call->len))
+            drop_all(s);
+        else if (call->prot & PROT_EXEC)
+            s->maps_valid = false;
+        break;
+    case MAP_CALL_NONE:
+        break;
+    }
+}
+
+void unwind_space_free(struct unwind_space *s)
+{
+    if (!s)
+        return;
+    drop_pages(s);
+    free_modules(s);
+    maps_release(&s->maps);
+    symtab_free(s->perf_map);
+    unw_destroy_addr_space(s->as);
+    free(s);
+}
+
+struct unwinder *unwinder_new(unsigned max_depth)
+{
+    struct unwinder *u = calloc(1, sizeof *u);
+    if (!u) {
+        log_error("out of memory");
+        return NULL;
+    }
+    u->max_depth = max_depth ? max_depth : 1;
+    u->accessors = (unw_accessors_t){
+        .find_proc_info = find_proc_info,
+        .put_unwind_info = put_unwind_info,
+        .get_dyn_info_list_addr = get_dyn_info_list_addr,
+        .access_mem = access_mem,
+        .access_reg = access_reg,
+        .access_fpreg = access_fpreg,
+        .resume = resume,
+        .get_proc_name = get_proc_name,
+    };
+    return u;
+}
+
+void unwinder_free(struct unwinder *u)
+{
+    if (!u)
+        return;
+    while (u->files) {
+        struct elf_file *f = u->files;
+        u->files = f->next;
+        symtab_free(f->symbols);
+        free(f->path);
+        free(f);
+    }
+    free(u);
+}
+
+void unwinder_stats(const struct unwinder *u, struct unwind_stats *out)
+{
+    if (u)
+        *out = u->stats;
+    else
+        memset(out, 0, sizeof *out);
+}
