@@ -41,7 +41,8 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # Fixtures are the traced programs: never sanitized (ASan's shadow memory
 # would add mmaps of its own) and built at -O0 so call chains stay intact.
 FIXTURE_SRCS = $(wildcard tests/fixtures/*.c)
-FIXTURE_BINS = $(FIXTURE_SRCS:tests/fixtures/%.c=build/fixtures/%)
+FIXTURE_BINS = $(FIXTURE_SRCS:tests/fixtures/%.c=build/fixtures/%) \
+               $(patsubst tests/fixtures/%.cc,build/fixtures/%,$(wildcard tests/fixtures/*.cc))
 FIXTURE_CFLAGS = $(CFLAGS_BASE) -O0 -fno-omit-frame-pointer -pthread
 
 DEPS_STAMP = build/.deps-ok
@@ -80,6 +81,12 @@ build/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h | $(DEPS_STAMP)
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(FIXTURE_CFLAGS) -Itests/fixtures -o $@ $< -ldl
+
+# C++ fixtures: the unwinder must demangle what g++ makes.
+build/fixtures/%: tests/fixtures/%.cc | $(DEPS_STAMP)
+	$(call msg,CXX,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) -std=gnu++17 -Wall -Wextra -Werror -g -O0 -fno-omit-frame-pointer -o $@ $<
 
 fixtures: $(FIXTURE_BINS)
 

@@ -11,6 +11,7 @@ need() { # need PACKAGE TEST-COMMAND...
 header() { [ -e "/usr/include/$1" ] || [ -e "/usr/include/x86_64-linux-gnu/$1" ]; }
 
 need gcc           command -v gcc
+need g++           command -v g++         # C++ fixtures (-k must demangle)
 need make          command -v make
 need libseccomp-dev header seccomp.h
 need libunwind-dev header libunwind-ptrace.h

@@ -1,0 +1,273 @@
+"""-k call stacks and the -c summary, against fixtures that know their call
+chains (tests/fixtures/stack_chain.c, stack_cpp.cc, stack_jit.c)."""
+import json
+import os
+import signal
+import subprocess
+
+from harness import (MMAPWATCH, LineReader, WAIT_S, events_of, fixture, hexaddr, read_truth,
+                     run_launch, send_go, spawn, start_attach_many, start_fixture, tmpdir,
+                     truth_of, finish_attach_many, wait_fixture)
+
+MIB = 1 << 20
+ALPHA_LEN = 16 * MIB + 4096
+BETA_LEN = 4 * MIB + 4096
+
+
+def functions(stack):
+    """Function names of a stack, innermost first (None where unknown)."""
+    return [f["symbol"].rsplit("+", 1)[0] if f["symbol"] else None for f in stack]
+
+
+def check_frames(stack):
+    for f in stack:
+        assert set(f) == {"ip", "symbol", "module"}, f
+        hexaddr(f["ip"])
+        assert f["symbol"] is None or ("+0x" in f["symbol"]), f
+        assert f["module"] is None or f["module"].startswith("/") or f["module"] == "[vdso]", f
+
+
+def mmap_event_at(events, addr):
+    found = [e for e in events_of(events, "mmap") if hexaddr(e["addr"]) == addr]
+    assert len(found) == 1, f"{len(found)} mmap events at {addr:#x}: {events}"
+    return found[0]
+
+
+def check_libc_mmap_frame(frame):
+    assert os.path.basename(frame["module"] or "").startswith("libc"), frame
+    assert functions([frame])[0] in ("mmap", "mmap64", "__mmap", "__mmap64"), frame
+
+
+def check_chain(ev, exe):
+    stack = ev["stack"]
+    check_frames(stack)
+    check_libc_mmap_frame(stack[0])
+    assert functions(stack)[1:5] == ["chain_inner", "chain_middle", "chain_outer", "main"], \
+        functions(stack)
+    for f in stack[1:5]:
+        assert f["module"] == os.path.realpath(exe), f
+    assert "stack_truncated" not in ev
+
+
+def test_chain_launch():
+    truth = os.path.join(tmpdir(), "truth")
+    exe = fixture("stack_chain")
+    rc, events, err = run_launch([exe, "chain", truth], "-k", "-m", "16M", "--no-dump")
+    assert rc == 0, err
+    (rec,) = truth_of(read_truth(truth), "mmap")
+    ev = mmap_event_at(events, hexaddr(rec["addr"]))
+    assert ev["tid"] == rec["tid"] and ev["len"] == rec["len"]
+    check_chain(ev, exe)
+
+
+def test_chain_attach():
+    truth = os.path.join(tmpdir(), "truth")
+    exe = fixture("stack_chain")
+    fx, pid = start_fixture([exe, "-w", "chain", truth])
+    p = start_attach_many([pid], "-k", "-m", "16M", "--no-dump")
+    send_go(fx)
+    wait_fixture(fx)
+    rc, events, err = finish_attach_many(p)
+    assert rc == 0, err
+    (rec,) = truth_of(read_truth(truth), "mmap")
+    check_chain(mmap_event_at(events, hexaddr(rec["addr"])), exe)
+
+
+def test_only_reported_mmaps_are_unwound():
+    """Without -k no stack; with -k only events of new regions carry one."""
+    truth = os.path.join(tmpdir(), "truth")
+    exe = fixture("stack_chain")
+    rc, events, err = run_launch([exe, "chain", truth], "-m", "16M", "--no-dump")
+    assert rc == 0, err
+    assert all("stack" not in e for e in events), events
+    rc, events, err = run_launch([exe, "summary", truth], "-k", "-m", "4M", "--no-dump")
+    assert rc == 0, err
+    assert all("stack" in e for e in events_of(events, "mmap"))
+    unmaps = events_of(events, "munmap")
+    assert len(unmaps) == 1 and "stack" not in unmaps[0], unmaps
+
+
+def test_cpp_names_demangled():
+    truth = os.path.join(tmpdir(), "truth")
+    rc, events, err = run_launch([fixture("stack_cpp"), truth], "-k", "-m", "16M", "--no-dump")
+    assert rc == 0, err
+    (rec,) = truth_of(read_truth(truth), "mmap")
+    ev = mmap_event_at(events, int(rec["addr"], 16))
+    check_frames(ev["stack"])
+    assert functions(ev["stack"])[1:5] == [
+        "arena::ChunkAllocator::allocate_chunk(unsigned long)",
+        "arena::Pool<16>::grow(int)",
+        "arena::grow_pool(arena::Pool<16>&)",
+        "main",
+    ], functions(ev["stack"])
+
+
+def test_stack_depth_limit():
+    truth = os.path.join(tmpdir(), "truth")
+    exe = fixture("stack_chain")
+    for depth in (1, 3):
+        rc, events, err = run_launch([exe, "chain", truth], "-k", "--stack-depth", str(depth),
+                                     "-m", "16M", "--no-dump")
+        assert rc == 0, err
+        (ev,) = events_of(events, "mmap")
+        assert len(ev["stack"]) == depth, ev
+        assert ev.get("stack_truncated") is True, ev
+        assert functions(ev["stack"])[1:] == ["chain_inner", "chain_middle"][:depth - 1]
+        os.unlink(truth)
+
+
+def test_text_output_indents_frames():
+    d = tmpdir()
+    truth, out = os.path.join(d, "truth"), os.path.join(d, "events.txt")
+    r = subprocess.run([MMAPWATCH, "-k", "-m", "16M", "--no-dump", "-o", out, "--",
+                        fixture("stack_chain"), "chain", truth],
+                       stderr=subprocess.PIPE, text=True, timeout=WAIT_S * 4)
+    assert r.returncode == 0, r.stderr
+    lines = open(out, encoding="utf-8").read().splitlines()
+    (i,) = [n for n, line in enumerate(lines) if "mmap(NULL, 17829888," in line]
+    frames = []
+    for line in lines[i + 1:]:
+        if not line.startswith("    #"):
+            break
+        frames.append(line.split())
+    assert [f[0] for f in frames[:5]] == ["#0", "#1", "#2", "#3", "#4"], frames
+    assert [f[2].rsplit("+", 1)[0] for f in frames[1:5]] == \
+        ["chain_inner", "chain_middle", "chain_outer", "main"], frames
+    assert frames[1][3] == f"({os.path.realpath(fixture('stack_chain'))})", frames
+
+
+def jit_stack(with_map):
+    truth = os.path.join(tmpdir(), "truth")
+    argv = [fixture("stack_jit"), *(["--perf-map"] if with_map else []), truth]
+    rc, events, err = run_launch(argv, "-k", "-m", "16M", "--no-dump")
+    assert rc == 0, err
+    records = read_truth(truth)
+    (code,) = truth_of(records, "jit")
+    (rec,) = truth_of(records, "mmap")
+    ev = mmap_event_at(events, hexaddr(rec["addr"]))
+    check_frames(ev["stack"])
+    return ev["stack"], hexaddr(code["addr"]), code["len"]
+
+
+def test_jit_frame_named_from_perf_map():
+    stack, code, length = jit_stack(with_map=True)
+    names = functions(stack)
+    assert names[1:4] == ["jit_target", "Interpreter::trampoline", "main"], names
+    jit = stack[2]
+    assert code <= hexaddr(jit["ip"]) < code + length, (jit, hex(code))
+    assert jit["module"] is None and jit["symbol"] == "Interpreter::trampoline+0x6", jit
+
+
+def test_jit_frame_crossed_without_perf_map():
+    """No unwind info and no perf map: the frame-pointer chain still leads
+    to main, and the JIT frame is shown unnamed rather than dropped."""
+    stack, code, length = jit_stack(with_map=False)
+    names = functions(stack)
+    assert names[1] == "jit_target" and names[3] == "main", names
+    assert stack[2]["symbol"] is None and stack[2]["module"] is None, stack[2]
+    assert code <= hexaddr(stack[2]["ip"]) < code + length
+
+
+def test_stacks_from_many_threads():
+    """8 threads mapping at once: each event's stack is its own thread's."""
+    truth = os.path.join(tmpdir(), "truth")
+    rc, events, err = run_launch([fixture("stack_chain"), "threads", "8", "10", truth],
+                                 "-k", "-m", "16M", "--no-dump")
+    assert rc == 0, err
+    records = truth_of(read_truth(truth), "mmap")
+    assert len(records) == 80
+    for rec in records:
+        ev = mmap_event_at(events, hexaddr(rec["addr"]))
+        assert ev["tid"] == rec["tid"] and ev["comm"] == rec["comm"], (ev, rec)
+        names = functions(ev["stack"])
+        # mmap <- worker_X <- thread_main
+        assert names[1:3] == [rec["func"], "thread_main"], (names, rec)
+
+
+def test_dump_metadata_carries_the_stack():
+    d = tmpdir()
+    truth, dumps = os.path.join(d, "truth"), os.path.join(d, "dumps")
+    rc, events, err = run_launch([fixture("stack_chain"), "chain", truth], "-k", "-m", "16M",
+                                 "--delay", "0", "--dump-dir", dumps)
+    assert rc == 0, err
+    (ev,) = events_of(events, "mmap")
+    (dump,) = events_of(events, "dump")
+    meta = json.load(open(dump["path"][:-len(".bin")] + ".json", encoding="utf-8"))
+    assert meta["stack"] == ev["stack"], (meta["stack"], ev["stack"])
+
+
+def summary_rows(summary):
+    return {(r["site"], r["comm"]): r for r in summary["sites"]}
+
+
+def test_summary_totals_attach():
+    """-c -k: rows by call site against the fixture's truth, with bytes
+    still mapped at the detach and the dumps made."""
+    d = tmpdir()
+    truth = os.path.join(d, "truth")
+    fx, pid = start_fixture([fixture("stack_chain"), "-w", "summary", truth])
+    p = start_attach_many([pid], "-k", "-c", "-m", "4M", "--delay", "0",
+                          "--dump-dir", os.path.join(d, "dumps"))
+    send_go(fx)
+    assert fx.stdout.readline() == "done\n"
+    p.send_signal(signal.SIGINT)
+    rc, events, err = finish_attach_many(p)
+    assert rc == 0, err
+    records = read_truth(truth)
+    alpha = [r for r in truth_of(records, "mmap") if r["func"] == "site_alpha"]
+    beta = [r for r in truth_of(records, "mmap") if r["func"] == "site_beta"]
+    assert len(alpha) == 3 and len(beta) == 2 and len(truth_of(records, "munmap")) == 1
+
+    (summary,) = events_of(events, "summary")
+    assert events[-1] is summary
+    rows = summary_rows(summary)
+    assert set(rows) == {("site_alpha (stack_chain)", "stack_chain"),
+                         ("site_beta (stack_chain)", "stack_chain")}, rows
+    a = rows[("site_alpha (stack_chain)", "stack_chain")]
+    b = rows[("site_beta (stack_chain)", "stack_chain")]
+    assert (a["count"], a["bytes"], a["mapped"], a["dumps"]) == (3, 3 * ALPHA_LEN, 3 * ALPHA_LEN, 3)
+    assert (b["count"], b["bytes"], b["mapped"], b["dumps"]) == (2, 2 * BETA_LEN, BETA_LEN, 2)
+    assert summary["mmaps"] == 5 and summary["bytes"] == 3 * ALPHA_LEN + 2 * BETA_LEN
+    assert summary["mapped"] == 3 * ALPHA_LEN + BETA_LEN and summary["dumps"] == 5
+    assert summary["sizes"] == [{"size": ALPHA_LEN, "count": 3}, {"size": BETA_LEN, "count": 2}]
+    assert summary["histogram"] == [
+        {"from": 4 * MIB, "to": 8 * MIB, "count": 2, "bytes": 2 * BETA_LEN},
+        {"from": 16 * MIB, "to": 32 * MIB, "count": 3, "bytes": 3 * ALPHA_LEN}]
+    assert summary["suggested_min_size"] == 16 * MIB
+    assert summary["suggested_for_size"] == ALPHA_LEN
+    fx.stdin.close()
+    wait_fixture(fx)
+
+
+def test_summary_by_thread_without_stacks():
+    """-c alone: rows by thread (no call site), totals from the truth; the
+    text table ends with the --min-size advice."""
+    d = tmpdir()
+    truth, out = os.path.join(d, "truth"), os.path.join(d, "events.txt")
+    r = subprocess.run([MMAPWATCH, "-c", "-m", "16M", "--no-dump", "-o", out, "--",
+                        fixture("stack_chain"), "threads", "4", "2", truth],
+                       stderr=subprocess.PIPE, text=True, timeout=WAIT_S * 4)
+    assert r.returncode == 0, r.stderr
+    text = open(out, encoding="utf-8").read()
+    records = truth_of(read_truth(truth), "mmap")
+    total = sum(-(-rec["len"] // 4096) * 4096 for rec in records)
+    head = [line for line in text.splitlines() if line.startswith("summary: ")]
+    assert head == [f"summary: 8 reported mmaps, {total / MIB:.1f} MiB, 0 B still mapped, "
+                    "0 dumps"], head
+    for i in range(4):
+        row = [line for line in text.splitlines() if f"  stk-{i} " in line]
+        assert len(row) == 1 and row[0].split()[0] == "2" and row[0].rstrip().endswith("-"), row
+    assert "call site (use -k)" in text
+    assert "--min-size 16M reports those and larger ones only" in text
+
+
+def test_summary_json_is_last_event_in_launch_mode():
+    truth = os.path.join(tmpdir(), "truth")
+    rc, events, err = run_launch([fixture("stack_chain"), "chain", truth], "-c", "-k", "-m",
+                                 "16M", "--no-dump")
+    assert rc == 0, err
+    summary = events[-1]
+    assert summary["event"] == "summary", events[-1]
+    (row,) = summary["sites"]
+    assert row["site"] == "chain_inner (stack_chain)" and row["count"] == 1
+    assert row["mapped"] == 0, "the process exited: nothing is still mapped"
