@@ -9,7 +9,9 @@
 # to stderr. --write also puts the report into docs/performance.md: the
 # tracing table (workloads getppid and mmap, always both) between
 # <!-- bench:begin --> and <!-- bench:end -->, the dumps workload between
-# <!-- bench-dumps:begin --> and <!-- bench-dumps:end -->.
+# <!-- bench-dumps:begin --> and <!-- bench-dumps:end -->, the stacks
+# workload (-k) between <!-- bench-stacks:begin --> and
+# <!-- bench-stacks:end -->.
 #
 # Environment:
 #   BENCH_RUNS     runs per cell, the median is reported (default 5)
@@ -57,7 +59,7 @@ MMAPWATCH=${BENCH_MMAPWATCH:-./mmapwatch}
 FIXTURES=build/fixtures
 DOC=docs/performance.md
 
-WORKLOADS=(getppid mmap dumps)
+WORKLOADS=(getppid mmap dumps stacks)
 # The workloads that are columns of the tools table; the others measure
 # and report on their own (measure_NAME, report_NAME).
 TABLE_WORKLOADS=(getppid mmap)
@@ -90,6 +92,13 @@ workload_mmap() {
     WL_TITLE="(b) mmap+munmap: 10k pairs of 64 KiB in 2 threads"
     WL_PROG=$FIXTURES/bench_mmap
     WL_ARGS=(10000 2 65536)
+}
+
+# Not a column of the tools table: measure_stacks and report_stacks.
+workload_stacks() {
+    WL_TITLE="(d) stacks: 4000 mmap+munmap pairs of 64 KiB in 2 threads, each mmap unwound"
+    WL_PROG=$FIXTURES/bench_mmap
+    WL_ARGS=(2000 2 65536)
 }
 
 # Not a column of the tools table: measure_dumps and report_dumps.
@@ -160,6 +169,8 @@ launch_prefix() {
     mmapwatch_16m)  CMD=("$MMAPWATCH" -o /dev/null "${NO_DUMP[@]}" --min-size 16M --) ;;
     mmapwatch_dumps) CMD=("$MMAPWATCH" -o /dev/null --dump-dir "$WORK/dumps" --) ;;
     perf_trace)     CMD=(perf trace -o /dev/null -e mmap --) ;;
+    strace_k)       CMD=(strace -f -k -o /dev/null -e trace=mmap --) ;;
+    mmapwatch_k)    CMD=("$MMAPWATCH" -o /dev/null "${NO_DUMP[@]}" -k --) ;;
     esac
 }
 
@@ -802,6 +813,95 @@ print_report() {
     print_goals
 }
 
+# ----------------------------------------------------------------- stacks
+#
+# What -k costs: the map-heavy program (workload_stacks: 4000 mmaps, each
+# followed by its munmap, in 2 threads) launched untraced, under strace
+# -f -e trace=mmap with and without -k, and under mmapwatch with and
+# without -k (every mmap is reported, so every one is unwound). The cost
+# of one unwound mmap is (time with -k - time without) / 4000, per tool:
+# it takes out what tracing alone costs and leaves the stack walk, the
+# symbol lookups and the writing of the frames.
+
+STACK_ROWS=(untraced strace strace_k mmapwatch mmapwatch_k)
+STACK_MMAPS=4000
+declare -A KVALS KSTATUS
+
+stack_label() {
+    case $1 in
+    strace_k) echo "strace -f -k -e trace=mmap" ;;
+    mmapwatch_k) echo "mmapwatch -k -- CMD (launch)" ;;
+    *) tool_label "$1" ;;
+    esac
+}
+
+measure_stacks() {
+    local round tool
+    workload_stacks
+    for tool in "${STACK_ROWS[@]}"; do
+        case $tool in
+        strace*) command -v strace >/dev/null || KSTATUS[$tool]="n/a (not installed)" ;;
+        mmapwatch*) [ -x "$MMAPWATCH" ] || KSTATUS[$tool]="n/a (not built: run make)" ;;
+        esac
+    done
+    for ((round = 1; round <= RUNS; round++)); do
+        for tool in "${STACK_ROWS[@]}"; do
+            [ -n "${KSTATUS[$tool]:-}" ] && continue
+            note "stacks / $(stack_label "$tool"): run $round of $RUNS"
+            if run_launch "$tool"; then
+                note "  $RUN_SECS s"
+                KVALS[$tool]="${KVALS[$tool]:-} $RUN_SECS"
+            else
+                KSTATUS[$tool]=failed
+            fi
+        done
+    done
+}
+
+kmedian() { # kmedian TOOL: median seconds, or nothing
+    [ -z "${KSTATUS[$1]:-}" ] && [ -n "${KVALS[$1]:-}" ] || return 0
+    # shellcheck disable=SC2086 # the list is split on purpose
+    median ${KVALS[$1]}
+}
+
+report_stacks() {
+    local tool t base per_k per_s
+    workload_stacks
+    base=$(kmedian untraced)
+    echo "Workload $WL_TITLE; launch mode, wall time, median of $RUNS runs."
+    echo
+    echo "| tool | time | vs untraced |"
+    echo "|---|---|---|"
+    for tool in "${STACK_ROWS[@]}"; do
+        t=$(kmedian "$tool")
+        if [ -z "$t" ]; then
+            echo "| $(stack_label "$tool") | ${KSTATUS[$tool]:-failed} | |"
+        else
+            echo "| $(stack_label "$tool") | $(fmt_dur "$t") | $(awk -v t="$t" -v b="${base:-0}" 'BEGIN { if (b > 0) printf "%.2fx", t / b }') |"
+        fi
+    done
+    echo
+    per_s=$(awk -v k="$(kmedian strace_k)" -v n="$(kmedian strace)" -v c=$STACK_MMAPS \
+        'BEGIN { if (k != "" && n != "") printf "%.1f", (k - n) / c * 1e6 }')
+    per_k=$(awk -v k="$(kmedian mmapwatch_k)" -v n="$(kmedian mmapwatch)" -v c=$STACK_MMAPS \
+        'BEGIN { if (k != "" && n != "") printf "%.1f", (k - n) / c * 1e6 }')
+    echo "Cost of one unwound mmap (time with -k minus time without, over $STACK_MMAPS mmaps):"
+    echo "strace -k ${per_s:-n/a} us, mmapwatch -k ${per_k:-n/a} us."
+    if [ -n "$per_s" ] && [ -n "$per_k" ]; then
+        if awk -v a="$per_k" -v b="$per_s" 'BEGIN { exit !(a < b) }'; then
+            echo "Goal \"cheaper than strace -k\": **met** ($(awk -v a="$per_k" -v b="$per_s" 'BEGIN { if (a > 0) printf "%.0fx cheaper", b / a; else print "no measurable cost" }'))."
+        else
+            echo "Goal \"cheaper than strace -k\": **not met**."
+        fi
+    fi
+}
+
+print_stacks_report() {
+    cat "$WORK/machine.md"
+    echo
+    report_stacks
+}
+
 print_dumps_report() {
     cat "$WORK/machine.md"
     echo
@@ -860,11 +960,16 @@ done
 if ((${#selected[@]})); then
     WORKLOADS=("${selected[@]}")
 fi
-# The tracing table's columns that were asked for, and whether dumps were.
+# The tracing table's columns that were asked for, and whether dumps and
+# stacks were.
 table=()
 dumps=0
+stacks=0
 for wl in "${WORKLOADS[@]}"; do
-    if is_table_workload "$wl"; then table+=("$wl"); else dumps=1; fi
+    if is_table_workload "$wl"; then table+=("$wl")
+    elif [ "$wl" = stacks ]; then stacks=1
+    else dumps=1
+    fi
 done
 if ((write)) && ((${#table[@]})) && ((${#table[@]} != ${#TABLE_WORKLOADS[@]})); then
     echo "bench: --write of the tracing table needs all of ${TABLE_WORKLOADS[*]}, so that it stays whole" >&2
@@ -889,6 +994,7 @@ for wl in "${table[@]}"; do
     measure_workload "$wl"
 done
 ((dumps)) && measure_dumps
+((stacks)) && measure_stacks
 
 # print_table and print_goals go over WORKLOADS: the table's columns only.
 WORKLOADS=("${table[@]}")
@@ -902,5 +1008,11 @@ if ((dumps)); then
     ((${#table[@]})) && echo
     cat "$WORK/dumps.md"
     ((write)) && write_doc "$WORK/dumps.md" bench-dumps
+fi
+if ((stacks)); then
+    print_stacks_report >"$WORK/stacks.md"
+    ((${#table[@]} + dumps)) && echo
+    cat "$WORK/stacks.md"
+    ((write)) && write_doc "$WORK/stacks.md" bench-stacks
 fi
 exit 0

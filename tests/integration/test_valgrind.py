@@ -60,3 +60,24 @@ def test_valgrind_usage_error_clean():
     p = subprocess.run(VALGRIND + [harness.MMAPWATCH, "--min-size", "16Q", "-p", "1"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
     assert p.returncode == 2, p.stderr
+
+
+def test_valgrind_stacks_and_summary_clean():
+    """-k and -c: libunwind, the symbol and page caches, demangling, the
+    perf map and the summary, all freed at the end."""
+    _need_valgrind()
+    d = harness.tmpdir()
+    out = os.path.join(d, "events.jsonl")
+    truth = os.path.join(d, "truth")
+    p = subprocess.run(VALGRIND + [harness.MMAPWATCH, "--json", "-o", out, "-k", "-c",
+                                   "-m", "16M", "--delay", "0", "--dump-dir",
+                                   os.path.join(d, "dumps"), "--",
+                                   "/bin/sh", "-c", f"{harness.fixture('stack_cpp')} {truth} && "
+                                   f"{harness.fixture('stack_jit')} --perf-map {truth}"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=120)
+    assert p.returncode == 0, f"rc={p.returncode} stderr={p.stderr}"
+    events = harness.read_events(out)
+    stacks = [e["stack"] for e in harness.events_of(events, "mmap")]
+    assert len(stacks) == 2 and all(len(s) >= 4 for s in stacks), stacks
+    assert events[-1]["event"] == "summary" and events[-1]["mmaps"] == 2
