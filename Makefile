@@ -42,7 +42,8 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # would add mmaps of its own) and built at -O0 so call chains stay intact.
 FIXTURE_SRCS = $(wildcard tests/fixtures/*.c)
 FIXTURE_BINS = $(FIXTURE_SRCS:tests/fixtures/%.c=build/fixtures/%) \
-               $(patsubst tests/fixtures/%.cc,build/fixtures/%,$(wildcard tests/fixtures/*.cc))
+               $(patsubst tests/fixtures/%.cc,build/fixtures/%,$(wildcard tests/fixtures/*.cc)) \
+               build/fixtures/libstack_one.so build/fixtures/libstack_two.so
 FIXTURE_CFLAGS = $(CFLAGS_BASE) -O0 -fno-omit-frame-pointer -pthread
 
 DEPS_STAMP = build/.deps-ok
@@ -87,6 +88,12 @@ build/fixtures/%: tests/fixtures/%.cc | $(DEPS_STAMP)
 	$(call msg,CXX,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) -std=gnu++17 -Wall -Wextra -Werror -g -O0 -fno-omit-frame-pointer -o $@ $<
+
+# One library source, two names for its functions (stack_dlopen).
+build/fixtures/libstack_%.so: tests/fixtures/lib/stack_lib.c | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(FIXTURE_CFLAGS) -shared -fPIC -DLIB_NAME=$* -o $@ $<
 
 fixtures: $(FIXTURE_BINS)
 

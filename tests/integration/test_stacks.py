@@ -271,3 +271,33 @@ def test_summary_json_is_last_event_in_launch_mode():
     (row,) = summary["sites"]
     assert row["site"] == "chain_inner (stack_chain)" and row["count"] == 1
     assert row["mapped"] == 0, "the process exited: nothing is still mapped"
+
+
+def test_library_replaced_at_same_address():
+    """dlclose of one library and dlopen of another where it was: the
+    cached code, tables and symbols of the first must not name the second."""
+    truth = os.path.join(tmpdir(), "truth")
+    libdir = os.path.dirname(fixture("stack_dlopen"))
+    for mode in ("launch", "attach"):
+        if os.path.exists(truth):
+            os.unlink(truth)
+        argv = [fixture("stack_dlopen"), libdir, truth]
+        if mode == "launch":
+            rc, events, err = run_launch(argv, "-k", "-m", "16M", "--no-dump")
+        else:
+            # Attach at the first instruction of the shell's exec'd child:
+            # a shell that waits for a byte then execs the fixture.
+            sh = spawn(["/bin/sh", "-c", 'read go; exec "$@"', "sh", *argv],
+                       stdin=subprocess.PIPE, text=True)
+            p = start_attach_many([sh.pid], "-k", "-m", "16M", "--no-dump")
+            sh.stdin.write("g\n")
+            sh.stdin.close()
+            assert sh.wait(timeout=WAIT_S) == 0
+            rc, events, err = finish_attach_many(p)
+        assert rc == 0, (mode, err)
+        for rec in truth_of(read_truth(truth), "mmap"):
+            ev = mmap_event_at(events, hexaddr(rec["addr"]))
+            lib = rec["lib"]
+            names = functions(ev["stack"])
+            assert names[1:3] == [f"{lib}_inner_map", "stack_lib_map"], (mode, names)
+            assert ev["stack"][1]["module"].endswith(f"/libstack_{lib}.so"), ev["stack"][1]
