@@ -51,7 +51,9 @@ struct summary_view {
     uint64_t count, bytes, mapped, dumps; /* totals */
     bool have_stacks;                     /* rows have call sites (-k) */
     uint64_t suggested_min_size;          /* 0: no suggestion */
-    uint64_t suggested_for_size;          /* the size it is for */
+    uint64_t suggested_for_size;          /* the size it is for: of the sizes mapped
+                                             read-write at least twice, the one
+                                             that brought the most bytes */
 };
 
 #define SUMMARY_TOP_SIZES 10
@@ -60,10 +62,11 @@ struct summary_view {
 struct summary *summary_new(void);
 void summary_free(struct summary *s);
 
-/* A reported region was born: id (unique for the run), its length, the
- * name of the thread that made it and its stack (NULL without -k). */
-void summary_add_region(struct summary *s, uint64_t id, uint64_t len, const char *comm,
-                        const struct stack *stack);
+/* A reported region was born: id (unique for the run), its length,
+ * whether it was mapped readable and writable (memory, not a reservation),
+ * the name of the thread that made it and its stack (NULL without -k). */
+void summary_add_region(struct summary *s, uint64_t id, uint64_t len, bool writable,
+                        const char *comm, const struct stack *stack);
 
 /* A dump of region id was written. */
 void summary_add_dump(struct summary *s, uint64_t id);

@@ -17,6 +17,7 @@ struct row_entry {
 
 struct size_entry {
     uint64_t size, count;
+    uint64_t writable;  /* of those, mapped readable and writable */
 };
 
 struct summary {
@@ -160,7 +161,7 @@ static long row_for(struct summary *s, char *site, const char *comm)
     return (long)s->nrows++;
 }
 
-static void count_size(struct summary *s, uint64_t size)
+static void count_size(struct summary *s, uint64_t size, bool writable)
 {
     if (size == 0)
         return;
@@ -189,10 +190,11 @@ static void count_size(struct summary *s, uint64_t size)
         s->nsizes++;
     }
     s->sizes[j].count++;
+    s->sizes[j].writable += writable;
 }
 
-void summary_add_region(struct summary *s, uint64_t id, uint64_t len, const char *comm,
-                        const struct stack *stack)
+void summary_add_region(struct summary *s, uint64_t id, uint64_t len, bool writable,
+                        const char *comm, const struct stack *stack)
 {
     if (!s || id == 0 || id > UINT32_MAX * 16ULL)
         return;
@@ -216,7 +218,7 @@ void summary_add_region(struct summary *s, uint64_t id, uint64_t len, const char
     struct summary_row *r = &s->rows[row].row;
     r->count++;
     r->bytes += len;
-    count_size(s, len);
+    count_size(s, len, writable);
     unsigned k = 63 - (unsigned)__builtin_clzll(len ? len : 1);
     s->buckets[k].low = 1ULL << k;
     s->buckets[k].count++;
@@ -283,7 +285,11 @@ const struct summary_view *summary_view(struct summary *s)
         v->nrows = s->nrows;
     }
 
-    /* Sizes: the most frequent, and the one that brought the most bytes. */
+    /* Sizes: the most frequent; and for the advice, among sizes mapped
+     * writable more than once, the one that brought the most bytes. A
+     * size seen once is a set-up (a heap reservation, a code cache), and
+     * a PROT_NONE reservation is address space, not memory: neither is
+     * what grows. */
     struct size_entry *all = calloc(s->nsizes ? s->nsizes : 1, sizeof *all);
     size_t n = 0;
     uint64_t best_bytes = 0;
@@ -291,7 +297,9 @@ const struct summary_view *summary_view(struct summary *s)
         if (!s->sizes[i].size)
             continue;
         all[n++] = s->sizes[i];
-        uint64_t bytes = s->sizes[i].size * s->sizes[i].count;
+        uint64_t bytes = s->sizes[i].size * s->sizes[i].writable;
+        if (s->sizes[i].writable < 2)
+            continue;
         if (bytes > best_bytes || (bytes == best_bytes && s->sizes[i].size > v->suggested_for_size)) {
             best_bytes = bytes;
             v->suggested_for_size = s->sizes[i].size;

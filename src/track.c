@@ -76,8 +76,9 @@ static void report_new_region(const struct track_policy *policy, struct task *ta
 {
     struct report r;
     report_call(policy, task, call, true, &r);
-    summary_add_region(policy->summary, region->id, region->end - region->start, r.origin.comm,
-                       r.has_stack ? &r.stack : NULL);
+    bool writable = (region->prot & (PROT_READ | PROT_WRITE)) == (PROT_READ | PROT_WRITE);
+    summary_add_region(policy->summary, region->id, region->end - region->start, writable,
+                       r.origin.comm, r.has_stack ? &r.stack : NULL);
     if (policy->dumper) {
         struct dump_target target = {
             .id = region->id,

@@ -182,24 +182,29 @@ TEST(summary_view_counts)
     struct stack_frame fb = frame(0x20, "alloc_b+0x8", "/bin/x");
     struct stack a = {.frames = &fa, .depth = 1}, b = {.frames = &fb, .depth = 1};
     uint64_t big = (16ULL << 20) + 4096, small = (2ULL << 20) + 4096;
-    summary_add_region(s, 1, big, "loop-1", &a);
-    summary_add_region(s, 2, big, "loop-1", &a);
-    summary_add_region(s, 3, small, "loop-2", &b);
-    summary_add_region(s, 4, small, "loop-2", &b);
-    summary_add_region(s, 5, small, "loop-2", &b);
+    summary_add_region(s, 1, big, true, "loop-1", &a);
+    summary_add_region(s, 2, big, true, "loop-1", &a);
+    summary_add_region(s, 3, small, true, "loop-2", &b);
+    summary_add_region(s, 4, small, true, "loop-2", &b);
+    summary_add_region(s, 5, small, true, "loop-2", &b);
+    summary_add_region(s, 6, 1ULL << 30, true, "main", NULL);     /* once: a set-up */
+    summary_add_region(s, 7, 1ULL << 29, false, "main", NULL);    /* reservations */
+    summary_add_region(s, 8, 1ULL << 29, false, "main", NULL);
     summary_add_dump(s, 1);
     summary_add_dump(s, 3);
     summary_add_dump(s, 99); /* unknown region: ignored */
     summary_add_mapped(s, 2, 4096);
     summary_add_mapped(s, 2, 8192);
     const struct summary_view *v = summary_view(s);
-    CHECK(v->nrows == 2 && v->count == 5 && v->bytes == 2 * big + 3 * small);
+    CHECK(v->nrows == 3 && v->count == 8 && v->bytes == 2 * big + 3 * small + (2ULL << 30));
     CHECK(v->mapped == 12288 && v->dumps == 2 && v->have_stacks);
-    CHECK_STR(v->rows[0].site, "alloc_a (x)");
-    CHECK(v->rows[0].count == 2 && v->rows[0].mapped == 12288 && v->rows[0].dumps == 1);
-    CHECK_STR(v->rows[1].comm, "loop-2");
-    CHECK(v->nsizes == 2 && v->sizes[0].size == small && v->sizes[0].count == 3);
-    CHECK(v->nbuckets == 2 && v->buckets[0].low == (2ULL << 20) && v->buckets[1].low == (16ULL << 20));
+    CHECK(v->rows[0].site == NULL && v->rows[0].count == 3); /* main, no stack */
+    CHECK_STR(v->rows[1].site, "alloc_a (x)");
+    CHECK(v->rows[1].count == 2 && v->rows[1].mapped == 12288 && v->rows[1].dumps == 1);
+    CHECK_STR(v->rows[2].comm, "loop-2");
+    CHECK(v->nsizes == 4 && v->sizes[0].size == small && v->sizes[0].count == 3);
+    CHECK(v->sizes[1].size == (1ULL << 29) && v->sizes[1].count == 2);
+    CHECK(v->nbuckets == 4 && v->buckets[0].low == (2ULL << 20) && v->buckets[1].low == (16ULL << 20));
     CHECK(v->suggested_for_size == big && v->suggested_min_size == (16ULL << 20));
     summary_free(s);
     free(fa.symbol);
