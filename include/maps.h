@@ -33,6 +33,7 @@ struct map_entry {
     char prot[5];        /* the kernel's perms column, "rw-p" / "r--s" */
     uint64_t offset;     /* file offset of start */
     uint64_t inode;
+    uint64_t dev;        /* makedev(major, minor) of the file's device; 0 when anonymous */
     char *path;          /* the kernel's name, verbatim (" (deleted)" kept); "" when anonymous */
     bool deleted;        /* path ends in " (deleted)": the file was unlinked */
     uint64_t rss, pss;   /* bytes */

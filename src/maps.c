@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 /* A JVM with a huge heap can have tens of thousands of mappings, about
@@ -108,6 +109,9 @@ static bool parse_header(const char *line, const char *end, struct map_entry *e,
         !take_char(&p, end, ':') || !take_hex(&p, end, &dev_minor) ||
         !take_char(&p, end, ' ') || !take_dec(&p, end, &e->inode))
         return false;
+    if (dev_major > 0xfffff || dev_minor > 0xfffff)
+        return false;
+    e->dev = makedev((unsigned)dev_major, (unsigned)dev_minor);
     /* After the inode: nothing, or padding spaces and then the name. */
     if (p < end && *p != ' ')
         return false;

@@ -58,11 +58,15 @@ struct page {
     uint8_t data[PAGE];
 };
 
-/* One ELF file's symbols, loaded once for the run, shared by every
- * process that maps it. */
+/* One mapped file, opened once for the run and shared by every process
+ * that maps it: its read-only pages are read from here (never through the
+ * target, where a read would fault the page into the target's memory),
+ * and its symbols are loaded from here on first need. */
 struct elf_file {
     char *path;
-    uint64_t inode;
+    uint64_t dev, inode;
+    int fd;                 /* -1: could not be opened */
+    bool symbols_done;
     struct symtab *symbols; /* NULL: none, or unreadable */
     struct elf_file *next;
 };
@@ -78,8 +82,7 @@ struct module {
     bool layout_done, has_bias, has_table;
     uint64_t bias;          /* load address - file address */
     unw_dyn_info_t table;   /* its .eh_frame_hdr, for libunwind */
-    bool file_done;
-    struct elf_file *file;
+    uint64_t dev;
 };
 
 struct unwind_space {
@@ -97,6 +100,7 @@ struct unwind_space {
     struct timespec perf_mtime;
     off_t perf_size;
     bool perf_seen;         /* perf_mtime/perf_size describe a file we loaded */
+    int pagemap_fd;         /* /proc/PID/pagemap, opened on first need; -1 */
 };
 
 /* One stack being unwound: the accessors' argument. */
@@ -143,39 +147,72 @@ static void drop_pages(struct unwind_space *s)
     s->npages = 0;
 }
 
+static struct elf_file *file_of(struct capture *c, const struct map_entry *e);
+
 /* Pages of read-only file mappings do not change while mapped: they are
  * what libunwind reads again and again (.eh_frame_hdr, .eh_frame). */
-static bool cacheable(const struct unwind_space *s, uint64_t addr)
+static const struct map_entry *cacheable(const struct unwind_space *s, uint64_t addr)
 {
     const struct map_entry *e = s->maps_valid ? maps_lookup(&s->maps, addr) : NULL;
-    return e && e->path[0] == '/' && e->inode != 0 && e->prot[1] != 'w' && !e->deleted;
+    if (e && e->path[0] == '/' && e->inode != 0 && e->prot[1] != 'w')
+        return e;
+    return NULL;
+}
+
+/* Whether the page at addr is in the target's memory now: reading one
+ * that is not (never touched, or swapped out) would fault it in, and
+ * looking must not make the target grow. */
+static bool page_present(struct capture *c, uint64_t addr)
+{
+    struct unwind_space *s = c->space;
+    if (s->pagemap_fd < 0) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/pagemap", (int)c->tid);
+        if ((s->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            return false;
+    }
+    uint64_t entry;
+    if (pread(s->pagemap_fd, &entry, sizeof entry, (off_t)(addr / PAGE * sizeof entry)) !=
+        (ssize_t)sizeof entry)
+        return false;
+    return (entry >> 63) & 1;
 }
 
 static const uint8_t *page_at(struct capture *c, uint64_t addr)
 {
     struct unwind_space *s = c->space;
-    if (cacheable(s, addr)) {
+    const struct map_entry *e = cacheable(s, addr);
+    if (e) {
         size_t b = (addr / PAGE) % PAGE_BUCKETS;
         for (struct page *p = s->buckets[b]; p; p = p->next)
             if (p->addr == addr)
                 return p->data;
+        struct elf_file *f = file_of(c, e);
+        if (!f || f->fd < 0)
+            return NULL;
         if (s->npages >= PAGE_CACHE_MAX)
             drop_pages(s);
         struct page *p = malloc(sizeof *p);
-        if (p && vm_read(c->tid, addr, p->data, PAGE) == PAGE) {
-            p->addr = addr;
-            p->next = s->buckets[b];
-            s->buckets[b] = p;
-            s->npages++;
-            return p->data;
+        if (!p)
+            return NULL;
+        ssize_t n = pread(f->fd, p->data, PAGE, (off_t)(e->offset + (addr - e->start)));
+        if (n <= 0) {
+            free(p);
+            return NULL;
         }
-        free(p);
-        return NULL;
+        memset(p->data + n, 0, PAGE - (size_t)n); /* past the end of the file */
+        p->addr = addr;
+        p->next = s->buckets[b];
+        s->buckets[b] = p;
+        s->npages++;
+        return p->data;
     }
     struct page *scratch = c->u->scratch;
     for (unsigned i = 0; i < c->nscratch; i++)
         if (scratch[i].addr == addr)
             return scratch[i].data;
+    if (!page_present(c, addr))
+        return NULL;
     struct page *p = &scratch[c->next_scratch];
     if (vm_read(c->tid, addr, p->data, PAGE) != PAGE)
         return NULL;
@@ -286,6 +323,7 @@ static void load_modules(struct capture *c)
         m->start = e->start;
         m->end = e->end;
         m->inode = e->inode;
+        m->dev = e->dev;
         m->deleted = e->deleted;
         m->anonymous = !is_file_path(e) && strcmp(e->path, "[vdso]") != 0;
         m->header = header_of(&s->maps, i);
@@ -416,7 +454,9 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *value, i
         return 0;
     }
     /* Unreadable to process_vm_readv (a page without PROT_READ):
-     * PTRACE_PEEKDATA can still read it. */
+     * PTRACE_PEEKDATA can still read it, if it is there (never a fault). */
+    if (cacheable(c->space, addr) || !page_present(c, addr))
+        return -UNW_EINVAL;
     if (!c->upt && !(c->upt = _UPT_create(c->tid)))
         return -UNW_EINVAL;
     return _UPT_access_mem(as, addr, value, 0, c->upt);
@@ -486,46 +526,58 @@ static int get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t
 
 /* ---- symbols ---------------------------------------------------------------------- */
 
-static struct elf_file *elf_file_of(struct capture *c, struct module *m)
+/* The file mapped by e, opened once for the run: through the mapping
+ * itself (/proc/PID/map_files: exactly the mapped file, deleted or not,
+ * in whatever mount namespace), else by its path under the process's root
+ * (map_files needs CAP_SYS_ADMIN), then only if it is still the mapped
+ * inode: a file replaced on disk has other contents. */
+static struct elf_file *file_of(struct capture *c, const struct map_entry *e)
 {
-    if (m->file_done)
-        return m->file;
-    m->file_done = true;
     struct unwinder *u = c->u;
-    for (struct elf_file *f = u->files; f; f = f->next) {
-        if (f->inode == m->inode && strcmp(f->path, m->path) == 0) {
-            m->file = f;
+    for (struct elf_file *f = u->files; f; f = f->next)
+        if (f->inode == e->inode && f->dev == e->dev && strcmp(f->path, e->path) == 0)
             return f;
-        }
-    }
     struct elf_file *f = calloc(1, sizeof *f);
-    if (!f || !(f->path = strdup(m->path))) {
+    if (!f || !(f->path = strdup(e->path))) {
         free(f);
         return NULL;
     }
-    f->inode = m->inode;
-    /* Through the process's root (it may be in another container); a
-     * deleted file only through its mapping. The inode must be the
-     * mapped one: a file replaced on disk has other symbols. */
+    f->dev = e->dev;
+    f->inode = e->inode;
     char path[4200];
-    if (m->deleted)
-        snprintf(path, sizeof path, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)c->tid,
-                 m->start, m->end);
-    else if (strcmp(m->path, "[vdso]") == 0)
-        path[0] = '\0';
-    else
-        snprintf(path, sizeof path, "/proc/%d/root%s", (int)c->tid, m->path);
-    int fd = path[0] ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_ino == m->inode)
-        f->symbols = symtab_from_elf(fd);
-    if (fd >= 0)
-        close(fd);
+    snprintf(path, sizeof path, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)c->tid,
+             e->start, e->end);
+    f->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (f->fd < 0 && !e->deleted) {
+        snprintf(path, sizeof path, "/proc/%d/root%s", (int)c->tid, e->path);
+        f->fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (f->fd >= 0 && (fstat(f->fd, &st) < 0 || (uint64_t)st.st_ino != e->inode)) {
+            close(f->fd);
+            f->fd = -1;
+        }
+    }
     u->stats.files_loaded++;
     f->next = u->files;
     u->files = f;
-    m->file = f;
     return f;
+}
+
+/* The symbols of module m's file, loaded on first need. */
+static struct symtab *symbols_of(struct capture *c, struct module *m)
+{
+    struct unwind_space *s = c->space;
+    const struct map_entry *e = s->maps_valid ? maps_lookup(&s->maps, m->start) : NULL;
+    if (!e || e->inode != m->inode)
+        return NULL;
+    struct elf_file *f = file_of(c, e);
+    if (!f || f->fd < 0)
+        return NULL;
+    if (!f->symbols_done) {
+        f->symbols = symtab_from_elf(f->fd);
+        f->symbols_done = true;
+    }
+    return f->symbols;
 }
 
 /* The pid the process has in its own pid namespace: the JVM names its
@@ -609,9 +661,9 @@ static void symbolize(struct capture *c, struct stack_frame *f, bool innermost)
     if (m && !m->anonymous) {
         f->module = strdup(m->path);
         module_layout(c, m);
-        struct elf_file *file = elf_file_of(c, m);
-        if (file && file->symbols && m->has_bias)
-            name = symtab_lookup(file->symbols, lookup - m->bias, &offset);
+        struct symtab *symbols = m->has_bias ? symbols_of(c, m) : NULL;
+        if (symbols)
+            name = symtab_lookup(symbols, lookup - m->bias, &offset);
     } else {
         name = symtab_lookup(perf_map_of(c), lookup, &offset);
     }
@@ -646,6 +698,7 @@ static struct unwind_space *space_new(struct unwinder *u, pid_t pid)
         return NULL;
     s->u = u;
     s->pid = pid;
+    s->pagemap_fd = -1;
     s->as = unw_create_addr_space(&u->accessors, 0);
     if (!s->as) {
         free(s);
@@ -670,7 +723,23 @@ int unwind_stack(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pi
     struct capture c = {.u = u, .space = *spacep, .tid = tid};
     if (ptrace(PTRACE_GETREGS, tid, NULL, &c.regs) < 0)
         return -1;
-    ssize_t n = vm_read(tid, c.regs.rsp, u->window, STACK_WINDOW);
+    /* The window ends with the stack's mapping: everything above the
+     * stack pointer there has been used, so it is in memory; what lies
+     * beyond may not be. */
+    const struct map_entry *stack = NULL;
+    if (!c.space->maps_valid) {
+        load_modules(&c);
+        c.maps_refreshed = true;
+    }
+    if (c.space->maps_valid && !(stack = maps_lookup(&c.space->maps, c.regs.rsp)) &&
+        !c.maps_refreshed) {
+        load_modules(&c); /* a thread stack mapped since */
+        c.maps_refreshed = true;
+        stack = c.space->maps_valid ? maps_lookup(&c.space->maps, c.regs.rsp) : NULL;
+    }
+    size_t want = stack ? (size_t)(stack->end - c.regs.rsp < STACK_WINDOW
+                                       ? stack->end - c.regs.rsp : STACK_WINDOW) : 0;
+    ssize_t n = want ? vm_read(tid, c.regs.rsp, u->window, want) : 0;
     c.window_start = c.regs.rsp;
     c.window_len = n > 0 ? (size_t)n : 0;
     u->stats.stacks++;
@@ -861,6 +930,8 @@ void unwind_space_free(struct unwind_space *s)
     free_modules(s);
     maps_release(&s->maps);
     symtab_free(s->perf_map);
+    if (s->pagemap_fd >= 0)
+        close(s->pagemap_fd);
     unw_destroy_addr_space(s->as);
     free(s);
 }
@@ -894,6 +965,8 @@ void unwinder_free(struct unwinder *u)
         struct elf_file *f = u->files;
         u->files = f->next;
         symtab_free(f->symbols);
+        if (f->fd >= 0)
+            close(f->fd);
         free(f->path);
         free(f);
     }

@@ -301,3 +301,62 @@ def test_library_replaced_at_same_address():
             names = functions(ev["stack"])
             assert names[1:3] == [f"{lib}_inner_map", "stack_lib_map"], (mode, names)
             assert ev["stack"][1]["module"].endswith(f"/libstack_{lib}.so"), ev["stack"][1]
+
+
+def _elf_sections(path):
+    """{name: (file offset, size)} of an ELF64 file's sections."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    (shoff,) = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3a)
+    headers = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
+               for i in range(shnum)]
+    names = data[headers[shstrndx][4]:headers[shstrndx][4] + headers[shstrndx][5]]
+    return {names[h[0]:names.index(b"\0", h[0])].decode(): (h[4], h[5]) for h in headers}
+
+
+def _present_pages(pid, pages):
+    import struct
+    fd = os.open(f"/proc/{pid}/pagemap", os.O_RDONLY)
+    try:
+        return {p for p in pages
+                if struct.unpack("<Q", os.pread(fd, 8, p // 4096 * 8))[0] >> 63 & 1}
+    finally:
+        os.close(fd)
+
+
+def test_unwinding_faults_nothing_into_the_target():
+    """The unwind tables libunwind reads (.eh_frame_hdr, .eh_frame of libc)
+    come from the file, not through the target: a page of them that was
+    not in the target's memory before the stacks is not there after."""
+    truth = os.path.join(tmpdir(), "truth")
+    fx, pid = start_fixture([fixture("stack_chain"), "-w", "summary", truth])
+    libc = []
+    for line in open(f"/proc/{pid}/maps", encoding="utf-8"):
+        w = line.split()
+        if len(w) > 5 and os.path.basename(w[5]).startswith("libc.so"):
+            start, end = (int(x, 16) for x in w[0].split("-"))
+            libc.append((start, end, int(w[2], 16), w[5]))
+    sections = _elf_sections(libc[0][3])
+    pages = set()
+    for name in (".eh_frame_hdr", ".eh_frame"):
+        off, size = sections[name]
+        for start, end, map_off, _ in libc:
+            if map_off <= off < map_off + (end - start):
+                addr = start + off - map_off
+                pages.update(range(addr & ~4095, addr + size, 4096))
+    absent = pages - _present_pages(pid, pages)
+    assert absent, "libc's unwind tables are all in memory already: nothing to check"
+    p = start_attach_many([pid], "-k", "-m", "4M", "--no-dump")
+    send_go(fx)
+    assert fx.stdout.readline() == "done\n"
+    faulted = absent & _present_pages(pid, pages)
+    fx.stdin.close()
+    wait_fixture(fx)
+    rc, events, err = finish_attach_many(p)
+    assert rc == 0, err
+    mmaps = events_of(events, "mmap")
+    assert len(mmaps) == 5 and all(functions(e["stack"])[1] in ("site_alpha", "site_beta")
+                                   for e in mmaps), mmaps
+    assert not faulted, f"{len(faulted)} of {len(absent)} absent pages were faulted in"
