@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include <sys/sysmacros.h>
+
 #include "maps.h"
 #include "unit.h"
 
@@ -100,6 +102,8 @@ TEST(labels)
     CHECK(parse(text, &l) == 0);
     CHECK(l.count == 8);
     CHECK_STR(maps_label(&l.entries[0]), "/opt/app/bin");
+    CHECK(l.entries[0].dev == makedev(8, 1) && l.entries[0].inode == 17);
+    CHECK(l.entries[5].dev == makedev(0, 1) && l.entries[1].dev == 0);
     CHECK_STR(maps_label(&l.entries[1]), "[heap]");
     /* Anonymous: with the kernel's trailing space, and without. */
     CHECK_STR(l.entries[2].path, "");
