@@ -366,6 +366,9 @@ static void print_usage(FILE *out)
         "      record every event of process 1234 as JSON Lines in events.jsonl\n"
         "  mmapwatch -m 1M -- java -jar app.jar\n"
         "      run a command and show its mmaps of 1 MiB or more until it exits\n"
+        "  mmapwatch -k -c -m 16M --no-dump -p 1234\n"
+        "      show who maps 16 MiB or more (call stacks), and a table by call site\n"
+        "      when mmapwatch stops\n"
         "  mmapwatch --duration 30s -p 1234\n"
         "      watch process 1234 for 30 seconds, then detach and let it run on\n",
         out);
