@@ -243,3 +243,11 @@ void task_set_addr_space(struct task_table *table, struct task *task, struct add
     addr_space_put(table, task->as);
     task->as = as;
 }
+
+void addr_space_foreach(struct task_table *table, void (*fn)(struct addr_space *as, void *ctx),
+                        void *ctx)
+{
+    for (struct addr_space *as = table->spaces; as; as = as->next)
+        if (as->owner != 0 && as->refs > 0)
+            fn(as, ctx);
+}
