@@ -482,9 +482,9 @@ void output_threshold(const struct event_origin *o, const struct cgroup_event *e
     if (e->dumps >= 0)
         snprintf(dumps, sizeof dumps, "; dumping %ld region%s", e->dumps,
                  e->dumps == 1 ? "" : "s");
-    snprintf(line + n, sizeof line - (size_t)n,
-             "memory cgroup %s above threshold %s%s: %s; %zu largest reported region%s%s",
-             e->cgroup, thr, pct, usage, e->nregions, e->nregions == 1 ? "" : "s", dumps);
+    snprintf(line + n, sizeof line - (size_t)n, "memory cgroup %s above threshold %s%s: %s%s%s",
+             e->cgroup, thr, pct, usage, dumps,
+             e->nregions ? "; largest reported regions:" : "; no reported region is mapped");
     emit(line);
     for (size_t i = 0; i < e->nregions; i++) {
         const struct threshold_region *r = &e->regions[i];
