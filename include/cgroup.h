@@ -132,10 +132,9 @@ int cgroup_watch_start(struct cgroup_watch *w);
 
 void cgroup_watch_free(struct cgroup_watch *w);
 
-/* The cgroup's path as /proc/PID/cgroup shows it to us, its version, the
- * threshold in bytes, and its percentage of the limit (0 for a SIZE). */
+/* The cgroup's path as /proc/PID/cgroup shows it to us, the threshold in
+ * bytes, and its percentage of the limit (0 for a SIZE). */
 const char *cgroup_watch_path(const struct cgroup_watch *w);
-enum cgroup_version cgroup_watch_version(const struct cgroup_watch *w);
 uint64_t cgroup_watch_threshold(const struct cgroup_watch *w);
 unsigned cgroup_watch_pct(const struct cgroup_watch *w);
 
@@ -145,7 +144,9 @@ unsigned cgroup_watch_pct(const struct cgroup_watch *w);
  * the watching thread. */
 void cgroup_watch_check_oom(struct cgroup_watch *w);
 
-/* Takes the oldest queued record: true, or false when none is left. */
+/* Takes the oldest queued record: true, or false when none is left. Also
+ * writes the watching thread's diagnostics (records dropped, the watch
+ * ended because the cgroup is gone). */
 bool cgroup_watch_take(struct cgroup_watch *w, struct cgroup_record *record);
 
 #endif

@@ -261,10 +261,16 @@ struct cgroup_watch {
     bool above;
     unsigned oom_rechecks;
 
+    /* The watching thread writes no diagnostics (they could land inside
+     * an event line on a shared stderr): the loop does, in take(). */
     pthread_mutex_t lock;
     uint64_t oom_kills;          /* guarded: last count reported (or seen at start) */
     struct cgroup_record queue[QUEUE_MAX]; /* guarded */
     size_t head, count;          /* guarded */
+    unsigned long dropped;       /* guarded: records that did not fit */
+    const char *ended;           /* guarded: why the watching thread stopped */
+    int ended_errno;             /* guarded */
+    bool ended_told;             /* the loop's */
 };
 
 /* Reads a small cgroup file from the start through a kept fd. */
@@ -478,22 +484,18 @@ fail:
 }
 
 const char *cgroup_watch_path(const struct cgroup_watch *w) { return w->path; }
-enum cgroup_version cgroup_watch_version(const struct cgroup_watch *w) { return w->version; }
 uint64_t cgroup_watch_threshold(const struct cgroup_watch *w) { return w->threshold; }
 unsigned cgroup_watch_pct(const struct cgroup_watch *w) { return w->pct; }
 
 /* Queues a record; from the watching thread (wake) the loop is told. */
 static void queue_record(struct cgroup_watch *w, const struct cgroup_record *r, bool wake)
 {
-    bool dropped = false;
     pthread_mutex_lock(&w->lock);
     if (w->count < QUEUE_MAX)
         w->queue[(w->head + w->count++) % QUEUE_MAX] = *r;
     else
-        dropped = true;
+        w->dropped++;
     pthread_mutex_unlock(&w->lock);
-    if (dropped)
-        log_warn("memory cgroup '%s': too many events at once, one dropped", w->path);
     if (wake)
         syscall(SYS_tgkill, getpid(), w->loop_tid, CGROUP_WAKE_SIGNAL);
 }
@@ -567,6 +569,18 @@ static bool look(struct cgroup_watch *w, uint64_t crossings, bool oom_signalled)
     return true;
 }
 
+/* The watching thread gives up (the cgroup was removed, most likely):
+ * the loop says so. */
+static void stop_watching(struct cgroup_watch *w, const char *what)
+{
+    int err = errno;
+    pthread_mutex_lock(&w->lock);
+    w->ended = what;
+    w->ended_errno = err;
+    pthread_mutex_unlock(&w->lock);
+    syscall(SYS_tgkill, getpid(), w->loop_tid, CGROUP_WAKE_SIGNAL);
+}
+
 static uint64_t drain_eventfd(int fd)
 {
     uint64_t value = 0;
@@ -599,7 +613,7 @@ static void *watch_main(void *arg)
         int timeout = polling ? CGROUP_POLL_MS : w->oom_rechecks ? OOM_RECHECK_MS : -1;
         int rc = poll(fds, n, timeout);
         if (rc < 0 && errno != EINTR) {
-            log_warn("memory cgroup '%s': poll: %s; no longer watched", w->path, strerror(errno));
+            stop_watching(w, "poll");
             break;
         }
         if (fds[0].revents)
@@ -617,8 +631,7 @@ static void *watch_main(void *arg)
             read_fd_text(w->events_fd, buf, sizeof buf);
         }
         if (!look(w, crossings, oom_signalled)) {
-            log_warn("memory cgroup '%s' is gone (%s): no longer watched", w->path,
-                     strerror(errno));
+            stop_watching(w, w->usage_name);
             break;
         }
     }
@@ -719,7 +732,19 @@ bool cgroup_watch_take(struct cgroup_watch *w, struct cgroup_record *record)
         w->head = (w->head + 1) % QUEUE_MAX;
         w->count--;
     }
+    unsigned long dropped = w->dropped;
+    w->dropped = 0;
+    const char *ended = w->ended;
+    int ended_errno = w->ended_errno;
     pthread_mutex_unlock(&w->lock);
+    if (dropped)
+        log_warn("memory cgroup '%s': %lu event(s) dropped, too many at once", w->path, dropped);
+    /* After the records queued before it. */
+    if (!any && ended && !w->ended_told) {
+        w->ended_told = true;
+        log_warn("memory cgroup '%s' is no longer watched: %s: %s (removed?)", w->path, ended,
+                 strerror(ended_errno));
+    }
     return any;
 }
 

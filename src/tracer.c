@@ -227,7 +227,6 @@ struct mapped {
 };
 
 struct mapped_list {
-    struct tracer *t;
     pid_t owner;
     struct mapped *v;
     size_t n, cap;
@@ -288,7 +287,7 @@ static int largest_first(const void *a, const void *b)
  * thread that mapped it if it still runs. */
 static void collect_mapped(struct tracer *t, struct mapped_list *list)
 {
-    *list = (struct mapped_list){.t = t};
+    *list = (struct mapped_list){0};
     addr_space_foreach(t->tasks, add_space, list);
     if (list->short_of_memory)
         log_warn("out of memory listing the regions still mapped: some are left out");

@@ -2,20 +2,24 @@
 src/dumper.c, src/output.c): --cgroup-threshold and --dump-on-threshold,
 against real memory cgroups.
 
-Each test creates a memory cgroup of its own (cgroup v1 under the memory
+Each test creates memory cgroups of its own (cgroup v1 under the memory
 controller's mount, or cgroup v2 under the cgroup2 mount with +memory in
-the parent's cgroup.subtree_control), gives it a limit, moves
-tests/fixtures/cg_grow into it and makes that grow one chunk at a time,
-reading the cgroup's usage itself after each step to know when the
+its cgroup.subtree_control), gives one a limit, puts
+tests/fixtures/cg_grow in it and makes that grow one 4 MiB chunk at a
+time, reading the cgroup's usage itself after each step to know when the
 threshold is crossed. Then it checks mmapwatch's events against the
 fixture's truth: the threshold event's numbers and regions, the dumps'
 bytes (every page of a chunk is rebuilt from the fixture's pattern), the
-re-arm after usage falls, and the cgroup's OOM kill of the fixture.
+re-arm after usage falls, the cgroup's OOM kill of the fixture, launch
+mode, the sidecar case (mmapwatch and the target in cgroup and mount
+namespaces of their own, as two containers of a pod), a cgroup removed
+under the watch, and a percentage without a limit (exit 1, target
+untouched). Every cgroup is removed at the end, whatever happened.
 
 No test waits for time to pass: each waits (with a deadline) for the event
-the step must cause. The kernel checks a v1 threshold every 128 pages
-charged, so a step counts as "crossed" only when usage is past the
-threshold by more than that (chunks are 4 MiB, the margin 1 MiB).
+a step must cause. The kernel checks a v1 threshold every 128 pages
+charged, so the sizes are chosen for the step that crosses the threshold
+to end well past it (checked: see Grower.grow_past).
 
 A v2 variant skips where the memory controller is bound to the v1
 hierarchy (then cgroup2 cannot have it); a test skips only where no memory
@@ -25,6 +29,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -39,7 +44,7 @@ PAGE = 4096
 CHUNK_MIB = 4
 CHUNK = CHUNK_MIB * MIB
 # Past the threshold by this much, the kernel has checked it (v1: every
-# 128 pages) within the step; mmapwatch's v2 poll reads usage anyway.
+# 128 pages, 512 KiB) within the step that crossed it.
 MARGIN = MIB
 
 # ---------------------------------------------------------------------------
@@ -213,6 +218,11 @@ def memory_cgroup(version, limit=None):
         cg.destroy()
 
 
+def any_version():
+    """v1 where the memory controller is there, else v2."""
+    return 1 if any(m[2] == "cgroup" and "memory" in m[3] for m in _mounts()) else 2
+
+
 def proc_cgroup_path(pid, version):
     """The memory cgroup of pid as /proc/PID/cgroup shows it to us."""
     with open(f"/proc/{pid}/cgroup", encoding="utf-8") as f:
@@ -382,6 +392,19 @@ class Events:
                     raise AssertionError(f"timed out waiting for {what}")
                 self.cond.wait(left)
 
+    def wait_diagnostic(self, text):
+        """Waits until a line of stderr holds text; returns it."""
+        deadline = time.monotonic() + WAIT_S
+        with self.cond:
+            while True:
+                for line in self.diagnostics:
+                    if text in line:
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0 or self.p.stderr in self.ended:
+                    raise AssertionError(f"no {text!r} on stderr: {self.diagnostics}")
+                self.cond.wait(left)
+
     def wait_kind(self, kind, **fields):
         return self.wait(lambda e: e["event"] == kind and
                          all(e.get(k) == v for k, v in fields.items()),
@@ -405,8 +428,14 @@ class Events:
             return [e for e in self.events if e["event"] == kind]
 
 
-def attach(pid, *opts):
-    ev = Events([MMAPWATCH, "--json", "-o", "-", *opts, "-p", str(pid)])
+VALGRIND = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
+            "--show-leak-kinds=definite,indirect,possible",
+            "--errors-for-leak-kinds=definite,indirect,possible"]
+
+
+def attach(pid, *opts, valgrind=False):
+    ev = Events([*(VALGRIND if valgrind else []), MMAPWATCH, "--json", "-o", "-", *opts,
+                 "-p", str(pid)])
     ev.wait_kind("attach", pid=pid)
     return ev
 
@@ -537,7 +566,7 @@ def test_cgroup_v2_pct_oom():
 def test_cgroup_pct_without_limit():
     """--cgroup-threshold 90% of a cgroup without a limit: exit 1 with one
     line, before anything is seized."""
-    version = 1 if any(m[2] == "cgroup" and "memory" in m[3] for m in _mounts()) else 2
+    version = any_version()
     with memory_cgroup(version) as cg:
         g = Grower(cg)
         cg.add(g.pid)
@@ -562,7 +591,7 @@ def test_cgroup_launch_mode():
     put in the test's first), watched from its first instruction; the
     events name the command. mmapwatch's own memory counts too, hence a
     threshold well above what it uses."""
-    version = 1 if any(m[2] == "cgroup" and "memory" in m[3] for m in _mounts()) else 2
+    version = any_version()
     limit, threshold = 256 * MIB, 64 * MIB
     with memory_cgroup(version, limit) as cg:
         truth = os.path.join(tmpdir(), "truth")
@@ -593,6 +622,10 @@ def test_cgroup_v1_sidecar():
     container has the hierarchy mounted read-only (cgroup.event_control
     cannot be written there: mmapwatch reads usage every 100 ms)."""
     _sidecar(1)
+
+
+def test_cgroup_v2_sidecar():
+    _sidecar(2)
 
 
 def _sidecar(version):
@@ -635,3 +668,48 @@ def _sidecar(version):
         oom = events.wait_kind("oom")
         assert oom["cgroup"] == f"/../{cg.name}" and oom["new_kills"] >= 1, oom
         assert events.finish() == 0, events.stderr()
+
+
+def test_cgroup_valgrind_clean():
+    """The watch thread, the threshold dumps and the teardown under
+    valgrind: no leak, no invalid access (the sanitizer build checks the
+    same with ASan)."""
+    if not shutil.which("valgrind"):
+        raise Skip("valgrind is not installed")
+    if "/san/" in MMAPWATCH:
+        raise Skip("sanitizer build: valgrind cannot run ASan binaries")
+    version = any_version()
+    with memory_cgroup(version, 64 * MIB) as cg:
+        g = Grower(cg)
+        cg.add(g.pid)
+        dump_dir = os.path.join(tmpdir(), "dumps")
+        events = attach(g.pid, "-m", "1M", "--delay", "1h", "--dump-dir", dump_dir,
+                        "--cgroup-threshold", "10M", "--dump-on-threshold", valgrind=True)
+        g.grow_past(10 * MIB)
+        above = events.wait_kind("threshold", state="above")
+        wait_threshold_dumps(events, above["dumps"])
+        events.p.send_signal(signal.SIGINT)
+        assert events.finish() == 0, events.stderr()
+        events.wait_kind("detach", pid=g.pid)
+        assert harness.tracer_pid(g.pid) == 0
+
+
+def test_cgroup_removed_while_watched():
+    """The cgroup goes away under the watch (the target moved out, the
+    directory removed): one warning, and tracing goes on."""
+    version = any_version()
+    with memory_cgroup(version, 64 * MIB) as cg:
+        g = Grower(cg)
+        cg.add(g.pid)
+        events = attach(g.pid, "-v", "-m", "1M", "--no-dump", "--cgroup-threshold", "10M")
+        events.wait_diagnostic("watching memory cgroup")  # it starts after the attach event
+        _write(os.path.join(os.path.dirname(cg.dir), "cgroup.procs"), str(g.pid))
+        os.rmdir(cg.dir)
+        line = events.wait_diagnostic("is no longer watched")
+        assert cg.name in line, line
+        g.step()
+        events.wait_kind("mmap", pid=g.pid, len=CHUNK)
+        events.p.send_signal(signal.SIGINT)
+        assert events.finish() == 0, events.stderr()
+        events.wait_kind("detach", pid=g.pid)
+        assert not events.all("threshold"), events.all("threshold")
