@@ -86,6 +86,16 @@ void dumper_schedule(struct dumper *d, const struct dump_target *target);
 unsigned dumper_before_gone(struct dumper *d, pid_t pid, const uint64_t *ids, size_t n,
                             const char *reason, pid_t tid);
 
+/* Regions targets[0..n) are dumped now, with this reason ("threshold": the
+ * memory cgroup nears its limit, and a process the OOM killer ends gets no
+ * stop to be dumped at), holding no thread. A region whose dump is running
+ * is left to that dump; one waiting for a dump (its first, or a redump)
+ * still gets it when due, this one coming in between (the next seq).
+ * Quotas apply as to any dump. Returns how many dumps were started; none
+ * while shutting down (dumper_flush). */
+size_t dumper_dump_now(struct dumper *d, const struct dump_target *targets, size_t n,
+                       const char *reason);
+
 /* This signal (blocked, read on the loop's signalfd) means a dump deadline
  * passed. Not SIGALRM: a second timer's signal of the same number may
  * merge with the first while pending. */

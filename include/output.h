@@ -14,6 +14,8 @@
 #define MMAPWATCH_OUTPUT_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -72,5 +74,32 @@ struct summary_view;
 
 /* -c: the summary at the end (text: a table; JSON: one "summary" event). */
 void output_summary(const struct summary_view *view);
+
+/* One of the largest reported regions still mapped, in a threshold event. */
+struct threshold_region {
+    pid_t pid, tid;             /* its process, the thread that mapped it */
+    char comm[PROCFS_COMM_MAX]; /* that thread's name now ("?" if gone) */
+    uint64_t addr, len, id;
+};
+
+/* What a memory cgroup event says (cgroup.h). */
+struct cgroup_event {
+    const char *cgroup;        /* the path, as /proc/PID/cgroup shows it */
+    bool above;                /* threshold: crossed upward, else fell back below */
+    uint64_t usage;
+    uint64_t limit;            /* UINT64_MAX: none */
+    uint64_t threshold;
+    unsigned pct;              /* the threshold's percentage of the limit; 0 for a SIZE */
+    const struct threshold_region *regions; /* above: the largest, largest first */
+    size_t nregions;
+    long dumps;                /* above: dumps started for --dump-on-threshold; -1 without */
+    uint64_t oom_kills;        /* oom: the cgroup's oom_kill counter */
+    uint64_t new_kills;        /* oom: kills since the last oom event */
+};
+
+/* The cgroup's usage crossed --cgroup-threshold (either way). */
+void output_threshold(const struct event_origin *o, const struct cgroup_event *e);
+/* The cgroup OOM-killed a process (new_kills of them). */
+void output_oom(const struct event_origin *o, const struct cgroup_event *e);
 
 #endif

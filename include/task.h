@@ -97,7 +97,9 @@ struct addr_space *addr_space_clone(struct task_table *table, const struct addr_
 /* The address space owned by process pid, or NULL. */
 struct addr_space *addr_space_of_process(const struct task_table *table, pid_t pid);
 
-/* Calls fn for every address space in use; fn may not add or remove any. */
+/* Calls fn for every address space still owned by a process (not one
+ * left behind by an exec, nor one no task uses); fn may not add or remove
+ * tasks or spaces. */
 void addr_space_foreach(struct task_table *table, void (*fn)(struct addr_space *as, void *ctx),
                         void *ctx);
 

@@ -20,6 +20,8 @@ need strace        command -v strace      # the differential test
 need valgrind      command -v valgrind    # the leak test of the main paths
 need procps        command -v pmap        # mmapwatch maps is compared with pmap -x
 need util-linux    command -v setpriv     # tests run mmapwatch as another user
+need util-linux    command -v unshare     # the cgroup tests' containers
+need mount         command -v mount       # ... and their cgroup mounts
 
 if [ -n "$missing" ]; then
     if [ "$(id -u)" != 0 ]; then

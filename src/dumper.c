@@ -39,6 +39,8 @@ struct job {
     const char *reason;    /* of the next dump */
     unsigned seq;          /* dumps made so far */
     bool dumped;           /* at least one dump made */
+    const char *later_reason; /* a dump that dumper_dump_now came before: */
+    uint64_t later_deadline_ns; /* it is still due then */
     pid_t *waiters;        /* threads held until the running dump is done */
     size_t nwaiters;
     char *stack_json;      /* -k: the mapping call's stack, for the metadata; NULL */
@@ -351,16 +353,15 @@ void dumper_free(struct dumper *d)
     free(d);
 }
 
-void dumper_schedule(struct dumper *d, const struct dump_target *target)
+/* A new waiting job for target (whose id has none), in id order. NULL
+ * after a warning when out of memory. */
+static struct job *add_job(struct dumper *d, const struct dump_target *target,
+                           const char *reason, uint64_t deadline_ns)
 {
-    /* Shutting down: what was pending is being finished; a busy target
-     * mapping on would otherwise keep us from ever detaching. */
-    if (d->flushing || find_job(d, target->id, NULL))
-        return;
     struct job *job = calloc(1, sizeof *job);
     if (!job) {
         log_warn("out of memory: region 0x%" PRIx64 " will not be dumped", target->addr);
-        return;
+        return NULL;
     }
     if (d->njobs == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 64;
@@ -368,7 +369,7 @@ void dumper_schedule(struct dumper *d, const struct dump_target *target)
         if (!grown) {
             free(job);
             log_warn("out of memory: region 0x%" PRIx64 " will not be dumped", target->addr);
-            return;
+            return NULL;
         }
         d->jobs = grown;
         d->cap = cap;
@@ -377,13 +378,25 @@ void dumper_schedule(struct dumper *d, const struct dump_target *target)
     job->target.stack_json = NULL; /* the caller's; ours is the copy */
     if (target->stack_json && !(job->stack_json = strdup(target->stack_json)))
         log_warn("out of memory: the dump of 0x%" PRIx64 " will have no stack", target->addr);
-    job->reason = "delay";
-    job->deadline_ns = now_ns() + d->cfg.delay_ns;
+    job->reason = reason;
+    job->deadline_ns = deadline_ns;
     size_t i;
     find_job(d, target->id, &i);
     memmove(&d->jobs[i + 1], &d->jobs[i], (d->njobs - i) * sizeof *d->jobs);
     d->jobs[i] = job;
     d->njobs++;
+    return job;
+}
+
+void dumper_schedule(struct dumper *d, const struct dump_target *target)
+{
+    /* Shutting down: what was pending is being finished; a busy target
+     * mapping on would otherwise keep us from ever detaching. */
+    if (d->flushing || find_job(d, target->id, NULL))
+        return;
+    struct job *job = add_job(d, target, "delay", now_ns() + d->cfg.delay_ns);
+    if (!job)
+        return;
     if (d->cfg.delay_ns == 0)
         start_job(d, job);
     else
@@ -418,6 +431,30 @@ unsigned dumper_before_gone(struct dumper *d, pid_t pid, const uint64_t *ids, si
     }
     arm_timer(d);
     return holds;
+}
+
+size_t dumper_dump_now(struct dumper *d, const struct dump_target *targets, size_t n,
+                       const char *reason)
+{
+    if (d->flushing)
+        return 0; /* what is pending is being finished already */
+    size_t started = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct job *job = find_job(d, targets[i].id, NULL);
+        if (job && job->state == JOB_RUNNING)
+            continue; /* a dump of this moment is on its way */
+        if (job) {
+            job->later_reason = job->reason;
+            job->later_deadline_ns = job->deadline_ns;
+        }
+        if (!job && !(job = add_job(d, &targets[i], reason, now_ns())))
+            continue;
+        job->reason = reason;
+        if (start_job(d, job))
+            started++;
+    }
+    arm_timer(d);
+    return started;
 }
 
 void dumper_run_due(struct dumper *d)
@@ -472,6 +509,14 @@ static void finish(struct dumper *d, struct work *w)
     job->waiters = NULL;
     job->nwaiters = 0;
     job->dumped = true;
+    if (job->later_reason && !d->flushing) {
+        /* dumper_dump_now came first; the scheduled dump stands. */
+        job->state = JOB_WAITING;
+        job->reason = job->later_reason;
+        job->deadline_ns = job->later_deadline_ns;
+        job->later_reason = NULL;
+        return;
+    }
     if (d->cfg.redump_ns == 0 || d->flushing) {
         remove_job(d, job);
         return;

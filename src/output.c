@@ -588,3 +588,121 @@ void output_summary(const struct summary_view *view)
     else
         text_summary(view);
 }
+
+/* ---- memory cgroup --------------------------------------------------------- */
+
+static void json_add_limit(struct json_line *j, uint64_t limit)
+{
+    if (limit == UINT64_MAX)
+        json_add_raw(j, "limit", "null");
+    else
+        json_add_uint(j, "limit", limit);
+}
+
+/* "[{...},...]" of the regions, escaped like the rest; stops at what fits. */
+static void json_regions(char *buf, size_t size, const struct threshold_region *r, size_t n)
+{
+    size_t used = 0;
+    buf[used++] = '[';
+    for (size_t i = 0; i < n; i++) {
+        char comm[6 * PROCFS_COMM_MAX + 1];
+        if (json_escape(r[i].comm, strnlen(r[i].comm, PROCFS_COMM_MAX), comm, sizeof comm) ==
+            (size_t)-1)
+            snprintf(comm, sizeof comm, "?");
+        int len = snprintf(buf + used, size - used,
+                           "%s{\"pid\":%d,\"tid\":%d,\"comm\":\"%s\",\"addr\":\"0x%" PRIx64
+                           "\",\"len\":%" PRIu64 ",\"id\":%" PRIu64 "}",
+                           i ? "," : "", (int)r[i].pid, (int)r[i].tid, comm, r[i].addr,
+                           r[i].len, r[i].id);
+        if (len < 0 || (size_t)len >= size - used - 2)
+            break;
+        used += (size_t)len;
+    }
+    buf[used++] = ']';
+    buf[used] = '\0';
+}
+
+/* "16.0 MiB used of 64.0 MiB limit" / "16.0 MiB used (no limit)" */
+static void text_usage(char *buf, size_t size, uint64_t usage, uint64_t limit)
+{
+    char u[32], l[32];
+    if (limit == UINT64_MAX)
+        snprintf(buf, size, "%s used (no limit)", format_size(usage, u, sizeof u));
+    else
+        snprintf(buf, size, "%s used of %s limit", format_size(usage, u, sizeof u),
+                 format_size(limit, l, sizeof l));
+}
+
+void output_threshold(const struct event_origin *o, const struct cgroup_event *e)
+{
+    if (out_json) {
+        char regions[2048];
+        struct json_line j;
+        json_common(&j, "threshold", o);
+        json_add_str(&j, "cgroup", e->cgroup);
+        json_add_str(&j, "state", e->above ? "above" : "below");
+        json_add_uint(&j, "usage", e->usage);
+        json_add_limit(&j, e->limit);
+        json_add_uint(&j, "threshold", e->threshold);
+        if (e->pct)
+            json_add_uint(&j, "percent", e->pct);
+        if (e->above) {
+            json_regions(regions, sizeof regions, e->regions, e->nregions);
+            json_add_raw(&j, "regions", regions);
+            if (e->dumps >= 0)
+                json_add_uint(&j, "dumps", (uint64_t)e->dumps);
+        }
+        json_emit(&j);
+        return;
+    }
+    char line[1024], usage[96], thr[32], pct[32] = "", dumps[48] = "";
+    int n = text_prefix(line, sizeof line, o, false);
+    text_usage(usage, sizeof usage, e->usage, e->limit);
+    format_size(e->threshold, thr, sizeof thr);
+    if (e->pct)
+        snprintf(pct, sizeof pct, " (%u%% of the limit)", e->pct);
+    if (!e->above) {
+        snprintf(line + n, sizeof line - (size_t)n,
+                 "memory cgroup %s back below threshold %s%s: %s; re-armed", e->cgroup, thr,
+                 pct, usage);
+        emit(line);
+        return;
+    }
+    if (e->dumps >= 0)
+        snprintf(dumps, sizeof dumps, "; dumping %ld region%s", e->dumps,
+                 e->dumps == 1 ? "" : "s");
+    snprintf(line + n, sizeof line - (size_t)n, "memory cgroup %s above threshold %s%s: %s%s%s",
+             e->cgroup, thr, pct, usage, dumps,
+             e->nregions ? "; largest reported regions:" : "; no reported region is mapped");
+    emit(line);
+    for (size_t i = 0; i < e->nregions; i++) {
+        const struct threshold_region *r = &e->regions[i];
+        char size[32];
+        snprintf(line, sizeof line, "    0x%" PRIx64 " %" PRIu64 " (%s) [%d/%d %s]", r->addr,
+                 r->len, format_size(r->len, size, sizeof size), (int)r->pid, (int)r->tid,
+                 r->comm);
+        emit(line);
+    }
+}
+
+void output_oom(const struct event_origin *o, const struct cgroup_event *e)
+{
+    if (out_json) {
+        struct json_line j;
+        json_common(&j, "oom", o);
+        json_add_str(&j, "cgroup", e->cgroup);
+        json_add_uint(&j, "oom_kill", e->oom_kills);
+        json_add_uint(&j, "new_kills", e->new_kills);
+        json_add_uint(&j, "usage", e->usage);
+        json_add_limit(&j, e->limit);
+        json_emit(&j);
+        return;
+    }
+    char line[1024], usage[96];
+    int n = text_prefix(line, sizeof line, o, false);
+    text_usage(usage, sizeof usage, e->usage, e->limit);
+    snprintf(line + n, sizeof line - (size_t)n,
+             "memory cgroup %s: OOM kill%s (%" PRIu64 " new, %" PRIu64 " in all); %s", e->cgroup,
+             e->new_kills == 1 ? "" : "s", e->new_kills, e->oom_kills, usage);
+    emit(line);
+}

@@ -252,5 +252,6 @@ void addr_space_foreach(struct task_table *table, void (*fn)(struct addr_space *
                         void *ctx)
 {
     for (struct addr_space *as = table->spaces; as; as = as->next)
-        fn(as, ctx);
+        if (as->owner != 0 && as->refs > 0)
+            fn(as, ctx);
 }

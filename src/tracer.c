@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "decode.h"
 #include "dumper.h"
 #include "filter.h"
@@ -78,6 +79,9 @@ struct tracer {
     bool finishing;           /* shutting down: pending dumps first, then detach */
     struct timespec finish_started;
     struct stop_stats stats;
+    struct cgroup_watch *cgroup; /* --cgroup-threshold; NULL without */
+    pid_t cgroup_pid;            /* the target whose cgroup it is (events name it) */
+    char cgroup_comm[PROCFS_COMM_MAX]; /* its name, for events after it is gone */
 };
 
 struct stop {
@@ -150,6 +154,7 @@ struct tracer *tracer_new(const struct options *opts, int dump_dir_fd)
     sigaddset(&served, SIGALRM);
     sigaddset(&served, SIGUSR1); /* the dump worker: a dump is done */
     sigaddset(&served, DUMPER_TIMER_SIGNAL);
+    sigaddset(&served, CGROUP_WAKE_SIGNAL); /* the cgroup watch: something to report */
     if (sigprocmask(SIG_BLOCK, &served, &t->original_mask) < 0 ||
         (t->signal_fd = signalfd(-1, &served, SFD_CLOEXEC)) < 0) {
         log_error("cannot set up the event loop: %s", strerror(errno));
@@ -191,11 +196,221 @@ void tracer_free(struct tracer *t)
         close(t->signal_fd);
     if (t->has_timer)
         timer_delete(t->duration_timer);
+    cgroup_watch_free(t->cgroup);
     dumper_free(t->dumper);
     task_table_free(t->tasks);
     unwinder_free(t->unwinder);
     summary_free(t->summary);
     free(t);
+}
+
+/* ---- memory cgroup watch (cgroup.h) ----------------------------------------- */
+
+/* Threshold events list this many of the largest reported regions. */
+#define THRESHOLD_TOP 5
+
+/* Before the first target is seized (or launched): its memory cgroup must
+ * be found, and a percentage needs a limit; failing here leaves the target
+ * untouched. */
+static int cgroup_prepare(struct tracer *t, pid_t pid)
+{
+    if (!t->opts->has_cgroup_threshold || t->cgroup)
+        return 0;
+    t->cgroup = cgroup_watch_new(pid, t->opts->cgroup_threshold, t->opts->cgroup_threshold_pct);
+    return t->cgroup ? 0 : -1;
+}
+
+static void on_cgroup_records(struct tracer *t);
+
+/* Once the first target is attached or launched: watching starts. */
+static int cgroup_begin(struct tracer *t, pid_t pid)
+{
+    if (!t->cgroup || t->cgroup_pid)
+        return 0;
+    t->cgroup_pid = pid;
+    procfs_read_comm(pid, pid, t->cgroup_comm);
+    if (cgroup_watch_start(t->cgroup) < 0)
+        return -1;
+    on_cgroup_records(t); /* usage may be above the threshold already */
+    return 0;
+}
+
+static void cgroup_check_oom(struct tracer *t)
+{
+    if (!t->cgroup || !t->cgroup_pid)
+        return;
+    cgroup_watch_check_oom(t->cgroup);
+    on_cgroup_records(t);
+}
+
+/* A reported region still mapped: what a dump of it needs, and how many
+ * bytes of it are mapped (the pieces of a split region share its id). */
+struct mapped {
+    struct dump_target target;
+    uint64_t bytes;
+};
+
+struct mapped_list {
+    pid_t owner;
+    struct mapped *v;
+    size_t n, cap;
+    bool short_of_memory;
+};
+
+static int add_mapped(const struct region *r, void *ctx)
+{
+    struct mapped_list *list = ctx;
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 64;
+        struct mapped *grown = realloc(list->v, cap * sizeof *grown);
+        if (!grown) {
+            list->short_of_memory = true;
+            return 1;
+        }
+        list->v = grown;
+        list->cap = cap;
+    }
+    list->v[list->n++] = (struct mapped){
+        .target = {.id = r->id, .pid = list->owner, .tid = r->tid, .addr = r->start,
+                   .len = r->end - r->start, .prot = r->prot, .flags = r->flags,
+                   .mapped_at = r->mapped_at},
+        .bytes = r->end - r->start,
+    };
+    return 0;
+}
+
+static void add_space(struct addr_space *as, void *ctx)
+{
+    struct mapped_list *list = ctx;
+    list->owner = as->owner;
+    if (!list->short_of_memory)
+        region_set_foreach(as->regions, add_mapped, list);
+}
+
+static int by_process_and_id(const void *a, const void *b)
+{
+    const struct dump_target *x = &((const struct mapped *)a)->target;
+    const struct dump_target *y = &((const struct mapped *)b)->target;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static int largest_first(const void *a, const void *b)
+{
+    const struct mapped *x = a, *y = b;
+    if (x->bytes != y->bytes)
+        return x->bytes > y->bytes ? -1 : 1;
+    return x->target.id < y->target.id ? -1 : x->target.id > y->target.id;
+}
+
+/* Every reported region still mapped in any traced process, one entry per
+ * region (its pieces' hull), largest first, each with the name of the
+ * thread that mapped it if it still runs. */
+static void collect_mapped(struct tracer *t, struct mapped_list *list)
+{
+    *list = (struct mapped_list){0};
+    addr_space_foreach(t->tasks, add_space, list);
+    if (list->short_of_memory)
+        log_warn("out of memory listing the regions still mapped: some are left out");
+    if (list->n == 0)
+        return;
+    qsort(list->v, list->n, sizeof *list->v, by_process_and_id);
+    size_t out = 0;
+    for (size_t i = 0; i < list->n; i++) {
+        struct mapped *m = &list->v[i];
+        struct mapped *last = out ? &list->v[out - 1] : NULL;
+        if (last && last->target.pid == m->target.pid && last->target.id == m->target.id) {
+            uint64_t end = m->target.addr + m->target.len;
+            last->target.len = end - last->target.addr; /* addresses ascend */
+            last->bytes += m->bytes;
+            continue;
+        }
+        list->v[out++] = *m;
+    }
+    list->n = out;
+    qsort(list->v, list->n, sizeof *list->v, largest_first);
+    for (size_t i = 0; i < list->n; i++) {
+        struct dump_target *target = &list->v[i].target;
+        struct task *mapper = task_find(t->tasks, target->tid);
+        if (mapper && mapper->pid == target->pid)
+            task_read_comm(mapper, target->comm);
+        else
+            snprintf(target->comm, sizeof target->comm, "?");
+    }
+}
+
+static void cgroup_origin(struct tracer *t, const struct cgroup_record *r,
+                          struct event_origin *o)
+{
+    event_origin_fill(o, t->cgroup_pid, t->cgroup_pid);
+    o->ts = r->ts;
+    if (strcmp(o->comm, "?") == 0)
+        memcpy(o->comm, t->cgroup_comm, sizeof o->comm); /* gone (OOM-killed, say) */
+    else
+        memcpy(t->cgroup_comm, o->comm, sizeof t->cgroup_comm); /* launch mode: after exec */
+}
+
+/* A crossing upward: the event names the largest regions, and with
+ * --dump-on-threshold every one still mapped is dumped now, largest
+ * first, while the OOM killer has not acted yet. */
+static void report_above(struct tracer *t, const struct event_origin *o,
+                         struct cgroup_event *e)
+{
+    struct mapped_list list;
+    collect_mapped(t, &list);
+    struct threshold_region top[THRESHOLD_TOP];
+    size_t ntop = list.n < THRESHOLD_TOP ? list.n : THRESHOLD_TOP;
+    for (size_t i = 0; i < ntop; i++) {
+        const struct dump_target *m = &list.v[i].target;
+        top[i] = (struct threshold_region){.pid = m->pid, .tid = m->tid, .addr = m->addr,
+                                           .len = m->len, .id = m->id};
+        memcpy(top[i].comm, m->comm, sizeof top[i].comm);
+    }
+    e->regions = top;
+    e->nregions = ntop;
+    if (t->opts->dump_on_threshold && t->dumper) {
+        struct dump_target *targets = list.n ? malloc(list.n * sizeof *targets) : NULL;
+        for (size_t i = 0; targets && i < list.n; i++)
+            targets[i] = list.v[i].target;
+        if (list.n && !targets)
+            log_warn("out of memory: regions not dumped at the threshold");
+        e->dumps = (long)(targets && !t->detaching
+                              ? dumper_dump_now(t->dumper, targets, list.n, "threshold")
+                              : 0);
+        free(targets);
+    }
+    output_threshold(o, e);
+    free(list.v);
+}
+
+/* Writes the watch's records as events (after CGROUP_WAKE_SIGNAL). */
+static void on_cgroup_records(struct tracer *t)
+{
+    struct cgroup_record r;
+    while (t->cgroup && cgroup_watch_take(t->cgroup, &r)) {
+        struct event_origin o;
+        cgroup_origin(t, &r, &o);
+        struct cgroup_event e = {
+            .cgroup = cgroup_watch_path(t->cgroup),
+            .above = r.kind == CGROUP_ABOVE,
+            .usage = r.usage,
+            .limit = r.limit,
+            .threshold = cgroup_watch_threshold(t->cgroup),
+            .pct = cgroup_watch_pct(t->cgroup),
+            .dumps = -1,
+            .oom_kills = r.oom_kills,
+            .new_kills = r.new_kills,
+        };
+        if (r.kind == CGROUP_OOM)
+            output_oom(&o, &e);
+        else if (r.kind == CGROUP_ABOVE)
+            report_above(t, &o, &e);
+        else
+            output_threshold(&o, &e);
+    }
 }
 
 /* ---- attach ---------------------------------------------------------------- */
@@ -355,6 +570,8 @@ int tracer_attach(struct tracer *t, pid_t pid)
         return -1;
     }
 
+    if (cgroup_prepare(t, pid) < 0)
+        return -1; /* before any seize: the target stays untouched */
     struct attach_scan scan = {.t = t, .pid = pid};
     scan.as = addr_space_new(t->tasks, pid);
     if (!scan.as) {
@@ -392,13 +609,16 @@ int tracer_attach(struct tracer *t, pid_t pid)
     event_origin_fill(&origin, pid, pid);
     output_attach(&origin, scan.threads ? scan.threads : 1);
     log_info("attached to process %d (%s), %u threads", (int)pid, comm, scan.threads);
-    return 0;
+    return cgroup_begin(t, pid);
 }
 
 /* ---- launch ---------------------------------------------------------------- */
 
 int tracer_launch(struct tracer *t)
 {
+    /* The command starts in our own cgroup: known before it runs. */
+    if (cgroup_prepare(t, getpid()) < 0)
+        return -1;
     struct map_filter *filter = filter_build(t->opts->min_size, t->dumper != NULL);
     if (!filter)
         return -1;
@@ -416,6 +636,10 @@ int tracer_launch(struct tracer *t)
         return -1;
     }
     t->launched_pid = pid;
+    if (cgroup_begin(t, pid) < 0) {
+        kill(pid, SIGKILL); /* it has not run a single instruction of its own */
+        return -1;
+    }
     return 0;
 }
 
@@ -866,6 +1090,8 @@ static void on_task_gone(struct tracer *t, struct task *task, int status)
     if (task->tid == task->pid) {
         /* A leader's death is reported after all its threads': the process
          * is gone. */
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+            cgroup_check_oom(t); /* an OOM kill, maybe: its event first */
         struct event_origin origin = {.pid = task->pid, .tid = task->tid};
         clock_gettime(CLOCK_REALTIME, &origin.ts);
         snprintf(origin.comm, sizeof origin.comm, "%s", task->leader_comm[0] ? task->leader_comm : "?");
@@ -1036,6 +1262,10 @@ static void on_signal(struct tracer *t, const struct signalfd_siginfo *si)
         check_finishing(t);
         return;
     }
+    if (si->ssi_signo == CGROUP_WAKE_SIGNAL && (pid_t)si->ssi_pid == getpid() && t->cgroup) {
+        on_cgroup_records(t);
+        return;
+    }
     if (!t->launch_mode) {
         log_info("got signal %u: detaching", si->ssi_signo);
         tracer_request_detach(t);
@@ -1125,6 +1355,7 @@ int tracer_run(struct tracer *t)
         }
         read_signals(t);
     }
+    cgroup_check_oom(t); /* a kill that ended the last target */
     if (t->opts->verbose)
         log_error("stops: %lu total (syscall %lu, seccomp %lu, signal %lu, other %lu)",
                   t->stats.total, t->stats.syscall, t->stats.seccomp, t->stats.signal,
