@@ -11,15 +11,15 @@ they let it go on.
 """
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
 import time
 
 import harness
-from harness import (MMAPWATCH, LineReader, events_of, fixture, hexaddr, read_truth,
-                     run_mmapwatch, send_go, spawn, start_fixture, tmpdir, tracer_pid,
-                     wait_fixture)
+from harness import (MMAPWATCH, LineReader, Skip, fixture, hexaddr, read_truth, run_mmapwatch,
+                     send_go, spawn, start_fixture, tmpdir, tracer_pid, wait_fixture)
 
 MIB = 1024 * 1024
 # The kubelet's default terminationGracePeriodSeconds: after SIGTERM, it
@@ -385,3 +385,65 @@ def test_sigterm_with_a_pending_dump():
     assert len(detach) == 1 and sc.index(d) < sc.index(detach[0]), sc.events
     untraced_and_running(ctl.pid)
     ctl.exit()
+
+
+# --------------------------------------------------------------------------
+# docs/kubernetes.md
+
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def k8s_bytes(quantity):
+    """A Kubernetes quantity in bytes ("4Gi", "512Mi", "1000")."""
+    m = re.fullmatch(r"(\d+)(Ki|Mi|Gi|Ti)?", str(quantity))
+    assert m, f"unexpected quantity {quantity!r}"
+    return int(m.group(1)) * {None: 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30,
+                               "Ti": 2**40}[m.group(2)]
+
+
+def mmapwatch_bytes(size):
+    """mmapwatch's SIZE ("3G": powers of 1024), the forms the doc uses."""
+    m = re.fullmatch(r"(\d+)([kMGT]?)", size)
+    assert m, f"unexpected size {size!r}"
+    return int(m.group(1)) * 1024 ** " kMGT".index(m.group(2) or " ")
+
+
+def test_kubernetes_manifest():
+    """The pod in docs/kubernetes.md parses; it shares the process
+    namespace, gives the mmapwatch container CAP_SYS_PTRACE and limits; the
+    dumps go to an emptyDir on disk whose sizeLimit is above
+    --max-dump-bytes; and the real mmapwatch accepts its arguments (run
+    with the name made unique, dumps in a scratch directory, --duration 0)."""
+    try:
+        import yaml
+    except ImportError:
+        raise Skip("python3-yaml is not installed (scripts/deps.sh installs it)")
+    with open(os.path.join(ROOT, "docs", "kubernetes.md"), encoding="utf-8") as f:
+        blocks = re.findall(r"```yaml\n(.*?)```", f.read(), re.S)
+    assert len(blocks) == 1, f"{len(blocks)} yaml blocks"
+    pod = yaml.safe_load(blocks[0])
+    assert pod["apiVersion"] == "v1" and pod["kind"] == "Pod", pod
+    spec = pod["spec"]
+    assert spec["shareProcessNamespace"] is True
+    mw = next(c for c in spec["containers"] if c["name"] == "mmapwatch")
+    assert "SYS_PTRACE" in mw["securityContext"]["capabilities"]["add"], mw
+    assert mw["securityContext"]["runAsUser"] == 0, mw
+    assert mw["resources"]["limits"]["memory"] and mw["resources"]["limits"]["cpu"], mw
+    args = mw["args"]
+    opts = dict(a[2:].split("=", 1) for a in args if "=" in a)
+    (mount,) = mw["volumeMounts"]
+    volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+    assert opts["dump-dir"].startswith(mount["mountPath"].rstrip("/") + "/"), (opts, mount)
+    empty_dir = volume["emptyDir"]
+    assert "medium" not in empty_dir, "a tmpfs emptyDir counts against the pod's memory"
+    headroom = k8s_bytes(empty_dir["sizeLimit"]) - mmapwatch_bytes(opts["max-dump-bytes"])
+    assert headroom >= 256 * MIB, f"sizeLimit leaves {headroom} bytes above --max-dump-bytes"
+
+    name = unique_name()
+    dump_dir = os.path.join(tmpdir(), "dumps")
+    run_args = [f"--comm={name}" if a.startswith("--comm=") else
+                f"--dump-dir={dump_dir}" if a.startswith("--dump-dir=") else a for a in args]
+    assert run_args != args
+    r = run_mmapwatch([*run_args, "--duration", "0"])
+    assert r.returncode == 0 and r.stderr == "" and r.stdout == "", r
