@@ -48,7 +48,7 @@ FIXTURE_CFLAGS = $(CFLAGS_BASE) -O0 -fno-omit-frame-pointer -pthread
 
 DEPS_STAMP = build/.deps-ok
 
-.PHONY: all test test-san unit demo bench clean deps fixtures
+.PHONY: all test test-san unit demo bench clean deps fixtures static FORCE
 all: $(BIN)
 
 $(DEPS_STAMP): scripts/deps.sh
@@ -61,6 +61,28 @@ $(BIN): $(OBJS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# `make static`: build/static/mmapwatch, linked -static (libseccomp and
+# libunwind included) from the release objects, for a FROM scratch or
+# distroless image (scripts/Dockerfile, docs/kubernetes.md). The static
+# archives need more than $(LDLIBS) says: libunwind's compressed debug
+# info needs liblzma, libstdc++ needs libm.
+STATIC_BIN    = build/static/mmapwatch
+STATIC_LDLIBS = -llzma -lm
+
+static: $(STATIC_BIN)
+
+ifeq ($(SAN),1)
+# A sanitized binary cannot be linked statically: the static one is
+# always the release build's.
+$(STATIC_BIN): FORCE
+	$(Q)$(MAKE) --no-print-directory -s SAN= $(STATIC_BIN)
+else
+$(STATIC_BIN): $(OBJS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -static $(LDFLAGS) -o $@ $^ $(LDLIBS) $(STATIC_LDLIBS)
+endif
 
 $(BUILD)/obj/%.o: src/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$<)
@@ -100,8 +122,9 @@ fixtures: $(FIXTURE_BINS)
 unit: $(UNIT_BINS)
 
 # The runner prints one line per test and ends with "N passed, N failed".
-test: $(BIN) $(UNIT_BINS) $(FIXTURE_BINS) $(BUILD)/tests/dumpdrv
+test: $(BIN) $(UNIT_BINS) $(FIXTURE_BINS) $(BUILD)/tests/dumpdrv $(STATIC_BIN)
 	$(Q)MMAPWATCH=$(abspath $(BIN)) UNIT_DIR=$(abspath $(BUILD)/tests) \
+	    MMAPWATCH_STATIC=$(abspath $(STATIC_BIN)) \
 	    DUMPDRV=$(abspath $(BUILD)/tests/dumpdrv) \
 	    FIXTURE_DIR=$(abspath build/fixtures) python3 tests/run_tests.py $(TESTS)
 

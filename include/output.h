@@ -51,6 +51,10 @@ void output_exec(const struct event_origin *o, unsigned long regions_ended);
 /* wait_status as returned by wait4 for the process's leader. */
 void output_exit(const struct event_origin *o, int wait_status);
 void output_detach(const struct event_origin *o);
+/* A process selected by --comm or --match (before its "attach"): its
+ * command line (arguments joined by spaces, possibly cut) and which
+ * selector took it, "comm" or "match". */
+void output_target(const struct event_origin *o, const char *cmdline, const char *matched);
 
 /* One of --strings' most frequent runs. */
 struct top_string {

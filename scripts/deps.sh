@@ -13,9 +13,12 @@ header() { [ -e "/usr/include/$1" ] || [ -e "/usr/include/x86_64-linux-gnu/$1" ]
 need gcc           command -v gcc
 need g++           command -v g++         # C++ fixtures (-k must demangle)
 need make          command -v make
+need libc6-dev     header stdio.h         # the C headers, and libc.a for make static
 need libseccomp-dev header seccomp.h
 need libunwind-dev header libunwind-ptrace.h
+need liblzma-dev   header lzma.h          # make static: libunwind's archives need liblzma.a
 need python3       command -v python3
+need python3-yaml  python3 -c 'import yaml'  # the check of docs/kubernetes.md's manifest
 need strace        command -v strace      # the differential test
 need valgrind      command -v valgrind    # the leak test of the main paths
 need procps        command -v pmap        # mmapwatch maps is compared with pmap -x

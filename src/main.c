@@ -69,6 +69,11 @@ int main(int argc, char **argv)
                 break;
             }
         }
+        /* --comm / --match: a "target" event and an attach for each. */
+        if (status == 0 && tracer_attach_targets(tracer) < 0) {
+            status = 1;
+            tracer_request_detach(tracer);
+        }
     }
     if (status == 0)
         status = tracer_run(tracer);

@@ -353,6 +353,28 @@ void output_detach(const struct event_origin *o)
     emit(line);
 }
 
+void output_target(const struct event_origin *o, const char *cmdline, const char *matched)
+{
+    if (out_json) {
+        struct json_line j;
+        json_common(&j, "target", o);
+        json_add_str(&j, "cmdline", cmdline);
+        json_add_str(&j, "matched", matched);
+        json_emit(&j);
+        return;
+    }
+    /* An argument may hold a newline or an escape sequence: the text line
+     * stays one line and shows no control characters. */
+    char line[2048];
+    int n = text_prefix(line, sizeof line, o, false);
+    n += snprintf(line + n, sizeof line - (size_t)n, "target (%s): ", matched);
+    size_t at = (size_t)n;
+    for (const char *c = cmdline; *c && at < sizeof line - 1; c++)
+        line[at++] = ((unsigned char)*c < 0x20 || *c == 0x7f) ? '?' : *c;
+    line[at] = '\0';
+    emit(line);
+}
+
 /* ---- dumps ----------------------------------------------------------------- */
 
 void output_dump(const struct event_origin *o, uint64_t addr, uint64_t len, const char *path,

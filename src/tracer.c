@@ -32,6 +32,7 @@
 
 #include "cgroup.h"
 #include "decode.h"
+#include "discover.h"
 #include "dumper.h"
 #include "filter.h"
 #include "log.h"
@@ -82,6 +83,11 @@ struct tracer {
     struct cgroup_watch *cgroup; /* --cgroup-threshold; NULL without */
     pid_t cgroup_pid;            /* the target whose cgroup it is (events name it) */
     char cgroup_comm[PROCFS_COMM_MAX]; /* its name, for events after it is gone */
+    /* Targets by name (--comm, --match); see "targets by name" below. */
+    struct discover *discover; /* NULL without --comm/--match */
+    timer_t rescan_timer;      /* --wait: rescans /proc */
+    bool has_rescan_timer;
+    long rescan_ms;            /* its period now; 0 = not armed yet */
 };
 
 struct stop {
@@ -106,6 +112,7 @@ static bool region_extent(void *ctx, pid_t pid, uint64_t id, pid_t mapper, uint6
                           uint64_t *end, int *prot, pid_t *reader);
 static void release_held(void *ctx, pid_t tid);
 static void before_syscall(struct tracer *t, struct task *task);
+static int setup_targets_by_name(struct tracer *t, sigset_t *served);
 
 static void count_dump(void *ctx, uint64_t id)
 {
@@ -155,6 +162,12 @@ struct tracer *tracer_new(const struct options *opts, int dump_dir_fd)
     sigaddset(&served, SIGUSR1); /* the dump worker: a dump is done */
     sigaddset(&served, DUMPER_TIMER_SIGNAL);
     sigaddset(&served, CGROUP_WAKE_SIGNAL); /* the cgroup watch: something to report */
+    if (setup_targets_by_name(t, &served) < 0) {
+        if (dump_dir_fd >= 0)
+            close(dump_dir_fd);
+        tracer_free(t);
+        return NULL;
+    }
     if (sigprocmask(SIG_BLOCK, &served, &t->original_mask) < 0 ||
         (t->signal_fd = signalfd(-1, &served, SFD_CLOEXEC)) < 0) {
         log_error("cannot set up the event loop: %s", strerror(errno));
@@ -197,6 +210,9 @@ void tracer_free(struct tracer *t)
     if (t->has_timer)
         timer_delete(t->duration_timer);
     cgroup_watch_free(t->cgroup);
+    if (t->has_rescan_timer)
+        timer_delete(t->rescan_timer);
+    discover_free(t->discover);
     dumper_free(t->dumper);
     task_table_free(t->tasks);
     unwinder_free(t->unwinder);
@@ -1215,6 +1231,136 @@ static void handle_stop(struct tracer *t, pid_t tid, int status)
     }
 }
 
+/* ---- targets by name (--comm, --match, --wait) ------------------------------- */
+
+/* --wait rescans /proc on a timer whose signal is read on the signalfd,
+ * like SIGALRM for --duration: nothing is added to the path of a stop,
+ * and a scan runs between batches of stops, never inside one. SIGPROF
+ * because it is a timer signal by convention that nothing else here uses
+ * (SIGALRM is --duration's, SIGVTALRM the dump timer's, SIGUSR1/SIGUSR2
+ * are wake-ups from our threads), and a classic signal does not queue: a
+ * slow scan makes the next expiry an overrun, never a backlog of scans.
+ * A kill -PROF from outside (not SI_TIMER) is ignored. */
+#define RESCAN_SIGNAL SIGPROF
+/* With nothing traced, a new process is found within this... */
+#define RESCAN_IDLE_MS 250
+/* ...and while tracing, a second one (or a restarted container's) within
+ * this: each scan reads /proc/PID/stat of every process, on the thread
+ * that the tracees' stops wait for. */
+#define RESCAN_BUSY_MS 1000
+
+static int setup_targets_by_name(struct tracer *t, sigset_t *served)
+{
+    const struct options *o = t->opts;
+    if (o->ncomms == 0 && !o->match_regex)
+        return 0;
+    if (!(t->discover = discover_new(o->comms, o->ncomms, o->match_regex)))
+        return -1;
+    if (!o->wait_for_target)
+        return 0;
+    struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = RESCAN_SIGNAL};
+    if (timer_create(CLOCK_MONOTONIC, &sev, &t->rescan_timer) < 0) {
+        log_error("cannot create the --wait timer: %s", strerror(errno));
+        return -1;
+    }
+    t->has_rescan_timer = true;
+    sigaddset(served, RESCAN_SIGNAL);
+    return 0;
+}
+
+static void set_rescan_interval(struct tracer *t, bool busy)
+{
+    long ms = busy ? RESCAN_BUSY_MS : RESCAN_IDLE_MS;
+    if (!t->has_rescan_timer || ms == t->rescan_ms)
+        return;
+    t->rescan_ms = ms;
+    struct timespec period = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    struct itimerspec its = {.it_interval = period, .it_value = period};
+    if (timer_settime(t->rescan_timer, 0, &its, NULL) < 0)
+        log_warn("cannot arm the --wait timer: %s", strerror(errno));
+    if (!busy)
+        log_info("waiting for a target (rescanning /proc every %ld ms)", ms);
+}
+
+/* No tracee left: with --wait, wait for the next target unless we are
+ * shutting down. */
+static bool wait_for_next_target(struct tracer *t)
+{
+    if (!t->has_rescan_timer || t->finishing || t->detaching)
+        return false;
+    set_rescan_interval(t, false);
+    return true;
+}
+
+struct target_scan {
+    struct tracer *t;
+    int attached;
+    int failed;
+};
+
+static bool already_ours(pid_t pid, void *ctx)
+{
+    struct target_scan *scan = ctx;
+    if (task_find(scan->t->tasks, pid) || addr_space_of_process(scan->t->tasks, pid))
+        return true;
+    /* A child forked by a tracee is traced by the kernel's doing before its
+     * first stop reaches us: ours already, followed, not a new target. */
+    return procfs_status_number(pid, "TracerPid") == (long)getpid();
+}
+
+static void attach_found(const struct discover_match *m, void *ctx)
+{
+    struct target_scan *scan = ctx;
+    struct tracer *t = scan->t;
+    if (scan->failed && !t->opts->wait_for_target)
+        return; /* all or nothing, as with -p: the detach is coming */
+    struct event_origin origin = {.pid = m->pid, .tid = m->pid};
+    clock_gettime(CLOCK_REALTIME, &origin.ts);
+    memcpy(origin.comm, m->comm, sizeof origin.comm);
+    output_target(&origin, m->cmdline, m->matched);
+    if (tracer_attach(t, m->pid) == 0) {
+        scan->attached++;
+        return;
+    }
+    /* tracer_attach said why. With --wait, not again for this process:
+     * once is information, every 250 ms is noise. */
+    scan->failed++;
+    discover_ignore(t->discover, m);
+}
+
+int tracer_attach_targets(struct tracer *t)
+{
+    if (!t->discover)
+        return 0;
+    struct target_scan scan = {.t = t};
+    if (discover_scan(t->discover, already_ours, attach_found, &scan) < 0) {
+        log_error("cannot list /proc: %s; --comm and --match need the /proc of the "
+                  "target's pid namespace",
+                  strerror(errno));
+        return -1;
+    }
+    if (t->opts->wait_for_target)
+        return scan.attached;
+    if (scan.failed)
+        return -1;
+    if (scan.attached == 0) {
+        discover_log_none(t->discover);
+        return -1;
+    }
+    return scan.attached;
+}
+
+static void rescan(struct tracer *t)
+{
+    if (t->finishing || t->detaching)
+        return; /* shutting down: no new targets */
+    int n = tracer_attach_targets(t);
+    if (n > 0)
+        set_rescan_interval(t, true);
+    else if (n < 0)
+        tracer_request_detach(t); /* /proc is gone: waiting cannot work; said why */
+}
+
 /* ---- the loop -------------------------------------------------------------- */
 
 /* Collects every pending stop (up to BATCH_MAX), then handles them.
@@ -1251,6 +1397,11 @@ static void on_signal(struct tracer *t, const struct signalfd_siginfo *si)
     if (si->ssi_signo == SIGALRM && si->ssi_code == SI_TIMER) {
         log_info("--duration reached: detaching");
         tracer_request_detach(t);
+        return;
+    }
+    if (t->has_rescan_timer && si->ssi_signo == RESCAN_SIGNAL) {
+        if (si->ssi_code == SI_TIMER)
+            rescan(t);
         return;
     }
     if (si->ssi_signo == DUMPER_TIMER_SIGNAL && si->ssi_code == SI_TIMER && t->dumper) {
@@ -1325,9 +1476,10 @@ static int exit_code(const struct tracer *t)
 int tracer_run(struct tracer *t)
 {
     arm_duration(t);
+    set_rescan_interval(t, task_count(t->tasks) > 0);
     for (;;) {
         int handled = drain_stops(t);
-        if (handled < 0)
+        if (handled < 0 && !wait_for_next_target(t))
             break; /* no tracee left */
         if (output_failed() && !t->launch_mode)
             tracer_request_detach(t);
