@@ -97,6 +97,21 @@ def test_static_binary_runs():
         assert maps.count((rec["tid"], hexaddr(rec["addr"]), rec["len"])) == 1, (rec, maps)
 
 
+def test_static_binary_unwinds_and_demangles():
+    """libunwind, libstdc++'s demangler and liblzma linked in statically."""
+    path = static_binary()
+    truth = os.path.join(tmpdir(), "truth")
+    out = os.path.join(tmpdir(), "events.jsonl")
+    r = subprocess.run([path, "--json", "-o", out, "--no-dump", "-k", "-m", "16M", "--",
+                        fixture("stack_cpp"), truth],
+                       capture_output=True, text=True, timeout=harness.WAIT_S * 2)
+    assert r.returncode == 0, f"exit {r.returncode}: {r.stderr!r}"
+    (ev,) = events_of(harness.read_events(out), "mmap")
+    names = [f["symbol"].rsplit("+", 1)[0] for f in ev["stack"][1:3]]
+    assert names == ["arena::ChunkAllocator::allocate_chunk(unsigned long)",
+                     "arena::Pool<16>::grow(int)"], ev["stack"]
+
+
 def test_static_binary_from_an_empty_root():
     """The image case: a root directory holding the binary and an empty
     /proc (mounted in a mount namespace of its own), nothing else; it finds
