@@ -19,6 +19,9 @@ need strace        command -v strace      # the differential test
 need valgrind      command -v valgrind    # the leak test of the main paths
 need procps        command -v pmap        # mmapwatch maps is compared with pmap -x
 need util-linux    command -v setpriv     # tests run mmapwatch as another user
+# The JVM tests: a real Netty (4.1.48 in Debian 12) on the machine's JDK.
+need default-jdk-headless command -v javac
+need libnetty-java [ -r /usr/share/java/netty-codec-http2.jar ]
 
 if [ -n "$missing" ]; then
     if [ "$(id -u)" != 0 ]; then
