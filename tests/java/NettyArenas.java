@@ -12,7 +12,7 @@
  *
  *   java -cp build/java:JARS NettyArenas [--truth FILE] [--wait-stdin]
  *        [--server-loops N] [--client-loops N] [--connections N]
- *        [--requests N] [--bench]
+ *        [--requests N] [--bench] [--hold]
  *
  * Event loops: "srv-boss" accepts, "srv-loop-1".."srv-loop-N" serve,
  * "cli-loop-1".."cli-loop-N" are the client's (names shorter than Linux's
@@ -39,7 +39,9 @@
  * --wait-stdin: starts every event-loop thread and binds the server, then
  * prints "ready PID" and waits for one byte on stdin before any traffic (a
  * tracer attaches in between; no chunk exists yet). --bench: prints the
- * requests' time and rate, measured around the traffic only.
+ * requests' time and rate, measured around the traffic only. --hold: at
+ * the end, prints "holding" and waits for a byte (or the end) of stdin
+ * before it exits, so that its memory can be looked at (docs/jvm.md).
  *
  * Exits 0 on success, 2 on bad arguments, 1 with a message on anything
  * else (a refused connection, a lost response, a truth that cannot be
@@ -111,6 +113,7 @@ public final class NettyArenas {
     private static int requests = 4;
     private static boolean waitStdin;
     private static boolean bench;
+    private static boolean hold;
     private static String truthPath;
 
     /* Buffers kept until exit (see the top comment), and the truth records
@@ -451,7 +454,7 @@ public final class NettyArenas {
     private static void usage(String why) {
         System.err.println("NettyArenas: " + why);
         System.err.println("usage: NettyArenas [--truth FILE] [--wait-stdin] [--server-loops N] "
-                           + "[--client-loops N] [--connections N] [--requests N] [--bench]");
+                           + "[--client-loops N] [--connections N] [--requests N] [--bench] [--hold]");
         System.exit(2);
     }
 
@@ -466,6 +469,7 @@ public final class NettyArenas {
                 break;
             case "--wait-stdin": waitStdin = true; break;
             case "--bench": bench = true; break;
+            case "--hold": hold = true; break;
             case "--server-loops": serverLoops = count(args, ++i, 9); break;
             case "--client-loops": clientLoops = count(args, ++i, 9); break;
             case "--connections": connections = count(args, ++i, 1000); break;
@@ -564,6 +568,11 @@ public final class NettyArenas {
             out.printf("bench: %d requests in %.6f s: %.1f requests/s%n", responses.get(), seconds,
                        responses.get() / seconds);
         out.flush();
+        if (hold) {
+            out.println("holding");
+            out.flush();
+            System.in.read(); // a byte or the end: either way, exit
+        }
         // The kept buffers and the chunks stay until the process ends, as
         // in a server that leaks; exit without shutting the loops down.
         System.exit(0);
