@@ -22,7 +22,7 @@
 #                  (default: the commit of the work tree for ./mmapwatch,
 #                  the path for any other)
 #   BENCH_DUMP_WARM  0: no memory warm-up before the dumps runs (see below)
-#   BENCH_JVM_REQUESTS  requests per connection in the jvm workload (2500)
+#   BENCH_JVM_REQUESTS  requests per connection in the jvm workload (10000)
 #
 # Two ways of timing, never mixed in one ratio:
 #   launch  the tool starts the program; wall time of the whole command.
@@ -711,7 +711,7 @@ report_dumps() {
 
 JVM_ROWS=(untraced mmapwatch_attach strace_attach mmapwatch_launch)
 JVM_CONNECTIONS=4
-JVM_REQUESTS=${BENCH_JVM_REQUESTS:-2500}
+JVM_REQUESTS=${BENCH_JVM_REQUESTS:-10000}
 is_count "$JVM_REQUESTS" || die "BENCH_JVM_REQUESTS must be a positive integer, not '$JVM_REQUESTS'"
 declare -A JVALS JSTATUS
 
@@ -1011,7 +1011,7 @@ Workloads: ${WORKLOADS[*]} (default: all). --write updates $DOC: the
 tracing table (needs both ${TABLE_WORKLOADS[*]}) and/or the figures of the others.
 Environment: BENCH_RUNS (default 5), BENCH_SLOW (5 s), BENCH_TIMEOUT (300 s),
 BENCH_MMAPWATCH (./mmapwatch), BENCH_BUILT_FROM (what to call its build),
-BENCH_DUMP_WARM (1; 0: no warm-up in dumps), BENCH_JVM_REQUESTS (2500).
+BENCH_DUMP_WARM (1; 0: no warm-up in dumps), BENCH_JVM_REQUESTS (10000).
 EOF
 }
 
