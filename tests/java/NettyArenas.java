@@ -28,6 +28,11 @@
  * starts with the HTTP/2 preface "PRI * HTTP/2.0") and its first DATA
  * frame, the client the body of its first request.
  *
+ * After the traffic it reads a field through null 10,000 times (HotSpot's
+ * SIGSEGV handler turns each into a NullPointerException) and runs three
+ * full collections (safepoints), so that a tracer that mishandled the
+ * JVM's signals or stops would show in its output or exit status.
+ *
  * --truth FILE: what it did, one record a line ("KIND key=value ...", read
  * by harness.read_truth): the allocator, each event loop (name, tid, the
  * arena it is bound to), each chunk of each direct arena (address of its
@@ -50,14 +55,12 @@
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PoolArenaMetric;
 import io.netty.buffer.PoolChunkListMetric;
 import io.netty.buffer.PoolChunkMetric;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -91,7 +94,6 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -528,17 +530,15 @@ public final class NettyArenas {
             .group(clients)
             .channel(NioSocketChannel.class)
             .option(ChannelOption.ALLOCATOR, alloc);
-        List<Channel> channels = new ArrayList<>();
         for (int c = 0; c < connections; c++) {
             final int conn = c;
-            ChannelFuture f = client.clone().handler(new ChannelInitializer<SocketChannel>() {
+            client.clone().handler(new ChannelInitializer<SocketChannel>() {
                 @Override
                 protected void initChannel(SocketChannel ch) {
                     ch.pipeline().addLast(Http2FrameCodecBuilder.forClient().build(),
                                           new Client(conn, "127.0.0.1:" + port));
                 }
             }).connect(new InetSocketAddress("127.0.0.1", port)).sync();
-            channels.add(f.channel());
         }
         if (!done.await(TRAFFIC_TIMEOUT_S, TimeUnit.SECONDS))
             die("no answer to every request within " + TRAFFIC_TIMEOUT_S + " s ("
