@@ -119,10 +119,27 @@ build/fixtures/libstack_%.so: tests/fixtures/lib/stack_lib.c | $(DEPS_STAMP)
 
 fixtures: $(FIXTURE_BINS)
 
+# The JVM tests' program (tests/java), compiled against Debian's
+# libnetty-java; build/java/classpath lists the jars to run it with. With no
+# javac or jars (scripts/deps.sh installs them) it is not built, and the
+# JVM tests fail saying so.
+NETTY_JARS = $(patsubst %,/usr/share/java/%.jar,netty-buffer netty-common \
+             netty-transport netty-codec netty-handler netty-codec-http \
+             netty-codec-http2 netty-resolver jctools-core)
+JAVA_CLASSES = build/java/NettyArenas.class
+
+build/java/%.class: tests/java/%.java | $(DEPS_STAMP)
+	$(call msg,JAVAC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)if command -v javac >/dev/null && ls $(NETTY_JARS) >/dev/null 2>&1; then \
+	    javac -Xlint:all -Werror -d $(@D) -cp $$(echo $(NETTY_JARS) | tr ' ' :) $< && \
+	    echo $(NETTY_JARS) | tr ' ' : >$(@D)/classpath; \
+	else echo "  no javac or libnetty-java: $@ not built (run scripts/deps.sh)"; fi
+
 unit: $(UNIT_BINS)
 
 # The runner prints one line per test and ends with "N passed, N failed".
-test: $(BIN) $(UNIT_BINS) $(FIXTURE_BINS) $(BUILD)/tests/dumpdrv $(STATIC_BIN)
+test: $(BIN) $(UNIT_BINS) $(FIXTURE_BINS) $(BUILD)/tests/dumpdrv $(STATIC_BIN) $(JAVA_CLASSES)
 	$(Q)MMAPWATCH=$(abspath $(BIN)) UNIT_DIR=$(abspath $(BUILD)/tests) \
 	    MMAPWATCH_STATIC=$(abspath $(STATIC_BIN)) \
 	    DUMPDRV=$(abspath $(BUILD)/tests/dumpdrv) \
@@ -134,7 +151,7 @@ test-san:
 demo: $(BIN) build/fixtures/demo_arenas
 	$(Q)scripts/demo.sh
 
-bench: $(BIN) $(FIXTURE_BINS)
+bench: $(BIN) $(FIXTURE_BINS) $(JAVA_CLASSES)
 	$(Q)scripts/bench.sh
 
 clean:

@@ -8,10 +8,8 @@
 # Prints a markdown report (machine, table, goals) to stdout; progress goes
 # to stderr. --write also puts the report into docs/performance.md: the
 # tracing table (workloads getppid and mmap, always both) between
-# <!-- bench:begin --> and <!-- bench:end -->, the dumps workload between
-# <!-- bench-dumps:begin --> and <!-- bench-dumps:end -->, the stacks
-# workload (-k) between <!-- bench-stacks:begin --> and
-# <!-- bench-stacks:end -->.
+# <!-- bench:begin --> and <!-- bench:end -->, each other workload between
+# <!-- bench-NAME:begin --> and <!-- bench-NAME:end --> (dumps, jvm, stacks).
 #
 # Environment:
 #   BENCH_RUNS     runs per cell, the median is reported (default 5)
@@ -24,6 +22,7 @@
 #                  (default: the commit of the work tree for ./mmapwatch,
 #                  the path for any other)
 #   BENCH_DUMP_WARM  0: no memory warm-up before the dumps runs (see below)
+#   BENCH_JVM_REQUESTS  requests per connection in the jvm workload (10000)
 #
 # Two ways of timing, never mixed in one ratio:
 #   launch  the tool starts the program; wall time of the whole command.
@@ -42,6 +41,9 @@
 # The "dumps" workload is not a column of that table: it measures what
 # writing region dumps costs (throughput, sparse regions, how long a
 # target is held), with its own table and goals (see measure_dumps).
+# Nor is "jvm": requests per second of a real JVM running Netty, untraced
+# and traced (see measure_jvm). Such a workload NAME has measure_NAME and
+# report_NAME.
 
 # Most functions here are called through names built at run time
 # ("workload_$wl") or from wait_until, which shellcheck cannot follow.
@@ -59,7 +61,7 @@ MMAPWATCH=${BENCH_MMAPWATCH:-./mmapwatch}
 FIXTURES=build/fixtures
 DOC=docs/performance.md
 
-WORKLOADS=(getppid mmap dumps stacks)
+WORKLOADS=(getppid mmap dumps jvm stacks)
 # The workloads that are columns of the tools table; the others measure
 # and report on their own (measure_NAME, report_NAME).
 TABLE_WORKLOADS=(getppid mmap)
@@ -94,19 +96,24 @@ workload_mmap() {
     WL_ARGS=(10000 2 65536)
 }
 
-# Not a column of the tools table: measure_stacks and report_stacks.
+# Not columns of the tools table: measure_NAME and report_NAME.
 workload_stacks() {
-    WL_TITLE="(d) stacks: 4000 mmap+munmap pairs of 64 KiB in 2 threads, each mmap unwound"
+    WL_TITLE="(e) stacks: 4000 mmap+munmap pairs of 64 KiB in 2 threads, each mmap unwound"
     WL_PROG=$FIXTURES/bench_mmap
     WL_ARGS=(2000 2 65536)
 }
 
-# Not a column of the tools table: measure_dumps and report_dumps.
 workload_dumps() {
     WL_TITLE="(c) dumps: 256 MiB, 16 MiB, and 1 GiB with 16 MiB written"
     WL_PROG=$FIXTURES/bench_dump
     WL_ARGS=()
     WL_HELPER=$FIXTURES/bench_dump_copy
+}
+
+workload_jvm() {
+    WL_TITLE="(d) JVM: Netty HTTP/2, $JVM_CONNECTIONS connections × $JVM_REQUESTS requests"
+    WL_PROG=$(command -v java || echo java)
+    WL_ARGS=()
 }
 
 # -------------------------------------------------------------------- tools
@@ -689,6 +696,174 @@ report_dumps() {
          "and $(dump_cell "c16:nodump" held) traced without dumps."
 }
 
+# -------------------------------------------------------------------- jvm
+#
+# What tracing costs a real JVM: tests/java/NettyArenas.java, the program
+# of the JVM tests (Netty 4.1.48 from libnetty-java, an HTTP/2 server and
+# client over 127.0.0.1, two event loops each), run with --bench:
+# JVM_CONNECTIONS connections each make JVM_REQUESTS requests one after
+# the other, and the program prints "bench: N requests in S s: R
+# requests/s", timed around the traffic only (not the JVM's start-up; its
+# Netty chunks are made during the traffic). Rows:
+#   untraced          started with --wait-stdin and let go at once
+#   mmapwatch_attach  mmapwatch -p PID --min-size 16M --no-dump, attached
+#   strace_attach     strace -f -qq -e trace=mmap,munmap -p PID, attached
+#                     after "ready" (every event-loop thread exists) and
+#                     before the go-ahead: the attach itself is not timed
+#   mmapwatch_launch  mmapwatch --min-size 16M --no-dump -- java ...: the
+#                     seccomp filter, so only the JVM's large maps, its
+#                     munmaps and mprotects stop
+# The JVM's flags are the tests' (quick start-up, C1 only), and glibc's
+# mmap threshold is pinned as in the tests. Cells: the median of
+# BENCH_RUNS runs, round-robin, with the slowest and fastest beside it.
+
+JVM_ROWS=(untraced mmapwatch_attach strace_attach mmapwatch_launch)
+JVM_CONNECTIONS=4
+JVM_REQUESTS=${BENCH_JVM_REQUESTS:-10000}
+is_count "$JVM_REQUESTS" || die "BENCH_JVM_REQUESTS must be a positive integer, not '$JVM_REQUESTS'"
+declare -A JVALS JSTATUS
+
+jvm_label() {
+    case $1 in
+    untraced)         echo "untraced" ;;
+    mmapwatch_attach) echo "mmapwatch -p PID --min-size 16M --no-dump" ;;
+    strace_attach)    echo "strace -f -e trace=mmap,munmap -p PID" ;;
+    mmapwatch_launch) echo "mmapwatch --min-size 16M --no-dump -- java (launch)" ;;
+    esac
+}
+
+all_traced() { # every thread of process $1 has a tracer
+    local st n=0
+    for st in /proc/"$1"/task/*/status; do
+        [ -r "$st" ] || continue
+        grep -q '^TracerPid:[[:space:]]*0$' "$st" 2>/dev/null && return 1
+        n=$((n + 1))
+    done
+    ((n > 0))
+}
+has_ready_pid() { [[ $(head -n 1 "$1" 2>/dev/null) =~ ^ready\ [0-9]+$ ]]; }
+
+# run_jvm ROW: one run; records the requests per second.
+run_jvm() {
+    local row=$1 rc ok=1 line re='requests in [0-9.]+ s: ([0-9.]+) requests/s'
+    local cmd=(env MALLOC_MMAP_THRESHOLD_=131072 "$WL_PROG" -Xshare:auto -XX:TieredStopAtLevel=1
+               -Xmx128m -XX:+UseSerialGC -cp "build/java:$JVM_CP" NettyArenas --bench
+               --connections "$JVM_CONNECTIONS" --requests "$JVM_REQUESTS")
+    : >"$WORK/err"
+    rm -f "$WORK/go" "$WORK/out"
+    if [ "$row" = mmapwatch_launch ]; then
+        timeout -k 5 "$TIMEOUT" "$MMAPWATCH" -o /dev/null --min-size 16M --no-dump -- "${cmd[@]}" \
+            </dev/null >"$WORK/out" 2>"$WORK/err"
+        rc=$?
+        case $rc in
+        0) ;;
+        124 | 137) fail_run "timed out after ${TIMEOUT}s"; return 1 ;;
+        *) fail_run "exit status $rc"; return 1 ;;
+        esac
+    else
+        mkfifo "$WORK/go" || { fail_run "mkfifo"; return 1; }
+        "${cmd[@]}" --wait-stdin <"$WORK/go" >"$WORK/out" 2>>"$WORK/err" &
+        PPID_RUN=$!
+        exec {GOFD}>"$WORK/go"
+        if ! wait_until 60 has_ready_pid "$WORK/out"; then
+            fail_run "the JVM never printed ready"
+            ok=0
+        else
+            case $row in
+            mmapwatch_attach)
+                timeout -k 5 "$TIMEOUT" "$MMAPWATCH" -o /dev/null --min-size 16M --no-dump \
+                    -p "$PPID_RUN" </dev/null >/dev/null 2>>"$WORK/err" &
+                TPID=$! ;;
+            strace_attach)
+                timeout -k 5 "$TIMEOUT" strace -f -qq -o /dev/null -e trace=mmap,munmap \
+                    -p "$PPID_RUN" </dev/null >/dev/null 2>>"$WORK/err" &
+                TPID=$! ;;
+            esac
+            if [ -n "$TPID" ] && ! wait_until 30 all_traced "$PPID_RUN"; then
+                fail_run "the tool did not attach to every thread in time"
+                ok=0
+            fi
+            # Let the tracer finish its attach stops before the work starts.
+            ((ok)) && [ -n "$TPID" ] && nap 0.2
+            ((ok)) && printf x >&"$GOFD"
+        fi
+        exec {GOFD}>&- # a JVM still waiting sees EOF and exits
+        if ! wait_until "$TIMEOUT" is_gone "$PPID_RUN"; then
+            kill -9 "$PPID_RUN" 2>/dev/null
+            ((ok)) && fail_run "timed out after ${TIMEOUT}s"
+            ok=0
+        fi
+        wait "$PPID_RUN"
+        rc=$?
+        PPID_RUN=
+        if ((ok)); then
+            stop_tracer "$row" || return 1
+        else
+            [ -n "$TPID" ] && kill "$TPID" 2>/dev/null && wait "$TPID" 2>/dev/null
+            TPID=
+            return 1
+        fi
+        [ "$rc" = 0 ] || { fail_run "the JVM's exit status was $rc"; return 1; }
+    fi
+    line=$(grep '^bench:' "$WORK/out")
+    [[ $line =~ $re ]] || { fail_run "no rate in the JVM's output"; return 1; }
+    note "  ${BASH_REMATCH[1]} requests/s"
+    JVALS[$row]="${JVALS[$row]:-} ${BASH_REMATCH[1]}"
+}
+
+measure_jvm() {
+    local round row
+    workload_jvm
+    if [ ! -r build/java/classpath ] || [ ! -r build/java/NettyArenas.class ]; then
+        die "build/java/NettyArenas.class is not built: run scripts/deps.sh (a JDK and libnetty-java), then make bench"
+    fi
+    JVM_CP=$(cat build/java/classpath)
+    for row in "${JVM_ROWS[@]}"; do
+        case $row in
+        mmapwatch_*) [ -x "$MMAPWATCH" ] || JSTATUS[$row]="n/a (not built: run make)" ;;
+        strace_*) command -v strace >/dev/null || JSTATUS[$row]="n/a (not installed)" ;;
+        esac
+    done
+    for ((round = 1; round <= RUNS; round++)); do
+        for row in "${JVM_ROWS[@]}"; do
+            [ -n "${JSTATUS[$row]:-}" ] && continue
+            note "jvm / $(jvm_label "$row"): run $round of $RUNS"
+            run_jvm "$row" || JSTATUS[$row]=failed
+        done
+    done
+}
+
+# shellcheck disable=SC2086 # the lists of rates are split on purpose
+report_jvm() {
+    local row v lo hi base ratio
+    workload_jvm
+    local jdk netty
+    jdk=$(timeout 5 "$WL_PROG" -version 2>&1 | head -n 1)
+    netty=$(dpkg-query -W -f '${Version}' libnetty-java 2>/dev/null)
+    echo "$WL_TITLE: \`tests/java/NettyArenas.java --bench\`"
+    echo "on ${jdk:-an unknown JVM} with libnetty-java ${netty:-(version unknown)},"
+    echo "flags -XX:TieredStopAtLevel=1 -Xmx128m -XX:+UseSerialGC."
+    echo "Requests per second over the traffic, as the program timed it (the JVM's start-up excluded)."
+    echo
+    echo "| run | requests/s, median (slowest, fastest) | time per request vs untraced |"
+    echo "|---|---|---|"
+    base=''
+    [ -n "${JVALS[untraced]:-}" ] && [ -z "${JSTATUS[untraced]:-}" ] && base=$(median ${JVALS[untraced]})
+    for row in "${JVM_ROWS[@]}"; do
+        if [ -n "${JSTATUS[$row]:-}" ] || [ -z "${JVALS[$row]:-}" ]; then
+            echo "| $(jvm_label "$row") | ${JSTATUS[$row]:-failed} | |"
+            continue
+        fi
+        v=$(median ${JVALS[$row]})
+        lo=$(printf '%s\n' ${JVALS[$row]} | sort -g | head -n 1)
+        hi=$(printf '%s\n' ${JVALS[$row]} | sort -g | tail -n 1)
+        ratio=''
+        [ -n "$base" ] && ratio=$(awk -v b="$base" -v r="$v" 'BEGIN { if (r > 0) printf "%.2f", b / r }')
+        echo "| $(jvm_label "$row") | $(awk -v m="$v" -v a="$lo" -v b="$hi" 'BEGIN { printf "%.0f (%.0f, %.0f)", m, a, b }') |" \
+             "${ratio:+$(fmt_ratio "$ratio")} |"
+    done
+}
+
 # ----------------------------------------------------------------- report
 
 fmt_secs() { awk -v s="$1" 'BEGIN { if (s < 10) printf "%.3f s", s; else printf "%.1f s", s }'; }
@@ -896,16 +1071,10 @@ report_stacks() {
     fi
 }
 
-print_stacks_report() {
+print_other_report() { # print_other_report WORKLOAD
     cat "$WORK/machine.md"
     echo
-    report_stacks
-}
-
-print_dumps_report() {
-    cat "$WORK/machine.md"
-    echo
-    report_dumps
+    "report_$1"
 }
 
 # write_doc FILE NAME: replaces the text between the lines
@@ -930,10 +1099,10 @@ usage() {
     cat <<EOF
 usage: scripts/bench.sh [--write] [WORKLOAD...]
 Workloads: ${WORKLOADS[*]} (default: all). --write updates $DOC: the
-tracing table (needs both ${TABLE_WORKLOADS[*]}) and/or the dumps figures.
+tracing table (needs both ${TABLE_WORKLOADS[*]}) and/or the figures of the others.
 Environment: BENCH_RUNS (default 5), BENCH_SLOW (5 s), BENCH_TIMEOUT (300 s),
 BENCH_MMAPWATCH (./mmapwatch), BENCH_BUILT_FROM (what to call its build),
-BENCH_DUMP_WARM (1; 0: no warm-up in dumps).
+BENCH_DUMP_WARM (1; 0: no warm-up in dumps), BENCH_JVM_REQUESTS (10000).
 EOF
 }
 
@@ -960,16 +1129,11 @@ done
 if ((${#selected[@]})); then
     WORKLOADS=("${selected[@]}")
 fi
-# The tracing table's columns that were asked for, and whether dumps and
-# stacks were.
+# The tracing table's columns that were asked for, and the other workloads.
 table=()
-dumps=0
-stacks=0
+others=()
 for wl in "${WORKLOADS[@]}"; do
-    if is_table_workload "$wl"; then table+=("$wl")
-    elif [ "$wl" = stacks ]; then stacks=1
-    else dumps=1
-    fi
+    if is_table_workload "$wl"; then table+=("$wl"); else others+=("$wl"); fi
 done
 if ((write)) && ((${#table[@]})) && ((${#table[@]} != ${#TABLE_WORKLOADS[@]})); then
     echo "bench: --write of the tracing table needs all of ${TABLE_WORKLOADS[*]}, so that it stays whole" >&2
@@ -993,8 +1157,7 @@ for wl in "${table[@]}"; do
     "workload_$wl"
     measure_workload "$wl"
 done
-((dumps)) && measure_dumps
-((stacks)) && measure_stacks
+for wl in "${others[@]}"; do "measure_$wl"; done
 
 # print_table and print_goals go over WORKLOADS: the table's columns only.
 WORKLOADS=("${table[@]}")
@@ -1003,16 +1166,12 @@ if ((${#table[@]})); then
     cat "$WORK/report.md"
     ((write)) && write_doc "$WORK/report.md" bench
 fi
-if ((dumps)); then
-    print_dumps_report >"$WORK/dumps.md"
-    ((${#table[@]})) && echo
-    cat "$WORK/dumps.md"
-    ((write)) && write_doc "$WORK/dumps.md" bench-dumps
-fi
-if ((stacks)); then
-    print_stacks_report >"$WORK/stacks.md"
-    ((${#table[@]} + dumps)) && echo
-    cat "$WORK/stacks.md"
-    ((write)) && write_doc "$WORK/stacks.md" bench-stacks
-fi
+sep=${#table[@]}
+for wl in "${others[@]}"; do
+    print_other_report "$wl" >"$WORK/$wl.md"
+    ((sep)) && echo
+    sep=1
+    cat "$WORK/$wl.md"
+    ((write)) && write_doc "$WORK/$wl.md" "bench-$wl"
+done
 exit 0

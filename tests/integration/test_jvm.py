@@ -1,0 +1,251 @@
+"""End to end on a real JVM running real Netty: the case mmapwatch was built
+for (see docs/jvm.md).
+
+The program is tests/java/NettyArenas.java, built by the Makefile into
+build/java against Debian's libnetty-java (Netty 4.1.48) and run on the
+machine's JDK: an HTTP/2 server and client over 127.0.0.1, with Netty's
+pooled allocator (direct buffers, one arena per event loop). In Netty 4.1.48
+each direct arena's first allocation makes a chunk of pageSize << maxOrder
+(8 KiB << 11 = 16 MiB), which the JDK mallocs and glibc maps with one mmap
+of the chunk plus 16 bytes of malloc header, rounded up to a page: 16 MiB +
+4 KiB. The program writes its own truth: each event loop's name, tid and
+arena, the address of each chunk's memory, and the text it kept in the
+arenas (the server keeps the first read of each connection, which begins
+with the HTTP/2 preface, and the first request body; the client keeps the
+body of its first request on each connection).
+
+Checked, in launch mode, in attach mode (attached after every event-loop
+thread exists, before any chunk), and with -Dio.netty.allocator.maxOrder=9
+(4 MiB chunks, --min-size 4M):
+
+- every chunk's mmap is reported, once, and no other mmap of that length;
+  its address is the chunk's address minus glibc's 16-byte header;
+- it is attributed to the event-loop thread bound to that arena (tid and
+  thread name);
+- its dump (made when the JVM exits: --delay 1h, so no timed dump comes
+  first and finds the chunk still empty) holds what that thread kept: the
+  preface and the request bodies, as the client sent them;
+- the JVM exits 0 by itself, and its stdout and stderr are what they are
+  untraced. The program also makes HotSpot use its SIGSEGV handler (10,000
+  field reads through null, turned into NullPointerExceptions) and stop at
+  safepoints (System.gc()) while traced, and reports both on stdout.
+
+glibc's mmap threshold is pinned (MALLOC_MMAP_THRESHOLD_=131072, its
+starting value): left dynamic, it rises past 16 MiB when the JVM frees a
+large mmapped block, and a chunk would then come from a malloc heap without
+an mmap of its own (DESIGN.md, point 10).
+
+Without java, javac or the Netty jars the tests fail and say to run
+scripts/deps.sh, which installs them (CI starts from a clean machine).
+"""
+import os
+import shutil
+import subprocess
+
+import harness
+from harness import (MMAPWATCH, events_of, hexaddr, read_events, read_truth, send_go,
+                     spawn, tmpdir, truth_of)
+
+JAVA_DIR = os.path.abspath(os.path.join(harness.FIXTURE_DIR, "..", "java"))
+# Quick start-up on a small machine: client compiler only, a small serial heap.
+JVM_FLAGS = ["-Xshare:auto", "-XX:TieredStopAtLevel=1", "-Xmx128m", "-XX:+UseSerialGC"]
+PAGE = 4096
+MIB = 1024 * 1024
+GLIBC_MALLOC_HEADER = 16  # an mmapped malloc block starts 2 * sizeof(size_t) in
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+# A JVM run, traced or not, takes a few seconds; this bounds a hung one.
+RUN_TIMEOUT_S = 100
+
+
+def jvm_env():
+    env = dict(os.environ)
+    env["MALLOC_MMAP_THRESHOLD_"] = "131072"
+    # The JVM reads these and says so on stderr: keep the runs comparable.
+    for name in ("JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS"):
+        env.pop(name, None)
+    return env
+
+
+def java_command(truth, *args, jvm_flags=()):
+    """The command line of one NettyArenas run writing its truth to TRUTH."""
+    fix = ("run scripts/deps.sh as root (it installs default-jdk-headless and "
+           "libnetty-java), then make test")
+    java = shutil.which("java")
+    if java is None:
+        raise AssertionError(f"no java on PATH: {fix}")
+    cpfile = os.path.join(JAVA_DIR, "classpath")
+    if not os.path.exists(os.path.join(JAVA_DIR, "NettyArenas.class")) or \
+            not os.path.exists(cpfile):
+        raise AssertionError(f"{JAVA_DIR}/NettyArenas.class is not built (no javac or "
+                             f"libnetty-java when make ran): {fix}")
+    with open(cpfile, encoding="utf-8") as f:
+        jars = f.read().strip()
+    missing = [j for j in jars.split(":") if not os.path.exists(j)]
+    if missing:
+        raise AssertionError(f"missing {', '.join(missing)}: {fix}")
+    return [java, *JVM_FLAGS, *jvm_flags, "-cp", f"{JAVA_DIR}:{jars}", "NettyArenas",
+            "--truth", truth, *args]
+
+
+def run_untraced(jvm_flags=()):
+    """One run without a tracer: (stdout, stderr), after checking it exits 0."""
+    truth = os.path.join(tmpdir(), "truth")
+    p = subprocess.run(java_command(truth, jvm_flags=jvm_flags), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, env=jvm_env(),
+                       stdin=subprocess.DEVNULL, timeout=RUN_TIMEOUT_S)
+    assert p.returncode == 0, f"untraced JVM exited {p.returncode}: {p.stderr!r}"
+    return p.stdout, p.stderr
+
+
+def run_launch(opts, jvm_flags=()):
+    """mmapwatch --json -o FILE OPTS -- java ...: returns (rc, stdout,
+    stderr, events, truth). mmapwatch's stdout is the JVM's (events go to
+    the file), its stderr the JVM's plus anything mmapwatch says."""
+    work = tmpdir()
+    truth = os.path.join(work, "truth")
+    out = os.path.join(work, "events.jsonl")
+    argv = [MMAPWATCH, "--json", "-o", out, *opts, "--",
+            *java_command(truth, jvm_flags=jvm_flags)]
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       env=jvm_env(), stdin=subprocess.DEVNULL, timeout=RUN_TIMEOUT_S)
+    events = read_events(out)
+    harness.check_event_fields(events)
+    return p.returncode, p.stdout, p.stderr, events, read_truth(truth)
+
+
+def check_chunks(events, truth, chunk_size, dumps):
+    """Every Netty chunk caught, attributed and (if DUMPS) dumped with the
+    text kept in it. Returns the chunks' mmap events."""
+    alloc = truth_of(truth, "allocator")
+    assert len(alloc) == 1, f"truth without one allocator record: {truth}"
+    alloc = alloc[0]
+    pid = alloc["pid"]
+    assert alloc["chunk_size"] == chunk_size, f"Netty's chunks are not {chunk_size} bytes: {alloc}"
+    assert alloc["default_chunks"] == 0, f"Netty's default allocator made chunks too: {alloc}"
+    region = chunk_size + PAGE  # what glibc maps for malloc(chunk_size)
+
+    loops = truth_of(truth, "loop")
+    workers = [lp for lp in loops if lp["role"] in ("server", "client")]
+    arenas = [lp["arena"] for lp in workers]
+    assert len(workers) == alloc["direct_arenas"] and sorted(arenas) == list(range(len(workers))), \
+        f"each server and client event loop should have a direct arena of its own: {loops}"
+    by_arena = {lp["arena"]: lp for lp in workers}
+
+    chunks = truth_of(truth, "chunk")
+    assert len(chunks) == alloc["chunks"] and {c["arena"] for c in chunks} == set(arenas), \
+        f"every arena should have made a chunk: {chunks}"
+
+    maps = [e for e in events_of(events, "mmap") if e["len"] == region]
+    assert len(maps) == len(chunks), \
+        f"{len(maps)} mmaps of {region} bytes reported for {len(chunks)} chunks: {maps}"
+    caught = []
+    for c in chunks:
+        addr = hexaddr(c["addr"])
+        found = [e for e in maps if hexaddr(e["addr"]) + GLIBC_MALLOC_HEADER == addr]
+        assert len(found) == 1, f"chunk {c} has no mmap event of its own: {maps}"
+        ev = found[0]
+        loop = by_arena[c["arena"]]
+        assert (ev["pid"], ev["tid"], ev["comm"]) == (pid, loop["tid"], loop["name"][:15]), \
+            f"chunk of arena {c['arena']} should be mapped by {loop}: {ev}"
+        assert (ev["prot"], ev["flags"], ev["fd"], ev["offset"]) == \
+            ("rw-", "MAP_PRIVATE|MAP_ANONYMOUS", -1, 0), f"not a malloc'd block: {ev}"
+        caught.append(ev)
+        if dumps:
+            check_dump(events, ev, loop, truth_of(truth, "kept"))
+    return caught
+
+
+def check_dump(events, ev, loop, kept):
+    """The one dump of the chunk mapped by EV holds what LOOP kept in it."""
+    found = [e for e in events_of(events, "dump")
+             if e["addr"] == ev["addr"] and e["len"] == ev["len"]]
+    assert len(found) == 1, f"chunk {ev['addr']} dumped {len(found)} times: {found}"
+    dump = found[0]
+    assert (dump["tid"], dump["comm"], dump["reason"]) == (ev["tid"], ev["comm"], "exit"), \
+        f"dump of {ev} should name its mapping thread and be made at exit: {dump}"
+    with open(dump["path"], "rb") as f:
+        data = f.read()
+    assert len(data) == ev["len"], f"{dump['path']} is {len(data)} bytes, not {ev['len']}"
+    mine = [k for k in kept if k["tid"] == loop["tid"]]
+    # The server keeps a preface and a body, the client a body, per connection.
+    wanted = {"server": {"preface", "request"}, "client": {"request"}}[loop["role"]]
+    assert {k["what"] for k in mine} == wanted, f"{loop['name']} kept {mine}"
+    for k in mine:
+        text = PREFACE if k["what"] == "preface" else k["marker"].encode()
+        assert text in data, f"{text!r} ({loop['name']}) not in the dump {dump['path']}"
+
+
+def assert_exit_event(events, pid):
+    exits = [e for e in events_of(events, "exit") if e["pid"] == pid]
+    assert len(exits) == 1 and exits[0]["status"] == 0 and "signal" not in exits[0], \
+        f"the JVM should exit 0 once: {exits}"
+
+
+# --------------------------------------------------------------------------
+
+
+def test_jvm_launch():
+    """mmapwatch -m 16M -- java: every 16 MiB + 4 KiB Netty chunk caught,
+    from the right event loop, its dump holding the client's text; the JVM
+    unaffected."""
+    want_out, want_err = run_untraced()
+    dump_dir = os.path.join(tmpdir(), "dumps")
+    rc, out, err, events, truth = run_launch(
+        ["-m", "16M", "--delay", "1h", "--dump-dir", dump_dir])
+    assert rc == 0, f"mmapwatch (the JVM's status) exited {rc}; stderr={err!r}"
+    assert out == want_out, f"stdout traced:\n{out}\nuntraced:\n{want_out}"
+    assert err == want_err, f"stderr traced: {err!r}, untraced: {want_err!r}"
+    check_chunks(events, truth, 16 * MIB, dumps=True)
+    assert_exit_event(events, truth_of(truth, "allocator")[0]["pid"])
+
+    # ---- native stacks (-k): to be added with the -k option. ------------
+    # Run the same command with -k as well and check, for each chunk mmap
+    # returned by check_chunks() above, that its stack shows the allocation
+    # path: the mmap called from glibc's malloc (sysmalloc/_int_malloc/
+    # malloc), called from libjvm.so's os::malloc, called from
+    # Unsafe_AllocateMemory0 (ByteBuffer.allocateDirect's native half); the
+    # Java frames above it (PoolArena$DirectArena.newChunk) are JIT or
+    # interpreter code, which a native unwinder cannot name.
+    # ----------------------------------------------------------------------
+
+
+def test_jvm_attach():
+    """mmapwatch -p on a JVM whose event loops already run: the same
+    chunks caught and dumped; mmapwatch exits 0 when the JVM has."""
+    want_out, want_err = run_untraced()
+    work = tmpdir()
+    truth = os.path.join(work, "truth")
+    dump_dir = os.path.join(work, "dumps")
+    p = spawn(java_command(truth, "--wait-stdin"), stdin=subprocess.PIPE,
+              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=jvm_env())
+    ready = harness.read_line(p.stdout, RUN_TIMEOUT_S / 2)
+    assert ready == f"ready {p.pid}\n", f"the JVM did not get ready: {ready!r}, rc={p.poll()}"
+    mw = harness.start_attach_many([p.pid], "-m", "16M", "--delay", "1h",
+                                   "--dump-dir", dump_dir)
+    send_go(p)
+    out, err = p.communicate(timeout=RUN_TIMEOUT_S / 2)
+    assert p.returncode == 0, f"the JVM exited {p.returncode}; stderr={err!r}"
+    assert out == want_out, f"stdout traced:\n{out}\nuntraced:\n{want_out}"
+    assert err == want_err, f"stderr traced: {err!r}, untraced: {want_err!r}"
+    rc, events, mw_err = harness.finish_attach_many(mw, timeout=RUN_TIMEOUT_S / 2)
+    assert rc == 0, f"mmapwatch exited {rc} after the JVM; stderr={mw_err!r}"
+    harness.check_event_fields(events)
+    truth = read_truth(truth)
+    attach = events_of(events, "attach")
+    loops = truth_of(truth, "loop")
+    assert len(attach) == 1 and attach[0]["pid"] == p.pid and \
+        attach[0]["threads"] > len(loops), f"attach should seize every thread: {attach}"
+    check_chunks(events, truth, 16 * MIB, dumps=True)
+    assert_exit_event(events, p.pid)
+
+
+def test_jvm_max_order_9():
+    """-Dio.netty.allocator.maxOrder=9 (the chunk size of Netty 4.1.75 and
+    later): 4 MiB + 4 KiB chunks, caught with --min-size 4M."""
+    rc, out, err, events, truth = run_launch(
+        ["-m", "4M", "--no-dump"], jvm_flags=["-Dio.netty.allocator.maxOrder=9"])
+    assert rc == 0, f"mmapwatch (the JVM's status) exited {rc}; stderr={err!r}"
+    assert "chunks of 4194304 bytes" in out, f"unexpected output: {out!r}"
+    check_chunks(events, truth, 4 * MIB, dumps=False)
+    big = [e for e in events_of(events, "mmap") if e["len"] == 16 * MIB + PAGE]
+    assert not big, f"16 MiB chunks with maxOrder=9: {big}"
