@@ -191,22 +191,29 @@ def test_jvm_launch():
     want_out, want_err = run_untraced()
     dump_dir = os.path.join(tmpdir(), "dumps")
     rc, out, err, events, truth = run_launch(
-        ["-m", "16M", "--delay", "1h", "--dump-dir", dump_dir])
+        ["-m", "16M", "-k", "--delay", "1h", "--dump-dir", dump_dir])
     assert rc == 0, f"mmapwatch (the JVM's status) exited {rc}; stderr={err!r}"
     assert out == want_out, f"stdout traced:\n{out}\nuntraced:\n{want_out}"
     assert err == want_err, f"stderr traced: {err!r}, untraced: {want_err!r}"
-    check_chunks(events, truth, 16 * MIB, dumps=True)
+    for ev in check_chunks(events, truth, 16 * MIB, dumps=True):
+        check_native_stack(ev)
     assert_exit_event(events, truth_of(truth, "allocator")[0]["pid"])
 
-    # ---- native stacks (-k): to be added with the -k option. ------------
-    # Run the same command with -k as well and check, for each chunk mmap
-    # returned by check_chunks() above, that its stack shows the allocation
-    # path: the mmap called from glibc's malloc (sysmalloc/_int_malloc/
-    # malloc), called from libjvm.so's os::malloc, called from
-    # Unsafe_AllocateMemory0 (ByteBuffer.allocateDirect's native half); the
-    # Java frames above it (PoolArena$DirectArena.newChunk) are JIT or
-    # interpreter code, which a native unwinder cannot name.
-    # ----------------------------------------------------------------------
+
+def check_native_stack(ev):
+    """-k: the chunk's mmap shows the allocation path, innermost first:
+    glibc's malloc, libjvm.so's os::malloc, then Unsafe_AllocateMemory0
+    (ByteBuffer.allocateDirect's native half), then Java code (JIT or
+    interpreter frames: anonymous memory, named only by a perf map)."""
+    stack = ev["stack"]
+    names = [f["symbol"].rsplit("+", 1)[0] if f["symbol"] else None for f in stack]
+    modules = [os.path.basename(f["module"]) if f["module"] else None for f in stack]
+    assert modules[0].startswith("libc.so") and names.index("malloc") >= 1, (names, modules)
+    i = names.index("os::malloc(unsigned long, MEMFLAGS)")
+    assert names[i + 1] == "Unsafe_AllocateMemory0", names
+    assert modules[i] == modules[i + 1] == "libjvm.so", modules
+    assert i > names.index("malloc") and stack[i + 2]["module"] is None, (names, stack)
+    return stack[i + 2:]
 
 
 def test_jvm_attach():
@@ -220,10 +227,22 @@ def test_jvm_attach():
               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=jvm_env())
     ready = harness.read_line(p.stdout, RUN_TIMEOUT_S / 2)
     assert ready == f"ready {p.pid}\n", f"the JVM did not get ready: {ready!r}, rc={p.poll()}"
-    mw = harness.start_attach_many([p.pid], "-m", "16M", "--delay", "1h",
-                                   "--dump-dir", dump_dir)
-    send_go(p)
-    out, err = p.communicate(timeout=RUN_TIMEOUT_S / 2)
+    # The JVM's perf map (/tmp/perf-PID.map) names its generated code, the
+    # interpreter's among it: -k then names Java frames too.
+    perf_map = f"/tmp/perf-{p.pid}.map"
+    jcmd = subprocess.run([os.path.join(os.path.dirname(os.path.realpath(shutil.which("java"))),
+                                        "jcmd"), str(p.pid), "Compiler.perfmap"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=RUN_TIMEOUT_S / 2)
+    try:
+        assert jcmd.returncode == 0 and os.path.getsize(perf_map) > 0, jcmd.stdout
+        mw = harness.start_attach_many([p.pid], "-m", "16M", "-k", "--delay", "1h",
+                                       "--dump-dir", dump_dir)
+        send_go(p)
+        out, err = p.communicate(timeout=RUN_TIMEOUT_S / 2)
+    finally:
+        if os.path.exists(perf_map):
+            os.unlink(perf_map)
     assert p.returncode == 0, f"the JVM exited {p.returncode}; stderr={err!r}"
     assert out == want_out, f"stdout traced:\n{out}\nuntraced:\n{want_out}"
     assert err == want_err, f"stderr traced: {err!r}, untraced: {want_err!r}"
@@ -235,7 +254,10 @@ def test_jvm_attach():
     loops = truth_of(truth, "loop")
     assert len(attach) == 1 and attach[0]["pid"] == p.pid and \
         attach[0]["threads"] > len(loops), f"attach should seize every thread: {attach}"
-    check_chunks(events, truth, 16 * MIB, dumps=True)
+    for ev in check_chunks(events, truth, 16 * MIB, dumps=True):
+        java_frames = check_native_stack(ev)
+        named = [f["symbol"] for f in java_frames if f["symbol"]]
+        assert named, f"no Java frame named from the perf map: {java_frames}"
     assert_exit_event(events, p.pid)
 
 
