@@ -8,9 +8,10 @@
 # every program makes, and write HTTP/2 and gRPC headers into them; one
 # arena is unmapped before the program exits.
 #
-# Three steps: which thread maps the big regions (text events), the same as
-# JSON Lines, and what the regions hold (dumps with --strings). The first
-# two run with --no-dump so that they write no files; the third writes its
+# Four steps: which thread maps the big regions (text events), the same as
+# JSON Lines, from where in the code (call stacks and the summary), and
+# what the regions hold (dumps with --strings). The first three run with
+# --no-dump so that they write no files; the last writes its
 # dumps into a new scratch directory under build/ and leaves it there for
 # the user to look at (it says where; `make clean` removes build/).
 set -u
@@ -40,7 +41,7 @@ say "== 1. Which thread maps the big regions?" \
     "The munmap is reported because it ends a region seen before. mmapwatch" \
     "also reports the command's exec (which ends the regions of the program" \
     "it replaces: none here) and its exit status, which it exits with too." \
-    "(--no-dump: by default mmapwatch also saves each region; that is step 3.)" \
+    "(--no-dump: by default mmapwatch also saves each region; that is step 4.)" \
     ""
 ./mmapwatch --min-size 16M --no-dump -- "$prog" 2>&1
 status=$?
@@ -68,7 +69,19 @@ scratch=$(mkdir -p build && mktemp -d build/demo-dumps.XXXXXX) || {
 dir=$scratch/dumps
 events=$scratch/events.txt
 
-say "== 3. What is in them?" \
+say "== 3. From where in the code?" \
+    "" \
+    "   ./mmapwatch --min-size 16M --no-dump -k -c -- $prog" \
+    "" \
+    "-k unwinds the stack of the thread at each reported mmap (innermost frame" \
+    "first: the function, its offset, the file). -c ends with a table by call" \
+    "site and thread, the sizes seen and the --min-size that keeps them." \
+    ""
+./mmapwatch --min-size 16M --no-dump -k -c -- "$prog" 2>&1
+status_k=$?
+say "" "(exit status $status_k)" ""
+
+say "== 4. What is in them?" \
     "" \
     "   ./mmapwatch --min-size 16M --strings --dump-dir $dir -o $events -- $prog" \
     "" \
@@ -106,4 +119,4 @@ say "" "The dumps are left in $scratch" \
     "(see README.md for permissions, what attaching costs the target, and the" \
     "dump options: --delay, --redump, --max-dump-bytes, ...)."
 
-[ "$status" = 0 ] && [ "$status2" = 0 ] && [ "$status3" = 0 ]
+[ "$status" = 0 ] && [ "$status2" = 0 ] && [ "$status_k" = 0 ] && [ "$status3" = 0 ]
