@@ -510,6 +510,25 @@ static int scan_one(pid_t tid, void *ctx)
     return 0;
 }
 
+struct thread_count {
+    pid_t pid;
+    unsigned long n;
+};
+
+static void count_one(struct task *task, void *ctx)
+{
+    struct thread_count *c = ctx;
+    c->n += task->pid == c->pid;
+}
+
+/* How many threads of process pid we trace. */
+static unsigned long count_threads_of(struct tracer *t, pid_t pid)
+{
+    struct thread_count c = {.pid = pid};
+    task_foreach(t->tasks, count_one, &c);
+    return c.n;
+}
+
 /* Waits for the first stop of each thread seized in the last pass, and
  * handles it (which restarts it). Why: a thread that was inside clone()
  * when we seized it creates a thread the kernel does not attach for us,
@@ -609,16 +628,33 @@ int tracer_attach(struct tracer *t, pid_t pid)
      * seized is only found by reading the list again. Repeat until a pass
      * finds nothing new (see await_first_stops for why that suffices). */
     /* A thread that stays unseizable (a zombie leader) must not keep us
-     * here: a bounded number of extra passes for failures. */
-    unsigned retries = 0;
-    do {
+     * here: a bounded number of extra passes for failures.
+     * And a pass can be cut short: the kernel lists /proc/PID/task by
+     * walking the thread list from the thread it listed last, and stops
+     * when that thread has died meanwhile, so threads further on are not
+     * listed. A pass that found nothing new is therefore checked against
+     * the process's own count of its threads (Threads: in its status,
+     * which counts our unreaped tracees as we do): fewer known than that
+     * means one is still untraced, and another pass looks again (bounded
+     * too: a process that never stops making threads ends it). */
+    unsigned retries = 0, recounts = 0;
+    for (;;) {
         scan.added = 0;
         scan.failed = 0;
         scan.threads = 0;
         if (procfs_foreach_task(pid, scan_one, &scan) < 0)
             break; /* the process is exiting; its stops will tell */
         await_first_stops(&scan);
-    } while (scan.added > 0 || (scan.failed > 0 && ++retries < 50));
+        if (scan.added > 0 || (scan.failed > 0 && ++retries < 50))
+            continue;
+        if (scan.failed > 0 || recounts++ >= 200)
+            break;
+        long threads = procfs_status_number(pid, "Threads");
+        if (threads <= 0 || (unsigned long)threads <= count_threads_of(t, pid))
+            break;
+        log_info("process %d counts %ld threads, %lu traced: looking again", (int)pid, threads,
+                 count_threads_of(t, pid));
+    }
     free(scan.interrupted);
 
     struct event_origin origin;
