@@ -82,4 +82,9 @@ uint64_t region_set_bytes(const struct region_set *set);
 int region_set_foreach(const struct region_set *set,
                        int (*fn)(const struct region *r, void *ctx), void *ctx);
 
+/* Like region_set_foreach, for the regions overlapping [start, end) only,
+ * in address order, in O(log n + k). */
+int region_set_foreach_in(const struct region_set *set, uint64_t start, uint64_t end,
+                          int (*fn)(const struct region *r, void *ctx), void *ctx);
+
 #endif

@@ -449,6 +449,37 @@ static int walk(const struct node *t, int (*fn)(const struct region *r, void *ct
     return 0;
 }
 
+/* Regions are disjoint and ordered by start: a subtree entirely before or
+ * after the range is skipped, so a visit costs O(log n + k). */
+static int walk_range(const struct node *t, uint64_t start, uint64_t end,
+                      int (*fn)(const struct region *r, void *ctx), void *ctx)
+{
+    while (t) {
+        if (t->r.start >= end) {
+            t = t->left;
+            continue;
+        }
+        if (t->r.end <= start) {
+            t = t->right;
+            continue;
+        }
+        int rc = walk_range(t->left, start, end, fn, ctx);
+        if (rc)
+            return rc;
+        rc = fn(&t->r, ctx);
+        if (rc)
+            return rc;
+        t = t->right;
+    }
+    return 0;
+}
+
+int region_set_foreach_in(const struct region_set *set, uint64_t start, uint64_t end,
+                          int (*fn)(const struct region *r, void *ctx), void *ctx)
+{
+    return start < end ? walk_range(set->root, start, end, fn, ctx) : 0;
+}
+
 int region_set_foreach(const struct region_set *set,
                        int (*fn)(const struct region *r, void *ctx), void *ctx)
 {

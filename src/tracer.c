@@ -973,7 +973,7 @@ static void hold_for_dumps(struct tracer *t, struct task *task, uint64_t start, 
     if (!region_set_overlaps(task->as->regions, start, end))
         return;
     struct id_list list = {.start = start, .end = end};
-    region_set_foreach(task->as->regions, collect_id, &list);
+    region_set_foreach_in(task->as->regions, start, end, collect_id, &list);
     task->holds += dumper_before_gone(t->dumper, task->as->owner, list.ids, list.n, reason,
                                       task->tid);
     free(list.ids);

@@ -565,6 +565,38 @@ static bool random_step(struct region_set *s)
     }
 }
 
+struct range_list {
+    uint64_t start, end; /* the query: 0, 0 for "all" */
+    uint64_t got[2 * NPAGES];
+    size_t n;
+};
+
+static int collect_range(const struct region *r, void *ctx)
+{
+    struct range_list *l = ctx;
+    if (l->end && (r->end <= l->start || r->start >= l->end))
+        return 0;
+    if (l->n + 2 <= sizeof l->got / sizeof l->got[0]) {
+        l->got[l->n++] = r->start;
+        l->got[l->n++] = r->end;
+    }
+    return 0;
+}
+
+/* region_set_foreach_in visits exactly the regions a full walk finds
+ * overlapping [lo, hi) pages, in the same order. */
+static bool range_walk_agrees(const struct region_set *s, int lo, int hi)
+{
+    static struct range_list all, in;
+    all.n = in.n = 0;
+    all.start = in.start = BASE + (uint64_t)lo * PG;
+    all.end = in.end = BASE + (uint64_t)hi * PG;
+    region_set_foreach(s, collect_range, &all);
+    in.end = 0; /* the walk itself must do the filtering */
+    region_set_foreach_in(s, all.start, all.end, collect_range, &in);
+    return all.n == in.n && memcmp(all.got, in.got, all.n * sizeof all.got[0]) == 0;
+}
+
 TEST(random_against_page_model)
 {
     for (uint64_t seed = 1; seed <= 8; seed++) {
@@ -582,6 +614,15 @@ TEST(random_against_page_model)
             if (!matches_model(s)) {
                 printf("  seed %" PRIu64 " step %d: set differs from model\n", seed, step);
                 CHECK(0);
+            }
+            if (step % 10 == 0) {
+                int lo, hi;
+                random_range(&lo, &hi, 40);
+                if (!range_walk_agrees(s, lo, hi)) {
+                    printf("  seed %" PRIu64 " step %d: range walk [%d, %d) differs\n", seed,
+                           step, lo, hi);
+                    CHECK(0);
+                }
             }
             /* Now and then, a clone must keep the state it was taken in. */
             if (step % 500 == 100) {
