@@ -43,7 +43,8 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FIXTURE_SRCS = $(wildcard tests/fixtures/*.c)
 FIXTURE_BINS = $(FIXTURE_SRCS:tests/fixtures/%.c=build/fixtures/%) \
                $(patsubst tests/fixtures/%.cc,build/fixtures/%,$(wildcard tests/fixtures/*.cc)) \
-               build/fixtures/libstack_one.so build/fixtures/libstack_two.so
+               build/fixtures/libstack_one.so build/fixtures/libstack_two.so \
+               build/fixtures/stack_chain_stripped build/fixtures/stack_chain_buildid
 FIXTURE_CFLAGS = $(CFLAGS_BASE) -O0 -fno-omit-frame-pointer -pthread
 
 DEPS_STAMP = build/.deps-ok
@@ -116,6 +117,19 @@ build/fixtures/libstack_%.so: tests/fixtures/lib/stack_lib.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(FIXTURE_CFLAGS) -shared -fPIC -DLIB_NAME=$* -o $@ $<
+
+# stack_chain stripped of its symbol table as distributions ship programs,
+# with its symbols split out into a debug file found by .gnu_debuglink.
+build/fixtures/stack_chain_stripped: build/fixtures/stack_chain
+	$(call msg,STRIP,$@)
+	$(Q)objcopy --only-keep-debug $< $@.debug
+	$(Q)objcopy --strip-all --add-gnu-debuglink=$@.debug $< $@
+
+# The same, with no debuglink: only its build ID leads to the debug file.
+build/fixtures/stack_chain_buildid: build/fixtures/stack_chain
+	$(call msg,STRIP,$@)
+	$(Q)objcopy --only-keep-debug $< $@.debug
+	$(Q)objcopy --strip-all $< $@
 
 fixtures: $(FIXTURE_BINS)
 

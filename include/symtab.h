@@ -17,6 +17,7 @@
 #ifndef MMAPWATCH_SYMTAB_H
 #define MMAPWATCH_SYMTAB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,28 @@ struct symtab;
  * both when present). NULL when it has none, is not a 64-bit ELF, is
  * malformed, or memory ran out. The fd stays the caller's. */
 struct symtab *symtab_from_elf(int fd);
+
+/* Where the full symbol table of a stripped ELF file may be: distributions
+ * strip .symtab (and with it every static function's name) and ship it in a
+ * separate debug file, found by build ID
+ * (/usr/lib/debug/.build-id/NN/REST.debug) or by the .gnu_debuglink name
+ * (next to the file, in .debug/ there, or under /usr/lib/debug). */
+struct elf_debug_ref {
+    bool has_symtab;        /* the file keeps its own .symtab: nothing to look for */
+    uint8_t build_id[64];   /* NT_GNU_BUILD_ID */
+    size_t build_id_len;    /* 0: none */
+    char debuglink[256];    /* .gnu_debuglink's file name; "": none */
+    uint32_t debuglink_crc; /* the CRC-32 it records of that file */
+};
+
+/* Fills *ref from the ELF file open on fd. 0, or -1 if it is not a 64-bit
+ * ELF file that can be read. */
+int symtab_debug_ref(int fd, struct elf_debug_ref *ref);
+
+/* Whether the CRC-32 of the whole file open on fd is want (the check
+ * .gnu_debuglink asks for: a debug file of another build would name the
+ * wrong functions). */
+bool symtab_crc32_matches(int fd, uint32_t want);
 
 /* The entries of a perf map file (text). NULL when it cannot be read or
  * holds no valid line; malformed lines are skipped, as perf does. */

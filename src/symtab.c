@@ -209,6 +209,111 @@ struct symtab *symtab_from_elf(int fd)
     return finish(t);
 }
 
+/* ---- split debug information ---------------------------------------------------- */
+
+/* NT_GNU_BUILD_ID in one SHT_NOTE section's bytes. */
+static void find_build_id(const uint8_t *notes, uint64_t size, struct elf_debug_ref *ref)
+{
+    uint64_t off = 0;
+    while (size - off >= 12) {
+        uint32_t namesz, descsz, type;
+        memcpy(&namesz, notes + off, 4);
+        memcpy(&descsz, notes + off + 4, 4);
+        memcpy(&type, notes + off + 8, 4);
+        uint64_t name_at = off + 12, desc_at = name_at + ((namesz + 3ULL) & ~3ULL);
+        uint64_t next = desc_at + ((descsz + 3ULL) & ~3ULL);
+        if (next > size || desc_at + descsz > size)
+            return;
+        if (type == NT_GNU_BUILD_ID && namesz == 4 && memcmp(notes + name_at, "GNU", 4) == 0 &&
+            descsz > 0 && descsz <= sizeof ref->build_id) {
+            memcpy(ref->build_id, notes + desc_at, descsz);
+            ref->build_id_len = descsz;
+            return;
+        }
+        off = next;
+    }
+}
+
+int symtab_debug_ref(int fd, struct elf_debug_ref *ref)
+{
+    memset(ref, 0, sizeof *ref);
+    struct stat st;
+    Elf64_Ehdr eh;
+    if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof eh ||
+        pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0 || eh.e_shstrndx >= eh.e_shnum)
+        return -1;
+    uint64_t file_size = (uint64_t)st.st_size;
+    Elf64_Shdr *shdrs =
+        read_at(fd, eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr), file_size);
+    char *names = shdrs ? read_at(fd, shdrs[eh.e_shstrndx].sh_offset,
+                                  shdrs[eh.e_shstrndx].sh_size, file_size)
+                        : NULL;
+    if (!shdrs || !names) {
+        free(shdrs);
+        return -1;
+    }
+    uint64_t names_size = shdrs[eh.e_shstrndx].sh_size;
+    for (unsigned i = 0; i < eh.e_shnum; i++) {
+        const Elf64_Shdr *sh = &shdrs[i];
+        const char *name = sh->sh_name < names_size ? names + sh->sh_name : "";
+        if (sh->sh_type == SHT_SYMTAB && sh->sh_size > 0) {
+            ref->has_symtab = true;
+        } else if (sh->sh_type == SHT_NOTE && !ref->build_id_len) {
+            uint8_t *notes = read_at(fd, sh->sh_offset, sh->sh_size, file_size);
+            if (notes)
+                find_build_id(notes, sh->sh_size, ref);
+            free(notes);
+        } else if (strcmp(name, ".gnu_debuglink") == 0) {
+            /* The file name, NUL, padding to 4, then the CRC-32 of the file. */
+            char *link = read_at(fd, sh->sh_offset, sh->sh_size, file_size);
+            size_t len = link ? strnlen(link, sh->sh_size) : 0;
+            uint64_t crc_at = (len + 4) & ~3ULL;
+            if (link && len > 0 && len < sizeof ref->debuglink && !strchr(link, '/') &&
+                crc_at + 4 <= sh->sh_size) {
+                memcpy(ref->debuglink, link, len + 1);
+                memcpy(&ref->debuglink_crc, link + crc_at, 4);
+            }
+            free(link);
+        }
+    }
+    free(names);
+    free(shdrs);
+    return 0;
+}
+
+/* CRC-32 (the zlib/IEEE polynomial, reflected) of everything fd holds, as
+ * .gnu_debuglink records it. */
+bool symtab_crc32_matches(int fd, uint32_t want)
+{
+    static uint32_t table[256];
+    if (!table[1]) {
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++)
+                c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+    }
+    uint32_t crc = 0xffffffffu;
+    static uint8_t buf[1 << 16];
+    off_t off = 0;
+    for (;;) {
+        ssize_t n = pread(fd, buf, sizeof buf, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return false;
+        if (n == 0)
+            break;
+        for (ssize_t i = 0; i < n; i++)
+            crc = table[(crc ^ buf[i]) & 0xff] ^ (crc >> 8);
+        off += n;
+    }
+    return (crc ^ 0xffffffffu) == want;
+}
+
 /* ---- perf map ---------------------------------------------------------------- */
 
 /* A hex number with or without "0x", at *p; advances past it. */

@@ -68,6 +68,7 @@ struct elf_file {
     int fd;                 /* -1: could not be opened */
     bool symbols_done;
     struct symtab *symbols; /* NULL: none, or unreadable */
+    struct symtab *debug_symbols; /* from its separate debug file, when stripped; NULL */
     struct elf_file *next;
 };
 
@@ -563,10 +564,71 @@ static struct elf_file *file_of(struct capture *c, const struct map_entry *e)
     return f;
 }
 
-/* The symbols of module m's file, loaded on first need. */
-static struct symtab *symbols_of(struct capture *c, struct module *m)
+/* Opens path under the process's root; -1 if it is not there. */
+static int open_in_root(pid_t tid, const char *path)
+{
+    char full[4300];
+    if (snprintf(full, sizeof full, "/proc/%d/root%s", (int)tid, path) >= (int)sizeof full)
+        return -1;
+    return open(full, O_RDONLY | O_CLOEXEC);
+}
+
+/* The symbols of the separate debug file of a stripped file (see
+ * symtab.h), looked for in the process's own file system: first by build
+ * ID, then by .gnu_debuglink (the build ID, or the CRC, must match). NULL
+ * when there is none; the stripped file's .dynsym is all there is then. */
+static struct symtab *debug_symbols_for(pid_t tid, const char *path, int fd)
+{
+    struct elf_debug_ref ref;
+    if (symtab_debug_ref(fd, &ref) < 0 || ref.has_symtab)
+        return NULL;
+    char candidate[4300];
+    if (ref.build_id_len > 1) {
+        int n = snprintf(candidate, sizeof candidate, "/usr/lib/debug/.build-id/%02x/",
+                         ref.build_id[0]);
+        for (size_t i = 1; i < ref.build_id_len && n > 0 && (size_t)n < sizeof candidate - 8; i++)
+            n += snprintf(candidate + n, sizeof candidate - (size_t)n, "%02x", ref.build_id[i]);
+        snprintf(candidate + n, sizeof candidate - (size_t)n, ".debug");
+        int dfd = open_in_root(tid, candidate);
+        struct elf_debug_ref dref;
+        if (dfd >= 0 && symtab_debug_ref(dfd, &dref) == 0 &&
+            dref.build_id_len == ref.build_id_len &&
+            memcmp(dref.build_id, ref.build_id, ref.build_id_len) == 0) {
+            struct symtab *t = symtab_from_elf(dfd);
+            close(dfd);
+            if (t)
+                return t;
+        } else if (dfd >= 0) {
+            close(dfd);
+        }
+    }
+    if (!ref.debuglink[0])
+        return NULL;
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path) : 0;
+    /* Next to the file, in .debug/ there, and under /usr/lib/debug. */
+    static const char *const prefixes[] = {"", "", "/usr/lib/debug"};
+    static const char *const subdirs[] = {"/", "/.debug/", "/"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        snprintf(candidate, sizeof candidate, "%s%.*s%s%s", prefixes[i], dir_len, path,
+                 subdirs[i], ref.debuglink);
+        int dfd = open_in_root(tid, candidate);
+        if (dfd < 0)
+            continue;
+        struct symtab *t = symtab_crc32_matches(dfd, ref.debuglink_crc) ? symtab_from_elf(dfd) : NULL;
+        close(dfd);
+        if (t)
+            return t;
+    }
+    return NULL;
+}
+
+/* The symbols of module m's file, loaded on first need: *debug gets those
+ * of its separate debug file (or NULL). */
+static struct symtab *symbols_of(struct capture *c, struct module *m, struct symtab **debug)
 {
     struct unwind_space *s = c->space;
+    *debug = NULL;
     const struct map_entry *e = s->maps_valid ? maps_lookup(&s->maps, m->start) : NULL;
     if (!e || e->inode != m->inode)
         return NULL;
@@ -575,8 +637,11 @@ static struct symtab *symbols_of(struct capture *c, struct module *m)
         return NULL;
     if (!f->symbols_done) {
         f->symbols = symtab_from_elf(f->fd);
+        if (!e->deleted)
+            f->debug_symbols = debug_symbols_for(c->tid, e->path, f->fd);
         f->symbols_done = true;
     }
+    *debug = f->debug_symbols;
     return f->symbols;
 }
 
@@ -661,8 +726,11 @@ static void symbolize(struct capture *c, struct stack_frame *f, bool innermost)
     if (m && !m->anonymous) {
         f->module = strdup(m->path);
         module_layout(c, m);
-        struct symtab *symbols = m->has_bias ? symbols_of(c, m) : NULL;
-        if (symbols)
+        struct symtab *debug = NULL;
+        struct symtab *symbols = m->has_bias ? symbols_of(c, m, &debug) : NULL;
+        if (debug)
+            name = symtab_lookup(debug, lookup - m->bias, &offset);
+        if (!name && symbols)
             name = symtab_lookup(symbols, lookup - m->bias, &offset);
     } else {
         name = symtab_lookup(perf_map_of(c), lookup, &offset);
@@ -965,6 +1033,7 @@ void unwinder_free(struct unwinder *u)
         struct elf_file *f = u->files;
         u->files = f->next;
         symtab_free(f->symbols);
+        symtab_free(f->debug_symbols);
         if (f->fd >= 0)
             close(f->fd);
         free(f->path);

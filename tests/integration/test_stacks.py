@@ -5,7 +5,7 @@ import os
 import signal
 import subprocess
 
-from harness import (MMAPWATCH, LineReader, WAIT_S, events_of, fixture, hexaddr, read_truth,
+from harness import (MMAPWATCH, LineReader, Skip, WAIT_S, events_of, fixture, hexaddr, read_truth,
                      run_launch, send_go, spawn, start_attach_many, start_fixture, tmpdir,
                      truth_of, finish_attach_many, wait_fixture)
 
@@ -360,3 +360,47 @@ def test_unwinding_faults_nothing_into_the_target():
     assert len(mmaps) == 5 and all(functions(e["stack"])[1] in ("site_alpha", "site_beta")
                                    for e in mmaps), mmaps
     assert not faulted, f"{len(faulted)} of {len(absent)} absent pages were faulted in"
+
+
+def test_stripped_program_named_from_its_debuglink():
+    """A program stripped of .symtab (as distributions ship them) with its
+    symbols in a separate file named by .gnu_debuglink: the static
+    functions are named from that file."""
+    truth = os.path.join(tmpdir(), "truth")
+    exe = fixture("stack_chain_stripped")
+    rc, events, err = run_launch([exe, "chain", truth], "-k", "-m", "16M", "--no-dump")
+    assert rc == 0, err
+    (ev,) = events_of(events, "mmap")
+    assert functions(ev["stack"])[1:5] == ["chain_inner", "chain_middle", "chain_outer",
+                                           "main"], ev["stack"]
+
+
+def test_stripped_program_named_by_build_id_in_its_own_namespace():
+    """The debug file found by build ID under /usr/lib/debug/.build-id, as
+    the target sees it: here a private mount namespace puts it there (a
+    container with its own debug packages), and mmapwatch, outside, must
+    look through the target's root."""
+    import re
+    import shutil
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        raise Skip("needs root and unshare (util-linux) for a mount namespace")
+    exe = fixture("stack_chain_buildid")
+    notes = subprocess.run(["readelf", "-n", exe], capture_output=True, text=True).stdout
+    build_id = re.search(r"Build ID: ([0-9a-f]+)", notes).group(1)
+    truth = os.path.join(tmpdir(), "truth")
+    debug_dir = f"/usr/lib/debug/.build-id/{build_id[:2]}"
+    script = (f'mount -t tmpfs tmpfs /usr/lib/debug && mkdir -p {debug_dir} && '
+              f'cp "$1.debug" {debug_dir}/{build_id[2:]}.debug && exec "$1" chain "$2"')
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
+                           capture_output=True)
+    if probe.returncode != 0:
+        raise Skip(f"cannot make a mount namespace: {probe.stderr!r}")
+    if not os.path.isdir("/usr/lib/debug"):
+        raise Skip("no /usr/lib/debug to mount over")
+    rc, events, err = run_launch(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                                  script, "sh", exe, truth], "-k", "-m", "16M", "--no-dump")
+    assert rc == 0, err
+    (ev,) = [e for e in events_of(events, "mmap") if e["comm"].startswith("stack_chain")]
+    assert functions(ev["stack"])[1:5] == ["chain_inner", "chain_middle", "chain_outer",
+                                           "main"], ev["stack"]
+    assert not os.path.exists(f"{debug_dir}/{build_id[2:]}.debug"), "leaked out of the namespace"

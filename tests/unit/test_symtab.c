@@ -55,6 +55,24 @@ TEST(elf_symbols_of_this_binary)
     symtab_free(t);
 }
 
+TEST(debug_ref_and_crc)
+{
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0);
+    struct elf_debug_ref ref;
+    CHECK(symtab_debug_ref(fd, &ref) == 0);
+    close(fd);
+    /* Built with -g and not stripped: it has its own .symtab; Debian's gcc
+     * links a 20-byte SHA-1 build ID in by default. */
+    CHECK(ref.has_symtab && ref.build_id_len == 20 && ref.debuglink[0] == '\0');
+    fd = temp_file("123456789"); /* the CRC-32 check value */
+    CHECK(fd >= 0);
+    CHECK(symtab_crc32_matches(fd, 0xcbf43926u));
+    CHECK(!symtab_crc32_matches(fd, 0xcbf43927u));
+    CHECK(symtab_debug_ref(fd, &ref) < 0);
+    close(fd);
+}
+
 TEST(elf_rejects_non_elf)
 {
     int fd = temp_file("not an ELF file at all, just some text\n");
@@ -213,6 +231,7 @@ TEST(summary_view_counts)
     free(fb.module);
 }
 
-UNIT_MAIN(UNIT_CASE(elf_symbols_of_this_binary), UNIT_CASE(elf_rejects_non_elf),
+UNIT_MAIN(UNIT_CASE(elf_symbols_of_this_binary), UNIT_CASE(debug_ref_and_crc),
+          UNIT_CASE(elf_rejects_non_elf),
           UNIT_CASE(perf_map_lines), UNIT_CASE(demangle), UNIT_CASE(stack_json_and_budget),
           UNIT_CASE(call_site_skips_libc_and_allocators), UNIT_CASE(summary_view_counts))
