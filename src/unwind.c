@@ -77,13 +77,11 @@ struct module {
     uint64_t start, end;
     uint64_t header;        /* start of the file's offset-0 mapping (its ELF header); 0: unknown */
     char *path;             /* the kernel's name; "" when anonymous */
-    uint64_t inode;
-    bool deleted;
+    uint64_t inode;         /* checked against the mapping when its symbols are looked up */
     bool anonymous;         /* JIT code and the like: no file, no unwind tables */
     bool layout_done, has_bias, has_table;
     uint64_t bias;          /* load address - file address */
     unw_dyn_info_t table;   /* its .eh_frame_hdr, for libunwind */
-    uint64_t dev;
 };
 
 struct unwind_space {
@@ -324,8 +322,6 @@ static void load_modules(struct capture *c)
         m->start = e->start;
         m->end = e->end;
         m->inode = e->inode;
-        m->dev = e->dev;
-        m->deleted = e->deleted;
         m->anonymous = !is_file_path(e) && strcmp(e->path, "[vdso]") != 0;
         m->header = header_of(&s->maps, i);
         s->nmodules++;
