@@ -8,7 +8,7 @@ PKG_LIBS = libseccomp
 CFLAGS_BASE = -std=gnu11 -D_GNU_SOURCE -Iinclude -Wall -Wextra -Werror \
               -Wshadow -Wstrict-prototypes -Wformat=2 -g
 OPTFLAGS ?= -O2
-LDLIBS  = -lunwind-ptrace -lunwind-generic -lunwind -lseccomp -lpthread -lstdc++
+LDLIBS  = -lunwind-generic -lunwind -lseccomp -lpthread -lstdc++
 
 ifeq ($(SAN),1)
 BUILD   ?= build/san

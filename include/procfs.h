@@ -43,6 +43,11 @@ long procfs_status_number(pid_t tid, const char *key);
 /* The state letter of /proc/TID/status ("State:\tS (sleeping)"); 0 if gone. */
 char procfs_state(pid_t tid);
 
+/* The pid process pid has in its own (innermost) pid namespace, from the
+ * NSpid line of its status: what it calls itself, as in the name of a perf
+ * map it writes. pid itself when that cannot be read. */
+pid_t procfs_namespace_pid(pid_t pid);
+
 /* Calls fn(tid, ctx) for each entry of /proc/PID/task. Returns the number
  * of entries, or -1 with errno (ENOENT: no such process). Stops early and
  * returns -1 if fn returns non-zero. */

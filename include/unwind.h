@@ -1,19 +1,19 @@
 /*
  * unwind: the user call stack of a stopped thread, symbolized.
  *
- * libunwind walks the stack (remote unwinding, the libunwind-ptrace way:
- * unw_create_addr_space + unw_init_remote), but every accessor is ours so
+ * libunwind walks the stack (remote unwinding: unw_create_addr_space +
+ * unw_init_remote), with every accessor ours instead of libunwind-ptrace's, so
  * that a stack costs a handful of syscalls instead of one ptrace call per
  * word and one ELF re-read per frame:
  *  - registers: one PTRACE_GETREGS per stack;
- *  - memory: the top of the stack is read once per stack with
- *    process_vm_readv; pages of read-only file mappings (code, .eh_frame,
- *    .eh_frame_hdr) are cached per address space; anything else is read
- *    page by page for this stack only; what process_vm_readv cannot read
- *    (pages without read permission) falls back to libunwind-ptrace's
- *    PTRACE_PEEKDATA accessor;
+ *  - memory: the top of the stack (up to the end of its mapping) is read
+ *    once per stack; pages of read-only file mappings (code, .eh_frame,
+ *    .eh_frame_hdr) are read from the mapped file, never through the
+ *    target (a read there would fault the page into its memory), and
+ *    cached per address space; any other page is read (memread.h) for
+ *    this stack only, and only when pagemap says it is in memory;
  *  - unwind tables: each module's .eh_frame_hdr is located once (from the
- *    ELF headers in the target's memory) and searched by libunwind;
+ *    ELF headers of the mapped file) and searched by libunwind;
  *  - symbols: each ELF file's symbol tables are read once for the run
  *    (shared by every process that maps the file), C++ names demangled.
  * Code without unwind information (JIT code, generated stubs) is stepped

@@ -311,26 +311,14 @@ stop_tracer() {
     [ "$rc" = 0 ] || fail_run "the tool's exit status was $rc"
 }
 
-# run_attach TOOL: one run; sets RUN_SECS (the program's own work time).
-run_attach() {
-    local tool=$1 rc secs
-    rm -f "$WORK/go" "$WORK/out"
-    : >"$WORK/err"
-    mkfifo "$WORK/go" || { fail_run "mkfifo"; return 1; }
-    "$WL_PROG" --wait-stdin "${WL_ARGS[@]}" <"$WORK/go" >"$WORK/out" 2>>"$WORK/err" &
-    PPID_RUN=$!
-    exec {GOFD}>"$WORK/go"
-    local ok=1
-    if ! wait_until 10 has_ready "$WORK/out"; then
-        fail_run "the program never printed ready"
-        ok=0
-    elif start_tracer "$tool" "$PPID_RUN"; then
-        printf x >&"$GOFD"
-    else
-        ok=0
-    fi
-    exec {GOFD}>&- # a program still waiting sees EOF and exits
-
+# end_attached_run TOOL OK WHAT: the end of an attach-mode run whose
+# program ($PPID_RUN) was let go through $GOFD (OK=1) or not (OK=0, a
+# failure already reported): closes $GOFD (a program still waiting sees
+# EOF and exits), waits for it within $TIMEOUT, stops the tool, and checks
+# WHAT ("the program") exited 0. Returns 1 on any failure.
+end_attached_run() {
+    local tool=$1 ok=$2 what=$3 rc
+    exec {GOFD}>&-
     if ! wait_until "$TIMEOUT" is_gone "$PPID_RUN"; then
         kill -9 "$PPID_RUN" 2>/dev/null
         ((ok)) && fail_run "timed out after ${TIMEOUT}s"
@@ -346,7 +334,28 @@ run_attach() {
         TPID=
         return 1
     fi
-    [ "$rc" = 0 ] || { fail_run "the program's exit status was $rc"; return 1; }
+    [ "$rc" = 0 ] || { fail_run "$what's exit status was $rc"; return 1; }
+}
+
+# run_attach TOOL: one run; sets RUN_SECS (the program's own work time).
+run_attach() {
+    local tool=$1 secs
+    rm -f "$WORK/go" "$WORK/out"
+    : >"$WORK/err"
+    mkfifo "$WORK/go" || { fail_run "mkfifo"; return 1; }
+    "$WL_PROG" --wait-stdin "${WL_ARGS[@]}" <"$WORK/go" >"$WORK/out" 2>>"$WORK/err" &
+    PPID_RUN=$!
+    exec {GOFD}>"$WORK/go"
+    local ok=1
+    if ! wait_until 10 has_ready "$WORK/out"; then
+        fail_run "the program never printed ready"
+        ok=0
+    elif start_tracer "$tool" "$PPID_RUN"; then
+        printf x >&"$GOFD"
+    else
+        ok=0
+    fi
+    end_attached_run "$tool" "$ok" "the program" || return 1
     secs=$(sed -n 2p "$WORK/out")
     [[ $secs =~ ^[0-9]+\.[0-9]+$ ]] || { fail_run "the program reported no time"; return 1; }
     RUN_SECS=$secs
@@ -787,23 +796,7 @@ run_jvm() {
             ((ok)) && [ -n "$TPID" ] && nap 0.2
             ((ok)) && printf x >&"$GOFD"
         fi
-        exec {GOFD}>&- # a JVM still waiting sees EOF and exits
-        if ! wait_until "$TIMEOUT" is_gone "$PPID_RUN"; then
-            kill -9 "$PPID_RUN" 2>/dev/null
-            ((ok)) && fail_run "timed out after ${TIMEOUT}s"
-            ok=0
-        fi
-        wait "$PPID_RUN"
-        rc=$?
-        PPID_RUN=
-        if ((ok)); then
-            stop_tracer "$row" || return 1
-        else
-            [ -n "$TPID" ] && kill "$TPID" 2>/dev/null && wait "$TPID" 2>/dev/null
-            TPID=
-            return 1
-        fi
-        [ "$rc" = 0 ] || { fail_run "the JVM's exit status was $rc"; return 1; }
+        end_attached_run "$row" "$ok" "the JVM" || return 1
     fi
     line=$(grep '^bench:' "$WORK/out")
     [[ $line =~ $re ]] || { fail_run "no rate in the JVM's output"; return 1; }
@@ -1056,9 +1049,9 @@ report_stacks() {
         fi
     done
     echo
-    per_s=$(awk -v k="$(kmedian strace_k)" -v n="$(kmedian strace)" -v c=$STACK_MMAPS \
+    per_s=$(awk -v k="$(kmedian strace_k)" -v n="$(kmedian strace)" -v c="$STACK_MMAPS" \
         'BEGIN { if (k != "" && n != "") printf "%.1f", (k - n) / c * 1e6 }')
-    per_k=$(awk -v k="$(kmedian mmapwatch_k)" -v n="$(kmedian mmapwatch)" -v c=$STACK_MMAPS \
+    per_k=$(awk -v k="$(kmedian mmapwatch_k)" -v n="$(kmedian mmapwatch)" -v c="$STACK_MMAPS" \
         'BEGIN { if (k != "" && n != "") printf "%.1f", (k - n) / c * 1e6 }')
     echo "Cost of one unwound mmap (time with -k minus time without, over $STACK_MMAPS mmaps):"
     echo "strace -k ${per_s:-n/a} us, mmapwatch -k ${per_k:-n/a} us."

@@ -15,7 +15,7 @@ need g++           command -v g++         # C++ fixtures (-k must demangle)
 need make          command -v make
 need libc6-dev     header stdio.h         # the C headers, and libc.a for make static
 need libseccomp-dev header seccomp.h
-need libunwind-dev header libunwind-ptrace.h
+need libunwind-dev header libunwind-x86_64.h   # the non-LLVM libunwind
 need liblzma-dev   header lzma.h          # make static: libunwind's archives need liblzma.a
 need python3       command -v python3
 need python3-yaml  python3 -c 'import yaml'  # the check of docs/kubernetes.md's manifest

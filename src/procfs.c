@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -113,6 +114,28 @@ long procfs_status_number(pid_t tid, const char *key)
     if (read_status(tid, buf, sizeof buf) < 0)
         return -1;
     return procfs_parse_status_number(buf, key);
+}
+
+pid_t procfs_namespace_pid(pid_t pid)
+{
+    char buf[4096];
+    if (read_status(pid, buf, sizeof buf) < 0)
+        return pid;
+    const char *line = strstr(buf, "\nNSpid:");
+    if (!line)
+        return pid;
+    /* One number per nested namespace, ours first, its own last. */
+    pid_t last = pid;
+    for (const char *p = line + strlen("\nNSpid:"); *p && *p != '\n';) {
+        char *end;
+        long n = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        if (n > 0 && n <= INT32_MAX)
+            last = (pid_t)n;
+        p = end;
+    }
+    return last;
 }
 
 char procfs_state(pid_t tid)

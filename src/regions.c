@@ -435,20 +435,6 @@ size_t region_set_count(const struct region_set *set) { return set->count; }
 
 uint64_t region_set_bytes(const struct region_set *set) { return set->bytes; }
 
-static int walk(const struct node *t, int (*fn)(const struct region *r, void *ctx), void *ctx)
-{
-    while (t) {
-        int rc = walk(t->left, fn, ctx);
-        if (rc)
-            return rc;
-        rc = fn(&t->r, ctx);
-        if (rc)
-            return rc;
-        t = t->right;
-    }
-    return 0;
-}
-
 /* Regions are disjoint and ordered by start: a subtree entirely before or
  * after the range is skipped, so a visit costs O(log n + k). */
 static int walk_range(const struct node *t, uint64_t start, uint64_t end,
@@ -483,5 +469,6 @@ int region_set_foreach_in(const struct region_set *set, uint64_t start, uint64_t
 int region_set_foreach(const struct region_set *set,
                        int (*fn)(const struct region *r, void *ctx), void *ctx)
 {
-    return walk(set->root, fn, ctx);
+    /* Every region ends after 0 and starts before the last address. */
+    return walk_range(set->root, 0, UINT64_MAX, fn, ctx);
 }

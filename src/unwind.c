@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libunwind-ptrace.h>
+#include <libunwind.h>
 #include <linux/audit.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +24,8 @@
 #include "json.h"
 #include "log.h"
 #include "maps.h"
+#include "memread.h"
+#include "procfs.h"
 #include "symtab.h"
 
 #ifndef __x86_64__
@@ -113,7 +115,6 @@ struct capture {
     unsigned nscratch, next_scratch;
     bool maps_refreshed;  /* already re-read for this stack */
     bool perf_checked;    /* perf map freshness checked for this stack */
-    void *upt;            /* libunwind-ptrace's state, for PEEKDATA fallbacks */
 };
 
 struct unwinder {
@@ -126,13 +127,6 @@ struct unwinder {
 };
 
 /* ---- memory -------------------------------------------------------------- */
-
-static ssize_t vm_read(pid_t tid, uint64_t addr, void *buf, size_t len)
-{
-    struct iovec local = {.iov_base = buf, .iov_len = len};
-    struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
-    return process_vm_readv(tid, &local, 1, &remote, 1, 0);
-}
 
 static void drop_pages(struct unwind_space *s)
 {
@@ -174,7 +168,7 @@ static bool page_present(struct capture *c, uint64_t addr)
     if (pread(s->pagemap_fd, &entry, sizeof entry, (off_t)(addr / PAGE * sizeof entry)) !=
         (ssize_t)sizeof entry)
         return false;
-    return (entry >> 63) & 1;
+    return (entry & MEMREAD_PAGE_PRESENT) != 0;
 }
 
 static const uint8_t *page_at(struct capture *c, uint64_t addr)
@@ -213,7 +207,7 @@ static const uint8_t *page_at(struct capture *c, uint64_t addr)
     if (!page_present(c, addr))
         return NULL;
     struct page *p = &scratch[c->next_scratch];
-    if (vm_read(c->tid, addr, p->data, PAGE) != PAGE)
+    if (memread_read(c->tid, addr, p->data, PAGE) != PAGE)
         return NULL;
     p->addr = addr;
     c->next_scratch = (c->next_scratch + 1) % SCRATCH_PAGES;
@@ -223,7 +217,7 @@ static const uint8_t *page_at(struct capture *c, uint64_t addr)
 }
 
 /* len bytes at addr of the thread's memory, from the stack window or the
- * page caches. false if some byte cannot be read with process_vm_readv. */
+ * page caches. false if some byte cannot be read. */
 static bool read_bytes(struct capture *c, uint64_t addr, void *out, size_t len)
 {
     if (addr >= c->window_start && addr - c->window_start <= c->window_len &&
@@ -357,9 +351,10 @@ static struct module *module_at(struct capture *c, uint64_t ip)
     return NULL;
 }
 
-/* The module's load bias and .eh_frame_hdr, from the ELF and program
- * headers in the process's own memory (so a file replaced on disk, or a
- * module in another mount namespace, cannot mislead us). */
+/* The module's load bias and .eh_frame_hdr, from its ELF and program
+ * headers at the address the process maps them (the bytes come from the
+ * mapped file itself, see file_of: one replaced on disk or in another
+ * mount namespace cannot mislead us). */
 static void module_layout(struct capture *c, struct module *m)
 {
     if (m->layout_done)
@@ -442,6 +437,7 @@ static int get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr, void *a
 static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *value, int write,
                       void *arg)
 {
+    (void)as;
     struct capture *c = arg;
     if (write)
         return -UNW_EINVAL; /* we never write to the target */
@@ -450,13 +446,7 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *value, i
         *value = word;
         return 0;
     }
-    /* Unreadable to process_vm_readv (a page without PROT_READ):
-     * PTRACE_PEEKDATA can still read it, if it is there (never a fault). */
-    if (cacheable(c->space, addr) || !page_present(c, addr))
-        return -UNW_EINVAL;
-    if (!c->upt && !(c->upt = _UPT_create(c->tid)))
-        return -UNW_EINVAL;
-    return _UPT_access_mem(as, addr, value, 0, c->upt);
+    return -UNW_EINVAL;
 }
 
 static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *value, int write,
@@ -641,33 +631,6 @@ static struct symtab *symbols_of(struct capture *c, struct module *m, struct sym
     return f->symbols;
 }
 
-/* The pid the process has in its own pid namespace: the JVM names its
- * perf map after that one. */
-static pid_t namespace_pid(pid_t pid)
-{
-    char path[64], buf[4096];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return pid;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return pid;
-    buf[n] = '\0';
-    char *line = strstr(buf, "\nNSpid:");
-    if (!line)
-        return pid;
-    line += strlen("\nNSpid:");
-    pid_t last = pid;
-    char *end = strchr(line, '\n');
-    if (end)
-        *end = '\0';
-    for (char *tok = strtok(line, " \t"); tok; tok = strtok(NULL, " \t"))
-        last = (pid_t)atoi(tok);
-    return last > 0 ? last : pid;
-}
-
 /* The process's perf map, loaded again when the file changed (a JIT
  * appends as it compiles); checked at most once per stack. */
 static struct symtab *perf_map_of(struct capture *c)
@@ -677,7 +640,7 @@ static struct symtab *perf_map_of(struct capture *c)
         return s->perf_map;
     c->perf_checked = true;
     if (!s->nspid)
-        s->nspid = namespace_pid(s->pid);
+        s->nspid = procfs_namespace_pid(s->pid);
     char path[128];
     snprintf(path, sizeof path, "/proc/%d/root/tmp/perf-%d.map", (int)s->pid, (int)s->nspid);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -803,7 +766,7 @@ int unwind_stack(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pi
     }
     size_t want = stack ? (size_t)(stack->end - c.regs.rsp < STACK_WINDOW
                                        ? stack->end - c.regs.rsp : STACK_WINDOW) : 0;
-    ssize_t n = want ? vm_read(tid, c.regs.rsp, u->window, want) : 0;
+    ssize_t n = want ? memread_read(tid, c.regs.rsp, u->window, want) : 0;
     c.window_start = c.regs.rsp;
     c.window_len = n > 0 ? (size_t)n : 0;
     u->stats.stacks++;
@@ -848,8 +811,6 @@ int unwind_stack(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pi
     for (unsigned i = 0; i < out->depth; i++)
         symbolize(&c, &out->frames[i], i == 0);
     u->stats.frames += out->depth;
-    if (c.upt)
-        _UPT_destroy(c.upt);
     return 0;
 }
 
