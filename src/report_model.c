@@ -1,0 +1,1240 @@
+/*
+ * report_model: events in; totals per call site, thread, stack and time
+ * step out. See include/report_model.h for the rules.
+ *
+ * One pass over the events keeps each process's live regions in a
+ * region_set (regions.c, the tracer's own model of an address space) and
+ * appends every change of a region's mapped or resident bytes to a log.
+ * report_model_finish() sorts the log by time and replays it once: that
+ * gives the peaks and the timeline's samples, whatever the order in which
+ * the dump worker's events were interleaved with the tracer's.
+ */
+#include "report_model.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jsonread.h"
+#include "options.h"
+#include "regions.h"
+#include "summary.h"
+#include "unwind.h"
+
+#define PAGE 4096u
+
+/* ---- small containers ------------------------------------------------------ */
+
+/* Grows *arr (of *cap elements of size each) to hold n + 1. */
+static int grow(void *arr, size_t *cap, size_t n, size_t each)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 16;
+    void *p = reallocarray(*(void **)arr, c, each);
+    if (!p)
+        return -1;
+    *(void **)arr = p;
+    *cap = c;
+    return 0;
+}
+
+/* Interned strings: index by content, open addressing. */
+struct intern {
+    char **strs;
+    size_t n, cap;
+    size_t *slots; /* index + 1, 0 empty */
+    size_t nslots;
+};
+
+static uint64_t hash_bytes(const void *p, size_t len, uint64_t h)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ s[i]) * 1099511628211ULL;
+    return h;
+}
+
+static void intern_free(struct intern *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->strs[i]);
+    free(t->strs);
+    free(t->slots);
+}
+
+/* Index of s (created if new), or -1 on ENOMEM. */
+static long intern(struct intern *t, const char *s)
+{
+    if (2 * (t->n + 1) > t->nslots) {
+        size_t ns = t->nslots ? t->nslots * 2 : 64;
+        size_t *slots = calloc(ns, sizeof *slots);
+        if (!slots)
+            return -1;
+        for (size_t i = 0; i < t->n; i++) {
+            size_t h = hash_bytes(t->strs[i], strlen(t->strs[i]), 14695981039346656037ULL) % ns;
+            while (slots[h])
+                h = (h + 1) % ns;
+            slots[h] = i + 1;
+        }
+        free(t->slots);
+        t->slots = slots;
+        t->nslots = ns;
+    }
+    size_t h = hash_bytes(s, strlen(s), 14695981039346656037ULL) % t->nslots;
+    while (t->slots[h]) {
+        if (strcmp(t->strs[t->slots[h] - 1], s) == 0)
+            return (long)(t->slots[h] - 1);
+        h = (h + 1) % t->nslots;
+    }
+    char *copy = strdup(s);
+    if (!copy || grow(&t->strs, &t->cap, t->n, sizeof *t->strs) < 0) {
+        free(copy);
+        return -1;
+    }
+    t->strs[t->n] = copy;
+    t->slots[h] = ++t->n;
+    return (long)(t->n - 1);
+}
+
+/* (pid, key) -> region index, latest insert wins. */
+struct pairmap {
+    struct pairmap_slot {
+        uint64_t pid, key;
+        size_t value; /* index + 1, 0 empty */
+    } *slots;
+    size_t n, nslots;
+};
+
+static int pairmap_put(struct pairmap *p, uint64_t pid, uint64_t key, size_t value)
+{
+    if (2 * (p->n + 1) > p->nslots) {
+        size_t ns = p->nslots ? p->nslots * 2 : 64;
+        struct pairmap_slot *s = calloc(ns, sizeof *s);
+        if (!s)
+            return -1;
+        for (size_t i = 0; i < p->nslots; i++) {
+            if (!p->slots[i].value)
+                continue;
+            size_t h = hash_bytes(&p->slots[i].key, 8, p->slots[i].pid * 31 + 7) % ns;
+            while (s[h].value)
+                h = (h + 1) % ns;
+            s[h] = p->slots[i];
+        }
+        free(p->slots);
+        p->slots = s;
+        p->nslots = ns;
+    }
+    size_t h = hash_bytes(&key, 8, pid * 31 + 7) % p->nslots;
+    while (p->slots[h].value && !(p->slots[h].pid == pid && p->slots[h].key == key))
+        h = (h + 1) % p->nslots;
+    if (!p->slots[h].value)
+        p->n++;
+    p->slots[h] = (struct pairmap_slot){pid, key, value + 1};
+    return 0;
+}
+
+static long pairmap_get(const struct pairmap *p, uint64_t pid, uint64_t key)
+{
+    if (!p->nslots)
+        return -1;
+    size_t h = hash_bytes(&key, 8, pid * 31 + 7) % p->nslots;
+    while (p->slots[h].value) {
+        if (p->slots[h].pid == pid && p->slots[h].key == key)
+            return (long)p->slots[h].value - 1;
+        h = (h + 1) % p->nslots;
+    }
+    return -1;
+}
+
+/* ---- the model ------------------------------------------------------------- */
+
+struct region_rec {
+    struct report_region pub;
+    size_t thread;        /* index into threads */
+    uint64_t live;        /* bytes mapped now */
+    int64_t resident_now; /* counted in the timeline now */
+    bool ended;
+};
+
+struct change {            /* one entry of the replay log */
+    int64_t us;
+    size_t seq;
+    size_t region;
+    int64_t mapped, resident;
+};
+
+struct space {
+    pid_t pid;
+    struct region_set *set;
+};
+
+struct note_rec {
+    size_t text;          /* index into texts */
+    uint64_t count;
+};
+
+struct report_model {
+    struct jsonread_doc doc;
+    struct intern texts;   /* every string the view points to */
+    struct intern sites, threads, stacks, files;
+    struct report_group *site_g, *thread_g, *stack_g;
+    size_t site_cap, thread_cap, stack_cap;
+    size_t *file_region;   /* files index -> region index */
+    size_t file_cap;
+    struct region_rec *regions;
+    size_t nregions, regions_cap;
+    struct change *log;
+    size_t nlog, log_cap;
+    struct space *spaces;
+    size_t nspaces, spaces_cap;
+    struct pairmap starts; /* (pid, addr) -> latest region born there */
+    struct report_marker *markers;
+    size_t nmarkers, markers_cap;
+    const char **targets, **run_info;
+    size_t ntargets, targets_cap, nrun_info, run_info_cap;
+    struct note_rec *notes;
+    size_t nnotes, notes_cap;
+    struct report_stack *stack_v; /* built at finish */
+    struct report_view view;
+    int64_t first_us, last_us;
+    uint64_t lines, events;
+    bool have_stacks, finished;
+    bool failed;           /* ENOMEM somewhere */
+};
+
+struct report_model *report_model_new(void)
+{
+    struct report_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    jsonread_init(&m->doc);
+    m->first_us = INT64_MAX;
+    m->last_us = INT64_MIN;
+    return m;
+}
+
+static void free_series(struct report_series *s, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++) {
+        free(s[i].mapped);
+        free(s[i].resident);
+    }
+    free(s);
+}
+
+void report_model_free(struct report_model *m)
+{
+    if (!m)
+        return;
+    jsonread_release(&m->doc);
+    intern_free(&m->texts);
+    intern_free(&m->sites);
+    intern_free(&m->threads);
+    intern_free(&m->stacks);
+    intern_free(&m->files);
+    free(m->site_g);
+    free(m->thread_g);
+    free(m->stack_g);
+    free(m->file_region);
+    free(m->regions);
+    free(m->log);
+    for (size_t i = 0; i < m->nspaces; i++)
+        region_set_free(m->spaces[i].set);
+    free(m->spaces);
+    free(m->starts.slots);
+    free(m->markers);
+    free(m->targets);
+    free(m->run_info);
+    free(m->notes);
+    free(m->view.sites);
+    free(m->view.threads);
+    free(m->view.regions);
+    free(m->view.notes);
+    free(m->view.times);
+    free(m->view.total_mapped);
+    free(m->view.total_resident);
+    free_series(m->view.by_site, m->view.nby_site);
+    free_series(m->view.by_thread, m->view.nby_thread);
+    if (m->stack_v)
+        for (size_t i = 0; i < m->view.nstacks; i++)
+        {
+            free(m->stack_v[i].frames ? (void *)m->stack_v[i].frames[0] : NULL);
+            free(m->stack_v[i].frames);
+        }
+    free(m->stack_v);
+    free(m);
+}
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+/* A string the view keeps, or NULL (and the model marked failed). */
+static const char *keep(struct report_model *m, const char *s)
+{
+    if (!s)
+        return NULL;
+    long i = intern(&m->texts, s);
+    if (i < 0) {
+        m->failed = true;
+        return NULL;
+    }
+    return m->texts.strs[i];
+}
+
+int report_model_note(struct report_model *m, const char *text, uint64_t count)
+{
+    long t = intern(&m->texts, text);
+    if (t < 0)
+        return -1;
+    for (size_t i = 0; i < m->nnotes; i++) {
+        if (m->notes[i].text == (size_t)t) {
+            m->notes[i].count += count;
+            return 0;
+        }
+    }
+    if (grow(&m->notes, &m->notes_cap, m->nnotes, sizeof *m->notes) < 0)
+        return -1;
+    m->notes[m->nnotes++] = (struct note_rec){(size_t)t, count};
+    return 0;
+}
+
+static void note(struct report_model *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void note(struct report_model *m, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (report_model_note(m, text, 1) < 0)
+        m->failed = true;
+}
+
+static int add_text(struct report_model *m, const char ***arr, size_t *n, size_t *cap,
+                    const char *text)
+{
+    const char *k = keep(m, text);
+    if (!k || grow(arr, cap, *n, sizeof **arr) < 0)
+        return -1;
+    (*arr)[(*n)++] = k;
+    return 0;
+}
+
+/* "2026-12-02T00:42:55.777259Z" -> microseconds since the epoch. */
+static bool parse_ts(const char *s, int64_t *us)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    for (size_t i = 0; i < sizeof shape - 1; i++)
+        if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+            return false;
+#define NUM2(o) ((s[o] - '0') * 10 + (s[o + 1] - '0'))
+    struct tm tm = {.tm_year = NUM2(0) * 100 + NUM2(2) - 1900, .tm_mon = NUM2(5) - 1,
+                    .tm_mday = NUM2(8), .tm_hour = NUM2(11), .tm_min = NUM2(14),
+                    .tm_sec = NUM2(17)};
+#undef NUM2
+    if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || tm.tm_sec > 60)
+        return false;
+    const char *p = s + sizeof shape - 1;
+    int64_t frac = 0;
+    int digits = 0;
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+            if (digits < 6)
+                frac = frac * 10 + (*p - '0');
+        if (digits == 0)
+            return false;
+    }
+    for (int d = digits; d < 6; d++)
+        frac *= 10;
+    if (p[0] != 'Z' || p[1] != '\0')
+        return false;
+    *us = (int64_t)timegm(&tm) * 1000000 + frac;
+    return true;
+}
+
+/* "0x7f..." -> value. */
+static bool parse_hex(const char *s, uint64_t *out)
+{
+    if (!s || s[0] != '0' || s[1] != 'x' || !s[2] || strlen(s) > 18)
+        return false;
+    uint64_t v = 0;
+    for (const char *p = s + 2; *p; p++) {
+        int d = (*p >= '0' && *p <= '9') ? *p - '0'
+                : (*p >= 'a' && *p <= 'f') ? *p - 'a' + 10
+                : (*p >= 'A' && *p <= 'F') ? *p - 'A' + 10
+                                           : -1;
+        if (d < 0)
+            return false;
+        v = v << 4 | (uint64_t)d;
+    }
+    *out = v;
+    return true;
+}
+
+static uint64_t page_end(uint64_t addr, uint64_t len)
+{
+    uint64_t end = addr + len;
+    if (end < addr)
+        return UINT64_MAX & ~(uint64_t)(PAGE - 1);
+    if (end % PAGE)
+        end += PAGE - end % PAGE;
+    return end < addr ? UINT64_MAX & ~(uint64_t)(PAGE - 1) : end;
+}
+
+static struct space *space_of(struct report_model *m, pid_t pid)
+{
+    for (size_t i = 0; i < m->nspaces; i++)
+        if (m->spaces[i].pid == pid)
+            return &m->spaces[i];
+    struct region_set *set = region_set_new();
+    if (!set || grow(&m->spaces, &m->spaces_cap, m->nspaces, sizeof *m->spaces) < 0) {
+        region_set_free(set);
+        m->failed = true;
+        return NULL;
+    }
+    m->spaces[m->nspaces] = (struct space){pid, set};
+    return &m->spaces[m->nspaces++];
+}
+
+static void drop_space(struct report_model *m, struct space *sp)
+{
+    region_set_free(sp->set);
+    *sp = m->spaces[--m->nspaces];
+}
+
+static void log_change(struct report_model *m, int64_t us, size_t region, int64_t mapped,
+                       int64_t resident)
+{
+    if (grow(&m->log, &m->log_cap, m->nlog, sizeof *m->log) < 0) {
+        m->failed = true;
+        return;
+    }
+    m->log[m->nlog] = (struct change){us, m->nlog, region, mapped, resident};
+    m->nlog++;
+}
+
+/* The region's mapped bytes change by delta (its resident bytes follow
+ * when it shrinks below them). */
+static void change_mapped(struct report_model *m, size_t idx, int64_t us, int64_t delta)
+{
+    struct region_rec *r = &m->regions[idx];
+    r->live = (uint64_t)((int64_t)r->live + delta);
+    int64_t dres = 0;
+    if (r->resident_now > (int64_t)r->live) {
+        dres = (int64_t)r->live - r->resident_now;
+        r->resident_now = (int64_t)r->live;
+    }
+    log_change(m, us, idx, delta, dres);
+}
+
+static void end_region(struct report_model *m, size_t idx, int64_t us, const char *why,
+                       bool held)
+{
+    struct region_rec *r = &m->regions[idx];
+    r->ended = true;
+    r->pub.ended_us = us;
+    r->pub.end = why;
+    r->pub.held = held ? r->live : 0;
+}
+
+/* ---- stacks ------------------------------------------------------------------ */
+
+/* The stack of an event as a struct stack over the doc's strings (frames
+ * malloc'd, strings not owned); depth 0 without one. */
+static int event_stack(const struct jsonread_value *ev, struct stack *st)
+{
+    memset(st, 0, sizeof *st);
+    const struct jsonread_value *arr = jsonread_get(ev, "stack");
+    if (!arr || jsonread_type(arr) != JSONREAD_ARRAY)
+        return 0;
+    size_t n = 0;
+    for (const struct jsonread_value *f = jsonread_first(arr); f; f = jsonread_next(f))
+        n++;
+    if (n == 0)
+        return 0;
+    st->frames = calloc(n, sizeof *st->frames);
+    if (!st->frames)
+        return -1;
+    for (const struct jsonread_value *f = jsonread_first(arr); f; f = jsonread_next(f)) {
+        struct stack_frame *sf = &st->frames[st->depth++];
+        parse_hex(jsonread_str(jsonread_get(f, "ip")), &sf->ip);
+        sf->symbol = (char *)jsonread_str(jsonread_get(f, "symbol"));
+        sf->module = (char *)jsonread_str(jsonread_get(f, "module"));
+    }
+    return 0;
+}
+
+/* One frame's name as the call site column shows it. */
+static char *frame_name(const struct stack_frame *f)
+{
+    if (!f->symbol && !f->module)
+        return strdup("[unknown]");
+    struct stack one = {.frames = (struct stack_frame *)f, .depth = 1};
+    return summary_call_site(&one);
+}
+
+/* The group index of a name in one of the intern tables, its group
+ * record created (zeroed) when new. */
+static long group_of(struct report_model *m, struct intern *t, struct report_group **g,
+                     size_t *cap, const char *name)
+{
+    size_t before = t->n;
+    long i = intern(t, name);
+    if (i < 0 || (t->n > before && grow(g, cap, before, sizeof **g) < 0)) {
+        m->failed = true;
+        return -1;
+    }
+    if (t->n > before)
+        (*g)[i] = (struct report_group){.name = t->strs[i]};
+    return i;
+}
+
+/* Site and stack group of an event: frames joined outermost first by ';'
+ * (the collapsed-stack form), names cleaned of ';' and line breaks. */
+static int classify(struct report_model *m, const struct jsonread_value *ev, long *site,
+                    long *stack)
+{
+    struct stack st;
+    if (event_stack(ev, &st) < 0)
+        return -1;
+    char *site_name = st.depth ? summary_call_site(&st) : strdup(REPORT_NO_STACK);
+    char *joined = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&joined, &len);
+    if (!site_name || !f) {
+        if (f)
+            fclose(f);
+        free(joined);
+        free(site_name);
+        free(st.frames);
+        return -1;
+    }
+    if (st.depth == 0)
+        fputs(REPORT_NO_STACK, f);
+    for (size_t i = st.depth; i-- > 0;) {
+        char *name = frame_name(&st.frames[i]);
+        for (char *c = name; c && *c; c++)
+            if (*c == ';' || *c == '\n' || *c == '\r')
+                *c = *c == ';' ? ':' : ' ';
+        fprintf(f, "%s%s", i + 1 == st.depth ? "" : ";", name ? name : "?");
+        free(name);
+    }
+    fclose(f);
+    if (st.depth)
+        m->have_stacks = true;
+    *site = group_of(m, &m->sites, &m->site_g, &m->site_cap, site_name);
+    *stack = group_of(m, &m->stacks, &m->stack_g, &m->stack_cap, joined);
+    free(site_name);
+    free(joined);
+    free(st.frames);
+    return *site < 0 || *stack < 0 ? -1 : 0;
+}
+
+/* ---- regions ----------------------------------------------------------------- */
+
+struct event_ctx {
+    const struct jsonread_value *ev;
+    const char *kind;
+    int64_t us;
+    pid_t pid, tid;
+    const char *comm;
+};
+
+struct pieces {
+    struct piece {
+        size_t region;
+        uint64_t bytes;
+    } *v;
+    size_t n, cap;
+    uint64_t start, end;
+    bool failed;
+};
+
+static int collect_piece(const struct region *r, void *ctx)
+{
+    struct pieces *p = ctx;
+    uint64_t lo = r->start > p->start ? r->start : p->start;
+    uint64_t hi = r->end < p->end ? r->end : p->end;
+    if (grow(&p->v, &p->cap, p->n, sizeof *p->v) < 0) {
+        p->failed = true;
+        return 1;
+    }
+    p->v[p->n++] = (struct piece){(size_t)r->id, hi - lo};
+    return 0;
+}
+
+/* Takes [start, end) out of the regions of sp; a region left with nothing
+ * ends (why). Returns the bytes taken from region `of` (or all when of is
+ * SIZE_MAX). */
+static uint64_t remove_range(struct report_model *m, struct space *sp, uint64_t start,
+                             uint64_t end, int64_t us, const char *why, size_t of)
+{
+    struct pieces p = {.start = start, .end = end};
+    region_set_foreach_in(sp->set, start, end, collect_piece, &p);
+    uint64_t taken = 0;
+    if (p.failed || region_set_remove(sp->set, start, end, NULL) < 0) {
+        m->failed = true;
+        free(p.v);
+        return 0;
+    }
+    for (size_t i = 0; i < p.n; i++) {
+        size_t idx = p.v[i].region;
+        change_mapped(m, idx, us, -(int64_t)p.v[i].bytes);
+        if (of == SIZE_MAX || of == idx)
+            taken += p.v[i].bytes;
+        if (m->regions[idx].live == 0)
+            end_region(m, idx, us, why, false);
+    }
+    free(p.v);
+    return taken;
+}
+
+/* A new region [addr, end) born of this event. */
+static int new_region(struct report_model *m, const struct event_ctx *e, struct space *sp,
+                      uint64_t addr, uint64_t len)
+{
+    uint64_t end = page_end(addr, len);
+    long site, stack;
+    if (classify(m, e->ev, &site, &stack) < 0)
+        return -1;
+    long thread = group_of(m, &m->threads, &m->thread_g, &m->thread_cap, e->comm);
+    if (thread < 0 || grow(&m->regions, &m->regions_cap, m->nregions, sizeof *m->regions) < 0)
+        return -1;
+    size_t idx = m->nregions;
+    struct region r = {.start = addr, .end = end, .tid = e->tid, .id = idx, .fd = -1};
+    remove_range(m, sp, addr, end, e->us, "munmap", SIZE_MAX); /* MAP_FIXED over it */
+    if (region_set_insert(sp->set, &r) < 0 || pairmap_put(&m->starts, (uint64_t)e->pid, addr, idx) < 0)
+        return -1;
+    m->nregions++;
+    m->regions[idx] = (struct region_rec){
+        .pub = {.pid = e->pid, .tid = e->tid, .comm = keep(m, e->comm), .site = (size_t)site,
+                .stack = (size_t)stack, .addr = addr, .len = end - addr, .ever = end - addr,
+                .born_us = e->us, .ended_us = -1, .resident = -1},
+        .thread = (size_t)thread};
+    change_mapped(m, idx, e->us, (int64_t)(end - addr));
+    m->site_g[site].count++;
+    m->thread_g[thread].count++;
+    m->stack_g[stack].count++;
+    bool truncated = false;
+    if (jsonread_bool(jsonread_get(e->ev, "stack_truncated"), &truncated) && truncated)
+        note(m, "stacks cut short (--stack-depth reached or too long for one line)");
+    return 0;
+}
+
+static int on_mremap(struct report_model *m, const struct event_ctx *e, struct space *sp,
+                     uint64_t old_addr, uint64_t old_len, uint64_t addr, uint64_t len)
+{
+    const struct region *found = region_set_find(sp->set, old_addr);
+    if (!found) {
+        note(m, "mremap events of regions not in the file (born before it, or below "
+                "--min-size): counted as new regions");
+        return new_region(m, e, sp, addr, len);
+    }
+    size_t idx = (size_t)found->id;
+    struct region_rec *r = &m->regions[idx];
+    int64_t resident = r->resident_now; /* a move keeps the pages */
+    uint64_t old_end = page_end(old_addr, old_len ? old_len : PAGE);
+    uint64_t end = page_end(addr, len);
+    uint64_t taken = remove_range(m, sp, old_addr, old_end, e->us, "mremap", idx);
+    remove_range(m, sp, addr, end, e->us, "munmap", SIZE_MAX);
+    r = &m->regions[idx];
+    struct region piece = {.start = addr, .end = end, .tid = r->pub.tid, .id = idx, .fd = -1};
+    if (region_set_insert(sp->set, &piece) < 0 ||
+        pairmap_put(&m->starts, (uint64_t)e->pid, addr, idx) < 0)
+        return -1;
+    r->ended = false;
+    r->pub.ended_us = -1;
+    r->pub.end = NULL;
+    r->pub.addr = addr;
+    r->pub.len = end - addr;
+    if (end - addr > taken)
+        r->pub.ever += end - addr - taken;
+    change_mapped(m, idx, e->us, (int64_t)(end - addr));
+    if (resident > r->resident_now) {
+        int64_t now = resident < (int64_t)r->live ? resident : (int64_t)r->live;
+        log_change(m, e->us, idx, 0, now - r->resident_now);
+        r->resident_now = now;
+    }
+    return 0;
+}
+
+static int end_each(const struct region *r, void *ctx)
+{
+    struct pieces *p = ctx;
+    return collect_piece(r, p);
+}
+
+/* exec, exit, detach: every region of the pid stops being watched. */
+static void end_space(struct report_model *m, const struct event_ctx *e, const char *why,
+                      bool released, bool held)
+{
+    struct space *sp = NULL;
+    for (size_t i = 0; i < m->nspaces; i++)
+        if (m->spaces[i].pid == e->pid)
+            sp = &m->spaces[i];
+    if (!sp)
+        return;
+    struct pieces p = {.start = 0, .end = UINT64_MAX};
+    region_set_foreach(sp->set, end_each, &p);
+    if (p.failed)
+        m->failed = true;
+    for (size_t i = 0; i < p.n; i++) {
+        size_t idx = p.v[i].region;
+        if (m->regions[idx].ended)
+            continue;
+        end_region(m, idx, e->us, why, held);
+        if (released)
+            change_mapped(m, idx, e->us, -(int64_t)m->regions[idx].live);
+    }
+    free(p.v);
+    drop_space(m, sp);
+}
+
+/* ---- dumps ------------------------------------------------------------------- */
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static void set_resident(struct report_model *m, size_t idx, int64_t us, uint64_t resident,
+                         bool timeline)
+{
+    struct region_rec *r = &m->regions[idx];
+    r->pub.resident = resident > INT64_MAX ? INT64_MAX : (int64_t)resident;
+    if (!timeline || r->ended)
+        return;
+    int64_t now = r->pub.resident < (int64_t)r->live ? r->pub.resident : (int64_t)r->live;
+    log_change(m, us, idx, 0, now - r->resident_now);
+    r->resident_now = now;
+}
+
+static int on_dump(struct report_model *m, const struct event_ctx *e, uint64_t addr)
+{
+    long idx = pairmap_get(&m->starts, (uint64_t)e->pid, addr);
+    if (idx < 0) {
+        note(m, "dumps of regions not in the file");
+        return 0;
+    }
+    struct region_rec *r = &m->regions[idx];
+    uint64_t resident;
+    if (jsonread_u64(jsonread_get(e->ev, "resident"), &resident) ||
+        jsonread_u64(jsonread_get(e->ev, "resident_bytes"), &resident))
+        set_resident(m, (size_t)idx, e->us, resident, true);
+    r = &m->regions[idx];
+    r->pub.dumps++;
+    const char *path = jsonread_str(jsonread_get(e->ev, "path"));
+    if (path) {
+        r->pub.dump_path = keep(m, path);
+        size_t before = m->files.n;
+        long f = intern(&m->files, base_name(path));
+        if (f < 0 || (m->files.n > before &&
+                      grow(&m->file_region, &m->file_cap, before, sizeof *m->file_region) < 0))
+            return -1;
+        m->file_region[f] = (size_t)idx;
+    }
+    const struct jsonread_value *strings = jsonread_get(e->ev, "strings");
+    if (strings && jsonread_type(strings) == JSONREAD_ARRAY) {
+        r->pub.nstrings = 0;
+        for (const struct jsonread_value *s = jsonread_first(strings);
+             s && r->pub.nstrings < REPORT_MAX_STRINGS; s = jsonread_next(s)) {
+            const char *text = jsonread_str(jsonread_get(s, "text"));
+            uint64_t count = 0;
+            if (!text || !jsonread_u64(jsonread_get(s, "count"), &count))
+                continue;
+            r->pub.strings[r->pub.nstrings++] = (struct report_string){keep(m, text), count};
+        }
+    }
+    return 0;
+}
+
+int report_model_add_dump_meta(struct report_model *m, const char *text, size_t len, char *err,
+                               size_t err_size)
+{
+    const char *why;
+    size_t at;
+    const struct jsonread_value *v = jsonread_parse(&m->doc, text, len, &why, &at);
+    if (!v) {
+        snprintf(err, err_size, "not JSON: %s at byte %zu", why, at);
+        return -1;
+    }
+    const char *file = jsonread_str(jsonread_get(v, "file"));
+    uint64_t addr, resident, pid;
+    if (!file || !parse_hex(jsonread_str(jsonread_get(v, "addr")), &addr) ||
+        !jsonread_u64(jsonread_get(v, "pid"), &pid)) {
+        snprintf(err, err_size, "not a dump's metadata (no \"file\", \"addr\" or \"pid\")");
+        return -1;
+    }
+    size_t before = m->files.n;
+    long f = intern(&m->files, file);
+    if (f < 0) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    if (m->files.n > before && grow(&m->file_region, &m->file_cap, before,
+                                    sizeof *m->file_region) == 0)
+        m->file_region[f] = SIZE_MAX; /* a name no dump event gave */
+    long idx = m->file_region[f] != SIZE_MAX ? (long)m->file_region[f]
+                                             : pairmap_get(&m->starts, pid, addr);
+    if (idx < 0) {
+        note(m, "dump metadata files of regions not in the events file");
+        return 0;
+    }
+    struct region_rec *r = &m->regions[idx];
+    r->pub.dump_file = keep(m, file);
+    if (r->pub.resident < 0 && jsonread_u64(jsonread_get(v, "resident_bytes"), &resident))
+        set_resident(m, (size_t)idx, 0, resident, false);
+    return 0;
+}
+
+/* ---- events ------------------------------------------------------------------ */
+
+static void add_marker(struct report_model *m, const struct event_ctx *e, const char *text)
+{
+    const char *k = keep(m, e->kind), *t = keep(m, text);
+    if (!k || !t || grow(&m->markers, &m->markers_cap, m->nmarkers, sizeof *m->markers) < 0) {
+        m->failed = true;
+        return;
+    }
+    m->markers[m->nmarkers++] = (struct report_marker){e->us, k, t};
+}
+
+static const char *size_text(const struct jsonread_value *v, char *buf, unsigned size)
+{
+    uint64_t n;
+    if (!jsonread_u64(v, &n))
+        return "?";
+    return format_size(n, buf, size);
+}
+
+static void on_cgroup(struct report_model *m, const struct event_ctx *e)
+{
+    char text[600], a[32], b[32], c[32];
+    const char *cg = jsonread_str(jsonread_get(e->ev, "cgroup"));
+    const struct jsonread_value *limit = jsonread_get(e->ev, "limit");
+    const char *lim = limit && jsonread_type(limit) == JSONREAD_NULL ? "no"
+                                                                      : size_text(limit, b, sizeof b);
+    if (strcmp(e->kind, "oom") == 0) {
+        uint64_t kills = 0;
+        jsonread_u64(jsonread_get(e->ev, "new_kills"), &kills);
+        snprintf(text, sizeof text, "OOM kill (%" PRIu64 " new) in %.300s: %s used, %s limit",
+                 kills, cg ? cg : "?", size_text(jsonread_get(e->ev, "usage"), a, sizeof a), lim);
+    } else {
+        const char *state = jsonread_str(jsonread_get(e->ev, "state"));
+        snprintf(text, sizeof text, "%s threshold %s in %.300s: %s used, %s limit",
+                 state ? state : "?", size_text(jsonread_get(e->ev, "threshold"), c, sizeof c),
+                 cg ? cg : "?", size_text(jsonread_get(e->ev, "usage"), a, sizeof a), lim);
+    }
+    add_marker(m, e, text);
+}
+
+/* A line whose fields we need and do not find is not an mmapwatch event. */
+#define NEED(cond, what)                                                                   \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            snprintf(err, err_size, "%s event without a valid \"%s\"", e.kind, what);      \
+            return -1;                                                                     \
+        }                                                                                  \
+    } while (0)
+
+/* A header line (a "start" or "header" event, or a first line with a
+ * schema version): its plain fields become the report's run information. */
+static void on_header(struct report_model *m, const struct jsonread_value *ev)
+{
+    for (const struct jsonread_value *f = jsonread_first(ev); f; f = jsonread_next(f)) {
+        char text[600];
+        const char *key = jsonread_key(f);
+        uint64_t u;
+        if (strcmp(key, "event") == 0 || strcmp(key, "ts") == 0)
+            continue;
+        if (jsonread_str(f))
+            snprintf(text, sizeof text, "%.80s: %.500s", key, jsonread_str(f));
+        else if (jsonread_u64(f, &u))
+            snprintf(text, sizeof text, "%.80s: %" PRIu64, key, u);
+        else
+            continue;
+        if (add_text(m, &m->run_info, &m->nrun_info, &m->run_info_cap, text) < 0)
+            m->failed = true;
+    }
+}
+
+int report_model_add_line(struct report_model *m, const char *line, size_t len, char *err,
+                          size_t err_size)
+{
+    const char *why;
+    size_t at;
+    m->lines++;
+    const struct jsonread_value *ev = jsonread_parse(&m->doc, line, len, &why, &at);
+    if (!ev) {
+        snprintf(err, err_size, "not JSON: %s at byte %zu", why, at + 1);
+        return -1;
+    }
+    struct event_ctx e = {.ev = ev, .kind = jsonread_str(jsonread_get(ev, "event"))};
+    int64_t pid = 0, tid = 0;
+    const char *ts = jsonread_str(jsonread_get(ev, "ts"));
+    if (!e.kind) {
+        snprintf(err, err_size, "not an mmapwatch event: no \"event\" field");
+        return -1;
+    }
+    if (strcmp(e.kind, "start") == 0 || strcmp(e.kind, "header") == 0) {
+        on_header(m, ev);
+        return 0;
+    }
+    NEED(ts && parse_ts(ts, &e.us), "ts");
+    if (strcmp(e.kind, "summary") == 0)
+        return 0; /* -c's totals: the report computes its own */
+    NEED(jsonread_i64(jsonread_get(ev, "pid"), &pid) && pid >= 0 && pid <= INT32_MAX, "pid");
+    if (!jsonread_i64(jsonread_get(ev, "tid"), &tid))
+        tid = pid;
+    e.pid = (pid_t)pid;
+    e.tid = (pid_t)tid;
+    e.comm = jsonread_str(jsonread_get(ev, "comm"));
+    if (!e.comm)
+        e.comm = "?";
+    m->events++;
+    if (m->lines == 1 && (jsonread_get(ev, "version") || jsonread_get(ev, "schema")))
+        on_header(m, ev);
+    if (e.us < m->first_us)
+        m->first_us = e.us;
+    if (e.us > m->last_us)
+        m->last_us = e.us;
+
+    char text[700];
+    uint64_t addr = 0, len64 = 0, old_addr = 0, old_len = 0;
+    bool is = false;
+    int rc = 0;
+    if ((is = strcmp(e.kind, "mmap") == 0) || strcmp(e.kind, "munmap") == 0 ||
+        strcmp(e.kind, "mprotect") == 0) {
+        NEED(parse_hex(jsonread_str(jsonread_get(ev, "addr")), &addr), "addr");
+        NEED(jsonread_u64(jsonread_get(ev, "len"), &len64), "len");
+        if (jsonread_get(ev, "error")) {
+            note(m, "failed calls (with \"error\"), not counted");
+            return 0;
+        }
+        if (strcmp(e.kind, "mprotect") == 0)
+            return 0;
+        struct space *sp = space_of(m, e.pid);
+        if (!sp)
+            goto nomem;
+        if (is)
+            rc = new_region(m, &e, sp, addr, len64);
+        else if (!region_set_overlaps(sp->set, addr, page_end(addr, len64)))
+            note(m, "munmap events of regions not in the file");
+        else
+            remove_range(m, sp, addr, page_end(addr, len64), e.us, "munmap", SIZE_MAX);
+    } else if (strcmp(e.kind, "mremap") == 0) {
+        NEED(parse_hex(jsonread_str(jsonread_get(ev, "old_addr")), &old_addr), "old_addr");
+        NEED(jsonread_u64(jsonread_get(ev, "old_len"), &old_len), "old_len");
+        NEED(parse_hex(jsonread_str(jsonread_get(ev, "addr")), &addr), "addr");
+        NEED(jsonread_u64(jsonread_get(ev, "len"), &len64), "len");
+        if (jsonread_get(ev, "error")) {
+            note(m, "failed calls (with \"error\"), not counted");
+            return 0;
+        }
+        struct space *sp = space_of(m, e.pid);
+        if (!sp)
+            goto nomem;
+        rc = on_mremap(m, &e, sp, old_addr, old_len, addr, len64);
+    } else if (strcmp(e.kind, "dump") == 0) {
+        NEED(parse_hex(jsonread_str(jsonread_get(ev, "addr")), &addr), "addr");
+        rc = on_dump(m, &e, addr);
+    } else if (strcmp(e.kind, "exec") == 0) {
+        end_space(m, &e, "exec", true, false);
+        snprintf(text, sizeof text, "exec: pid %d is now %.200s", e.pid, e.comm);
+        add_marker(m, &e, text);
+        rc = add_text(m, &m->targets, &m->ntargets, &m->targets_cap, text);
+    } else if (strcmp(e.kind, "exit") == 0) {
+        end_space(m, &e, "exit", true, true);
+        int64_t status = 0;
+        const char *sig = jsonread_str(jsonread_get(ev, "signal"));
+        jsonread_i64(jsonread_get(ev, "status"), &status);
+        if (sig)
+            snprintf(text, sizeof text, "pid %d (%.200s) killed by %.40s", e.pid, e.comm, sig);
+        else
+            snprintf(text, sizeof text, "pid %d (%.200s) exited with status %" PRId64, e.pid,
+                     e.comm, status);
+        add_marker(m, &e, text);
+    } else if (strcmp(e.kind, "detach") == 0) {
+        end_space(m, &e, "detach", false, true);
+        snprintf(text, sizeof text, "detached from pid %d (%.200s)", e.pid, e.comm);
+        add_marker(m, &e, text);
+    } else if (strcmp(e.kind, "attach") == 0) {
+        uint64_t threads = 0;
+        jsonread_u64(jsonread_get(ev, "threads"), &threads);
+        snprintf(text, sizeof text, "attached to pid %d (%.200s), %" PRIu64 " threads", e.pid,
+                 e.comm, threads);
+        add_marker(m, &e, text);
+        rc = add_text(m, &m->targets, &m->ntargets, &m->targets_cap, text);
+    } else if (strcmp(e.kind, "target") == 0) {
+        const char *cmdline = jsonread_str(jsonread_get(ev, "cmdline"));
+        snprintf(text, sizeof text, "pid %d matched by --%.20s: %.500s", e.pid,
+                 jsonread_str(jsonread_get(ev, "matched")) ? jsonread_str(jsonread_get(ev, "matched")) : "?",
+                 cmdline ? cmdline : "?");
+        rc = add_text(m, &m->targets, &m->ntargets, &m->targets_cap, text);
+    } else if (strcmp(e.kind, "threshold") == 0 || strcmp(e.kind, "oom") == 0) {
+        on_cgroup(m, &e);
+    } else if (strcmp(e.kind, "skip") == 0) {
+        const char *reason = jsonread_str(jsonread_get(ev, "reason"));
+        note(m, "dumps skipped: %.300s", reason ? reason : "?");
+    } else if (strcmp(e.kind, "error") == 0) {
+        const char *what = jsonread_str(jsonread_get(ev, "error"));
+        note(m, "dumps failed: %.300s", what ? what : "?");
+    } else if (strcmp(e.kind, "lost") == 0) {
+        note(m, "\"lost\" events: the kernel dropped events (see their windows in the file)");
+    } else {
+        note(m, "events of a kind this report does not show: %.60s", e.kind);
+    }
+    if (rc < 0)
+        goto nomem;
+    return m->failed ? (snprintf(err, err_size, "out of memory"), -1) : 0;
+nomem:
+    snprintf(err, err_size, "out of memory");
+    return -1;
+}
+#undef NEED
+
+/* ---- the view ---------------------------------------------------------------- */
+
+static int by_time(const void *a, const void *b)
+{
+    const struct change *x = a, *y = b;
+    if (x->us != y->us)
+        return x->us < y->us ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int by_ever(const void *a, const void *b)
+{
+    const struct report_group *x = a, *y = b;
+    if (x->ever != y->ever)
+        return x->ever > y->ever ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static int by_size(const void *a, const void *b)
+{
+    const struct report_region *x = a, *y = b;
+    if (x->ever != y->ever)
+        return x->ever > y->ever ? -1 : 1;
+    return x->born_us < y->born_us ? -1 : x->born_us > y->born_us;
+}
+
+static int by_marker_time(const void *a, const void *b)
+{
+    const struct report_marker *x = a, *y = b;
+    return x->us < y->us ? -1 : x->us > y->us;
+}
+
+/* Groups sorted by bytes ever, and for each original index its rank. */
+static struct report_group *sorted_groups(const struct report_group *g, size_t n, size_t **rank)
+{
+    struct report_group *out = malloc((n ? n : 1) * sizeof *out);
+    *rank = malloc((n ? n : 1) * sizeof **rank);
+    if (!out || !*rank) {
+        free(out);
+        free(*rank);
+        *rank = NULL;
+        return NULL;
+    }
+    memcpy(out, g, n * sizeof *out);
+    qsort(out, n, sizeof *out, by_ever);
+    /* names are interned: equal pointers mean the same group */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            if (out[j].name == g[i].name) {
+                (*rank)[i] = j;
+                break;
+            }
+    return out;
+}
+
+static struct report_series *new_series(const struct report_group *sorted, size_t n, size_t top,
+                                        size_t npoints, size_t *nseries)
+{
+    size_t k = n <= top ? n : top + 1;
+    struct report_series *s = calloc(k ? k : 1, sizeof *s);
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < k; i++) {
+        s[i].name = i < top || n <= top ? sorted[i].name : "other";
+        s[i].mapped = calloc(npoints, sizeof *s[i].mapped);
+        s[i].resident = calloc(npoints, sizeof *s[i].resident);
+        if (!s[i].mapped || !s[i].resident) {
+            free_series(s, i + 1);
+            return NULL;
+        }
+    }
+    *nseries = k;
+    return s;
+}
+
+static void apply(int64_t *now, uint64_t *peak, size_t i, int64_t delta)
+{
+    now[i] += delta;
+    if (now[i] > 0 && (uint64_t)now[i] > peak[i])
+        peak[i] = (uint64_t)now[i];
+}
+
+static int build_timeline(struct report_model *m, const size_t *site_rank,
+                          const size_t *thread_rank, size_t npoints, size_t top)
+{
+    struct report_view *v = &m->view;
+    size_t ns = m->sites.n, nt = m->threads.n, nk = m->stacks.n;
+    v->npoints = npoints;
+    v->times = calloc(npoints, sizeof *v->times);
+    v->total_mapped = calloc(npoints, sizeof *v->total_mapped);
+    v->total_resident = calloc(npoints, sizeof *v->total_resident);
+    v->by_site = new_series(v->sites, ns, top, npoints, &v->nby_site);
+    v->by_thread = new_series(v->threads, nt, top, npoints, &v->nby_thread);
+    int64_t *now = calloc(ns + nt + nk + 1, sizeof *now);
+    int64_t *res = calloc(ns + nt + 1, sizeof *res);
+    uint64_t *peak = calloc(ns + nt + nk + 1, sizeof *peak);
+    int rc = -1;
+    if (!v->times || !v->total_mapped || !v->total_resident || !v->by_site || !v->by_thread ||
+        !now || !res || !peak)
+        goto out;
+    qsort(m->log, m->nlog, sizeof *m->log, by_time);
+    int64_t t0 = m->nlog ? m->first_us : 0, t1 = m->nlog ? m->last_us : 0;
+    size_t next = 0;
+    for (size_t p = 0; p < npoints; p++) {
+        v->times[p] = t0 + (int64_t)((double)(t1 - t0) * (double)p / (double)(npoints - 1));
+        if (p == npoints - 1)
+            v->times[p] = t1;
+        for (; next < m->nlog && m->log[next].us <= v->times[p]; next++) {
+            const struct change *c = &m->log[next];
+            const struct region_rec *r = &m->regions[c->region];
+            size_t site = site_rank[r->pub.site], thread = thread_rank[r->thread];
+            apply(now, peak, site, c->mapped);
+            apply(now, peak, ns + thread, c->mapped);
+            apply(now, peak, ns + nt + r->pub.stack, c->mapped);
+            apply(now, peak, ns + nt + nk, c->mapped);
+            res[site] += c->resident;
+            res[ns + thread] += c->resident;
+            res[ns + nt] += c->resident;
+        }
+        for (size_t i = 0; i < ns; i++) {
+            size_t band = i < v->nby_site ? i : v->nby_site - 1;
+            v->by_site[band].mapped[p] += (uint64_t)now[i];
+            v->by_site[band].resident[p] += (uint64_t)res[i];
+        }
+        for (size_t i = 0; i < nt; i++) {
+            size_t band = i < v->nby_thread ? i : v->nby_thread - 1;
+            v->by_thread[band].mapped[p] += (uint64_t)now[ns + i];
+            v->by_thread[band].resident[p] += (uint64_t)res[ns + i];
+        }
+        v->total_mapped[p] = (uint64_t)now[ns + nt + nk];
+        v->total_resident[p] = (uint64_t)res[ns + nt];
+    }
+    for (size_t i = 0; i < ns; i++)
+        v->sites[i].peak = peak[i];
+    for (size_t i = 0; i < nt; i++)
+        v->threads[i].peak = peak[ns + i];
+    for (size_t i = 0; i < nk; i++)
+        m->stack_g[i].peak = peak[ns + nt + i];
+    v->peak = peak[ns + nt + nk];
+    rc = 0;
+out:
+    free(now);
+    free(res);
+    free(peak);
+    return rc;
+}
+
+static int build_stacks(struct report_model *m)
+{
+    struct report_view *v = &m->view;
+    m->stack_v = calloc(m->stacks.n ? m->stacks.n : 1, sizeof *m->stack_v);
+    if (!m->stack_v)
+        return -1;
+    v->stacks = m->stack_v;
+    v->nstacks = m->stacks.n;
+    for (size_t i = 0; i < m->stacks.n; i++) {
+        struct report_stack *s = &m->stack_v[i];
+        char *copy = strdup(m->stacks.strs[i]);
+        size_t depth = 1;
+        for (const char *c = copy; c && *c; c++)
+            depth += *c == ';';
+        s->frames = copy ? malloc(depth * sizeof *s->frames) : NULL;
+        if (!s->frames) {
+            free(copy);
+            return -1;
+        }
+        for (char *tok = copy, *semi; tok; tok = semi) {
+            semi = strchr(tok, ';');
+            if (semi)
+                *semi++ = '\0';
+            s->frames[s->depth++] = tok;
+        }
+        s->count = m->stack_g[i].count;
+        s->ever = m->stack_g[i].ever;
+        s->held = m->stack_g[i].held;
+    }
+    return 0;
+}
+
+const struct report_view *report_model_finish(struct report_model *m, size_t npoints, size_t top)
+{
+    if (m->finished || m->failed || npoints < 2 || top < 1)
+        return m->finished && !m->failed ? &m->view : NULL;
+    m->finished = true;
+    struct report_view *v = &m->view;
+    for (size_t i = 0; i < m->nregions; i++) {
+        struct region_rec *r = &m->regions[i];
+        if (!r->ended)
+            r->pub.held = r->live; /* mapped at the end of the file */
+        m->site_g[r->pub.site].ever += r->pub.ever;
+        m->site_g[r->pub.site].held += r->pub.held;
+        m->thread_g[r->thread].ever += r->pub.ever;
+        m->thread_g[r->thread].held += r->pub.held;
+        m->stack_g[r->pub.stack].ever += r->pub.ever;
+        m->stack_g[r->pub.stack].held += r->pub.held;
+        v->count++;
+        v->ever += r->pub.ever;
+        v->held += r->pub.held;
+    }
+    size_t *site_rank = NULL, *thread_rank = NULL;
+    v->sites = sorted_groups(m->site_g, m->sites.n, &site_rank);
+    v->threads = sorted_groups(m->thread_g, m->threads.n, &thread_rank);
+    v->nsites = m->sites.n;
+    v->nthreads = m->threads.n;
+    v->regions = malloc((m->nregions ? m->nregions : 1) * sizeof *v->regions);
+    v->notes = malloc((m->nnotes ? m->nnotes : 1) * sizeof *v->notes);
+    if (!v->sites || !v->threads || !v->regions || !v->notes ||
+        build_timeline(m, site_rank, thread_rank, npoints, top) < 0 || build_stacks(m) < 0) {
+        free(site_rank);
+        free(thread_rank);
+        m->failed = true;
+        return NULL;
+    }
+    for (size_t i = 0; i < m->nregions; i++) {
+        v->regions[i] = m->regions[i].pub;
+        v->regions[i].site = site_rank[v->regions[i].site];
+    }
+    v->nregions = m->nregions;
+    qsort(v->regions, v->nregions, sizeof *v->regions, by_size);
+    free(site_rank);
+    free(thread_rank);
+    for (size_t i = 0; i < m->nnotes; i++)
+        v->notes[i] = (struct report_note){m->texts.strs[m->notes[i].text], m->notes[i].count};
+    v->nnotes = m->nnotes;
+    qsort(m->markers, m->nmarkers, sizeof *m->markers, by_marker_time);
+    v->markers = m->markers;
+    v->nmarkers = m->nmarkers;
+    v->targets = m->targets;
+    v->ntargets = m->ntargets;
+    v->run_info = m->run_info;
+    v->nrun_info = m->nrun_info;
+    v->first_us = m->events ? m->first_us : 0;
+    v->last_us = m->events ? m->last_us : 0;
+    v->lines = m->lines;
+    v->events = m->events;
+    v->have_stacks = m->have_stacks;
+    return v;
+}
