@@ -9,7 +9,7 @@
  * gives the peaks and the timeline's samples, whatever the order in which
  * the dump worker's events were interleaved with the tracer's.
  */
-#include "report_model.h"
+#include "report_model_impl.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -19,193 +19,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "jsonread.h"
 #include "options.h"
-#include "regions.h"
 #include "summary.h"
 #include "unwind.h"
 
 #define PAGE 4096u
 
-/* ---- small containers ------------------------------------------------------ */
-
-/* Grows *arr (of *cap elements of size each) to hold n + 1. */
-static int grow(void *arr, size_t *cap, size_t n, size_t each)
-{
-    if (n < *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 16;
-    void *p = reallocarray(*(void **)arr, c, each);
-    if (!p)
-        return -1;
-    *(void **)arr = p;
-    *cap = c;
-    return 0;
-}
-
-/* Interned strings: index by content, open addressing. */
-struct intern {
-    char **strs;
-    size_t n, cap;
-    size_t *slots; /* index + 1, 0 empty */
-    size_t nslots;
-};
-
-static uint64_t hash_bytes(const void *p, size_t len, uint64_t h)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ s[i]) * 1099511628211ULL;
-    return h;
-}
-
-static void intern_free(struct intern *t)
-{
-    for (size_t i = 0; i < t->n; i++)
-        free(t->strs[i]);
-    free(t->strs);
-    free(t->slots);
-}
-
-/* Index of s (created if new), or -1 on ENOMEM. */
-static long intern(struct intern *t, const char *s)
-{
-    if (2 * (t->n + 1) > t->nslots) {
-        size_t ns = t->nslots ? t->nslots * 2 : 64;
-        size_t *slots = calloc(ns, sizeof *slots);
-        if (!slots)
-            return -1;
-        for (size_t i = 0; i < t->n; i++) {
-            size_t h = hash_bytes(t->strs[i], strlen(t->strs[i]), 14695981039346656037ULL) % ns;
-            while (slots[h])
-                h = (h + 1) % ns;
-            slots[h] = i + 1;
-        }
-        free(t->slots);
-        t->slots = slots;
-        t->nslots = ns;
-    }
-    size_t h = hash_bytes(s, strlen(s), 14695981039346656037ULL) % t->nslots;
-    while (t->slots[h]) {
-        if (strcmp(t->strs[t->slots[h] - 1], s) == 0)
-            return (long)(t->slots[h] - 1);
-        h = (h + 1) % t->nslots;
-    }
-    char *copy = strdup(s);
-    if (!copy || grow(&t->strs, &t->cap, t->n, sizeof *t->strs) < 0) {
-        free(copy);
-        return -1;
-    }
-    t->strs[t->n] = copy;
-    t->slots[h] = ++t->n;
-    return (long)(t->n - 1);
-}
-
-/* (pid, key) -> region index, latest insert wins. */
-struct pairmap {
-    struct pairmap_slot {
-        uint64_t pid, key;
-        size_t value; /* index + 1, 0 empty */
-    } *slots;
-    size_t n, nslots;
-};
-
-static int pairmap_put(struct pairmap *p, uint64_t pid, uint64_t key, size_t value)
-{
-    if (2 * (p->n + 1) > p->nslots) {
-        size_t ns = p->nslots ? p->nslots * 2 : 64;
-        struct pairmap_slot *s = calloc(ns, sizeof *s);
-        if (!s)
-            return -1;
-        for (size_t i = 0; i < p->nslots; i++) {
-            if (!p->slots[i].value)
-                continue;
-            size_t h = hash_bytes(&p->slots[i].key, 8, p->slots[i].pid * 31 + 7) % ns;
-            while (s[h].value)
-                h = (h + 1) % ns;
-            s[h] = p->slots[i];
-        }
-        free(p->slots);
-        p->slots = s;
-        p->nslots = ns;
-    }
-    size_t h = hash_bytes(&key, 8, pid * 31 + 7) % p->nslots;
-    while (p->slots[h].value && !(p->slots[h].pid == pid && p->slots[h].key == key))
-        h = (h + 1) % p->nslots;
-    if (!p->slots[h].value)
-        p->n++;
-    p->slots[h] = (struct pairmap_slot){pid, key, value + 1};
-    return 0;
-}
-
-static long pairmap_get(const struct pairmap *p, uint64_t pid, uint64_t key)
-{
-    if (!p->nslots)
-        return -1;
-    size_t h = hash_bytes(&key, 8, pid * 31 + 7) % p->nslots;
-    while (p->slots[h].value) {
-        if (p->slots[h].pid == pid && p->slots[h].key == key)
-            return (long)p->slots[h].value - 1;
-        h = (h + 1) % p->nslots;
-    }
-    return -1;
-}
-
 /* ---- the model ------------------------------------------------------------- */
-
-struct region_rec {
-    struct report_region pub;
-    size_t thread;        /* index into threads */
-    uint64_t live;        /* bytes mapped now */
-    int64_t resident_now; /* counted in the timeline now */
-    bool ended;
-};
-
-struct change {            /* one entry of the replay log */
-    int64_t us;
-    size_t seq;
-    size_t region;
-    int64_t mapped, resident;
-};
-
-struct space {
-    pid_t pid;
-    struct region_set *set;
-};
-
-struct note_rec {
-    size_t text;          /* index into texts */
-    uint64_t count;
-};
-
-struct report_model {
-    struct jsonread_doc doc;
-    struct intern texts;   /* every string the view points to */
-    struct intern sites, threads, stacks, files;
-    struct report_group *site_g, *thread_g, *stack_g;
-    size_t site_cap, thread_cap, stack_cap;
-    size_t *file_region;   /* files index -> region index */
-    size_t file_cap;
-    struct region_rec *regions;
-    size_t nregions, regions_cap;
-    struct change *log;
-    size_t nlog, log_cap;
-    struct space *spaces;
-    size_t nspaces, spaces_cap;
-    struct pairmap starts; /* (pid, addr) -> latest region born there */
-    struct report_marker *markers;
-    size_t nmarkers, markers_cap;
-    const char **targets, **run_info;
-    size_t ntargets, targets_cap, nrun_info, run_info_cap;
-    struct note_rec *notes;
-    size_t nnotes, notes_cap;
-    struct report_stack *stack_v; /* built at finish */
-    struct report_view view;
-    int64_t first_us, last_us;
-    uint64_t lines, events;
-    bool have_stacks, finished;
-    bool failed;           /* ENOMEM somewhere */
-};
 
 struct report_model *report_model_new(void)
 {
@@ -218,25 +38,16 @@ struct report_model *report_model_new(void)
     return m;
 }
 
-static void free_series(struct report_series *s, size_t n)
-{
-    for (size_t i = 0; s && i < n; i++) {
-        free(s[i].mapped);
-        free(s[i].resident);
-    }
-    free(s);
-}
-
 void report_model_free(struct report_model *m)
 {
     if (!m)
         return;
     jsonread_release(&m->doc);
-    intern_free(&m->texts);
-    intern_free(&m->sites);
-    intern_free(&m->threads);
-    intern_free(&m->stacks);
-    intern_free(&m->files);
+    rindex_strings_free(&m->texts);
+    rindex_strings_free(&m->sites);
+    rindex_strings_free(&m->threads);
+    rindex_strings_free(&m->stacks);
+    rindex_strings_free(&m->files);
     free(m->site_g);
     free(m->thread_g);
     free(m->stack_g);
@@ -258,8 +69,8 @@ void report_model_free(struct report_model *m)
     free(m->view.times);
     free(m->view.total_mapped);
     free(m->view.total_resident);
-    free_series(m->view.by_site, m->view.nby_site);
-    free_series(m->view.by_thread, m->view.nby_thread);
+    report_series_free(m->view.by_site, m->view.nby_site);
+    report_series_free(m->view.by_thread, m->view.nby_thread);
     if (m->stack_v)
         for (size_t i = 0; i < m->view.nstacks; i++)
         {
@@ -277,7 +88,7 @@ static const char *keep(struct report_model *m, const char *s)
 {
     if (!s)
         return NULL;
-    long i = intern(&m->texts, s);
+    long i = rindex_intern(&m->texts, s);
     if (i < 0) {
         m->failed = true;
         return NULL;
@@ -287,7 +98,7 @@ static const char *keep(struct report_model *m, const char *s)
 
 int report_model_note(struct report_model *m, const char *text, uint64_t count)
 {
-    long t = intern(&m->texts, text);
+    long t = rindex_intern(&m->texts, text);
     if (t < 0)
         return -1;
     for (size_t i = 0; i < m->nnotes; i++) {
@@ -296,7 +107,7 @@ int report_model_note(struct report_model *m, const char *text, uint64_t count)
             return 0;
         }
     }
-    if (grow(&m->notes, &m->notes_cap, m->nnotes, sizeof *m->notes) < 0)
+    if (rindex_grow(&m->notes, &m->notes_cap, m->nnotes, sizeof *m->notes) < 0)
         return -1;
     m->notes[m->nnotes++] = (struct note_rec){(size_t)t, count};
     return 0;
@@ -319,7 +130,7 @@ static int add_text(struct report_model *m, const char ***arr, size_t *n, size_t
                     const char *text)
 {
     const char *k = keep(m, text);
-    if (!k || grow(arr, cap, *n, sizeof **arr) < 0)
+    if (!k || rindex_grow(arr, cap, *n, sizeof **arr) < 0)
         return -1;
     (*arr)[(*n)++] = k;
     return 0;
@@ -393,7 +204,7 @@ static struct space *space_of(struct report_model *m, pid_t pid)
         if (m->spaces[i].pid == pid)
             return &m->spaces[i];
     struct region_set *set = region_set_new();
-    if (!set || grow(&m->spaces, &m->spaces_cap, m->nspaces, sizeof *m->spaces) < 0) {
+    if (!set || rindex_grow(&m->spaces, &m->spaces_cap, m->nspaces, sizeof *m->spaces) < 0) {
         region_set_free(set);
         m->failed = true;
         return NULL;
@@ -411,7 +222,7 @@ static void drop_space(struct report_model *m, struct space *sp)
 static void log_change(struct report_model *m, int64_t us, size_t region, int64_t mapped,
                        int64_t resident)
 {
-    if (grow(&m->log, &m->log_cap, m->nlog, sizeof *m->log) < 0) {
+    if (rindex_grow(&m->log, &m->log_cap, m->nlog, sizeof *m->log) < 0) {
         m->failed = true;
         return;
     }
@@ -481,12 +292,12 @@ static char *frame_name(const struct stack_frame *f)
 
 /* The group index of a name in one of the intern tables, its group
  * record created (zeroed) when new. */
-static long group_of(struct report_model *m, struct intern *t, struct report_group **g,
+static long group_of(struct report_model *m, struct rindex_strings *t, struct report_group **g,
                      size_t *cap, const char *name)
 {
     size_t before = t->n;
-    long i = intern(t, name);
-    if (i < 0 || (t->n > before && grow(g, cap, before, sizeof **g) < 0)) {
+    long i = rindex_intern(t, name);
+    if (i < 0 || (t->n > before && rindex_grow(g, cap, before, sizeof **g) < 0)) {
         m->failed = true;
         return -1;
     }
@@ -561,7 +372,7 @@ static int collect_piece(const struct region *r, void *ctx)
     struct pieces *p = ctx;
     uint64_t lo = r->start > p->start ? r->start : p->start;
     uint64_t hi = r->end < p->end ? r->end : p->end;
-    if (grow(&p->v, &p->cap, p->n, sizeof *p->v) < 0) {
+    if (rindex_grow(&p->v, &p->cap, p->n, sizeof *p->v) < 0) {
         p->failed = true;
         return 1;
     }
@@ -604,12 +415,12 @@ static int new_region(struct report_model *m, const struct event_ctx *e, struct 
     if (classify(m, e->ev, &site, &stack) < 0)
         return -1;
     long thread = group_of(m, &m->threads, &m->thread_g, &m->thread_cap, e->comm);
-    if (thread < 0 || grow(&m->regions, &m->regions_cap, m->nregions, sizeof *m->regions) < 0)
+    if (thread < 0 || rindex_grow(&m->regions, &m->regions_cap, m->nregions, sizeof *m->regions) < 0)
         return -1;
     size_t idx = m->nregions;
     struct region r = {.start = addr, .end = end, .tid = e->tid, .id = idx, .fd = -1};
     remove_range(m, sp, addr, end, e->us, "munmap", SIZE_MAX); /* MAP_FIXED over it */
-    if (region_set_insert(sp->set, &r) < 0 || pairmap_put(&m->starts, (uint64_t)e->pid, addr, idx) < 0)
+    if (region_set_insert(sp->set, &r) < 0 || rindex_pairs_put(&m->starts, (uint64_t)e->pid, addr, idx) < 0)
         return -1;
     m->nregions++;
     m->regions[idx] = (struct region_rec){
@@ -646,7 +457,7 @@ static int on_mremap(struct report_model *m, const struct event_ctx *e, struct s
     r = &m->regions[idx];
     struct region piece = {.start = addr, .end = end, .tid = r->pub.tid, .id = idx, .fd = -1};
     if (region_set_insert(sp->set, &piece) < 0 ||
-        pairmap_put(&m->starts, (uint64_t)e->pid, addr, idx) < 0)
+        rindex_pairs_put(&m->starts, (uint64_t)e->pid, addr, idx) < 0)
         return -1;
     r->ended = false;
     r->pub.ended_us = -1;
@@ -718,7 +529,7 @@ static void set_resident(struct report_model *m, size_t idx, int64_t us, uint64_
 
 static int on_dump(struct report_model *m, const struct event_ctx *e, uint64_t addr)
 {
-    long idx = pairmap_get(&m->starts, (uint64_t)e->pid, addr);
+    long idx = rindex_pairs_get(&m->starts, (uint64_t)e->pid, addr);
     if (idx < 0) {
         note(m, "dumps of regions not in the file");
         return 0;
@@ -734,9 +545,9 @@ static int on_dump(struct report_model *m, const struct event_ctx *e, uint64_t a
     if (path) {
         r->pub.dump_path = keep(m, path);
         size_t before = m->files.n;
-        long f = intern(&m->files, base_name(path));
+        long f = rindex_intern(&m->files, base_name(path));
         if (f < 0 || (m->files.n > before &&
-                      grow(&m->file_region, &m->file_cap, before, sizeof *m->file_region) < 0))
+                      rindex_grow(&m->file_region, &m->file_cap, before, sizeof *m->file_region) < 0))
             return -1;
         m->file_region[f] = (size_t)idx;
     }
@@ -773,16 +584,16 @@ int report_model_add_dump_meta(struct report_model *m, const char *text, size_t 
         return -1;
     }
     size_t before = m->files.n;
-    long f = intern(&m->files, file);
+    long f = rindex_intern(&m->files, file);
     if (f < 0) {
         snprintf(err, err_size, "out of memory");
         return -1;
     }
-    if (m->files.n > before && grow(&m->file_region, &m->file_cap, before,
+    if (m->files.n > before && rindex_grow(&m->file_region, &m->file_cap, before,
                                     sizeof *m->file_region) == 0)
         m->file_region[f] = SIZE_MAX; /* a name no dump event gave */
     long idx = m->file_region[f] != SIZE_MAX ? (long)m->file_region[f]
-                                             : pairmap_get(&m->starts, pid, addr);
+                                             : rindex_pairs_get(&m->starts, pid, addr);
     if (idx < 0) {
         note(m, "dump metadata files of regions not in the events file");
         return 0;
@@ -799,7 +610,7 @@ int report_model_add_dump_meta(struct report_model *m, const char *text, size_t 
 static void add_marker(struct report_model *m, const struct event_ctx *e, const char *text)
 {
     const char *k = keep(m, e->kind), *t = keep(m, text);
-    if (!k || !t || grow(&m->markers, &m->markers_cap, m->nmarkers, sizeof *m->markers) < 0) {
+    if (!k || !t || rindex_grow(&m->markers, &m->markers_cap, m->nmarkers, sizeof *m->markers) < 0) {
         m->failed = true;
         return;
     }
@@ -1000,241 +811,3 @@ nomem:
 }
 #undef NEED
 
-/* ---- the view ---------------------------------------------------------------- */
-
-static int by_time(const void *a, const void *b)
-{
-    const struct change *x = a, *y = b;
-    if (x->us != y->us)
-        return x->us < y->us ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static int by_ever(const void *a, const void *b)
-{
-    const struct report_group *x = a, *y = b;
-    if (x->ever != y->ever)
-        return x->ever > y->ever ? -1 : 1;
-    return strcmp(x->name, y->name);
-}
-
-static int by_size(const void *a, const void *b)
-{
-    const struct report_region *x = a, *y = b;
-    if (x->ever != y->ever)
-        return x->ever > y->ever ? -1 : 1;
-    return x->born_us < y->born_us ? -1 : x->born_us > y->born_us;
-}
-
-static int by_marker_time(const void *a, const void *b)
-{
-    const struct report_marker *x = a, *y = b;
-    return x->us < y->us ? -1 : x->us > y->us;
-}
-
-/* Groups sorted by bytes ever, and for each original index its rank. */
-static struct report_group *sorted_groups(const struct report_group *g, size_t n, size_t **rank)
-{
-    struct report_group *out = malloc((n ? n : 1) * sizeof *out);
-    *rank = malloc((n ? n : 1) * sizeof **rank);
-    if (!out || !*rank) {
-        free(out);
-        free(*rank);
-        *rank = NULL;
-        return NULL;
-    }
-    memcpy(out, g, n * sizeof *out);
-    qsort(out, n, sizeof *out, by_ever);
-    /* names are interned: equal pointers mean the same group */
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++)
-            if (out[j].name == g[i].name) {
-                (*rank)[i] = j;
-                break;
-            }
-    return out;
-}
-
-static struct report_series *new_series(const struct report_group *sorted, size_t n, size_t top,
-                                        size_t npoints, size_t *nseries)
-{
-    size_t k = n <= top ? n : top + 1;
-    struct report_series *s = calloc(k ? k : 1, sizeof *s);
-    if (!s)
-        return NULL;
-    for (size_t i = 0; i < k; i++) {
-        s[i].name = i < top || n <= top ? sorted[i].name : "other";
-        s[i].mapped = calloc(npoints, sizeof *s[i].mapped);
-        s[i].resident = calloc(npoints, sizeof *s[i].resident);
-        if (!s[i].mapped || !s[i].resident) {
-            free_series(s, i + 1);
-            return NULL;
-        }
-    }
-    *nseries = k;
-    return s;
-}
-
-static void apply(int64_t *now, uint64_t *peak, size_t i, int64_t delta)
-{
-    now[i] += delta;
-    if (now[i] > 0 && (uint64_t)now[i] > peak[i])
-        peak[i] = (uint64_t)now[i];
-}
-
-static int build_timeline(struct report_model *m, const size_t *site_rank,
-                          const size_t *thread_rank, size_t npoints, size_t top)
-{
-    struct report_view *v = &m->view;
-    size_t ns = m->sites.n, nt = m->threads.n, nk = m->stacks.n;
-    v->npoints = npoints;
-    v->times = calloc(npoints, sizeof *v->times);
-    v->total_mapped = calloc(npoints, sizeof *v->total_mapped);
-    v->total_resident = calloc(npoints, sizeof *v->total_resident);
-    v->by_site = new_series(v->sites, ns, top, npoints, &v->nby_site);
-    v->by_thread = new_series(v->threads, nt, top, npoints, &v->nby_thread);
-    int64_t *now = calloc(ns + nt + nk + 1, sizeof *now);
-    int64_t *res = calloc(ns + nt + 1, sizeof *res);
-    uint64_t *peak = calloc(ns + nt + nk + 1, sizeof *peak);
-    int rc = -1;
-    if (!v->times || !v->total_mapped || !v->total_resident || !v->by_site || !v->by_thread ||
-        !now || !res || !peak)
-        goto out;
-    qsort(m->log, m->nlog, sizeof *m->log, by_time);
-    int64_t t0 = m->nlog ? m->first_us : 0, t1 = m->nlog ? m->last_us : 0;
-    size_t next = 0;
-    for (size_t p = 0; p < npoints; p++) {
-        v->times[p] = t0 + (int64_t)((double)(t1 - t0) * (double)p / (double)(npoints - 1));
-        if (p == npoints - 1)
-            v->times[p] = t1;
-        for (; next < m->nlog && m->log[next].us <= v->times[p]; next++) {
-            const struct change *c = &m->log[next];
-            const struct region_rec *r = &m->regions[c->region];
-            size_t site = site_rank[r->pub.site], thread = thread_rank[r->thread];
-            apply(now, peak, site, c->mapped);
-            apply(now, peak, ns + thread, c->mapped);
-            apply(now, peak, ns + nt + r->pub.stack, c->mapped);
-            apply(now, peak, ns + nt + nk, c->mapped);
-            res[site] += c->resident;
-            res[ns + thread] += c->resident;
-            res[ns + nt] += c->resident;
-        }
-        for (size_t i = 0; i < ns; i++) {
-            size_t band = i < v->nby_site ? i : v->nby_site - 1;
-            v->by_site[band].mapped[p] += (uint64_t)now[i];
-            v->by_site[band].resident[p] += (uint64_t)res[i];
-        }
-        for (size_t i = 0; i < nt; i++) {
-            size_t band = i < v->nby_thread ? i : v->nby_thread - 1;
-            v->by_thread[band].mapped[p] += (uint64_t)now[ns + i];
-            v->by_thread[band].resident[p] += (uint64_t)res[ns + i];
-        }
-        v->total_mapped[p] = (uint64_t)now[ns + nt + nk];
-        v->total_resident[p] = (uint64_t)res[ns + nt];
-    }
-    for (size_t i = 0; i < ns; i++)
-        v->sites[i].peak = peak[i];
-    for (size_t i = 0; i < nt; i++)
-        v->threads[i].peak = peak[ns + i];
-    for (size_t i = 0; i < nk; i++)
-        m->stack_g[i].peak = peak[ns + nt + i];
-    v->peak = peak[ns + nt + nk];
-    rc = 0;
-out:
-    free(now);
-    free(res);
-    free(peak);
-    return rc;
-}
-
-static int build_stacks(struct report_model *m)
-{
-    struct report_view *v = &m->view;
-    m->stack_v = calloc(m->stacks.n ? m->stacks.n : 1, sizeof *m->stack_v);
-    if (!m->stack_v)
-        return -1;
-    v->stacks = m->stack_v;
-    v->nstacks = m->stacks.n;
-    for (size_t i = 0; i < m->stacks.n; i++) {
-        struct report_stack *s = &m->stack_v[i];
-        char *copy = strdup(m->stacks.strs[i]);
-        size_t depth = 1;
-        for (const char *c = copy; c && *c; c++)
-            depth += *c == ';';
-        s->frames = copy ? malloc(depth * sizeof *s->frames) : NULL;
-        if (!s->frames) {
-            free(copy);
-            return -1;
-        }
-        for (char *tok = copy, *semi; tok; tok = semi) {
-            semi = strchr(tok, ';');
-            if (semi)
-                *semi++ = '\0';
-            s->frames[s->depth++] = tok;
-        }
-        s->count = m->stack_g[i].count;
-        s->ever = m->stack_g[i].ever;
-        s->held = m->stack_g[i].held;
-    }
-    return 0;
-}
-
-const struct report_view *report_model_finish(struct report_model *m, size_t npoints, size_t top)
-{
-    if (m->finished || m->failed || npoints < 2 || top < 1)
-        return m->finished && !m->failed ? &m->view : NULL;
-    m->finished = true;
-    struct report_view *v = &m->view;
-    for (size_t i = 0; i < m->nregions; i++) {
-        struct region_rec *r = &m->regions[i];
-        if (!r->ended)
-            r->pub.held = r->live; /* mapped at the end of the file */
-        m->site_g[r->pub.site].ever += r->pub.ever;
-        m->site_g[r->pub.site].held += r->pub.held;
-        m->thread_g[r->thread].ever += r->pub.ever;
-        m->thread_g[r->thread].held += r->pub.held;
-        m->stack_g[r->pub.stack].ever += r->pub.ever;
-        m->stack_g[r->pub.stack].held += r->pub.held;
-        v->count++;
-        v->ever += r->pub.ever;
-        v->held += r->pub.held;
-    }
-    size_t *site_rank = NULL, *thread_rank = NULL;
-    v->sites = sorted_groups(m->site_g, m->sites.n, &site_rank);
-    v->threads = sorted_groups(m->thread_g, m->threads.n, &thread_rank);
-    v->nsites = m->sites.n;
-    v->nthreads = m->threads.n;
-    v->regions = malloc((m->nregions ? m->nregions : 1) * sizeof *v->regions);
-    v->notes = malloc((m->nnotes ? m->nnotes : 1) * sizeof *v->notes);
-    if (!v->sites || !v->threads || !v->regions || !v->notes ||
-        build_timeline(m, site_rank, thread_rank, npoints, top) < 0 || build_stacks(m) < 0) {
-        free(site_rank);
-        free(thread_rank);
-        m->failed = true;
-        return NULL;
-    }
-    for (size_t i = 0; i < m->nregions; i++) {
-        v->regions[i] = m->regions[i].pub;
-        v->regions[i].site = site_rank[v->regions[i].site];
-    }
-    v->nregions = m->nregions;
-    qsort(v->regions, v->nregions, sizeof *v->regions, by_size);
-    free(site_rank);
-    free(thread_rank);
-    for (size_t i = 0; i < m->nnotes; i++)
-        v->notes[i] = (struct report_note){m->texts.strs[m->notes[i].text], m->notes[i].count};
-    v->nnotes = m->nnotes;
-    qsort(m->markers, m->nmarkers, sizeof *m->markers, by_marker_time);
-    v->markers = m->markers;
-    v->nmarkers = m->nmarkers;
-    v->targets = m->targets;
-    v->ntargets = m->ntargets;
-    v->run_info = m->run_info;
-    v->nrun_info = m->nrun_info;
-    v->first_us = m->events ? m->first_us : 0;
-    v->last_us = m->events ? m->last_us : 0;
-    v->lines = m->lines;
-    v->events = m->events;
-    v->have_stacks = m->have_stacks;
-    return v;
-}
