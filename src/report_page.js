@@ -79,7 +79,8 @@
       t.textContent = bytes(Math.round(b));
     }
     for (let k = 0; k <= 5; k++) {
-      const t = s.appendChild(svg('text', { x: x(span * k / 5), y: H - 5, 'text-anchor': 'middle', 'font-size': 11 }));
+      const anchor = k === 0 ? 'start' : k === 5 ? 'end' : 'middle';
+      const t = s.appendChild(svg('text', { x: x(span * k / 5), y: H - 5, 'text-anchor': anchor, 'font-size': 11 }));
       t.textContent = secs(span * k / 5);
     }
     // stacked bands, first band at the bottom
