@@ -28,7 +28,8 @@
  *    pid and addr.
  *  - The call site is the -c summary's (summary_call_site): the first frame
  *    outside the C library and the allocators; without a stack (no -k) the
- *    call site is "(no stack: run with -k)".
+ *    call site is "(no stack: run with -k)", with -k but no stack captured
+ *    (the unwinder failed, see stack_truncated) "(stack not captured)".
  *
  * Ownership: report_model_new() allocates, report_model_free() frees (NULL
  * ok). The view returned by report_model_finish() and every string in it
@@ -43,6 +44,7 @@
 #include <sys/types.h>
 
 #define REPORT_NO_STACK "(no stack: run with -k)"
+#define REPORT_NO_CAPTURE "(stack not captured)"
 #define REPORT_MAX_STRINGS 10
 
 struct report_model;

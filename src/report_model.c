@@ -314,7 +314,9 @@ static int classify(struct report_model *m, const struct jsonread_value *ev, lon
     struct stack st;
     if (event_stack(ev, &st) < 0)
         return -1;
-    char *site_name = st.depth ? summary_call_site(&st) : strdup(REPORT_NO_STACK);
+    /* -k with a stack that could not be captured is not the same as no -k */
+    const char *none = jsonread_get(ev, "stack") ? REPORT_NO_CAPTURE : REPORT_NO_STACK;
+    char *site_name = st.depth ? summary_call_site(&st) : strdup(none);
     char *joined = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&joined, &len);
@@ -327,7 +329,7 @@ static int classify(struct report_model *m, const struct jsonread_value *ev, lon
         return -1;
     }
     if (st.depth == 0)
-        fputs(REPORT_NO_STACK, f);
+        fputs(none, f);
     for (size_t i = st.depth; i-- > 0;) {
         char *name = frame_name(&st.frames[i]);
         for (char *c = name; c && *c; c++)

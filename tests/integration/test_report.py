@@ -290,3 +290,61 @@ def test_report_bad_input():
     with open(out, encoding="utf-8") as f:
         html = f.read()
     assert "last line of the events file cut short" in html, "the cut line is not said"
+
+
+def test_report_valgrind_clean():
+    """The report's main paths (events, dump metadata, page, folded, a bad
+    line) leak nothing and touch no invalid memory."""
+    if not shutil.which("valgrind"):
+        raise harness.Skip("valgrind is not installed")
+    if "/san/" in MMAPWATCH:
+        raise harness.Skip("sanitizer build: valgrind cannot run ASan binaries")
+    events_path, dumps, _ = demo_run()
+    work = tmpdir()
+    bad, cut = os.path.join(work, "bad.jsonl"), os.path.join(work, "cut.jsonl")
+    with open(bad, "w", encoding="utf-8") as f:
+        f.write(open(events_path, encoding="utf-8").read() + "{\"event\":\n")
+    with open(cut, "w", encoding="utf-8") as f:
+        f.write(open(events_path, encoding="utf-8").read() + "{\"event\":")
+    valgrind = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
+                "--show-leak-kinds=definite,indirect,possible",
+                "--errors-for-leak-kinds=definite,indirect,possible"]
+    for argv, want in (([events_path, "--dumps", dumps, "-o", os.path.join(work, "r.html")], 0),
+                       ([events_path, "--folded=ever"], 0), ([bad, "-o", "-"], 2),
+                       ([cut, "-o", "-"], 0),
+                       ([UNIT_EVENTS, "--dumps", "/nonexistent"], 2)):
+        p = subprocess.run(valgrind + [MMAPWATCH, "report", *argv], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=120)
+        assert p.returncode == want, f"{argv}: rc={p.returncode} stderr={p.stderr[-3000:]}"
+
+
+def test_report_jvm_in_browser():
+    """A JVM running Netty under -k: each 16 MiB chunk's region row names
+    its event loop thread and the call site its stack gives; the totals
+    are the run's; no request; a screenshot kept."""
+    import test_jvm  # the JVM test's run and its checks of the chunks
+    dump_dir = os.path.join(tmpdir(), "dumps")
+    rc, _, err, events, truth = test_jvm.run_launch(
+        ["-m", "16M", "-k", "--delay", "1h", "--dump-dir", dump_dir])
+    assert rc == 0, f"mmapwatch exited {rc}: {err}"
+    chunks = test_jvm.check_chunks(events, truth, test_jvm.MIB * 16, dumps=False)
+    # run_launch wrote its events file into the last scratch directory
+    events_path = os.path.join(harness._tmpdirs[-1].name, "events.jsonl")
+    out, _ = report(events_path, "--dumps", dump_dir)
+    dom = open_report(out, "jvm.png")
+    maps = events_of(events, "mmap")
+    totals = re.search(r'id="totals" data-count="(\d+)" data-ever="(\d+)"', dom)
+    assert totals and int(totals.group(1)) == len(maps), (totals and totals.groups(), len(maps))
+    by_addr = {}
+    for r in rows(dom, "region"):
+        m = re.search(r'title="(0x[0-9a-f]+),', r)
+        by_addr[hexaddr(m.group(1))] = r
+    site_names = [cells(s)[0] for s in rows(dom, "site")]
+    for ev in chunks:
+        r = by_addr.get(hexaddr(ev["addr"]))
+        assert r, f"chunk {ev['addr']} not among the largest regions"
+        c = cells(r)
+        name = ev["comm"].replace("<", "&lt;").replace(">", "&gt;")
+        assert c[0] == f"{name} ({ev['tid']})", c
+        assert c[1] in site_names and not c[1].startswith("(no stack"), (c[1], site_names)
+        assert c[6] == "exit" and c[7].startswith("<a href=\"file://"), c
