@@ -77,4 +77,8 @@ const struct jsonread_value *jsonread_first(const struct jsonread_value *v);
 const struct jsonread_value *jsonread_next(const struct jsonread_value *v);
 const char *jsonread_key(const struct jsonread_value *member);
 
+/* Where v was in the parsed input: *from gets its first byte's offset;
+ * returns its length (a key to cache what a value means by its text). */
+size_t jsonread_span(const struct jsonread_value *v, size_t *from);
+
 #endif

@@ -46,6 +46,13 @@ struct report_model {
     struct jsonread_doc doc;
     struct rindex_strings texts;   /* every string the view points to */
     struct rindex_strings sites, threads, stacks, files;
+    struct rindex_strings raw_stacks; /* a stack's JSON text -> raw_class */
+    struct raw_class {
+        size_t site, stack;
+    } *raw_class;
+    size_t raw_class_cap;
+    char *key;             /* scratch for a raw_stacks key */
+    size_t key_cap;
     struct report_group *site_g, *thread_g, *stack_g;
     size_t site_cap, thread_cap, stack_cap;
     size_t *file_region;   /* files index -> region index */

@@ -18,6 +18,7 @@ struct jsonread_value {
     enum jsonread_type type;
     size_t self;          /* own index: the array's base is this - self */
     size_t first, next;   /* children, siblings (NONE at the end) */
+    size_t from, to;      /* the value's bytes in the input */
     size_t key_off;       /* member key in text, NONE outside objects */
     size_t str_off;       /* string value in text */
     const char *key, *str;
@@ -326,28 +327,33 @@ static bool value(struct parser *ps, size_t *out)
     if (i == NONE)
         return false;
     *out = i;
+    ps->doc->nodes[i].from = (size_t)(ps->p - ps->start);
+    bool ok = false;
     switch (type) {
     case JSONREAD_OBJECT:
     case JSONREAD_ARRAY:
-        return container(ps, i, type == JSONREAD_OBJECT);
+        ok = container(ps, i, type == JSONREAD_OBJECT);
+        break;
     case JSONREAD_STRING: {
-        size_t off;
-        if (!string(ps, &off))
-            return false;
+        size_t off = NONE;
+        ok = string(ps, &off);
         ps->doc->nodes[i].str_off = off;
-        return true;
+        break;
     }
     case JSONREAD_BOOL:
         ps->doc->nodes[i].boolean = c == 't';
-        return literal(ps, c == 't' ? "true" : "false");
+        ok = literal(ps, c == 't' ? "true" : "false");
+        break;
     case JSONREAD_NULL:
-        return literal(ps, "null");
+        ok = literal(ps, "null");
+        break;
     case JSONREAD_NUMBER:
-        if (c != '-' && (c < '0' || c > '9'))
-            return fail(ps, "unexpected character");
-        return number(ps, &ps->doc->nodes[i]);
+        ok = (c == '-' || (c >= '0' && c <= '9')) ? number(ps, &ps->doc->nodes[i])
+                                                   : fail(ps, "unexpected character");
+        break;
     }
-    return fail(ps, "unexpected character");
+    ps->doc->nodes[i].to = (size_t)(ps->p - ps->start);
+    return ok;
 }
 
 const struct jsonread_value *jsonread_parse(struct jsonread_doc *doc, const char *in,
@@ -395,6 +401,12 @@ const struct jsonread_value *jsonread_next(const struct jsonread_value *v)
 }
 
 const char *jsonread_key(const struct jsonread_value *member) { return member->key; }
+
+size_t jsonread_span(const struct jsonread_value *v, size_t *from)
+{
+    *from = v->from;
+    return v->to - v->from;
+}
 
 const struct jsonread_value *jsonread_get(const struct jsonread_value *v, const char *key)
 {

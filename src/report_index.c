@@ -13,6 +13,8 @@ int rindex_grow(void *arr, size_t *cap, size_t n, size_t each)
     if (n < *cap)
         return 0;
     size_t c = *cap ? *cap * 2 : 16;
+    while (c <= n)
+        c *= 2;
     void *p = reallocarray(*(void **)arr, c, each);
     if (!p)
         return -1;

@@ -48,6 +48,9 @@ void report_model_free(struct report_model *m)
     rindex_strings_free(&m->threads);
     rindex_strings_free(&m->stacks);
     rindex_strings_free(&m->files);
+    rindex_strings_free(&m->raw_stacks);
+    free(m->raw_class);
+    free(m->key);
     free(m->site_g);
     free(m->thread_g);
     free(m->stack_g);
@@ -256,6 +259,15 @@ static void end_region(struct report_model *m, size_t idx, int64_t us, const cha
 
 /* ---- stacks ------------------------------------------------------------------ */
 
+struct event_ctx {
+    const struct jsonread_value *ev;
+    const char *line;     /* the text ev was parsed from */
+    const char *kind;
+    int64_t us;
+    pid_t pid, tid;
+    const char *comm;
+};
+
 /* The stack of an event as a struct stack over the doc's strings (frames
  * malloc'd, strings not owned); depth 0 without one. */
 static int event_stack(const struct jsonread_value *ev, struct stack *st)
@@ -308,8 +320,8 @@ static long group_of(struct report_model *m, struct rindex_strings *t, struct re
 
 /* Site and stack group of an event: frames joined outermost first by ';'
  * (the collapsed-stack form), names cleaned of ';' and line breaks. */
-static int classify(struct report_model *m, const struct jsonread_value *ev, long *site,
-                    long *stack)
+static int classify_stack(struct report_model *m, const struct jsonread_value *ev, long *site,
+                          long *stack)
 {
     struct stack st;
     if (event_stack(ev, &st) < 0)
@@ -349,15 +361,35 @@ static int classify(struct report_model *m, const struct jsonread_value *ev, lon
     return *site < 0 || *stack < 0 ? -1 : 0;
 }
 
+/* The same, cached by the stack's JSON text: a busy process maps from a
+ * few stacks many times, and naming 40 frames is the slow part. */
+static int classify(struct report_model *m, const struct event_ctx *e, long *site, long *stack)
+{
+    const struct jsonread_value *arr = jsonread_get(e->ev, "stack");
+    size_t from = 0, len = arr ? jsonread_span(arr, &from) : 0;
+    if (rindex_grow(&m->key, &m->key_cap, len, 1) < 0)
+        return -1;
+    memcpy(m->key, e->line + from, len);
+    m->key[len] = '\0';
+    size_t before = m->raw_stacks.n;
+    long k = rindex_intern(&m->raw_stacks, m->key);
+    if (k < 0)
+        return -1;
+    if ((size_t)k < before) {
+        *site = (long)m->raw_class[k].site;
+        *stack = (long)m->raw_class[k].stack;
+        return 0;
+    }
+    if (rindex_grow(&m->raw_class, &m->raw_class_cap, before, sizeof *m->raw_class) < 0 ||
+        classify_stack(m, e->ev, site, stack) < 0)
+        return -1;
+    m->raw_class[k].site = (size_t)*site;
+    m->raw_class[k].stack = (size_t)*stack;
+    return 0;
+}
+
 /* ---- regions ----------------------------------------------------------------- */
 
-struct event_ctx {
-    const struct jsonread_value *ev;
-    const char *kind;
-    int64_t us;
-    pid_t pid, tid;
-    const char *comm;
-};
 
 struct pieces {
     struct piece {
@@ -414,7 +446,7 @@ static int new_region(struct report_model *m, const struct event_ctx *e, struct 
 {
     uint64_t end = page_end(addr, len);
     long site, stack;
-    if (classify(m, e->ev, &site, &stack) < 0)
+    if (classify(m, e, &site, &stack) < 0)
         return -1;
     long thread = group_of(m, &m->threads, &m->thread_g, &m->thread_cap, e->comm);
     if (thread < 0 || rindex_grow(&m->regions, &m->regions_cap, m->nregions, sizeof *m->regions) < 0)
@@ -689,7 +721,7 @@ int report_model_add_line(struct report_model *m, const char *line, size_t len, 
         snprintf(err, err_size, "not JSON: %s at byte %zu", why, at + 1);
         return -1;
     }
-    struct event_ctx e = {.ev = ev, .kind = jsonread_str(jsonread_get(ev, "event"))};
+    struct event_ctx e = {.ev = ev, .line = line, .kind = jsonread_str(jsonread_get(ev, "event"))};
     int64_t pid = 0, tid = 0;
     const char *ts = jsonread_str(jsonread_get(ev, "ts"));
     if (!e.kind) {

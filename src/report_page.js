@@ -138,11 +138,18 @@
     const t = $('markers');
     if (!data.markers.length) { t.appendChild(el('tr')).appendChild(el('td', 'none')); return; }
     headRow(t, [['time', 'num'], ['event', ''], ['', '']]);
-    for (const m of data.markers) {
+    const SHOWN = 100;
+    for (const m of data.markers.slice(0, SHOWN)) {
       const tr = el('tr');
       cell(tr, secs(m.t), 'num');
       cell(tr, m.kind);
       cell(tr, m.text, 'name');
+      t.appendChild(tr);
+    }
+    if (data.markers.length > SHOWN) {
+      const tr = el('tr');
+      cell(tr, '');
+      cell(tr, 'and ' + (data.markers.length - SHOWN) + ' more (marked on the timeline)', 'name').colSpan = 2;
       t.appendChild(tr);
     }
   }

@@ -22,9 +22,10 @@ static const struct jsonread_value *parse(const char *text)
 
 TEST(event_line)
 {
-    const struct jsonread_value *v = parse(
+    static const char text[] =
         "{\"event\":\"mmap\",\"pid\":12,\"fd\":-1,\"addr\":\"0x7f00\",\"len\":16781312,"
-        "\"ok\":true,\"stack\":[{\"symbol\":\"a+0x1\",\"module\":null},{\"symbol\":\"b\"}]}\n");
+        "\"ok\":true,\"stack\":[{\"symbol\":\"a+0x1\",\"module\":null},{\"symbol\":\"b\"}]}\n";
+    const struct jsonread_value *v = parse(text);
     CHECK(v != NULL);
     CHECK(jsonread_type(v) == JSONREAD_OBJECT);
     CHECK_STR(jsonread_str(jsonread_get(v, "event")), "mmap");
@@ -38,6 +39,9 @@ TEST(event_line)
     CHECK(jsonread_bool(jsonread_get(v, "ok"), &b) && b);
     CHECK(jsonread_get(v, "missing") == NULL);
     CHECK(jsonread_str(jsonread_get(v, "pid")) == NULL); /* not a string */
+    size_t from = 0, n = jsonread_span(jsonread_get(v, "stack"), &from);
+    CHECK(n == 49 && from == 82);
+    CHECK(strncmp("[{\"symbol\":\"a+0x1\",\"module\":null},{\"symbol\":\"b\"}]", text + from, n) == 0);
     const struct jsonread_value *f = jsonread_first(jsonread_get(v, "stack"));
     CHECK(f != NULL);
     CHECK_STR(jsonread_str(jsonread_get(f, "symbol")), "a+0x1");
