@@ -210,6 +210,40 @@ TEST(exec_releases)
     report_model_free(m);
 }
 
+/* threshold and oom events are marks with their figures; unknown kinds,
+ * skipped dumps and lost events are said, not dropped. */
+TEST(marks_and_notes)
+{
+    struct report_model *m = report_model_new();
+    CHECK(m != NULL);
+    static const char *const lines[] = {
+        "{\"event\":\"threshold\",\"ts\":\"2026-01-01T00:00:03Z\",\"pid\":5,\"tid\":5,"
+        "\"comm\":\"a\",\"cgroup\":\"/pod\",\"state\":\"above\",\"usage\":943718400,"
+        "\"limit\":1073741824,\"threshold\":838860800,\"regions\":[]}",
+        "{\"event\":\"oom\",\"ts\":\"2026-01-01T00:00:02Z\",\"pid\":5,\"tid\":5,\"comm\":\"a\","
+        "\"cgroup\":\"/pod\",\"oom_kill\":1,\"new_kills\":1,\"usage\":1073741824,\"limit\":null}",
+        "{\"event\":\"grow\",\"ts\":\"2026-01-01T00:00:04Z\",\"pid\":5,\"tid\":5,\"comm\":\"a\"}",
+        "{\"event\":\"skip\",\"ts\":\"2026-01-01T00:00:04Z\",\"pid\":5,\"tid\":5,\"comm\":\"a\","
+        "\"addr\":\"0x1000\",\"len\":4096,\"reason\":\"--max-dumps reached\"}",
+        "{\"event\":\"skip\",\"ts\":\"2026-01-01T00:00:05Z\",\"pid\":5,\"tid\":5,\"comm\":\"a\","
+        "\"addr\":\"0x2000\",\"len\":4096,\"reason\":\"--max-dumps reached\"}",
+    };
+    char err[128];
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        CHECK(report_model_add_line(m, lines[i], strlen(lines[i]), err, sizeof err) == 0);
+    const struct report_view *v = report_model_finish(m, 2, 5);
+    CHECK(v != NULL);
+    CHECK_U64(v->nmarkers, 2);
+    CHECK_STR(v->markers[0].kind, "oom"); /* in time order */
+    CHECK_STR(v->markers[0].text, "OOM kill (1 new) in /pod: 1.0 GiB used, no limit");
+    CHECK_STR(v->markers[1].text, "above threshold 800.0 MiB in /pod: 900.0 MiB used, 1.0 GiB limit");
+    CHECK_U64(v->nnotes, 2);
+    CHECK_STR(v->notes[0].text, "events of a kind this report does not show: grow");
+    CHECK_STR(v->notes[1].text, "dumps skipped: --max-dumps reached");
+    CHECK_U64(v->notes[1].count, 2);
+    report_model_free(m);
+}
+
 TEST(bad_lines)
 {
     static const char *const bad[] = {
@@ -235,4 +269,5 @@ TEST(bad_lines)
 
 UNIT_MAIN(UNIT_CASE(totals_per_site_and_thread), UNIT_CASE(time_steps),
           UNIT_CASE(top_bands_and_other), UNIT_CASE(regions_dumps_and_ends),
-          UNIT_CASE(stacks_root_first), UNIT_CASE(exec_releases), UNIT_CASE(bad_lines))
+          UNIT_CASE(stacks_root_first), UNIT_CASE(exec_releases), UNIT_CASE(marks_and_notes),
+          UNIT_CASE(bad_lines))
