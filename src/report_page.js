@@ -121,7 +121,7 @@
     legend.textContent = '';
     headRow(legend, [['', ''], ['peak in band', 'num'], ['at the last event', 'num']]);
     bands.forEach((band, i) => {
-      const tr = el('tr');
+      const tr = el('tr', null, 'band');
       const name = cell(tr, '', 'name');
       const sw = el('span', null, 'swatch');
       sw.style.background = color(band.name, i);
@@ -294,7 +294,11 @@
     const held = $('flame-held'), ever = $('flame-ever');
     held.addEventListener('click', () => { toggle(held, ever); flameKey = 'held'; zoom = null; drawFlame(); });
     ever.addEventListener('click', () => { toggle(ever, held); flameKey = 'ever'; zoom = null; drawFlame(); });
-    drawTimeline(data.by_site);
+    // A link can choose the views: report.html#threads,ever
+    const wanted = location.hash.slice(1).split(',');
+    if (wanted.includes('threads')) toggle(byThread, bySite);
+    if (wanted.includes('ever')) { toggle(ever, held); flameKey = 'ever'; }
+    drawTimeline(wanted.includes('threads') ? data.by_thread : data.by_site);
     drawMarkers();
     drawFlame();
     drawSites();

@@ -86,10 +86,10 @@ def chromium(url, action, proxy_port):
     return p.stdout
 
 
-def open_report(path, screenshot=None):
-    """The DOM of the page at PATH after its script ran; checks that the
-    script finished and that nothing was requested."""
-    url = "file://" + os.path.abspath(path)
+def open_report(path, screenshot=None, views=""):
+    """The DOM of the page at PATH (with #VIEWS) after its script ran;
+    checks that the script finished and that nothing was requested."""
+    url = "file://" + os.path.abspath(path) + (f"#{views}" if views else "")
     with Listener() as net:
         dom = chromium(url, "--dump-dom", net.port)
         if screenshot:
@@ -181,6 +181,15 @@ def test_report_demo_in_browser():
     assert re.search(r"<svg[^>]*>.*event_loop \(demo_arenas\)", dom, re.S), "no flame frames"
     for n in range(1, 5):
         assert f"grpc-nio-w-{n}" in dom
+    # the timeline's legend by call site, then by thread: each worker's
+    # peak is its two arenas
+    bands = rows(dom, "band")
+    assert [cells(b)[0].split("</span>")[-1] for b in bands] == ["event_loop (demo_arenas)"], bands
+    assert bytes_attr(bands[0])[0] == 8 * DEMO_ARENA, bands
+    dom = open_report(out, "demo-threads.png", views="threads,ever")
+    bands = {cells(b)[0].split("</span>")[-1]: bytes_attr(b) for b in rows(dom, "band")}
+    assert sorted(bands) == [f"grpc-nio-w-{n}" for n in range(1, 5)], bands
+    assert all(b[0] == 2 * DEMO_ARENA for b in bands.values()), bands
 
 
 def test_report_escapes_names():
