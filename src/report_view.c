@@ -48,26 +48,42 @@ static int by_marker_time(const void *a, const void *b)
     return x->us < y->us ? -1 : x->us > y->us;
 }
 
+/* qsort with n of 0 or 1 has nothing to do, and base may then be NULL,
+ * which qsort's declaration forbids. */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
+
+static int by_group_ever(const void *a, const void *b, void *groups)
+{
+    const struct report_group *g = groups;
+    return by_ever(&g[*(const size_t *)a], &g[*(const size_t *)b]);
+}
+
 /* Groups sorted by bytes ever, and for each original index its rank. */
 static struct report_group *sorted_groups(const struct report_group *g, size_t n, size_t **rank)
 {
     struct report_group *out = malloc((n ? n : 1) * sizeof *out);
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
     *rank = malloc((n ? n : 1) * sizeof **rank);
-    if (!out || !*rank) {
+    if (!out || !order || !*rank) {
         free(out);
+        free(order);
         free(*rank);
         *rank = NULL;
         return NULL;
     }
-    memcpy(out, g, n * sizeof *out);
-    qsort(out, n, sizeof *out, by_ever);
-    /* names are interned: equal pointers mean the same group */
     for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++)
-            if (out[j].name == g[i].name) {
-                (*rank)[i] = j;
-                break;
-            }
+        order[i] = i;
+    if (n > 1)
+        qsort_r(order, n, sizeof *order, by_group_ever, (void *)g);
+    for (size_t j = 0; j < n; j++) {
+        out[j] = g[order[j]];
+        (*rank)[order[j]] = j;
+    }
+    free(order);
     return out;
 }
 
@@ -116,7 +132,7 @@ static int build_timeline(struct report_model *m, const size_t *site_rank,
     if (!v->times || !v->total_mapped || !v->total_resident || !v->by_site || !v->by_thread ||
         !now || !res || !peak)
         goto out;
-    qsort(m->log, m->nlog, sizeof *m->log, by_time);
+    sort(m->log, m->nlog, sizeof *m->log, by_time);
     int64_t t0 = m->nlog ? m->first_us : 0, t1 = m->nlog ? m->last_us : 0;
     size_t next = 0;
     for (size_t p = 0; p < npoints; p++) {
@@ -234,13 +250,13 @@ const struct report_view *report_model_finish(struct report_model *m, size_t npo
         v->regions[i].site = site_rank[v->regions[i].site];
     }
     v->nregions = m->nregions;
-    qsort(v->regions, v->nregions, sizeof *v->regions, by_size);
+    sort(v->regions, v->nregions, sizeof *v->regions, by_size);
     free(site_rank);
     free(thread_rank);
     for (size_t i = 0; i < m->nnotes; i++)
         v->notes[i] = (struct report_note){m->texts.strs[m->notes[i].text], m->notes[i].count};
     v->nnotes = m->nnotes;
-    qsort(m->markers, m->nmarkers, sizeof *m->markers, by_marker_time);
+    sort(m->markers, m->nmarkers, sizeof *m->markers, by_marker_time);
     v->markers = m->markers;
     v->nmarkers = m->nmarkers;
     v->targets = m->targets;
