@@ -116,12 +116,16 @@ TEST(depth_limit)
     CHECK(parse(deep + 1) != NULL); /* exactly the limit */
 }
 
-static void release(int *unit_failed_)
+/* Last: release frees the doc's memory and leaves it reusable. */
+TEST(release_and_reuse)
 {
-    (void)unit_failed_;
     jsonread_release(&doc);
+    CHECK(doc.nodes == NULL && doc.text == NULL && doc.nnodes == 0);
+    CHECK(parse("[1]") != NULL);
+    jsonread_release(&doc);
+    jsonread_release(NULL);
 }
 
 UNIT_MAIN(UNIT_CASE(event_line), UNIT_CASE(escapes_and_unicode), UNIT_CASE(numbers),
           UNIT_CASE(reuse_and_empty), UNIT_CASE(malformed), UNIT_CASE(depth_limit),
-          UNIT_CASE(release))
+          UNIT_CASE(release_and_reuse))
