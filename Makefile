@@ -20,7 +20,8 @@ BUILD   ?= build/release
 BIN     = mmapwatch
 endif
 
-CFLAGS  += $(CFLAGS_BASE) $(OPTFLAGS) $(SANFLAGS)
+GEN     = $(BUILD)/gen
+CFLAGS  += $(CFLAGS_BASE) $(OPTFLAGS) $(SANFLAGS) -I$(GEN)
 LDFLAGS += $(SANFLAGS)
 
 ifneq ($(V),1)
@@ -89,6 +90,17 @@ $(BUILD)/obj/%.o: src/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# The report page's markup, style and script: tracked as readable files,
+# built into C strings for src/report_html.c.
+REPORT_PAGE = src/report_page.html src/report_page.css src/report_page.js
+$(GEN)/report_page.h: $(REPORT_PAGE) scripts/embed.sh
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)scripts/embed.sh $@ report_page_html=src/report_page.html \
+	    report_page_css=src/report_page.css report_page_js=src/report_page.js
+
+$(BUILD)/obj/report_html.o: $(GEN)/report_page.h
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS)
 	$(call msg,CC,$<)

@@ -25,6 +25,7 @@ need procps        command -v pmap        # mmapwatch maps is compared with pmap
 need util-linux    command -v setpriv     # tests run mmapwatch as another user
 need util-linux    command -v unshare     # the cgroup tests' containers
 need mount         command -v mount       # ... and their cgroup mounts
+need chromium      command -v chromium    # the report test opens the page headless
 # The JVM tests: a real Netty (4.1.48 in Debian 12) on the machine's JDK.
 need default-jdk-headless command -v javac
 need libnetty-java [ -r /usr/share/java/netty-codec-http2.jar ]

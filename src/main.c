@@ -23,6 +23,8 @@ int main(int argc, char **argv)
         return cmd_maps_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "read") == 0)
         return cmd_read_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "report") == 0)
+        return cmd_report_main(argc - 1, argv + 1);
     struct options opts;
     switch (options_parse(argc, argv, &opts)) {
     case OPTIONS_OK:
