@@ -162,28 +162,30 @@ static enum num_error size_error(const char *text, uint64_t *bytes)
                             true, bytes);
 }
 
+/* Every duration becomes a deadline, now + DUR, on a clock that already
+ * reads about 1.8e18 ns since 1970: a DUR near 2^64 ns would wrap around
+ * to a deadline in the past ("--delay 18446742450s" dumped at once). */
 static enum num_error duration_error(const char *text, uint64_t *ns)
 {
-    return parse_with_units(text, duration_units,
-                            sizeof duration_units / sizeof duration_units[0], false, ns);
+    uint64_t v;
+    enum num_error err = parse_with_units(text, duration_units,
+                                          sizeof duration_units / sizeof duration_units[0],
+                                          false, &v);
+    if (err == NUM_OK && v > OPTIONS_DURATION_MAX_NS)
+        err = NUM_TOO_LARGE;
+    if (err == NUM_OK)
+        *ns = v;
+    return err;
 }
 
-int parse_size(const char *text, uint64_t *bytes)
+bool parse_size(const char *text, uint64_t *bytes)
 {
-    uint64_t v;
-    if (size_error(text, &v) != NUM_OK)
-        return -1;
-    *bytes = v;
-    return 0;
+    return size_error(text, bytes) == NUM_OK;
 }
 
-int parse_duration(const char *text, uint64_t *nanoseconds)
+bool parse_duration(const char *text, uint64_t *nanoseconds)
 {
-    uint64_t v;
-    if (duration_error(text, &v) != NUM_OK)
-        return -1;
-    *nanoseconds = v;
-    return 0;
+    return duration_error(text, nanoseconds) == NUM_OK;
 }
 
 const char *format_size(uint64_t bytes, char *buf, unsigned size)
@@ -269,13 +271,17 @@ static const struct option long_options[] = {
 
 /* "+": stop at the first non-option, the command. ":": report a missing
  * argument as ':' so it gets its own message. */
-static const char short_options[] = "+:p:m:o:jd:vkchV";
+static const char short_options[] = "+:p:m:o:jd:vkchVfts:ye:T";
 
 static void print_usage(FILE *out)
 {
     fputs(
-        "Usage: mmapwatch [options] -p PID [-p PID ...]\n"
+        "Usage: mmapwatch [options] -p PID[,PID...] [-p PID ...]\n"
         "       mmapwatch [options] [--] COMMAND [ARGS...]\n"
+        "       mmapwatch maps [-p] PID [options]     mappings and their memory, like pmap -x\n"
+        "       mmapwatch read -p PID --region ADDR   read a region's bytes or strings\n"
+        "       mmapwatch report EVENTS.jsonl         an HTML page of who grew memory, when\n"
+        "       (mmapwatch maps --help, read --help, report --help for theirs)\n"
         "\n"
         "Reports every mmap of a process, of all its threads and of its children,\n"
         "and what later happens to each reported region: munmap, mremap, mprotect,\n"
@@ -284,10 +290,15 @@ static void print_usage(FILE *out)
         "until it exits. Each event is one strace-like line on stderr, or a JSON\n"
         "object per line with --json.\n"
         "\n"
+        "Dumps are on by default: each reported region's contents are written to\n"
+        "./mmapwatch-dumps (files 0600, directory 0700) 5 s after its mmap, or\n"
+        "before it goes away; --dump-dir DIR to put them elsewhere, --no-dump for\n"
+        "none, --min-size 16M to report (and dump) only the large ones.\n"
+        "\n"
         "OPTIONS\n"
-        "  -p, --pid PID        attach to process PID and all its threads; repeat\n"
-        "                       for more processes, up to 64 (default: none, launch\n"
-        "                       COMMAND instead)\n"
+        "  -p, --pid PID        attach to process PID and all its threads; repeat,\n"
+        "                       or list them (1234,5678), for more processes, up\n"
+        "                       to 64 (default: none, launch COMMAND instead)\n"
         "  -m, --min-size SIZE  report only mmaps of at least SIZE bytes, and what\n"
         "                       later happens to them (default: 0, every mmap)\n"
         "      --failed         also report mmaps that failed, with the errno name\n"
@@ -298,6 +309,17 @@ static void print_usage(FILE *out)
         "                       the targets exit or SIGINT, SIGTERM or SIGHUP)\n"
         "  -v, --verbose        also print diagnostics about mmapwatch itself\n"
         "                       (default: off)\n"
+        "  -t, -tt, -ttt        text time stamps: 14:03:07, 14:03:07.123456 (the\n"
+        "                       default), or seconds since 1970 (1764684187.123456)\n"
+        "\n"
+        "STRACE HABITS (accepted, same meaning)\n"
+        "  -f                   follow threads and children: always done, a no-op\n"
+        "  -y                   paths of file-backed mmaps: always shown, a no-op\n"
+        "  -e trace=mmap,munmap,mremap,mprotect  the calls mmapwatch follows: all\n"
+        "                       are always reported, a no-op; other names refused\n"
+        "  -s N                 as --strings=N: printable runs of at least N bytes\n"
+        "                       (strace's -s caps the length shown instead)\n"
+        "  -T and -ff are refused: no per-call duration, one output stream\n"
         "\n"
         "TARGETS BY NAME (a sidecar does not know the pid)\n"
         "      --comm NAME      attach to every process named NAME (/proc/PID/comm);\n"
@@ -335,7 +357,7 @@ static void print_usage(FILE *out)
         "                       (default: dump it then, holding that thread)\n"
         "      --redump DUR     dump still-mapped regions again every DUR\n"
         "                       (default: once)\n"
-        "      --strings[=MIN]  also write the printable runs of at least MIN\n"
+        "  -s, --strings[=MIN]  also write the printable runs of at least MIN\n"
         "                       bytes (default MIN: 6) and show the 10 most common\n"
         "      --max-dump-bytes SIZE  stop dumping after SIZE bytes written\n"
         "                       (default: 1G)\n"
@@ -444,6 +466,50 @@ bool parse_pid(const char *text, pid_t *pid)
     return true;
 }
 
+bool parse_pid_list(const char *text, pid_t *pids, unsigned *npids, unsigned max,
+                    bool *too_many, char *bad, size_t badsize)
+{
+    const char *p = text;
+    bool any = false;
+    *too_many = false;
+    for (;;) {
+        size_t len = strcspn(p, ", \t");
+        char word[16];
+        pid_t pid;
+        bool ok = len > 0 && len < sizeof word;
+        if (ok) {
+            memcpy(word, p, len);
+            word[len] = '\0';
+            ok = parse_pid(word, &pid);
+        }
+        if (!ok) {
+            /* An empty word (",5", "5,,6", "") is shown as the whole text. */
+            snprintf(bad, badsize, "%.*s", len > 0 ? (int)len : (int)strlen(text),
+                     len > 0 ? p : text);
+            return false;
+        }
+        bool seen = false;
+        for (unsigned i = 0; i < *npids; i++)
+            seen |= pids[i] == pid;
+        if (!seen) {
+            if (*npids == max) {
+                *too_many = true;
+                snprintf(bad, badsize, "%s", word);
+                return false;
+            }
+            pids[(*npids)++] = pid;
+        }
+        any = true;
+        p += len;
+        if (*p == '\0')
+            return any;
+        /* One separator: "5, 6" is a habit, "5,,6" a typo. */
+        if (*p == ',' && (p[1] == ' ' || p[1] == '\t'))
+            p++;
+        p++;
+    }
+}
+
 static bool number_option(const char *text, const char *option, bool is_size, uint64_t *out)
 {
     enum num_error err = is_size ? size_error(text, out) : duration_error(text, out);
@@ -460,7 +526,7 @@ static bool number_option(const char *text, const char *option, bool is_size, ui
         return false;
     case NUM_TOO_LARGE:
         log_error("%s '%s' for %s is too large: %s", what, text, option,
-                  is_size ? "the limit is 16 EiB" : "the limit is about 584 years");
+                  is_size ? "the limit is 16 EiB" : "the limit is 876000h (100 years)");
         return false;
     case NUM_MALFORMED:
         break;
@@ -491,6 +557,45 @@ static bool count_option(const char *text, const char *option, const char *what,
     }
     *out = value;
     return true;
+}
+
+/* The system calls mmapwatch follows, as strace's -e trace= names them. */
+static const char *const followed_calls[] = {"mmap", "mmap2", "munmap", "mremap", "mprotect"};
+
+/* strace's -e [trace=]NAME[,NAME...]: accepted when every NAME is a call
+ * mmapwatch follows (it follows them all anyway); anything else is
+ * refused naming what mmapwatch does instead. */
+static bool trace_expression(const char *text)
+{
+    const char *list = text;
+    const char *eq = strchr(text, '=');
+    if (eq) {
+        size_t qlen = (size_t)(eq - text);
+        if (!((qlen == 5 && strncmp(text, "trace", 5) == 0) ||
+              (qlen == 1 && text[0] == 't'))) {
+            log_error("-e '%s': only -e trace=mmap,munmap,mremap,mprotect is understood; "
+                      "mmapwatch selects what it reports with --min-size SIZE and --failed",
+                      text);
+            return false;
+        }
+        list = eq + 1;
+    }
+    for (const char *p = list;;) {
+        size_t len = strcspn(p, ",");
+        bool followed = false;
+        for (size_t i = 0; i < sizeof followed_calls / sizeof followed_calls[0]; i++)
+            followed |= strlen(followed_calls[i]) == len && strncmp(p, followed_calls[i], len) == 0;
+        if (!followed) {
+            log_error("-e '%s': mmapwatch follows only mmap, munmap, mremap and mprotect, not "
+                      "'%.*s'; for brk heaps see 'mmapwatch maps PID --watch 10s', for "
+                      "other calls strace",
+                      text, (int)len, p);
+            return false;
+        }
+        if (p[len] == '\0')
+            return true;
+        p += len + 1;
+    }
 }
 
 /* --cgroup-threshold: a SIZE, or a percentage of the cgroup's limit. */
@@ -540,6 +645,9 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
     opts->exit_dump_timeout_ns = 10000000000ULL;
     opts->stack_depth = 32;
 
+    unsigned follow_flags = 0, time_flags = 0;
+    bool decode_fds_flag = false, trace_flag = false;
+
     /* 0, not 1, makes glibc reset its internal state too (a half-parsed
      * "-jv" cluster), so repeated calls, as in the unit tests, work. */
     optind = 0;
@@ -559,22 +667,19 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
         char name[40];
         switch (c) {
         case 'p': {
-            pid_t pid;
-            if (!parse_pid(optarg, &pid)) {
-                log_error("invalid PID '%s' for --pid: use a positive process id", optarg);
+            char bad[32];
+            bool too_many;
+            if (!parse_pid_list(optarg, opts->pids, &opts->npids, OPTIONS_MAX_PIDS, &too_many,
+                                bad, sizeof bad)) {
+                if (too_many)
+                    log_error("too many -p options at '%s': at most %d processes", optarg,
+                              OPTIONS_MAX_PIDS);
+                else
+                    log_error("invalid PID '%s' for --pid: use a positive process id, or a "
+                              "list such as 1234,5678",
+                              bad);
                 return OPTIONS_USAGE_ERROR;
             }
-            bool seen = false;
-            for (unsigned i = 0; i < opts->npids; i++)
-                seen |= opts->pids[i] == pid;
-            if (seen) /* attaching twice would only fail with EPERM */
-                break;
-            if (opts->npids == OPTIONS_MAX_PIDS) {
-                log_error("too many -p options at '%s': at most %d processes", optarg,
-                          OPTIONS_MAX_PIDS);
-                return OPTIONS_USAGE_ERROR;
-            }
-            opts->pids[opts->npids++] = pid;
             break;
         }
         case 'm':
@@ -628,13 +733,45 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
                 return OPTIONS_USAGE_ERROR;
             }
             break;
-        case OPT_STRINGS: {
+        case OPT_STRINGS:
+        case 's': { /* strace's -s N: here the shortest run kept, as --strings=N */
             uint64_t min = 6;
-            if (optarg && !count_option(optarg, "--strings", "length", 1, 256, &min))
+            if (optarg && !count_option(optarg, c == 's' ? "-s" : "--strings", "length", 1,
+                                        OPTIONS_STRINGS_MIN_MAX, &min))
                 return OPTIONS_USAGE_ERROR;
             opts->strings_min = (unsigned)min;
             break;
         }
+        case 'f': /* strace's -f: always so here; -ff cannot be */
+            if (++follow_flags > 1) {
+                log_error("-ff (one output file per process) is not supported: events go to "
+                          "one stream (-o FILE) and each names its pid and tid; use --json "
+                          "and split by pid");
+                return OPTIONS_USAGE_ERROR;
+            }
+            break;
+        case 't':
+            if (++time_flags > 3) {
+                log_error("-tttt is not supported: use -t (seconds), -tt (microseconds, the "
+                          "default) or -ttt (seconds since 1970)");
+                return OPTIONS_USAGE_ERROR;
+            }
+            opts->time_format = time_flags == 1   ? OPTIONS_TIME_CLOCK_S
+                                : time_flags == 2 ? OPTIONS_TIME_CLOCK_US
+                                                  : OPTIONS_TIME_EPOCH_US;
+            break;
+        case 'y': /* strace's -y: the paths are always shown */
+            decode_fds_flag = true;
+            break;
+        case 'e':
+            if (!trace_expression(optarg))
+                return OPTIONS_USAGE_ERROR;
+            trace_flag = true;
+            break;
+        case 'T':
+            log_error("-T (time spent in each call) is not measured: mmapwatch reports each "
+                      "call when it returns, with its time (-t, -tt, -ttt, or ts in --json)");
+            return OPTIONS_USAGE_ERROR;
         case OPT_MAX_DUMP_BYTES:
             if (!number_option(optarg, "--max-dump-bytes", true, &opts->max_dump_bytes))
                 return OPTIONS_USAGE_ERROR;
@@ -733,6 +870,17 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
 
     if (optind < argc)
         opts->command = &argv[optind];
+
+    /* The strace flags that change nothing here say so with -v, so that a
+     * habit costs nothing and a question has an answer. */
+    log_set_verbose(opts->verbose);
+    if (follow_flags)
+        log_info("-f: threads and children are always followed; -f changes nothing");
+    if (decode_fds_flag)
+        log_info("-y: file-backed mmaps always show their path; -y changes nothing");
+    if (trace_flag)
+        log_info("-e trace=: mmap, munmap, mremap and mprotect of the reported regions are "
+                 "always all reported; -e changes nothing");
 
     if (OPTIONS_ATTACH_MODE(opts) && opts->command) {
         log_error("use either -p PID, --comm or --match, or a command, not both (got "
