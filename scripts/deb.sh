@@ -11,7 +11,11 @@
 #                          kept in build/deb/bookworm; each test works on a fresh
 #                          copy) and runs the installed files there: --version,
 #                          the manual page and completion in place, a launch-mode
-#                          trace. Needs root and Debian's mirror.
+#                          trace. Then, in another fresh copy with only the
+#                          build set installed (gcc, make, libseccomp-dev,
+#                          libunwind-dev), `make` as an unprivileged user must
+#                          build a working ./mmapwatch: what the README
+#                          promises. Needs root and Debian's mirror.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -99,6 +103,32 @@ ok = [e for e in events if e.get("event") == "mmap" and e.get("comm") == "dd"
 sys.exit(0 if len(ok) == 1 else 1)
 PY
     echo "  OK     installed in a clean Debian 12 root: --version, files, a launch-mode trace"
+    cleanup
+    build_with_build_set_only
+}
+
+# `make` with nothing but the build set, as a user who cannot install.
+build_with_build_set_only() {
+    root=$(mktemp -d "$out/root.XXXXXX")
+    trap cleanup EXIT INT TERM
+    cp -a "$base/." "$root/"
+    mount -t proc proc "$root/proc"
+    chroot "$root" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends gcc make libc6-dev libseccomp-dev \
+        libunwind-dev" >"$out/build-set.log" 2>&1 ||
+        { tail -20 "$out/build-set.log" >&2; fail "apt-get install of the build set failed"; }
+    mkdir "$root/src"
+    cp -a "$out/src/mmapwatch" "$root/src/"
+    chroot "$root" chown -R nobody /src/mmapwatch
+    chroot "$root" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        sh -c 'cd /src/mmapwatch && make clean >/dev/null && make' >>"$out/build-set.log" 2>&1 ||
+        { tail -20 "$out/build-set.log" >&2; fail "make with only the build set failed"; }
+    chroot "$root" /src/mmapwatch/mmapwatch --no-dump -m 8M -- \
+        dd if=/dev/zero of=/dev/null bs=8M count=1 >>"$out/build-set.log" 2>&1 ||
+        { tail -20 "$out/build-set.log" >&2; fail "the binary built with only the build set failed"; }
+    grep -q ' dd\] mmap(NULL, 83[0-9]*, PROT_READ|PROT_WRITE' "$out/build-set.log" ||
+        { tail -20 "$out/build-set.log" >&2; fail "the binary built with only the build set reported no 8 MiB mmap"; }
+    echo "  OK     make with only gcc, make, libseccomp-dev, libunwind-dev, as nobody"
 }
 
 case $mode in
