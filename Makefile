@@ -123,7 +123,9 @@ $(BUILD)/tests/dumpdrv: tests/integration/dumpdrv.c $(LIB_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
-build/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h | $(TEST_DEPS_STAMP)
+# C fixtures need only the build set (make demo builds one); the C++ one
+# needs g++, a test dependency.
+build/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h | $(DEPS_STAMP)
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(FIXTURE_CFLAGS) -Itests/fixtures -o $@ $< -ldl
@@ -135,7 +137,7 @@ build/fixtures/%: tests/fixtures/%.cc | $(TEST_DEPS_STAMP)
 	$(Q)$(CXX) -std=gnu++17 -Wall -Wextra -Werror -g -O0 -fno-omit-frame-pointer -o $@ $<
 
 # One library source, two names for its functions (stack_dlopen).
-build/fixtures/libstack_%.so: tests/fixtures/lib/stack_lib.c | $(TEST_DEPS_STAMP)
+build/fixtures/libstack_%.so: tests/fixtures/lib/stack_lib.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(FIXTURE_CFLAGS) -shared -fPIC -DLIB_NAME=$* -o $@ $<
