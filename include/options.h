@@ -17,13 +17,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "units.h"
+
 #define OPTIONS_MAX_PIDS 64
 #define OPTIONS_MAX_COMMS 16
 #define OPTIONS_STACK_DEPTH_MAX 256
 #define OPTIONS_STRINGS_MIN_MAX 256 /* --strings=MIN, -s MIN */
-/* The longest DUR accepted: 100 years of 365 days. Any longer one could
- * overflow a deadline (now + DUR in nanoseconds) and fire at once. */
-#define OPTIONS_DURATION_MAX_NS (876000ULL * 3600ULL * 1000000000ULL)
 
 /* How text events show their time (strace's -t, -tt, -ttt). */
 enum options_time_format {
@@ -88,18 +87,8 @@ enum options_result {
  * word: the rest is the command to launch. */
 enum options_result options_parse(int argc, char **argv, struct options *opts);
 
-/* The parsers below are pure (they print nothing, so each caller words
- * its own one-line error) and share one convention: true and *out set on
- * success; false with *out untouched otherwise. */
-
-/* "4096", "4k", "4K", "4KiB", "16M", "16MiB", "1G", "1.5M" (powers of 1024,
- * result rounded down to a whole byte). false if malformed, negative or
- * above UINT64_MAX. */
-bool parse_size(const char *text, uint64_t *bytes);
-
-/* "0", "500ms", "2s", "1.5s", "1m", "1h"; a bare number is seconds.
- * false if malformed, negative or above OPTIONS_DURATION_MAX_NS. */
-bool parse_duration(const char *text, uint64_t *nanoseconds);
+/* The pid parsers are pure like units.h's: they print nothing, and give
+ * true with *out set, or false with *out untouched. */
 
 /* A positive decimal pid, nothing else: no sign, space or 0x prefix
  * (strtol alone would take them). */
@@ -112,7 +101,5 @@ bool parse_pid(const char *text, pid_t *pid);
 bool parse_pid_list(const char *text, pid_t *pids, unsigned *npids, unsigned max,
                     bool *too_many, char *bad, size_t badsize);
 
-/* Formats a byte count for people: "16.0 MiB", "4.0 KiB", "512 B". */
-const char *format_size(uint64_t bytes, char *buf, unsigned size);
 
 #endif

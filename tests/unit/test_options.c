@@ -193,8 +193,8 @@ TEST(durations)
     CHECK_U64(duration_of("0.25"), 250000000ULL);
     CHECK_U64(duration_of("0.1ms"), 100000ULL);
     CHECK_U64(duration_of("0.0000000015s"), 1); /* 1.5 ns rounds down */
-    CHECK_U64(duration_of("876000h"), OPTIONS_DURATION_MAX_NS); /* 100 years, the limit */
-    CHECK_U64(duration_of("3153600000s"), OPTIONS_DURATION_MAX_NS);
+    CHECK_U64(duration_of("876000h"), UNITS_DURATION_MAX_NS); /* 100 years, the limit */
+    CHECK_U64(duration_of("3153600000s"), UNITS_DURATION_MAX_NS);
 }
 
 TEST(durations_reject)
