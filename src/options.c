@@ -362,7 +362,8 @@ static bool count_option(const char *text, const char *option, const char *what,
 }
 
 /* The system calls mmapwatch follows, as strace's -e trace= names them. */
-static const char *const followed_calls[] = {"mmap", "mmap2", "munmap", "mremap", "mprotect"};
+static const char *const followed_calls[] = {"mmap", "mmap2", "munmap", "mremap", "mprotect",
+                                             "pkey_mprotect"};
 
 /* strace's -e [trace=]NAME[,NAME...]: accepted when every NAME is a call
  * mmapwatch follows (it follows them all anyway); anything else is

@@ -351,7 +351,7 @@ TEST(pid_lists)
 TEST(strace_habits)
 {
     struct run r;
-    RUN(r, "-f", "-y", "-e", "trace=mmap,munmap,mremap,mprotect", "-e", "mmap2",
+    RUN(r, "-f", "-y", "-e", "trace=mmap,munmap,mremap,mprotect,pkey_mprotect", "-e", "mmap2",
         "-e", "t=mmap", "-p", "1");
     CHECK(r.rc == OPTIONS_OK && r.err[0] == '\0');
     CHECK(r.o.time_format == OPTIONS_TIME_CLOCK_US);
