@@ -134,7 +134,7 @@ say "" "The dumps are left in $scratch" \
     "" \
     "On a live process the same questions are asked with" \
     "   ./mmapwatch -p PID --min-size 16M --strings" \
-    "(see README.md for permissions, what attaching costs the target, and the" \
+    "(see README.md for what attaching costs the target, man mmapwatch for the" \
     "dump options: --delay, --redump, --max-dump-bytes, ...)."
 
 [ "$status" = 0 ] && [ "$status2" = 0 ] && [ "$status_k" = 0 ] && [ "$status3" = 0 ] &&

@@ -47,6 +47,7 @@ int main(int argc, char **argv)
     int dump_dir_fd = -1;
     if (opts.dump && dump_dir_open(opts.dump_dir, &dump_dir_fd) < 0)
         return 2;
+    output_set_time_format(opts.time_format);
     if (output_open(opts.output_path, opts.json) < 0) {
         if (dump_dir_fd >= 0)
             close(dump_dir_fd);
