@@ -31,12 +31,12 @@ struct track_policy {
     struct summary *summary;   /* -c: new regions are counted; NULL: no summary */
 };
 
-/* At syscall entry (call decoded from the arguments, result unknown):
- * whether the call could be reported, i.e. whether its result is worth a
- * stop at syscall exit. A munmap that touches no reported region needs no
- * second stop, with --min-size above 0. */
-bool track_may_report(const struct track_policy *policy, const struct task *task,
-                      const struct map_call *call);
+/* At syscall entry (task->arch, nr, args; result unknown): whether the
+ * call could be reported (syscall_report_need, the rule the seccomp filter
+ * applies too), i.e. whether its result is worth a stop at syscall exit. A
+ * munmap that touches no reported region needs no second stop, with
+ * --min-size above 0. */
+bool track_may_report(const struct track_policy *policy, const struct task *task);
 
 /* Applies *call, made by task, and writes the event if it is reported.
  * Returns true if an event was written. */

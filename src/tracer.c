@@ -41,6 +41,7 @@
 #include "target.h"
 #include "task.h"
 #include "summary.h"
+#include "syscalls.h"
 #include "track.h"
 #include "unwind.h"
 
@@ -933,9 +934,7 @@ static void on_seccomp_stop(struct tracer *t, struct task *task)
     before_syscall(t, task);
     /* The second stop (syscall exit) costs the target as much as the first:
      * take it only if the result can be reported. */
-    struct map_call call;
-    decode_map_call(task->arch, task->nr, task->args, 0, false, &call);
-    task->want_exit_stop = track_may_report(&t->policy, task, &call);
+    task->want_exit_stop = track_may_report(&t->policy, task);
     if (!task->want_exit_stop)
         task->syscall = SYSCALL_OUTSIDE;
 }
@@ -979,22 +978,6 @@ static void hold_for_dumps(struct tracer *t, struct task *task, uint64_t start, 
     free(list.ids);
 }
 
-static bool is_exec(uint32_t arch, uint64_t nr)
-{
-    if (arch == DECODE_ARCH_X86_64)
-        return nr == SYS_execve || nr == SYS_execveat;
-    return arch == DECODE_ARCH_I386 && (nr == 11 || nr == 358);
-}
-
-/* exit_group kills the other threads without letting them stop at
- * PTRACE_EVENT_EXIT, so its entry is the moment the whole process is
- * known to be ending, with every thread's memory still there. */
-static bool is_exit_group(uint32_t arch, uint64_t nr)
-{
-    return (arch == DECODE_ARCH_X86_64 && nr == SYS_exit_group) ||
-           (arch == DECODE_ARCH_I386 && nr == 252);
-}
-
 /* At a syscall's entry: munmap and mremap take regions away, exec the
  * whole address space (unless it is a vfork parent's). */
 static void before_syscall(struct tracer *t, struct task *task)
@@ -1019,10 +1002,12 @@ static void before_syscall(struct tracer *t, struct task *task)
         hold_for_dumps(t, task, call.addr, end < call.addr ? UINT64_MAX : end, "unmap");
     } else if (task->as->owner != task->pid) {
         return; /* a vfork child: the memory is its parent's */
-    } else if (is_exec(task->arch, task->nr)) {
-        hold_for_dumps(t, task, 0, UINT64_MAX, "exec");
-    } else if (is_exit_group(task->arch, task->nr)) {
-        hold_for_dumps(t, task, 0, UINT64_MAX, "exit");
+    } else if (syscall_desc(syscall_lookup(task->arch, task->nr))->rule.ends_space) {
+        /* exec, or exit_group, which kills the other threads without
+         * letting them stop at PTRACE_EVENT_EXIT: the moment the whole
+         * space is known to go, with every thread's memory still there. */
+        bool exec = syscall_lookup(task->arch, task->nr) != SC_EXIT_GROUP;
+        hold_for_dumps(t, task, 0, UINT64_MAX, exec ? "exec" : "exit");
     }
 }
 

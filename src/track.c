@@ -230,25 +230,16 @@ static bool track_mprotect(const struct track_policy *policy, struct task *task,
     return true;
 }
 
-bool track_may_report(const struct track_policy *policy, const struct task *task,
-                      const struct map_call *call)
+bool track_may_report(const struct track_policy *policy, const struct task *task)
 {
-    const struct region_set *regions = task->as->regions;
-    if (policy->min_size == 0)
-        return call->kind != MAP_CALL_NONE;
-    switch (call->kind) {
-    case MAP_CALL_MMAP:
-        return call->len >= policy->min_size ||
-               region_set_overlaps(regions, call->addr, range_end(call->addr, call->len));
-    case MAP_CALL_MREMAP:
-        if (call->new_len >= policy->min_size)
-            return true;
-        /* otherwise only if it touches a reported region */
-        __attribute__((fallthrough));
-    case MAP_CALL_MUNMAP:
-    case MAP_CALL_MPROTECT:
-        return region_set_overlaps(regions, call->addr, range_end(call->addr, call->len));
-    case MAP_CALL_NONE:
+    switch (syscall_report_need(syscall_lookup(task->arch, task->nr), task->args,
+                                policy->min_size)) {
+    case REPORT_YES:
+        return true;
+    case REPORT_IF_TOUCHES: /* every map call has its range in args 0 and 1 */
+        return region_set_overlaps(task->as->regions, task->args[0],
+                                   range_end(task->args[0], task->args[1]));
+    case REPORT_NEVER:
         break;
     }
     return false;
