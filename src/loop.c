@@ -393,7 +393,7 @@ static void on_output_failed(struct loop *l)
 {
     if (!l->launch_mode) {
         if (!l->output_failure_said)
-            log_info("events cannot be written: detaching");
+            log_error("events cannot be written: detaching");
         l->output_failure_said = true;
         loop_request_detach(l);
         return;

@@ -71,7 +71,7 @@ static void emit(const char *line)
         return;
     if (fputs(line, out) == EOF || fputc('\n', out) == EOF || fflush(out) == EOF) {
         out_failed = true;
-        log_error("cannot write events: %s; detaching", strerror(errno));
+        log_error("cannot write events: %s", strerror(errno)); /* the loop says what follows */
     }
 }
 
