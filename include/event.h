@@ -31,12 +31,20 @@ enum event_kind {
     EVENT_LOST,        /* the source dropped events: lost */
 };
 
+/* The user registers a stack walk starts from (x86_64; a perf sample's
+ * PERF_SAMPLE_REGS_USER or PTRACE_GETREGS). */
+struct stack_regs {
+    uint64_t ip, sp, bp, bx, r12, r13, r14, r15;
+    uint64_t ax, cx, dx, si, di, r8, r9, r10, r11;
+};
+
 /* Registers and a copy of the top of the user stack, for a source that
  * cannot keep the thread stopped until its stack is walked (a perf
- * sample), or that copies it at the stop (unwind.h). x86_64 only. */
+ * sample), or taken at the stop (unwind_capture): the walk (unwind.h)
+ * reads these instead of a live thread. x86_64 only. */
 struct stack_snapshot {
-    uint64_t ip, sp, bp;
-    const uint8_t *bytes;     /* the stack from sp upward */
+    struct stack_regs regs;
+    const uint8_t *bytes;     /* the stack from regs.sp upward */
     size_t len;
 };
 

@@ -49,6 +49,9 @@ struct model_config {
     /* The thread's name now, for events whose source gave none ("?" when
      * it cannot be known). NULL: "?". */
     void (*thread_name)(void *ctx, pid_t pid, pid_t tid, char out[PROCFS_COMM_MAX]);
+    /* -k: the registers of a thread the source holds stopped, for the
+     * capture of its stack (unwind.h); NULL or false: no stack. */
+    bool (*capture_regs)(void *ctx, pid_t tid, struct stack_regs *out);
     /* A process died of SIGKILL (an OOM kill, maybe): called before its
      * exit event. NULL: nothing. */
     void (*process_killed)(void *ctx, pid_t pid);

@@ -63,6 +63,10 @@ void ptrace_source_release(struct ptrace_source *s, pid_t tid);
 void ptrace_source_thread_name(struct ptrace_source *s, pid_t pid, pid_t tid,
                                char out[PROCFS_COMM_MAX]);
 
+/* The user registers of thread tid, which must be in a stop (the first
+ * half of a stack's capture, unwind.h). false when they cannot be read. */
+bool ptrace_source_capture_regs(struct ptrace_source *s, pid_t tid, struct stack_regs *out);
+
 /* Interrupts every tracee so each is detached at its next stop (safe at
  * any time; new tracees are detached at their first stop). */
 void ptrace_source_detach_all(struct ptrace_source *s);

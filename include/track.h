@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "decode.h"
+#include "event.h"
 #include "procfs.h"
 #include "task.h"
 
@@ -45,6 +46,9 @@ struct track_policy {
     struct summary *summary;   /* -c: new regions are counted; NULL: no summary */
     /* The thread's name now ("?" when unknown); from the event source. */
     void (*thread_name)(void *ctx, pid_t pid, pid_t tid, char out[PROCFS_COMM_MAX]);
+    /* -k: the registers of a thread the source holds stopped (the first
+     * half of a stack's capture); false when they cannot be had. */
+    bool (*capture_regs)(void *ctx, pid_t tid, struct stack_regs *out);
     void *ctx;
 };
 
@@ -52,8 +56,9 @@ struct track_policy {
 struct track_when {
     struct timespec ts;  /* CLOCK_REALTIME, for the event's time */
     uint64_t done_ns;    /* CLOCK_MONOTONIC: new regions are born then */
-    bool stopped;        /* the thread is stopped: its stack can be read */
+    bool stopped;        /* the thread is stopped: its stack can be captured */
     const char *comm;    /* the thread's name from the source, or NULL */
+    const struct stack_snapshot *stack; /* the source's own snapshot, or NULL */
 };
 
 /* At syscall entry (task->call: arch, nr, args; result unknown): whether

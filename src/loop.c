@@ -78,6 +78,12 @@ static void thread_name(void *ctx, pid_t pid, pid_t tid, char out[PROCFS_COMM_MA
     ptrace_source_thread_name(l->source, pid, tid, out);
 }
 
+static bool capture_regs(void *ctx, pid_t tid, struct stack_regs *out)
+{
+    struct loop *l = ctx;
+    return ptrace_source_capture_regs(l->source, tid, out);
+}
+
 static void process_killed(void *ctx, pid_t pid)
 {
     struct loop *l = ctx;
@@ -213,6 +219,7 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
         .unwinder = l->unwinder,
         .summary = l->summary,
         .thread_name = thread_name,
+        .capture_regs = capture_regs,
         .process_killed = process_killed,
         .ctx = l,
     };

@@ -86,6 +86,7 @@ struct model *model_new(const struct model_config *config)
         .unwinder = config->unwinder,
         .summary = config->summary,
         .thread_name = config->thread_name,
+        .capture_regs = config->capture_regs,
         .ctx = config->ctx,
     };
     struct timespec real, mono;
@@ -231,6 +232,7 @@ static void on_call_done(struct model *m, struct task *task, const struct event 
             .done_ns = e->time_ns,
             .stopped = e->stopped,
             .comm = e->comm,
+            .stack = e->stack,
         };
         track_map_call(&m->policy, task, &call, &when);
     }

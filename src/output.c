@@ -18,7 +18,7 @@
 #include "log.h"
 #include "options.h"
 #include "summary.h"
-#include "unwind.h"
+#include "stack.h"
 #include "xlat.h"
 
 static FILE *out;

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -231,6 +232,20 @@ void ptrace_source_thread_name(struct ptrace_source *s, pid_t pid, pid_t tid,
         return;
     /* Out of fds, or the thread is gone: one plain read, no fd kept. */
     procfs_read_comm(pid, tid, out);
+}
+
+bool ptrace_source_capture_regs(struct ptrace_source *s, pid_t tid, struct stack_regs *out)
+{
+    (void)s;
+    struct user_regs_struct r;
+    if (ptrace(PTRACE_GETREGS, tid, NULL, &r) < 0)
+        return false;
+    *out = (struct stack_regs){
+        .ip = r.rip, .sp = r.rsp, .bp = r.rbp, .bx = r.rbx, .r12 = r.r12, .r13 = r.r13,
+        .r14 = r.r14, .r15 = r.r15, .ax = r.rax, .cx = r.rcx, .dx = r.rdx, .si = r.rsi,
+        .di = r.rdi, .r8 = r.r8, .r9 = r.r9, .r10 = r.r10, .r11 = r.r11,
+    };
+    return true;
 }
 
 /* ---- events out, decisions in ------------------------------------------------ */

@@ -50,6 +50,26 @@ static void thread_name(const struct track_policy *policy, const struct task *ta
     snprintf(out, PROCFS_COMM_MAX, "?");
 }
 
+/* -k: the stack of the thread that made the call, walked over a snapshot:
+ * the source's own, or one captured now from the thread the source holds
+ * stopped. Empty when neither can be had. */
+static void take_stack(const struct track_policy *policy, struct task *task,
+                       const struct track_when *when, struct stack *out)
+{
+    struct stack_snapshot captured;
+    const struct stack_snapshot *snap = when->stack;
+    struct stack_regs regs;
+    if (!snap && when->stopped && task->call.arch == SYSCALL_ARCH_X86_64 &&
+        policy->capture_regs && policy->capture_regs(policy->ctx, task->tid, &regs) &&
+        unwind_capture(policy->unwinder, &task->as->unwind, task->pid, task->tid, &regs,
+                       &captured) == 0)
+        snap = &captured;
+    memset(out, 0, sizeof *out);
+    if (snap)
+        unwind_walk(policy->unwinder, &task->as->unwind, task->pid, task->tid, task->call.arch,
+                    snap, out);
+}
+
 /* Writes the event of call; with want_stack and -k, unwinds the thread
  * first (when the source holds it stopped: only for this). */
 static void report_call(const struct track_policy *policy, struct task *task,
@@ -61,9 +81,8 @@ static void report_call(const struct track_policy *policy, struct task *task,
     r->origin.tid = task->tid;
     r->origin.ts = when->ts;
     thread_name(policy, task, when, r->origin.comm);
-    if (want_stack && policy->unwinder && when->stopped) {
-        unwind_stack(policy->unwinder, &task->as->unwind, task->pid, task->tid, task->call.arch,
-                     &r->stack);
+    if (want_stack && policy->unwinder) {
+        take_stack(policy, task, when, &r->stack);
         r->has_stack = true;
         bool complete = true;
         r->stack_json = stack_to_json(&r->stack, JSON_STACK_MAX, &complete);

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -109,7 +108,8 @@ struct capture {
     struct unwinder *u;
     struct unwind_space *space;
     pid_t tid;
-    struct user_regs_struct regs;
+    struct stack_regs regs;
+    const uint8_t *window;  /* the snapshot's copy of the stack */
     uint64_t window_start;
     size_t window_len;
     unsigned nscratch, next_scratch;
@@ -222,7 +222,7 @@ static bool read_bytes(struct capture *c, uint64_t addr, void *out, size_t len)
 {
     if (addr >= c->window_start && addr - c->window_start <= c->window_len &&
         len <= c->window_len - (addr - c->window_start)) {
-        memcpy(out, c->u->window + (addr - c->window_start), len);
+        memcpy(out, c->window + (addr - c->window_start), len);
         return true;
     }
     uint8_t *dst = out;
@@ -454,18 +454,18 @@ static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *value, 
 {
     (void)as;
     struct capture *c = arg;
-    const struct user_regs_struct *r = &c->regs;
+    const struct stack_regs *r = &c->regs;
     if (write)
         return -UNW_EINVAL;
     switch (reg) {
-    case UNW_X86_64_RAX: *value = r->rax; break;
-    case UNW_X86_64_RDX: *value = r->rdx; break;
-    case UNW_X86_64_RCX: *value = r->rcx; break;
-    case UNW_X86_64_RBX: *value = r->rbx; break;
-    case UNW_X86_64_RSI: *value = r->rsi; break;
-    case UNW_X86_64_RDI: *value = r->rdi; break;
-    case UNW_X86_64_RBP: *value = r->rbp; break;
-    case UNW_X86_64_RSP: *value = r->rsp; break;
+    case UNW_X86_64_RAX: *value = r->ax; break;
+    case UNW_X86_64_RDX: *value = r->dx; break;
+    case UNW_X86_64_RCX: *value = r->cx; break;
+    case UNW_X86_64_RBX: *value = r->bx; break;
+    case UNW_X86_64_RSI: *value = r->si; break;
+    case UNW_X86_64_RDI: *value = r->di; break;
+    case UNW_X86_64_RBP: *value = r->bp; break;
+    case UNW_X86_64_RSP: *value = r->sp; break;
     case UNW_X86_64_R8: *value = r->r8; break;
     case UNW_X86_64_R9: *value = r->r9; break;
     case UNW_X86_64_R10: *value = r->r10; break;
@@ -474,7 +474,7 @@ static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *value, 
     case UNW_X86_64_R13: *value = r->r13; break;
     case UNW_X86_64_R14: *value = r->r14; break;
     case UNW_X86_64_R15: *value = r->r15; break;
-    case UNW_X86_64_RIP: *value = r->rip; break;
+    case UNW_X86_64_RIP: *value = r->ip; break;
     default: return -UNW_EBADREG;
     }
     return 0;
@@ -737,19 +737,13 @@ static struct unwind_space *space_new(struct unwinder *u, pid_t pid)
     return s;
 }
 
-int unwind_stack(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pid_t tid,
-                 uint32_t arch, struct stack *out)
+int unwind_capture(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pid_t tid,
+                   const struct stack_regs *regs, struct stack_snapshot *out)
 {
-    memset(out, 0, sizeof *out);
-    if (arch != AUDIT_ARCH_X86_64)
-        return -1; /* libunwind here unwinds x86_64 code only */
-    if (!(out->frames = calloc(u->max_depth, sizeof *out->frames)))
-        return -1;
+    *out = (struct stack_snapshot){.regs = *regs};
     if (!*spacep && !(*spacep = space_new(u, pid)))
         return -1;
-    struct capture c = {.u = u, .space = *spacep, .tid = tid};
-    if (ptrace(PTRACE_GETREGS, tid, NULL, &c.regs) < 0)
-        return -1;
+    struct capture c = {.u = u, .space = *spacep, .tid = tid, .regs = *regs};
     /* The window ends with the stack's mapping: everything above the
      * stack pointer there has been used, so it is in memory; what lies
      * beyond may not be. */
@@ -758,17 +752,36 @@ int unwind_stack(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pi
         load_modules(&c);
         c.maps_refreshed = true;
     }
-    if (c.space->maps_valid && !(stack = maps_lookup(&c.space->maps, c.regs.rsp)) &&
+    if (c.space->maps_valid && !(stack = maps_lookup(&c.space->maps, regs->sp)) &&
         !c.maps_refreshed) {
         load_modules(&c); /* a thread stack mapped since */
-        c.maps_refreshed = true;
-        stack = c.space->maps_valid ? maps_lookup(&c.space->maps, c.regs.rsp) : NULL;
+        stack = c.space->maps_valid ? maps_lookup(&c.space->maps, regs->sp) : NULL;
     }
-    size_t want = stack ? (size_t)(stack->end - c.regs.rsp < STACK_WINDOW
-                                       ? stack->end - c.regs.rsp : STACK_WINDOW) : 0;
-    ssize_t n = want ? memread_read(tid, c.regs.rsp, u->window, want) : 0;
-    c.window_start = c.regs.rsp;
-    c.window_len = n > 0 ? (size_t)n : 0;
+    size_t want = stack ? (size_t)(stack->end - regs->sp < STACK_WINDOW
+                                       ? stack->end - regs->sp : STACK_WINDOW) : 0;
+    ssize_t n = want ? memread_read(tid, regs->sp, u->window, want) : 0;
+    out->bytes = u->window;
+    out->len = n > 0 ? (size_t)n : 0;
+    return 0;
+}
+
+int unwind_walk(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pid_t tid,
+                uint32_t arch, const struct stack_snapshot *snap, struct stack *out)
+{
+    memset(out, 0, sizeof *out);
+    if (arch != AUDIT_ARCH_X86_64)
+        return -1; /* libunwind here unwinds x86_64 code only */
+    if (!(out->frames = calloc(u->max_depth, sizeof *out->frames)))
+        return -1;
+    if (!*spacep && !(*spacep = space_new(u, pid)))
+        return -1;
+    struct capture c = {.u = u, .space = *spacep, .tid = tid, .regs = snap->regs,
+                        .window = snap->bytes, .window_start = snap->regs.sp,
+                        .window_len = snap->len};
+    if (!c.space->maps_valid) {
+        load_modules(&c);
+        c.maps_refreshed = true;
+    }
     u->stats.stacks++;
 
     unw_cursor_t cursor;
@@ -799,106 +812,19 @@ int unwind_stack(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pi
         if (!frame_pointer_step(&c, sp, rbp, &next_ip, &next_sp, &next_rbp))
             break;
         u->stats.fp_steps++;
-        c.regs.rip = next_ip;
-        c.regs.rsp = next_sp;
-        c.regs.rbp = next_rbp;
+        c.regs.ip = next_ip;
+        c.regs.sp = next_sp;
+        c.regs.bp = next_rbp;
         rc = unw_init_remote(&cursor, c.space->as, &c);
     }
     if (out->depth == 0) {
-        out->frames[0].ip = c.regs.rip;
+        out->frames[0].ip = snap->regs.ip;
         out->depth = 1;
     }
     for (unsigned i = 0; i < out->depth; i++)
         symbolize(&c, &out->frames[i], i == 0);
     u->stats.frames += out->depth;
     return 0;
-}
-
-void stack_release(struct stack *s)
-{
-    if (!s || !s->frames)
-        return;
-    for (unsigned i = 0; i < s->depth; i++) {
-        free(s->frames[i].symbol);
-        free(s->frames[i].module);
-    }
-    free(s->frames);
-    memset(s, 0, sizeof *s);
-}
-
-/* ---- JSON ---------------------------------------------------------------------------- */
-
-static bool append(char **buf, size_t *len, size_t *cap, const char *text, size_t n)
-{
-    if (*len + n + 1 > *cap) {
-        size_t cap2 = (*cap ? *cap : 1024);
-        while (*len + n + 1 > cap2)
-            cap2 *= 2;
-        char *grown = realloc(*buf, cap2);
-        if (!grown)
-            return false;
-        *buf = grown;
-        *cap = cap2;
-    }
-    memcpy(*buf + *len, text, n);
-    *len += n;
-    (*buf)[*len] = '\0';
-    return true;
-}
-
-/* "key":"escaped" or "key":null into out. */
-static void json_field(char *out, size_t size, const char *key, const char *value)
-{
-    if (!value) {
-        snprintf(out, size, "\"%s\":null", key);
-        return;
-    }
-    int n = snprintf(out, size, "\"%s\":\"", key);
-    size_t used = n > 0 ? (size_t)n : 0;
-    if (used + 2 >= size ||
-        json_escape(value, strlen(value), out + used, size - used - 1) == (size_t)-1) {
-        snprintf(out, size, "\"%s\":null", key);
-        return;
-    }
-    used += strlen(out + used);
-    snprintf(out + used, size - used, "\"");
-}
-
-char *stack_to_json(const struct stack *s, size_t max_bytes, bool *complete)
-{
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    *complete = true;
-    if (!append(&buf, &len, &cap, "[", 1))
-        return NULL;
-    /* Symbols are at most SYMBOL_MAX bytes, paths PATH_MAX: escaped
-     * (6 bytes a byte at worst) they fit. */
-    static char symbol[6 * (SYMBOL_MAX + 32) + 16], module[6 * 4096 + 16];
-    for (unsigned i = 0; i < s->depth; i++) {
-        const struct stack_frame *f = &s->frames[i];
-        char head[48];
-        json_field(symbol, sizeof symbol, "symbol", f->symbol);
-        json_field(module, sizeof module, "module", f->module);
-        int n = snprintf(head, sizeof head, "%s{\"ip\":\"0x%" PRIx64 "\",", i ? "," : "", f->ip);
-        size_t need = (size_t)n + strlen(symbol) + 1 + strlen(module) + 1;
-        if (len + need + 1 > max_bytes) {
-            *complete = false;
-            break;
-        }
-        if (!append(&buf, &len, &cap, head, (size_t)n) ||
-            !append(&buf, &len, &cap, symbol, strlen(symbol)) ||
-            !append(&buf, &len, &cap, ",", 1) ||
-            !append(&buf, &len, &cap, module, strlen(module)) ||
-            !append(&buf, &len, &cap, "}", 1)) {
-            free(buf);
-            return NULL;
-        }
-    }
-    if (!append(&buf, &len, &cap, "]", 1)) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
 }
 
 /* ---- invalidation and life ----------------------------------------------------------------- */
