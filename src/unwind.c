@@ -1,7 +1,8 @@
 /*
- * unwind: libunwind remote unwinding with our own accessors, symbols from
- * ELF files and perf maps. See include/unwind.h for the contract and the
- * caching rules.
+ * unwind: the capture of a stack's top and the walk over a snapshot
+ * (libunwind remote unwinding with our own accessors), and the memory and
+ * module caches behind them. Files and symbols are in unwind_symbols.c.
+ * See include/unwind.h for the contract and the caching rules.
  */
 #include "unwind.h"
 
@@ -40,91 +41,7 @@ extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip
                                               unw_dyn_info_t *di, unw_proc_info_t *pi,
                                               int need_unwind_info, void *arg);
 
-#define PAGE 4096u
-/* The top of the stack read in one process_vm_readv per stack: enough for
- * the frames of most native call chains; deeper frames are read a page at
- * a time. */
-#define STACK_WINDOW (32u * 1024)
-/* Cached pages of read-only file mappings per address space (8 MiB). */
-#define PAGE_CACHE_MAX 2048
-#define PAGE_BUCKETS 512
-/* Other pages read for one stack (heap, deeper stack). */
-#define SCRATCH_PAGES 16
-/* A symbol longer than this (C++ templates) is cut, with "...". */
-#define SYMBOL_MAX 1024
-
-struct page {
-    uint64_t addr;
-    struct page *next;
-    uint8_t data[PAGE];
-};
-
-/* One mapped file, opened once for the run and shared by every process
- * that maps it: its read-only pages are read from here (never through the
- * target, where a read would fault the page into the target's memory),
- * and its symbols are loaded from here on first need. */
-struct elf_file {
-    char *path;
-    uint64_t dev, inode;
-    int fd;                 /* -1: could not be opened */
-    bool symbols_done;
-    struct symtab *symbols; /* NULL: none, or unreadable */
-    struct symtab *debug_symbols; /* from its separate debug file, when stripped; NULL */
-    struct elf_file *next;
-};
-
-/* One executable mapping of an address space. */
-struct module {
-    uint64_t start, end;
-    uint64_t header;        /* start of the file's offset-0 mapping (its ELF header); 0: unknown */
-    char *path;             /* the kernel's name; "" when anonymous */
-    uint64_t inode;         /* checked against the mapping when its symbols are looked up */
-    bool anonymous;         /* JIT code and the like: no file, no unwind tables */
-    bool layout_done, has_bias, has_table;
-    uint64_t bias;          /* load address - file address */
-    unw_dyn_info_t table;   /* its .eh_frame_hdr, for libunwind */
-};
-
-struct unwind_space {
-    struct unwinder *u;
-    unw_addr_space_t as;
-    pid_t pid;
-    struct maps_list maps;  /* the last read; kept when stale, for overlap checks */
-    bool maps_valid;
-    struct module *modules; /* the executable mappings of maps, in address order */
-    size_t nmodules;
-    struct page *buckets[PAGE_BUCKETS];
-    size_t npages;
-    pid_t nspid;            /* the process's pid in its own namespace; 0: not read yet */
-    struct symtab *perf_map;
-    struct timespec perf_mtime;
-    off_t perf_size;
-    bool perf_seen;         /* perf_mtime/perf_size describe a file we loaded */
-    int pagemap_fd;         /* /proc/PID/pagemap, opened on first need; -1 */
-};
-
-/* One stack being unwound: the accessors' argument. */
-struct capture {
-    struct unwinder *u;
-    struct unwind_space *space;
-    pid_t tid;
-    struct stack_regs regs;
-    const uint8_t *window;  /* the snapshot's copy of the stack */
-    uint64_t window_start;
-    size_t window_len;
-    unsigned nscratch, next_scratch;
-    bool maps_refreshed;  /* already re-read for this stack */
-    bool perf_checked;    /* perf map freshness checked for this stack */
-};
-
-struct unwinder {
-    unsigned max_depth;
-    unw_accessors_t accessors;
-    struct elf_file *files;
-    struct unwind_stats stats;
-    uint8_t window[STACK_WINDOW];
-    struct page scratch[SCRATCH_PAGES];
-};
+#include "unwind_internal.h"
 
 /* ---- memory -------------------------------------------------------------- */
 
@@ -140,7 +57,6 @@ static void drop_pages(struct unwind_space *s)
     s->npages = 0;
 }
 
-static struct elf_file *file_of(struct capture *c, const struct map_entry *e);
 
 /* Pages of read-only file mappings do not change while mapped: they are
  * what libunwind reads again and again (.eh_frame_hdr, .eh_frame). */
@@ -180,7 +96,7 @@ static const uint8_t *page_at(struct capture *c, uint64_t addr)
         for (struct page *p = s->buckets[b]; p; p = p->next)
             if (p->addr == addr)
                 return p->data;
-        struct elf_file *f = file_of(c, e);
+        struct elf_file *f = unwind_file_of(c, e);
         if (!f || f->fd < 0)
             return NULL;
         if (s->npages >= PAGE_CACHE_MAX)
@@ -322,7 +238,7 @@ static void load_modules(struct capture *c)
     }
 }
 
-static struct module *module_at(struct capture *c, uint64_t ip)
+struct module *unwind_module_at(struct capture *c, uint64_t ip)
 {
     struct unwind_space *s = c->space;
     if (!s->maps_valid && !c->maps_refreshed) {
@@ -355,7 +271,7 @@ static struct module *module_at(struct capture *c, uint64_t ip)
  * headers at the address the process maps them (the bytes come from the
  * mapped file itself, see file_of: one replaced on disk or in another
  * mount namespace cannot mislead us). */
-static void module_layout(struct capture *c, struct module *m)
+void unwind_module_layout(struct capture *c, struct module *m)
 {
     if (m->layout_done)
         return;
@@ -409,10 +325,10 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
                           int need_unwind_info, void *arg)
 {
     struct capture *c = arg;
-    struct module *m = module_at(c, ip);
+    struct module *m = unwind_module_at(c, ip);
     if (!m || m->anonymous)
         return -UNW_ENOINFO; /* JIT code: the frame-pointer chain will do */
-    module_layout(c, m);
+    unwind_module_layout(c, m);
     if (!m->has_table)
         return -UNW_ENOINFO;
     return _Ux86_64_dwarf_search_unwind_table(as, ip, &m->table, pi, need_unwind_info, arg);
@@ -509,193 +425,6 @@ static int get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t
     (void)offset;
     (void)arg;
     return -UNW_ENOINFO; /* symbols are ours: see symbolize() */
-}
-
-/* ---- symbols ---------------------------------------------------------------------- */
-
-/* The file mapped by e, opened once for the run: through the mapping
- * itself (/proc/PID/map_files: exactly the mapped file, deleted or not,
- * in whatever mount namespace), else by its path under the process's root
- * (map_files needs CAP_SYS_ADMIN), then only if it is still the mapped
- * inode: a file replaced on disk has other contents. */
-static struct elf_file *file_of(struct capture *c, const struct map_entry *e)
-{
-    struct unwinder *u = c->u;
-    for (struct elf_file *f = u->files; f; f = f->next)
-        if (f->inode == e->inode && f->dev == e->dev && strcmp(f->path, e->path) == 0)
-            return f;
-    struct elf_file *f = calloc(1, sizeof *f);
-    if (!f || !(f->path = strdup(e->path))) {
-        free(f);
-        return NULL;
-    }
-    f->dev = e->dev;
-    f->inode = e->inode;
-    char path[4200];
-    snprintf(path, sizeof path, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)c->tid,
-             e->start, e->end);
-    f->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (f->fd < 0 && !e->deleted) {
-        snprintf(path, sizeof path, "/proc/%d/root%s", (int)c->tid, e->path);
-        f->fd = open(path, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (f->fd >= 0 && (fstat(f->fd, &st) < 0 || (uint64_t)st.st_ino != e->inode)) {
-            close(f->fd);
-            f->fd = -1;
-        }
-    }
-    u->stats.files_loaded++;
-    f->next = u->files;
-    u->files = f;
-    return f;
-}
-
-/* Opens path under the process's root; -1 if it is not there. */
-static int open_in_root(pid_t tid, const char *path)
-{
-    char full[4300];
-    if (snprintf(full, sizeof full, "/proc/%d/root%s", (int)tid, path) >= (int)sizeof full)
-        return -1;
-    return open(full, O_RDONLY | O_CLOEXEC);
-}
-
-/* The symbols of the separate debug file of a stripped file (see
- * symtab.h), looked for in the process's own file system: first by build
- * ID, then by .gnu_debuglink (the build ID, or the CRC, must match). NULL
- * when there is none; the stripped file's .dynsym is all there is then. */
-static struct symtab *debug_symbols_for(pid_t tid, const char *path, int fd)
-{
-    struct elf_debug_ref ref;
-    if (symtab_debug_ref(fd, &ref) < 0 || ref.has_symtab)
-        return NULL;
-    char candidate[4300];
-    if (ref.build_id_len > 1) {
-        int n = snprintf(candidate, sizeof candidate, "/usr/lib/debug/.build-id/%02x/",
-                         ref.build_id[0]);
-        for (size_t i = 1; i < ref.build_id_len && n > 0 && (size_t)n < sizeof candidate - 8; i++)
-            n += snprintf(candidate + n, sizeof candidate - (size_t)n, "%02x", ref.build_id[i]);
-        snprintf(candidate + n, sizeof candidate - (size_t)n, ".debug");
-        int dfd = open_in_root(tid, candidate);
-        struct elf_debug_ref dref;
-        if (dfd >= 0 && symtab_debug_ref(dfd, &dref) == 0 &&
-            dref.build_id_len == ref.build_id_len &&
-            memcmp(dref.build_id, ref.build_id, ref.build_id_len) == 0) {
-            struct symtab *t = symtab_from_elf(dfd);
-            close(dfd);
-            if (t)
-                return t;
-        } else if (dfd >= 0) {
-            close(dfd);
-        }
-    }
-    if (!ref.debuglink[0])
-        return NULL;
-    const char *slash = strrchr(path, '/');
-    int dir_len = slash ? (int)(slash - path) : 0;
-    /* Next to the file, in .debug/ there, and under /usr/lib/debug. */
-    static const char *const prefixes[] = {"", "", "/usr/lib/debug"};
-    static const char *const subdirs[] = {"/", "/.debug/", "/"};
-    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
-        snprintf(candidate, sizeof candidate, "%s%.*s%s%s", prefixes[i], dir_len, path,
-                 subdirs[i], ref.debuglink);
-        int dfd = open_in_root(tid, candidate);
-        if (dfd < 0)
-            continue;
-        struct symtab *t = symtab_crc32_matches(dfd, ref.debuglink_crc) ? symtab_from_elf(dfd) : NULL;
-        close(dfd);
-        if (t)
-            return t;
-    }
-    return NULL;
-}
-
-/* The symbols of module m's file, loaded on first need: *debug gets those
- * of its separate debug file (or NULL). */
-static struct symtab *symbols_of(struct capture *c, struct module *m, struct symtab **debug)
-{
-    struct unwind_space *s = c->space;
-    *debug = NULL;
-    const struct map_entry *e = s->maps_valid ? maps_lookup(&s->maps, m->start) : NULL;
-    if (!e || e->inode != m->inode)
-        return NULL;
-    struct elf_file *f = file_of(c, e);
-    if (!f || f->fd < 0)
-        return NULL;
-    if (!f->symbols_done) {
-        f->symbols = symtab_from_elf(f->fd);
-        if (!e->deleted)
-            f->debug_symbols = debug_symbols_for(c->tid, e->path, f->fd);
-        f->symbols_done = true;
-    }
-    *debug = f->debug_symbols;
-    return f->symbols;
-}
-
-/* The process's perf map, loaded again when the file changed (a JIT
- * appends as it compiles); checked at most once per stack. */
-static struct symtab *perf_map_of(struct capture *c)
-{
-    struct unwind_space *s = c->space;
-    if (c->perf_checked)
-        return s->perf_map;
-    c->perf_checked = true;
-    if (!s->nspid)
-        s->nspid = procfs_namespace_pid(s->pid);
-    char path[128];
-    snprintf(path, sizeof path, "/proc/%d/root/tmp/perf-%d.map", (int)s->pid, (int)s->nspid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        if (fd >= 0)
-            close(fd);
-        return s->perf_map;
-    }
-    if (!s->perf_seen || st.st_size != s->perf_size ||
-        st.st_mtim.tv_sec != s->perf_mtime.tv_sec || st.st_mtim.tv_nsec != s->perf_mtime.tv_nsec) {
-        symtab_free(s->perf_map);
-        s->perf_map = symtab_from_perf_map(fd);
-        s->perf_seen = true;
-        s->perf_size = st.st_size;
-        s->perf_mtime = st.st_mtim;
-    }
-    close(fd);
-    return s->perf_map;
-}
-
-static char *format_symbol(const char *name, uint64_t offset)
-{
-    char *out = NULL;
-    int len = (int)strnlen(name, SYMBOL_MAX + 1);
-    const char *cut = len > SYMBOL_MAX ? "..." : "";
-    if (len > SYMBOL_MAX)
-        len = SYMBOL_MAX;
-    if (asprintf(&out, "%.*s%s+0x%" PRIx64, len, name, cut, offset) < 0)
-        return NULL;
-    return out;
-}
-
-/* Names frame f. A return address points after its call, which may be
- * the first byte of the next function: the caller is looked up at ip-1
- * (the offset shown is still from ip). */
-static void symbolize(struct capture *c, struct stack_frame *f, bool innermost)
-{
-    uint64_t lookup = innermost ? f->ip : f->ip - 1, offset;
-    const char *name = NULL;
-    struct module *m = module_at(c, lookup);
-    if (m && !m->anonymous) {
-        f->module = strdup(m->path);
-        module_layout(c, m);
-        struct symtab *debug = NULL;
-        struct symtab *symbols = m->has_bias ? symbols_of(c, m, &debug) : NULL;
-        if (debug)
-            name = symtab_lookup(debug, lookup - m->bias, &offset);
-        if (!name && symbols)
-            name = symtab_lookup(symbols, lookup - m->bias, &offset);
-    } else {
-        name = symtab_lookup(perf_map_of(c), lookup, &offset);
-    }
-    if (name)
-        f->symbol = format_symbol(name, offset + (f->ip - lookup));
 }
 
 /* ---- the walk ------------------------------------------------------------------------ */
@@ -822,7 +551,7 @@ int unwind_walk(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pid
         out->depth = 1;
     }
     for (unsigned i = 0; i < out->depth; i++)
-        symbolize(&c, &out->frames[i], i == 0);
+        unwind_symbolize(&c, &out->frames[i], i == 0);
     u->stats.frames += out->depth;
     return 0;
 }
