@@ -2,13 +2,18 @@
  * loop: the one event loop, and the wiring of sources, model and
  * consumers.
  *
- * One epoll set serves everything: a signalfd for SIGCHLD (tracee stops,
- * handed to the ptrace source) and the user's SIGINT, SIGTERM and SIGHUP;
- * the dump worker's eventfd and the dump deadline timerfd (dumper.h); the
- * --wait rescan timerfd (targets.h); the memory cgroup watch's eventfd
- * (cgroup_report.h); the --duration timerfd. No signal is used as an
- * internal wake-up. A ptrace stop is the hot path: per wake-up the loop
- * adds one epoll_wait and one signalfd read to the source's own calls.
+ * One epoll set serves everything: the event source's fds (source.h; the
+ * ptrace source's signalfd for SIGCHLD); a signalfd for the user's SIGINT,
+ * SIGTERM and SIGHUP; the dump worker's eventfd and the dump deadline
+ * timerfd (dumper.h); the --wait rescan timerfd (targets.h); the memory
+ * cgroup watch's eventfd (cgroup_report.h); the --duration timerfd. No
+ * signal is used as an internal wake-up. A ptrace stop is the hot path:
+ * per wake-up the loop adds one epoll_wait to what the source itself
+ * needs (its signalfd read, wait4, the ptrace calls).
+ *
+ * Wiring: the source's events go to the model (model.h), whose decisions
+ * go back to the source (holds) and on to the consumers (output, dumper,
+ * unwind, summary, cgroup report); the dumper's releases go to the source.
  *
  * Life: loop_new() (blocks the signals it serves), then loop_attach() for
  * each -p PID and loop_attach_targets() for --comm/--match, or

@@ -9,9 +9,10 @@
  *
  * Capabilities: can hold, can launch, not lossy.
  *
- * Life: ptrace_source_new(), then ptrace_source_attach() for each process
- * or ptrace_source_launch(); ptrace_source_drain() whenever SIGCHLD came
- * (the loop's signalfd), until it returns -1 (no tracee left);
+ * Life: ptrace_source_new() (blocks SIGCHLD, which it reads on its own
+ * signalfd, the fd the loop polls), then ptrace_source_attach() for each
+ * process or ptrace_source_launch(); ptrace_source_drain() whenever that
+ * fd is readable, until it returns -1 (no tracee left);
  * ptrace_source_free().
  *
  * Threads: the loop's thread only. Ownership: the source owns its
@@ -31,9 +32,12 @@
 struct ptrace_source;
 struct map_filter;
 
-extern const struct source_caps PTRACE_SOURCE_CAPS;
+/* The source as the loop sees it (source.h), with a struct ptrace_source
+ * as its state. */
+extern const struct source_ops PTRACE_SOURCE_OPS;
 
-/* NULL on ENOMEM (said). */
+/* NULL after saying why. Call before starting any other thread: SIGCHLD
+ * must be blocked in every thread. */
 struct ptrace_source *ptrace_source_new(const struct event_sink *sink);
 void ptrace_source_free(struct ptrace_source *s);
 
@@ -50,9 +54,9 @@ pid_t ptrace_source_launch(struct ptrace_source *s, char *const argv[], const si
                            struct map_filter *filter);
 
 /* Serves every pending stop (after SIGCHLD). Returns how many were
- * served, PTRACE_SOURCE_BATCH when more may be pending, or -1 when no
- * tracee is left (ECHILD). */
-#define PTRACE_SOURCE_BATCH 512
+ * served, PTRACE_SOURCE_BATCH (SOURCE_MORE) when more may be pending, or
+ * -1 when no tracee is left (ECHILD). */
+#define PTRACE_SOURCE_BATCH SOURCE_MORE
 int ptrace_source_drain(struct ptrace_source *s);
 
 /* The model lets a held thread go (one hold; it resumes at the last). */
@@ -85,6 +89,4 @@ bool ptrace_source_launched_status(const struct ptrace_source *s, int *status);
 struct ptrace_stats {
     unsigned long total, syscall, seccomp, signal, group, event, exited;
 };
-void ptrace_source_stats(const struct ptrace_source *s, struct ptrace_stats *out);
-
 #endif

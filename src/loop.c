@@ -39,7 +39,7 @@ struct loop {
     bool launch_mode;
     pid_t launched_pid;
     struct model *model;
-    struct ptrace_source *source;
+    struct source source;      /* the one event source (source.h) */
     struct dumper *dumper;     /* NULL with --no-dump */
     struct unwinder *unwinder; /* -k; NULL without */
     struct summary *summary;   /* -c; NULL without */
@@ -75,13 +75,13 @@ static void to_model(void *ctx, const struct event *e, struct model_reply *reply
 static void thread_name(void *ctx, pid_t pid, pid_t tid, char out[PROCFS_COMM_MAX])
 {
     struct loop *l = ctx;
-    ptrace_source_thread_name(l->source, pid, tid, out);
+    l->source.ops->thread_name(l->source.src, pid, tid, out);
 }
 
 static bool capture_regs(void *ctx, pid_t tid, struct stack_regs *out)
 {
     struct loop *l = ctx;
-    return ptrace_source_capture_regs(l->source, tid, out);
+    return l->source.ops->capture_regs && l->source.ops->capture_regs(l->source.src, tid, out);
 }
 
 static void process_killed(void *ctx, pid_t pid)
@@ -94,8 +94,8 @@ static void process_killed(void *ctx, pid_t pid)
 static void release_held(void *ctx, pid_t tid)
 {
     struct loop *l = ctx;
-    if (tid > 0)
-        ptrace_source_release(l->source, tid);
+    if (tid > 0 && l->source.ops->release)
+        l->source.ops->release(l->source.src, tid);
 }
 
 static bool region_extent(void *ctx, pid_t pid, uint64_t id, pid_t mapper, uint64_t *start,
@@ -126,7 +126,7 @@ static struct dumper *threshold_dumper(void *ctx)
 static bool is_ours(void *ctx, pid_t pid)
 {
     struct loop *l = ctx;
-    if (ptrace_source_follows(l->source, pid) || model_follows(l->model, pid))
+    if (l->source.ops->follows(l->source.src, pid) || model_follows(l->model, pid))
         return true;
     /* A child forked by a tracee is traced by the kernel's doing before its
      * first stop reaches us: ours already, followed, not a new target. */
@@ -152,12 +152,11 @@ static int watch_fd(struct loop *l, int fd)
 
 static int setup_signals(struct loop *l)
 {
-    /* The signals we serve arrive through the signalfd only: handlers
-     * would race with the loop. Only SIGCHLD (tracee stops) and the
-     * user's: our own wake-ups are fds. */
+    /* The user's signals arrive through this signalfd only: handlers
+     * would race with the loop. Our own wake-ups are fds, and SIGCHLD is
+     * the ptrace source's (its own signalfd). */
     sigset_t served;
     sigemptyset(&served);
-    sigaddset(&served, SIGCHLD);
     sigaddset(&served, SIGINT);
     sigaddset(&served, SIGTERM);
     sigaddset(&served, SIGHUP);
@@ -207,6 +206,7 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
     }
     l->opts = opts;
     l->launch_mode = opts->command != NULL;
+    l->source.ops = &PTRACE_SOURCE_OPS; /* the one source there is today */
     l->epoll_fd = l->signal_fd = l->duration_fd = l->cgroup_fd = -1;
     bool failed = false;
     if ((opts->stack && !(l->unwinder = unwinder_new(opts->stack_depth))) ||
@@ -215,7 +215,7 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
     struct model_config mc = {
         .min_size = opts->min_size,
         .report_failed = opts->report_failed,
-        .can_hold = PTRACE_SOURCE_CAPS.can_hold,
+        .can_hold = l->source.ops->caps.can_hold,
         .unwinder = l->unwinder,
         .summary = l->summary,
         .thread_name = thread_name,
@@ -223,8 +223,7 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
         .process_killed = process_killed,
         .ctx = l,
     };
-    struct event_sink sink = {.event = to_model, .ctx = l};
-    if (!(l->model = model_new(&mc)) || !(l->source = ptrace_source_new(&sink)))
+    if (!(l->model = model_new(&mc)))
         goto fail;
     struct cgroup_report_hooks ch = {.mapped = mapped_now, .dumper = threshold_dumper, .ctx = l};
     struct targets_hooks th = {.ours = is_ours, .attach = attach_target, .ctx = l};
@@ -237,6 +236,16 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
     if (setup_signals(l) < 0 ||
         (targets_fd(l->targets) >= 0 && watch_fd(l, targets_fd(l->targets)) < 0))
         goto fail;
+    /* The source before any thread of ours (the dump worker, the cgroup
+     * watch) exists: the signals it reads must be blocked in all. */
+    struct event_sink sink = {.event = to_model, .ctx = l};
+    if (!(l->source.src = ptrace_source_new(&sink)))
+        goto fail;
+    int source_fds[4];
+    size_t nsource = l->source.ops->fds(l->source.src, source_fds, 4);
+    for (size_t i = 0; i < nsource; i++)
+        if (watch_fd(l, source_fds[i]) < 0)
+            goto fail;
     if (dump_dir_fd >= 0) {
         int fd = dump_dir_fd;
         dump_dir_fd = -1; /* the dumper's now, whatever happens */
@@ -264,7 +273,8 @@ void loop_free(struct loop *l)
     cgroup_report_free(l->cgroup);
     targets_free(l->targets);
     dumper_free(l->dumper);
-    ptrace_source_free(l->source);
+    if (l->source.src)
+        l->source.ops->free(l->source.src);
     model_free(l->model);
     unwinder_free(l->unwinder);
     summary_free(l->summary);
@@ -290,7 +300,7 @@ int loop_attach(struct loop *l, pid_t pid)
 {
     if (cgroup_report_prepare(l->cgroup, pid) < 0)
         return -1; /* before any seize: the target stays untouched */
-    if (ptrace_source_attach(l->source, pid) < 0)
+    if (l->source.ops->attach(l->source.src, pid) < 0)
         return -1;
     return begin_cgroup(l, pid);
 }
@@ -302,13 +312,18 @@ int loop_attach_targets(struct loop *l)
 
 int loop_launch(struct loop *l)
 {
+    if (!l->source.ops->caps.can_launch) {
+        log_error("the %s event source cannot launch a command; start it, then use -p PID",
+                  l->source.ops->name);
+        return -1;
+    }
     /* The command starts in our own cgroup: known before it runs. */
     if (cgroup_report_prepare(l->cgroup, getpid()) < 0)
         return -1;
     struct map_filter *filter = filter_build(l->opts->min_size, l->dumper != NULL);
     if (!filter)
         return -1;
-    pid_t pid = ptrace_source_launch(l->source, l->opts->command, &l->original_mask, filter);
+    pid_t pid = l->source.ops->launch(l->source.src, l->opts->command, &l->original_mask, filter);
     filter_free(filter);
     if (pid < 0)
         return -1;
@@ -330,7 +345,7 @@ static void begin_detach(struct loop *l)
     model_count_still_mapped(l->model);
     l->detaching = true;
     clock_gettime(CLOCK_MONOTONIC, &l->detach_started);
-    ptrace_source_detach_all(l->source);
+    l->source.ops->detach_all(l->source.src);
 }
 
 void loop_request_detach(struct loop *l)
@@ -415,8 +430,6 @@ static void on_output_failed(struct loop *l)
 
 static void on_signal(struct loop *l, const struct signalfd_siginfo *si)
 {
-    if (si->ssi_signo == SIGCHLD)
-        return;
     if (!l->launch_mode) {
         log_info("got signal %u: detaching", si->ssi_signo);
         loop_request_detach(l);
@@ -427,15 +440,14 @@ static void on_signal(struct loop *l, const struct signalfd_siginfo *si)
      * mmapwatch means the same as `kill` of the command. */
     int status;
     if ((si->ssi_code == SI_USER || si->ssi_code == SI_QUEUE) &&
-        !ptrace_source_launched_status(l->source, &status) &&
+        !l->source.ops->launched_status(l->source.src, &status) &&
         (pid_t)si->ssi_pid != l->launched_pid)
         kill(l->launched_pid, (int)si->ssi_signo);
 }
 
 static void read_signals(struct loop *l)
 {
-    /* One read: if more were queued than fit, the fd stays readable.
-     * SIGCHLD itself carries nothing: wait4 tells what happened. */
+    /* One read: if more were queued than fit, the fd stays readable. */
     struct signalfd_siginfo si[8];
     ssize_t n = read(l->signal_fd, si, sizeof si);
     for (ssize_t i = 0; i < n / (ssize_t)sizeof si[0]; i++)
@@ -461,6 +473,8 @@ static void arm_duration(struct loop *l)
     }
 }
 
+/* One readable fd. The source's own fds need nothing here: the loop
+ * serves the source at the top of every pass. */
 static void on_ready(struct loop *l, int fd)
 {
     if (fd == l->signal_fd) {
@@ -490,7 +504,7 @@ static int exit_code(const struct loop *l)
     if (!l->launch_mode)
         return 0;
     int status;
-    if (!ptrace_source_launched_status(l->source, &status))
+    if (!l->source.ops->launched_status(l->source.src, &status))
         return 1;
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
@@ -501,10 +515,7 @@ static void print_stats(const struct loop *l)
 {
     if (!l->opts->verbose)
         return;
-    struct ptrace_stats st;
-    ptrace_source_stats(l->source, &st);
-    log_info("stops: %lu total (syscall %lu, seccomp %lu, signal %lu, other %lu)", st.total,
-             st.syscall, st.seccomp, st.signal, st.group + st.event + st.exited);
+    l->source.ops->log_stats(l->source.src);
     if (l->unwinder) {
         struct unwind_stats us;
         unwinder_stats(l->unwinder, &us);
@@ -518,14 +529,14 @@ static void print_stats(const struct loop *l)
 int loop_run(struct loop *l)
 {
     arm_duration(l);
-    targets_set_busy(l->targets, ptrace_source_count(l->source) > 0);
+    targets_set_busy(l->targets, l->source.ops->count(l->source.src) > 0);
     for (;;) {
-        int handled = ptrace_source_drain(l->source);
+        int handled = l->source.ops->serve(l->source.src);
         if (handled < 0 && !wait_for_next_target(l))
             break; /* no tracee left */
         if (output_failed())
             on_output_failed(l);
-        if (handled == PTRACE_SOURCE_BATCH)
+        if (handled == SOURCE_MORE)
             continue; /* more were pending than one batch holds */
         /* Otherwise no re-drain: a stop that came while we handled this
          * batch has queued a SIGCHLD, so the wait below returns at once. */
@@ -539,7 +550,7 @@ int loop_run(struct loop *l)
             if (seconds_since(&l->detach_started) >= DETACH_GRACE_S) {
                 log_warn("%zu thread(s) did not stop within %d s to be detached; exiting "
                          "lets the kernel detach them",
-                         ptrace_source_count(l->source), DETACH_GRACE_S);
+                         l->source.ops->count(l->source.src), DETACH_GRACE_S);
                 break;
             }
             timeout_ms = 200;

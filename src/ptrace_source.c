@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -32,7 +33,6 @@
 #include "syscalls.h"
 #include "target.h"
 
-const struct source_caps PTRACE_SOURCE_CAPS = {.can_hold = true, .can_launch = true};
 
 enum syscall_state {
     SYSCALL_UNKNOWN,  /* just attached: the next syscall stop may be either */
@@ -56,6 +56,7 @@ struct thread {
 
 struct ptrace_source {
     struct event_sink sink;
+    int sigchld_fd;             /* signalfd for SIGCHLD: readable when a tracee stopped */
     unsigned long ptrace_options;
     bool launch_mode;
     pid_t launched_pid;
@@ -187,6 +188,19 @@ struct ptrace_source *ptrace_source_new(const struct event_sink *sink)
     }
     s->sink = *sink;
     s->ptrace_options = BASE_PTRACE_OPTIONS;
+    /* Stops are told by SIGCHLD, read on a signalfd the loop polls: a
+     * handler would race with the loop. Blocked by the caller's thread
+     * before any other thread of ours exists, so no thread takes it. */
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0 ||
+        (s->sigchld_fd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+        log_error("cannot set up the event loop: signalfd: %s", strerror(errno));
+        free(s->buckets);
+        free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -205,6 +219,7 @@ void ptrace_source_free(struct ptrace_source *s)
         }
     }
     free(s->buckets);
+    close(s->sigchld_fd);
     free(s);
 }
 
@@ -217,10 +232,6 @@ bool ptrace_source_launched_status(const struct ptrace_source *s, int *status)
     return s->launched_done;
 }
 
-void ptrace_source_stats(const struct ptrace_source *s, struct ptrace_stats *out)
-{
-    *out = s->stats;
-}
 
 void ptrace_source_thread_name(struct ptrace_source *s, pid_t pid, pid_t tid,
                                char out[PROCFS_COMM_MAX])
@@ -592,6 +603,12 @@ struct stop {
 
 int ptrace_source_drain(struct ptrace_source *s)
 {
+    /* SIGCHLD carries nothing (wait4 tells what happened): the signalfd
+     * is emptied first, so a stop that comes while the batch is handled
+     * makes it readable again. */
+    struct signalfd_siginfo si[8];
+    while (read(s->sigchld_fd, si, sizeof si) == (ssize_t)sizeof si)
+        ;
     struct stop batch[PTRACE_SOURCE_BATCH];
     int n = 0;
     bool none_left = false;
@@ -861,3 +878,72 @@ pid_t ptrace_source_launch(struct ptrace_source *s, char *const argv[], const si
     }
     return pid;
 }
+
+/* ---- the source as the loop sees it (source.h) ------------------------------- */
+
+static size_t ops_fds(const void *src, int *fds, size_t max)
+{
+    const struct ptrace_source *s = src;
+    if (max < 1)
+        return 0;
+    fds[0] = s->sigchld_fd;
+    return 1;
+}
+
+static int ops_serve(void *src) { return ptrace_source_drain(src); }
+static int ops_attach(void *src, pid_t pid) { return ptrace_source_attach(src, pid); }
+
+static pid_t ops_launch(void *src, char *const argv[], const sigset_t *mask,
+                        struct map_filter *filter)
+{
+    return ptrace_source_launch(src, argv, mask, filter);
+}
+
+static bool ops_launched_status(const void *src, int *status)
+{
+    return ptrace_source_launched_status(src, status);
+}
+
+static void ops_release(void *src, pid_t tid) { ptrace_source_release(src, tid); }
+
+static void ops_thread_name(void *src, pid_t pid, pid_t tid, char out[PROCFS_COMM_MAX])
+{
+    ptrace_source_thread_name(src, pid, tid, out);
+}
+
+static bool ops_capture_regs(void *src, pid_t tid, struct stack_regs *out)
+{
+    return ptrace_source_capture_regs(src, tid, out);
+}
+
+static void ops_detach_all(void *src) { ptrace_source_detach_all(src); }
+static size_t ops_count(const void *src) { return ptrace_source_count(src); }
+static bool ops_follows(const void *src, pid_t pid) { return ptrace_source_follows(src, pid); }
+
+static void ops_log_stats(const void *src)
+{
+    const struct ptrace_source *s = src;
+    log_info("stops: %lu total (syscall %lu, seccomp %lu, signal %lu, other %lu)",
+             s->stats.total, s->stats.syscall, s->stats.seccomp, s->stats.signal,
+             s->stats.group + s->stats.event + s->stats.exited);
+}
+
+static void ops_free(void *src) { ptrace_source_free(src); }
+
+const struct source_ops PTRACE_SOURCE_OPS = {
+    .name = "ptrace",
+    .caps = {.can_hold = true, .can_launch = true, .lossy = false},
+    .fds = ops_fds,
+    .serve = ops_serve,
+    .attach = ops_attach,
+    .launch = ops_launch,
+    .launched_status = ops_launched_status,
+    .release = ops_release,
+    .thread_name = ops_thread_name,
+    .capture_regs = ops_capture_regs,
+    .detach_all = ops_detach_all,
+    .count = ops_count,
+    .follows = ops_follows,
+    .log_stats = ops_log_stats,
+    .free = ops_free,
+};
