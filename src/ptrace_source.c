@@ -481,7 +481,6 @@ static void on_exec(struct ptrace_source *s, struct thread *t, uint64_t time_ns)
             t = execing;
         }
     }
-    t->syscall = SYSCALL_OUTSIDE;
     struct event e = event_of(t, EVENT_EXEC, time_ns);
     e.exec.former_tid = (pid_t)former;
     send(s, t, &e);
