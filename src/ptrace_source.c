@@ -1,6 +1,9 @@
 /*
- * ptrace_source: stops -> events. See include/ptrace_source.h for the
- * contract and DESIGN.md section 4 for the ptrace rules this file follows.
+ * ptrace_source: stops -> events, restarts, detach, launch. See
+ * include/ptrace_source.h for the contract; seizing a running process is
+ * in ptrace_attach.c. The ptrace rules followed here: the kernel's
+ * ptrace(2) (seize with the options, __WALL, stop kinds, signal
+ * injection only at signal-delivery stops, interrupt-all-then-detach).
  *
  * Every syscall of ours per tracee stop is time the tracee spends
  * stopped, so a stop costs what it must and no more: wait4, the
@@ -11,7 +14,7 @@
  * cannot starve the others, and each stopped tracee is restarted as soon
  * as its stop is handled.
  */
-#include "ptrace_source.h"
+#include "ptrace_internal.h"
 
 #include <errno.h>
 #include <linux/kcmp.h>
@@ -34,52 +37,18 @@
 #include "target.h"
 
 
-enum syscall_state {
-    SYSCALL_UNKNOWN,  /* just attached: the next syscall stop may be either */
-    SYSCALL_OUTSIDE,  /* the next syscall stop is an entry */
-    SYSCALL_INSIDE,   /* entered (or seccomp-stopped); the next is the exit */
-};
-
-/* One traced thread, as this source needs to know it. */
-struct thread {
-    pid_t tid;
-    pid_t pid;                  /* thread group id */
-    enum syscall_state syscall;
-    uint32_t arch;              /* AUDIT_ARCH_* of that syscall */
-    uint64_t nr;                /* syscall number seen at entry */
-    bool want_exit_stop;        /* launch mode: restart with PTRACE_SYSCALL to see the result */
-    bool detaching;             /* detach at the next stop */
-    unsigned holds;             /* the model wants it held until released this often */
-    int comm_fd;                /* /proc/PID/task/TID/comm, opened at first need; -1 */
-    struct thread *next;
-};
-
-struct ptrace_source {
-    struct event_sink sink;
-    int sigchld_fd;             /* signalfd for SIGCHLD: readable when a tracee stopped */
-    unsigned long ptrace_options;
-    bool launch_mode;
-    pid_t launched_pid;
-    int launched_status;
-    bool launched_done;
-    bool detaching;
-    struct thread **buckets;
-    size_t nbuckets, count;     /* nbuckets: a power of two */
-    struct ptrace_stats stats;
-};
-
 static const unsigned long BASE_PTRACE_OPTIONS =
     PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
     PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT;
 
-static uint64_t now_ns(void)
+uint64_t ptrace_now_ns(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
 }
 
-static double seconds_since(const struct timespec *t0)
+double ptrace_seconds_since(const struct timespec *t0)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -94,7 +63,7 @@ static size_t bucket_of(const struct ptrace_source *s, pid_t tid)
     return (size_t)(((uint64_t)(uint32_t)tid * 0x9E3779B97F4A7C15ULL) >> 32) & (s->nbuckets - 1);
 }
 
-static struct thread *find(const struct ptrace_source *s, pid_t tid)
+struct thread *ptrace_find(const struct ptrace_source *s, pid_t tid)
 {
     for (struct thread *t = s->buckets[bucket_of(s, tid)]; t; t = t->next)
         if (t->tid == tid)
@@ -139,7 +108,7 @@ static void grow(struct ptrace_source *s)
     free(old);
 }
 
-static struct thread *add_thread(struct ptrace_source *s, pid_t tid, pid_t pid)
+struct thread *ptrace_add_thread(struct ptrace_source *s, pid_t tid, pid_t pid)
 {
     struct thread *t = calloc(1, sizeof *t);
     if (!t)
@@ -236,7 +205,7 @@ bool ptrace_source_launched_status(const struct ptrace_source *s, int *status)
 void ptrace_source_thread_name(struct ptrace_source *s, pid_t pid, pid_t tid,
                                char out[PROCFS_COMM_MAX])
 {
-    struct thread *t = find(s, tid);
+    struct thread *t = ptrace_find(s, tid);
     if (t && t->comm_fd < 0)
         t->comm_fd = procfs_open_comm(pid, tid);
     if (t && t->comm_fd >= 0 && procfs_pread_comm(t->comm_fd, out) == 0)
@@ -261,14 +230,14 @@ bool ptrace_source_capture_regs(struct ptrace_source *s, pid_t tid, struct stack
 
 /* ---- events out, decisions in ------------------------------------------------ */
 
-static struct event event_of(const struct thread *t, enum event_kind kind, uint64_t time_ns)
+struct event ptrace_event_of(const struct thread *t, enum event_kind kind, uint64_t time_ns)
 {
     return (struct event){.kind = kind, .pid = t->pid, .tid = t->tid, .arch = t->arch,
                           .time_ns = time_ns, .stopped = true};
 }
 
 /* Hands e to the sink; the holds it asks for are taken. */
-static struct model_reply send(struct ptrace_source *s, struct thread *t, const struct event *e)
+struct model_reply ptrace_send(struct ptrace_source *s, struct thread *t, const struct event *e)
 {
     struct model_reply reply = {0};
     s->sink.event(s->sink.ctx, e, &reply);
@@ -288,9 +257,9 @@ static void detach_thread(struct ptrace_source *s, struct thread *t, int sig)
             log_warn("cannot detach thread %d: %s", (int)t->tid, strerror(errno));
         return;
     }
-    struct event e = event_of(t, EVENT_DETACHED, now_ns());
+    struct event e = ptrace_event_of(t, EVENT_DETACHED, ptrace_now_ns());
     e.stopped = false;
-    send(s, NULL, &e);
+    ptrace_send(s, NULL, &e);
     remove_thread(s, t);
 }
 
@@ -312,7 +281,7 @@ static void resume(struct ptrace_source *s, struct thread *t, int sig)
 
 void ptrace_source_release(struct ptrace_source *s, pid_t tid)
 {
-    struct thread *t = find(s, tid);
+    struct thread *t = ptrace_find(s, tid);
     if (t && t->holds > 0 && --t->holds == 0)
         resume(s, t, 0);
 }
@@ -346,12 +315,12 @@ static struct thread *new_thread(struct ptrace_source *s, struct thread *parent,
     long tgid = procfs_status_number(tid, "Tgid");
     if (tgid <= 0)
         tgid = parent ? parent->pid : tid; /* gone already: its exit will remove it */
-    struct thread *t = add_thread(s, tid, (pid_t)tgid);
+    struct thread *t = ptrace_add_thread(s, tid, (pid_t)tgid);
     if (!t) {
         log_error("out of memory tracking thread %d", (int)tid);
         return NULL;
     }
-    struct event e = event_of(t, EVENT_SPAWN, time_ns);
+    struct event e = ptrace_event_of(t, EVENT_SPAWN, time_ns);
     pid_t parent_tid = parent ? parent->tid : 0;
     if (!parent && tgid == tid) {
         /* Its first stop came before its parent's fork event. */
@@ -362,7 +331,7 @@ static struct thread *new_thread(struct ptrace_source *s, struct thread *parent,
     e.spawn.parent = parent_tid;
     if (parent_tid && (!parent || parent->pid != tgid))
         e.spawn.shares_vm = same_mm(parent_tid, tid); /* vfork, CLONE_VM */
-    send(s, NULL, &e);
+    ptrace_send(s, NULL, &e);
     return t;
 }
 
@@ -372,13 +341,13 @@ static void on_new_child(struct ptrace_source *s, struct thread *parent, uint64_
     if (ptrace(PTRACE_GETEVENTMSG, parent->tid, 0L, &child) < 0 || child == 0)
         return;
     /* The child's first stop may have been seen before this event. */
-    if (!find(s, (pid_t)child))
+    if (!ptrace_find(s, (pid_t)child))
         new_thread(s, parent, (pid_t)child, time_ns);
 }
 
 bool ptrace_source_follows(const struct ptrace_source *s, pid_t pid)
 {
-    return find(s, pid) != NULL;
+    return ptrace_find(s, pid) != NULL;
 }
 
 /* ---- syscalls ---------------------------------------------------------------- */
@@ -410,10 +379,10 @@ static struct model_reply on_entry(struct ptrace_source *s, struct thread *t,
     t->nr = nr;
     if (!is_ours(t->arch, nr))
         return (struct model_reply){0};
-    struct event e = event_of(t, EVENT_CALL_ENTER, time_ns);
+    struct event e = ptrace_event_of(t, EVENT_CALL_ENTER, time_ns);
     e.call.nr = nr;
     memcpy(e.call.args, args, sizeof e.call.args);
-    return send(s, t, &e);
+    return ptrace_send(s, t, &e);
 }
 
 static void on_syscall_stop(struct ptrace_source *s, struct thread *t, uint64_t time_ns)
@@ -428,10 +397,10 @@ static void on_syscall_stop(struct ptrace_source *s, struct thread *t, uint64_t 
         if (!get_syscall_info(t->tid, &info))
             return;
         if (info.op == PTRACE_SYSCALL_INFO_EXIT) {
-            struct event e = event_of(t, EVENT_CALL_DONE, time_ns);
+            struct event e = ptrace_event_of(t, EVENT_CALL_DONE, time_ns);
             e.result.rval = info.exit.rval;
             e.result.is_error = info.exit.is_error;
-            send(s, t, &e);
+            ptrace_send(s, t, &e);
         } else if (info.op == PTRACE_SYSCALL_INFO_ENTRY) { /* out of step: resync */
             on_entry(s, t, &info, info.entry.nr, info.entry.args, time_ns);
         }
@@ -473,7 +442,7 @@ static void on_exec(struct ptrace_source *s, struct thread *t, uint64_t time_ns)
     if ((pid_t)former != t->tid) {
         /* A non-leader exec'd: it carries on under the leader's tid, and
          * the old leader is gone without an exit report. */
-        struct thread *execing = find(s, (pid_t)former);
+        struct thread *execing = ptrace_find(s, (pid_t)former);
         if (execing) {
             pid_t tid = t->tid;
             remove_thread(s, t);
@@ -481,9 +450,9 @@ static void on_exec(struct ptrace_source *s, struct thread *t, uint64_t time_ns)
             t = execing;
         }
     }
-    struct event e = event_of(t, EVENT_EXEC, time_ns);
+    struct event e = ptrace_event_of(t, EVENT_EXEC, time_ns);
     e.exec.former_tid = (pid_t)former;
-    send(s, t, &e);
+    ptrace_send(s, t, &e);
     if (t->holds == 0)
         resume(s, t, 0);
 }
@@ -492,7 +461,7 @@ static void on_exec(struct ptrace_source *s, struct thread *t, uint64_t time_ns)
  * readable, and its memory is still there. */
 static void on_exit_stop(struct ptrace_source *s, struct thread *t, uint64_t time_ns)
 {
-    struct event e = event_of(t, EVENT_THREAD_EXIT, time_ns);
+    struct event e = ptrace_event_of(t, EVENT_THREAD_EXIT, time_ns);
     char comm[PROCFS_COMM_MAX];
     if (t->tid == t->pid) {
         procfs_read_comm(t->pid, t->tid, comm);
@@ -501,7 +470,7 @@ static void on_exit_stop(struct ptrace_source *s, struct thread *t, uint64_t tim
     unsigned long status = 0;
     if (ptrace(PTRACE_GETEVENTMSG, t->tid, 0L, &status) == 0)
         e.exit.killed = WIFSIGNALED((int)status);
-    send(s, t, &e);
+    ptrace_send(s, t, &e);
     if (t->holds == 0)
         resume(s, t, 0);
 }
@@ -512,17 +481,17 @@ static void on_gone(struct ptrace_source *s, struct thread *t, int status, uint6
         s->launched_status = status;
         s->launched_done = true;
     }
-    struct event e = event_of(t, EVENT_GONE, time_ns);
+    struct event e = ptrace_event_of(t, EVENT_GONE, time_ns);
     e.stopped = false;
     e.gone.status = status;
-    send(s, NULL, &e);
+    ptrace_send(s, NULL, &e);
     remove_thread(s, t);
 }
 
-static void handle_stop(struct ptrace_source *s, pid_t tid, int status, uint64_t time_ns)
+void ptrace_handle_stop(struct ptrace_source *s, pid_t tid, int status, uint64_t time_ns)
 {
     s->stats.total++;
-    struct thread *t = find(s, tid);
+    struct thread *t = ptrace_find(s, tid);
     if (!t && !(t = new_thread(s, NULL, tid, time_ns))) {
         /* Cannot track it: let it run untouched rather than hold it. */
         if (WIFSTOPPED(status))
@@ -616,7 +585,7 @@ int ptrace_source_drain(struct ptrace_source *s)
         pid_t tid = wait4(-1, &status, WNOHANG | __WALL, NULL);
         if (tid > 0) {
             /* Stamped when collected: the order the kernel reported. */
-            batch[n++] = (struct stop){.tid = tid, .status = status, .time_ns = now_ns()};
+            batch[n++] = (struct stop){.tid = tid, .status = status, .time_ns = ptrace_now_ns()};
             continue;
         }
         if (tid < 0 && errno == EINTR)
@@ -625,236 +594,9 @@ int ptrace_source_drain(struct ptrace_source *s)
         break;
     }
     for (int i = 0; i < n; i++)
-        handle_stop(s, batch[i].tid, batch[i].status, batch[i].time_ns);
+        ptrace_handle_stop(s, batch[i].tid, batch[i].status, batch[i].time_ns);
     /* ECHILD after the last exit: no SIGCHLD will ever come again. */
     return none_left ? -1 : n;
-}
-
-/* ---- attach ------------------------------------------------------------------ */
-
-struct attach_scan {
-    struct ptrace_source *s;
-    pid_t pid;
-    unsigned added;
-    unsigned failed;        /* listed but not seized: exiting, most likely */
-    unsigned threads;
-    pid_t *interrupted;     /* seized in this pass: their first stop is awaited */
-    size_t ninterrupted, cap;
-};
-
-/* A thread seized by an attach: known to us, then to the model. */
-static struct thread *adopt(struct ptrace_source *s, pid_t pid, pid_t tid)
-{
-    struct thread *t = add_thread(s, tid, pid);
-    if (!t)
-        return NULL;
-    struct event e = event_of(t, EVENT_SPAWN, now_ns());
-    e.stopped = false;
-    send(s, NULL, &e);
-    return t;
-}
-
-/* Seizes one thread. 1 if it is traced by us now (newly or already), 0 if
- * it is gone, -1 with errno on failure. *interrupted tells whether we sent
- * it the PTRACE_INTERRUPT whose stop is still to come. */
-static int seize_thread(struct ptrace_source *s, pid_t pid, pid_t tid, bool *interrupted)
-{
-    *interrupted = false;
-    if (find(s, tid))
-        return 1;
-    if (ptrace(PTRACE_SEIZE, tid, 0L, s->ptrace_options) < 0) {
-        if (errno == ESRCH)
-            return 0;
-        /* A thread cloned by a thread we already seized was attached by the
-         * kernel (PTRACE_O_TRACECLONE): seizing it again says EPERM. */
-        if (errno == EPERM && procfs_status_number(tid, "TracerPid") == getpid()) {
-            if (!adopt(s, pid, tid))
-                return errno = ENOMEM, -1;
-            return 1;
-        }
-        return -1;
-    }
-    /* The interrupt stop is where we switch the thread to syscall tracing. */
-    if (ptrace(PTRACE_INTERRUPT, tid, 0L, 0L) < 0 && errno != ESRCH)
-        log_warn("PTRACE_INTERRUPT of thread %d: %s", (int)tid, strerror(errno));
-    *interrupted = true;
-    if (!adopt(s, pid, tid)) {
-        ptrace(PTRACE_DETACH, tid, 0L, 0L); /* may fail until it stops; the kernel's exit path covers it */
-        return errno = ENOMEM, -1;
-    }
-    return 1;
-}
-
-static int scan_one(pid_t tid, void *ctx)
-{
-    struct attach_scan *scan = ctx;
-    bool known = find(scan->s, tid) != NULL, interrupted;
-    int rc = seize_thread(scan->s, scan->pid, tid, &interrupted);
-    if (rc < 0) {
-        /* An exiting thread cannot be seized (EPERM), but it may have
-         * cloned a thread we have not listed yet: worth another pass. */
-        log_info("cannot attach to thread %d of process %d: %s", (int)tid, (int)scan->pid,
-                 strerror(errno));
-        scan->failed++;
-        return 0;
-    }
-    if (rc == 1) {
-        scan->threads++;
-        if (!known)
-            scan->added++;
-    } else {
-        scan->failed++; /* gone meanwhile: same reasoning as above */
-    }
-    if (interrupted) {
-        if (scan->ninterrupted == scan->cap) {
-            size_t cap = scan->cap ? scan->cap * 2 : 64;
-            pid_t *grown = realloc(scan->interrupted, cap * sizeof *grown);
-            if (!grown)
-                return 0; /* its stop comes through the loop all the same */
-            scan->interrupted = grown;
-            scan->cap = cap;
-        }
-        scan->interrupted[scan->ninterrupted++] = tid;
-    }
-    return 0;
-}
-
-/* How many threads of process pid we trace. */
-static unsigned long count_threads_of(const struct ptrace_source *s, pid_t pid)
-{
-    unsigned long n = 0;
-    for (size_t i = 0; i < s->nbuckets; i++)
-        for (struct thread *t = s->buckets[i]; t; t = t->next)
-            n += t->pid == pid;
-    return n;
-}
-
-/* Waits for the first stop of each thread seized in the last pass, and
- * handles it (which restarts it). Why: a thread that was inside clone()
- * when we seized it creates a thread the kernel does not attach for us,
- * and which /proc may list only once that clone() returns; the thread's
- * first stop comes after it returns. So once every seized thread has
- * stopped, a pass over /proc that finds nothing new has missed nothing. */
-static void await_first_stops(struct attach_scan *scan)
-{
-    for (size_t i = 0; i < scan->ninterrupted; i++) {
-        pid_t tid = scan->interrupted[i];
-        /* A thread in uninterruptible sleep stops only when it wakes:
-         * don't hold the attach of the others for long because of it.
-         * On a loaded machine a runnable thread can wait a while for a
-         * CPU, hence seconds rather than milliseconds. */
-        struct timespec started;
-        clock_gettime(CLOCK_MONOTONIC, &started);
-        while (seconds_since(&started) < 5.0) {
-            int status;
-            pid_t got = wait4(tid, &status, WNOHANG | __WALL, NULL);
-            if (got == tid) {
-                handle_stop(scan->s, tid, status, now_ns());
-                break;
-            }
-            if (got < 0 && errno != EINTR)
-                break; /* gone and reaped elsewhere: nothing to wait for */
-            struct timespec pause = {.tv_nsec = 50000};
-            nanosleep(&pause, NULL);
-        }
-    }
-    scan->ninterrupted = 0;
-}
-
-static void explain_attach_failure(pid_t pid, const char *comm, int err)
-{
-    if (err == EPERM || err == EACCES) {
-        int scope = procfs_ptrace_scope();
-        char yama[96] = "";
-        if (scope > 0)
-            snprintf(yama, sizeof yama, " (kernel.yama.ptrace_scope is %d: 0 lets same-uid tracers attach)",
-                     scope);
-        log_error("cannot attach to process %d (%s): %s; run as root or add CAP_SYS_PTRACE%s",
-                  (int)pid, comm, strerror(err), yama);
-    } else if (err == ESRCH) {
-        log_error("cannot attach to process %d: no such process", (int)pid);
-    } else {
-        log_error("cannot attach to process %d (%s): %s", (int)pid, comm, strerror(err));
-    }
-}
-
-int ptrace_source_attach(struct ptrace_source *s, pid_t pid)
-{
-    long tgid = procfs_status_number(pid, "Tgid");
-    if (tgid < 0) {
-        log_error("cannot attach to process %d: no such process; check the pid (ps -e)",
-                  (int)pid);
-        return -1;
-    }
-    char comm[PROCFS_COMM_MAX];
-    procfs_read_comm(pid, pid, comm);
-    if (tgid != pid) {
-        log_error("%d is thread of process %ld, not a process; use -p %ld", (int)pid, tgid,
-                  tgid);
-        return -1;
-    }
-    if (find(s, pid))
-        return 0; /* the same -p twice */
-    long tracer_pid = procfs_status_number(pid, "TracerPid");
-    if (tracer_pid > 0 && tracer_pid != getpid()) {
-        char tracer_comm[PROCFS_COMM_MAX];
-        procfs_read_comm((pid_t)tracer_pid, (pid_t)tracer_pid, tracer_comm);
-        log_error("cannot attach to process %d (%s): it is already traced by process %ld (%s); "
-                  "a process can have one tracer only: stop that one first",
-                  (int)pid, comm, tracer_pid, tracer_comm);
-        return -1;
-    }
-
-    struct attach_scan scan = {.s = s, .pid = pid};
-    bool interrupted;
-    int rc = seize_thread(s, pid, pid, &interrupted);
-    if (rc <= 0) {
-        explain_attach_failure(pid, comm, rc == 0 ? ESRCH : errno);
-        return -1;
-    }
-    if (interrupted && (scan.interrupted = malloc(64 * sizeof *scan.interrupted))) {
-        scan.cap = 64;
-        scan.interrupted[scan.ninterrupted++] = pid;
-    }
-    /* Threads can be created while we seize: threads cloned by a seized
-     * thread are attached by the kernel, but one cloned by a thread not yet
-     * seized is only found by reading the list again. Repeat until a pass
-     * finds nothing new (see await_first_stops for why that suffices). */
-    /* A thread that stays unseizable (a zombie leader) must not keep us
-     * here: a bounded number of extra passes for failures.
-     * And a pass can be cut short: the kernel lists /proc/PID/task by
-     * walking the thread list from the thread it listed last, and stops
-     * when that thread has died meanwhile, so threads further on are not
-     * listed. A pass that found nothing new is therefore checked against
-     * the process's own count of its threads (Threads: in its status,
-     * which counts our unreaped tracees as we do): fewer known than that
-     * means one is still untraced, and another pass looks again (bounded
-     * too: a process that never stops making threads ends it). */
-    unsigned retries = 0, recounts = 0;
-    for (;;) {
-        scan.added = 0;
-        scan.failed = 0;
-        scan.threads = 0;
-        if (procfs_foreach_task(pid, scan_one, &scan) < 0)
-            break; /* the process is exiting; its stops will tell */
-        await_first_stops(&scan);
-        if (scan.added > 0 || (scan.failed > 0 && ++retries < 50))
-            continue;
-        if (scan.failed > 0 || recounts++ >= 200)
-            break;
-        long threads = procfs_status_number(pid, "Threads");
-        if (threads <= 0 || (unsigned long)threads <= count_threads_of(s, pid))
-            break;
-        log_info("process %d counts %ld threads, %lu traced: looking again", (int)pid, threads,
-                 count_threads_of(s, pid));
-    }
-    free(scan.interrupted);
-
-    struct event e = {.kind = EVENT_ATTACHED, .pid = pid, .tid = pid, .time_ns = now_ns()};
-    e.attached.threads = scan.threads;
-    send(s, NULL, &e);
-    log_info("attached to process %d (%s), %u threads", (int)pid, comm, scan.threads);
-    return 0;
 }
 
 /* ---- launch ------------------------------------------------------------------ */
@@ -870,7 +612,7 @@ pid_t ptrace_source_launch(struct ptrace_source *s, char *const argv[], const si
     if (pid < 0)
         return -1;
     s->launched_pid = pid;
-    if (!adopt(s, pid, pid)) {
+    if (!ptrace_adopt(s, pid, pid)) {
         log_error("out of memory");
         kill(pid, SIGKILL); /* it has not run a single instruction of its own */
         return -1;
