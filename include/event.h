@@ -3,9 +3,12 @@
  * model, in terms that know nothing of how it was learnt.
  *
  * A source fills one struct event per thing that happened and hands it to
- * the model (model.h), in the order of the kernel's timestamps for one
- * thread; events of different threads may interleave (a syscall's entry
- * and exit are two events, with other threads' events between them).
+ * the model (model.h) in the order of their times (time_ns), across all
+ * threads: a source with several buffers (perf's per-CPU rings) merges
+ * them by timestamp. A syscall's entry and exit are two events, with other
+ * threads' events between them; the model's rules (track.h: address reuse
+ * across threads) rely on that order, not on entry and exit being
+ * adjacent.
  *
  * Ownership: the event and everything it points to belong to the source
  * and are valid only during the call that hands it over.
