@@ -28,9 +28,8 @@
  * below the threshold (CGROUP_BELOW) can the next crossing be reported:
  * the watch re-arms itself. Each new OOM kill counted by the cgroup
  * (oom_kill in memory.oom_control or memory.events) gives a CGROUP_OOM
- * record. Records are queued and the tracer loop is woken with
- * CGROUP_WAKE_SIGNAL (tgkill to the thread that called
- * cgroup_watch_start, read on its signalfd); it takes them with
+ * record. Records are queued and the loop is woken through an eventfd
+ * (cgroup_watch_fd, in its poll set); it takes them with
  * cgroup_watch_take().
  *
  * Nothing here touches the target: only cgroup files are read (the
@@ -43,14 +42,12 @@
 #ifndef MMAPWATCH_CGROUP_H
 #define MMAPWATCH_CGROUP_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
-#define CGROUP_WAKE_SIGNAL SIGUSR2
 
 /* How often usage is read when the kernel cannot notify us (v2). */
 #define CGROUP_POLL_MS 100
@@ -124,13 +121,16 @@ struct cgroup_watch;
  * what to do (no memory cgroup found, no limit for a percentage). */
 struct cgroup_watch *cgroup_watch_new(pid_t pid, uint64_t threshold, unsigned pct);
 
-/* Registers for the notifications and starts the watching thread, which
- * inherits the caller's signal mask (CGROUP_WAKE_SIGNAL must be blocked).
+/* Registers for the notifications and starts the watching thread.
  * Usage already above the threshold gives a CGROUP_ABOVE record at once.
  * 0, or -1 after logging why. */
 int cgroup_watch_start(struct cgroup_watch *w);
 
 void cgroup_watch_free(struct cgroup_watch *w);
+
+/* Readable when records are queued (after cgroup_watch_start; -1 before):
+ * the loop polls it and then takes them. */
+int cgroup_watch_fd(const struct cgroup_watch *w);
 
 /* The cgroup's path as /proc/PID/cgroup shows it to us, the threshold in
  * bytes, and its percentage of the limit (0 for a SIZE). */

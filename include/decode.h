@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "syscalls.h"
+
 enum map_call_kind {
     MAP_CALL_NONE,     /* not a memory-map syscall */
     MAP_CALL_MMAP,
@@ -38,8 +40,8 @@ struct map_call {
 /* The syscall ABIs decoded: x86_64, and i386 (32-bit programs, and int
  * $0x80 from 64-bit ones), whose numbers differ. Values are the kernel's
  * AUDIT_ARCH_* constants, as PTRACE_GET_SYSCALL_INFO reports them. */
-#define DECODE_ARCH_X86_64 0xc000003eU
-#define DECODE_ARCH_I386 0x40000003U
+#define DECODE_ARCH_X86_64 SYSCALL_ARCH_X86_64
+#define DECODE_ARCH_I386 SYSCALL_ARCH_I386
 
 /* Whether nr of arch is one of the syscalls decode understands. */
 bool decode_is_map_syscall(uint32_t arch, uint64_t nr);

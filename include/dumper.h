@@ -5,7 +5,9 @@
  * function here. Dumps themselves (dump.h: process_vm_readv, pagemap,
  * sparse files) run on one worker thread, so the loop keeps serving stops
  * while a large region is written; the worker hands each finished dump
- * back and wakes the loop with SIGUSR1 (on the loop's signalfd).
+ * back and wakes the loop through an eventfd (dumper_done_fd); dump
+ * deadlines are a timerfd (dumper_timer_fd). Both are in the loop's poll
+ * set: no signal is involved.
  *
  * Rules (README "Dumps"):
  *  - a new region is dumped --delay after its mmap ("delay"), then every
@@ -29,7 +31,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <signal.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -69,7 +70,8 @@ struct dump_target {
                                 dumper_schedule copies it */
 };
 
-/* Starts the worker. NULL after logging why. */
+/* Starts the worker. NULL after logging why. config->dir_fd is the
+ * dumper's from this call on, also when it fails (closed then). */
 struct dumper *dumper_new(const struct dumper_config *config);
 
 /* Cancels a dump in flight, stops the worker, frees everything. NULL ok. */
@@ -96,16 +98,17 @@ unsigned dumper_before_gone(struct dumper *d, pid_t pid, const uint64_t *ids, si
 size_t dumper_dump_now(struct dumper *d, const struct dump_target *targets, size_t n,
                        const char *reason);
 
-/* This signal (blocked, read on the loop's signalfd) means a dump deadline
- * passed. Not SIGALRM: a second timer's signal of the same number may
- * merge with the first while pending. */
-#define DUMPER_TIMER_SIGNAL SIGVTALRM
+/* The fds the loop polls: readable when a dump deadline passed
+ * (then dumper_run_due) and when the worker finished dumps (then
+ * dumper_collect). */
+int dumper_timer_fd(const struct dumper *d);
+int dumper_done_fd(const struct dumper *d);
 
-/* Starts the dumps whose time has come (after the dump timer fired). */
+/* Starts the dumps whose time has come (dumper_timer_fd readable). */
 void dumper_run_due(struct dumper *d);
 
-/* Takes the finished dumps (after SIGUSR1): writes their events, calls
- * release() for held threads, schedules redumps. */
+/* Takes the finished dumps (dumper_done_fd readable): writes their events,
+ * calls release() for held threads, schedules redumps. */
 void dumper_collect(struct dumper *d);
 
 /* Shutting down: every pending dump starts now, and regions reported from

@@ -55,6 +55,11 @@ void output_exec(const struct event_origin *o, unsigned long regions_ended);
 /* wait_status as returned by wait4 for the process's leader. */
 void output_exit(const struct event_origin *o, int wait_status);
 void output_detach(const struct event_origin *o);
+/* The event source dropped events (count, 0 if unknown) over window_ns:
+ * calls_voided calls in flight lost their pairing, regions_uncertain
+ * regions may have ended unseen. */
+void output_lost(const struct event_origin *o, uint64_t count, uint64_t window_ns,
+                 size_t calls_voided, size_t regions_uncertain);
 /* A process selected by --comm or --match (before its "attach"): its
  * command line (arguments joined by spaces, possibly cut) and which
  * selector took it, "comm" or "match". */

@@ -35,6 +35,8 @@ struct region {
     pid_t tid;                  /* thread that mapped it */
     struct timespec mapped_at;  /* CLOCK_REALTIME of the mmap */
     uint64_t id;                /* caller's id; pieces of a split region keep it */
+    uint64_t born_ns;           /* CLOCK_MONOTONIC of the call's result that made it */
+    bool uncertain;             /* events were lost since: it may have ended unseen */
 };
 
 struct region_set;
@@ -75,6 +77,9 @@ const struct region *region_set_find(const struct region_set *set, uint64_t addr
 bool region_set_overlaps(const struct region_set *set, uint64_t start, uint64_t end);
 
 size_t region_set_count(const struct region_set *set);
+
+/* Marks every region uncertain (events were lost). Returns how many. */
+size_t region_set_mark_uncertain(struct region_set *set);
 uint64_t region_set_bytes(const struct region_set *set);
 
 /* Calls fn for each region in address order; stops early when fn returns

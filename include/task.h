@@ -1,6 +1,7 @@
 /*
- * task: per-thread tracer state, and the per-address-space state that
- * threads share.
+ * task: the model's per-thread state, and the per-address-space state
+ * that threads share. Nothing here knows how events are obtained (the
+ * sources keep their own per-thread state).
  *
  * An addr_space is the model of one mm: every thread of a process (and a
  * vfork child until it execs) points to the same one, fork gives the child
@@ -25,33 +26,34 @@ struct unwind_space;
 
 struct addr_space {
     unsigned refs;              /* tasks pointing here */
-    unsigned live;              /* of those, the ones not yet at PTRACE_EVENT_EXIT */
+    unsigned live;              /* of those, the ones not exiting yet */
     pid_t owner;                /* tgid of the process whose mm this is */
     struct region_set *regions; /* reported regions still mapped */
     struct unwind_space *unwind; /* -k: the unwinder's cache for this mm (unwind.h); NULL until used */
     struct addr_space *next;    /* the table's list of address spaces */
 };
 
-enum syscall_state {
-    SYSCALL_UNKNOWN,  /* just attached: the next syscall stop may be either */
-    SYSCALL_OUTSIDE,  /* the next syscall stop is an entry */
-    SYSCALL_INSIDE,   /* entered (or seccomp-stopped); the next is the exit */
+/* The memory-map (or exec) syscall a thread is inside, from its
+ * EVENT_CALL_ENTER to its EVENT_CALL_DONE. */
+struct in_flight {
+    bool active;
+    uint32_t arch;              /* SYSCALL_ARCH_* */
+    uint64_t nr;
+    uint64_t args[6];
+    uint64_t entered_ns;        /* CLOCK_MONOTONIC of the entry: the call applies
+                                   only to regions that existed then */
+    unsigned ended_early;       /* regions it removed that a reused address
+                                   proved gone before its result came */
+    bool has_moved;             /* mremap: the region it moves, taken out early */
+    struct region moved;
 };
 
 struct task {
     pid_t tid;
     pid_t pid;                  /* thread group id */
     struct addr_space *as;
-    enum syscall_state syscall;
-    uint32_t arch;              /* AUDIT_ARCH_* of that syscall */
-    uint64_t nr;                /* syscall number seen at entry */
-    uint64_t args[6];           /* its arguments */
-    bool want_exit_stop;        /* launch mode: restart with PTRACE_SYSCALL to see the result */
-    bool detaching;             /* detach at the next stop */
-    bool group_stopped;         /* last stop was a group-stop (PTRACE_LISTEN in effect) */
-    bool exiting;               /* reached PTRACE_EVENT_EXIT (see task_mark_exiting) */
-    unsigned holds;             /* dumps it waits for before it may go on (dumper.h) */
-    int comm_fd;                /* /proc/PID/task/TID/comm, opened at the first event; -1 */
+    struct in_flight call;
+    bool exiting;               /* reached its exit (see task_mark_exiting) */
     char leader_comm[PROCFS_COMM_MAX]; /* leaders: name kept for the exit event */
     struct task *hash_next;
 };
@@ -75,12 +77,8 @@ void task_rekey(struct task_table *table, struct task *task, pid_t new_tid);
 
 size_t task_count(const struct task_table *table);
 
-/* The thread's current name (events read it each time: threads rename
- * themselves). "?" when it cannot be read. */
-void task_read_comm(struct task *task, char comm[PROCFS_COMM_MAX]);
-
-/* The task reached PTRACE_EVENT_EXIT: it no longer counts as live in its
- * address space. When as->live drops to 0, the mm is about to go. */
+/* The task is exiting (EVENT_THREAD_EXIT): it no longer counts as live in
+ * its address space. When as->live drops to 0, the mm is about to go. */
 void task_mark_exiting(struct task *task);
 
 /* Calls fn for every task; fn may not add or remove tasks. */

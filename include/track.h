@@ -1,6 +1,7 @@
 /*
  * track: what a finished memory-map syscall does to the region model, and
- * whether it is reported.
+ * whether it is reported. Part of the model (model.h calls it); knows
+ * nothing of how events are obtained.
  *
  * The rules (README "Which events are reported"): an mmap is reported when
  * its length is at least --min-size, or when it replaces part of a reported
@@ -9,14 +10,27 @@
  * every call is reported. Reported mmaps become regions of the calling
  * task's address space, so their whole life can be followed, and are
  * handed to the dumper.
+ *
+ * Address reuse across threads: a munmap, mremap or mprotect applies only
+ * to the regions that existed when it entered (region.born_ns <= the
+ * call's entered_ns): a region another thread mapped at the same address
+ * after the kernel freed it is not touched by the late result. And a
+ * successful mmap without MAP_FIXED that returns an address overlapping a
+ * region proves that region gone already (the kernel never hands out a
+ * mapped address): it is ended there, on behalf of the thread whose
+ * munmap or mremap over it is still in flight, which reports it with its
+ * own result.
  */
 #ifndef MMAPWATCH_TRACK_H
 #define MMAPWATCH_TRACK_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "decode.h"
+#include "event.h"
+#include "procfs.h"
 #include "task.h"
 
 struct dumper;
@@ -26,21 +40,38 @@ struct unwinder;
 struct track_policy {
     uint64_t min_size;
     bool report_failed;
+    struct task_table *tasks;  /* every task: who else has a call in flight */
     struct dumper *dumper;     /* new regions are scheduled for a dump; NULL: no dumps */
     struct unwinder *unwinder; /* -k: new regions and failed mmaps get a stack; NULL: none */
     struct summary *summary;   /* -c: new regions are counted; NULL: no summary */
+    /* The thread's name now ("?" when unknown); from the event source. */
+    void (*thread_name)(void *ctx, pid_t pid, pid_t tid, char out[PROCFS_COMM_MAX]);
+    /* -k: the registers of a thread the source holds stopped (the first
+     * half of a stack's capture); false when they cannot be had. */
+    bool (*capture_regs)(void *ctx, pid_t tid, struct stack_regs *out);
+    void *ctx;
 };
 
-/* At syscall entry (call decoded from the arguments, result unknown):
- * whether the call could be reported, i.e. whether its result is worth a
- * stop at syscall exit. A munmap that touches no reported region needs no
- * second stop, with --min-size above 0. */
-bool track_may_report(const struct track_policy *policy, const struct task *task,
-                      const struct map_call *call);
+/* When the result being applied happened. */
+struct track_when {
+    struct timespec ts;  /* CLOCK_REALTIME, for the event's time */
+    uint64_t done_ns;    /* CLOCK_MONOTONIC: new regions are born then */
+    bool stopped;        /* the thread is stopped: its stack can be captured */
+    const char *comm;    /* the thread's name from the source, or NULL */
+    const struct stack_snapshot *stack; /* the source's own snapshot, or NULL */
+};
 
-/* Applies *call, made by task, and writes the event if it is reported.
- * Returns true if an event was written. */
+/* At syscall entry (task->call: arch, nr, args; result unknown): whether
+ * the call could be reported (syscall_report_need, the rule the seccomp
+ * filter applies too), i.e. whether its result is worth a stop at syscall
+ * exit. A munmap that touches no reported region needs no second stop,
+ * with --min-size above 0. */
+bool track_may_report(const struct track_policy *policy, const struct task *task);
+
+/* Applies *call, made by task (whose task->call is the call in flight), and
+ * writes the event if it is reported. Returns true if an event was
+ * written. */
 bool track_map_call(const struct track_policy *policy, struct task *task,
-                    const struct map_call *call);
+                    const struct map_call *call, const struct track_when *when);
 
 #endif

@@ -1,13 +1,16 @@
 /*
- * unwind: the user call stack of a stopped thread, symbolized.
+ * unwind: the user call stack of a thread, in two steps: capture (the
+ * registers, taken by the source, and a copy of the top of the stack) and
+ * walk (over that snapshot), then symbolized.
  *
  * libunwind walks the stack (remote unwinding: unw_create_addr_space +
  * unw_init_remote), with every accessor ours instead of libunwind-ptrace's, so
  * that a stack costs a handful of syscalls instead of one ptrace call per
  * word and one ELF re-read per frame:
- *  - registers: one PTRACE_GETREGS per stack;
- *  - memory: the top of the stack (up to the end of its mapping) is read
- *    once per stack; pages of read-only file mappings (code, .eh_frame,
+ *  - registers: from the snapshot (the ptrace source's PTRACE_GETREGS at
+ *    the stop; a perf sample's own);
+ *  - memory: the top of the stack (up to the end of its mapping) is copied
+ *    once per stack, at the capture; pages of read-only file mappings (code, .eh_frame,
  *    .eh_frame_hdr) are read from the mapped file, never through the
  *    target (a read there would fault the page into its memory), and
  *    cached per address space; any other page is read (memread.h) for
@@ -28,11 +31,11 @@
  * hence an empty cache. An address found in no known module makes the
  * module list be read again, once per stack.
  *
- * Threads: the tracer thread only (ptrace is per tracer thread).
+ * Threads: the loop's thread only.
  *
  * Ownership: the unwinder owns the per-file symbol cache; each
  * struct addr_space owns its struct unwind_space (task.c frees it with
- * unwind_space_free). A struct stack owns its strings until
+ * unwind_space_free). A struct stack (stack.h) owns its strings until
  * stack_release().
  */
 #ifndef MMAPWATCH_UNWIND_H
@@ -43,41 +46,35 @@
 #include <sys/types.h>
 
 #include "decode.h"
+#include "event.h"
+#include "stack.h"
 
 struct unwinder;
 struct unwind_space;
-
-struct stack_frame {
-    uint64_t ip;
-    char *symbol; /* "name+0x1a" (demangled), or NULL when unknown */
-    char *module; /* path of the file mapped at ip, or NULL (anonymous memory) */
-};
-
-struct stack {
-    struct stack_frame *frames; /* innermost first */
-    unsigned depth;
-    bool truncated;             /* stopped at the depth limit with more frames beyond */
-};
 
 /* NULL after logging why (out of memory). max_depth >= 1. */
 struct unwinder *unwinder_new(unsigned max_depth);
 void unwinder_free(struct unwinder *u);
 
-/* The stack of thread tid (process pid), which must be in a ptrace stop,
- * with space the cache of its address space (*space is created on first
- * use). arch is the AUDIT_ARCH of its last syscall: only x86_64 code is
- * unwound. 0, or -1 when no frame could be read (the thread is gone, or a
- * 32-bit process); *out is valid (maybe empty) either way and must be
- * released. */
-int unwind_stack(struct unwinder *u, struct unwind_space **space, pid_t pid, pid_t tid,
-                 uint32_t arch, struct stack *out);
+/* Capture, the first step: the stack bytes above regs->sp (up to 32 KiB,
+ * never past the end of the stack's mapping: what lies beyond may not be
+ * in memory) of thread tid of process pid, whose registers the caller took
+ * at a stop (the ptrace source). *space (the cache of its address space)
+ * is created on first use. out->bytes points into the unwinder, valid
+ * until the next capture. 0, or -1 on ENOMEM (out then has no bytes). */
+int unwind_capture(struct unwinder *u, struct unwind_space **space, pid_t pid, pid_t tid,
+                   const struct stack_regs *regs, struct stack_snapshot *out);
 
-void stack_release(struct stack *s);
-
-/* The JSON array of a stack ([{"ip":..,"symbol":..,"module":..}, ...]),
- * malloc'd; at most max_bytes long: outer frames that do not fit are left
- * out (*complete = false). NULL on ENOMEM. */
-char *stack_to_json(const struct stack *s, size_t max_bytes, bool *complete);
+/* Walk, the second step: the stack of a snapshot (from unwind_capture, or
+ * a perf sample's registers and stack copy), by libunwind over the copy,
+ * the mapped files, and other memory of process pid read through thread
+ * tid (pagemap first: only pages in memory). Never reads a live thread's
+ * registers. arch is the AUDIT_ARCH of the syscall it was taken at: only
+ * x86_64 code is unwound. 0, or -1 when nothing could be walked (a 32-bit
+ * process, ENOMEM); *out is valid (maybe empty) either way and must be
+ * released (stack_release). */
+int unwind_walk(struct unwinder *u, struct unwind_space **space, pid_t pid, pid_t tid,
+                uint32_t arch, const struct stack_snapshot *snap, struct stack *out);
 
 /* A map call is about to run in this address space (its entry): drops
  * what it may make stale. NULL space ok. */

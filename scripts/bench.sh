@@ -434,7 +434,7 @@ measure_workload() { # measure_workload WORKLOAD
 #              and wrote the event). In between: pagemap reads, the
 #              process_vm_readv copies, the pwrites into the page cache,
 #              ftruncate and close, the .json, two renames, and the
-#              worker's wake-up of the loop (SIGUSR1 on its signalfd).
+#              worker's wake-up of the loop (an eventfd in its poll set).
 #              Both are CLOCK_REALTIME, microseconds, in one process; only
 #              a clock step in between could skew them. Dump speed is the
 #              resident bytes over this time.

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -255,7 +254,7 @@ struct cgroup_watch {
 
     pthread_t thread;
     bool started;
-    pid_t loop_tid;
+    int wake_efd;           /* the loop's: written when records are queued */
 
     /* The watching thread's own. */
     bool above;
@@ -405,7 +404,7 @@ struct cgroup_watch *cgroup_watch_new(pid_t pid, uint64_t threshold, unsigned pc
     }
     w->pid = pid;
     w->dir_fd = w->usage_fd = w->events_fd = -1;
-    w->threshold_efd = w->oom_efd = w->stop_efd = -1;
+    w->threshold_efd = w->oom_efd = w->stop_efd = w->wake_efd = -1;
     pthread_mutex_init(&w->lock, NULL);
 
     char proc[64], text[16384];
@@ -487,6 +486,13 @@ const char *cgroup_watch_path(const struct cgroup_watch *w) { return w->path; }
 uint64_t cgroup_watch_threshold(const struct cgroup_watch *w) { return w->threshold; }
 unsigned cgroup_watch_pct(const struct cgroup_watch *w) { return w->pct; }
 
+static void wake_loop(struct cgroup_watch *w)
+{
+    uint64_t one = 1;
+    if (write(w->wake_efd, &one, sizeof one) < 0 && errno != EAGAIN)
+        log_warn("cannot wake the loop for a memory cgroup event: %s", strerror(errno));
+}
+
 /* Queues a record; from the watching thread (wake) the loop is told. */
 static void queue_record(struct cgroup_watch *w, const struct cgroup_record *r, bool wake)
 {
@@ -497,7 +503,7 @@ static void queue_record(struct cgroup_watch *w, const struct cgroup_record *r, 
         w->dropped++;
     pthread_mutex_unlock(&w->lock);
     if (wake)
-        syscall(SYS_tgkill, getpid(), w->loop_tid, CGROUP_WAKE_SIGNAL);
+        wake_loop(w);
 }
 
 static void fill_record(struct cgroup_watch *w, struct cgroup_record *r,
@@ -578,7 +584,7 @@ static void stop_watching(struct cgroup_watch *w, const char *what)
     w->ended = what;
     w->ended_errno = err;
     pthread_mutex_unlock(&w->lock);
-    syscall(SYS_tgkill, getpid(), w->loop_tid, CGROUP_WAKE_SIGNAL);
+    wake_loop(w);
 }
 
 static uint64_t drain_eventfd(int fd)
@@ -676,8 +682,8 @@ out:;
 
 int cgroup_watch_start(struct cgroup_watch *w)
 {
-    w->loop_tid = (pid_t)syscall(SYS_gettid);
-    if ((w->stop_efd = eventfd(0, EFD_CLOEXEC)) < 0) {
+    if ((w->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+        (w->stop_efd = eventfd(0, EFD_CLOEXEC)) < 0) {
         log_error("cannot watch the memory cgroup: eventfd: %s", strerror(errno));
         return -1;
     }
@@ -723,8 +729,15 @@ void cgroup_watch_check_oom(struct cgroup_watch *w)
     close(fd);
 }
 
+int cgroup_watch_fd(const struct cgroup_watch *w) { return w->wake_efd; }
+
 bool cgroup_watch_take(struct cgroup_watch *w, struct cgroup_record *record)
 {
+    /* Cleared before the queue is looked at: a record queued after this
+     * wakes the loop again. */
+    uint64_t pending;
+    if (w->wake_efd >= 0 && read(w->wake_efd, &pending, sizeof pending) < 0 && errno != EAGAIN)
+        log_warn("memory cgroup watch: %s", strerror(errno));
     pthread_mutex_lock(&w->lock);
     bool any = w->count > 0;
     if (any) {
@@ -758,7 +771,7 @@ void cgroup_watch_free(struct cgroup_watch *w)
             log_warn("cannot stop the memory cgroup watch: %s", strerror(errno));
         pthread_join(w->thread, NULL);
     }
-    int fds[] = {w->stop_efd, w->threshold_efd, w->oom_efd, w->usage_fd, w->events_fd, w->dir_fd};
+    int fds[] = {w->wake_efd, w->stop_efd, w->threshold_efd, w->oom_efd, w->usage_fd, w->events_fd, w->dir_fd};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
             close(fds[i]);

@@ -1,12 +1,13 @@
 /*
  * decode: raw syscall numbers and registers -> struct map_call.
- * See include/decode.h. x86_64 only: the tracer ignores other arches.
+ * See include/decode.h. Both ABIs of include/syscalls.h: their numbers
+ * come from that table.
  */
 #include "decode.h"
 
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+
+#include "syscalls.h"
 
 #define PAGE_SIZE_BYTES 4096ULL
 
@@ -17,47 +18,17 @@ uint64_t decode_page_align(uint64_t len)
     return (len + PAGE_SIZE_BYTES - 1) & ~(PAGE_SIZE_BYTES - 1);
 }
 
-/* i386 numbers (arch/x86/entry/syscalls/syscall_32.tbl). */
-enum {
-    I386_MUNMAP = 91,
-    I386_MPROTECT = 125,
-    I386_MREMAP = 163,
-    I386_MMAP2 = 192,
-    I386_PKEY_MPROTECT = 380,
-};
-
-static enum map_call_kind kind_of_i386(uint64_t nr)
-{
-    switch (nr) {
-    case I386_MMAP2:
-        return MAP_CALL_MMAP;
-    case I386_MUNMAP:
-        return MAP_CALL_MUNMAP;
-    case I386_MREMAP:
-        return MAP_CALL_MREMAP;
-    case I386_MPROTECT:
-    case I386_PKEY_MPROTECT:
-        return MAP_CALL_MPROTECT;
-    default:
-        return MAP_CALL_NONE;
-    }
-}
-
 static enum map_call_kind kind_of(uint32_t arch, uint64_t nr)
 {
-    if (arch == DECODE_ARCH_I386)
-        return kind_of_i386(nr);
-    if (arch != DECODE_ARCH_X86_64)
-        return MAP_CALL_NONE;
-    switch (nr) {
-    case SYS_mmap:
+    switch (syscall_lookup(arch, nr)) {
+    case SC_MMAP:
         return MAP_CALL_MMAP;
-    case SYS_munmap:
+    case SC_MUNMAP:
         return MAP_CALL_MUNMAP;
-    case SYS_mremap:
+    case SC_MREMAP:
         return MAP_CALL_MREMAP;
-    case SYS_mprotect:
-    case SYS_pkey_mprotect:
+    case SC_MPROTECT:
+    case SC_PKEY_MPROTECT:
         return MAP_CALL_MPROTECT;
     default:
         return MAP_CALL_NONE;

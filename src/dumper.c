@@ -18,7 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "dump.h"
@@ -69,8 +70,8 @@ struct dumper {
     uint64_t dumps_started, bytes_written;
     bool quota_warned, flushing;
 
-    timer_t timer;
-    bool has_timer;
+    int timer_fd;                  /* the next dump deadline (timerfd), in the loop's poll set */
+    int done_fd;                   /* eventfd: the worker finished a dump */
 
     pthread_t worker;
     bool worker_started;
@@ -81,7 +82,6 @@ struct dumper {
     bool stop;                     /* guarded by lock */
     size_t running;                /* submitted and not collected (loop only) */
     atomic_bool cancel;
-    pid_t loop_tid;
     void *buf;                     /* the worker's read buffer */
 };
 
@@ -134,8 +134,10 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&d->lock);
         w->next = d->done;
         d->done = w;
-        /* SIGUSR1 to the loop thread, which reads it on its signalfd. */
-        syscall(SYS_tgkill, getpid(), d->loop_tid, SIGUSR1);
+        /* The loop polls this eventfd. */
+        uint64_t one = 1;
+        if (write(d->done_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+            log_warn("dump worker: cannot wake the loop: %s", strerror(errno));
     }
     pthread_mutex_unlock(&d->lock);
     return NULL;
@@ -178,15 +180,17 @@ static void arm_timer(struct dumper *d)
         if (job->state == JOB_WAITING && (next == 0 || job->deadline_ns < next))
             next = job->deadline_ns;
     }
-    if (!d->has_timer)
-        return;
     struct itimerspec its = {0};
     if (next) {
         /* An absolute time already passed fires at once. */
         its.it_value.tv_sec = (time_t)(next / 1000000000ULL);
         its.it_value.tv_nsec = (long)(next % 1000000000ULL);
+        if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+            its.it_value.tv_nsec = 1; /* zero would disarm it */
     }
-    timer_settime(d->timer, TIMER_ABSTIME, &its, NULL);
+    if (timerfd_settime(d->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+        log_warn("cannot arm the dump timer: %s; dumps wait for the next event",
+                 strerror(errno));
 }
 
 static void origin_of(const struct job *job, struct event_origin *o)
@@ -286,23 +290,25 @@ struct dumper *dumper_new(const struct dumper_config *config)
     if (!d || !(d->buf = malloc(DUMP_BUF_DEFAULT))) {
         log_error("out of memory");
         free(d);
+        if (config->dir_fd >= 0)
+            close(config->dir_fd); /* ours from the call on, whatever happens */
         return NULL;
     }
     d->cfg = *config;
-    d->loop_tid = (pid_t)syscall(SYS_gettid);
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->wake, NULL);
-    struct sigevent sev = {
-        .sigev_notify = SIGEV_SIGNAL,
-        .sigev_signo = DUMPER_TIMER_SIGNAL,
-    };
-    if (timer_create(CLOCK_MONOTONIC, &sev, &d->timer) == 0)
-        d->has_timer = true;
+    d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    d->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (d->timer_fd < 0 || d->done_fd < 0) {
+        log_error("cannot start the dump worker: %s", strerror(errno));
+        dumper_free(d);
+        return NULL;
+    }
     /* The worker inherits the loop's blocked signals: every signal we
      * serve stays on the loop's signalfd. */
     int rc = pthread_create(&d->worker, NULL, worker_main, d);
-    if (rc != 0 || !d->has_timer) {
-        log_error("cannot start the dump worker: %s", strerror(rc ? rc : errno));
+    if (rc != 0) {
+        log_error("cannot start the dump worker: %s", strerror(rc));
         dumper_free(d);
         return NULL;
     }
@@ -337,8 +343,10 @@ void dumper_free(struct dumper *d)
         pthread_join(d->worker, NULL);
     }
     free_work(d->done);
-    if (d->has_timer)
-        timer_delete(d->timer);
+    if (d->timer_fd >= 0)
+        close(d->timer_fd);
+    if (d->done_fd >= 0)
+        close(d->done_fd);
     for (size_t i = 0; i < d->njobs; i++) {
         free(d->jobs[i]->waiters);
         free(d->jobs[i]->stack_json);
@@ -457,8 +465,14 @@ size_t dumper_dump_now(struct dumper *d, const struct dump_target *targets, size
     return started;
 }
 
+int dumper_timer_fd(const struct dumper *d) { return d->timer_fd; }
+int dumper_done_fd(const struct dumper *d) { return d->done_fd; }
+
 void dumper_run_due(struct dumper *d)
 {
+    uint64_t expirations;
+    if (read(d->timer_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+        log_warn("dump timer: %s", strerror(errno));
     uint64_t now = now_ns();
     /* start_job may remove jobs: walk by id, not by index. */
     for (size_t i = 0; i < d->njobs;) {
@@ -528,6 +542,11 @@ static void finish(struct dumper *d, struct work *w)
 
 void dumper_collect(struct dumper *d)
 {
+    /* Cleared before the list is taken: a dump finished after this wakes
+     * the loop again. */
+    uint64_t finished;
+    if (read(d->done_fd, &finished, sizeof finished) < 0 && errno != EAGAIN)
+        log_warn("dump worker: %s", strerror(errno));
     pthread_mutex_lock(&d->lock);
     struct work *done = d->done;
     d->done = NULL;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "syscalls.h"
 
 /* The program is exported to plain BPF in the parent: the fork child that
  * loads it must not allocate (another thread of ours, the dump worker,
@@ -78,30 +79,52 @@ static scmp_filter_ctx new_context(uint32_t arch)
     return ctx;
 }
 
-/* The rules of one arch. mmap_nr is the mmap whose second argument is the
- * length (x86_64 mmap, i386 mmap2). */
-static int add_rules(scmp_filter_ctx ctx, int mmap_nr, uint64_t min_size, bool trap_exec)
+/* libseccomp takes a rule's syscall by the native number (or a negative
+ * pseudo number for calls the native arch lacks, such as mmap2) and
+ * translates it for each arch of the context: our table's number of arch,
+ * through its name, becomes that. __NR_SCMP_ERROR when libseccomp does
+ * not know it. */
+static int seccomp_nr(uint32_t scmp_arch, long nr)
+{
+    char *name = seccomp_syscall_resolve_num_arch(scmp_arch, (int)nr);
+    if (!name)
+        return __NR_SCMP_ERROR;
+    int native = seccomp_syscall_resolve_name(name);
+    free(name);
+    return native;
+}
+
+/* The rules of one arch, from the syscall table's (syscalls.h): a call
+ * stops unless its arguments alone say it cannot be reported
+ * (syscall_report_need), the same rule the model applies at entry. */
+static int add_rules(scmp_filter_ctx ctx, uint32_t arch, uint32_t scmp_arch, uint64_t min_size,
+                     bool trap_exec)
 {
     int rc = 0;
-    if (min_size == 0) {
-        rc = add_trace(ctx, mmap_nr, 0, NULL);
-    } else {
+    for (int id = SC_NONE + 1; id < SC_COUNT && rc == 0; id++) {
+        const struct syscall_rule *rule = &syscall_desc((enum syscall_id)id)->rule;
+        long nr = syscall_number(arch, (enum syscall_id)id);
+        bool wanted = rule->touches || (rule->ends_space && trap_exec);
+        if (!wanted || nr < 0)
+            continue;
+        int snr = seccomp_nr(scmp_arch, nr);
+        if (snr == __NR_SCMP_ERROR)
+            return -ENOSYS;
+        if (min_size == 0 || rule->fixed_arg < 0) {
+            /* Any of these may touch a reported region, whatever its size. */
+            rc = add_trace(ctx, snr, 0, NULL);
+            continue;
+        }
         /* Two rules for one syscall are ORed: large mappings, and fixed ones
          * (which may replace part of a reported region). */
-        struct scmp_arg_cmp large = SCMP_A1(SCMP_CMP_GE, min_size);
-        struct scmp_arg_cmp fixed = SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_FIXED, MAP_FIXED);
-        rc = add_trace(ctx, mmap_nr, 1, &large);
-        rc = rc ? rc : add_trace(ctx, mmap_nr, 1, &fixed);
-    }
-    /* Any of these may touch a reported region, whatever their size. */
-    rc = rc ? rc : add_trace(ctx, SCMP_SYS(munmap), 0, NULL);
-    rc = rc ? rc : add_trace(ctx, SCMP_SYS(mremap), 0, NULL);
-    rc = rc ? rc : add_trace(ctx, SCMP_SYS(mprotect), 0, NULL);
-    rc = rc ? rc : add_trace(ctx, SCMP_SYS(pkey_mprotect), 0, NULL);
-    if (trap_exec) {
-        rc = rc ? rc : add_trace(ctx, SCMP_SYS(execve), 0, NULL);
-        rc = rc ? rc : add_trace(ctx, SCMP_SYS(execveat), 0, NULL);
-        rc = rc ? rc : add_trace(ctx, SCMP_SYS(exit_group), 0, NULL);
+        struct scmp_arg_cmp large = {.arg = (unsigned)rule->len_arg, .op = SCMP_CMP_GE,
+                                     .datum_a = min_size};
+        struct scmp_arg_cmp fixed = {.arg = (unsigned)rule->fixed_arg,
+                                     .op = SCMP_CMP_MASKED_EQ, .datum_a = MAP_FIXED,
+                                     .datum_b = MAP_FIXED};
+        if (rule->len_arg >= 0)
+            rc = add_trace(ctx, snr, 1, &large);
+        rc = rc ? rc : add_trace(ctx, snr, 1, &fixed);
     }
     return rc;
 }
@@ -119,8 +142,8 @@ struct map_filter *filter_build(uint64_t min_size, bool trap_exec)
     compat = new_context(SCMP_ARCH_X86);
     if (!f->ctx || !compat)
         goto fail;
-    rc = add_rules(f->ctx, SCMP_SYS(mmap), min_size, trap_exec);
-    rc = rc ? rc : add_rules(compat, SCMP_SYS(mmap2), min_size, trap_exec);
+    rc = add_rules(f->ctx, SYSCALL_ARCH_X86_64, SCMP_ARCH_X86_64, min_size, trap_exec);
+    rc = rc ? rc : add_rules(compat, SYSCALL_ARCH_I386, SCMP_ARCH_X86, min_size, trap_exec);
     rc = rc ? rc : seccomp_merge(f->ctx, compat);
     if (rc)
         goto fail;

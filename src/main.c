@@ -15,7 +15,7 @@
 #include "options.h"
 #include "output.h"
 #include "target.h"
-#include "tracer.h"
+#include "loop.h"
 
 int main(int argc, char **argv)
 {
@@ -53,36 +53,36 @@ int main(int argc, char **argv)
             close(dump_dir_fd);
         return 1;
     }
-    struct tracer *tracer = tracer_new(&opts, dump_dir_fd);
-    if (!tracer) {
+    struct loop *loop = loop_new(&opts, dump_dir_fd);
+    if (!loop) {
         output_close();
         return 1;
     }
 
     int status = 0;
     if (opts.command) {
-        if (tracer_launch(tracer) < 0)
+        if (loop_launch(loop) < 0)
             status = 1;
     } else {
         for (unsigned i = 0; i < opts.npids; i++) {
-            if (tracer_attach(tracer, opts.pids[i]) < 0) {
+            if (loop_attach(loop, opts.pids[i]) < 0) {
                 /* All or nothing: let go of those already seized. */
                 status = 1;
-                tracer_request_detach(tracer);
+                loop_request_detach(loop);
                 break;
             }
         }
         /* --comm / --match: a "target" event and an attach for each. */
-        if (status == 0 && tracer_attach_targets(tracer) < 0) {
+        if (status == 0 && loop_attach_targets(loop) < 0) {
             status = 1;
-            tracer_request_detach(tracer);
+            loop_request_detach(loop);
         }
     }
     if (status == 0)
-        status = tracer_run(tracer);
+        status = loop_run(loop);
     else if (!opts.command)
-        tracer_run(tracer);
-    tracer_free(tracer);
+        loop_run(loop);
+    loop_free(loop);
     output_close();
     return status;
 }

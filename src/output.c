@@ -18,7 +18,7 @@
 #include "log.h"
 #include "options.h"
 #include "summary.h"
-#include "unwind.h"
+#include "stack.h"
 #include "xlat.h"
 
 static FILE *out;
@@ -74,7 +74,7 @@ static void emit(const char *line)
         return;
     if (fputs(line, out) == EOF || fputc('\n', out) == EOF || fflush(out) == EOF) {
         out_failed = true;
-        log_error("cannot write events: %s; detaching", strerror(errno));
+        log_error("cannot write events: %s", strerror(errno)); /* the loop says what follows */
     }
 }
 
@@ -359,6 +359,28 @@ void output_detach(const struct event_origin *o)
     char line[256];
     int n = text_prefix(line, sizeof line, o, false);
     snprintf(line + n, sizeof line - (size_t)n, "detached");
+    emit(line);
+}
+
+void output_lost(const struct event_origin *o, uint64_t count, uint64_t window_ns,
+                 size_t calls_voided, size_t regions_uncertain)
+{
+    if (out_json) {
+        struct json_line j;
+        json_common(&j, "lost", o);
+        json_add_uint(&j, "count", count);
+        json_add_uint(&j, "window_ns", window_ns);
+        json_add_uint(&j, "calls_voided", calls_voided);
+        json_add_uint(&j, "regions_uncertain", regions_uncertain);
+        json_emit(&j);
+        return;
+    }
+    char line[256];
+    int n = text_prefix(line, sizeof line, o, false);
+    snprintf(line + n, sizeof line - (size_t)n,
+             "lost %" PRIu64 " events over %" PRIu64 " ms: %zu calls unpaired, %zu regions "
+             "uncertain",
+             count, window_ns / 1000000, calls_voided, regions_uncertain);
     emit(line);
 }
 

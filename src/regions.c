@@ -433,6 +433,20 @@ bool region_set_overlaps(const struct region_set *set, uint64_t start, uint64_t 
 
 size_t region_set_count(const struct region_set *set) { return set->count; }
 
+static void mark_tree(struct node *t)
+{
+    for (; t; t = t->right) {
+        t->r.uncertain = true;
+        mark_tree(t->left);
+    }
+}
+
+size_t region_set_mark_uncertain(struct region_set *set)
+{
+    mark_tree(set->root);
+    return set->count;
+}
+
 uint64_t region_set_bytes(const struct region_set *set) { return set->bytes; }
 
 /* Regions are disjoint and ordered by start: a subtree entirely before or

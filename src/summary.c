@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "unwind.h"
+#include "stack.h"
 
 struct row_entry {
     struct summary_row row; /* site and comm owned (char * behind the const) */

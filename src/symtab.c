@@ -284,34 +284,38 @@ int symtab_debug_ref(int fd, struct elf_debug_ref *ref)
 }
 
 /* CRC-32 (the zlib/IEEE polynomial, reflected) of everything fd holds, as
- * .gnu_debuglink records it. */
+ * .gnu_debuglink records it. The table and the read buffer are the call's
+ * own: no static state, so any thread may call. */
 bool symtab_crc32_matches(int fd, uint32_t want)
 {
-    static uint32_t table[256];
-    if (!table[1]) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
+    uint32_t table[256];
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+        table[i] = c;
     }
+    enum { CRC_BUF = 1 << 16 };
+    uint8_t *buf = malloc(CRC_BUF);
+    if (!buf)
+        return false;
     uint32_t crc = 0xffffffffu;
-    static uint8_t buf[1 << 16];
     off_t off = 0;
+    bool ok = true;
     for (;;) {
-        ssize_t n = pread(fd, buf, sizeof buf, off);
+        ssize_t n = pread(fd, buf, CRC_BUF, off);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0)
-            return false;
-        if (n == 0)
+        if (n <= 0) {
+            ok = n == 0;
             break;
+        }
         for (ssize_t i = 0; i < n; i++)
             crc = table[(crc ^ buf[i]) & 0xff] ^ (crc >> 8);
         off += n;
     }
-    return (crc ^ 0xffffffffu) == want;
+    free(buf);
+    return ok && (crc ^ 0xffffffffu) == want;
 }
 
 /* ---- perf map ---------------------------------------------------------------- */

@@ -4,12 +4,15 @@
  */
 #include "track.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "dumper.h"
 #include "json.h"
+#include "log.h"
 #include "maps.h"
 #include "output.h"
 #include "summary.h"
@@ -33,19 +36,53 @@ struct report {
     char *stack_json;
 };
 
+static void thread_name(const struct track_policy *policy, const struct task *task,
+                        const struct track_when *when, char out[PROCFS_COMM_MAX])
+{
+    if (when->comm) {
+        snprintf(out, PROCFS_COMM_MAX, "%s", when->comm);
+        return;
+    }
+    if (policy->thread_name) {
+        policy->thread_name(policy->ctx, task->pid, task->tid, out);
+        return;
+    }
+    snprintf(out, PROCFS_COMM_MAX, "?");
+}
+
+/* -k: the stack of the thread that made the call, walked over a snapshot:
+ * the source's own, or one captured now from the thread the source holds
+ * stopped. Empty when neither can be had. */
+static void take_stack(const struct track_policy *policy, struct task *task,
+                       const struct track_when *when, struct stack *out)
+{
+    struct stack_snapshot captured;
+    const struct stack_snapshot *snap = when->stack;
+    struct stack_regs regs;
+    if (!snap && when->stopped && task->call.arch == SYSCALL_ARCH_X86_64 &&
+        policy->capture_regs && policy->capture_regs(policy->ctx, task->tid, &regs) &&
+        unwind_capture(policy->unwinder, &task->as->unwind, task->pid, task->tid, &regs,
+                       &captured) == 0)
+        snap = &captured;
+    memset(out, 0, sizeof *out);
+    if (snap)
+        unwind_walk(policy->unwinder, &task->as->unwind, task->pid, task->tid, task->call.arch,
+                    snap, out);
+}
+
 /* Writes the event of call; with want_stack and -k, unwinds the thread
- * first (it is in its syscall-exit stop: held only for this). */
+ * first (when the source holds it stopped: only for this). */
 static void report_call(const struct track_policy *policy, struct task *task,
-                        const struct map_call *call, bool want_stack, struct report *r)
+                        const struct map_call *call, const struct track_when *when,
+                        bool want_stack, struct report *r)
 {
     memset(r, 0, sizeof *r);
     r->origin.pid = task->pid;
     r->origin.tid = task->tid;
-    clock_gettime(CLOCK_REALTIME, &r->origin.ts);
-    task_read_comm(task, r->origin.comm);
+    r->origin.ts = when->ts;
+    thread_name(policy, task, when, r->origin.comm);
     if (want_stack && policy->unwinder) {
-        unwind_stack(policy->unwinder, &task->as->unwind, task->pid, task->tid, task->arch,
-                     &r->stack);
+        take_stack(policy, task, when, &r->stack);
         r->has_stack = true;
         bool complete = true;
         r->stack_json = stack_to_json(&r->stack, JSON_STACK_MAX, &complete);
@@ -62,20 +99,21 @@ static void report_done(struct report *r)
 }
 
 static void report(const struct track_policy *policy, struct task *task,
-                   const struct map_call *call)
+                   const struct map_call *call, const struct track_when *when)
 {
     struct report r;
-    report_call(policy, task, call, false, &r);
+    report_call(policy, task, call, when, false, &r);
     report_done(&r);
 }
 
 /* A new reported region: its event (with its stack), its row in the
  * summary, then its dump. */
 static void report_new_region(const struct track_policy *policy, struct task *task,
-                              const struct map_call *call, const struct region *region)
+                              const struct map_call *call, const struct track_when *when,
+                              const struct region *region)
 {
     struct report r;
-    report_call(policy, task, call, true, &r);
+    report_call(policy, task, call, when, true, &r);
     bool writable = (region->prot & (PROT_READ | PROT_WRITE)) == (PROT_READ | PROT_WRITE);
     summary_add_region(policy->summary, region->id, region->end - region->start, writable,
                        r.origin.comm, r.has_stack ? &r.stack : NULL);
@@ -97,8 +135,132 @@ static void report_new_region(const struct track_policy *policy, struct task *ta
     report_done(&r);
 }
 
+/* ---- only what existed when the call entered ------------------------------ */
+
+/* The parts of [start, end) covered by regions born at or before a time. */
+struct older_parts {
+    uint64_t start, end, born_limit;
+    uint64_t (*parts)[2];
+    size_t n, cap;
+    bool newer;      /* a region born later overlaps the range */
+    bool short_of_memory;
+};
+
+static int collect_older(const struct region *r, void *ctx)
+{
+    struct older_parts *o = ctx;
+    if (r->born_ns > o->born_limit) {
+        o->newer = true;
+        return 0;
+    }
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 8;
+        uint64_t(*grown)[2] = realloc(o->parts, cap * sizeof *grown);
+        if (!grown) {
+            o->short_of_memory = true;
+            return 1;
+        }
+        o->parts = grown;
+        o->cap = cap;
+    }
+    o->parts[o->n][0] = r->start > o->start ? r->start : o->start;
+    o->parts[o->n][1] = r->end < o->end ? r->end : o->end;
+    o->n++;
+    return 0;
+}
+
+enum older_op { OLDER_COUNT, OLDER_REMOVE, OLDER_PROTECT };
+
+/* Applies op to the regions within [start, end) that existed at
+ * born_limit, leaving any born later alone. Returns the number of regions
+ * touched. */
+static int apply_to_older(struct region_set *regions, uint64_t start, uint64_t end,
+                          uint64_t born_limit, enum older_op op, int prot)
+{
+    struct older_parts o = {.start = start, .end = end, .born_limit = born_limit};
+    region_set_foreach_in(regions, start, end, collect_older, &o);
+    int touched = 0;
+    if (op == OLDER_COUNT || o.n == 0) {
+        touched = (int)o.n;
+    } else if (!o.newer) {
+        /* The common case: the whole range at once, as the kernel did. */
+        touched = op == OLDER_REMOVE ? region_set_remove(regions, start, end, NULL)
+                                     : region_set_protect(regions, start, end, prot);
+    } else {
+        for (size_t i = 0; i < o.n; i++) {
+            int rc = op == OLDER_REMOVE
+                         ? region_set_remove(regions, o.parts[i][0], o.parts[i][1], NULL)
+                         : region_set_protect(regions, o.parts[i][0], o.parts[i][1], prot);
+            touched += rc > 0 ? rc : 0;
+        }
+    }
+    free(o.parts);
+    return touched;
+}
+
+/* The threads of as whose munmap or mremap, in flight now (events come in
+ * time order, so it entered before the mmap returned), removes part of
+ * [start, end). */
+#define REMOVERS_MAX 16
+
+struct remover_search {
+    const struct addr_space *as;
+    uint64_t start, end;
+    struct task *found[REMOVERS_MAX];
+    size_t n;
+};
+
+static void find_remover(struct task *t, void *ctx)
+{
+    struct remover_search *s = ctx;
+    if (s->n == REMOVERS_MAX || t->as != s->as || !t->call.active)
+        return;
+    enum syscall_id id = syscall_lookup(t->call.arch, t->call.nr);
+    if (id != SC_MUNMAP && id != SC_MREMAP)
+        return;
+    uint64_t start = t->call.args[0], end = range_end(start, t->call.args[1]);
+    if (start < s->end && end > s->start)
+        s->found[s->n++] = t;
+}
+
+/* A successful mmap without MAP_FIXED returned [start, end), which
+ * overlaps regions: they are gone already, removed by a call of another
+ * thread whose result has not come yet. Ends them now on its behalf; its
+ * own result reports them. */
+static void end_reused(const struct track_policy *policy, struct task *task, uint64_t start,
+                       uint64_t end)
+{
+    struct region_set *regions = task->as->regions;
+    struct remover_search s = {.as = task->as, .start = start, .end = end};
+    task_foreach(policy->tasks, find_remover, &s);
+    for (size_t i = 0; i < s.n && region_set_overlaps(regions, start, end); i++) {
+        struct in_flight *c = &s.found[i]->call;
+        uint64_t c_start = c->args[0], c_end = range_end(c_start, c->args[1]);
+        if (syscall_lookup(c->arch, c->nr) == SC_MREMAP && !c->has_moved) {
+            /* Moved, not ended: its result puts it at its new address. */
+            const struct region *old = region_set_find(regions, c_start);
+            if (old && old->born_ns <= c->entered_ns) {
+                c->moved = *old;
+                c->has_moved = true;
+            }
+        }
+        int n = apply_to_older(regions, c_start, c_end, c->entered_ns, OLDER_REMOVE, 0);
+        c->ended_early += n > 0 ? (unsigned)n : 0;
+    }
+    if (!region_set_overlaps(regions, start, end))
+        return;
+    /* No call in flight explains it: an unmap we never saw. Said, and the
+     * region ends here rather than lying about the new mapping. */
+    log_warn("process %d: thread %d's mmap got 0x%" PRIx64 "-0x%" PRIx64
+             ", part of a region whose unmap was not seen; that region ends here",
+             (int)task->pid, (int)task->tid, start, end);
+    region_set_remove(regions, start, end, NULL);
+}
+
+/* ---- the calls ---------------------------------------------------------------- */
+
 static bool track_mmap(const struct track_policy *policy, struct task *task,
-                       const struct map_call *call)
+                       const struct map_call *call, const struct track_when *when)
 {
     struct region_set *regions = task->as->regions;
     bool large = call->len >= policy->min_size;
@@ -106,11 +268,13 @@ static bool track_mmap(const struct track_policy *policy, struct task *task,
         if (!policy->report_failed || !large)
             return false;
         struct report r;
-        report_call(policy, task, call, true, &r);
+        report_call(policy, task, call, when, true, &r);
         report_done(&r);
         return true;
     }
     uint64_t start = call->result, end = range_end(start, call->len);
+    if (!(call->flags & MAP_FIXED) && region_set_overlaps(regions, start, end))
+        end_reused(policy, task, start, end);
     if (large) {
         struct region r = {
             .start = start,
@@ -120,11 +284,12 @@ static bool track_mmap(const struct track_policy *policy, struct task *task,
             .fd = (int)call->fd,
             .offset = call->offset,
             .tid = task->tid,
+            .mapped_at = when->ts,
+            .born_ns = when->done_ns,
         };
-        clock_gettime(CLOCK_REALTIME, &r.mapped_at);
         r.id = ++last_region_id;
         if (region_set_insert(regions, &r) == 0) {
-            report_new_region(policy, task, call, &r);
+            report_new_region(policy, task, call, when, &r);
             return true;
         }
     } else if (region_set_overlaps(regions, start, end)) {
@@ -135,20 +300,21 @@ static bool track_mmap(const struct track_policy *policy, struct task *task,
     } else {
         return false;
     }
-    report(policy, task, call);
+    report(policy, task, call, when);
     return true;
 }
 
 static bool track_munmap(const struct track_policy *policy, struct task *task,
-                         const struct map_call *call)
+                         const struct map_call *call, const struct track_when *when)
 {
-    if (call->failed)
+    unsigned early = task->call.ended_early;
+    if (call->failed && early == 0)
         return false;
-    int touched = region_set_remove(task->as->regions, call->addr,
-                                    range_end(call->addr, call->len), NULL);
-    if (touched <= 0 && policy->min_size > 0)
+    int touched = apply_to_older(task->as->regions, call->addr, range_end(call->addr, call->len),
+                                 task->call.entered_ns, OLDER_REMOVE, 0);
+    if (touched <= 0 && early == 0 && policy->min_size > 0)
         return false;
-    report(policy, task, call);
+    report(policy, task, call, when);
     return true;
 }
 
@@ -173,29 +339,51 @@ static void attributes_from_maps(pid_t pid, uint64_t addr, struct region *r)
     maps_release(&list);
 }
 
+/* The mremap's region was taken out early (end_reused): it lands at its
+ * new address now. */
+static void land_moved(struct region_set *regions, const struct in_flight *c,
+                       const struct map_call *call, uint64_t born_ns)
+{
+    struct region r = c->moved;
+    if ((r.flags & MAP_ANONYMOUS) == 0 && call->addr > r.start)
+        r.offset += call->addr - r.start;
+    r.start = call->result;
+    r.end = range_end(call->result, call->new_len);
+    r.born_ns = born_ns;
+    region_set_insert(regions, &r);
+}
+
 static bool track_mremap(const struct track_policy *policy, struct task *task,
-                         const struct map_call *call)
+                         const struct map_call *call, const struct track_when *when)
 {
     if (call->failed)
         return false;
     struct region_set *regions = task->as->regions;
+    const struct in_flight *c = &task->call;
     uint64_t old_start = call->addr, new_start = call->result;
-    bool was_reported = region_set_overlaps(regions, old_start, range_end(old_start, call->len));
+    uint64_t old_end = range_end(old_start, call->len);
+    bool was_reported =
+        c->has_moved ||
+        apply_to_older(regions, old_start, old_end, c->entered_ns, OLDER_COUNT, 0) > 0;
+    const struct region *at_old = region_set_find(regions, old_start);
+    bool old_first_page = at_old && at_old->born_ns <= c->entered_ns;
     bool large = call->new_len >= policy->min_size;
     if (!was_reported && !large)
         return false;
 
     if (was_reported && (call->flags & MREMAP_DONTUNMAP)) {
         /* The old range stays mapped (emptied): copy, don't move. */
-        const struct region *old = region_set_find(regions, old_start);
-        if (old) {
-            struct region copy = *old;
+        if (c->has_moved || old_first_page) {
+            struct region copy = c->has_moved ? c->moved : *at_old;
             copy.start = new_start;
             copy.end = range_end(new_start, call->new_len);
+            copy.born_ns = when->done_ns;
             region_set_insert(regions, &copy);
         }
-    } else if (!was_reported || region_set_move(regions, old_start, call->len, new_start,
-                                                call->new_len) == 0) {
+    } else if (was_reported && c->has_moved) {
+        land_moved(regions, c, call, when->done_ns);
+    } else if (!was_reported || !old_first_page ||
+               region_set_move(regions, old_start, call->len, new_start, call->new_len) == 0) {
         /* Grown past --min-size, or its first page was not ours: a region
          * from now on, with what attributes we can know. */
         struct region r = {
@@ -204,68 +392,60 @@ static bool track_mremap(const struct track_policy *policy, struct task *task,
             .fd = -1,
             .tid = task->tid,
             .id = ++last_region_id,
+            .mapped_at = when->ts,
+            .born_ns = when->done_ns,
         };
         attributes_from_maps(task->pid, new_start, &r);
-        clock_gettime(CLOCK_REALTIME, &r.mapped_at);
-        region_set_remove(regions, old_start, range_end(old_start, call->len), NULL);
+        apply_to_older(regions, old_start, old_end, c->entered_ns, OLDER_REMOVE, 0);
         if (region_set_insert(regions, &r) == 0) {
-            report_new_region(policy, task, call, &r);
+            report_new_region(policy, task, call, when, &r);
             return true;
         }
     }
-    report(policy, task, call);
+    report(policy, task, call, when);
     return true;
 }
 
 static bool track_mprotect(const struct track_policy *policy, struct task *task,
-                           const struct map_call *call)
+                           const struct map_call *call, const struct track_when *when)
 {
     if (call->failed)
         return false;
-    int touched = region_set_protect(task->as->regions, call->addr,
-                                     range_end(call->addr, call->len), (int)call->prot);
+    int touched = apply_to_older(task->as->regions, call->addr, range_end(call->addr, call->len),
+                                 task->call.entered_ns, OLDER_PROTECT, (int)call->prot);
     if (touched <= 0 && policy->min_size > 0)
         return false;
-    report(policy, task, call);
+    report(policy, task, call, when);
     return true;
 }
 
-bool track_may_report(const struct track_policy *policy, const struct task *task,
-                      const struct map_call *call)
+bool track_may_report(const struct track_policy *policy, const struct task *task)
 {
-    const struct region_set *regions = task->as->regions;
-    if (policy->min_size == 0)
-        return call->kind != MAP_CALL_NONE;
-    switch (call->kind) {
-    case MAP_CALL_MMAP:
-        return call->len >= policy->min_size ||
-               region_set_overlaps(regions, call->addr, range_end(call->addr, call->len));
-    case MAP_CALL_MREMAP:
-        if (call->new_len >= policy->min_size)
-            return true;
-        /* otherwise only if it touches a reported region */
-        __attribute__((fallthrough));
-    case MAP_CALL_MUNMAP:
-    case MAP_CALL_MPROTECT:
-        return region_set_overlaps(regions, call->addr, range_end(call->addr, call->len));
-    case MAP_CALL_NONE:
+    const struct in_flight *c = &task->call;
+    switch (syscall_report_need(syscall_lookup(c->arch, c->nr), c->args, policy->min_size)) {
+    case REPORT_YES:
+        return true;
+    case REPORT_IF_TOUCHES: /* every map call has its range in args 0 and 1 */
+        return region_set_overlaps(task->as->regions, c->args[0],
+                                   range_end(c->args[0], c->args[1]));
+    case REPORT_NEVER:
         break;
     }
     return false;
 }
 
 bool track_map_call(const struct track_policy *policy, struct task *task,
-                    const struct map_call *call)
+                    const struct map_call *call, const struct track_when *when)
 {
     switch (call->kind) {
     case MAP_CALL_MMAP:
-        return track_mmap(policy, task, call);
+        return track_mmap(policy, task, call, when);
     case MAP_CALL_MUNMAP:
-        return track_munmap(policy, task, call);
+        return track_munmap(policy, task, call, when);
     case MAP_CALL_MREMAP:
-        return track_mremap(policy, task, call);
+        return track_mremap(policy, task, call, when);
     case MAP_CALL_MPROTECT:
-        return track_mprotect(policy, task, call);
+        return track_mprotect(policy, task, call, when);
     case MAP_CALL_NONE:
         break;
     }

@@ -1,7 +1,8 @@
 /*
- * unwind: libunwind remote unwinding with our own accessors, symbols from
- * ELF files and perf maps. See include/unwind.h for the contract and the
- * caching rules.
+ * unwind: the capture of a stack's top and the walk over a snapshot
+ * (libunwind remote unwinding with our own accessors), and the memory and
+ * module caches behind them. Files and symbols are in unwind_symbols.c.
+ * See include/unwind.h for the contract and the caching rules.
  */
 #include "unwind.h"
 
@@ -15,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -41,90 +41,7 @@ extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip
                                               unw_dyn_info_t *di, unw_proc_info_t *pi,
                                               int need_unwind_info, void *arg);
 
-#define PAGE 4096u
-/* The top of the stack read in one process_vm_readv per stack: enough for
- * the frames of most native call chains; deeper frames are read a page at
- * a time. */
-#define STACK_WINDOW (32u * 1024)
-/* Cached pages of read-only file mappings per address space (8 MiB). */
-#define PAGE_CACHE_MAX 2048
-#define PAGE_BUCKETS 512
-/* Other pages read for one stack (heap, deeper stack). */
-#define SCRATCH_PAGES 16
-/* A symbol longer than this (C++ templates) is cut, with "...". */
-#define SYMBOL_MAX 1024
-
-struct page {
-    uint64_t addr;
-    struct page *next;
-    uint8_t data[PAGE];
-};
-
-/* One mapped file, opened once for the run and shared by every process
- * that maps it: its read-only pages are read from here (never through the
- * target, where a read would fault the page into the target's memory),
- * and its symbols are loaded from here on first need. */
-struct elf_file {
-    char *path;
-    uint64_t dev, inode;
-    int fd;                 /* -1: could not be opened */
-    bool symbols_done;
-    struct symtab *symbols; /* NULL: none, or unreadable */
-    struct symtab *debug_symbols; /* from its separate debug file, when stripped; NULL */
-    struct elf_file *next;
-};
-
-/* One executable mapping of an address space. */
-struct module {
-    uint64_t start, end;
-    uint64_t header;        /* start of the file's offset-0 mapping (its ELF header); 0: unknown */
-    char *path;             /* the kernel's name; "" when anonymous */
-    uint64_t inode;         /* checked against the mapping when its symbols are looked up */
-    bool anonymous;         /* JIT code and the like: no file, no unwind tables */
-    bool layout_done, has_bias, has_table;
-    uint64_t bias;          /* load address - file address */
-    unw_dyn_info_t table;   /* its .eh_frame_hdr, for libunwind */
-};
-
-struct unwind_space {
-    struct unwinder *u;
-    unw_addr_space_t as;
-    pid_t pid;
-    struct maps_list maps;  /* the last read; kept when stale, for overlap checks */
-    bool maps_valid;
-    struct module *modules; /* the executable mappings of maps, in address order */
-    size_t nmodules;
-    struct page *buckets[PAGE_BUCKETS];
-    size_t npages;
-    pid_t nspid;            /* the process's pid in its own namespace; 0: not read yet */
-    struct symtab *perf_map;
-    struct timespec perf_mtime;
-    off_t perf_size;
-    bool perf_seen;         /* perf_mtime/perf_size describe a file we loaded */
-    int pagemap_fd;         /* /proc/PID/pagemap, opened on first need; -1 */
-};
-
-/* One stack being unwound: the accessors' argument. */
-struct capture {
-    struct unwinder *u;
-    struct unwind_space *space;
-    pid_t tid;
-    struct user_regs_struct regs;
-    uint64_t window_start;
-    size_t window_len;
-    unsigned nscratch, next_scratch;
-    bool maps_refreshed;  /* already re-read for this stack */
-    bool perf_checked;    /* perf map freshness checked for this stack */
-};
-
-struct unwinder {
-    unsigned max_depth;
-    unw_accessors_t accessors;
-    struct elf_file *files;
-    struct unwind_stats stats;
-    uint8_t window[STACK_WINDOW];
-    struct page scratch[SCRATCH_PAGES];
-};
+#include "unwind_internal.h"
 
 /* ---- memory -------------------------------------------------------------- */
 
@@ -140,7 +57,6 @@ static void drop_pages(struct unwind_space *s)
     s->npages = 0;
 }
 
-static struct elf_file *file_of(struct capture *c, const struct map_entry *e);
 
 /* Pages of read-only file mappings do not change while mapped: they are
  * what libunwind reads again and again (.eh_frame_hdr, .eh_frame). */
@@ -180,7 +96,7 @@ static const uint8_t *page_at(struct capture *c, uint64_t addr)
         for (struct page *p = s->buckets[b]; p; p = p->next)
             if (p->addr == addr)
                 return p->data;
-        struct elf_file *f = file_of(c, e);
+        struct elf_file *f = unwind_file_of(c, e);
         if (!f || f->fd < 0)
             return NULL;
         if (s->npages >= PAGE_CACHE_MAX)
@@ -222,7 +138,7 @@ static bool read_bytes(struct capture *c, uint64_t addr, void *out, size_t len)
 {
     if (addr >= c->window_start && addr - c->window_start <= c->window_len &&
         len <= c->window_len - (addr - c->window_start)) {
-        memcpy(out, c->u->window + (addr - c->window_start), len);
+        memcpy(out, c->window + (addr - c->window_start), len);
         return true;
     }
     uint8_t *dst = out;
@@ -322,7 +238,7 @@ static void load_modules(struct capture *c)
     }
 }
 
-static struct module *module_at(struct capture *c, uint64_t ip)
+struct module *unwind_module_at(struct capture *c, uint64_t ip)
 {
     struct unwind_space *s = c->space;
     if (!s->maps_valid && !c->maps_refreshed) {
@@ -355,7 +271,7 @@ static struct module *module_at(struct capture *c, uint64_t ip)
  * headers at the address the process maps them (the bytes come from the
  * mapped file itself, see file_of: one replaced on disk or in another
  * mount namespace cannot mislead us). */
-static void module_layout(struct capture *c, struct module *m)
+void unwind_module_layout(struct capture *c, struct module *m)
 {
     if (m->layout_done)
         return;
@@ -409,10 +325,10 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
                           int need_unwind_info, void *arg)
 {
     struct capture *c = arg;
-    struct module *m = module_at(c, ip);
+    struct module *m = unwind_module_at(c, ip);
     if (!m || m->anonymous)
         return -UNW_ENOINFO; /* JIT code: the frame-pointer chain will do */
-    module_layout(c, m);
+    unwind_module_layout(c, m);
     if (!m->has_table)
         return -UNW_ENOINFO;
     return _Ux86_64_dwarf_search_unwind_table(as, ip, &m->table, pi, need_unwind_info, arg);
@@ -454,18 +370,18 @@ static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *value, 
 {
     (void)as;
     struct capture *c = arg;
-    const struct user_regs_struct *r = &c->regs;
+    const struct stack_regs *r = &c->regs;
     if (write)
         return -UNW_EINVAL;
     switch (reg) {
-    case UNW_X86_64_RAX: *value = r->rax; break;
-    case UNW_X86_64_RDX: *value = r->rdx; break;
-    case UNW_X86_64_RCX: *value = r->rcx; break;
-    case UNW_X86_64_RBX: *value = r->rbx; break;
-    case UNW_X86_64_RSI: *value = r->rsi; break;
-    case UNW_X86_64_RDI: *value = r->rdi; break;
-    case UNW_X86_64_RBP: *value = r->rbp; break;
-    case UNW_X86_64_RSP: *value = r->rsp; break;
+    case UNW_X86_64_RAX: *value = r->ax; break;
+    case UNW_X86_64_RDX: *value = r->dx; break;
+    case UNW_X86_64_RCX: *value = r->cx; break;
+    case UNW_X86_64_RBX: *value = r->bx; break;
+    case UNW_X86_64_RSI: *value = r->si; break;
+    case UNW_X86_64_RDI: *value = r->di; break;
+    case UNW_X86_64_RBP: *value = r->bp; break;
+    case UNW_X86_64_RSP: *value = r->sp; break;
     case UNW_X86_64_R8: *value = r->r8; break;
     case UNW_X86_64_R9: *value = r->r9; break;
     case UNW_X86_64_R10: *value = r->r10; break;
@@ -474,7 +390,7 @@ static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *value, 
     case UNW_X86_64_R13: *value = r->r13; break;
     case UNW_X86_64_R14: *value = r->r14; break;
     case UNW_X86_64_R15: *value = r->r15; break;
-    case UNW_X86_64_RIP: *value = r->rip; break;
+    case UNW_X86_64_RIP: *value = r->ip; break;
     default: return -UNW_EBADREG;
     }
     return 0;
@@ -509,193 +425,6 @@ static int get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t
     (void)offset;
     (void)arg;
     return -UNW_ENOINFO; /* symbols are ours: see symbolize() */
-}
-
-/* ---- symbols ---------------------------------------------------------------------- */
-
-/* The file mapped by e, opened once for the run: through the mapping
- * itself (/proc/PID/map_files: exactly the mapped file, deleted or not,
- * in whatever mount namespace), else by its path under the process's root
- * (map_files needs CAP_SYS_ADMIN), then only if it is still the mapped
- * inode: a file replaced on disk has other contents. */
-static struct elf_file *file_of(struct capture *c, const struct map_entry *e)
-{
-    struct unwinder *u = c->u;
-    for (struct elf_file *f = u->files; f; f = f->next)
-        if (f->inode == e->inode && f->dev == e->dev && strcmp(f->path, e->path) == 0)
-            return f;
-    struct elf_file *f = calloc(1, sizeof *f);
-    if (!f || !(f->path = strdup(e->path))) {
-        free(f);
-        return NULL;
-    }
-    f->dev = e->dev;
-    f->inode = e->inode;
-    char path[4200];
-    snprintf(path, sizeof path, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)c->tid,
-             e->start, e->end);
-    f->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (f->fd < 0 && !e->deleted) {
-        snprintf(path, sizeof path, "/proc/%d/root%s", (int)c->tid, e->path);
-        f->fd = open(path, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (f->fd >= 0 && (fstat(f->fd, &st) < 0 || (uint64_t)st.st_ino != e->inode)) {
-            close(f->fd);
-            f->fd = -1;
-        }
-    }
-    u->stats.files_loaded++;
-    f->next = u->files;
-    u->files = f;
-    return f;
-}
-
-/* Opens path under the process's root; -1 if it is not there. */
-static int open_in_root(pid_t tid, const char *path)
-{
-    char full[4300];
-    if (snprintf(full, sizeof full, "/proc/%d/root%s", (int)tid, path) >= (int)sizeof full)
-        return -1;
-    return open(full, O_RDONLY | O_CLOEXEC);
-}
-
-/* The symbols of the separate debug file of a stripped file (see
- * symtab.h), looked for in the process's own file system: first by build
- * ID, then by .gnu_debuglink (the build ID, or the CRC, must match). NULL
- * when there is none; the stripped file's .dynsym is all there is then. */
-static struct symtab *debug_symbols_for(pid_t tid, const char *path, int fd)
-{
-    struct elf_debug_ref ref;
-    if (symtab_debug_ref(fd, &ref) < 0 || ref.has_symtab)
-        return NULL;
-    char candidate[4300];
-    if (ref.build_id_len > 1) {
-        int n = snprintf(candidate, sizeof candidate, "/usr/lib/debug/.build-id/%02x/",
-                         ref.build_id[0]);
-        for (size_t i = 1; i < ref.build_id_len && n > 0 && (size_t)n < sizeof candidate - 8; i++)
-            n += snprintf(candidate + n, sizeof candidate - (size_t)n, "%02x", ref.build_id[i]);
-        snprintf(candidate + n, sizeof candidate - (size_t)n, ".debug");
-        int dfd = open_in_root(tid, candidate);
-        struct elf_debug_ref dref;
-        if (dfd >= 0 && symtab_debug_ref(dfd, &dref) == 0 &&
-            dref.build_id_len == ref.build_id_len &&
-            memcmp(dref.build_id, ref.build_id, ref.build_id_len) == 0) {
-            struct symtab *t = symtab_from_elf(dfd);
-            close(dfd);
-            if (t)
-                return t;
-        } else if (dfd >= 0) {
-            close(dfd);
-        }
-    }
-    if (!ref.debuglink[0])
-        return NULL;
-    const char *slash = strrchr(path, '/');
-    int dir_len = slash ? (int)(slash - path) : 0;
-    /* Next to the file, in .debug/ there, and under /usr/lib/debug. */
-    static const char *const prefixes[] = {"", "", "/usr/lib/debug"};
-    static const char *const subdirs[] = {"/", "/.debug/", "/"};
-    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
-        snprintf(candidate, sizeof candidate, "%s%.*s%s%s", prefixes[i], dir_len, path,
-                 subdirs[i], ref.debuglink);
-        int dfd = open_in_root(tid, candidate);
-        if (dfd < 0)
-            continue;
-        struct symtab *t = symtab_crc32_matches(dfd, ref.debuglink_crc) ? symtab_from_elf(dfd) : NULL;
-        close(dfd);
-        if (t)
-            return t;
-    }
-    return NULL;
-}
-
-/* The symbols of module m's file, loaded on first need: *debug gets those
- * of its separate debug file (or NULL). */
-static struct symtab *symbols_of(struct capture *c, struct module *m, struct symtab **debug)
-{
-    struct unwind_space *s = c->space;
-    *debug = NULL;
-    const struct map_entry *e = s->maps_valid ? maps_lookup(&s->maps, m->start) : NULL;
-    if (!e || e->inode != m->inode)
-        return NULL;
-    struct elf_file *f = file_of(c, e);
-    if (!f || f->fd < 0)
-        return NULL;
-    if (!f->symbols_done) {
-        f->symbols = symtab_from_elf(f->fd);
-        if (!e->deleted)
-            f->debug_symbols = debug_symbols_for(c->tid, e->path, f->fd);
-        f->symbols_done = true;
-    }
-    *debug = f->debug_symbols;
-    return f->symbols;
-}
-
-/* The process's perf map, loaded again when the file changed (a JIT
- * appends as it compiles); checked at most once per stack. */
-static struct symtab *perf_map_of(struct capture *c)
-{
-    struct unwind_space *s = c->space;
-    if (c->perf_checked)
-        return s->perf_map;
-    c->perf_checked = true;
-    if (!s->nspid)
-        s->nspid = procfs_namespace_pid(s->pid);
-    char path[128];
-    snprintf(path, sizeof path, "/proc/%d/root/tmp/perf-%d.map", (int)s->pid, (int)s->nspid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        if (fd >= 0)
-            close(fd);
-        return s->perf_map;
-    }
-    if (!s->perf_seen || st.st_size != s->perf_size ||
-        st.st_mtim.tv_sec != s->perf_mtime.tv_sec || st.st_mtim.tv_nsec != s->perf_mtime.tv_nsec) {
-        symtab_free(s->perf_map);
-        s->perf_map = symtab_from_perf_map(fd);
-        s->perf_seen = true;
-        s->perf_size = st.st_size;
-        s->perf_mtime = st.st_mtim;
-    }
-    close(fd);
-    return s->perf_map;
-}
-
-static char *format_symbol(const char *name, uint64_t offset)
-{
-    char *out = NULL;
-    int len = (int)strnlen(name, SYMBOL_MAX + 1);
-    const char *cut = len > SYMBOL_MAX ? "..." : "";
-    if (len > SYMBOL_MAX)
-        len = SYMBOL_MAX;
-    if (asprintf(&out, "%.*s%s+0x%" PRIx64, len, name, cut, offset) < 0)
-        return NULL;
-    return out;
-}
-
-/* Names frame f. A return address points after its call, which may be
- * the first byte of the next function: the caller is looked up at ip-1
- * (the offset shown is still from ip). */
-static void symbolize(struct capture *c, struct stack_frame *f, bool innermost)
-{
-    uint64_t lookup = innermost ? f->ip : f->ip - 1, offset;
-    const char *name = NULL;
-    struct module *m = module_at(c, lookup);
-    if (m && !m->anonymous) {
-        f->module = strdup(m->path);
-        module_layout(c, m);
-        struct symtab *debug = NULL;
-        struct symtab *symbols = m->has_bias ? symbols_of(c, m, &debug) : NULL;
-        if (debug)
-            name = symtab_lookup(debug, lookup - m->bias, &offset);
-        if (!name && symbols)
-            name = symtab_lookup(symbols, lookup - m->bias, &offset);
-    } else {
-        name = symtab_lookup(perf_map_of(c), lookup, &offset);
-    }
-    if (name)
-        f->symbol = format_symbol(name, offset + (f->ip - lookup));
 }
 
 /* ---- the walk ------------------------------------------------------------------------ */
@@ -737,19 +466,13 @@ static struct unwind_space *space_new(struct unwinder *u, pid_t pid)
     return s;
 }
 
-int unwind_stack(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pid_t tid,
-                 uint32_t arch, struct stack *out)
+int unwind_capture(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pid_t tid,
+                   const struct stack_regs *regs, struct stack_snapshot *out)
 {
-    memset(out, 0, sizeof *out);
-    if (arch != AUDIT_ARCH_X86_64)
-        return -1; /* libunwind here unwinds x86_64 code only */
-    if (!(out->frames = calloc(u->max_depth, sizeof *out->frames)))
-        return -1;
+    *out = (struct stack_snapshot){.regs = *regs};
     if (!*spacep && !(*spacep = space_new(u, pid)))
         return -1;
-    struct capture c = {.u = u, .space = *spacep, .tid = tid};
-    if (ptrace(PTRACE_GETREGS, tid, NULL, &c.regs) < 0)
-        return -1;
+    struct capture c = {.u = u, .space = *spacep, .tid = tid, .regs = *regs};
     /* The window ends with the stack's mapping: everything above the
      * stack pointer there has been used, so it is in memory; what lies
      * beyond may not be. */
@@ -758,17 +481,36 @@ int unwind_stack(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pi
         load_modules(&c);
         c.maps_refreshed = true;
     }
-    if (c.space->maps_valid && !(stack = maps_lookup(&c.space->maps, c.regs.rsp)) &&
+    if (c.space->maps_valid && !(stack = maps_lookup(&c.space->maps, regs->sp)) &&
         !c.maps_refreshed) {
         load_modules(&c); /* a thread stack mapped since */
-        c.maps_refreshed = true;
-        stack = c.space->maps_valid ? maps_lookup(&c.space->maps, c.regs.rsp) : NULL;
+        stack = c.space->maps_valid ? maps_lookup(&c.space->maps, regs->sp) : NULL;
     }
-    size_t want = stack ? (size_t)(stack->end - c.regs.rsp < STACK_WINDOW
-                                       ? stack->end - c.regs.rsp : STACK_WINDOW) : 0;
-    ssize_t n = want ? memread_read(tid, c.regs.rsp, u->window, want) : 0;
-    c.window_start = c.regs.rsp;
-    c.window_len = n > 0 ? (size_t)n : 0;
+    size_t want = stack ? (size_t)(stack->end - regs->sp < STACK_WINDOW
+                                       ? stack->end - regs->sp : STACK_WINDOW) : 0;
+    ssize_t n = want ? memread_read(tid, regs->sp, u->window, want) : 0;
+    out->bytes = u->window;
+    out->len = n > 0 ? (size_t)n : 0;
+    return 0;
+}
+
+int unwind_walk(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pid_t tid,
+                uint32_t arch, const struct stack_snapshot *snap, struct stack *out)
+{
+    memset(out, 0, sizeof *out);
+    if (arch != AUDIT_ARCH_X86_64)
+        return -1; /* libunwind here unwinds x86_64 code only */
+    if (!(out->frames = calloc(u->max_depth, sizeof *out->frames)))
+        return -1;
+    if (!*spacep && !(*spacep = space_new(u, pid)))
+        return -1;
+    struct capture c = {.u = u, .space = *spacep, .tid = tid, .regs = snap->regs,
+                        .window = snap->bytes, .window_start = snap->regs.sp,
+                        .window_len = snap->len};
+    if (!c.space->maps_valid) {
+        load_modules(&c);
+        c.maps_refreshed = true;
+    }
     u->stats.stacks++;
 
     unw_cursor_t cursor;
@@ -799,106 +541,19 @@ int unwind_stack(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pi
         if (!frame_pointer_step(&c, sp, rbp, &next_ip, &next_sp, &next_rbp))
             break;
         u->stats.fp_steps++;
-        c.regs.rip = next_ip;
-        c.regs.rsp = next_sp;
-        c.regs.rbp = next_rbp;
+        c.regs.ip = next_ip;
+        c.regs.sp = next_sp;
+        c.regs.bp = next_rbp;
         rc = unw_init_remote(&cursor, c.space->as, &c);
     }
     if (out->depth == 0) {
-        out->frames[0].ip = c.regs.rip;
+        out->frames[0].ip = snap->regs.ip;
         out->depth = 1;
     }
     for (unsigned i = 0; i < out->depth; i++)
-        symbolize(&c, &out->frames[i], i == 0);
+        unwind_symbolize(&c, &out->frames[i], i == 0);
     u->stats.frames += out->depth;
     return 0;
-}
-
-void stack_release(struct stack *s)
-{
-    if (!s || !s->frames)
-        return;
-    for (unsigned i = 0; i < s->depth; i++) {
-        free(s->frames[i].symbol);
-        free(s->frames[i].module);
-    }
-    free(s->frames);
-    memset(s, 0, sizeof *s);
-}
-
-/* ---- JSON ---------------------------------------------------------------------------- */
-
-static bool append(char **buf, size_t *len, size_t *cap, const char *text, size_t n)
-{
-    if (*len + n + 1 > *cap) {
-        size_t cap2 = (*cap ? *cap : 1024);
-        while (*len + n + 1 > cap2)
-            cap2 *= 2;
-        char *grown = realloc(*buf, cap2);
-        if (!grown)
-            return false;
-        *buf = grown;
-        *cap = cap2;
-    }
-    memcpy(*buf + *len, text, n);
-    *len += n;
-    (*buf)[*len] = '\0';
-    return true;
-}
-
-/* "key":"escaped" or "key":null into out. */
-static void json_field(char *out, size_t size, const char *key, const char *value)
-{
-    if (!value) {
-        snprintf(out, size, "\"%s\":null", key);
-        return;
-    }
-    int n = snprintf(out, size, "\"%s\":\"", key);
-    size_t used = n > 0 ? (size_t)n : 0;
-    if (used + 2 >= size ||
-        json_escape(value, strlen(value), out + used, size - used - 1) == (size_t)-1) {
-        snprintf(out, size, "\"%s\":null", key);
-        return;
-    }
-    used += strlen(out + used);
-    snprintf(out + used, size - used, "\"");
-}
-
-char *stack_to_json(const struct stack *s, size_t max_bytes, bool *complete)
-{
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    *complete = true;
-    if (!append(&buf, &len, &cap, "[", 1))
-        return NULL;
-    /* Symbols are at most SYMBOL_MAX bytes, paths PATH_MAX: escaped
-     * (6 bytes a byte at worst) they fit. */
-    static char symbol[6 * (SYMBOL_MAX + 32) + 16], module[6 * 4096 + 16];
-    for (unsigned i = 0; i < s->depth; i++) {
-        const struct stack_frame *f = &s->frames[i];
-        char head[48];
-        json_field(symbol, sizeof symbol, "symbol", f->symbol);
-        json_field(module, sizeof module, "module", f->module);
-        int n = snprintf(head, sizeof head, "%s{\"ip\":\"0x%" PRIx64 "\",", i ? "," : "", f->ip);
-        size_t need = (size_t)n + strlen(symbol) + 1 + strlen(module) + 1;
-        if (len + need + 1 > max_bytes) {
-            *complete = false;
-            break;
-        }
-        if (!append(&buf, &len, &cap, head, (size_t)n) ||
-            !append(&buf, &len, &cap, symbol, strlen(symbol)) ||
-            !append(&buf, &len, &cap, ",", 1) ||
-            !append(&buf, &len, &cap, module, strlen(module)) ||
-            !append(&buf, &len, &cap, "}", 1)) {
-            free(buf);
-            return NULL;
-        }
-    }
-    if (!append(&buf, &len, &cap, "]", 1)) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
 }
 
 /* ---- invalidation and life ----------------------------------------------------------------- */

@@ -1,4 +1,4 @@
-"""The memory cgroup watch (src/cgroup.c and its hunks in src/tracer.c,
+"""The memory cgroup watch (src/cgroup.c and src/cgroup_report.c,
 src/dumper.c, src/output.c): --cgroup-threshold and --dump-on-threshold,
 against real memory cgroups.
 

@@ -365,3 +365,31 @@ def test_text_format():
     me = [r for r in recs if r["kind"] == "self"][0]["pid"]
     assert_line(lines, rf"{TS} \[{child} exit-child\] exited with status 5")
     assert_line(lines, rf"{TS} \[{me} trace_exit\] killed by SIGTERM")
+
+
+def test_failed_event_write_launch_exits_1():
+    """Launch mode, events to a full disk (/dev/full): the command still
+    runs to its end (a launched command carries the seccomp filter and is
+    never let go), mmapwatch says so, never "detaching", and exits 1."""
+    marker = os.path.join(tmpdir(), "ran-to-the-end")
+    r = run_mmapwatch(["-o", "/dev/full", "--no-dump", "--", "sh", "-c",
+                       f"echo done > {marker}"])
+    assert r.returncode == 1, f"exit {r.returncode}; stderr={r.stderr!r}"
+    assert os.path.exists(marker), "the command did not run to its end"
+    assert "cannot write events" in r.stderr and "runs on to its end" in r.stderr, r.stderr
+    assert "detaching" not in r.stderr, r.stderr
+
+
+def test_failed_event_write_attach_detaches():
+    """Attach mode, events to /dev/full: mmapwatch detaches (tracing that
+    nobody can read only costs the target), leaves the target running and
+    untraced, and exits 1."""
+    p, pid = waiting_target()
+    try:
+        r = run_mmapwatch(["-o", "/dev/full", "--no-dump", "-p", str(pid)])
+        assert r.returncode == 1, f"exit {r.returncode}; stderr={r.stderr!r}"
+        assert "cannot write events" in r.stderr and "detaching" in r.stderr, r.stderr
+        assert_untouched(p, pid)
+    finally:
+        p.kill()
+        p.wait()

@@ -1,0 +1,73 @@
+/*
+ * ptrace_internal: what the two files of the ptrace source share
+ * (src/ptrace_source.c: stops, restarts, detach, launch; src/ptrace_attach.c:
+ * seizing a running process). Private to them: everything else uses
+ * ptrace_source.h.
+ *
+ * Threads: the loop's thread only.
+ */
+#ifndef MMAPWATCH_PTRACE_INTERNAL_H
+#define MMAPWATCH_PTRACE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "event.h"
+#include "ptrace_source.h"
+#include "source.h"
+
+enum syscall_state {
+    SYSCALL_UNKNOWN,  /* just attached: the next syscall stop may be either */
+    SYSCALL_OUTSIDE,  /* the next syscall stop is an entry */
+    SYSCALL_INSIDE,   /* entered (or seccomp-stopped); the next is the exit */
+};
+
+/* One traced thread, as this source needs to know it. */
+struct thread {
+    pid_t tid;
+    pid_t pid;                  /* thread group id */
+    enum syscall_state syscall;
+    uint32_t arch;              /* AUDIT_ARCH_* of that syscall */
+    uint64_t nr;                /* syscall number seen at entry */
+    bool want_exit_stop;        /* launch mode: restart with PTRACE_SYSCALL to see the result */
+    bool detaching;             /* detach at the next stop */
+    unsigned holds;             /* the model wants it held until released this often */
+    int comm_fd;                /* /proc/PID/task/TID/comm, opened at first need; -1 */
+    struct thread *next;
+};
+
+struct ptrace_source {
+    struct event_sink sink;
+    int sigchld_fd;             /* signalfd for SIGCHLD: readable when a tracee stopped */
+    unsigned long ptrace_options;
+    bool launch_mode;
+    pid_t launched_pid;
+    int launched_status;
+    bool launched_done;
+    bool detaching;
+    struct thread **buckets;
+    size_t nbuckets, count;     /* nbuckets: a power of two */
+    struct ptrace_stats stats;
+};
+
+uint64_t ptrace_now_ns(void);
+double ptrace_seconds_since(const struct timespec *t0);
+
+/* The thread table. */
+struct thread *ptrace_find(const struct ptrace_source *s, pid_t tid);
+struct thread *ptrace_add_thread(struct ptrace_source *s, pid_t tid, pid_t pid);
+
+/* A thread seized or launched: known here, then (EVENT_SPAWN) to the
+ * model. NULL on ENOMEM. */
+struct thread *ptrace_adopt(struct ptrace_source *s, pid_t pid, pid_t tid);
+
+/* An event about t, and its delivery to the sink (holds taken on t). */
+struct event ptrace_event_of(const struct thread *t, enum event_kind kind, uint64_t time_ns);
+struct model_reply ptrace_send(struct ptrace_source *s, struct thread *t, const struct event *e);
+
+/* One stop as wait4 reported it, served (the tracee restarted unless held). */
+void ptrace_handle_stop(struct ptrace_source *s, pid_t tid, int status, uint64_t time_ns);
+
+#endif

@@ -1,0 +1,570 @@
+/*
+ * loop: one epoll set; sources, model and consumers wired together. See
+ * include/loop.h.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup_report.h"
+#include "dumper.h"
+#include "filter.h"
+#include "log.h"
+#include "model.h"
+#include "output.h"
+#include "ptrace_source.h"
+#include "summary.h"
+#include "targets.h"
+#include "unwind.h"
+
+/* Once we ask every tracee to stop for the detach, how long we wait for
+ * them before leaving the rest to the kernel (which detaches every tracee
+ * of a tracer that exits, resuming it). A thread in uninterruptible sleep
+ * can take this long to reach a stop. */
+#define DETACH_GRACE_S 10
+
+struct loop {
+    const struct options *opts;
+    bool launch_mode;
+    pid_t launched_pid;
+    struct model *model;
+    struct source source;      /* the one event source (source.h) */
+    struct dumper *dumper;     /* NULL with --no-dump */
+    struct unwinder *unwinder; /* -k; NULL without */
+    struct summary *summary;   /* -c; NULL without */
+    struct cgroup_report *cgroup; /* --cgroup-threshold; NULL without */
+    struct targets *targets;   /* --comm/--match; NULL without */
+    int epoll_fd;
+    int signal_fd;
+    int duration_fd;           /* --duration (attach mode); -1 */
+    int cgroup_fd;             /* in the poll set once watching; -1 */
+    sigset_t original_mask;    /* restored in a launched command */
+    bool detaching;
+    struct timespec detach_started;
+    bool finishing;            /* shutting down: pending dumps first, then detach */
+    struct timespec finish_started;
+    bool output_failure_said;
+};
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* ---- the wiring: who calls whom ----------------------------------------------- */
+
+static void to_model(void *ctx, const struct event *e, struct model_reply *reply)
+{
+    struct loop *l = ctx;
+    model_event(l->model, e, reply);
+}
+
+static void thread_name(void *ctx, pid_t pid, pid_t tid, char out[PROCFS_COMM_MAX])
+{
+    struct loop *l = ctx;
+    l->source.ops->thread_name(l->source.src, pid, tid, out);
+}
+
+static bool capture_regs(void *ctx, pid_t tid, struct stack_regs *out)
+{
+    struct loop *l = ctx;
+    return l->source.ops->capture_regs && l->source.ops->capture_regs(l->source.src, tid, out);
+}
+
+static void process_killed(void *ctx, pid_t pid)
+{
+    struct loop *l = ctx;
+    (void)pid;
+    cgroup_report_check_oom(l->cgroup);
+}
+
+static void release_held(void *ctx, pid_t tid)
+{
+    struct loop *l = ctx;
+    if (tid > 0 && l->source.ops->release)
+        l->source.ops->release(l->source.src, tid);
+}
+
+static bool region_extent(void *ctx, pid_t pid, uint64_t id, pid_t mapper, uint64_t *start,
+                          uint64_t *end, int *prot, pid_t *reader)
+{
+    struct loop *l = ctx;
+    return model_region_extent(l->model, pid, id, mapper, start, end, prot, reader);
+}
+
+static void count_dump(void *ctx, uint64_t id)
+{
+    struct loop *l = ctx;
+    summary_add_dump(l->summary, id);
+}
+
+static struct dump_target *mapped_now(void *ctx, size_t *n)
+{
+    struct loop *l = ctx;
+    return model_mapped(l->model, n);
+}
+
+static struct dumper *threshold_dumper(void *ctx)
+{
+    struct loop *l = ctx;
+    return l->detaching ? NULL : l->dumper;
+}
+
+static bool is_ours(void *ctx, pid_t pid)
+{
+    struct loop *l = ctx;
+    if (l->source.ops->follows(l->source.src, pid) || model_follows(l->model, pid))
+        return true;
+    /* A child forked by a tracee is traced by the kernel's doing before its
+     * first stop reaches us: ours already, followed, not a new target. */
+    return procfs_status_number(pid, "TracerPid") == (long)getpid();
+}
+
+static int attach_target(void *ctx, pid_t pid)
+{
+    return loop_attach(ctx, pid);
+}
+
+static int watch_fd(struct loop *l, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        log_error("cannot set up the event loop: epoll: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- set-up ------------------------------------------------------------------- */
+
+static int setup_signals(struct loop *l)
+{
+    /* The user's signals arrive through this signalfd only: handlers
+     * would race with the loop. Our own wake-ups are fds, and SIGCHLD is
+     * the ptrace source's (its own signalfd). */
+    sigset_t served;
+    sigemptyset(&served);
+    sigaddset(&served, SIGINT);
+    sigaddset(&served, SIGTERM);
+    sigaddset(&served, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &served, &l->original_mask) < 0 ||
+        (l->signal_fd = signalfd(-1, &served, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
+        (l->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+        log_error("cannot set up the event loop: %s", strerror(errno));
+        return -1;
+    }
+    return watch_fd(l, l->signal_fd);
+}
+
+static int setup_dumper(struct loop *l, int dump_dir_fd)
+{
+    const struct options *opts = l->opts;
+    /* Created after the signals are blocked: the worker inherits that. */
+    struct dumper_config config = {
+        .dir_fd = dump_dir_fd,
+        .dir_path = opts->dump_dir,
+        .delay_ns = opts->dump_delay_ns,
+        .redump_ns = opts->redump_ns,
+        .on_unmap = opts->dump_on_unmap,
+        .strings_min = opts->strings_min,
+        .max_bytes = opts->max_dump_bytes,
+        .max_dumps = opts->max_dumps,
+        .region_extent = region_extent,
+        .release = release_held,
+        .dumped = count_dump,
+        .ctx = l,
+    };
+    if (!(l->dumper = dumper_new(&config)))
+        return -1;
+    model_set_dumper(l->model, l->dumper);
+    if (watch_fd(l, dumper_timer_fd(l->dumper)) < 0 || watch_fd(l, dumper_done_fd(l->dumper)) < 0)
+        return -1;
+    return 0;
+}
+
+struct loop *loop_new(const struct options *opts, int dump_dir_fd)
+{
+    struct loop *l = calloc(1, sizeof *l);
+    if (!l) {
+        log_error("out of memory");
+        if (dump_dir_fd >= 0)
+            close(dump_dir_fd);
+        return NULL;
+    }
+    l->opts = opts;
+    l->launch_mode = opts->command != NULL;
+    l->source.ops = &PTRACE_SOURCE_OPS; /* the one source there is today */
+    l->epoll_fd = l->signal_fd = l->duration_fd = l->cgroup_fd = -1;
+    bool failed = false;
+    if ((opts->stack && !(l->unwinder = unwinder_new(opts->stack_depth))) ||
+        (opts->summary && !(l->summary = summary_new())))
+        goto fail;
+    struct model_config mc = {
+        .min_size = opts->min_size,
+        .report_failed = opts->report_failed,
+        .can_hold = l->source.ops->caps.can_hold,
+        .unwinder = l->unwinder,
+        .summary = l->summary,
+        .thread_name = thread_name,
+        .capture_regs = capture_regs,
+        .process_killed = process_killed,
+        .ctx = l,
+    };
+    if (!(l->model = model_new(&mc)))
+        goto fail;
+    struct cgroup_report_hooks ch = {.mapped = mapped_now, .dumper = threshold_dumper, .ctx = l};
+    struct targets_hooks th = {.ours = is_ours, .attach = attach_target, .ctx = l};
+    l->cgroup = cgroup_report_new(opts, &ch, &failed);
+    if (failed)
+        goto fail;
+    l->targets = targets_new(opts, &th, &failed);
+    if (failed)
+        goto fail;
+    if (setup_signals(l) < 0 ||
+        (targets_fd(l->targets) >= 0 && watch_fd(l, targets_fd(l->targets)) < 0))
+        goto fail;
+    /* The source before any thread of ours (the dump worker, the cgroup
+     * watch) exists: the signals it reads must be blocked in all. */
+    struct event_sink sink = {.event = to_model, .ctx = l};
+    if (!(l->source.src = ptrace_source_new(&sink)))
+        goto fail;
+    int source_fds[4];
+    size_t nsource = l->source.ops->fds(l->source.src, source_fds, 4);
+    for (size_t i = 0; i < nsource; i++)
+        if (watch_fd(l, source_fds[i]) < 0)
+            goto fail;
+    if (dump_dir_fd >= 0) {
+        int fd = dump_dir_fd;
+        dump_dir_fd = -1; /* the dumper's now, whatever happens */
+        if (setup_dumper(l, fd) < 0)
+            goto fail;
+    }
+    return l;
+fail:
+    if (!failed && !l->model)
+        log_error("out of memory");
+    if (dump_dir_fd >= 0)
+        close(dump_dir_fd);
+    loop_free(l);
+    return NULL;
+}
+
+void loop_free(struct loop *l)
+{
+    if (!l)
+        return;
+    int fds[] = {l->epoll_fd, l->signal_fd, l->duration_fd};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    cgroup_report_free(l->cgroup);
+    targets_free(l->targets);
+    dumper_free(l->dumper);
+    if (l->source.src)
+        l->source.ops->free(l->source.src);
+    model_free(l->model);
+    unwinder_free(l->unwinder);
+    summary_free(l->summary);
+    free(l);
+}
+
+/* ---- targets ------------------------------------------------------------------ */
+
+static int begin_cgroup(struct loop *l, pid_t pid)
+{
+    if (cgroup_report_begin(l->cgroup, pid) < 0)
+        return -1;
+    int fd = cgroup_report_fd(l->cgroup);
+    if (fd >= 0 && l->cgroup_fd < 0) {
+        if (watch_fd(l, fd) < 0)
+            return -1;
+        l->cgroup_fd = fd;
+    }
+    return 0;
+}
+
+int loop_attach(struct loop *l, pid_t pid)
+{
+    if (cgroup_report_prepare(l->cgroup, pid) < 0)
+        return -1; /* before any seize: the target stays untouched */
+    if (l->source.ops->attach(l->source.src, pid) < 0)
+        return -1;
+    return begin_cgroup(l, pid);
+}
+
+int loop_attach_targets(struct loop *l)
+{
+    return targets_attach(l->targets);
+}
+
+int loop_launch(struct loop *l)
+{
+    if (!l->source.ops->caps.can_launch) {
+        log_error("the %s event source cannot launch a command; start it, then use -p PID",
+                  l->source.ops->name);
+        return -1;
+    }
+    /* The command starts in our own cgroup: known before it runs. */
+    if (cgroup_report_prepare(l->cgroup, getpid()) < 0)
+        return -1;
+    struct map_filter *filter = filter_build(l->opts->min_size, l->dumper != NULL);
+    if (!filter)
+        return -1;
+    pid_t pid = l->source.ops->launch(l->source.src, l->opts->command, &l->original_mask, filter);
+    filter_free(filter);
+    if (pid < 0)
+        return -1;
+    l->launched_pid = pid;
+    model_set_launched(l->model, pid);
+    if (begin_cgroup(l, pid) < 0) {
+        kill(pid, SIGKILL); /* it has not run a single instruction of its own */
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- shutting down ------------------------------------------------------------ */
+
+static void begin_detach(struct loop *l)
+{
+    if (l->detaching)
+        return;
+    model_count_still_mapped(l->model);
+    l->detaching = true;
+    clock_gettime(CLOCK_MONOTONIC, &l->detach_started);
+    l->source.ops->detach_all(l->source.src);
+}
+
+void loop_request_detach(struct loop *l)
+{
+    if (l->detaching || l->finishing || l->launch_mode)
+        return;
+    if (l->dumper) {
+        /* Pending dumps first, while the target runs and is traced (a
+         * thread that unmaps a region meanwhile is still caught), within
+         * --exit-dump-timeout; loop_run detaches when they are done. */
+        l->finishing = true;
+        clock_gettime(CLOCK_MONOTONIC, &l->finish_started);
+        if (!dumper_flush(l->dumper))
+            return;
+    }
+    begin_detach(l);
+}
+
+/* Whether finishing dumps is over (then the detach begins). */
+static void check_finishing(struct loop *l)
+{
+    if (!l->finishing || l->detaching)
+        return;
+    if (!dumper_flush(l->dumper)) {
+        double bound = (double)l->opts->exit_dump_timeout_ns / 1e9;
+        if (seconds_since(&l->finish_started) < bound)
+            return;
+        /* Cancelled dumps leave no file; held threads are released when
+         * the worker hands them back. */
+        dumper_cancel(l->dumper);
+        if (!dumper_flush(l->dumper))
+            return;
+    }
+    begin_detach(l);
+}
+
+/* No tracee left: with --wait, wait for the next target unless we are
+ * shutting down. */
+static bool wait_for_next_target(struct loop *l)
+{
+    if (targets_fd(l->targets) < 0 || l->finishing || l->detaching)
+        return false;
+    targets_set_busy(l->targets, false);
+    return true;
+}
+
+static void rescan(struct loop *l)
+{
+    if (l->finishing || l->detaching) {
+        uint64_t expirations; /* shutting down: no new targets */
+        if (read(targets_fd(l->targets), &expirations, sizeof expirations) < 0)
+            return;
+        return;
+    }
+    int n = targets_rescan(l->targets);
+    if (n > 0)
+        targets_set_busy(l->targets, true);
+    else if (n < 0)
+        loop_request_detach(l); /* /proc is gone: waiting cannot work; said why */
+}
+
+/* The events cannot be written: in attach mode tracing that nobody can
+ * read only costs the target, so we detach; in launch mode the command
+ * carries the filter and cannot be let go, so it runs to its end traced,
+ * and the exit status says the events are incomplete. */
+static void on_output_failed(struct loop *l)
+{
+    if (!l->launch_mode) {
+        if (!l->output_failure_said)
+            log_error("events cannot be written: detaching");
+        l->output_failure_said = true;
+        loop_request_detach(l);
+        return;
+    }
+    if (!l->output_failure_said)
+        log_error("events cannot be written: the command runs on to its end (a launched "
+                  "command is never let go), and mmapwatch will exit 1");
+    l->output_failure_said = true;
+}
+
+/* ---- the loop ---------------------------------------------------------------- */
+
+static void on_signal(struct loop *l, const struct signalfd_siginfo *si)
+{
+    if (!l->launch_mode) {
+        log_info("got signal %u: detaching", si->ssi_signo);
+        loop_request_detach(l);
+        return;
+    }
+    /* Launch mode: a signal typed at the terminal reached the command too;
+     * one sent to us alone (kill) is passed on, so that `kill` of
+     * mmapwatch means the same as `kill` of the command. */
+    int status;
+    if ((si->ssi_code == SI_USER || si->ssi_code == SI_QUEUE) &&
+        !l->source.ops->launched_status(l->source.src, &status) &&
+        (pid_t)si->ssi_pid != l->launched_pid)
+        kill(l->launched_pid, (int)si->ssi_signo);
+}
+
+static void read_signals(struct loop *l)
+{
+    /* One read: if more were queued than fit, the fd stays readable. */
+    struct signalfd_siginfo si[8];
+    ssize_t n = read(l->signal_fd, si, sizeof si);
+    for (ssize_t i = 0; i < n / (ssize_t)sizeof si[0]; i++)
+        on_signal(l, &si[i]);
+}
+
+static void arm_duration(struct loop *l)
+{
+    if (!l->opts->has_duration || l->launch_mode)
+        return;
+    if (l->opts->duration_ns == 0) {
+        loop_request_detach(l);
+        return;
+    }
+    struct itimerspec its = {
+        .it_value = {.tv_sec = (time_t)(l->opts->duration_ns / 1000000000ULL),
+                     .tv_nsec = (long)(l->opts->duration_ns % 1000000000ULL)},
+    };
+    if ((l->duration_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0 ||
+        timerfd_settime(l->duration_fd, 0, &its, NULL) < 0 || watch_fd(l, l->duration_fd) < 0) {
+        log_warn("cannot set the --duration timer: %s; stop with Ctrl-C", strerror(errno));
+        return;
+    }
+}
+
+/* One readable fd. The source's own fds need nothing here: the loop
+ * serves the source at the top of every pass. */
+static void on_ready(struct loop *l, int fd)
+{
+    if (fd == l->signal_fd) {
+        read_signals(l);
+    } else if (fd == l->duration_fd) {
+        uint64_t expirations;
+        if (read(fd, &expirations, sizeof expirations) > 0) {
+            log_info("--duration reached: detaching");
+            loop_request_detach(l);
+        }
+    } else if (fd == targets_fd(l->targets)) {
+        rescan(l);
+    } else if (l->dumper && fd == dumper_timer_fd(l->dumper)) {
+        dumper_run_due(l->dumper);
+    } else if (l->dumper && fd == dumper_done_fd(l->dumper)) {
+        dumper_collect(l->dumper);
+        check_finishing(l);
+    } else if (fd == l->cgroup_fd) {
+        cgroup_report_records(l->cgroup);
+    }
+}
+
+static int exit_code(const struct loop *l)
+{
+    if (output_failed())
+        return 1;
+    if (!l->launch_mode)
+        return 0;
+    int status;
+    if (!l->source.ops->launched_status(l->source.src, &status))
+        return 1;
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
+static void print_stats(const struct loop *l)
+{
+    if (!l->opts->verbose)
+        return;
+    l->source.ops->log_stats(l->source.src);
+    if (l->unwinder) {
+        struct unwind_stats us;
+        unwinder_stats(l->unwinder, &us);
+        log_info("stacks: %lu unwound, %lu frames (%lu by frame pointer), %lu symbol files, "
+                 "%lu maps reads, %lu cache drops",
+                 us.stacks, us.frames, us.fp_steps, us.files_loaded, us.maps_reads,
+                 us.cache_drops);
+    }
+}
+
+int loop_run(struct loop *l)
+{
+    arm_duration(l);
+    targets_set_busy(l->targets, l->source.ops->count(l->source.src) > 0);
+    for (;;) {
+        int handled = l->source.ops->serve(l->source.src);
+        if (handled < 0 && !wait_for_next_target(l))
+            break; /* no tracee left */
+        if (output_failed())
+            on_output_failed(l);
+        if (handled == SOURCE_MORE)
+            continue; /* more were pending than one batch holds */
+        /* Otherwise no re-drain: a stop that came while we handled this
+         * batch has queued a SIGCHLD, so the wait below returns at once. */
+        int timeout_ms = -1;
+        if (l->finishing && !l->detaching) {
+            /* Waiting for dumps, with an eye on --exit-dump-timeout. */
+            check_finishing(l);
+            timeout_ms = 100;
+        } else if (l->detaching) {
+            /* Bounded: a thread that never stops must not keep us here. */
+            if (seconds_since(&l->detach_started) >= DETACH_GRACE_S) {
+                log_warn("%zu thread(s) did not stop within %d s to be detached; exiting "
+                         "lets the kernel detach them",
+                         l->source.ops->count(l->source.src), DETACH_GRACE_S);
+                break;
+            }
+            timeout_ms = 200;
+        }
+        struct epoll_event ready[8];
+        int n = epoll_wait(l->epoll_fd, ready, 8, timeout_ms);
+        for (int i = 0; i < n; i++)
+            on_ready(l, ready[i].data.fd);
+    }
+    cgroup_report_check_oom(l->cgroup); /* a kill that ended the last target */
+    print_stats(l);
+    if (l->summary) {
+        model_count_still_mapped(l->model);
+        output_summary(summary_view(l->summary));
+    }
+    return exit_code(l);
+}

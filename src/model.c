@@ -1,0 +1,656 @@
+/*
+ * model: events -> tasks, address spaces, regions, reports, holds.
+ * See include/model.h; the map call rules are in track.c.
+ */
+#include "model.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "decode.h"
+#include "dumper.h"
+#include "log.h"
+#include "output.h"
+#include "regions.h"
+#include "summary.h"
+#include "syscalls.h"
+#include "task.h"
+#include "track.h"
+#include "unwind.h"
+
+struct model {
+    struct model_config cfg;
+    struct task_table *tasks;
+    struct track_policy policy;
+    struct dumper *dumper;
+    pid_t launched_pid;
+    bool launched_execed;
+    bool mapped_counted;
+    int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC at the start */
+};
+
+static int64_t ns_of(const struct timespec *t)
+{
+    return (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+/* The wall-clock time of an event (events carry CLOCK_MONOTONIC). */
+static struct timespec wall_time(const struct model *m, uint64_t mono_ns)
+{
+    int64_t ns = (int64_t)mono_ns + m->realtime_offset_ns;
+    return (struct timespec){.tv_sec = (time_t)(ns / 1000000000LL),
+                             .tv_nsec = (long)(ns % 1000000000LL)};
+}
+
+static void name_of(const struct model *m, pid_t pid, pid_t tid, char out[PROCFS_COMM_MAX])
+{
+    if (m->cfg.thread_name)
+        m->cfg.thread_name(m->cfg.ctx, pid, tid, out);
+    else
+        snprintf(out, PROCFS_COMM_MAX, "?");
+}
+
+/* Who an event is about, for the output. */
+static void origin_of(const struct model *m, const struct event *e, pid_t pid, pid_t tid,
+                      struct event_origin *o)
+{
+    memset(o, 0, sizeof *o);
+    o->pid = pid;
+    o->tid = tid;
+    o->ts = wall_time(m, e->time_ns);
+    if (e->comm && e->tid == tid)
+        snprintf(o->comm, sizeof o->comm, "%s", e->comm);
+    else
+        name_of(m, pid, tid, o->comm);
+}
+
+struct model *model_new(const struct model_config *config)
+{
+    struct model *m = calloc(1, sizeof *m);
+    if (!m || !(m->tasks = task_table_new())) {
+        free(m);
+        return NULL;
+    }
+    m->cfg = *config;
+    m->policy = (struct track_policy){
+        .min_size = config->min_size,
+        .report_failed = config->report_failed,
+        .tasks = m->tasks,
+        .unwinder = config->unwinder,
+        .summary = config->summary,
+        .thread_name = config->thread_name,
+        .capture_regs = config->capture_regs,
+        .ctx = config->ctx,
+    };
+    struct timespec real, mono;
+    clock_gettime(CLOCK_REALTIME, &real);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    m->realtime_offset_ns = ns_of(&real) - ns_of(&mono);
+    return m;
+}
+
+void model_free(struct model *m)
+{
+    if (!m)
+        return;
+    task_table_free(m->tasks);
+    free(m);
+}
+
+void model_set_dumper(struct model *m, struct dumper *dumper)
+{
+    m->dumper = dumper;
+    m->policy.dumper = dumper;
+}
+
+void model_set_launched(struct model *m, pid_t pid)
+{
+    m->launched_pid = pid;
+}
+
+bool model_follows(const struct model *m, pid_t pid)
+{
+    return task_find(m->tasks, pid) || addr_space_of_process(m->tasks, pid);
+}
+
+/* ---- holds: dumps before regions go ---------------------------------------- */
+
+struct id_list {
+    uint64_t *ids;
+    size_t n, cap;
+    uint64_t start, end; /* only regions overlapping this */
+};
+
+static int collect_id(const struct region *r, void *ctx)
+{
+    struct id_list *list = ctx;
+    if (r->end <= list->start || r->start >= list->end)
+        return 0;
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 16;
+        uint64_t *grown = realloc(list->ids, cap * sizeof *grown);
+        if (!grown)
+            return 1; /* the ones collected still get their dump */
+        list->ids = grown;
+        list->cap = cap;
+    }
+    list->ids[list->n++] = r->id;
+    return 0;
+}
+
+/* The hook for a source that cannot hold threads (perf): the dumps asked
+ * for race the unmap. The dumper reads what is still there; what is not
+ * is reported by the dump (an error or skip event naming the region), so
+ * nothing goes unsaid. Returns the holds to reply: none. */
+static unsigned model_unheld_gone(struct model *m, pid_t pid, const uint64_t *ids, size_t n,
+                                  const char *reason)
+{
+    dumper_before_gone(m->dumper, pid, ids, n, reason, 0);
+    return 0;
+}
+
+/* The reported regions of task's space within [start, end) are about to
+ * go: have them dumped first. Returns how many dumps the thread should be
+ * held for. */
+static unsigned hold_for_dumps(struct model *m, struct task *task, uint64_t start, uint64_t end,
+                               const char *reason)
+{
+    if (!m->dumper || !region_set_overlaps(task->as->regions, start, end))
+        return 0;
+    struct id_list list = {.start = start, .end = end};
+    region_set_foreach_in(task->as->regions, start, end, collect_id, &list);
+    unsigned holds =
+        m->cfg.can_hold
+            ? dumper_before_gone(m->dumper, task->as->owner, list.ids, list.n, reason, task->tid)
+            : model_unheld_gone(m, task->as->owner, list.ids, list.n, reason);
+    free(list.ids);
+    return holds;
+}
+
+/* ---- calls ------------------------------------------------------------------ */
+
+static void on_call_enter(struct model *m, struct task *task, const struct event *e,
+                          struct model_reply *reply)
+{
+    task->call = (struct in_flight){
+        .active = true,
+        .arch = e->arch,
+        .nr = e->call.nr,
+        .entered_ns = e->time_ns,
+    };
+    memcpy(task->call.args, e->call.args, sizeof task->call.args);
+    enum syscall_id id = syscall_lookup(e->arch, e->call.nr);
+    struct map_call call;
+    if (decode_map_call(e->arch, e->call.nr, e->call.args, 0, false, &call) == MAP_CALL_NONE) {
+        task->call.active = false; /* exec, exit_group: nothing to pair */
+        if (!syscall_desc(id)->rule.ends_space || task->as->owner != task->pid)
+            return; /* a vfork child's exec: the memory is its parent's */
+        /* exec, or exit_group, which kills the other threads without
+         * letting them stop at their exit: the moment the whole space is
+         * known to go, with every thread's memory still there. */
+        reply->holds = hold_for_dumps(m, task, 0, UINT64_MAX,
+                                      id == SC_EXIT_GROUP ? "exit" : "exec");
+        return;
+    }
+    /* The second stop (syscall exit) costs the target as much as the
+     * first: asked for only if the result can be reported. */
+    reply->want_done = track_may_report(&m->policy, task);
+    task->call.active = reply->want_done;
+    /* The unwinder's caches of code and unwind tables must not outlive
+     * the mappings they were read from. */
+    unwind_space_note_map_call(task->as->unwind, &call);
+    /* A large MAP_FIXED replaces whatever it lands on, as an munmap would
+     * (track makes it a region of its own). A small one inside a reported
+     * region is a commit of reserved memory (JVMs do this) and stays part
+     * of that region: no reason to dump it early. */
+    bool replaces = call.kind == MAP_CALL_MMAP && (call.flags & MAP_FIXED) &&
+                    call.len >= m->cfg.min_size;
+    if (call.kind == MAP_CALL_MUNMAP || call.kind == MAP_CALL_MREMAP || replaces) {
+        uint64_t end = call.addr + decode_page_align(call.len);
+        reply->holds = hold_for_dumps(m, task, call.addr, end < call.addr ? UINT64_MAX : end,
+                                      "unmap");
+    }
+}
+
+static void on_call_done(struct model *m, struct task *task, const struct event *e)
+{
+    struct in_flight *c = &task->call;
+    if (!c->active)
+        return; /* seized inside a syscall, or a result nobody asked for */
+    struct map_call call;
+    if (decode_map_call(c->arch, c->nr, c->args, e->result.rval, e->result.is_error, &call) !=
+        MAP_CALL_NONE) {
+        struct track_when when = {
+            .ts = wall_time(m, e->time_ns),
+            .done_ns = e->time_ns,
+            .stopped = e->stopped,
+            .comm = e->comm,
+            .stack = e->stack,
+        };
+        track_map_call(&m->policy, task, &call, &when);
+    }
+    *c = (struct in_flight){0};
+}
+
+/* ---- tasks come and go ------------------------------------------------------ */
+
+/* The address space of a new task (see event.h spawn). */
+static struct addr_space *space_for(struct model *m, const struct event *e)
+{
+    struct task *parent = e->spawn.parent ? task_find(m->tasks, e->spawn.parent) : NULL;
+    if (parent && parent->pid == e->pid)
+        return parent->as;
+    struct addr_space *as = addr_space_of_process(m->tasks, e->pid);
+    if (as)
+        return as;
+    struct addr_space *parent_as =
+        parent ? parent->as
+               : e->spawn.parent ? addr_space_of_process(m->tasks, e->spawn.parent) : NULL;
+    if (!parent_as)
+        return addr_space_new(m->tasks, e->pid);
+    /* vfork (and clone with CLONE_VM) shares the parent's mm until exec. */
+    if (e->spawn.shares_vm)
+        return parent_as;
+    return addr_space_clone(m->tasks, parent_as, e->pid);
+}
+
+static void on_spawn(struct model *m, const struct event *e)
+{
+    if (task_find(m->tasks, e->tid))
+        return;
+    struct addr_space *as = space_for(m, e);
+    if (!as || !task_add(m->tasks, e->tid, e->pid, as))
+        log_error("out of memory tracking thread %d", (int)e->tid);
+}
+
+static void on_exec(struct model *m, struct task *task, const struct event *e)
+{
+    pid_t former = e->exec.former_tid;
+    if (former && former != task->tid) {
+        /* The old leader is gone without an exit report; the execing
+         * thread, with its state, carries on under the leader's tid. */
+        struct task *execing = task_find(m->tasks, former);
+        if (execing) {
+            pid_t tid = task->tid;
+            task_remove(m->tasks, task);
+            task_rekey(m->tasks, execing, tid);
+            task = execing;
+        }
+    }
+    task->call = (struct in_flight){0};
+    struct addr_space *old = task->as;
+    unsigned long ended = old->owner == task->pid ? region_set_count(old->regions) : 0;
+    struct addr_space *fresh = addr_space_new(m->tasks, task->pid);
+    if (fresh) {
+        if (old->owner == task->pid)
+            old->owner = 0; /* dying threads may still point here until reaped */
+        task_set_addr_space(m->tasks, task, fresh);
+    }
+    if (task->pid == m->launched_pid)
+        m->launched_execed = true;
+    struct event_origin origin;
+    origin_of(m, e, task->pid, task->tid, &origin); /* the new program's name */
+    output_exec(&origin, ended);
+}
+
+/* EVENT_THREAD_EXIT: the last moment the thread's memory is there. Its
+ * process ends with it when it is the last live thread, or when it dies
+ * of a signal: a fatal signal takes the whole group, and the other
+ * threads, killed, never get to tell. (exit_group was caught at its
+ * entry already.) */
+static void on_thread_exit(struct model *m, struct task *task, const struct event *e,
+                           struct model_reply *reply)
+{
+    if (task->tid == task->pid && e->comm)
+        snprintf(task->leader_comm, sizeof task->leader_comm, "%s", e->comm);
+    task_mark_exiting(task);
+    if (task->as->owner == task->pid && (task->as->live == 0 || e->exit.killed))
+        reply->holds = hold_for_dumps(m, task, 0, UINT64_MAX, "exit");
+}
+
+static void on_gone(struct model *m, struct task *task, const struct event *e)
+{
+    if (task->tid == task->pid) {
+        /* A leader's death is reported after all its threads': the process
+         * is gone. */
+        int status = e->gone.status;
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && m->cfg.process_killed)
+            m->cfg.process_killed(m->cfg.ctx, task->pid); /* an OOM kill, maybe: its event first */
+        struct event_origin origin = {.pid = task->pid, .tid = task->tid,
+                                      .ts = wall_time(m, e->time_ns)};
+        snprintf(origin.comm, sizeof origin.comm, "%s",
+                 task->leader_comm[0] ? task->leader_comm : "?");
+        if (task->tid != m->launched_pid || m->launched_execed)
+            output_exit(&origin, status);
+    }
+    task_remove(m->tasks, task);
+}
+
+static void on_detached(struct model *m, struct task *task, const struct event *e)
+{
+    if (task->tid == task->pid) {
+        struct event_origin origin;
+        origin_of(m, e, task->pid, task->pid, &origin);
+        if (strcmp(origin.comm, "?") == 0 && task->leader_comm[0])
+            memcpy(origin.comm, task->leader_comm, sizeof origin.comm);
+        output_detach(&origin);
+    }
+    task_remove(m->tasks, task);
+}
+
+/* ---- lost events ------------------------------------------------------------- */
+
+struct lost_scan {
+    pid_t pid;        /* 0: every process */
+    size_t voided;
+};
+
+static void void_call(struct task *t, void *ctx)
+{
+    struct lost_scan *s = ctx;
+    if ((s->pid == 0 || t->pid == s->pid) && t->call.active) {
+        t->call = (struct in_flight){0};
+        s->voided++;
+    }
+}
+
+struct uncertain_scan {
+    pid_t pid;
+    size_t regions;
+};
+
+static void mark_space(struct addr_space *as, void *ctx)
+{
+    struct uncertain_scan *s = ctx;
+    if (s->pid && as->owner != s->pid)
+        return;
+    s->regions += region_set_mark_uncertain(as->regions);
+}
+
+/* Events were dropped: a call whose entry or result is lost cannot be
+ * paired, and a region may have ended unseen. Both are said. */
+static void on_lost(struct model *m, const struct event *e)
+{
+    struct lost_scan ls = {.pid = e->pid};
+    task_foreach(m->tasks, void_call, &ls);
+    struct uncertain_scan us = {.pid = e->pid};
+    addr_space_foreach(m->tasks, mark_space, &us);
+    struct event_origin origin;
+    origin_of(m, e, e->pid, e->tid, &origin);
+    output_lost(&origin, e->lost.count, e->lost.to_ns - e->lost.from_ns, ls.voided, us.regions);
+}
+
+/* ---- the one entry point ------------------------------------------------------ */
+
+void model_event(struct model *m, const struct event *e, struct model_reply *reply)
+{
+    *reply = (struct model_reply){0};
+    if (e->kind == EVENT_SPAWN) {
+        on_spawn(m, e);
+        return;
+    }
+    if (e->kind == EVENT_LOST) {
+        on_lost(m, e);
+        return;
+    }
+    if (e->kind == EVENT_ATTACHED) {
+        struct event_origin origin;
+        origin_of(m, e, e->pid, e->pid, &origin);
+        output_attach(&origin, e->attached.threads ? e->attached.threads : 1);
+        return;
+    }
+    struct task *task = task_find(m->tasks, e->tid);
+    if (!task)
+        return; /* a source sends EVENT_SPAWN first; nothing to attach this to */
+    switch (e->kind) {
+    case EVENT_CALL_ENTER:
+        on_call_enter(m, task, e, reply);
+        break;
+    case EVENT_CALL_DONE:
+        on_call_done(m, task, e);
+        break;
+    case EVENT_EXEC:
+        on_exec(m, task, e);
+        break;
+    case EVENT_THREAD_EXIT:
+        on_thread_exit(m, task, e, reply);
+        break;
+    case EVENT_GONE:
+        on_gone(m, task, e);
+        break;
+    case EVENT_DETACHED:
+        on_detached(m, task, e);
+        break;
+    case EVENT_SPAWN:
+    case EVENT_LOST:
+    case EVENT_ATTACHED:
+        break;
+    }
+}
+
+/* ---- what the dumper, the cgroup report and the summary ask ---------------------- */
+
+struct extent {
+    uint64_t id, start, end;
+    int prot;
+    bool found;
+};
+
+static int add_to_hull(const struct region *r, void *ctx)
+{
+    struct extent *e = ctx;
+    if (r->id != e->id)
+        return 0;
+    if (!e->found) {
+        e->start = r->start;
+        e->prot = r->prot;
+        e->found = true;
+    }
+    e->end = r->end; /* regions come in address order */
+    return 0;
+}
+
+/* The pieces of a split region share its id: a dump covers their hull,
+ * and the unmapped middle becomes holes. */
+struct live_search {
+    struct addr_space *as;
+    pid_t found;   /* a thread not exiting */
+    pid_t exiting; /* a non-leader at its exit: its mm is still there */
+};
+
+static void find_live(struct task *task, void *ctx)
+{
+    struct live_search *search = ctx;
+    if (task->as != search->as)
+        return;
+    if (!task->exiting && !search->found)
+        search->found = task->tid;
+    else if (task->exiting && task->tid != task->pid && !search->exiting)
+        search->exiting = task->tid;
+}
+
+bool model_region_extent(void *ctx, pid_t pid, uint64_t id, pid_t mapper, uint64_t *start,
+                         uint64_t *end, int *prot, pid_t *reader)
+{
+    struct model *m = ctx;
+    struct addr_space *as = addr_space_of_process(m->tasks, pid);
+    if (!as)
+        return false;
+    /* A thread still in the process reads its memory; at the very end
+     * (all exiting) the one holding for the dump does, mm still there. */
+    struct task *t = task_find(m->tasks, mapper);
+    struct task *leader = task_find(m->tasks, pid);
+    if (t && t->as == as && !t->exiting) {
+        *reader = mapper;
+    } else if (leader && leader->as == as && !leader->exiting) {
+        *reader = pid;
+    } else {
+        struct live_search search = {.as = as};
+        task_foreach(m->tasks, find_live, &search);
+        *reader = search.found ? search.found : search.exiting ? search.exiting : pid;
+    }
+    struct extent e = {.id = id};
+    region_set_foreach(as->regions, add_to_hull, &e);
+    if (!e.found)
+        return false;
+    *start = e.start;
+    *end = e.end;
+    *prot = e.prot;
+    return true;
+}
+
+/* A reported region still mapped, and how many bytes of it are (the
+ * pieces of a split region share its id). */
+struct mapped {
+    struct dump_target target;
+    uint64_t bytes;
+};
+
+struct mapped_list {
+    pid_t owner;
+    struct mapped *v;
+    size_t n, cap;
+    bool short_of_memory;
+};
+
+static int add_mapped(const struct region *r, void *ctx)
+{
+    struct mapped_list *list = ctx;
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 64;
+        struct mapped *grown = realloc(list->v, cap * sizeof *grown);
+        if (!grown) {
+            list->short_of_memory = true;
+            return 1;
+        }
+        list->v = grown;
+        list->cap = cap;
+    }
+    list->v[list->n++] = (struct mapped){
+        .target = {.id = r->id, .pid = list->owner, .tid = r->tid, .addr = r->start,
+                   .len = r->end - r->start, .prot = r->prot, .flags = r->flags,
+                   .mapped_at = r->mapped_at},
+        .bytes = r->end - r->start,
+    };
+    return 0;
+}
+
+static void add_space(struct addr_space *as, void *ctx)
+{
+    struct mapped_list *list = ctx;
+    list->owner = as->owner;
+    if (!list->short_of_memory)
+        region_set_foreach(as->regions, add_mapped, list);
+}
+
+static int by_process_and_id(const void *a, const void *b)
+{
+    const struct dump_target *x = &((const struct mapped *)a)->target;
+    const struct dump_target *y = &((const struct mapped *)b)->target;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static int largest_first(const void *a, const void *b)
+{
+    const struct mapped *x = a, *y = b;
+    if (x->bytes != y->bytes)
+        return x->bytes > y->bytes ? -1 : 1;
+    return x->target.id < y->target.id ? -1 : x->target.id > y->target.id;
+}
+
+struct dump_target *model_mapped(struct model *m, size_t *n)
+{
+    struct mapped_list list = {0};
+    *n = 0;
+    addr_space_foreach(m->tasks, add_space, &list);
+    if (list.short_of_memory)
+        log_warn("out of memory listing the regions still mapped: some are left out");
+    if (list.n == 0) {
+        free(list.v);
+        return NULL;
+    }
+    qsort(list.v, list.n, sizeof *list.v, by_process_and_id);
+    size_t out = 0;
+    for (size_t i = 0; i < list.n; i++) {
+        struct mapped *cur = &list.v[i];
+        struct mapped *last = out ? &list.v[out - 1] : NULL;
+        if (last && last->target.pid == cur->target.pid && last->target.id == cur->target.id) {
+            uint64_t end = cur->target.addr + cur->target.len;
+            last->target.len = end - last->target.addr; /* addresses ascend */
+            last->bytes += cur->bytes;
+            continue;
+        }
+        list.v[out++] = *cur;
+    }
+    qsort(list.v, out, sizeof *list.v, largest_first);
+    struct dump_target *targets = malloc(out * sizeof *targets);
+    if (!targets) {
+        log_warn("out of memory listing the regions still mapped");
+        free(list.v);
+        return NULL;
+    }
+    for (size_t i = 0; i < out; i++) {
+        targets[i] = list.v[i].target;
+        struct task *mapper = task_find(m->tasks, targets[i].tid);
+        if (mapper && mapper->pid == targets[i].pid)
+            name_of(m, mapper->pid, mapper->tid, targets[i].comm);
+        else
+            snprintf(targets[i].comm, sizeof targets[i].comm, "?");
+    }
+    free(list.v);
+    *n = out;
+    return targets;
+}
+
+static int count_mapped_region(const struct region *r, void *ctx)
+{
+    summary_add_mapped(ctx, r->id, r->end - r->start);
+    return 0;
+}
+
+static void count_mapped_space(struct addr_space *as, void *ctx)
+{
+    region_set_foreach(as->regions, count_mapped_region, ctx);
+}
+
+void model_count_still_mapped(struct model *m)
+{
+    if (!m->cfg.summary || m->mapped_counted)
+        return;
+    m->mapped_counted = true;
+    addr_space_foreach(m->tasks, count_mapped_space, m->cfg.summary);
+}
+
+struct region_count {
+    size_t n, uncertain;
+};
+
+static int count_region(const struct region *r, void *ctx)
+{
+    struct region_count *c = ctx;
+    c->n++;
+    c->uncertain += r->uncertain;
+    return 0;
+}
+
+size_t model_region_count(const struct model *m, pid_t pid, size_t *uncertain)
+{
+    struct region_count c = {0};
+    struct addr_space *as = addr_space_of_process(m->tasks, pid);
+    if (as)
+        region_set_foreach(as->regions, count_region, &c);
+    if (uncertain)
+        *uncertain = c.uncertain;
+    return c.n;
+}

@@ -1,0 +1,57 @@
+"""Addresses reused across threads (issue 13 fault 1): hundreds of threads
+map and unmap regions of one size at once, so the kernel gives an address
+one thread is unmapping to another thread's mmap before the first munmap
+has returned. Every mmap and every munmap the fixture made (its own truth:
+which thread, which address) must be an event of that thread, none lost,
+none added, in launch and attach mode."""
+import os
+from collections import Counter
+
+import harness
+from harness import (fixture, hexaddr, read_truth, send_go, start_fixture, tmpdir,
+                     wait_fixture)
+
+THREADS = int(os.environ.get('STORM_THREADS', 1000))
+ITERATIONS = int(os.environ.get('STORM_ITER', 10))
+# A length no other mapping of the fixture has (thread stacks are 64 KiB):
+# --min-size LEN reports exactly the storm's regions.
+LEN = 3 * 1024 * 1024 + 5 * 4096
+OPTS = ("--no-dump", "--min-size", str(LEN))
+
+
+def keys(records, kind):
+    return Counter((r["tid"], hexaddr(r["addr"]), r["len"]) for r in records
+                   if r.get("kind", r.get("event")) == kind and r["len"] == LEN)
+
+
+def compare(events, truth):
+    for kind in ("mmap", "munmap"):
+        want, got = keys(truth, kind), keys(events, kind)
+        assert sum(want.values()) == THREADS * ITERATIONS, f"fixture wrote {sum(want.values())} {kind}s"
+        missing, extra = want - got, got - want
+        assert not missing and not extra, (
+            f"{kind}: {sum(missing.values())} of {sum(want.values())} missing, "
+            f"{sum(extra.values())} extra; e.g. missing {list(missing)[:3]}, extra {list(extra)[:3]}")
+
+
+def test_reuse_storm_launch():
+    truth = os.path.join(tmpdir(), "truth")
+    rc, events, err = harness.run_launch(
+        [fixture("reuse_storm"), str(THREADS), str(ITERATIONS), str(LEN), truth], *OPTS)
+    assert rc == 0, f"mmapwatch exited {rc}; stderr={err!r}"
+    compare(events, read_truth(truth))
+    assert "unmap was not seen" not in err, err
+
+
+def test_reuse_storm_attach():
+    truth = os.path.join(tmpdir(), "truth")
+    p, pid = start_fixture([fixture("reuse_storm"), "-w", str(THREADS), str(ITERATIONS),
+                            str(LEN), truth])
+    w = harness.start_attach_many([pid], *OPTS)
+    send_go(p)
+    # Events are read while the storm runs: a full pipe would stop it.
+    rc, events, err = harness.finish_attach_many(w)
+    wait_fixture(p, 0)
+    assert rc == 0, f"mmapwatch exited {rc}; stderr={err!r}"
+    compare(events, read_truth(truth))
+    assert "unmap was not seen" not in err, err

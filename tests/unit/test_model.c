@@ -1,0 +1,429 @@
+/*
+ * The model fed synthetic event sequences, no kernel tracee: regions
+ * created, split and moved by map calls; exec ending them; vfork sharing
+ * and fork copying an address space; holds wanted before an unmap of a
+ * region not dumped yet; lost events marking what is uncertain; and
+ * addresses reused across threads (a late munmap result never ends a
+ * region mapped after the munmap began).
+ *
+ * Events are written as JSON Lines to a temporary file, read back and
+ * counted.
+ */
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dump.h"
+#include "dumper.h"
+#include "event.h"
+#include "model.h"
+#include "output.h"
+#include "syscalls.h"
+#include "unit.h"
+
+#define MIB (1024ULL * 1024)
+#define A64 SYSCALL_ARCH_X86_64
+#define PID 4242
+
+static char out_path[] = "/tmp/mmapwatch-model-XXXXXX";
+static uint64_t clock_ns = 1000;
+
+static struct model *new_model(bool can_hold)
+{
+    int fd = mkstemp(out_path);
+    if (fd >= 0)
+        close(fd);
+    if (output_open(out_path, true) < 0)
+        return NULL;
+    struct model_config c = {.min_size = 1 * MIB, .can_hold = can_hold};
+    return model_new(&c);
+}
+
+/* Closes the output and returns it (malloc'd). */
+static char *finish(struct model *m)
+{
+    model_free(m);
+    output_close();
+    char *text = calloc(1, 1 << 20);
+    int fd = open(out_path, O_RDONLY);
+    if (fd >= 0 && text) {
+        ssize_t n = read(fd, text, (1 << 20) - 1);
+        (void)n;
+        close(fd);
+    }
+    unlink(out_path);
+    memcpy(out_path + strlen(out_path) - 6, "XXXXXX", 6);
+    return text;
+}
+
+/* How many lines hold every one of the given fragments. */
+static int lines_with(const char *text, const char *a, const char *b)
+{
+    int n = 0;
+    for (const char *line = text; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%.*s", (int)len, line);
+        if (strstr(buf, a) && (!b || strstr(buf, b)))
+            n++;
+        line = end ? end + 1 : NULL;
+    }
+    return n;
+}
+
+static struct model_reply send(struct model *m, struct event e)
+{
+    e.time_ns = clock_ns += 1000;
+    e.arch = e.arch ? e.arch : A64;
+    e.pid = e.pid ? e.pid : PID;
+    e.comm = "unit";
+    e.stopped = true;
+    struct model_reply r;
+    model_event(m, &e, &r);
+    return r;
+}
+
+static void spawn(struct model *m, pid_t pid, pid_t tid, pid_t parent, bool shares_vm)
+{
+    struct event e = {.kind = EVENT_SPAWN, .pid = pid, .tid = tid};
+    e.spawn.parent = parent;
+    e.spawn.shares_vm = shares_vm;
+    send(m, e);
+}
+
+static struct model_reply enter(struct model *m, pid_t pid, pid_t tid, enum syscall_id id,
+                                uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+    struct event e = {.kind = EVENT_CALL_ENTER, .pid = pid, .tid = tid};
+    e.call.nr = (uint64_t)syscall_number(A64, id);
+    e.call.args[0] = a0;
+    e.call.args[1] = a1;
+    e.call.args[2] = a2;
+    e.call.args[3] = a3;
+    e.call.args[4] = (uint64_t)-1;
+    return send(m, e);
+}
+
+static void done(struct model *m, pid_t pid, pid_t tid, int64_t rval)
+{
+    struct event e = {.kind = EVENT_CALL_DONE, .pid = pid, .tid = tid};
+    e.result.rval = rval;
+    e.result.is_error = rval < 0 && rval > -4096;
+    send(m, e);
+}
+
+static const uint64_t ANON = MAP_PRIVATE | MAP_ANONYMOUS;
+static const uint64_t RW = PROT_READ | PROT_WRITE;
+
+static void map_at(struct model *m, pid_t pid, pid_t tid, uint64_t addr, uint64_t len)
+{
+    enter(m, pid, tid, SC_MMAP, 0, len, RW, ANON);
+    done(m, pid, tid, (int64_t)addr);
+}
+
+static size_t regions(struct model *m, pid_t pid)
+{
+    return model_region_count(m, pid, NULL);
+}
+
+#define X 0x7f0000000000ULL
+#define Y 0x7f1000000000ULL
+
+TEST(munmap_mprotect_mremap_split_and_move)
+{
+    struct model *m = new_model(true);
+    CHECK(m);
+    spawn(m, PID, PID, 0, false);
+    map_at(m, PID, PID, X, 16 * MIB);
+    CHECK(regions(m, PID) == 1);
+    enter(m, PID, PID, SC_MUNMAP, X + 4 * MIB, 4096, 0, 0);
+    done(m, PID, PID, 0);
+    CHECK(regions(m, PID) == 2); /* split around the hole */
+    enter(m, PID, PID, SC_MPROTECT, X, 4096, PROT_READ, 0);
+    done(m, PID, PID, 0);
+    CHECK(regions(m, PID) == 3); /* the first page has its own prot */
+    enter(m, PID, PID, SC_MREMAP, X + 8 * MIB, 8 * MIB, 8 * MIB, MREMAP_MAYMOVE);
+    done(m, PID, PID, (int64_t)Y);
+    CHECK(regions(m, PID) == 4); /* the tail moved to Y */
+    enter(m, PID, PID, SC_MUNMAP, Y, 8 * MIB, 0, 0);
+    done(m, PID, PID, 0);
+    enter(m, PID, PID, SC_MUNMAP, X, 8 * MIB, 0, 0);
+    done(m, PID, PID, 0);
+    CHECK(regions(m, PID) == 0);
+    /* A munmap of memory that was never a region is not reported. */
+    enter(m, PID, PID, SC_MUNMAP, 0x1000, 4096, 0, 0);
+    done(m, PID, PID, 0);
+    char *out = finish(m);
+    CHECK(lines_with(out, "\"event\":\"mmap\"", NULL) == 1);
+    CHECK(lines_with(out, "\"event\":\"munmap\"", NULL) == 3);
+    CHECK(lines_with(out, "\"event\":\"mprotect\"", NULL) == 1);
+    CHECK(lines_with(out, "\"event\":\"mremap\"", NULL) == 1);
+    free(out);
+}
+
+TEST(exec_ends_every_region)
+{
+    struct model *m = new_model(true);
+    CHECK(m);
+    spawn(m, PID, PID, 0, false);
+    map_at(m, PID, PID, X, 16 * MIB);
+    map_at(m, PID, PID, Y, 2 * MIB);
+    CHECK(regions(m, PID) == 2);
+    struct event e = {.kind = EVENT_EXEC, .tid = PID};
+    e.exec.former_tid = PID;
+    send(m, e);
+    CHECK(regions(m, PID) == 0);
+    char *out = finish(m);
+    CHECK(lines_with(out, "\"event\":\"exec\"", "\"regions_ended\":2") == 1);
+    free(out);
+}
+
+TEST(non_leader_exec_takes_the_leaders_tid)
+{
+    struct model *m = new_model(true);
+    CHECK(m);
+    spawn(m, PID, PID, 0, false);
+    spawn(m, PID, PID + 1, PID, false);
+    map_at(m, PID, PID + 1, X, 16 * MIB);
+    struct event e = {.kind = EVENT_EXEC, .tid = PID};
+    e.exec.former_tid = PID + 1;
+    send(m, e);
+    CHECK(regions(m, PID) == 0);
+    CHECK(!model_follows(m, PID + 1)); /* the execing thread carries on as PID */
+    CHECK(model_follows(m, PID));
+    free(finish(m));
+}
+
+TEST(vfork_shares_fork_copies)
+{
+    struct model *m = new_model(true);
+    CHECK(m);
+    spawn(m, PID, PID, 0, false);
+    map_at(m, PID, PID, X, 16 * MIB);
+    /* vfork: the child's mappings are the parent's */
+    spawn(m, PID + 10, PID + 10, PID, true);
+    map_at(m, PID + 10, PID + 10, Y, 16 * MIB);
+    CHECK(regions(m, PID) == 2);
+    /* ... until it execs: a new space, the parent keeps both */
+    struct event e = {.kind = EVENT_EXEC, .pid = PID + 10, .tid = PID + 10};
+    e.exec.former_tid = PID + 10;
+    send(m, e);
+    CHECK(regions(m, PID) == 2);
+    CHECK(regions(m, PID + 10) == 0);
+    /* fork: a copy; the child's munmap leaves the parent's region alone */
+    spawn(m, PID + 20, PID + 20, PID, false);
+    CHECK(regions(m, PID + 20) == 2);
+    enter(m, PID + 20, PID + 20, SC_MUNMAP, X, 16 * MIB, 0, 0);
+    done(m, PID + 20, PID + 20, 0);
+    CHECK(regions(m, PID + 20) == 1);
+    CHECK(regions(m, PID) == 2);
+    free(finish(m));
+}
+
+/* A dumper whose worker dumps into a scratch directory (of our own
+ * process's memory: nothing is mapped at the fake addresses, so those
+ * dumps fail, which is not what is tested here). */
+static struct model *dump_model;
+
+static bool extent(void *ctx, pid_t pid, uint64_t id, pid_t mapper, uint64_t *start,
+                   uint64_t *end, int *prot, pid_t *reader)
+{
+    (void)ctx;
+    return model_region_extent(dump_model, pid, id, mapper, start, end, prot, reader);
+}
+
+static void release(void *ctx, pid_t tid)
+{
+    (void)ctx;
+    (void)tid;
+}
+
+static struct dumper *scratch_dumper(char *dir)
+{
+    if (!mkdtemp(dir))
+        return NULL;
+    int fd;
+    if (dump_dir_open(dir, &fd) < 0)
+        return NULL;
+    struct dumper_config c = {.dir_fd = fd, .dir_path = dir, .delay_ns = 3600ULL * 1000000000ULL,
+                              .on_unmap = true, .max_bytes = UINT64_MAX,
+                              .region_extent = extent, .release = release};
+    return dumper_new(&c);
+}
+
+static void remove_dir(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        return;
+}
+
+static unsigned holds_for_unmap(bool can_hold, unsigned *unrelated)
+{
+    char dir[] = "/tmp/mmapwatch-model-dumps-XXXXXX";
+    struct model *m = new_model(can_hold);
+    dump_model = m;
+    struct dumper *d = m ? scratch_dumper(dir) : NULL;
+    if (!d) {
+        free(finish(m));
+        return 99;
+    }
+    model_set_dumper(m, d);
+    spawn(m, getpid(), getpid(), 0, false);
+    map_at(m, getpid(), getpid(), X, 16 * MIB);
+    *unrelated = enter(m, getpid(), getpid(), SC_MUNMAP, Y, 4096, 0, 0).holds;
+    done(m, getpid(), getpid(), 0);
+    unsigned holds = enter(m, getpid(), getpid(), SC_MUNMAP, X, 16 * MIB, 0, 0).holds;
+    done(m, getpid(), getpid(), 0);
+    dumper_cancel(d);
+    while (!dumper_flush(d))
+        dumper_collect(d);
+    dumper_free(d);
+    free(finish(m));
+    remove_dir(dir);
+    return holds;
+}
+
+TEST(holds_wanted_before_an_unmap_of_an_undumped_region)
+{
+    unsigned unrelated = 7;
+    CHECK(holds_for_unmap(true, &unrelated) == 1);
+    CHECK(unrelated == 0);
+    /* A source that cannot hold gets no hold (the dump races the unmap). */
+    CHECK(holds_for_unmap(false, &unrelated) == 0);
+}
+
+TEST(lost_events_void_calls_in_flight_and_mark_regions)
+{
+    struct model *m = new_model(true);
+    CHECK(m);
+    spawn(m, PID, PID, 0, false);
+    map_at(m, PID, PID, X, 16 * MIB);
+    map_at(m, PID, PID, Y, 16 * MIB);
+    enter(m, PID, PID, SC_MUNMAP, X, 16 * MIB, 0, 0);
+    struct event e = {.kind = EVENT_LOST, .tid = PID};
+    e.lost.count = 12;
+    e.lost.from_ns = clock_ns;
+    e.lost.to_ns = clock_ns + 5000000;
+    send(m, e);
+    /* The result of a call whose pairing was lost is not applied. */
+    done(m, PID, PID, 0);
+    size_t uncertain = 0;
+    CHECK(model_region_count(m, PID, &uncertain) == 2);
+    CHECK(uncertain == 2);
+    /* A region mapped after the loss is certain. */
+    map_at(m, PID, PID, Y + 64 * MIB, 16 * MIB);
+    CHECK(model_region_count(m, PID, &uncertain) == 3);
+    CHECK(uncertain == 2);
+    char *out = finish(m);
+    CHECK(lines_with(out, "\"event\":\"lost\"", "\"count\":12") == 1);
+    CHECK(lines_with(out, "\"calls_voided\":1", "\"regions_uncertain\":2") == 1);
+    CHECK(lines_with(out, "\"event\":\"munmap\"", NULL) == 0);
+    free(out);
+}
+
+/* Thread A unmaps X; thread B's mmap gets X; B's result comes before A's. */
+TEST(address_reused_across_threads_munmap)
+{
+    struct model *m = new_model(true);
+    CHECK(m);
+    const pid_t a = PID + 1, b = PID + 2;
+    spawn(m, PID, PID, 0, false);
+    spawn(m, PID, a, PID, false);
+    spawn(m, PID, b, PID, false);
+    map_at(m, PID, a, X, 16 * MIB);
+    enter(m, PID, a, SC_MUNMAP, X, 16 * MIB, 0, 0);
+    enter(m, PID, b, SC_MMAP, 0, 16 * MIB, RW, ANON);
+    done(m, PID, b, (int64_t)X);
+    CHECK(regions(m, PID) == 1);
+    done(m, PID, a, 0); /* late: must not end B's region */
+    CHECK(regions(m, PID) == 1);
+    enter(m, PID, b, SC_MUNMAP, X, 16 * MIB, 0, 0);
+    done(m, PID, b, 0);
+    CHECK(regions(m, PID) == 0);
+    char *out = finish(m);
+    /* Each munmap reported once, by the thread that made it. */
+    CHECK(lines_with(out, "\"event\":\"munmap\"", "\"tid\":4243,") == 1);
+    CHECK(lines_with(out, "\"event\":\"munmap\"", "\"tid\":4244,") == 1);
+    CHECK(lines_with(out, "\"event\":\"mmap\"", NULL) == 2);
+    free(out);
+}
+
+/* The same with the old region moved away by an mremap in flight. */
+TEST(address_reused_across_threads_mremap)
+{
+    struct model *m = new_model(true);
+    CHECK(m);
+    const pid_t a = PID + 1, b = PID + 2;
+    spawn(m, PID, PID, 0, false);
+    spawn(m, PID, a, PID, false);
+    spawn(m, PID, b, PID, false);
+    map_at(m, PID, a, X, 16 * MIB);
+    enter(m, PID, a, SC_MREMAP, X, 16 * MIB, 32 * MIB, MREMAP_MAYMOVE);
+    map_at(m, PID, b, X, 16 * MIB);
+    done(m, PID, a, (int64_t)Y);
+    CHECK(regions(m, PID) == 2); /* B's at X, A's moved to Y */
+    enter(m, PID, a, SC_MUNMAP, Y, 32 * MIB, 0, 0);
+    done(m, PID, a, 0);
+    enter(m, PID, b, SC_MUNMAP, X, 16 * MIB, 0, 0);
+    done(m, PID, b, 0);
+    CHECK(regions(m, PID) == 0);
+    char *out = finish(m);
+    CHECK(lines_with(out, "\"event\":\"mremap\"", "\"tid\":4243,") == 1);
+    CHECK(lines_with(out, "\"event\":\"munmap\"", NULL) == 2);
+    free(out);
+}
+
+/* An mprotect that entered before a region existed does not touch it. */
+TEST(mprotect_applies_to_regions_older_than_its_entry)
+{
+    struct model *m = new_model(true);
+    CHECK(m);
+    const pid_t a = PID + 1, b = PID + 2;
+    spawn(m, PID, PID, 0, false);
+    spawn(m, PID, a, PID, false);
+    spawn(m, PID, b, PID, false);
+    map_at(m, PID, a, X, 16 * MIB);
+    enter(m, PID, a, SC_MUNMAP, X, 16 * MIB, 0, 0);
+    done(m, PID, a, 0);
+    map_at(m, PID, a, X, 32 * MIB); /* A's old region gone; a new one over it */
+    enter(m, PID, b, SC_MPROTECT, X + 16 * MIB, 4096, PROT_READ, 0);
+    enter(m, PID, a, SC_MUNMAP, X, 32 * MIB, 0, 0);
+    map_at(m, PID, PID, X, 32 * MIB);  /* the leader gets the address */
+    done(m, PID, b, 0);                /* late: the leader's region is newer */
+    done(m, PID, a, 0);
+    CHECK(regions(m, PID) == 1);       /* unsplit by B's mprotect */
+    char *out = finish(m);
+    CHECK(lines_with(out, "\"event\":\"munmap\"", NULL) == 2);
+    free(out);
+}
+
+/* A reused address with no unmap in flight: the old region ends where
+ * the new one begins (said on stderr), its first half stays. */
+TEST(reuse_without_a_call_in_flight_ends_the_region)
+{
+    struct model *m = new_model(true);
+    CHECK(m);
+    spawn(m, PID, PID, 0, false);
+    map_at(m, PID, PID, X, 16 * MIB);
+    map_at(m, PID, PID, X + 8 * MIB, 16 * MIB);
+    CHECK(regions(m, PID) == 2);
+    enter(m, PID, PID, SC_MUNMAP, X, 8 * MIB, 0, 0);
+    done(m, PID, PID, 0);
+    CHECK(regions(m, PID) == 1);
+    free(finish(m));
+}
+
+UNIT_MAIN(UNIT_CASE(munmap_mprotect_mremap_split_and_move), UNIT_CASE(exec_ends_every_region),
+          UNIT_CASE(non_leader_exec_takes_the_leaders_tid), UNIT_CASE(vfork_shares_fork_copies),
+          UNIT_CASE(holds_wanted_before_an_unmap_of_an_undumped_region),
+          UNIT_CASE(lost_events_void_calls_in_flight_and_mark_regions),
+          UNIT_CASE(address_reused_across_threads_munmap),
+          UNIT_CASE(address_reused_across_threads_mremap),
+          UNIT_CASE(mprotect_applies_to_regions_older_than_its_entry),
+          UNIT_CASE(reuse_without_a_call_in_flight_ends_the_region))
