@@ -328,6 +328,10 @@ def check_dump(w, ev, region, reason, seq=None, data=None, pages=None, prot="rw-
     byte for byte, the .json. Returns the .json. seq by default: the next
     free one, 1 + the dumps of that address and length before ev (in launch
     mode an earlier mapping of the loader's can have had both)."""
+    if data is None:
+        data, pages = region.snapshot()
+    length = len(data)
+    resident = len(pages) * PAGE
     if seq is None:
         seq = 1 + sum(1 for e in w.events[:w.index(ev)] if e["event"] == "dump"
                       and hexaddr(e["addr"]) == hexaddr(ev["addr"]) and e["len"] == ev["len"])
@@ -335,11 +339,6 @@ def check_dump(w, ev, region, reason, seq=None, data=None, pages=None, prot="rw-
         data, pages = region.snapshot()
     length = len(data)
     resident = len(pages) * PAGE
-    # Dumps of an earlier mapping with the same address and length (see
-    # one_dump) took the lower sequence numbers: the next free one is ours.
-    seq += sum(1 for e in w.events[:born_index(w, region)] if e["event"] == "dump"
-               and e["pid"] == w.pid and hexaddr(e["addr"]) == region.addr
-               and e["len"] == length)
     base = dump_name(w.pid, region.addr, length, seq)
     assert ev["event"] == "dump", ev
     assert ev["path"] == os.path.join(w.dir, base + ".bin"), (ev, base)
@@ -393,15 +392,6 @@ def check_dir(w, strings=False):
         st = os.lstat(os.path.join(w.dir, n))
         assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600, \
             f"{n}: mode {oct(st.st_mode)}"
-
-
-def born_index(w, region):
-    """Where the region's own mmap (or mremap) event is among the events:
-    the last one at its address and length (an earlier mapping, such as the
-    loader's ld.so.cache, may have had both)."""
-    return max((i for i, e in enumerate(w.events)
-                if e["event"] in ("mmap", "mremap") and hexaddr(e["addr"]) == region.addr
-                and e["len"] == region.len), default=0)
 
 
 def one_dump(w, region, kinds=("dump",)):
