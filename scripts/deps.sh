@@ -28,6 +28,7 @@ need mount         command -v mount       # ... and their cgroup mounts
 # The JVM tests: a real Netty (4.1.48 in Debian 12) on the machine's JDK.
 need default-jdk-headless command -v javac
 need libnetty-java [ -r /usr/share/java/netty-codec-http2.jar ]
+need docker.io     command -v dockerd     # the container tests: a real dockerd (started by scripts/dockerd.sh)
 
 if [ -n "$missing" ]; then
     if [ "$(id -u)" != 0 ]; then
