@@ -134,7 +134,7 @@ build/fixtures/stack_chain_buildid: build/fixtures/stack_chain
 # The same programs linked -static, for what has no libc of its own to
 # offer: FROM scratch images (the Docker tests) and the initramfs of the
 # cgroup v2 kernel test (tests/vm).
-STATIC_FIXTURES = $(patsubst %,build/fixtures-static/%,ct_arenas ct_pause cg_grow trace_map)
+STATIC_FIXTURES = $(patsubst %,build/fixtures-static/%,ct_arenas ct_pause cg_grow trace_map cgns)
 
 build/fixtures-static/%: tests/fixtures/%.c tests/fixtures/fixture.h | $(DEPS_STAMP)
 	$(call msg,CC,$@)

@@ -29,6 +29,10 @@ need mount         command -v mount       # ... and their cgroup mounts
 need default-jdk-headless command -v javac
 need libnetty-java [ -r /usr/share/java/netty-codec-http2.jar ]
 need docker.io     command -v dockerd     # the container tests: a real dockerd (started by scripts/dockerd.sh)
+# The cgroup v2 tests: Debian's kernel under qemu (TCG), from an initramfs
+# of busybox and static programs (the kernel itself: scripts/vm-kernel.sh).
+need qemu-system-x86 command -v qemu-system-x86_64
+need busybox-static [ -x /bin/busybox ]
 
 if [ -n "$missing" ]; then
     if [ "$(id -u)" != 0 ]; then
