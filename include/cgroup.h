@@ -107,8 +107,12 @@ enum cgroup_record_kind {
     CGROUP_OOM,   /* the cgroup counted new OOM kills */
 };
 
+#define CGROUP_COMM_MAX 16
+
 struct cgroup_record {
     enum cgroup_record_kind kind;
+    pid_t pid;                  /* the target the watch named when it was queued */
+    char comm[CGROUP_COMM_MAX]; /* its name then (it may be gone when taken) */
     struct timespec ts;  /* CLOCK_REALTIME when it was seen */
     uint64_t usage;      /* bytes, read at that moment */
     uint64_t limit;      /* bytes, read then; CGROUP_NO_LIMIT for none */
@@ -146,7 +150,27 @@ void cgroup_watch_check_oom(struct cgroup_watch *w);
 
 /* Takes the oldest queued record: true, or false when none is left. Also
  * writes the watching thread's diagnostics (records dropped, the watch
- * ended because the cgroup is gone). */
+ * ended because the cgroup is gone: a warning while the target it names
+ * runs, only a -v line once that target is gone, since a container's
+ * cgroup is removed when its last process ends). */
 bool cgroup_watch_take(struct cgroup_watch *w, struct cgroup_record *record);
+
+/* The target that records name from now on (the newest attached of those
+ * in the cgroup); its name is read now. Records queued before keep theirs. */
+void cgroup_watch_set_target(struct cgroup_watch *w, pid_t pid);
+
+/* Whether process pid is in this very cgroup now: the same path in
+ * /proc/PID/cgroup, and the directory there is still the one watched (a
+ * container restarted under the same name gets a new cgroup at the same
+ * path). */
+bool cgroup_watch_holds(const struct cgroup_watch *w, pid_t pid);
+
+/* Stops the watching thread (records already queued stay to be taken).
+ * Idempotent. */
+void cgroup_watch_stop(struct cgroup_watch *w);
+
+/* Whether the watch has ended (stopped, or its thread gave up) and every
+ * record and diagnostic of it has been taken. */
+bool cgroup_watch_done(struct cgroup_watch *w);
 
 #endif
