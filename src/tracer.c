@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cgroup.h"
+#include "cgroup_set.h"
 #include "decode.h"
 #include "discover.h"
 #include "dumper.h"
@@ -80,9 +80,7 @@ struct tracer {
     bool finishing;           /* shutting down: pending dumps first, then detach */
     struct timespec finish_started;
     struct stop_stats stats;
-    struct cgroup_watch *cgroup; /* --cgroup-threshold; NULL without */
-    pid_t cgroup_pid;            /* the target whose cgroup it is (events name it) */
-    char cgroup_comm[PROCFS_COMM_MAX]; /* its name, for events after it is gone */
+    struct cgroup_set *cgroups;  /* --cgroup-threshold; NULL without */
     /* Targets by name (--comm, --match); see "targets by name" below. */
     struct discover *discover; /* NULL without --comm/--match */
     timer_t rescan_timer;      /* --wait: rescans /proc */
@@ -209,7 +207,7 @@ void tracer_free(struct tracer *t)
         close(t->signal_fd);
     if (t->has_timer)
         timer_delete(t->duration_timer);
-    cgroup_watch_free(t->cgroup);
+    cgroup_set_free(t->cgroups);
     if (t->has_rescan_timer)
         timer_delete(t->rescan_timer);
     discover_free(t->discover);
@@ -225,37 +223,53 @@ void tracer_free(struct tracer *t)
 /* Threshold events list this many of the largest reported regions. */
 #define THRESHOLD_TOP 5
 
-/* Before the first target is seized (or launched): its memory cgroup must
- * be found, and a percentage needs a limit; failing here leaves the target
- * untouched. */
+/* Before a target is seized: its memory cgroup is found (watched already,
+ * or a new watch), and a percentage needs a limit; for the first target,
+ * failing here leaves it untouched. */
 static int cgroup_prepare(struct tracer *t, pid_t pid)
 {
-    if (!t->opts->has_cgroup_threshold || t->cgroup)
+    if (!t->opts->has_cgroup_threshold)
         return 0;
-    t->cgroup = cgroup_watch_new(pid, t->opts->cgroup_threshold, t->opts->cgroup_threshold_pct);
-    return t->cgroup ? 0 : -1;
+    if (!t->cgroups && !(t->cgroups = cgroup_set_new(t->opts->cgroup_threshold,
+                                                     t->opts->cgroup_threshold_pct)))
+        return -1;
+    return cgroup_set_add(t->cgroups, pid, task_count(t->tasks) == 0);
 }
 
 static void on_cgroup_records(struct tracer *t);
 
-/* Once the first target is attached or launched: watching starts. */
+/* Once a target is attached, or the launched command has exec'd:
+ * watching its cgroup starts. */
 static int cgroup_begin(struct tracer *t, pid_t pid)
 {
-    if (!t->cgroup || t->cgroup_pid)
+    (void)pid;
+    if (!t->cgroups)
         return 0;
-    t->cgroup_pid = pid;
-    procfs_read_comm(pid, pid, t->cgroup_comm);
-    if (cgroup_watch_start(t->cgroup) < 0)
+    if (cgroup_set_start(t->cgroups) < 0)
         return -1;
     on_cgroup_records(t); /* usage may be above the threshold already */
     return 0;
 }
 
+/* A target exec'd (the launched command's first exec among them): its
+ * cgroup is looked up again, since a wrapper may have moved it. */
+static void cgroup_follow(struct tracer *t, pid_t pid)
+{
+    if (!t->opts->has_cgroup_threshold ||
+        (pid != t->launched_pid && !cgroup_set_has(t->cgroups, pid)))
+        return;
+    if (!t->cgroups && !(t->cgroups = cgroup_set_new(t->opts->cgroup_threshold,
+                                                     t->opts->cgroup_threshold_pct)))
+        return;
+    cgroup_set_add(t->cgroups, pid, false);
+    cgroup_begin(t, pid);
+}
+
 static void cgroup_check_oom(struct tracer *t)
 {
-    if (!t->cgroup || !t->cgroup_pid)
+    if (!t->cgroups)
         return;
-    cgroup_watch_check_oom(t->cgroup);
+    cgroup_set_check_oom(t->cgroups);
     on_cgroup_records(t);
 }
 
@@ -358,15 +372,12 @@ static void collect_mapped(struct tracer *t, struct mapped_list *list)
     }
 }
 
-static void cgroup_origin(struct tracer *t, const struct cgroup_record *r,
-                          struct event_origin *o)
+static void cgroup_origin(const struct cgroup_record *r, struct event_origin *o)
 {
-    event_origin_fill(o, t->cgroup_pid, t->cgroup_pid);
+    event_origin_fill(o, r->pid, r->pid);
     o->ts = r->ts;
-    if (strcmp(o->comm, "?") == 0)
-        memcpy(o->comm, t->cgroup_comm, sizeof o->comm); /* gone (OOM-killed, say) */
-    else
-        memcpy(t->cgroup_comm, o->comm, sizeof t->cgroup_comm); /* launch mode: after exec */
+    if (strcmp(o->comm, "?") == 0) /* gone (OOM-killed, say) */
+        snprintf(o->comm, sizeof o->comm, "%s", r->comm);
 }
 
 /* A crossing upward: the event names the largest regions, and with
@@ -406,16 +417,17 @@ static void report_above(struct tracer *t, const struct event_origin *o,
 static void on_cgroup_records(struct tracer *t)
 {
     struct cgroup_record r;
-    while (t->cgroup && cgroup_watch_take(t->cgroup, &r)) {
+    const struct cgroup_watch *w;
+    while (t->cgroups && cgroup_set_take(t->cgroups, &r, &w)) {
         struct event_origin o;
-        cgroup_origin(t, &r, &o);
+        cgroup_origin(&r, &o);
         struct cgroup_event e = {
-            .cgroup = cgroup_watch_path(t->cgroup),
+            .cgroup = cgroup_watch_path(w),
             .above = r.kind == CGROUP_ABOVE,
             .usage = r.usage,
             .limit = r.limit,
-            .threshold = cgroup_watch_threshold(t->cgroup),
-            .pct = cgroup_watch_pct(t->cgroup),
+            .threshold = cgroup_watch_threshold(w),
+            .pct = cgroup_watch_pct(w),
             .dumps = -1,
             .oom_kills = r.oom_kills,
             .new_kills = r.new_kills,
@@ -668,9 +680,8 @@ int tracer_attach(struct tracer *t, pid_t pid)
 
 int tracer_launch(struct tracer *t)
 {
-    /* The command starts in our own cgroup: known before it runs. */
-    if (cgroup_prepare(t, getpid()) < 0)
-        return -1;
+    /* Its memory cgroup is looked up at its exec (cgroup_follow): a
+     * wrapper may move it before. */
     struct map_filter *filter = filter_build(t->opts->min_size, t->dumper != NULL);
     if (!filter)
         return -1;
@@ -688,10 +699,6 @@ int tracer_launch(struct tracer *t)
         return -1;
     }
     t->launched_pid = pid;
-    if (cgroup_begin(t, pid) < 0) {
-        kill(pid, SIGKILL); /* it has not run a single instruction of its own */
-        return -1;
-    }
     return 0;
 }
 
@@ -1134,6 +1141,7 @@ static struct task *on_exec(struct tracer *t, struct task *task)
     clock_gettime(CLOCK_REALTIME, &origin.ts);
     task_read_comm(task, origin.comm); /* the new program's name */
     output_exec(&origin, ended);
+    cgroup_follow(t, task->pid);
     return task;
 }
 
@@ -1144,6 +1152,7 @@ static void on_task_gone(struct tracer *t, struct task *task, int status)
          * is gone. */
         if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
             cgroup_check_oom(t); /* an OOM kill, maybe: its event first */
+        cgroup_set_remove(t->cgroups, task->pid);
         struct event_origin origin = {.pid = task->pid, .tid = task->tid};
         clock_gettime(CLOCK_REALTIME, &origin.ts);
         snprintf(origin.comm, sizeof origin.comm, "%s", task->leader_comm[0] ? task->leader_comm : "?");
@@ -1449,7 +1458,7 @@ static void on_signal(struct tracer *t, const struct signalfd_siginfo *si)
         check_finishing(t);
         return;
     }
-    if (si->ssi_signo == CGROUP_WAKE_SIGNAL && (pid_t)si->ssi_pid == getpid() && t->cgroup) {
+    if (si->ssi_signo == CGROUP_WAKE_SIGNAL && (pid_t)si->ssi_pid == getpid() && t->cgroups) {
         on_cgroup_records(t);
         return;
     }
