@@ -356,50 +356,67 @@ def test_container_memory_limit_threshold_oom():
     container with --memory grows; mmapwatch, in its own container, finds
     the application's cgroup through /proc/PID/root, reports the crossing
     and dumps every arena at it (into its volume), then reports the OOM
-    kill and the exit."""
+    kill and the exit. Then the application comes back in a new container
+    (a new cgroup, as the kubelet's restarts get): --wait attaches to it
+    and the watch follows, so its crossing and OOM kill are reported too,
+    naming the new process and the new cgroup; the first cgroup, removed
+    after its process died, is left without a warning."""
     limit = 48 * MIB
     with pod() as p:
-        d, dumps = tmpdir(), tmpdir()
-        os.chmod(d, 0o755)
+        dumps = tmpdir()
         pause = p.run("pause", image("fixtures"), "/ct_pause")
         _, events = sidecar(p, "mmapwatch", pause, "--comm=cg_grow", "--wait", "--min-size=1M",
                             "--dump-dir=/dumps/mmapwatch", "--delay=1h",
                             "--cgroup-threshold=40%", "--dump-on-threshold",
                             volumes=[f"{dumps}:/dumps"])
-        app = p.name("app")
-        proc = spawn([shutil.which("docker"), "run", "-i", "--rm", "--name", app,
-                      "--pid", f"container:{pause}", "--memory", str(limit),
-                      "--memory-swap", str(limit), "-v", f"{d}:/shared", image("fixtures"),
-                      "/cg_grow", "/shared/truth", str(cgt.CHUNK_MIB)],
-                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=DOCKER_ENV, bufsize=0)
-        cg, path = container_cgroup_when_up(p, app, proc)
-        kills_before = cg.oom_kills() or 0
-        g = cgt.Grower(cg, p=proc, truth=os.path.join(d, "truth"))
-        events.wait_kind("attach", pid=g.pid)
-        threshold = limit * 40 // 100
-        n, complete = g.grow_past(threshold)
-        above = events.wait_kind("threshold", state="above")
-        # The path as the sidecar's cgroup namespace shows it.
-        seen_path = above["cgroup"]
-        assert seen_path.endswith(os.path.basename(path)), (seen_path, path)
-        cgt.check_above(above, g, seen_path, threshold, limit, g.chunks)
-        assert above["percent"] == 40, above
-        got = cgt.wait_threshold_dumps(events, above["dumps"])
-        cgt.check_threshold_dumps(g, {a: host_path(v, "/dumps", dumps) for a, v in got.items()},
-                                  complete)
-        for _ in range(64):
-            if not g.command("g"):
-                break
-        else:
-            raise AssertionError("cg_grow was never OOM-killed")
-        oom = events.wait_kind("oom")
-        assert oom["pid"] == g.pid and oom["cgroup"] == seen_path, oom
-        assert oom["new_kills"] >= 1 and oom["oom_kill"] > kills_before, oom
-        exit_ev = events.wait_kind("exit", pid=g.pid)
-        assert exit_ev.get("signal") == "SIGKILL", exit_ev
-        assert proc.wait(timeout=WAIT_S) == 137
+        paths = []
+        for role in ("app", "app2"):
+            paths.append(_grow_to_oom(p, role, pause, events, limit, dumps))
+        assert paths[0] != paths[1], paths
         docker("stop", "-t", str(int(WAIT_S)), p.name("mmapwatch"))
         assert events.finish() == 0, events.stderr()
+        assert "no longer watched" not in events.stderr(), events.stderr()
+
+
+def _grow_to_oom(p, role, pause, events, limit, dumps):
+    """One life of the application: up past 40% (checked event and dumps),
+    then OOM-killed (checked events). Returns its cgroup as mmapwatch names
+    it."""
+    d = tmpdir()
+    os.chmod(d, 0o755)
+    app = p.name(role)
+    proc = spawn([shutil.which("docker"), "run", "-i", "--rm", "--name", app,
+                  "--pid", f"container:{pause}", "--memory", str(limit),
+                  "--memory-swap", str(limit), "-v", f"{d}:/shared", image("fixtures"),
+                  "/cg_grow", "/shared/truth", str(cgt.CHUNK_MIB)],
+                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=DOCKER_ENV, bufsize=0)
+    cg, path = container_cgroup_when_up(p, app, proc)
+    kills_before = cg.oom_kills() or 0
+    g = cgt.Grower(cg, p=proc, truth=os.path.join(d, "truth"))
+    events.wait_kind("attach", pid=g.pid)
+    threshold = limit * 40 // 100
+    n, complete = g.grow_past(threshold)
+    above = events.wait_kind("threshold", state="above")
+    # The path as the sidecar's cgroup namespace shows it.
+    seen_path = above["cgroup"]
+    assert seen_path.endswith(os.path.basename(path)), (seen_path, path)
+    cgt.check_above(above, g, seen_path, threshold, limit, g.chunks)
+    assert above["percent"] == 40, above
+    got = cgt.wait_threshold_dumps(events, above["dumps"])
+    cgt.check_threshold_dumps(g, {a: host_path(v, "/dumps", dumps) for a, v in got.items()},
+                              complete)
+    for _ in range(64):
+        if not g.command("g"):
+            break
+    else:
+        raise AssertionError("cg_grow was never OOM-killed")
+    oom = events.wait_kind("oom")
+    assert oom["pid"] == g.pid and oom["cgroup"] == seen_path, oom
+    assert oom["new_kills"] >= 1 and oom["oom_kill"] > kills_before, oom
+    exit_ev = events.wait_kind("exit", pid=g.pid)
+    assert exit_ev.get("signal") == "SIGKILL", exit_ev
+    assert proc.wait(timeout=WAIT_S) == 137
+    return seen_path
 
 
 def container_cgroup_when_up(p, name, proc):

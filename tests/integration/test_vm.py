@@ -234,7 +234,8 @@ def test_vm_cgroup_v2_threshold_dump_oom():
     assert above["threshold"] == threshold and above["limit"] == limit, above
     assert above["percent"] == 50 and above["usage"] >= threshold, above
     assert len(above["regions"]) == min(5, len(mapped)), \
-        (len(above["regions"]), above["usage"], mapped, res["steps"]["oom"])
+        ([r["addr"] for r in above["regions"]], above["usage"], mapped, res["steps"]["oom"],
+         [(e["event"], e.get("addr"), e["ts"]) for e in evs if e["event"] != "dump"])
     for r in above["regions"]:
         assert hexaddr(r["addr"]) in mapped.values() and r["len"] == cgt.CHUNK, r
     dumps = [e for e in evs if e["event"] == "dump" and e["reason"] == "threshold"]
@@ -287,3 +288,18 @@ def test_vm_cgroup_v2_sidecar():
     oom = one(evs, "oom")
     assert oom["pid"] == pid and oom["cgroup"] == "/../app" and oom["new_kills"] >= 1, oom
 
+
+
+def test_vm_cgroup_v2_launch_moved():
+    """Launch mode, the command moving itself into a cgroup before its
+    exec: the watch follows it there (mmapwatch's own cgroup is the root,
+    with no memory.max and no memory.current on v2)."""
+    res = vm()
+    err = stderr(res, "moved")
+    evs = events(res, "moved")
+    pid = res["pids"].get("moved")
+    assert pid, f"the command never started: rc={res['rc'].get('moved')} {err!r}"
+    above = one(evs, "threshold", state="above")
+    assert above["pid"] == pid and above["cgroup"] == "/moved", above
+    assert above["threshold"] == 12 * MIB and above["limit"] == 64 * MIB, above
+    assert res["rc"]["moved"] == 0, err
