@@ -40,6 +40,13 @@ import test_cgroup as cgt
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MIB = 1024 * 1024
+# mmapwatch's arguments in the two layouts, as docs/kubernetes.md gives them
+# (test_container_docs_recipes checks that it does).
+EPHEMERAL_ARGS = ["--json", "--output=-", "-p", "1", "--min-size=1M",
+                  "--dump-dir=/dumps/mmapwatch", "--delay=1h"]
+POD_ARGS = ["--json", "--output=-", "--comm=cg_grow", "--wait", "--min-size=1M",
+            "--dump-dir=/dumps/mmapwatch", "--delay=1h", "--cgroup-threshold=40%",
+            "--dump-on-threshold"]
 PAGE = 4096
 RUN_ID = secrets.token_hex(4)
 # The legacy builder: it is in every Docker client, and FROM scratch needs
@@ -204,7 +211,7 @@ def sidecar(p, role, pid_of, *opts, volumes=()):
     vols = [a for v in volumes for a in ("-v", v)]
     ev = cgt.Events([shutil.which("docker"), "run", "--rm", "--name", name,
                      f"--pid=container:{pid_of}", "--cap-add", "SYS_PTRACE", *vols,
-                     image("mmapwatch"), "--json", "--output=-", *opts], env=DOCKER_ENV)
+                     image("mmapwatch"), *opts], env=DOCKER_ENV)
     return name, ev
 
 
@@ -263,8 +270,7 @@ def test_container_sidecar_arenas():
                        str(nthreads), str(arena_mib))
         pid = wait_truth(d, lambda r: r["kind"] == "start", "start")["pid"]
         assert pid == 1, pid  # the container's entrypoint: PID 1 there
-        name, events = sidecar(p, "mmapwatch", target, "-p", "1", "--min-size=1M",
-                               "--dump-dir=/dumps/mmapwatch", "--delay=1h",
+        name, events = sidecar(p, "mmapwatch", target, *EPHEMERAL_ARGS,
                                volumes=[f"{dumps}:/dumps"])
         events.wait_kind("attach", pid=1)
         check_defaults_only(name)
@@ -303,8 +309,8 @@ def test_container_restarts_followed():
     with pod() as p:
         d = shared_dir()
         pause = p.run("pause", image("fixtures"), "/ct_pause")
-        _, events = sidecar(p, "mmapwatch", pause, "--comm=ct_arenas", "--wait",
-                            "--min-size=1M", "--no-dump")
+        _, events = sidecar(p, "mmapwatch", pause, "--json", "--output=-", "--comm=ct_arenas",
+                            "--wait", "--min-size=1M", "--no-dump")
         app = ["--pid", f"container:{pause}", "-v", f"{d}:/shared", image("fixtures"),
                "/ct_arenas", "/shared", str(nthreads), str(arena_mib)]
         seen = set()
@@ -365,10 +371,7 @@ def test_container_memory_limit_threshold_oom():
     with pod() as p:
         dumps = tmpdir()
         pause = p.run("pause", image("fixtures"), "/ct_pause")
-        _, events = sidecar(p, "mmapwatch", pause, "--comm=cg_grow", "--wait", "--min-size=1M",
-                            "--dump-dir=/dumps/mmapwatch", "--delay=1h",
-                            "--cgroup-threshold=40%", "--dump-on-threshold",
-                            volumes=[f"{dumps}:/dumps"])
+        _, events = sidecar(p, "mmapwatch", pause, *POD_ARGS, volumes=[f"{dumps}:/dumps"])
         paths = []
         for role in ("app", "app2"):
             paths.append(_grow_to_oom(p, role, pause, events, limit, dumps))
@@ -431,3 +434,26 @@ def container_cgroup_when_up(p, name, proc):
             raise AssertionError(f"container {name} did not start: rc={proc.poll()} "
                                  f"{r.stderr.strip()}")
         time.sleep(0.05)
+
+
+def test_container_docs_recipes():
+    """docs/kubernetes.md's docker commands give mmapwatch the arguments
+    these tests give it (the application's name aside), with only
+    SYS_PTRACE added and the PID namespace shared."""
+    import shlex
+    with open(os.path.join(ROOT, "docs", "kubernetes.md"), encoding="utf-8") as f:
+        text = f.read()
+    section = text[text.index("## Trying it with Docker"):]
+    commands = []
+    for block in re.findall(r"((?:^ {4}.*\n)+)", section, re.M):
+        joined = re.sub(r"\\\n\s*", " ", block)
+        commands += [shlex.split(line, comments=True) for line in joined.splitlines()]
+    runs = [c for c in commands if c[:2] == ["docker", "run"] and "mmapwatch:0.1.0" in c]
+    assert len(runs) == 2, runs
+    for run, want in zip(runs, (EPHEMERAL_ARGS, POD_ARGS)):
+        args = run[run.index("mmapwatch:0.1.0") + 1:]
+        assert [a.replace("--comm=java", "--comm=cg_grow") for a in args] == want, (args, want)
+        opts = run[:run.index("mmapwatch:0.1.0")]
+        assert "--cap-add" in opts and opts[opts.index("--cap-add") + 1] == "SYS_PTRACE", run
+        assert not [o for o in opts if o.startswith(("--privileged", "--security-opt"))], run
+        assert [o for o in opts if o.startswith("--pid=container:")], run

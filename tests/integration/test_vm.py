@@ -233,19 +233,30 @@ def test_vm_cgroup_v2_threshold_dump_oom():
     assert above["pid"] == pid and above["cgroup"] == "/oom", above
     assert above["threshold"] == threshold and above["limit"] == limit, above
     assert above["percent"] == 50 and above["usage"] >= threshold, above
-    assert len(above["regions"]) == min(5, len(mapped)), \
-        ([r["addr"] for r in above["regions"]], above["usage"], mapped, res["steps"]["oom"],
-         [(e["event"], e.get("addr"), e["ts"]) for e in evs if e["event"] != "dump"])
+    # The regions are those reported (mmap events) before the crossing's
+    # event. Under emulation the crossing chunk's mmap event has been seen
+    # to come after the threshold event although the chunk was written
+    # (and counted in the usage) before: so the crossing chunk may be
+    # missing, never an earlier one.
+    before = []
+    for e in evs:
+        if e is above:
+            break
+        if e["event"] == "mmap" and e["len"] == cgt.CHUNK:
+            before.append(hexaddr(e["addr"]))
+    assert set(before) <= set(mapped.values()), (before, mapped)
+    assert len(before) >= n - 1, (before, mapped, res["steps"]["oom"])
+    assert len(above["regions"]) == min(5, len(before)), (above["regions"], before)
     for r in above["regions"]:
-        assert hexaddr(r["addr"]) in mapped.values() and r["len"] == cgt.CHUNK, r
+        assert hexaddr(r["addr"]) in before and r["len"] == cgt.CHUNK, r
     dumps = [e for e in evs if e["event"] == "dump" and e["reason"] == "threshold"]
-    assert above["dumps"] == len(mapped) == len(dumps), (above, mapped, dumps)
+    assert above["dumps"] == len(before) == len(dumps), (above, before, dumps)
     md5 = {}
     for line in res["files"]["oom.md5"].decode().splitlines():
         h, name = line.split()
         md5[os.path.basename(name)] = h
     by_addr = {hexaddr(d["addr"]): os.path.basename(d["path"]) for d in dumps}
-    assert set(by_addr) == set(mapped.values()), (by_addr, mapped)
+    assert set(by_addr) == set(before), (by_addr, before)
     for k, addr in mapped.items():
         if k < n:  # complete before the crossing step
             assert md5[by_addr[addr]] == chunk_md5(k), (k, by_addr[addr])
