@@ -629,6 +629,7 @@ int tracer_attach(struct tracer *t, pid_t pid)
     int rc = seize_thread(t, scan.as, pid, pid, &interrupted);
     if (rc <= 0) {
         explain_attach_failure(pid, comm, rc == 0 ? ESRCH : errno);
+        cgroup_set_remove(t->cgroups, pid); /* not a target after all */
         return -1;
     }
     if (interrupted && (scan.interrupted = malloc(64 * sizeof *scan.interrupted))) {
