@@ -32,7 +32,7 @@ need docker.io     command -v dockerd     # the container tests: a real dockerd 
 # The cgroup v2 tests: Debian's kernel under qemu (TCG), from an initramfs
 # of busybox and static programs (the kernel itself: scripts/vm-kernel.sh).
 need qemu-system-x86 command -v qemu-system-x86_64
-need busybox-static [ -x /bin/busybox ]
+need busybox-static dpkg -s busybox-static   # static: the VM has no libc of its own
 
 if [ -n "$missing" ]; then
     if [ "$(id -u)" != 0 ]; then

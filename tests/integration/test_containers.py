@@ -29,6 +29,7 @@ import contextlib
 import os
 import re
 import secrets
+import shlex
 import shutil
 import stat
 import subprocess
@@ -440,7 +441,6 @@ def test_container_docs_recipes():
     """docs/kubernetes.md's docker commands give mmapwatch the arguments
     these tests give it (the application's name aside), with only
     SYS_PTRACE added and the PID namespace shared."""
-    import shlex
     with open(os.path.join(ROOT, "docs", "kubernetes.md"), encoding="utf-8") as f:
         text = f.read()
     section = text[text.index("## Trying it with Docker"):]
