@@ -13,6 +13,8 @@ from static fixtures (build/fixtures-static):
   without taking the namespace, and mmapwatch in it, down.
 - cg_grow (test_cgroup.py's fixture): memory that grows on command, in a
   container with --memory, until the cgroup OOM-kills it.
+- a JVM running tests/java's Netty program (test_jvm.py's checks), in an
+  image assembled from this machine's JDK and Netty jars.
 
 mmapwatch's container gets only --cap-add SYS_PTRACE on top of Docker's
 defaults (its default seccomp profile and capability set: checked with
@@ -21,7 +23,7 @@ dumps go to a bind-mounted volume and are read from the host.
 
 dockerd is started (scripts/dockerd.sh) when no daemon answers; the tests
 skip only when it cannot run here. Every container gets a name unique to
-this run and is removed at the end of its test; the two images are removed
+this run and is removed at the end of its test; the images are removed
 when the run ends.
 """
 import atexit
@@ -457,3 +459,118 @@ def test_container_docs_recipes():
         assert "--cap-add" in opts and opts[opts.index("--cap-add") + 1] == "SYS_PTRACE", run
         assert not [o for o in opts if o.startswith(("--privileged", "--security-opt"))], run
         assert [o for o in opts if o.startswith("--pid=container:")], run
+
+
+# ---------------------------------------------------------------------------
+# a JVM in a container: the image is assembled from this machine's JDK and
+# Netty jars (nothing pulled), and only what a headless JVM loads goes in
+
+# The JDK's own libraries a headless Netty program loads (no AWT, sound,
+# fonts): with the system libraries they link, that is the image.
+JVM_LIBS = ("server/libjvm.so", "libjli.so", "libjava.so", "libjimage.so", "libzip.so",
+            "libnet.so", "libnio.so", "libextnet.so", "libverify.so", "libmanagement.so",
+            "libjsvml.so", "libsyslookup.so")
+JDK_SKIP = ("jmods", "include", "man", "legal", "docs", "lib/src.zip")
+
+
+def _ldd(path):
+    r = subprocess.run(["ldd", path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                       text=True, timeout=WAIT_S)
+    return re.findall(r"(/\S+) \(0x", r.stdout)
+
+
+def jvm_image():
+    """FROM scratch holding the JDK (less its jmods, headers, docs), the
+    system libraries it links, the Netty jars and tests/java's program,
+    each at its own path; a tar given to docker import."""
+    import tarfile
+    import test_jvm
+    need_docker()
+    if "jvm" in _images:
+        return _images["jvm"]
+    java = os.path.realpath(shutil.which("java") or "")
+    assert os.path.exists(java), "no java: scripts/deps.sh installs default-jdk-headless"
+    jdk = os.path.dirname(os.path.dirname(java))
+    cmd = test_jvm.java_command("/shared/truth", "--wait-stdin")  # checks the jars and class
+    classpath = cmd[cmd.index("-cp") + 1].split(":")
+    paths = set()
+    for lib in (java, *[os.path.join(jdk, "lib", f) for f in JVM_LIBS]):
+        if os.path.exists(lib):
+            paths.add(lib)
+            paths.update(_ldd(lib))
+    # Archive name -> file: symlinks are followed (their targets lie in /etc
+    # and elsewhere), and each path goes in once.
+    entries = {}
+    for root, dirs, files in os.walk(jdk):
+        rel_root = os.path.relpath(root, jdk)
+        dirs[:] = [x for x in dirs if os.path.normpath(os.path.join(rel_root, x))
+                   not in JDK_SKIP]
+        for f in files:
+            rel = os.path.normpath(os.path.join(rel_root, f))
+            if rel in JDK_SKIP or (rel.startswith("lib/") and rel.endswith(".so") and
+                                   rel[4:] not in JVM_LIBS):
+                continue
+            if os.path.exists(os.path.join(root, f)):
+                entries[os.path.join(jdk, rel).lstrip("/")] = os.path.join(root, f)
+    for path in sorted(paths) + [c for c in classpath if c.endswith(".jar")]:
+        entries.setdefault(os.path.normpath(path).lstrip("/"), path)
+    tar_path = os.path.join(tmpdir(), "jvm.tar")
+    with tarfile.open(tar_path, "w", dereference=True) as tar:
+        for arc, path in sorted(entries.items()):
+            tar.add(path, arcname=arc, recursive=False)
+        tmp = tarfile.TarInfo("tmp")
+        tmp.type, tmp.mode = tarfile.DIRTYPE, 0o1777
+        tar.addfile(tmp)
+    name = f"mmapwatch-test-jvm:{RUN_ID}"
+    if not _images:
+        atexit.register(_remove_images)
+    with open(tar_path, "rb") as f:
+        docker("import", "-", name, stdin=f, timeout=300)
+    _images["jvm"] = name
+    return name
+
+
+def test_container_jvm():
+    """The sidecar recipe against a real JVM running Netty in a container
+    of its own (test_jvm.py's program and checks): every 16 MiB + 4 KiB
+    chunk caught, from its event-loop thread, and dumped at the JVM's exit
+    into mmapwatch's volume, holding what that thread kept; the JVM exits
+    0 by itself."""
+    import test_jvm
+    with pod() as p:
+        d, dumps = tmpdir(), tmpdir()
+        os.chmod(d, 0o777)
+        img = jvm_image()
+        pause = p.run("pause", image("fixtures"), "/ct_pause")
+        _, events = sidecar(p, "mmapwatch", pause, "--json", "--output=-", "--comm=java",
+                            "--wait", "--min-size=16M", "--dump-dir=/dumps/mmapwatch",
+                            "--delay=1h", volumes=[f"{dumps}:/dumps"])
+        cmd = test_jvm.java_command("/shared/truth", "--wait-stdin")
+        cmd[0] = os.path.realpath(shutil.which("java"))
+        cmd[cmd.index("-cp") + 1] = cmd[cmd.index("-cp") + 1].replace(
+            test_jvm.JAVA_DIR, "/app")
+        app = p.name("app")
+        proc = spawn([shutil.which("docker"), "run", "-i", "--rm", "--name", app,
+                      "--pid", f"container:{pause}", "-e", "MALLOC_MMAP_THRESHOLD_=131072",
+                      "-v", f"{d}:/shared", "-v", f"{test_jvm.JAVA_DIR}:/app:ro", img, *cmd],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                     env=DOCKER_ENV, text=True)
+        ready = harness.read_line(proc.stdout, test_jvm.RUN_TIMEOUT_S / 2)
+        m = re.fullmatch(r"ready (\d+)\n", ready)
+        assert m, f"the JVM did not get ready: {ready!r} rc={proc.poll()} " \
+                  f"{proc.stderr.read() if proc.poll() is not None else ''}"
+        pid = int(m.group(1))
+        events.wait_kind("attach", pid=pid)
+        harness.send_go(proc)
+        out, err = proc.communicate(timeout=test_jvm.RUN_TIMEOUT_S)
+        assert proc.returncode == 0, f"the JVM exited {proc.returncode}: {err!r}"
+        events.wait_kind("exit", pid=pid)
+        docker("stop", "-t", str(int(WAIT_S)), p.name("mmapwatch"))
+        assert events.finish() == 0, events.stderr()
+        evs = [dict(e) for e in events.events]
+        for e in evs:
+            if e["event"] == "dump":
+                e["path"] = host_path(e["path"], "/dumps", dumps)
+        truth = read_truth(os.path.join(d, "truth"))
+        test_jvm.check_chunks(evs, truth, 16 * MIB, dumps=True)
+        test_jvm.assert_exit_event(evs, pid)
