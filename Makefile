@@ -1,14 +1,22 @@
-# mmapwatch: plain Makefile. `make` builds ./mmapwatch; `make test` runs
-# every test; `make demo` shows what mmapwatch catches in a small program;
-# `make SAN=1 test` (or `make test-san`) runs the tests against an
-# ASan/UBSan build. Quiet by default; V=1 shows the commands.
+# mmapwatch: plain Makefile. `make` builds ./mmapwatch (it needs only a C
+# compiler, make, libseccomp-dev and libunwind-dev, and says which are
+# missing); `sudo make install` installs it (PREFIX=/usr/local, DESTDIR);
+# `make test` installs what the tests need (scripts/deps.sh) and runs every
+# test; `make SAN=1 test` (or `make test-san`) runs them against an
+# ASan/UBSan build; `make deb` builds the Debian package and `make test-deb`
+# installs it in a clean Debian 12 and runs it; `make demo` shows what
+# mmapwatch catches in a small program. Quiet by default; V=1 shows the
+# commands.
 
 CC      ?= gcc
 PKG_LIBS = libseccomp
 CFLAGS_BASE = -std=gnu11 -D_GNU_SOURCE -Iinclude -Wall -Wextra -Werror \
               -Wshadow -Wstrict-prototypes -Wformat=2 -g
 OPTFLAGS ?= -O2
-LDLIBS  = -lunwind-generic -lunwind -lseccomp -lpthread -lstdc++
+# The demangler (__cxa_demangle) is libstdc++'s: linked by its runtime
+# name, which every gcc install has, so the build needs no g++.
+LDLIBS_CORE = -lunwind-generic -lunwind -lseccomp -lpthread
+LDLIBS  = $(LDLIBS_CORE) -l:libstdc++.so.6
 
 ifeq ($(SAN),1)
 BUILD   ?= build/san
@@ -20,7 +28,8 @@ BUILD   ?= build/release
 BIN     = mmapwatch
 endif
 
-CFLAGS  += $(CFLAGS_BASE) $(OPTFLAGS) $(SANFLAGS)
+GEN     = $(BUILD)/gen
+CFLAGS  += $(CFLAGS_BASE) $(OPTFLAGS) $(SANFLAGS) -I$(GEN)
 LDFLAGS += $(SANFLAGS)
 
 ifneq ($(V),1)
@@ -47,16 +56,25 @@ FIXTURE_BINS = $(FIXTURE_SRCS:tests/fixtures/%.c=build/fixtures/%) \
                build/fixtures/stack_chain_stripped build/fixtures/stack_chain_buildid
 FIXTURE_CFLAGS = $(CFLAGS_BASE) -O0 -fno-omit-frame-pointer -pthread
 
-DEPS_STAMP = build/.deps-ok
+# Build dependencies are only checked (any user, no apt-get); test ones are
+# installed (root). A stamp per set, redone when scripts/deps.sh changes.
+DEPS_STAMP      = build/.build-deps-ok
+TEST_DEPS_STAMP = build/.test-deps-ok
 
-.PHONY: all test test-san unit demo bench clean deps fixtures static FORCE
+.PHONY: all test test-san unit demo bench clean deps test-deps fixtures static FORCE \
+        install uninstall deb test-deb
 all: $(BIN)
 
 $(DEPS_STAMP): scripts/deps.sh
+	$(Q)CC="$(CC)" scripts/deps.sh --check-build
+	$(Q)mkdir -p $(@D) && touch $@
+
+$(TEST_DEPS_STAMP): scripts/deps.sh
 	$(Q)scripts/deps.sh
 	$(Q)mkdir -p $(@D) && touch $@
 
 deps: $(DEPS_STAMP)
+test-deps: $(TEST_DEPS_STAMP)
 
 $(BIN): $(OBJS)
 	$(call msg,LINK,$@)
@@ -69,7 +87,12 @@ $(BIN): $(OBJS)
 # archives need more than $(LDLIBS) says: libunwind's compressed debug
 # info needs liblzma, libstdc++ needs libm.
 STATIC_BIN    = build/static/mmapwatch
-STATIC_LDLIBS = -llzma -lm
+STATIC_LDLIBS = $(LDLIBS_CORE) -lstdc++ -llzma -lm
+STATIC_DEPS_STAMP = build/.static-deps-ok
+
+$(STATIC_DEPS_STAMP): scripts/deps.sh
+	$(Q)CC="$(CC)" scripts/deps.sh --check-build --static
+	$(Q)mkdir -p $(@D) && touch $@
 
 static: $(STATIC_BIN)
 
@@ -79,16 +102,27 @@ ifeq ($(SAN),1)
 $(STATIC_BIN): FORCE
 	$(Q)$(MAKE) --no-print-directory -s SAN= $(STATIC_BIN)
 else
-$(STATIC_BIN): $(OBJS)
+$(STATIC_BIN): $(OBJS) | $(STATIC_DEPS_STAMP)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) -static $(LDFLAGS) -o $@ $^ $(LDLIBS) $(STATIC_LDLIBS)
+	$(Q)$(CC) -static $(LDFLAGS) -o $@ $(OBJS) $(STATIC_LDLIBS)
 endif
 
 $(BUILD)/obj/%.o: src/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# The report page's markup, style and script: tracked as readable files,
+# built into C strings for src/report_html.c.
+REPORT_PAGE = src/report_page.html src/report_page.css src/report_page.js
+$(GEN)/report_page.h: $(REPORT_PAGE) scripts/embed.sh
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)scripts/embed.sh $@ report_page_html=src/report_page.html \
+	    report_page_css=src/report_page.css report_page_js=src/report_page.js
+
+$(BUILD)/obj/report_html.o: $(GEN)/report_page.h
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS)
 	$(call msg,CC,$<)
@@ -101,13 +135,15 @@ $(BUILD)/tests/dumpdrv: tests/integration/dumpdrv.c $(LIB_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
+# C fixtures need only the build set (make demo builds one); the C++ one
+# needs g++, a test dependency.
 build/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h | $(DEPS_STAMP)
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(FIXTURE_CFLAGS) -Itests/fixtures -o $@ $< -ldl
 
 # C++ fixtures: the unwinder must demangle what g++ makes.
-build/fixtures/%: tests/fixtures/%.cc | $(DEPS_STAMP)
+build/fixtures/%: tests/fixtures/%.cc | $(TEST_DEPS_STAMP)
 	$(call msg,CXX,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) -std=gnu++17 -Wall -Wextra -Werror -g -O0 -fno-omit-frame-pointer -o $@ $<
@@ -152,7 +188,7 @@ NETTY_JARS = $(patsubst %,/usr/share/java/%.jar,netty-buffer netty-common \
              netty-codec-http2 netty-resolver jctools-core)
 JAVA_CLASSES = build/java/NettyArenas.class
 
-build/java/%.class: tests/java/%.java | $(DEPS_STAMP)
+build/java/%.class: tests/java/%.java | $(TEST_DEPS_STAMP)
 	$(call msg,JAVAC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)if command -v javac >/dev/null && ls $(NETTY_JARS) >/dev/null 2>&1; then \
@@ -163,7 +199,8 @@ build/java/%.class: tests/java/%.java | $(DEPS_STAMP)
 unit: $(UNIT_BINS)
 
 # The runner prints one line per test and ends with "N passed, N failed".
-test: $(BIN) $(UNIT_BINS) $(FIXTURE_BINS) $(STATIC_FIXTURES) $(BUILD)/tests/dumpdrv $(STATIC_BIN) $(JAVA_CLASSES)
+test: $(TEST_DEPS_STAMP) $(BIN) $(UNIT_BINS) $(FIXTURE_BINS) $(STATIC_FIXTURES) $(BUILD)/tests/dumpdrv \
+      $(STATIC_BIN) $(JAVA_CLASSES)
 	$(Q)MMAPWATCH=$(abspath $(BIN)) UNIT_DIR=$(abspath $(BUILD)/tests) \
 	    MMAPWATCH_STATIC=$(abspath $(STATIC_BIN)) \
 	    STATIC_FIXTURE_DIR=$(abspath build/fixtures-static) \
@@ -178,6 +215,41 @@ demo: $(BIN) build/fixtures/demo_arenas
 
 bench: $(BIN) $(FIXTURE_BINS) $(JAVA_CLASSES)
 	$(Q)scripts/bench.sh
+
+# Installed files. PREFIX is where they live when run; DESTDIR is a root
+# to stage them under (a package build, or a test).
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/mmapwatch
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALL ?= install
+DOCS     = README.md $(wildcard docs/*.md)
+
+install: $(BIN)
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(BASHCOMPDIR)
+	$(Q)$(INSTALL) -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/mmapwatch
+	$(Q)$(INSTALL) -m 0644 docs/mmapwatch.1 $(DESTDIR)$(MANDIR)/man1/mmapwatch.1
+	$(Q)$(INSTALL) -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	$(Q)$(INSTALL) -m 0644 scripts/mmapwatch.bash-completion $(DESTDIR)$(BASHCOMPDIR)/mmapwatch
+
+uninstall:
+	$(call msg,REMOVE,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/mmapwatch $(DESTDIR)$(MANDIR)/man1/mmapwatch.1 \
+	    $(DESTDIR)$(BASHCOMPDIR)/mmapwatch $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
+	$(Q)rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+
+# The Debian package, from debian/ (dpkg-buildpackage builds in the source
+# tree and writes the .deb one directory up: it is moved to build/deb).
+deb: $(TEST_DEPS_STAMP)
+	$(Q)scripts/deb.sh build
+
+# Builds the package, checks it with lintian, installs it in a clean
+# Debian 12 root (debootstrap, cached in build/) and runs it there.
+test-deb: $(TEST_DEPS_STAMP)
+	$(Q)scripts/deb.sh test
 
 clean:
 	rm -rf build mmapwatch

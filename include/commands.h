@@ -4,6 +4,7 @@
  *
  *   mmapwatch maps -p PID ...   its mappings from /proc/PID/smaps, like pmap -x
  *   mmapwatch read -p PID ...   bytes of its memory, raw or as strings
+ *   mmapwatch report EVENTS     an events file as an HTML page or folded stacks
  *
  * main() hands over before the tracer's own option parsing: argv[0] is the
  * subcommand's name, the rest are its options, parsed by getopt_long with
@@ -30,6 +31,7 @@
 
 int cmd_maps_main(int argc, char **argv);
 int cmd_read_main(int argc, char **argv);
+int cmd_report_main(int argc, char **argv);
 
 /* The one line for a getopt_long error ('?' or ':'), about word (the
  * argv element getopt was looking at; with "+" in optstring it never

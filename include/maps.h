@@ -73,4 +73,12 @@ const struct map_entry *maps_lookup(const struct maps_list *list, uint64_t addr)
  * kernel as they are). */
 const char *maps_label(const struct map_entry *e);
 
+/* An address as a person pastes it: "0x7f3a5c000000"; as pmap and
+ * /proc/PID/maps print it, "00007f3a5c000000" or "7f3a5c000000" (hex
+ * without 0x: a leading zero or a letter says so); a maps range
+ * "7f3a5c000000-7f3a5e000000" (its start); or decimal digits with no
+ * leading zero. true with *out set; false with *why saying what to type
+ * (a static string). Pure. */
+bool maps_parse_address(const char *text, uint64_t *out, const char **why);
+
 #endif

@@ -13,12 +13,23 @@
 #define MMAPWATCH_OPTIONS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "units.h"
 
 #define OPTIONS_MAX_PIDS 64
 #define OPTIONS_MAX_COMMS 16
 #define OPTIONS_STACK_DEPTH_MAX 256
+#define OPTIONS_STRINGS_MIN_MAX 256 /* --strings=MIN, -s MIN */
+
+/* How text events show their time (strace's -t, -tt, -ttt). */
+enum options_time_format {
+    OPTIONS_TIME_CLOCK_US, /* 14:03:07.123456, local time (default; -tt) */
+    OPTIONS_TIME_CLOCK_S,  /* 14:03:07 (-t) */
+    OPTIONS_TIME_EPOCH_US, /* 1764684187.123456, seconds since 1970 (-ttt) */
+};
 
 /* Attach mode: -p, --comm or --match. */
 #define OPTIONS_ATTACH_MODE(o) ((o)->npids > 0 || (o)->ncomms > 0 || (o)->match_regex)
@@ -34,6 +45,7 @@ struct options {
     bool has_duration;       /* --duration given */
     uint64_t duration_ns;    /* --duration: detach after this long (attach mode) */
     int verbose;             /* -v: diagnostics about the tracer itself */
+    enum options_time_format time_format; /* -t, -tt, -ttt */
 
     /* Auto-dump of reported regions (see dumper.h). */
     bool dump;               /* on unless --no-dump */
@@ -75,20 +87,19 @@ enum options_result {
  * word: the rest is the command to launch. */
 enum options_result options_parse(int argc, char **argv, struct options *opts);
 
-/* "4096", "4k", "4K", "4KiB", "16M", "16MiB", "1G", "1.5M" (powers of 1024,
- * result rounded down to a whole byte). 0 on success, -1 if malformed,
- * negative or above UINT64_MAX. */
-int parse_size(const char *text, uint64_t *bytes);
-
-/* "0", "500ms", "2s", "1.5s", "1m", "1h"; a bare number is seconds.
- * 0 on success, -1 if malformed, negative or too large. */
-int parse_duration(const char *text, uint64_t *nanoseconds);
+/* The pid parsers are pure like units.h's: they print nothing, and give
+ * true with *out set, or false with *out untouched. */
 
 /* A positive decimal pid, nothing else: no sign, space or 0x prefix
  * (strtol alone would take them). */
 bool parse_pid(const char *text, pid_t *pid);
 
-/* Formats a byte count for people: "16.0 MiB", "4.0 KiB", "512 B". */
-const char *format_size(uint64_t bytes, char *buf, unsigned size);
+/* strace's -p forms: "1234", "1234,5678", "1234 5678", appended to
+ * pids[*npids] (a pid already there is skipped: attaching twice would only
+ * fail). false if a word is not a pid, or if there would be more than max
+ * (*too_many); *bad is then that word (cut to badsize). */
+bool parse_pid_list(const char *text, pid_t *pids, unsigned *npids, unsigned max,
+                    bool *too_many, char *bad, size_t badsize);
+
 
 #endif

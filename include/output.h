@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "decode.h"
+#include "options.h"
 #include "procfs.h"
 
 /* Who and when an event is about. */
@@ -35,6 +36,9 @@ struct event_origin {
 int output_open(const char *path, bool json);
 void output_close(void);
 bool output_failed(void);
+/* How text lines show their time (options.h; the default is -tt's).
+ * JSON's ts is always RFC 3339 UTC. Call before the first event. */
+void output_set_time_format(enum options_time_format format);
 
 /* Fills origin->ts with now and origin->comm from /proc. */
 void event_origin_fill(struct event_origin *origin, pid_t pid, pid_t tid);

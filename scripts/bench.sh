@@ -61,7 +61,7 @@ MMAPWATCH=${BENCH_MMAPWATCH:-./mmapwatch}
 FIXTURES=build/fixtures
 DOC=docs/performance.md
 
-WORKLOADS=(getppid mmap dumps jvm stacks)
+WORKLOADS=(getppid mmap dumps jvm stacks report)
 # The workloads that are columns of the tools table; the others measure
 # and report on their own (measure_NAME, report_NAME).
 TABLE_WORKLOADS=(getppid mmap)
@@ -108,6 +108,12 @@ workload_dumps() {
     WL_PROG=$FIXTURES/bench_dump
     WL_ARGS=()
     WL_HELPER=$FIXTURES/bench_dump_copy
+}
+
+workload_report() {
+    WL_TITLE="(f) mmapwatch report on a $REPORT_EVENTS-event file (scripts/report_events.py)"
+    WL_PROG=$MMAPWATCH
+    WL_ARGS=()
 }
 
 workload_jvm() {
@@ -1065,6 +1071,58 @@ report_stacks() {
             echo "Goal \"cheaper than strace -k\": **not met**."
         fi
     fi
+}
+
+# ---- report: how long `mmapwatch report` takes on a big events file, and
+# how long the page takes to be drawn in chromium (the page's own clock:
+# performance.now() when its script has drawn everything).
+REPORT_EVENTS=${BENCH_REPORT_EVENTS:-100000}
+REPORT_WALL=()
+REPORT_CPU=()
+REPORT_PAGE=()
+REPORT_STATUS=
+
+measure_report() {
+    local events=$WORK/report-events.jsonl html=$WORK/report.html round t ms
+    note "report: writing $REPORT_EVENTS synthetic events"
+    python3 scripts/report_events.py "$REPORT_EVENTS" >"$events" || { REPORT_STATUS=failed; return; }
+    REPORT_SIZE=$(stat -c %s "$events")
+    for ((round = 1; round <= RUNS; round++)); do
+        note "report: run $round of $RUNS"
+        # bash's time keyword: wall, then user + system CPU seconds
+        t=$( { TIMEFORMAT='%R %U %S'; time "$MMAPWATCH" report "$events" -o "$html" >/dev/null 2>&1; } 2>&1) ||
+            { REPORT_STATUS=failed; return; }
+        REPORT_WALL+=("${t%% *}")
+        REPORT_CPU+=("$(awk -v u="$(echo "$t" | cut -d' ' -f2)" -v s="$(echo "$t" | cut -d' ' -f3)" 'BEGIN { print u + s }')")
+        if command -v chromium >/dev/null; then
+            ms=$(timeout 120 chromium --headless --no-sandbox --disable-gpu --user-data-dir="$WORK/chromium" \
+                --dump-dom "file://$html" 2>/dev/null |
+                sed -n 's/.*id="render-time">in [0-9]* ms (script), \([0-9]*\) ms since.*/\1/p')
+            [ -n "$ms" ] && REPORT_PAGE+=("$ms")
+        fi
+    done
+    REPORT_HTML_SIZE=$(stat -c %s "$html")
+}
+
+report_report() {
+    echo "Workload $(workload_report; echo "$WL_TITLE"): $(fmt_mib "${REPORT_SIZE:-0}") of"
+    echo "JSON Lines, 300 threads, 40 stacks of 12 to 40 frames; median of $RUNS runs."
+    echo
+    if [ -n "$REPORT_STATUS" ]; then
+        echo "report: $REPORT_STATUS"
+        return
+    fi
+    echo "| what | median | goal |"
+    echo "|---|---|---|"
+    echo "| \`mmapwatch report\` wall time | $(fmt_dur "$(median "${REPORT_WALL[@]}")") | under 2 s |"
+    echo "| \`mmapwatch report\` CPU time (user + system) | $(fmt_dur "$(median "${REPORT_CPU[@]}")") | |"
+    if ((${#REPORT_PAGE[@]})); then
+        echo "| page drawn in headless chromium (from opening the file) | $(median "${REPORT_PAGE[@]}") ms | under 1 s |"
+    else
+        echo "| page drawn in headless chromium | n/a (no chromium) | under 1 s |"
+    fi
+    echo
+    echo "The page is $(fmt_mib "${REPORT_HTML_SIZE:-0}") for this file."
 }
 
 print_other_report() { # print_other_report WORKLOAD

@@ -8,9 +8,10 @@
 # every program makes, and write HTTP/2 and gRPC headers into them; one
 # arena is unmapped before the program exits.
 #
-# Four steps: which thread maps the big regions (text events), the same as
-# JSON Lines, from where in the code (call stacks and the summary), and
-# what the regions hold (dumps with --strings). The first three run with
+# Five steps: which thread maps the big regions (text events), the same as
+# JSON Lines, from where in the code (call stacks and the summary), what
+# the regions hold (dumps with --strings), and all of it as one HTML page
+# (mmapwatch report). The first three run with
 # --no-dump so that they write no files; the last writes its
 # dumps into a new scratch directory under build/ and leaves it there for
 # the user to look at (it says where; `make clean` removes build/).
@@ -111,12 +112,30 @@ ls -l "$dir"
 say "" "Disk actually used (the .bin files are 16 MiB each, but sparse):"
 du -sh "$dir"
 
+say "" "== 5. See it: one HTML page" \
+    "" \
+    "   ./mmapwatch --min-size 16M -k --strings --json --dump-dir $dir.k -o $scratch/events.jsonl -- $prog" \
+    "   ./mmapwatch report $scratch/events.jsonl --dumps $dir.k -o $scratch/report.html" \
+    "" \
+    "The same run recorded as JSON Lines with stacks (-k), then turned into one" \
+    "self-contained page (nothing is loaded from the network): memory over time" \
+    "by call site or thread, a flame graph of where it was mapped from, and the" \
+    "largest regions with their dumps and top strings." \
+    ""
+./mmapwatch --min-size 16M -k --strings --json --dump-dir "$dir.k" -o "$scratch/events.jsonl" \
+    -- "$prog" >/dev/null
+status4=$?
+./mmapwatch report "$scratch/events.jsonl" --dumps "$dir.k" -o "$scratch/report.html"
+status5=$?
+say "" "Open $scratch/report.html in a browser (file:// is enough)."
+
 say "" "The dumps are left in $scratch" \
     "(remove it with: rm -r $scratch)." \
     "" \
     "On a live process the same questions are asked with" \
     "   ./mmapwatch -p PID --min-size 16M --strings" \
-    "(see README.md for permissions, what attaching costs the target, and the" \
+    "(see README.md for what attaching costs the target, man mmapwatch for the" \
     "dump options: --delay, --redump, --max-dump-bytes, ...)."
 
-[ "$status" = 0 ] && [ "$status2" = 0 ] && [ "$status_k" = 0 ] && [ "$status3" = 0 ]
+[ "$status" = 0 ] && [ "$status2" = 0 ] && [ "$status_k" = 0 ] && [ "$status3" = 0 ] &&
+    [ "$status4" = 0 ] && [ "$status5" = 0 ]

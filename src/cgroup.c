@@ -393,7 +393,7 @@ static void fail_no_dir(const struct cgroup_watch *w)
 {
     log_error("cannot find the memory cgroup '%s' of process %d: no cgroup%s mount of ours "
               "or of the target's shows it; mount the cgroup filesystem at /sys/fs/cgroup (see "
-              "README, Memory cgroup threshold)",
+              "man mmapwatch, MEMORY CGROUP)",
               w->path, (int)w->pid, w->version == CGROUP_V2 ? "2" : " (memory)");
 }
 

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "maps.h"
 #include "options.h"
+#include "procfs.h"
 
 enum sort_key { SORT_RSS, SORT_SIZE, SORT_DIRTY, SORT_SWAP, SORT_ADDR };
 
@@ -34,7 +35,9 @@ static const struct {
 };
 
 struct maps_opts {
-    pid_t pid;
+    pid_t pids[OPTIONS_MAX_PIDS]; /* -p PID, PID operands, 1234,5678 lists */
+    unsigned npids;
+    pid_t pid;                    /* --watch: its one process */
     uint64_t min_size;
     enum sort_key sort;
     bool sort_given;
@@ -66,16 +69,20 @@ static const struct option long_options[] = {
 static void print_help(void)
 {
     fputs(
-        "Usage: mmapwatch maps -p PID [--min-size SIZE] [--sort KEY] [--top N] [--json]\n"
-        "       mmapwatch maps -p PID --watch INTERVAL [--rounds N] [--min-size SIZE]\n"
+        "Usage: mmapwatch maps [-p] PID [PID...] [--min-size SIZE] [--sort KEY] [--top N]\n"
+        "                      [--json]\n"
+        "       mmapwatch maps [-p] PID --watch INTERVAL [--rounds N] [--min-size SIZE]\n"
         "                      [--top N] [--json]\n"
         "\n"
         "Lists the mappings of process PID with the memory each one uses, read from\n"
         "/proc/PID/smaps: the same rows and numbers as pmap -x (one row per mapping),\n"
         "largest first, then a totals row. The target is not stopped or traced.\n"
+        "With several processes, one table each, under a line naming the process.\n"
         "\n"
         "OPTIONS\n"
-        "  -p, --pid PID         the process to look at (required)\n"
+        "  -p, --pid PID         the process to look at, as with pmap PID; repeat it\n"
+        "                        or list them (1234,5678) for several, up to 64\n"
+        "                        (--watch: one)\n"
         "  -m, --min-size SIZE   only mappings of at least SIZE bytes (default: 0, all)\n"
         "  -s, --sort KEY        rss, size, dirty or swap (largest first) or addr\n"
         "                        (lowest first) (default: rss)\n"
@@ -97,7 +104,7 @@ static void print_help(void)
         "  named the region; \" (deleted)\" marks a file that was removed.\n"
         "\n"
         "JSON FIELDS\n"
-        "  addr (\"0x7f...\"), len, rss, pss, dirty, swap (bytes), prot (\"rw-\"),\n"
+        "  pid, addr (\"0x7f...\"), len, rss, pss, dirty, swap (bytes), prot (\"rw-\"),\n"
         "  shared (bool), offset, path. --watch writes {\"event\":\"baseline\",...}\n"
         "  first, then {\"event\":\"grow\",...,\"growth\":BYTES,...} per grown region,\n"
         "  and {\"event\":\"exit\",...} if the process exits.\n"
@@ -107,7 +114,7 @@ static void print_help(void)
         "  1 runtime failure (no such process, permission denied), 2 usage error.\n"
         "\n"
         "EXAMPLES\n"
-        "  mmapwatch maps -p 1234 --top 10\n"
+        "  mmapwatch maps 1234 --top 10\n"
         "      the ten mappings of process 1234 with the most resident memory\n"
         "  mmapwatch maps -p 1234 --min-size 16M --sort dirty\n"
         "      mappings of 16 MiB or more, most dirty memory first\n"
@@ -138,12 +145,27 @@ static bool parse_count(const char *text, uint64_t *out)
     return true;
 }
 
+/* -p's argument or an operand: one pid or a list; false after one line. */
+static bool add_pids(struct maps_opts *o, const char *text)
+{
+    char bad[32];
+    bool too_many;
+    if (parse_pid_list(text, o->pids, &o->npids, OPTIONS_MAX_PIDS, &too_many, bad, sizeof bad))
+        return true;
+    if (too_many)
+        log_error("maps: too many processes at '%s': at most %d", text, OPTIONS_MAX_PIDS);
+    else
+        log_error("maps: invalid PID '%s': use a positive process id, or a list such as "
+                  "1234,5678",
+                  bad);
+    return false;
+}
+
 /* 0 parsed, 2 usage error (reported), -1 --help printed. */
 static int parse_args(int argc, char **argv, struct maps_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->sort = SORT_RSS;
-    bool have_pid = false;
     uint64_t rounds = 0;
     bool rounds_given = false;
 
@@ -153,19 +175,23 @@ static int parse_args(int argc, char **argv, struct maps_opts *o)
         int idx = optind > 0 ? optind : 1;
         const char *word = idx < argc ? argv[idx] : "";
         int c = getopt_long(argc, argv, "+:p:m:s:jw:h", long_options, NULL);
+        if (c == -1 && optind < argc && argv[optind][0] != '-') {
+            /* pmap's form, "maps 1234 --top 5": a pid, then more options.
+             * ("+" keeps getopt from permuting, so errors name the word.) */
+            if (!add_pids(o, argv[optind]))
+                return 2;
+            optind++;
+            continue;
+        }
         if (c == -1)
             break;
         switch (c) {
         case 'p':
-            if (!parse_pid(optarg, &o->pid)) {
-                log_error("maps: invalid PID '%s' for --pid: use a positive process id",
-                          optarg);
+            if (!add_pids(o, optarg))
                 return 2;
-            }
-            have_pid = true;
             break;
         case 'm':
-            if (parse_size(optarg, &o->min_size) < 0) {
+            if (!parse_size(optarg, &o->min_size)) {
                 log_error("maps: invalid size '%s' for --min-size: use a number with an "
                           "optional k, M, G suffix (powers of 1024)",
                           optarg);
@@ -199,7 +225,7 @@ static int parse_args(int argc, char **argv, struct maps_opts *o)
             o->json = true;
             break;
         case 'w':
-            if (parse_duration(optarg, &o->interval_ns) < 0 || o->interval_ns < 1000000) {
+            if (!parse_duration(optarg, &o->interval_ns) || o->interval_ns < 1000000) {
                 log_error("maps: invalid interval '%s' for --watch: use a duration of at least "
                           "1ms such as 500ms, 10s or 1m",
                           optarg);
@@ -225,8 +251,19 @@ static int parse_args(int argc, char **argv, struct maps_opts *o)
             return 2;
         }
     }
-    if (!cmd_check_operands("maps", argc, argv, have_pid))
+    /* pmap's form: the pids as operands. */
+    for (; optind < argc; optind++)
+        if (!add_pids(o, argv[optind]))
+            return 2;
+    if (!cmd_check_operands("maps", argc, argv, o->npids > 0))
         return 2;
+    if (o->watch && o->npids > 1) {
+        log_error("maps: --watch follows one process, got %u: run one mmapwatch maps --watch "
+                  "per process",
+                  o->npids);
+        return 2;
+    }
+    o->pid = o->pids[0];
     if (rounds_given && !o->watch) {
         log_error("maps: --rounds goes with --watch INTERVAL");
         return 2;
@@ -335,15 +372,15 @@ static int read_smaps(pid_t pid, struct maps_list *list)
     return -1;
 }
 
-static int list_maps(const struct maps_opts *o)
+static int list_maps(const struct maps_opts *o, pid_t pid)
 {
     struct maps_list list = {0};
-    if (read_smaps(o->pid, &list) < 0)
+    if (read_smaps(pid, &list) < 0)
         return 1;
     if (list.count == 0) {
         /* A kernel thread, or a process that has exited and not been reaped. */
         log_error("maps: process %d has no user-space mappings (a kernel thread, or exited)",
-                  (int)o->pid);
+                  (int)pid);
         maps_release(&list);
         return 1;
     }
@@ -375,6 +412,7 @@ static int list_maps(const struct maps_opts *o)
         if (o->json) {
             struct json_line j;
             json_begin(&j);
+            json_add_int(&j, "pid", pid);
             json_mapping(&j, e);
             put_json(&j, e);
         } else {
@@ -645,5 +683,23 @@ int cmd_maps_main(int argc, char **argv)
         return 0;
     if (rc > 0)
         return rc;
-    return o.watch ? watch_maps(&o) : list_maps(&o);
+    if (o.watch)
+        return watch_maps(&o);
+    /* Several processes: each table under its process's name; one that
+     * cannot be read is said and the others are still listed. */
+    int status = 0;
+    for (unsigned i = 0; i < o.npids; i++) {
+        if (o.npids > 1 && !o.json) {
+            char comm[PROCFS_COMM_MAX] = "?";
+            procfs_read_comm(o.pids[i], o.pids[i], comm);
+            printf("%sprocess %d (", i ? "\n" : "", (int)o.pids[i]);
+            /* The program chose its name: no raw control bytes to a terminal. */
+            for (const unsigned char *c = (const unsigned char *)comm; *c; c++)
+                printf(*c < 0x20 || *c >= 0x7f || *c == '\\' ? "\\x%02x" : "%c", *c);
+            printf(")\n");
+        }
+        if (list_maps(&o, o.pids[i]) != 0)
+            status = 1;
+    }
+    return status;
 }

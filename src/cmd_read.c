@@ -90,7 +90,9 @@ static void print_help(void)
         "\n"
         "OPTIONS\n"
         "  -p, --pid PID          the process to read (required)\n"
-        "  -a, --address ADDR     where to start: hex with 0x (0x7f3a5c000000) or decimal\n"
+        "  -a, --address ADDR     where to start: hex as pmap or /proc/PID/maps print it\n"
+        "                         (0x7f3a5c000000, 00007f3a5c000000, 7f3a5c000000) or\n"
+        "                         decimal without leading zeros\n"
         "  -n, --length LEN       how many bytes, with an optional k, M, G suffix (powers\n"
         "                         of 1024): 4096, 64k, 16M\n"
         "  -r, --region ADDR      the whole mapping that holds ADDR, instead of -a and -n\n"
@@ -126,61 +128,6 @@ static void print_help(void)
         stdout);
 }
 
-/* "0x" and 1 to 16 hex digits, or decimal digits. A hex number without its
- * 0x (as pmap prints addresses: 00007f394d702000) is refused rather than
- * guessed: "0000000000400000" would otherwise be read as decimal. */
-static bool parse_address(const char *text, uint64_t *out, const char **why)
-{
-    *why = "use hex with 0x (0x7f3a5c000000) or decimal";
-    if (text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
-        const char *p = text + 2;
-        uint64_t v = 0;
-        size_t digits = 0;
-        for (; *p; p++, digits++) {
-            int d = (*p >= '0' && *p <= '9')   ? *p - '0'
-                    : (*p >= 'a' && *p <= 'f') ? *p - 'a' + 10
-                    : (*p >= 'A' && *p <= 'F') ? *p - 'A' + 10
-                                               : -1;
-            if (d < 0)
-                return false;
-            if (digits == 16) {
-                *why = "more than 64 bits";
-                return false;
-            }
-            v = (v << 4) | (uint64_t)d;
-        }
-        if (digits == 0)
-            return false;
-        *out = v;
-        return true;
-    }
-    bool hex_letters = false, other = false;
-    for (const char *p = text; *p; p++) {
-        if ((*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F'))
-            hex_letters = true;
-        else if (*p < '0' || *p > '9')
-            other = true;
-    }
-    if (!*text || other)
-        return false;
-    if (hex_letters || (text[0] == '0' && text[1] != '\0')) {
-        *why = "write a hex address with 0x (as in 0x00007f...), a decimal one without "
-               "leading zeros";
-        return false;
-    }
-    uint64_t v = 0;
-    for (const char *p = text; *p; p++) {
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10) {
-            *why = "more than 64 bits";
-            return false;
-        }
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
-}
-
 /* 0 parsed, 2 usage error (reported), -1 --help printed. */
 static int parse_args(int argc, char **argv, struct read_opts *o)
 {
@@ -206,7 +153,7 @@ static int parse_args(int argc, char **argv, struct read_opts *o)
             have_pid = true;
             break;
         case 'a':
-            if (!parse_address(optarg, &o->address, &why)) {
+            if (!maps_parse_address(optarg, &o->address, &why)) {
                 log_error("read: invalid address '%s' for --address: %s", optarg, why);
                 return 2;
             }
@@ -214,14 +161,14 @@ static int parse_args(int argc, char **argv, struct read_opts *o)
             o->address_text = optarg;
             break;
         case 'r':
-            if (!parse_address(optarg, &o->region, &why)) {
+            if (!maps_parse_address(optarg, &o->region, &why)) {
                 log_error("read: invalid address '%s' for --region: %s", optarg, why);
                 return 2;
             }
             o->have_region = true;
             break;
         case 'n':
-            if (parse_size(optarg, &o->length) < 0 || o->length == 0) {
+            if (!parse_size(optarg, &o->length) || o->length == 0) {
                 log_error("read: invalid length '%s' for -n: use a positive number of bytes "
                           "with an optional k, M, G suffix (powers of 1024)",
                           optarg);
@@ -280,6 +227,12 @@ static int parse_args(int argc, char **argv, struct read_opts *o)
     }
     if (o->have_region && o->have_length) {
         log_error("read: -n goes with --address; --region reads the whole mapping");
+        return 2;
+    }
+    if (o->length > UINT64_MAX - o->address) {
+        log_error("read: --address %s with -n %" PRIu64 " runs past the end of the address "
+                  "space; give a smaller -n",
+                  o->address_text, o->length);
         return 2;
     }
     return 0;

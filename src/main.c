@@ -23,6 +23,8 @@ int main(int argc, char **argv)
         return cmd_maps_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "read") == 0)
         return cmd_read_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "report") == 0)
+        return cmd_report_main(argc - 1, argv + 1);
     struct options opts;
     switch (options_parse(argc, argv, &opts)) {
     case OPTIONS_OK:
@@ -45,6 +47,7 @@ int main(int argc, char **argv)
     int dump_dir_fd = -1;
     if (opts.dump && dump_dir_open(opts.dump_dir, &dump_dir_fd) < 0)
         return 2;
+    output_set_time_format(opts.time_format);
     if (output_open(opts.output_path, opts.json) < 0) {
         if (dump_dir_fd >= 0)
             close(dump_dir_fd);

@@ -348,3 +348,73 @@ const char *maps_label(const struct map_entry *e)
 {
     return e->path && e->path[0] ? e->path : "[anon]";
 }
+
+/* Hex digits as pmap and /proc/PID/maps print them, at most 16. */
+static bool parse_hex(const char *p, uint64_t *out, const char **why)
+{
+    uint64_t v = 0;
+    size_t digits = 0;
+    for (; *p; p++, digits++) {
+        int d = (*p >= '0' && *p <= '9')   ? *p - '0'
+                : (*p >= 'a' && *p <= 'f') ? *p - 'a' + 10
+                : (*p >= 'A' && *p <= 'F') ? *p - 'A' + 10
+                                           : -1;
+        if (d < 0)
+            return false;
+        if (digits == 16) {
+            *why = "more than 64 bits";
+            return false;
+        }
+        v = (v << 4) | (uint64_t)d;
+    }
+    if (digits == 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* "0x7f3a5c000000"; pmap's "00007f3a5c000000" and maps' "7f3a5c000000"
+ * (hex without 0x: a leading zero or a hex letter says so); or decimal,
+ * digits only with no leading zero. The start of a /proc/PID/maps range,
+ * "7f3a5c000000-7f3a5e000000", is taken too: it is what gets pasted. */
+bool maps_parse_address(const char *text, uint64_t *out, const char **why)
+{
+    *why = "use hex as pmap or /proc/PID/maps print it (0x7f3a5c000000, 00007f3a5c000000) "
+           "or decimal";
+    char start[24];
+    const char *dash = strchr(text, '-');
+    if (dash) {
+        size_t len = (size_t)(dash - text);
+        uint64_t end;
+        const char *ignored;
+        if (len == 0 || len >= sizeof start || !parse_hex(dash + 1, &end, &ignored))
+            return false;
+        memcpy(start, text, len);
+        start[len] = '\0';
+        text = start;
+    }
+    if (text[0] == '0' && (text[1] == 'x' || text[1] == 'X'))
+        return parse_hex(text + 2, out, why);
+    bool hex_letters = false, other = false;
+    for (const char *p = text; *p; p++) {
+        if ((*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F'))
+            hex_letters = true;
+        else if (*p < '0' || *p > '9')
+            other = true;
+    }
+    if (!*text || other)
+        return false;
+    if (dash || hex_letters || (text[0] == '0' && text[1] != '\0'))
+        return parse_hex(text, out, why);
+    uint64_t v = 0;
+    for (const char *p = text; *p; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10) {
+            *why = "more than 64 bits";
+            return false;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}

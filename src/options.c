@@ -1,12 +1,11 @@
 /*
- * options: the command line turned into struct options, plus the strict
- * parsers for sizes and durations and the help text.
+ * options: the command line turned into struct options, the pid parsers
+ * and the help text.
  *
  * getopt_long does the splitting (with "+" so the traced command's own
  * options are never taken for ours); every diagnosis is ours, so each
  * usage error is exactly one line that quotes what the user typed.
- * Numbers are parsed by hand: sscanf/strtod would accept whitespace, signs,
- * hex and exponents, and binary floating point cannot give 1.5M exactly.
+ * Sizes and durations are parsed by units.c.
  */
 #include "options.h"
 
@@ -18,205 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "log.h"
 
 #define VERSION_TEXT "mmapwatch 0.1.0"
-
-enum num_error {
-    NUM_OK,
-    NUM_MALFORMED,
-    NUM_NEGATIVE,
-    NUM_TOO_LARGE,
-};
-
-/* More fractional digits than this would overflow the arithmetic below;
- * nobody types them, so they are refused rather than silently dropped. */
-#define FRAC_DIGITS_MAX 18
-
-struct decimal {
-    uint64_t whole;
-    uint64_t frac;  /* the digits after the point, as an integer */
-    uint64_t scale; /* 10^(number of those digits); 1 when there are none */
-};
-
-/* digits [ "." digits ] at *p, advancing *p past them. */
-static enum num_error parse_decimal(const char **p, struct decimal *d)
-{
-    const char *s = *p;
-    d->whole = 0;
-    d->frac = 0;
-    d->scale = 1;
-
-    if (*s == '-')
-        return NUM_NEGATIVE;
-    if (*s < '0' || *s > '9')
-        return NUM_MALFORMED;
-    for (; *s >= '0' && *s <= '9'; s++) {
-        unsigned digit = (unsigned)(*s - '0');
-        if (d->whole > (UINT64_MAX - digit) / 10)
-            return NUM_TOO_LARGE;
-        d->whole = d->whole * 10 + digit;
-    }
-    if (*s == '.') {
-        s++;
-        if (*s < '0' || *s > '9')
-            return NUM_MALFORMED;
-        for (int n = 0; *s >= '0' && *s <= '9'; s++, n++) {
-            if (n == FRAC_DIGITS_MAX)
-                return NUM_MALFORMED;
-            d->frac = d->frac * 10 + (uint64_t)(*s - '0');
-            d->scale *= 10;
-        }
-    }
-    *p = s;
-    return NUM_OK;
-}
-
-/* floor(frac * mult / scale) for frac < scale <= 10^18, exact in 64 bits:
- * long multiplication over the bits of mult keeping the remainder below
- * scale, so no intermediate exceeds 2 * 10^18. */
-static uint64_t frac_times(uint64_t frac, uint64_t mult, uint64_t scale)
-{
-    uint64_t q = 0, r = 0;
-    for (int bit = 63; bit >= 0; bit--) {
-        q <<= 1;
-        r <<= 1;
-        if (r >= scale) {
-            r -= scale;
-            q++;
-        }
-        if ((mult >> bit) & 1) {
-            r += frac;
-            if (r >= scale) {
-                r -= scale;
-                q++;
-            }
-        }
-    }
-    return q;
-}
-
-static enum num_error scale_decimal(const struct decimal *d, uint64_t mult, uint64_t *out)
-{
-    if (mult != 0 && d->whole > UINT64_MAX / mult)
-        return NUM_TOO_LARGE;
-    uint64_t total = d->whole * mult;
-    uint64_t part = frac_times(d->frac, mult, d->scale);
-    if (part > UINT64_MAX - total)
-        return NUM_TOO_LARGE;
-    *out = total + part;
-    return NUM_OK;
-}
-
-struct unit {
-    const char *suffix;
-    uint64_t mult;
-};
-
-/* Matched case-insensitively: "4k" and "4K", "16M" and "16m" all mean the
- * same, since a size has no milli- to be confused with. */
-static const struct unit size_units[] = {
-    {"", 1},
-    {"b", 1},
-    {"k", 1ULL << 10}, {"kb", 1ULL << 10}, {"kib", 1ULL << 10},
-    {"m", 1ULL << 20}, {"mb", 1ULL << 20}, {"mib", 1ULL << 20},
-    {"g", 1ULL << 30}, {"gb", 1ULL << 30}, {"gib", 1ULL << 30},
-    {"t", 1ULL << 40}, {"tb", 1ULL << 40}, {"tib", 1ULL << 40},
-};
-
-/* Matched exactly: "m" is minutes and "ms" milliseconds. */
-static const struct unit duration_units[] = {
-    {"", 1000000000ULL},
-    {"ns", 1},
-    {"us", 1000ULL},
-    {"ms", 1000000ULL},
-    {"s", 1000000000ULL},
-    {"m", 60ULL * 1000000000ULL},
-    {"h", 3600ULL * 1000000000ULL},
-};
-
-static enum num_error parse_with_units(const char *text, const struct unit *units,
-                                       size_t nunits, bool ignore_case, uint64_t *out)
-{
-    if (!text)
-        return NUM_MALFORMED;
-    const char *p = text;
-    struct decimal d;
-    enum num_error err = parse_decimal(&p, &d);
-    if (err != NUM_OK)
-        return err;
-    for (size_t i = 0; i < nunits; i++) {
-        bool same = ignore_case ? strcasecmp(p, units[i].suffix) == 0
-                                : strcmp(p, units[i].suffix) == 0;
-        if (same)
-            return scale_decimal(&d, units[i].mult, out);
-    }
-    return NUM_MALFORMED;
-}
-
-static enum num_error size_error(const char *text, uint64_t *bytes)
-{
-    return parse_with_units(text, size_units, sizeof size_units / sizeof size_units[0],
-                            true, bytes);
-}
-
-static enum num_error duration_error(const char *text, uint64_t *ns)
-{
-    return parse_with_units(text, duration_units,
-                            sizeof duration_units / sizeof duration_units[0], false, ns);
-}
-
-int parse_size(const char *text, uint64_t *bytes)
-{
-    uint64_t v;
-    if (size_error(text, &v) != NUM_OK)
-        return -1;
-    *bytes = v;
-    return 0;
-}
-
-int parse_duration(const char *text, uint64_t *nanoseconds)
-{
-    uint64_t v;
-    if (duration_error(text, &v) != NUM_OK)
-        return -1;
-    *nanoseconds = v;
-    return 0;
-}
-
-const char *format_size(uint64_t bytes, char *buf, unsigned size)
-{
-    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    if (!buf || size == 0)
-        return buf;
-    if (bytes < 1024) {
-        snprintf(buf, size, "%u B", (unsigned)bytes);
-        return buf;
-    }
-    unsigned u = 0;
-    uint64_t unit = 1024;
-    while (u + 1 < sizeof units / sizeof units[0] && bytes / unit >= 1024) {
-        unit <<= 10;
-        u++;
-    }
-    /* Round to the nearest tenth in integers; rem * 10 cannot overflow
-     * because rem < unit <= 2^60. */
-    uint64_t whole = bytes / unit;
-    uint64_t tenths = ((bytes % unit) * 10 + unit / 2) / unit;
-    if (tenths == 10) {
-        whole++;
-        tenths = 0;
-    }
-    /* 1023.96 KiB rounds to 1024.0 KiB: say 1.0 MiB instead. */
-    if (whole == 1024 && u + 1 < sizeof units / sizeof units[0]) {
-        whole = 1;
-        u++;
-    }
-    snprintf(buf, size, "%u.%u %s", (unsigned)whole, (unsigned)tenths, units[u]);
-    return buf;
-}
 
 enum {
     OPT_FAILED = 256, /* long-only options get values no char can take */
@@ -269,13 +73,17 @@ static const struct option long_options[] = {
 
 /* "+": stop at the first non-option, the command. ":": report a missing
  * argument as ':' so it gets its own message. */
-static const char short_options[] = "+:p:m:o:jd:vkchV";
+static const char short_options[] = "+:p:m:o:jd:vkchVfts:ye:T";
 
 static void print_usage(FILE *out)
 {
     fputs(
-        "Usage: mmapwatch [options] -p PID [-p PID ...]\n"
+        "Usage: mmapwatch [options] -p PID[,PID...] [-p PID ...]\n"
         "       mmapwatch [options] [--] COMMAND [ARGS...]\n"
+        "       mmapwatch maps [-p] PID [options]     mappings and their memory, like pmap -x\n"
+        "       mmapwatch read -p PID --region ADDR   read a region's bytes or strings\n"
+        "       mmapwatch report EVENTS.jsonl         an HTML page of who grew memory, when\n"
+        "       (mmapwatch maps --help, read --help, report --help for theirs)\n"
         "\n"
         "Reports every mmap of a process, of all its threads and of its children,\n"
         "and what later happens to each reported region: munmap, mremap, mprotect,\n"
@@ -284,10 +92,15 @@ static void print_usage(FILE *out)
         "until it exits. Each event is one strace-like line on stderr, or a JSON\n"
         "object per line with --json.\n"
         "\n"
+        "Dumps are on by default: each reported region's contents are written to\n"
+        "./mmapwatch-dumps (files 0600, directory 0700) 5 s after its mmap, or\n"
+        "before it goes away; --dump-dir DIR to put them elsewhere, --no-dump for\n"
+        "none, --min-size 16M to report (and dump) only the large ones.\n"
+        "\n"
         "OPTIONS\n"
-        "  -p, --pid PID        attach to process PID and all its threads; repeat\n"
-        "                       for more processes, up to 64 (default: none, launch\n"
-        "                       COMMAND instead)\n"
+        "  -p, --pid PID        attach to process PID and all its threads; repeat,\n"
+        "                       or list them (1234,5678), for more processes, up\n"
+        "                       to 64 (default: none, launch COMMAND instead)\n"
         "  -m, --min-size SIZE  report only mmaps of at least SIZE bytes, and what\n"
         "                       later happens to them (default: 0, every mmap)\n"
         "      --failed         also report mmaps that failed, with the errno name\n"
@@ -298,6 +111,17 @@ static void print_usage(FILE *out)
         "                       the targets exit or SIGINT, SIGTERM or SIGHUP)\n"
         "  -v, --verbose        also print diagnostics about mmapwatch itself\n"
         "                       (default: off)\n"
+        "  -t, -tt, -ttt        text time stamps: 14:03:07, 14:03:07.123456 (the\n"
+        "                       default), or seconds since 1970 (1764684187.123456)\n"
+        "\n"
+        "STRACE HABITS (accepted, same meaning)\n"
+        "  -f                   follow threads and children: always done, a no-op\n"
+        "  -y                   paths of file-backed mmaps: always shown, a no-op\n"
+        "  -e trace=mmap,munmap,mremap,mprotect  the calls mmapwatch follows: all\n"
+        "                       are always reported, a no-op; other names refused\n"
+        "  -s N                 as --strings=N: printable runs of at least N bytes\n"
+        "                       (strace's -s caps the length shown instead)\n"
+        "  -T and -ff are refused: no per-call duration, one output stream\n"
         "\n"
         "TARGETS BY NAME (a sidecar does not know the pid)\n"
         "      --comm NAME      attach to every process named NAME (/proc/PID/comm);\n"
@@ -335,7 +159,7 @@ static void print_usage(FILE *out)
         "                       (default: dump it then, holding that thread)\n"
         "      --redump DUR     dump still-mapped regions again every DUR\n"
         "                       (default: once)\n"
-        "      --strings[=MIN]  also write the printable runs of at least MIN\n"
+        "  -s, --strings[=MIN]  also write the printable runs of at least MIN\n"
         "                       bytes (default MIN: 6) and show the 10 most common\n"
         "      --max-dump-bytes SIZE  stop dumping after SIZE bytes written\n"
         "                       (default: 1G)\n"
@@ -444,25 +268,69 @@ bool parse_pid(const char *text, pid_t *pid)
     return true;
 }
 
+bool parse_pid_list(const char *text, pid_t *pids, unsigned *npids, unsigned max,
+                    bool *too_many, char *bad, size_t badsize)
+{
+    const char *p = text;
+    bool any = false;
+    *too_many = false;
+    for (;;) {
+        size_t len = strcspn(p, ", \t");
+        char word[16];
+        pid_t pid;
+        bool ok = len > 0 && len < sizeof word;
+        if (ok) {
+            memcpy(word, p, len);
+            word[len] = '\0';
+            ok = parse_pid(word, &pid);
+        }
+        if (!ok) {
+            /* An empty word (",5", "5,,6", "") is shown as the whole text. */
+            snprintf(bad, badsize, "%.*s", len > 0 ? (int)len : (int)strlen(text),
+                     len > 0 ? p : text);
+            return false;
+        }
+        bool seen = false;
+        for (unsigned i = 0; i < *npids; i++)
+            seen |= pids[i] == pid;
+        if (!seen) {
+            if (*npids == max) {
+                *too_many = true;
+                snprintf(bad, badsize, "%s", word);
+                return false;
+            }
+            pids[(*npids)++] = pid;
+        }
+        any = true;
+        p += len;
+        if (*p == '\0')
+            return any;
+        /* One separator: "5, 6" is a habit, "5,,6" a typo. */
+        if (*p == ',' && (p[1] == ' ' || p[1] == '\t'))
+            p++;
+        p++;
+    }
+}
+
 static bool number_option(const char *text, const char *option, bool is_size, uint64_t *out)
 {
-    enum num_error err = is_size ? size_error(text, out) : duration_error(text, out);
+    enum units_error err = is_size ? units_size(text, out) : units_duration(text, out);
     const char *what = is_size ? "size" : "duration";
     const char *hint = is_size
                            ? "use a number with an optional k, M, G suffix (powers of 1024)"
                            : "use a number with an optional unit ms, s, m or h (e.g. 500ms, "
                              "30s, 1.5m)";
     switch (err) {
-    case NUM_OK:
+    case UNITS_OK:
         return true;
-    case NUM_NEGATIVE:
+    case UNITS_NEGATIVE:
         log_error("negative %s '%s' for %s: %s", what, text, option, hint);
         return false;
-    case NUM_TOO_LARGE:
+    case UNITS_TOO_LARGE:
         log_error("%s '%s' for %s is too large: %s", what, text, option,
-                  is_size ? "the limit is 16 EiB" : "the limit is about 584 years");
+                  is_size ? "the limit is 16 EiB" : "the limit is 876000h (100 years)");
         return false;
-    case NUM_MALFORMED:
+    case UNITS_MALFORMED:
         break;
     }
     log_error("invalid %s '%s' for %s: %s", what, text, option, hint);
@@ -491,6 +359,46 @@ static bool count_option(const char *text, const char *option, const char *what,
     }
     *out = value;
     return true;
+}
+
+/* The system calls mmapwatch follows, as strace's -e trace= names them. */
+static const char *const followed_calls[] = {"mmap", "mmap2", "munmap", "mremap", "mprotect",
+                                             "pkey_mprotect"};
+
+/* strace's -e [trace=]NAME[,NAME...]: accepted when every NAME is a call
+ * mmapwatch follows (it follows them all anyway); anything else is
+ * refused naming what mmapwatch does instead. */
+static bool trace_expression(const char *text)
+{
+    const char *list = text;
+    const char *eq = strchr(text, '=');
+    if (eq) {
+        size_t qlen = (size_t)(eq - text);
+        if (!((qlen == 5 && strncmp(text, "trace", 5) == 0) ||
+              (qlen == 1 && text[0] == 't'))) {
+            log_error("-e '%s': only -e trace=mmap,munmap,mremap,mprotect is understood; "
+                      "mmapwatch selects what it reports with --min-size SIZE and --failed",
+                      text);
+            return false;
+        }
+        list = eq + 1;
+    }
+    for (const char *p = list;;) {
+        size_t len = strcspn(p, ",");
+        bool followed = false;
+        for (size_t i = 0; i < sizeof followed_calls / sizeof followed_calls[0]; i++)
+            followed |= strlen(followed_calls[i]) == len && strncmp(p, followed_calls[i], len) == 0;
+        if (!followed) {
+            log_error("-e '%s': mmapwatch follows only mmap, munmap, mremap and mprotect, not "
+                      "'%.*s'; for brk heaps see 'mmapwatch maps PID --watch 10s', for "
+                      "other calls strace",
+                      text, (int)len, p);
+            return false;
+        }
+        if (p[len] == '\0')
+            return true;
+        p += len + 1;
+    }
 }
 
 /* --cgroup-threshold: a SIZE, or a percentage of the cgroup's limit. */
@@ -540,6 +448,9 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
     opts->exit_dump_timeout_ns = 10000000000ULL;
     opts->stack_depth = 32;
 
+    unsigned follow_flags = 0, time_flags = 0;
+    bool decode_fds_flag = false, trace_flag = false;
+
     /* 0, not 1, makes glibc reset its internal state too (a half-parsed
      * "-jv" cluster), so repeated calls, as in the unit tests, work. */
     optind = 0;
@@ -559,22 +470,19 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
         char name[40];
         switch (c) {
         case 'p': {
-            pid_t pid;
-            if (!parse_pid(optarg, &pid)) {
-                log_error("invalid PID '%s' for --pid: use a positive process id", optarg);
+            char bad[32];
+            bool too_many;
+            if (!parse_pid_list(optarg, opts->pids, &opts->npids, OPTIONS_MAX_PIDS, &too_many,
+                                bad, sizeof bad)) {
+                if (too_many)
+                    log_error("too many -p options at '%s': at most %d processes", optarg,
+                              OPTIONS_MAX_PIDS);
+                else
+                    log_error("invalid PID '%s' for --pid: use a positive process id, or a "
+                              "list such as 1234,5678",
+                              bad);
                 return OPTIONS_USAGE_ERROR;
             }
-            bool seen = false;
-            for (unsigned i = 0; i < opts->npids; i++)
-                seen |= opts->pids[i] == pid;
-            if (seen) /* attaching twice would only fail with EPERM */
-                break;
-            if (opts->npids == OPTIONS_MAX_PIDS) {
-                log_error("too many -p options at '%s': at most %d processes", optarg,
-                          OPTIONS_MAX_PIDS);
-                return OPTIONS_USAGE_ERROR;
-            }
-            opts->pids[opts->npids++] = pid;
             break;
         }
         case 'm':
@@ -628,13 +536,45 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
                 return OPTIONS_USAGE_ERROR;
             }
             break;
-        case OPT_STRINGS: {
+        case OPT_STRINGS:
+        case 's': { /* strace's -s N: here the shortest run kept, as --strings=N */
             uint64_t min = 6;
-            if (optarg && !count_option(optarg, "--strings", "length", 1, 256, &min))
+            if (optarg && !count_option(optarg, c == 's' ? "-s" : "--strings", "length", 1,
+                                        OPTIONS_STRINGS_MIN_MAX, &min))
                 return OPTIONS_USAGE_ERROR;
             opts->strings_min = (unsigned)min;
             break;
         }
+        case 'f': /* strace's -f: always so here; -ff cannot be */
+            if (++follow_flags > 1) {
+                log_error("-ff (one output file per process) is not supported: events go to "
+                          "one stream (-o FILE) and each names its pid and tid; use --json "
+                          "and split by pid");
+                return OPTIONS_USAGE_ERROR;
+            }
+            break;
+        case 't':
+            if (++time_flags > 3) {
+                log_error("-tttt is not supported: use -t (seconds), -tt (microseconds, the "
+                          "default) or -ttt (seconds since 1970)");
+                return OPTIONS_USAGE_ERROR;
+            }
+            opts->time_format = time_flags == 1   ? OPTIONS_TIME_CLOCK_S
+                                : time_flags == 2 ? OPTIONS_TIME_CLOCK_US
+                                                  : OPTIONS_TIME_EPOCH_US;
+            break;
+        case 'y': /* strace's -y: the paths are always shown */
+            decode_fds_flag = true;
+            break;
+        case 'e':
+            if (!trace_expression(optarg))
+                return OPTIONS_USAGE_ERROR;
+            trace_flag = true;
+            break;
+        case 'T':
+            log_error("-T (time spent in each call) is not measured: mmapwatch reports each "
+                      "call when it returns, with its time (-t, -tt, -ttt, or ts in --json)");
+            return OPTIONS_USAGE_ERROR;
         case OPT_MAX_DUMP_BYTES:
             if (!number_option(optarg, "--max-dump-bytes", true, &opts->max_dump_bytes))
                 return OPTIONS_USAGE_ERROR;
@@ -733,6 +673,17 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
 
     if (optind < argc)
         opts->command = &argv[optind];
+
+    /* The strace flags that change nothing here say so with -v, so that a
+     * habit costs nothing and a question has an answer. */
+    log_set_verbose(opts->verbose);
+    if (follow_flags)
+        log_info("-f: threads and children are always followed; -f changes nothing");
+    if (decode_fds_flag)
+        log_info("-y: file-backed mmaps always show their path; -y changes nothing");
+    if (trace_flag)
+        log_info("-e trace=: mmap, munmap, mremap and mprotect of the reported regions are "
+                 "always all reported; -e changes nothing");
 
     if (OPTIONS_ATTACH_MODE(opts) && opts->command) {
         log_error("use either -p PID, --comm or --match, or a command, not both (got "

@@ -25,6 +25,9 @@ static FILE *out;
 static bool out_json;
 static bool out_failed;
 static bool out_owned; /* a file we opened (closed at the end) */
+static enum options_time_format out_time_format; /* text only: -t, -tt, -ttt */
+
+void output_set_time_format(enum options_time_format format) { out_time_format = format; }
 
 int output_open(const char *path, bool json)
 {
@@ -81,12 +84,18 @@ static int text_prefix(char *buf, size_t size, const struct event_origin *o, boo
 {
     struct tm tm;
     time_t secs = o->ts.tv_sec;
+    char when[32];
     localtime_r(&secs, &tm);
+    if (out_time_format == OPTIONS_TIME_EPOCH_US)
+        snprintf(when, sizeof when, "%lld.%06ld", (long long)secs, o->ts.tv_nsec / 1000);
+    else if (out_time_format == OPTIONS_TIME_CLOCK_S)
+        snprintf(when, sizeof when, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
+    else
+        snprintf(when, sizeof when, "%02d:%02d:%02d.%06ld", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 o->ts.tv_nsec / 1000);
     if (with_tid)
-        return snprintf(buf, size, "%02d:%02d:%02d.%06ld [%d/%d %s] ", tm.tm_hour, tm.tm_min,
-                        tm.tm_sec, o->ts.tv_nsec / 1000, (int)o->pid, (int)o->tid, o->comm);
-    return snprintf(buf, size, "%02d:%02d:%02d.%06ld [%d %s] ", tm.tm_hour, tm.tm_min,
-                    tm.tm_sec, o->ts.tv_nsec / 1000, (int)o->pid, o->comm);
+        return snprintf(buf, size, "%s [%d/%d %s] ", when, (int)o->pid, (int)o->tid, o->comm);
+    return snprintf(buf, size, "%s [%d %s] ", when, (int)o->pid, o->comm);
 }
 
 static void text_error(char *buf, size_t size, int err)

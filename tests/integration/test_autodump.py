@@ -322,10 +322,15 @@ def read_meta(w, ev):
     return json.loads(text)
 
 
-def check_dump(w, ev, region, reason, seq=1, data=None, pages=None, prot="rw-"):
+def check_dump(w, ev, region, reason, seq=None, data=None, pages=None, prot="rw-"):
     """ev is a dump of region whose contents were data with pages existing
     (by default: the region's model now): path, event fields, the .bin
-    byte for byte, the .json. Returns the .json."""
+    byte for byte, the .json. Returns the .json. seq by default: the next
+    free one, 1 + the dumps of that address and length before ev (in launch
+    mode an earlier mapping of the loader's can have had both)."""
+    if seq is None:
+        seq = 1 + sum(1 for e in w.events[:w.index(ev)] if e["event"] == "dump"
+                      and hexaddr(e["addr"]) == hexaddr(ev["addr"]) and e["len"] == ev["len"])
     if data is None:
         data, pages = region.snapshot()
     length = len(data)
@@ -386,8 +391,13 @@ def check_dir(w, strings=False):
 
 
 def one_dump(w, region, kinds=("dump",)):
-    """The only dump (or skip/error) event of the region."""
-    evs = [e for e in w.events if e["event"] in kinds and hexaddr(e["addr"]) == region.addr
+    """The only dump (or skip/error) event of the region: after its mmap,
+    since in launch mode the loader's mappings are reported too, and one
+    (/etc/ld.so.cache, unmapped at once) can have had the same address and,
+    page-rounded, the same length."""
+    start = max((i for i, e in enumerate(w.events) if e["event"] == "mmap"
+                 and hexaddr(e["addr"]) == region.addr and e["len"] == region.len), default=0)
+    evs = [e for e in w.events[start:] if e["event"] in kinds and hexaddr(e["addr"]) == region.addr
            and e["len"] == region.len]
     assert len(evs) == 1, f"region at {region.addr:#x}: {len(evs)} {kinds} events: {evs}"
     return evs[0]

@@ -36,8 +36,9 @@ def maps_json(pid, *args):
     assert r.stderr == ""
     rows = harness.parse_events(r.stdout)
     for row in rows:
-        assert set(row) == {"addr", "len", "rss", "pss", "dirty", "swap", "prot", "shared",
-                            "offset", "path"}, row
+        assert set(row) == {"pid", "addr", "len", "rss", "pss", "dirty", "swap", "prot",
+                            "shared", "offset", "path"}, row
+        assert row["pid"] == pid, row
         assert HEX.match(row["addr"]), row
         for k in ("len", "rss", "pss", "dirty", "swap", "offset"):
             assert isinstance(row[k], int) and not isinstance(row[k], bool) and row[k] >= 0, row

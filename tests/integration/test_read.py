@@ -368,8 +368,10 @@ def test_read_usage_errors():
         ["-p", pid, "-a", addr, "-n", "-5"],
         ["-p", pid, "-a", "zz", "-n", "16"],
         ["-p", pid, "-a", "0x", "-n", "16"],
-        ["-p", pid, "-a", "7fab", "-n", "16"],          # hex without 0x
-        ["-p", pid, "-a", "00007f394d702000", "-n", "16"],  # pmap's form
+        ["-p", pid, "-a", "7fzz", "-n", "16"],
+        ["-p", pid, "-a", "00007f394d702000-", "-n", "16"],  # half a maps range
+        ["-p", pid, "-a", "012345678901234567", "-n", "16"],  # hex: 17 digits
+        ["-p", pid, "-a", "0xffffffffffff0000", "-n", "1M"],  # past 2^64
         ["-p", pid, "-a", "0x1ffffffffffffffff", "-n", "16"],
         ["-p", pid, "-a", addr, "--region", addr],
         ["-p", pid, "--region", addr, "-n", "16"],

@@ -308,7 +308,43 @@ TEST(lookup)
     maps_release(NULL);
 }
 
-UNIT_MAIN(UNIT_CASE(parses_numbers_in_bytes), UNIT_CASE(labels),
+/* What a person pastes: 0x, pmap's zero-padded hex, maps' bare hex, a
+ * maps range, decimal; refused when it is neither. */
+TEST(addresses_as_pasted)
+{
+    static const struct {
+        const char *text;
+        uint64_t want;
+    } ok[] = {
+        {"0x7f3a5c000000", 0x7f3a5c000000ULL},
+        {"0X7F3A5C000000", 0x7f3a5c000000ULL},
+        {"00007f3a5c000000", 0x7f3a5c000000ULL},
+        {"7f3a5c000000", 0x7f3a5c000000ULL},
+        {"7f3a5c000000-7f3a5e000000", 0x7f3a5c000000ULL},
+        {"00400000-00452000", 0x400000ULL},
+        {"0000000000400000", 0x400000ULL},
+        {"4194304", 4194304ULL},
+        {"0", 0},
+        {"0xffffffffffffffff", UINT64_MAX},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        uint64_t v = 1;
+        const char *why = NULL;
+        CHECK(maps_parse_address(ok[i].text, &v, &why));
+        CHECK_U64(v, ok[i].want);
+    }
+    static const char *const bad[] = {"", "0x", "zz", "7fzz", "0x1ffffffffffffffff",
+                                      "012345678901234567", "-7f00", "7f00-", "7f00-zz",
+                                      " 7f00", "7f00 ", "+5", "18446744073709551616"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint64_t v = 77;
+        const char *why = NULL;
+        CHECK(!maps_parse_address(bad[i], &v, &why));
+        CHECK(v == 77 && why != NULL);
+    }
+}
+
+UNIT_MAIN(UNIT_CASE(addresses_as_pasted), UNIT_CASE(parses_numbers_in_bytes), UNIT_CASE(labels),
           UNIT_CASE(paths_with_spaces_and_deleted), UNIT_CASE(missing_and_unknown_fields),
           UNIT_CASE(truncated_last_line), UNIT_CASE(malformed), UNIT_CASE(long_path),
           UNIT_CASE(many_entries), UNIT_CASE(lookup))

@@ -71,10 +71,17 @@ static int usage_error_names(const struct run *r, const char *quoted)
            strstr(r->err, want) != NULL && r->out[0] == '\0';
 }
 
+/* A usage error: exactly one line, our prefix, nothing on stdout. */
+static int usage_error_line(const struct run *r)
+{
+    return r->rc == OPTIONS_USAGE_ERROR && strncmp(r->err, "mmapwatch: ", 11) == 0 &&
+           count_char(r->err, '\n') == 1 && r->out[0] == '\0';
+}
+
 static uint64_t size_of(const char *text)
 {
     uint64_t v = 0xdeadbeef;
-    if (parse_size(text, &v) != 0)
+    if (!parse_size(text, &v))
         return 0xbad;
     return v;
 }
@@ -82,13 +89,13 @@ static uint64_t size_of(const char *text)
 static int size_rejected(const char *text)
 {
     uint64_t v = 77;
-    return parse_size(text, &v) == -1 && v == 77;
+    return !parse_size(text, &v) && v == 77;
 }
 
 static uint64_t duration_of(const char *text)
 {
     uint64_t v = 0xdeadbeef;
-    if (parse_duration(text, &v) != 0)
+    if (!parse_duration(text, &v))
         return 0xbad;
     return v;
 }
@@ -96,7 +103,7 @@ static uint64_t duration_of(const char *text)
 static int duration_rejected(const char *text)
 {
     uint64_t v = 77;
-    return parse_duration(text, &v) == -1 && v == 77;
+    return !parse_duration(text, &v) && v == 77;
 }
 
 TEST(size_plain_and_suffixes)
@@ -186,8 +193,8 @@ TEST(durations)
     CHECK_U64(duration_of("0.25"), 250000000ULL);
     CHECK_U64(duration_of("0.1ms"), 100000ULL);
     CHECK_U64(duration_of("0.0000000015s"), 1); /* 1.5 ns rounds down */
-    CHECK_U64(duration_of("18446744073s"), 18446744073000000000ULL);
-    CHECK_U64(duration_of("18446744073.709551615s"), UINT64_MAX);
+    CHECK_U64(duration_of("876000h"), UNITS_DURATION_MAX_NS); /* 100 years, the limit */
+    CHECK_U64(duration_of("3153600000s"), UNITS_DURATION_MAX_NS);
 }
 
 TEST(durations_reject)
@@ -205,6 +212,11 @@ TEST(durations_reject)
     CHECK(duration_rejected("1sec"));
     CHECK(duration_rejected("1k"));
     CHECK(duration_rejected("18446744074s"));
+    /* Fit in 64 bits, but now + DUR would wrap: a deadline in the past. */
+    CHECK(duration_rejected("18446742450s"));
+    CHECK(duration_rejected("18446744073.709551615s"));
+    CHECK(duration_rejected("876000.000001h"));
+    CHECK(duration_rejected("3153600000.000000001s"));
     CHECK(duration_rejected("18446744073.709551616s")); /* the fraction overflows */
     CHECK(duration_rejected("5124096h"));
 }
@@ -307,6 +319,83 @@ TEST(launch_command)
     RUN(r, "--", "--", "x");
     CHECK(r.rc == OPTIONS_OK);
     CHECK_STR(r.o.command[0], "--");
+}
+
+TEST(pid_lists)
+{
+    struct run r;
+    RUN(r, "-p", "1,2", "-p", "3 4", "-p", "5, 6", "-p", "2");
+    CHECK(r.rc == OPTIONS_OK);
+    CHECK(r.o.npids == 6);
+    for (unsigned i = 0; i < 6; i++)
+        CHECK(r.o.pids[i] == (pid_t)(i + 1));
+    const char *bad[][2] = {{"1,,2", "1,,2"}, {"1,", "1,"}, {",1", ",1"}, {"1,x", "x"},
+                            {"1;2", "1;2"},   {"1,-2", "-2"}, {"", ""}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        RUN(r, "-p", (char *)bad[i][0]);
+        CHECK(usage_error_names(&r, bad[i][1]));
+    }
+
+    pid_t pids[3];
+    unsigned n = 0;
+    char why[16] = "unset";
+    bool too_many = true;
+    CHECK(parse_pid_list("7,8,9", pids, &n, 3, &too_many, why, sizeof why) && n == 3);
+    CHECK(!too_many);
+    CHECK(!parse_pid_list("9,10", pids, &n, 3, &too_many, why, sizeof why) && too_many &&
+          strcmp(why, "10") == 0 && n == 3);
+    CHECK(parse_pid_list("9,8", pids, &n, 3, &too_many, why, sizeof why) && n == 3);
+    CHECK(!parse_pid_list("", pids, &n, 3, &too_many, why, sizeof why) && !too_many);
+}
+
+TEST(strace_habits)
+{
+    struct run r;
+    RUN(r, "-f", "-y", "-e", "trace=mmap,munmap,mremap,mprotect,pkey_mprotect", "-e", "mmap2",
+        "-e", "t=mmap", "-p", "1");
+    CHECK(r.rc == OPTIONS_OK && r.err[0] == '\0');
+    CHECK(r.o.time_format == OPTIONS_TIME_CLOCK_US);
+
+    RUN(r, "-v", "-f", "-y", "-e", "trace=mmap", "-p", "1");
+    CHECK(r.rc == OPTIONS_OK);
+    CHECK(strstr(r.err, "-f: threads and children are always followed") != NULL);
+    CHECK(strstr(r.err, "-y:") != NULL && strstr(r.err, "-e trace=") != NULL);
+
+    RUN(r, "-t", "-p", "1");
+    CHECK(r.rc == OPTIONS_OK && r.o.time_format == OPTIONS_TIME_CLOCK_S);
+    RUN(r, "-tt", "-p", "1");
+    CHECK(r.rc == OPTIONS_OK && r.o.time_format == OPTIONS_TIME_CLOCK_US);
+    RUN(r, "-ttt", "-p", "1");
+    CHECK(r.rc == OPTIONS_OK && r.o.time_format == OPTIONS_TIME_EPOCH_US);
+    RUN(r, "-t", "-t", "-t", "-p", "1");
+    CHECK(r.rc == OPTIONS_OK && r.o.time_format == OPTIONS_TIME_EPOCH_US);
+    RUN(r, "-tttt", "-p", "1");
+    CHECK(usage_error_line(&r) && strstr(r.err, "-tttt") && strstr(r.err, "-ttt"));
+
+    RUN(r, "-s", "32", "-p", "1");
+    CHECK(r.rc == OPTIONS_OK && r.o.strings_min == 32);
+    RUN(r, "-s", "0", "-p", "1");
+    CHECK(usage_error_names(&r, "0") && strstr(r.err, "-s"));
+    RUN(r, "-s", "257", "-p", "1");
+    CHECK(usage_error_names(&r, "257"));
+
+    /* What mmapwatch cannot do: refused, naming its own way. */
+    RUN(r, "-e", "trace=brk", "-p", "1");
+    CHECK(usage_error_names(&r, "brk") && strstr(r.err, "mmapwatch maps"));
+    RUN(r, "-e", "trace=mmap,open", "-p", "1");
+    CHECK(usage_error_names(&r, "open"));
+    RUN(r, "-e", "trace=%memory", "-p", "1");
+    CHECK(usage_error_names(&r, "%memory"));
+    RUN(r, "-e", "trace=!mmap", "-p", "1");
+    CHECK(usage_error_names(&r, "!mmap"));
+    RUN(r, "-e", "signal=none", "-p", "1");
+    CHECK(usage_error_names(&r, "signal=none") && strstr(r.err, "--min-size"));
+    RUN(r, "-T", "-p", "1");
+    CHECK(usage_error_line(&r) && strstr(r.err, "-T ") && strstr(r.err, "-tt"));
+    RUN(r, "-ff", "-p", "1");
+    CHECK(usage_error_line(&r) && strstr(r.err, "-ff") && strstr(r.err, "--json"));
+    RUN(r, "-c", "-p", "1"); /* strace's -c: a summary here too, kept */
+    CHECK(r.rc == OPTIONS_OK && r.o.summary);
 }
 
 TEST(duplicate_pid_counted_once)
@@ -539,7 +628,8 @@ UNIT_MAIN(UNIT_CASE(size_plain_and_suffixes), UNIT_CASE(size_fractions_exact),
           UNIT_CASE(size_limits), UNIT_CASE(size_rejects_malformed), UNIT_CASE(durations),
           UNIT_CASE(durations_reject), UNIT_CASE(format_sizes), UNIT_CASE(defaults_with_pid),
           UNIT_CASE(every_option), UNIT_CASE(long_option_abbreviation),
-          UNIT_CASE(launch_command), UNIT_CASE(duplicate_pid_counted_once),
+          UNIT_CASE(launch_command), UNIT_CASE(pid_lists), UNIT_CASE(strace_habits),
+          UNIT_CASE(duplicate_pid_counted_once),
           UNIT_CASE(pid_limit), UNIT_CASE(help_and_version), UNIT_CASE(unknown_options),
           UNIT_CASE(missing_arguments), UNIT_CASE(bad_numbers), UNIT_CASE(target_rules), UNIT_CASE(stack_summary_options),
           UNIT_CASE(name_target_options), UNIT_CASE(cgroup_options),
