@@ -167,7 +167,17 @@ build/fixtures/stack_chain_buildid: build/fixtures/stack_chain
 	$(Q)objcopy --only-keep-debug $< $@.debug
 	$(Q)objcopy --strip-all $< $@
 
-fixtures: $(FIXTURE_BINS)
+# The same programs linked -static, for what has no libc of its own to
+# offer: FROM scratch images (the Docker tests) and the initramfs of the
+# cgroup v2 kernel test (tests/vm).
+STATIC_FIXTURES = $(patsubst %,build/fixtures-static/%,ct_arenas ct_pause cg_grow trace_map cgns)
+
+build/fixtures-static/%: tests/fixtures/%.c tests/fixtures/fixture.h | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(FIXTURE_CFLAGS) -static -Itests/fixtures -o $@ $<
+
+fixtures: $(FIXTURE_BINS) $(STATIC_FIXTURES)
 
 # The JVM tests' program (tests/java), compiled against Debian's
 # libnetty-java; build/java/classpath lists the jars to run it with. With no
@@ -189,9 +199,11 @@ build/java/%.class: tests/java/%.java | $(TEST_DEPS_STAMP)
 unit: $(UNIT_BINS)
 
 # The runner prints one line per test and ends with "N passed, N failed".
-test: $(TEST_DEPS_STAMP) $(BIN) $(UNIT_BINS) $(FIXTURE_BINS) $(BUILD)/tests/dumpdrv $(STATIC_BIN) $(JAVA_CLASSES)
+test: $(TEST_DEPS_STAMP) $(BIN) $(UNIT_BINS) $(FIXTURE_BINS) $(STATIC_FIXTURES) $(BUILD)/tests/dumpdrv \
+      $(STATIC_BIN) $(JAVA_CLASSES)
 	$(Q)MMAPWATCH=$(abspath $(BIN)) UNIT_DIR=$(abspath $(BUILD)/tests) \
 	    MMAPWATCH_STATIC=$(abspath $(STATIC_BIN)) \
+	    STATIC_FIXTURE_DIR=$(abspath build/fixtures-static) \
 	    DUMPDRV=$(abspath $(BUILD)/tests/dumpdrv) \
 	    FIXTURE_DIR=$(abspath build/fixtures) python3 tests/run_tests.py $(TESTS)
 

@@ -28,9 +28,9 @@
  * below the threshold (CGROUP_BELOW) can the next crossing be reported:
  * the watch re-arms itself. Each new OOM kill counted by the cgroup
  * (oom_kill in memory.oom_control or memory.events) gives a CGROUP_OOM
- * record. Records are queued and the loop is woken through an eventfd
- * (cgroup_watch_fd, in its poll set); it takes them with
- * cgroup_watch_take().
+ * record. Records are queued and the loop is woken through an eventfd its
+ * owner gives (cgroup_set.h: one for every watch, in the loop's poll set);
+ * it takes them with cgroup_watch_take().
  *
  * Nothing here touches the target: only cgroup files are read (the
  * eventfd registration in v1 is the one write, to cgroup.event_control).
@@ -104,8 +104,12 @@ enum cgroup_record_kind {
     CGROUP_OOM,   /* the cgroup counted new OOM kills */
 };
 
+#define CGROUP_COMM_MAX 16
+
 struct cgroup_record {
     enum cgroup_record_kind kind;
+    pid_t pid;                  /* the target the watch named when it was queued */
+    char comm[CGROUP_COMM_MAX]; /* its name then (it may be gone when taken) */
     struct timespec ts;  /* CLOCK_REALTIME when it was seen */
     uint64_t usage;      /* bytes, read at that moment */
     uint64_t limit;      /* bytes, read then; CGROUP_NO_LIMIT for none */
@@ -121,16 +125,13 @@ struct cgroup_watch;
  * what to do (no memory cgroup found, no limit for a percentage). */
 struct cgroup_watch *cgroup_watch_new(pid_t pid, uint64_t threshold, unsigned pct);
 
-/* Registers for the notifications and starts the watching thread.
- * Usage already above the threshold gives a CGROUP_ABOVE record at once.
- * 0, or -1 after logging why. */
-int cgroup_watch_start(struct cgroup_watch *w);
+/* Registers for the notifications and starts the watching thread, which
+ * writes 1 to wake_fd (an eventfd the caller owns and outlives the watch)
+ * when it queues records. Usage already above the threshold gives a
+ * CGROUP_ABOVE record at once. 0, or -1 after logging why. */
+int cgroup_watch_start(struct cgroup_watch *w, int wake_fd);
 
 void cgroup_watch_free(struct cgroup_watch *w);
-
-/* Readable when records are queued (after cgroup_watch_start; -1 before):
- * the loop polls it and then takes them. */
-int cgroup_watch_fd(const struct cgroup_watch *w);
 
 /* The cgroup's path as /proc/PID/cgroup shows it to us, the threshold in
  * bytes, and its percentage of the limit (0 for a SIZE). */
@@ -146,7 +147,27 @@ void cgroup_watch_check_oom(struct cgroup_watch *w);
 
 /* Takes the oldest queued record: true, or false when none is left. Also
  * writes the watching thread's diagnostics (records dropped, the watch
- * ended because the cgroup is gone). */
+ * ended because the cgroup is gone: a warning while the target it names
+ * runs, only a -v line once that target is gone, since a container's
+ * cgroup is removed when its last process ends). */
 bool cgroup_watch_take(struct cgroup_watch *w, struct cgroup_record *record);
+
+/* The target that records name from now on (the newest attached of those
+ * in the cgroup); its name is read now. Records queued before keep theirs. */
+void cgroup_watch_set_target(struct cgroup_watch *w, pid_t pid);
+
+/* Whether process pid is in this very cgroup now: the same path in
+ * /proc/PID/cgroup, and the directory there is still the one watched (a
+ * container restarted under the same name gets a new cgroup at the same
+ * path). */
+bool cgroup_watch_holds(const struct cgroup_watch *w, pid_t pid);
+
+/* Stops the watching thread (records already queued stay to be taken).
+ * Idempotent. */
+void cgroup_watch_stop(struct cgroup_watch *w);
+
+/* Whether the watch has ended (stopped, or its thread gave up) and every
+ * record and diagnostic of it has been taken. */
+bool cgroup_watch_done(struct cgroup_watch *w);
 
 #endif

@@ -35,17 +35,29 @@ struct cgroup_report *cgroup_report_new(const struct options *opts,
                                         const struct cgroup_report_hooks *hooks, bool *failed);
 void cgroup_report_free(struct cgroup_report *r);
 
-/* Before the first target is seized (or launched): its memory cgroup must
- * be found, and a percentage needs a limit; failing here leaves the target
- * untouched. 0, or -1 after logging why. */
+/* Before a target is seized: its memory cgroup is found (cgroup_set.h:
+ * one watch per cgroup, following restarts). For the first target it
+ * must be, and a percentage needs a limit: failing then leaves the target
+ * untouched (0, or -1 after logging why); for later ones a failure is
+ * said and tracing goes on. */
 int cgroup_report_prepare(struct cgroup_report *r, pid_t pid);
 
-/* Once the first target is attached or launched: watching starts (usage
- * may be above the threshold already: said at once). 0 or -1 (said). */
+/* Once a target is attached: watching its cgroup starts (usage may be
+ * above the threshold already: said at once). 0 or -1 (said). */
 int cgroup_report_begin(struct cgroup_report *r, pid_t pid);
 
-/* The fd the loop polls: readable when the watch has records. -1 when
- * there is no watch (yet). */
+/* A process exec'd. For the launched command (launched true) or a target
+ * already watched, its cgroup is looked up again and watched: the
+ * launched command's is found at its exec, since a wrapper may move
+ * itself into another cgroup before it. */
+void cgroup_report_exec(struct cgroup_report *r, pid_t pid, bool launched);
+
+/* Process pid is gone (or was never seized): its watch names the previous
+ * target in that cgroup, or ends when none is left. */
+void cgroup_report_gone(struct cgroup_report *r, pid_t pid);
+
+/* The fd the loop polls: readable when some watch has records. -1 without
+ * --cgroup-threshold. */
 int cgroup_report_fd(const struct cgroup_report *r);
 
 /* Writes the watch's records as events (when cgroup_report_fd is

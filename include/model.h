@@ -52,9 +52,13 @@ struct model_config {
     /* -k: the registers of a thread the source holds stopped, for the
      * capture of its stack (unwind.h); NULL or false: no stack. */
     bool (*capture_regs)(void *ctx, pid_t tid, struct stack_regs *out);
-    /* A process died of SIGKILL (an OOM kill, maybe): called before its
-     * exit event. NULL: nothing. */
-    void (*process_killed)(void *ctx, pid_t pid);
+    /* Process pid ran a new program: called after its exec event. NULL:
+     * nothing. */
+    void (*process_execed)(void *ctx, pid_t pid);
+    /* Process pid is gone, with status as wait4 reports it: called before
+     * its exit event (a SIGKILL may be an OOM kill, whose event comes
+     * first). NULL: nothing. */
+    void (*process_gone)(void *ctx, pid_t pid, int status);
     void *ctx;
 };
 

@@ -62,6 +62,12 @@ test_set() {
     # The JVM tests: a real Netty (4.1.48 in Debian 12) on the machine's JDK.
     need default-jdk-headless command -v javac
     need libnetty-java [ -r /usr/share/java/netty-codec-http2.jar ]
+    # The container tests: a real dockerd (scripts/dockerd.sh starts it).
+    need docker.io     command -v dockerd
+    # The cgroup v2 tests: Debian's kernel under qemu (TCG), from an initramfs
+    # of busybox and static programs (the kernel: scripts/vm-kernel.sh).
+    need qemu-system-x86 command -v qemu-system-x86_64
+    need busybox-static dpkg -s busybox-static   # static: the VM has no libc of its own
 }
 
 if [ "${1:-}" = --check-build ]; then

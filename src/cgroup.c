@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -254,7 +256,7 @@ struct cgroup_watch {
 
     pthread_t thread;
     bool started;
-    int wake_efd;           /* the loop's: written when records are queued */
+    int wake_fd;            /* the owner's (not closed here): written when records are queued */
 
     /* The watching thread's own. */
     bool above;
@@ -270,6 +272,11 @@ struct cgroup_watch {
     const char *ended;           /* guarded: why the watching thread stopped */
     int ended_errno;             /* guarded */
     bool ended_told;             /* the loop's */
+    pid_t target;                /* guarded: the pid records name */
+    char target_comm[CGROUP_COMM_MAX]; /* guarded */
+    bool stopped;                /* the loop's: cgroup_watch_stop() ran */
+    dev_t dir_dev;               /* the directory watched, to tell a new */
+    ino_t dir_ino;               /* cgroup at the same path from it */
 };
 
 /* Reads a small cgroup file from the start through a kept fd. */
@@ -404,7 +411,7 @@ struct cgroup_watch *cgroup_watch_new(pid_t pid, uint64_t threshold, unsigned pc
     }
     w->pid = pid;
     w->dir_fd = w->usage_fd = w->events_fd = -1;
-    w->threshold_efd = w->oom_efd = w->stop_efd = w->wake_efd = -1;
+    w->threshold_efd = w->oom_efd = w->stop_efd = w->wake_fd = -1;
     pthread_mutex_init(&w->lock, NULL);
 
     char proc[64], text[16384];
@@ -442,6 +449,11 @@ struct cgroup_watch *cgroup_watch_new(pid_t pid, uint64_t threshold, unsigned pc
         log_error("cannot open the memory cgroup of process %d ('%s'): %s; is the memory "
                   "controller enabled for it?", (int)pid, w->dir, strerror(errno));
         goto fail;
+    }
+    struct stat st;
+    if (fstat(w->dir_fd, &st) == 0) {
+        w->dir_dev = st.st_dev;
+        w->dir_ino = st.st_ino;
     }
     uint64_t limit;
     if (read_limit(w, &limit) < 0) {
@@ -489,14 +501,16 @@ unsigned cgroup_watch_pct(const struct cgroup_watch *w) { return w->pct; }
 static void wake_loop(struct cgroup_watch *w)
 {
     uint64_t one = 1;
-    if (write(w->wake_efd, &one, sizeof one) < 0 && errno != EAGAIN)
+    if (write(w->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
         log_warn("cannot wake the loop for a memory cgroup event: %s", strerror(errno));
 }
 
 /* Queues a record; from the watching thread (wake) the loop is told. */
-static void queue_record(struct cgroup_watch *w, const struct cgroup_record *r, bool wake)
+static void queue_record(struct cgroup_watch *w, struct cgroup_record *r, bool wake)
 {
     pthread_mutex_lock(&w->lock);
+    r->pid = w->target ? w->target : w->pid;
+    memcpy(r->comm, w->target_comm, sizeof r->comm);
     if (w->count < QUEUE_MAX)
         w->queue[(w->head + w->count++) % QUEUE_MAX] = *r;
     else
@@ -680,10 +694,10 @@ out:;
     return rc;
 }
 
-int cgroup_watch_start(struct cgroup_watch *w)
+int cgroup_watch_start(struct cgroup_watch *w, int wake_fd)
 {
-    if ((w->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
-        (w->stop_efd = eventfd(0, EFD_CLOEXEC)) < 0) {
+    w->wake_fd = wake_fd;
+    if ((w->stop_efd = eventfd(0, EFD_CLOEXEC)) < 0) {
         log_error("cannot watch the memory cgroup: eventfd: %s", strerror(errno));
         return -1;
     }
@@ -729,15 +743,8 @@ void cgroup_watch_check_oom(struct cgroup_watch *w)
     close(fd);
 }
 
-int cgroup_watch_fd(const struct cgroup_watch *w) { return w->wake_efd; }
-
 bool cgroup_watch_take(struct cgroup_watch *w, struct cgroup_record *record)
 {
-    /* Cleared before the queue is looked at: a record queued after this
-     * wakes the loop again. */
-    uint64_t pending;
-    if (w->wake_efd >= 0 && read(w->wake_efd, &pending, sizeof pending) < 0 && errno != EAGAIN)
-        log_warn("memory cgroup watch: %s", strerror(errno));
     pthread_mutex_lock(&w->lock);
     bool any = w->count > 0;
     if (any) {
@@ -752,26 +759,75 @@ bool cgroup_watch_take(struct cgroup_watch *w, struct cgroup_record *record)
     pthread_mutex_unlock(&w->lock);
     if (dropped)
         log_warn("memory cgroup '%s': %lu event(s) dropped, too many at once", w->path, dropped);
-    /* After the records queued before it. */
+    /* After the records queued before it. A cgroup removed once the
+     * target in it is gone is the normal end of a container: -v only. */
     if (!any && ended && !w->ended_told) {
         w->ended_told = true;
-        log_warn("memory cgroup '%s' is no longer watched: %s: %s (removed?)", w->path, ended,
-                 strerror(ended_errno));
+        pid_t target = w->target ? w->target : w->pid;
+        char state = procfs_state(target);
+        if (state == 0 || state == 'Z' || state == 'X')
+            log_info("memory cgroup '%s' is no longer watched: its target %d is gone",
+                     w->path, (int)target);
+        else
+            log_warn("memory cgroup '%s' is no longer watched: %s: %s (removed?)", w->path, ended,
+                     strerror(ended_errno));
     }
     return any;
+}
+
+void cgroup_watch_set_target(struct cgroup_watch *w, pid_t pid)
+{
+    char comm[PROCFS_COMM_MAX];
+    procfs_read_comm(pid, pid, comm);
+    pthread_mutex_lock(&w->lock);
+    w->target = pid;
+    snprintf(w->target_comm, sizeof w->target_comm, "%s", comm);
+    pthread_mutex_unlock(&w->lock);
+}
+
+bool cgroup_watch_holds(const struct cgroup_watch *w, pid_t pid)
+{
+    char proc[64], text[16384], path[CGROUP_PATH_MAX];
+    enum cgroup_version version;
+    snprintf(proc, sizeof proc, "/proc/%d/cgroup", (int)pid);
+    if (procfs_read_file(proc, text, sizeof text) < 0 ||
+        cgroup_parse_proc(text, path, sizeof path, &version) < 0 || version != w->version ||
+        strcmp(path, w->path) != 0)
+        return false;
+    struct stat st;
+    return stat(w->dir, &st) == 0 && st.st_dev == w->dir_dev && st.st_ino == w->dir_ino &&
+           procs_lists(w->dir, pid);
+}
+
+void cgroup_watch_stop(struct cgroup_watch *w)
+{
+    if (w->stopped)
+        return;
+    w->stopped = true;
+    if (w->started) {
+        uint64_t one = 1;
+        if (write(w->stop_efd, &one, sizeof one) != (ssize_t)sizeof one)
+            log_warn("cannot stop the memory cgroup watch: %s", strerror(errno));
+        pthread_join(w->thread, NULL);
+        w->started = false;
+    }
+}
+
+bool cgroup_watch_done(struct cgroup_watch *w)
+{
+    pthread_mutex_lock(&w->lock);
+    bool empty = w->count == 0 && w->dropped == 0;
+    bool ended = w->stopped || (w->ended && w->ended_told);
+    pthread_mutex_unlock(&w->lock);
+    return empty && ended;
 }
 
 void cgroup_watch_free(struct cgroup_watch *w)
 {
     if (!w)
         return;
-    if (w->started) {
-        uint64_t one = 1;
-        if (write(w->stop_efd, &one, sizeof one) != (ssize_t)sizeof one)
-            log_warn("cannot stop the memory cgroup watch: %s", strerror(errno));
-        pthread_join(w->thread, NULL);
-    }
-    int fds[] = {w->wake_efd, w->stop_efd, w->threshold_efd, w->oom_efd, w->usage_fd, w->events_fd, w->dir_fd};
+    cgroup_watch_stop(w);
+    int fds[] = {w->stop_efd, w->threshold_efd, w->oom_efd, w->usage_fd, w->events_fd, w->dir_fd};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
             close(fds[i]);

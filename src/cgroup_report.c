@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cgroup.h"
+#include "cgroup_set.h"
 #include "log.h"
 #include "output.h"
 #include "procfs.h"
@@ -20,9 +21,8 @@
 struct cgroup_report {
     const struct options *opts;
     struct cgroup_report_hooks hooks;
-    struct cgroup_watch *watch;
-    pid_t pid;                        /* the target whose cgroup it is (events name it) */
-    char comm[PROCFS_COMM_MAX];       /* its name, for events after it is gone */
+    struct cgroup_set *set;           /* one watch per target's cgroup */
+    bool begun;                       /* a target's watch has started */
 };
 
 struct cgroup_report *cgroup_report_new(const struct options *opts,
@@ -39,6 +39,11 @@ struct cgroup_report *cgroup_report_new(const struct options *opts,
     }
     r->opts = opts;
     r->hooks = *hooks;
+    if (!(r->set = cgroup_set_new(opts->cgroup_threshold, opts->cgroup_threshold_pct))) {
+        free(r);
+        *failed = true;
+        return NULL;
+    }
     return r;
 }
 
@@ -46,52 +51,65 @@ void cgroup_report_free(struct cgroup_report *r)
 {
     if (!r)
         return;
-    cgroup_watch_free(r->watch);
+    cgroup_set_free(r->set);
     free(r);
 }
 
 int cgroup_report_prepare(struct cgroup_report *r, pid_t pid)
 {
-    if (!r || r->watch)
+    if (!r)
         return 0;
-    r->watch = cgroup_watch_new(pid, r->opts->cgroup_threshold, r->opts->cgroup_threshold_pct);
-    return r->watch ? 0 : -1;
+    /* Only the first target's cgroup must be found: later ones (a restart
+     * found by --wait) are said and traced all the same. */
+    return cgroup_set_add(r->set, pid, !r->begun);
 }
 
 int cgroup_report_begin(struct cgroup_report *r, pid_t pid)
 {
-    if (!r || !r->watch || r->pid)
+    (void)pid;
+    if (!r)
         return 0;
-    r->pid = pid;
-    procfs_read_comm(pid, pid, r->comm);
-    if (cgroup_watch_start(r->watch) < 0)
+    if (cgroup_set_start(r->set) < 0)
         return -1;
+    r->begun = true;
     cgroup_report_records(r); /* usage may be above the threshold already */
     return 0;
 }
 
+void cgroup_report_exec(struct cgroup_report *r, pid_t pid, bool launched)
+{
+    if (!r || (!launched && !cgroup_set_has(r->set, pid)))
+        return;
+    cgroup_set_add(r->set, pid, false); /* a wrapper may have moved it */
+    cgroup_report_begin(r, pid);
+}
+
+void cgroup_report_gone(struct cgroup_report *r, pid_t pid)
+{
+    if (r)
+        cgroup_set_remove(r->set, pid);
+}
+
 int cgroup_report_fd(const struct cgroup_report *r)
 {
-    return r && r->watch ? cgroup_watch_fd(r->watch) : -1;
+    return r ? cgroup_set_fd(r->set) : -1;
 }
 
 void cgroup_report_check_oom(struct cgroup_report *r)
 {
-    if (!r || !r->watch || !r->pid)
+    if (!r || !r->begun)
         return;
-    cgroup_watch_check_oom(r->watch);
+    cgroup_set_check_oom(r->set);
     cgroup_report_records(r);
 }
 
-static void origin_of(struct cgroup_report *r, const struct cgroup_record *rec,
-                      struct event_origin *o)
+/* The event names the target its watch named when the record was queued. */
+static void origin_of(const struct cgroup_record *rec, struct event_origin *o)
 {
-    event_origin_fill(o, r->pid, r->pid);
+    event_origin_fill(o, rec->pid, rec->pid);
     o->ts = rec->ts;
-    if (strcmp(o->comm, "?") == 0)
-        memcpy(o->comm, r->comm, sizeof o->comm); /* gone (OOM-killed, say) */
-    else
-        memcpy(r->comm, o->comm, sizeof r->comm); /* launch mode: after exec */
+    if (strcmp(o->comm, "?") == 0) /* gone (OOM-killed, say) */
+        snprintf(o->comm, sizeof o->comm, "%s", rec->comm);
 }
 
 /* A crossing upward: the event names the largest regions, and with
@@ -123,16 +141,17 @@ static void report_above(struct cgroup_report *r, const struct event_origin *o,
 void cgroup_report_records(struct cgroup_report *r)
 {
     struct cgroup_record rec;
-    while (r && r->watch && cgroup_watch_take(r->watch, &rec)) {
+    const struct cgroup_watch *w;
+    while (r && cgroup_set_take(r->set, &rec, &w)) {
         struct event_origin o;
-        origin_of(r, &rec, &o);
+        origin_of(&rec, &o);
         struct cgroup_event e = {
-            .cgroup = cgroup_watch_path(r->watch),
+            .cgroup = cgroup_watch_path(w),
             .above = rec.kind == CGROUP_ABOVE,
             .usage = rec.usage,
             .limit = rec.limit,
-            .threshold = cgroup_watch_threshold(r->watch),
-            .pct = cgroup_watch_pct(r->watch),
+            .threshold = cgroup_watch_threshold(w),
+            .pct = cgroup_watch_pct(w),
             .dumps = -1,
             .oom_kills = rec.oom_kills,
             .new_kills = rec.new_kills,

@@ -84,11 +84,21 @@ static bool capture_regs(void *ctx, pid_t tid, struct stack_regs *out)
     return l->source.ops->capture_regs && l->source.ops->capture_regs(l->source.src, tid, out);
 }
 
-static void process_killed(void *ctx, pid_t pid)
+static int begin_cgroup(struct loop *l, pid_t pid);
+
+static void process_execed(void *ctx, pid_t pid)
 {
     struct loop *l = ctx;
-    (void)pid;
-    cgroup_report_check_oom(l->cgroup);
+    cgroup_report_exec(l->cgroup, pid, pid == l->launched_pid);
+    begin_cgroup(l, pid);
+}
+
+static void process_gone(void *ctx, pid_t pid, int status)
+{
+    struct loop *l = ctx;
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        cgroup_report_check_oom(l->cgroup); /* an OOM kill, maybe: its event first */
+    cgroup_report_gone(l->cgroup, pid);
 }
 
 static void release_held(void *ctx, pid_t tid)
@@ -220,7 +230,8 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
         .summary = l->summary,
         .thread_name = thread_name,
         .capture_regs = capture_regs,
-        .process_killed = process_killed,
+        .process_execed = process_execed,
+        .process_gone = process_gone,
         .ctx = l,
     };
     if (!(l->model = model_new(&mc)))
@@ -300,8 +311,10 @@ int loop_attach(struct loop *l, pid_t pid)
 {
     if (cgroup_report_prepare(l->cgroup, pid) < 0)
         return -1; /* before any seize: the target stays untouched */
-    if (l->source.ops->attach(l->source.src, pid) < 0)
+    if (l->source.ops->attach(l->source.src, pid) < 0) {
+        cgroup_report_gone(l->cgroup, pid); /* not a target after all */
         return -1;
+    }
     return begin_cgroup(l, pid);
 }
 
@@ -317,9 +330,8 @@ int loop_launch(struct loop *l)
                   l->source.ops->name);
         return -1;
     }
-    /* The command starts in our own cgroup: known before it runs. */
-    if (cgroup_report_prepare(l->cgroup, getpid()) < 0)
-        return -1;
+    /* Its memory cgroup is looked up at its exec (process_execed): a
+     * wrapper may move it before. */
     struct map_filter *filter = filter_build(l->opts->min_size, l->dumper != NULL);
     if (!filter)
         return -1;
@@ -329,10 +341,6 @@ int loop_launch(struct loop *l)
         return -1;
     l->launched_pid = pid;
     model_set_launched(l->model, pid);
-    if (begin_cgroup(l, pid) < 0) {
-        kill(pid, SIGKILL); /* it has not run a single instruction of its own */
-        return -1;
-    }
     return 0;
 }
 

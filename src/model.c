@@ -298,6 +298,8 @@ static void on_exec(struct model *m, struct task *task, const struct event *e)
     struct event_origin origin;
     origin_of(m, e, task->pid, task->tid, &origin); /* the new program's name */
     output_exec(&origin, ended);
+    if (m->cfg.process_execed)
+        m->cfg.process_execed(m->cfg.ctx, task->pid);
 }
 
 /* EVENT_THREAD_EXIT: the last moment the thread's memory is there. Its
@@ -321,8 +323,8 @@ static void on_gone(struct model *m, struct task *task, const struct event *e)
         /* A leader's death is reported after all its threads': the process
          * is gone. */
         int status = e->gone.status;
-        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && m->cfg.process_killed)
-            m->cfg.process_killed(m->cfg.ctx, task->pid); /* an OOM kill, maybe: its event first */
+        if (m->cfg.process_gone)
+            m->cfg.process_gone(m->cfg.ctx, task->pid, status);
         struct event_origin origin = {.pid = task->pid, .tid = task->tid,
                                       .ts = wall_time(m, e->time_ns)};
         snprintf(origin.comm, sizeof origin.comm, "%s",

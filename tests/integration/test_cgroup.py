@@ -713,3 +713,31 @@ def test_cgroup_removed_while_watched():
         assert events.finish() == 0, events.stderr()
         events.wait_kind("detach", pid=g.pid)
         assert not events.all("threshold"), events.all("threshold")
+
+
+def test_cgroup_launch_moves_itself():
+    """Launch mode, a command that moves itself into another cgroup before
+    it execs the program (a wrapper, systemd-run --scope): the watch is on
+    the cgroup it ends up in, not on the one it started in (mmapwatch's),
+    and the events name the program. (The threshold leaves the five
+    largest regions to be the fixture's chunks, not its libraries.)"""
+    version = any_version()
+    limit, threshold = 256 * MIB, 24 * MIB
+    with memory_cgroup(version) as start, memory_cgroup(version, limit) as cg:
+        truth = os.path.join(tmpdir(), "truth")
+        wrapper = 'echo $$ > "$0" && exec "$@"'
+        events = Events(["sh", "-c", 'echo $$ > "$0" && exec "$@"', start.file("cgroup.procs"),
+                         MMAPWATCH, "--json", "-m", "1M", "--no-dump",
+                         "--cgroup-threshold", "24M", "--",
+                         "sh", "-c", wrapper, cg.file("cgroup.procs"),
+                         fixture("cg_grow"), truth, str(CHUNK_MIB)],
+                        on_stderr=True, stdin=subprocess.PIPE, bufsize=0)
+        start.procs.append(events.p)
+        g = Grower(cg, p=events.p, truth=truth)
+        g.grow_past(threshold, strict=False)
+        above = events.wait_kind("threshold", state="above")
+        check_above(above, g, proc_cgroup_path(g.pid, version), threshold, limit, g.chunks,
+                    exact=False)
+        assert above["comm"] == "cg_grow", above
+        g.command("q")
+        assert events.finish() == 0, events.stderr()
