@@ -101,6 +101,13 @@ $(BUILD)/tests/dumpdrv: tests/integration/dumpdrv.c $(LIB_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
+# The perf source's tests' driver: perf_source.c against a real process,
+# outside the tracer.
+$(BUILD)/tests/perfdrv: tests/integration/perfdrv.c $(LIB_OBJS)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
 build/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h | $(DEPS_STAMP)
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
@@ -153,10 +160,11 @@ build/java/%.class: tests/java/%.java | $(DEPS_STAMP)
 unit: $(UNIT_BINS)
 
 # The runner prints one line per test and ends with "N passed, N failed".
-test: $(BIN) $(UNIT_BINS) $(FIXTURE_BINS) $(BUILD)/tests/dumpdrv $(STATIC_BIN) $(JAVA_CLASSES)
+test: $(BIN) $(UNIT_BINS) $(FIXTURE_BINS) $(BUILD)/tests/dumpdrv $(BUILD)/tests/perfdrv $(STATIC_BIN) $(JAVA_CLASSES)
 	$(Q)MMAPWATCH=$(abspath $(BIN)) UNIT_DIR=$(abspath $(BUILD)/tests) \
 	    MMAPWATCH_STATIC=$(abspath $(STATIC_BIN)) \
 	    DUMPDRV=$(abspath $(BUILD)/tests/dumpdrv) \
+	    PERFDRV=$(abspath $(BUILD)/tests/perfdrv) \
 	    FIXTURE_DIR=$(abspath build/fixtures) python3 tests/run_tests.py $(TESTS)
 
 test-san:
