@@ -179,9 +179,10 @@ def test_non_leader_exec():
         assert pre["time"] < ex["time"] < post["time"]
 
 
-def _storm(n, *opts):
+def _storm(n, *opts, maps=1):
     truth_path = os.path.join(tmpdir(), "truth")
-    p, pid = start_fixture([fixture("perf_storm"), "-w", "-n", str(n), truth_path])
+    p, pid = start_fixture([fixture("perf_storm"), "-w", "-n", str(n), "-m", str(maps),
+                            truth_path])
     drv = Driver(pid, "--min-size", MIB, *opts)
     harness.send_go(p)
     harness.wait_fixture(p, timeout=harness.WAIT_S * 4)
@@ -201,8 +202,9 @@ def _storm_check(drv, truth, allow_loss):
                    for r in truth_of(truth, "munmap")]
     # Nothing invented: every reported storm call is in the truth, once.
     truth_set = set(want_maps)
-    storm_len = want_maps[0][2]
-    bogus = [k for k in reported if k[2] == storm_len and k not in truth_set]
+    storm_lens = {k[2] for k in want_maps}
+    bogus = [k for k in reported if k[2] in storm_lens and k not in truth_set]
+    bogus += [k for k in unmaps if k[2] in storm_lens and k not in set(want_unmaps)]
     assert not bogus, f"mmaps the fixture never made (a wrong pair?): {bogus[:3]}"
     assert len(set(reported)) == len(reported), "an mmap reported twice"
     lost = harness.events_of(evs, "lost")
@@ -232,8 +234,10 @@ def test_storm_2000_threads():
 
 def test_loss_from_a_slow_reader_is_reported():
     _require_perf()
-    # One page per ring, drained every 200 ms: the storm overflows it.
-    drv, truth = _storm(600, "--ring-pages", 1, "--stall-ms", 200)
+    # One page per ring, drained every 10 ms: the storm overflows it. With
+    # several calls of one kind per thread, an exit paired with an entry
+    # from before a loss would show as a call the fixture never made.
+    drv, truth = _storm(600, "--ring-pages", 1, "--stall-ms", 10, maps=6)
     missing, lost = _storm_check(drv, truth, allow_loss=True)
     assert missing and lost, "the stalled reader lost nothing: the test proves nothing"
     assert any(not e["by_counter"] for e in lost), "no LOST record was reported"
@@ -364,3 +368,54 @@ def test_unprivileged_user_gets_one_clear_line():
     assert harness.tracer_pid(pid) == 0 and harness.proc_state(pid) not in "Tt"
     harness.send_go(p)
     harness.wait_fixture(p)
+
+
+def test_stacks_with_k():
+    _require_perf()
+    truth_path = os.path.join(tmpdir(), "truth")
+    p, pid = start_fixture([fixture("trace_threads"), "-w", truth_path])
+    # The code that makes the mmap system call: libc's executable mappings.
+    text = []
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 6 and "x" in fields[1] and "libc" in fields[5]:
+                lo, hi = (int(x, 16) for x in fields[0].split("-"))
+                text.append((lo, hi))
+    assert text, "no libc text in the fixture's maps"
+    drv = Driver(pid, "--min-size", MIB, "-k")
+    harness.send_go(p)
+    harness.wait_fixture(p)
+    drv.finish()
+    truth = set(_truth_maps(read_truth(truth_path)))
+    calls = [e for e in _maps(drv.events) if e["ret"] > 0 and _mmap_key(e) in truth]
+    assert len(calls) == len(truth), (len(calls), len(truth))
+    for e in calls:
+        assert e.get("stack_bytes", 0) > 1024, e
+        assert e["nregs"] == 17, e
+        ip = int(e["ip"], 16)
+        assert any(lo <= ip < hi for lo, hi in text), f"ip {e['ip']} not in libc's text"
+        assert int(e["sp"], 16) != 0
+
+
+def test_loss_never_joins_two_calls():
+    _require_perf()
+    # One thread makes mmap after mmap while a one-page ring is drained
+    # every 20 ms: the ring fills mid-call again and again. An entry whose
+    # exit was lost must never be paired with the next call's exit.
+    truth_path = os.path.join(tmpdir(), "truth")
+    sizes = [str(4096 + 8 * i) for i in range(6000)]
+    p, pid = start_fixture([fixture("trace_map"), "-w", truth_path, *sizes])
+    drv = Driver(pid, "--ring-pages", 1, "--stall-ms", 3)
+    harness.send_go(p)
+    harness.wait_fixture(p)
+    drv.finish()
+    truth = set(_truth_maps(read_truth(truth_path)))
+    lens = {k[2] for k in truth}
+    reported = [_mmap_key(e) for e in _maps(drv.events) if e["ret"] > 0 and e["args"][1] in lens]
+    lost = harness.events_of(drv.events, "lost")
+    assert lost, "nothing was lost: the test proves nothing"
+    bogus = [k for k in reported if k not in truth]
+    assert not bogus, f"{len(bogus)} mmaps joined from two calls, e.g. {bogus[:3]}"
+    missing = len(truth) - len(set(reported) & truth)
+    assert sum(e["count"] for e in lost) >= missing

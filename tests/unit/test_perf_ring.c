@@ -217,6 +217,7 @@ TEST(decodes_fork_exit_lost)
 
 struct seen {
     size_t n;
+    size_t bad; /* records that did not decode, or whose raw data is not intact */
     uint64_t times[16];
     size_t sizes[16];
 };
@@ -228,6 +229,11 @@ static int collect(const void *rec, size_t size, void *ctx)
     if (perf_rec_decode(ST_BASE, 0, rec, size, &out) == 0 && s->n < 16) {
         s->times[s->n] = out.time;
         s->sizes[s->n] = size;
+        for (uint32_t i = 0; i < out.raw_size; i++)
+            if (out.raw[i] != 0xab)
+                s->bad++;
+    } else {
+        s->bad++;
     }
     s->n++;
     return 0;
@@ -266,6 +272,7 @@ TEST(drains_in_order_across_the_wrap)
     struct seen s = {0};
     CHECK(perf_ring_drain(&ring, collect, &s) == 3);
     CHECK_U64(s.n, 3);
+    CHECK_U64(s.bad, 0);
     CHECK(s.times[0] == 100 && s.times[1] == 101 && s.times[2] == 102);
     CHECK_U64(s.sizes[0], rs[0].n);
     struct perf_event_mmap_page *meta = (void *)mem;
