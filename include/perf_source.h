@@ -78,8 +78,10 @@ struct perf_source *perf_source_new(const struct perf_source_options *options,
 /* Opens the events of every thread of pid, rescanning /proc/PID/task until
  * a pass finds no new thread; threads created after that are covered by
  * inheritance. Records start at once; nothing is emitted before the first
- * drain. 0, or -1 with a reason in why (nothing of this target is left
- * open then). */
+ * drain. May be called again for more targets (--comm, --match, a process
+ * that is already covered by inheritance: its records are not doubled).
+ * 0, or -1 with a reason in why (a thread whose events could not all be
+ * opened keeps none). */
 int perf_source_attach(struct perf_source *s, pid_t pid, char *why, size_t why_size);
 
 /* The ring buffers' descriptors (one per CPU) to poll for reading; *n is

@@ -518,7 +518,7 @@ static int check_fd_limit(struct perf_source *s, pid_t pid, char *why, size_t si
     int threads = procfs_foreach_task(pid, count_task, NULL);
     if (threads < 0)
         return 0; /* said by the attach itself */
-    uint64_t need = (uint64_t)threads * s->ncpus * s->ntps + 64;
+    uint64_t need = s->nfds + (uint64_t)threads * s->ncpus * s->ntps + 64;
     if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
         snprintf(why, size,
                  "following %d threads on %u CPUs needs %" PRIu64 " file descriptors "
@@ -560,14 +560,17 @@ int perf_source_attach(struct perf_source *s, pid_t pid, char *why, size_t why_s
         snprintf(why, why_size, "process %d is gone", (int)pid);
         return -1;
     }
+    uint64_t done = now_ns();
+    if (!s->attached) {
+        s->attach_time = done;
+        for (unsigned c = 0; c < s->ncpus; c++)
+            s->ring_last_time[c] = done;
+    }
     s->attached = true;
-    s->attach_time = now_ns();
-    for (unsigned c = 0; c < s->ncpus; c++)
-        s->ring_last_time[c] = s->attach_time;
     s->stats.threads = (unsigned)s->nthreads;
     s->stats.event_fds = (unsigned)s->nfds;
     s->stats.attach_passes = passes;
-    s->stats.attach_ns = s->attach_time - start;
+    s->stats.attach_ns = done - start;
     return 0;
 }
 

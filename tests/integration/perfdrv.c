@@ -12,7 +12,9 @@
  * at the end "end" with the counters. Runs until PID has exited (then a
  * last drain, and the events' lost counters) or SIGINT/SIGTERM.
  * --stall-ms N: sleep N ms before every drain (a slow consumer, so that
- * tests can make the kernel lose records). --probe: one "probe" line
+ * tests can make the kernel lose records). A pid written as a line on
+ * stdin is attached too (another "attach" line; the counts are totals).
+ * --probe: one "probe" line
  * saying whether the source can follow PID here and why not.
  * Exit 0; 1 when the source cannot be used (its one-line reason on stderr
  * as "perfdrv: ..."); 2 on usage errors.
@@ -130,6 +132,46 @@ static void emit(const struct perf_ev *ev, void *ctx)
     print_line(&j);
 }
 
+static void print_attach(pid_t pid, const struct perf_source_stats *st)
+{
+    struct json_line j;
+    json_begin(&j);
+    json_add_str(&j, "event", "attach");
+    json_add_int(&j, "pid", pid);
+    json_add_uint(&j, "threads", st->threads);
+    json_add_uint(&j, "cpus", st->cpus);
+    json_add_uint(&j, "tracepoints", st->tracepoints);
+    json_add_uint(&j, "fds", st->event_fds);
+    json_add_uint(&j, "passes", st->attach_passes);
+    json_add_uint(&j, "attach_ns", st->attach_ns);
+    json_add_uint(&j, "ring_bytes", st->ring_bytes);
+    json_add_bool(&j, "tracefs_private", st->tracefs_private);
+    print_line(&j);
+}
+
+/* A pid line on stdin: attach it too. false at EOF or on error. */
+static bool attach_from_stdin(struct perf_source *s)
+{
+    char line[32];
+    ssize_t n = read(0, line, sizeof line - 1);
+    if (n <= 0)
+        return false;
+    line[n] = '\0';
+    line[strcspn(line, "\n")] = '\0';
+    uint64_t pid;
+    char why[512] = "";
+    if (parse_u64(line, &pid) < 0 || pid == 0 || pid > INT32_MAX) {
+        fprintf(stderr, "perfdrv: not a pid on stdin: '%s'\n", line);
+        return false;
+    }
+    if (perf_source_attach(s, (pid_t)pid, why, sizeof why) < 0) {
+        fprintf(stderr, "perfdrv: %s\n", why);
+        return false;
+    }
+    print_attach((pid_t)pid, perf_source_stats(s));
+    return true;
+}
+
 static int probe(const char *arg)
 {
     uint64_t pid;
@@ -196,23 +238,11 @@ int main(int argc, char **argv)
         return 1;
     }
     const struct perf_source_stats *st = perf_source_stats(s);
-    struct json_line j;
-    json_begin(&j);
-    json_add_str(&j, "event", "attach");
-    json_add_int(&j, "pid", (int64_t)pid);
-    json_add_uint(&j, "threads", st->threads);
-    json_add_uint(&j, "cpus", st->cpus);
-    json_add_uint(&j, "tracepoints", st->tracepoints);
-    json_add_uint(&j, "fds", st->event_fds);
-    json_add_uint(&j, "passes", st->attach_passes);
-    json_add_uint(&j, "attach_ns", st->attach_ns);
-    json_add_uint(&j, "ring_bytes", st->ring_bytes);
-    json_add_bool(&j, "tracefs_private", st->tracefs_private);
-    print_line(&j);
+    print_attach((pid_t)pid, st);
 
     size_t nrings;
     const int *rings = perf_source_poll_fds(s, &nrings);
-    struct pollfd *pfd = calloc(nrings + 2, sizeof *pfd);
+    struct pollfd *pfd = calloc(nrings + 3, sizeof *pfd);
     if (!pfd) {
         perf_source_free(s);
         return 1;
@@ -221,9 +251,10 @@ int main(int argc, char **argv)
         pfd[i] = (struct pollfd){.fd = rings[i], .events = POLLIN};
     pfd[nrings] = (struct pollfd){.fd = sfd, .events = POLLIN};
     pfd[nrings + 1] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+    pfd[nrings + 2] = (struct pollfd){.fd = 0, .events = POLLIN};
     int rc = 0;
     for (;;) {
-        int n = poll(pfd, nrings + 2, perf_source_drain_interval_ms(s));
+        int n = poll(pfd, nrings + 3, perf_source_drain_interval_ms(s));
         if (n < 0 && errno != EINTR) {
             fprintf(stderr, "perfdrv: poll: %s\n", strerror(errno));
             rc = 1;
@@ -240,9 +271,12 @@ int main(int argc, char **argv)
         }
         if (pfd[nrings].revents || pfd[nrings + 1].revents)
             break;
+        if (pfd[nrings + 2].revents && !attach_from_stdin(s))
+            pfd[nrings + 2].fd = -1; /* EOF: stop reading stdin */
     }
     perf_source_finish(s);
     const struct perf_pair_stats *ps = perf_source_pair_stats(s);
+    struct json_line j;
     json_begin(&j);
     json_add_str(&j, "event", "end");
     json_add_uint(&j, "records", st->records);

@@ -40,9 +40,10 @@ def _require_perf():
 class Driver:
     """perfdrv PID OPTS..., read up to its "attach" line."""
 
-    def __init__(self, pid, *opts, argv_prefix=()):
+    def __init__(self, pid, *opts, argv_prefix=(), stdin=subprocess.DEVNULL):
         self.p = harness.spawn([*argv_prefix, PERFDRV, str(pid), *map(str, opts)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+                               stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               bufsize=0)
         self.reader = harness.LineReader(self.p.stdout)
         line = self.reader.line()
         if not line:
@@ -53,15 +54,28 @@ class Driver:
         # Read on while the test drives the target: a reader blocked on a
         # full pipe stops draining, and the kernel then drops records.
         self.chunks = [self.reader.rest().encode()]
+        self.arrived = threading.Condition()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
     def _read(self):
         while True:
             chunk = os.read(self.p.stdout.fileno(), 1 << 16)
+            with self.arrived:
+                if chunk:
+                    self.chunks.append(chunk)
+                self.arrived.notify_all()
             if not chunk:
                 return
-            self.chunks.append(chunk)
+
+    def wait_for(self, pred):
+        """Waits until a whole line read so far is an event satisfying pred."""
+        def seen():
+            lines = b"".join(self.chunks).split(b"\n")[:-1]
+            return any(l.strip() and pred(json.loads(l)) for l in lines)
+        with self.arrived:
+            if not self.arrived.wait_for(seen, timeout=harness.WAIT_S):
+                raise AssertionError("perfdrv never printed the event waited for")
 
     def finish(self, timeout=None):
         """Waits for perfdrv to end (the target exited); all events after attach."""
@@ -72,7 +86,7 @@ class Driver:
         self.events = harness.parse_events(b"".join(self.chunks).decode())
         assert self.events and self.events[-1]["event"] == "end", self.events[-3:]
         self.end = self.events[-1]
-        times = [e["time"] for e in self.events[:-1]]
+        times = [e["time"] for e in self.events[:-1] if "time" in e]
         assert times == sorted(times), "events not in time order"
         return self.events
 
@@ -419,3 +433,42 @@ def test_loss_never_joins_two_calls():
     assert not bogus, f"{len(bogus)} mmaps joined from two calls, e.g. {bogus[:3]}"
     missing = len(truth) - len(set(reported) & truth)
     assert sum(e["count"] for e in lost) >= missing
+
+
+def test_second_attach_to_a_covered_child_is_not_doubled():
+    _require_perf()
+    # The child is born after the attach (covered by inheritance); then it
+    # is attached to by pid as well (as --comm or --match would): its own
+    # events and the inherited ones both fire, and each call must still be
+    # reported once.
+    truth_path = os.path.join(tmpdir(), "truth")
+    p = harness.spawn([fixture("perf_fork_wait"), truth_path], stdin=subprocess.PIPE,
+                      stdout=subprocess.PIPE, text=True)
+    line = harness.read_line(p.stdout)
+    assert line.startswith("ready "), line
+    pid = int(line.split()[1])
+    drv = Driver(pid, "--min-size", MIB, stdin=subprocess.PIPE)
+    harness.send_go(p)
+    line = harness.read_line(p.stdout)
+    assert line.startswith("child "), line
+    child = int(line.split()[1])
+    drv.p.stdin.write(f"{child}\n".encode())
+    drv.p.stdin.flush()
+    drv.wait_for(lambda e: e["event"] == "attach" and e["pid"] == child)
+    harness.send_go(p)
+    harness.wait_fixture(p)
+    drv.finish()
+    truth = _truth_maps(read_truth(truth_path))
+    assert len(truth) == 2
+    reported = [_mmap_key(e) for e in _maps(drv.events) if e["ret"] > 0]
+    _assert_exactly_once(reported, truth, "the child's mmaps")
+    # The records that are not paired come once too.
+    thread = [r for r in read_truth(truth_path) if r["comm"] == "fw-thread"][0]["tid"]
+    evs = drv.events
+    assert [e["tid"] for e in harness.events_of(evs, "spawn") if e["parent_pid"] == child] == \
+        [thread], harness.events_of(evs, "spawn")
+    assert [e["comm"] for e in harness.events_of(evs, "comm") if e["tid"] == thread] == \
+        ["fw-thread"], harness.events_of(evs, "comm")
+    exits = sorted(e["tid"] for e in harness.events_of(evs, "thread_exit") if e["pid"] == child)
+    assert exits == sorted([child, thread]), exits
+    assert drv.end["duplicates"] > 0, f"the child was not covered twice: {drv.end}"
