@@ -16,10 +16,15 @@
  *     becomes one PERF_EV_MAP_CALL (arguments, result, both times). An exit
  *     with no entry is dropped and counted (the entry was filtered in the
  *     kernel by --min-size, or happened before the attach);
- *   - a LOST record voids every entry still waiting that began before it:
- *     their exits may be among the lost records, and pairing a later exit
- *     with them could join two different calls. Voided map entries come out
- *     as PERF_EV_MAP_UNFINISHED (the call may or may not have happened);
+ *   - a LOST record voids every entry that began before the end of the
+ *     loss: their exits may be among the lost records, and pairing a later
+ *     exit with them could join two different calls. The kernel writes a
+ *     LOST record just before the first record that fits again, and stamps
+ *     it after that record's own time: so a LOST is handled right after the
+ *     last record its ring had before the gap, and entries up to the LOST's
+ *     own time are voided even when handled after it. Voided map entries
+ *     come out as PERF_EV_MAP_UNFINISHED (the call may or may not have
+ *     happened);
  *   - an exec (a COMM record with the exec flag) names the thread that
  *     called execve (its entry is waiting): a non-leader exec takes over the
  *     leader's tid, and the event says which tid it was (former_tid).
@@ -57,7 +62,8 @@ enum perf_item_kind {
     PERF_ITEM_COMM,      /* comm; exec when the exec flag was set */
     PERF_ITEM_FORK,      /* pid/tid: the new thread; ppid/ptid: its creator */
     PERF_ITEM_TASK_EXIT, /* pid/tid: the thread that ended */
-    PERF_ITEM_LOST,      /* lost records on cpu, between lost_from and time */
+    PERF_ITEM_LOST,      /* lost records on cpu, between lost_from and time (the
+                          * LOST record's own time stamp) */
 };
 
 /* One decoded record, as the source pushes it. */
@@ -78,6 +84,10 @@ struct perf_item {
     char comm[PERF_COMM_MAX];
     uint64_t lost;        /* LOST: how many records */
     uint64_t lost_from;   /* LOST: the ring's last record time before the gap */
+    uint64_t lost_to;     /* LOST: set by perf_pair_push (the record's time) */
+    bool by_counter;      /* LOST: found by the events' lost counters, not a record;
+                           * lost 0: a record for losses already reported that way
+                           * (it still voids, but says nothing) */
     struct perf_stack *stack; /* ENTER with -k: owned by perf_pair once pushed */
 };
 
@@ -88,7 +98,7 @@ enum perf_ev_kind {
     PERF_EV_EXEC,           /* pid's image replaced; tid == pid; former_tid called it */
     PERF_EV_SPAWN,          /* a thread (pid == parent_pid) or process created */
     PERF_EV_THREAD_EXIT,    /* a thread ended */
-    PERF_EV_LOST,           /* records lost on cpu in [lost_from, time] */
+    PERF_EV_LOST,           /* records lost on cpu in [lost_from, lost_to] */
 };
 
 /* What perf_pair hands on, in time order. */
@@ -110,9 +120,10 @@ struct perf_ev {
     pid_t parent_pid, parent_tid;
     /* LOST */
     uint64_t lost;
-    uint64_t lost_from;
-    bool lost_by_counter;  /* counted by the events' lost counters at the end,
-                            * with no LOST record in any ring */
+    uint64_t lost_from, lost_to;
+    bool lost_by_counter;  /* counted by the events' lost counters (a ring
+                            * found full, or at the end), before or without a
+                            * LOST record */
 };
 
 typedef void (*perf_emit_fn)(const struct perf_ev *ev, void *ctx);
@@ -137,10 +148,6 @@ int perf_pair_push(struct perf_pair *p, const struct perf_item *item);
  * (UINT64_MAX: all of them, at the end). Items pushed later must not be
  * older than the watermark given here (the source's contract). */
 void perf_pair_release(struct perf_pair *p, uint64_t watermark);
-
-/* A loss that no ring reported (lost counters read at the end): handled
- * at once as a LOST of count records, on no particular cpu. */
-void perf_pair_lost_by_counter(struct perf_pair *p, uint64_t count, uint64_t from, uint64_t to);
 
 size_t perf_pair_queued(const struct perf_pair *p);
 const struct perf_pair_stats *perf_pair_stats(const struct perf_pair *p);

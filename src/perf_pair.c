@@ -31,6 +31,8 @@ struct perf_pair {
     size_t nqueue, capqueue;
     uint64_t next_seq;
     uint64_t *seqs;          /* parallel to queue: push order, for a stable sort */
+    uint64_t released;       /* the last watermark: everything up to it handled */
+    uint64_t void_until;     /* entries up to this time are void (a loss ended then) */
     struct thread_state *threads; /* open addressing on tid */
     size_t nthreads, capthreads;
     struct perf_pair_stats stats;
@@ -90,6 +92,15 @@ int perf_pair_push(struct perf_pair *p, const struct perf_item *item)
         p->capqueue = cap;
     }
     p->queue[p->nqueue] = *item;
+    if (item->kind == PERF_ITEM_LOST) {
+        /* Handled right after the ring's last record before the gap (and
+         * never before what was already handed on), not at its own time
+         * stamp, which is later than the record written after it. */
+        struct perf_item *it = &p->queue[p->nqueue];
+        it->lost_to = item->time;
+        uint64_t after = item->lost_from > p->released ? item->lost_from : p->released;
+        it->time = after < item->time ? after + 1 : item->time;
+    }
     p->seqs[p->nqueue] = p->next_seq++;
     p->nqueue++;
     return 0;
@@ -183,8 +194,9 @@ static bool is_duplicate(struct thread_state *t, const struct perf_item *item)
     return dup;
 }
 
-/* A loss: every entry waiting since before it is void. */
-static void void_pending(struct perf_pair *p, uint64_t until)
+/* A loss: every entry waiting since `until` or before is void; the
+ * events say so at time `when` (the loss's place in the order). */
+static void void_pending(struct perf_pair *p, uint64_t until, uint64_t when)
 {
     for (size_t i = 0; i < p->capthreads; i++) {
         struct thread_state *t = &p->threads[i];
@@ -192,7 +204,7 @@ static void void_pending(struct perf_pair *p, uint64_t until)
             continue;
         p->stats.voided++;
         if (!t->enter.is_exec_call)
-            emit_map(p, PERF_EV_MAP_UNFINISHED, &t->enter, NULL, until);
+            emit_map(p, PERF_EV_MAP_UNFINISHED, &t->enter, NULL, when);
         drop_pending(t);
     }
 }
@@ -219,9 +231,14 @@ static void handle(struct perf_pair *p, struct perf_item *it)
 {
     if (it->kind == PERF_ITEM_LOST) {
         p->stats.lost += it->lost;
-        void_pending(p, it->time);
+        void_pending(p, UINT64_MAX, it->time);
+        if (it->lost_to > p->void_until)
+            p->void_until = it->lost_to;
+        if (it->lost == 0)
+            return;
         struct perf_ev ev = {.kind = PERF_EV_LOST, .time = it->time, .cpu = it->cpu,
-                             .lost = it->lost, .lost_from = it->lost_from};
+                             .lost = it->lost, .lost_from = it->lost_from,
+                             .lost_to = it->lost_to, .lost_by_counter = it->by_counter};
         p->emit(&ev, p->ctx);
         return;
     }
@@ -244,6 +261,14 @@ static void handle(struct perf_pair *p, struct perf_item *it)
          * one whose exit we never saw (execve that succeeded in another
          * way, or a call cut short): it is dropped. */
         drop_pending(t);
+        if (it->time <= p->void_until) {
+            /* Began before a loss ended: its exit may be lost. */
+            p->stats.voided++;
+            if (!it->is_exec_call)
+                emit_map(p, PERF_EV_MAP_UNFINISHED, it, NULL, it->time);
+            free(it->stack);
+            return;
+        }
         t->pending = true;
         t->enter = *it;
         return;
@@ -317,6 +342,8 @@ void perf_pair_release(struct perf_pair *p, uint64_t watermark)
     size_t n = 0;
     while (n < p->nqueue && keys[n].time <= watermark)
         n++;
+    if (watermark > p->released)
+        p->released = watermark;
     /* Handle the released ones in order, then keep the rest in order. */
     struct perf_item *rest = malloc((p->nqueue - n + 1) * sizeof *rest);
     uint64_t *rest_seq = malloc((p->nqueue - n + 1) * sizeof *rest_seq);
@@ -339,13 +366,4 @@ void perf_pair_release(struct perf_pair *p, uint64_t watermark)
     free(rest);
     free(rest_seq);
     free(keys);
-}
-
-void perf_pair_lost_by_counter(struct perf_pair *p, uint64_t count, uint64_t from, uint64_t to)
-{
-    p->stats.lost += count;
-    void_pending(p, to);
-    struct perf_ev ev = {.kind = PERF_EV_LOST, .time = to, .cpu = UINT32_MAX, .lost = count,
-                         .lost_from = from, .lost_by_counter = true};
-    p->emit(&ev, p->ctx);
 }

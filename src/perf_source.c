@@ -88,7 +88,13 @@ struct perf_source {
     struct perf_ring rings[MAX_CPUS];
     uint64_t ring_last_time[MAX_CPUS]; /* for a LOST record's window */
     int *fds;                 /* every event */
+    uint16_t *fd_cpu;         /* parallel to fds: the CPU index of each */
     size_t nfds, capfds;
+    /* Losses of each ring: reported (LOST records and counter finds), and
+     * how much of that was found by the counters before the ring's own
+     * LOST record came (that record is then not counted again). */
+    uint64_t lost_reported[MAX_CPUS];
+    uint64_t lost_credit[MAX_CPUS];
     struct event_info *events; /* open addressing on id */
     size_t capevents;
     pid_t *threads;           /* tids we opened events for, sorted */
@@ -274,7 +280,7 @@ static const struct event_info *find_event(const struct perf_source *s, uint64_t
     return NULL;
 }
 
-static int keep_fd(struct perf_source *s, int fd)
+static int keep_fd(struct perf_source *s, int fd, unsigned cpu_index)
 {
     if (s->nfds == s->capfds) {
         size_t cap = s->capfds ? s->capfds * 2 : 256;
@@ -282,8 +288,13 @@ static int keep_fd(struct perf_source *s, int fd)
         if (!f)
             return -1;
         s->fds = f;
+        uint16_t *c = realloc(s->fd_cpu, cap * sizeof *c);
+        if (!c)
+            return -1;
+        s->fd_cpu = c;
         s->capfds = cap;
     }
+    s->fd_cpu[s->nfds] = (uint16_t)cpu_index;
     s->fds[s->nfds++] = fd;
     return 0;
 }
@@ -338,7 +349,7 @@ static int open_thread(struct perf_source *s, pid_t tid)
             int fd = sys_perf_event_open(&attr, tid, s->cpus[c], -1, PERF_FLAG_FD_CLOEXEC);
             if (fd < 0)
                 goto fail;
-            if (keep_fd(s, fd) < 0) {
+            if (keep_fd(s, fd, c) < 0) {
                 close(fd);
                 errno = ENOMEM;
                 goto fail;
@@ -708,12 +719,17 @@ static int on_record(const void *rec, size_t size, void *ctx)
         it.content = hash_bytes(it.content, &r.tid, sizeof r.tid);
         break;
     case PERF_REC_LOST:
-    case PERF_REC_LOST_SAMPLES:
+    case PERF_REC_LOST_SAMPLES: {
         it.kind = PERF_ITEM_LOST;
-        it.lost = r.lost;
+        /* Losses the counters already reported are not counted twice. */
+        uint64_t known = r.lost < s->lost_credit[d->c] ? r.lost : s->lost_credit[d->c];
+        s->lost_credit[d->c] -= known;
+        it.lost = r.lost - known;
+        s->lost_reported[d->c] += it.lost;
         it.cpu = (uint32_t)s->cpus[d->c];
         it.lost_from = s->ring_last_time[d->c];
         break;
+    }
     default:
         return 0;
     }
@@ -723,17 +739,59 @@ static int on_record(const void *rec, size_t size, void *ctx)
     return 0;
 }
 
+/* The losses the kernel counted for ring c's events (PERF_FORMAT_LOST;
+ * an inherited event's losses are counted on the event we opened). */
+static uint64_t counted_losses(const struct perf_source *s, unsigned c)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < s->nfds; i++) {
+        uint64_t v[2];
+        if (s->fd_cpu[i] == c && read(s->fds[i], v, sizeof v) == (ssize_t)sizeof v)
+            sum += v[1];
+    }
+    return sum;
+}
+
+/* Reports what the counters say ring c lost beyond what was reported. A
+ * ring's LOST record only comes with the first record that fits again,
+ * maybe long after the loss, and another ring's records must not be
+ * paired across the loss meanwhile. */
+static void check_losses(struct perf_source *s, unsigned c, uint64_t now)
+{
+    uint64_t counted = counted_losses(s, c);
+    if (counted <= s->lost_reported[c])
+        return;
+    uint64_t delta = counted - s->lost_reported[c];
+    s->lost_reported[c] += delta;
+    s->lost_credit[c] += delta;
+    struct perf_item it = {.kind = PERF_ITEM_LOST, .time = now, .cpu = (uint32_t)s->cpus[c],
+                           .lost = delta, .lost_from = s->ring_last_time[c],
+                           .by_counter = true};
+    perf_pair_push(s->pair, &it);
+}
+
+/* A ring with less room than one more record may have lost some. */
+static bool ring_was_full(const struct perf_source *s, unsigned c)
+{
+    uint64_t largest = s->opt.stacks ? s->opt.stack_bytes + 1024 : 512;
+    return perf_ring_pending(&s->rings[c]) + largest > s->rings[c].data_size;
+}
+
 static int read_rings(struct perf_source *s, char *why, size_t why_size)
 {
     for (unsigned c = 0; c < s->ncpus; c++) {
         if (!s->maps[c])
             continue;
+        bool full = ring_was_full(s, c);
+        uint64_t now = now_ns();
         struct drain_ctx d = {s, c};
         if (perf_ring_drain(&s->rings[c], on_record, &d) < 0) {
             snprintf(why, why_size, "the perf ring buffer of CPU %d holds a record that "
                                     "does not parse", s->cpus[c]);
             return -1;
         }
+        if (full)
+            check_losses(s, c, now);
     }
     return 0;
 }
@@ -756,19 +814,13 @@ void perf_source_finish(struct perf_source *s)
     char why[256];
     if (read_rings(s, why, sizeof why) < 0)
         s->stats.bad_records++;
-    perf_pair_release(s->pair, UINT64_MAX);
     /* A ring that stayed full until the end carries no LOST record: the
      * events' own counters (PERF_FORMAT_LOST, inherited children's losses
      * included) are the only trace of it. */
-    uint64_t counted = 0;
-    for (size_t i = 0; i < s->nfds; i++) {
-        uint64_t v[2];
-        if (read(s->fds[i], v, sizeof v) == (ssize_t)sizeof v)
-            counted += v[1];
-    }
-    uint64_t reported = perf_pair_stats(s->pair)->lost;
-    if (counted > reported)
-        perf_pair_lost_by_counter(s->pair, counted - reported, s->attach_time, now_ns());
+    for (unsigned c = 0; c < s->ncpus; c++)
+        if (s->maps[c])
+            check_losses(s, c, now_ns());
+    perf_pair_release(s->pair, UINT64_MAX);
 }
 
 void perf_source_free(struct perf_source *s)
@@ -785,6 +837,7 @@ void perf_source_free(struct perf_source *s)
         close(s->fds[i]);
     perf_pair_free(s->pair);
     free(s->fds);
+    free(s->fd_cpu);
     free(s->events);
     free(s->threads);
     free(s);

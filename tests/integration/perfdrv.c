@@ -121,6 +121,7 @@ static void emit(const struct perf_ev *ev, void *ctx)
         json_add_str(&j, "event", "lost");
         json_add_uint(&j, "count", ev->lost);
         json_add_uint(&j, "from", ev->lost_from);
+        json_add_uint(&j, "to", ev->lost_to);
         json_add_bool(&j, "by_counter", ev->lost_by_counter);
         break;
     }

@@ -117,28 +117,47 @@ TEST(loss_voids_waiting_entries)
 {
     struct got g = {0};
     struct perf_pair *p = perf_pair_new(collect, &g);
-    push(p, enter(10, 100, SYS_mmap, 4 << 20, 10));
-    push(p, lost(150, 7, 90));
+    /* CPU 0's ring: thread 10 enters mmap at 90 and migrates; CPU 1's
+     * ring: its last record before a gap at 95, the LOST record (stamped
+     * 150, after the record that follows it), thread 10's exit of a later
+     * mmap whose entry was lost (140). Then thread 12's entry at 145 on
+     * CPU 0, in the loss's window: void too. */
+    push(p, enter(10, 90, SYS_mmap, 4 << 20, 10));
+    push(p, enter(12, 145, SYS_mmap, 1 << 20, 12));
+    push(p, leave(13, 95, SYS_munmap, 0, 13));
+    push(p, lost(150, 7, 95));
+    push(p, leave(10, 140, SYS_mmap, 0x5000, 10));   /* another call's exit */
     push(p, enter(12, 160, SYS_mmap, 2 << 20, 12));  /* after the loss: kept */
-    push(p, leave(10, 200, SYS_mmap, 0x5000, 10));   /* maybe another call's */
     push(p, leave(12, 210, SYS_mmap, 0x6000, 12));
-    perf_pair_release(p, UINT64_MAX);
-    CHECK_U64(g.n, 3);
+    perf_pair_release(p, 220);
+    CHECK_U64(g.n, 4);
     CHECK(g.ev[0].kind == PERF_EV_MAP_UNFINISHED && g.ev[0].tid == 10);
-    CHECK_U64(g.ev[0].enter_time, 100);
-    CHECK_U64(g.ev[0].time, 150);
+    CHECK_U64(g.ev[0].enter_time, 90);
+    CHECK_U64(g.ev[0].time, 96);
     CHECK(g.ev[1].kind == PERF_EV_LOST);
-    CHECK(g.ev[1].lost == 7 && g.ev[1].lost_from == 90 && g.ev[1].time == 150);
-    CHECK(g.ev[2].kind == PERF_EV_MAP_CALL && g.ev[2].tid == 12 && g.ev[2].ret == 0x6000);
+    CHECK(g.ev[1].lost == 7 && g.ev[1].lost_from == 95 && g.ev[1].lost_to == 150);
+    CHECK_U64(g.ev[1].time, 96);
+    CHECK(g.ev[2].kind == PERF_EV_MAP_UNFINISHED && g.ev[2].tid == 12);
+    CHECK_U64(g.ev[2].enter_time, 145);
+    CHECK(g.ev[3].kind == PERF_EV_MAP_CALL && g.ev[3].tid == 12 && g.ev[3].ret == 0x6000);
+    CHECK_U64(g.ev[3].args[1], 2 << 20);
     const struct perf_pair_stats *st = perf_pair_stats(p);
-    CHECK(st->voided == 1 && st->lost == 7 && st->unpaired_exits == 1);
-    /* A loss no ring reported, found by the counters at the end. */
+    CHECK(st->voided == 2 && st->lost == 7 && st->unpaired_exits == 2);
+    /* A loss found by the counters (a full ring), then the ring's own LOST
+     * record for it, which says nothing more but still voids. */
     push(p, enter(13, 300, SYS_munmap, 4096, 13));
+    struct perf_item found = lost(400, 5, 250);
+    found.by_counter = true;
+    push(p, found);
+    push(p, enter(14, 420, SYS_munmap, 4096, 14));
+    push(p, lost(450, 0, 410));
+    push(p, leave(14, 440, SYS_munmap, 0, 14));
     perf_pair_release(p, UINT64_MAX);
-    perf_pair_lost_by_counter(p, 5, 100, 400);
-    CHECK_U64(g.n, 5);
-    CHECK(g.ev[3].kind == PERF_EV_MAP_UNFINISHED && g.ev[3].tid == 13);
+    CHECK_U64(g.n, 7);
     CHECK(g.ev[4].kind == PERF_EV_LOST && g.ev[4].lost_by_counter && g.ev[4].lost == 5);
+    CHECK_U64(g.ev[4].time, 251); /* right after the ring's last record before the gap */
+    CHECK(g.ev[5].kind == PERF_EV_MAP_UNFINISHED && g.ev[5].tid == 13);
+    CHECK(g.ev[6].kind == PERF_EV_MAP_UNFINISHED && g.ev[6].tid == 14);
     CHECK_U64(perf_pair_stats(p)->lost, 12);
     perf_pair_free(p);
 }
