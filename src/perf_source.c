@@ -303,9 +303,16 @@ static const char *open_error_reason(int err)
 {
     switch (err) {
     case EACCES:
-    case EPERM:
-        return "perf_event_open was refused: it needs root, CAP_PERFMON or CAP_SYS_ADMIN "
-               "(or a lower kernel.perf_event_paranoid); use --source ptrace";
+    case EPERM: {
+        static char buf[256];
+        char level[16] = "?";
+        if (procfs_read_file("/proc/sys/kernel/perf_event_paranoid", level, sizeof level) > 0)
+            level[strcspn(level, "\n")] = '\0';
+        snprintf(buf, sizeof buf,
+                 "perf_event_open was refused: it needs root, CAP_PERFMON or CAP_SYS_ADMIN "
+                 "(kernel.perf_event_paranoid is %s); use --source ptrace", level);
+        return buf;
+    }
     case ENOENT:
     case ENODEV:
     case EOPNOTSUPP:
