@@ -12,8 +12,10 @@
  *     at attach, and events inherited from the thread that created it while
  *     we attached) makes every record twice, from two different opened
  *     events ("owners"), back to back, with the same content;
- *   - a syscall's entry is kept per thread until its exit, and the pair
- *     becomes one PERF_EV_MAP_CALL (arguments, result, both times). An exit
+ *   - a syscall's entry is said at once (PERF_EV_CALL_ENTER, for a model
+ *     that wants entries and exits in time order across threads) and kept
+ *     per thread until its exit; the pair then becomes one
+ *     PERF_EV_MAP_CALL (arguments, result, both times). An exit
  *     with no entry is dropped and counted (the entry was filtered in the
  *     kernel by --min-size, or happened before the attach);
  *   - a LOST record voids every entry that began before the end of the
@@ -44,9 +46,20 @@
 #define PERF_COMM_MAX 16
 #define PERF_STACK_REGS_MAX 24
 
+/* The user registers asked for with stacks (x86_64 perf_regs numbering:
+ * AX..IP and R8..R15), and where each lands in perf_stack.regs[]. */
+#define PERF_STACK_REGS_MASK 0x00ff01ffULL
+enum perf_stack_reg {
+    PERF_STACK_AX, PERF_STACK_BX, PERF_STACK_CX, PERF_STACK_DX, PERF_STACK_SI,
+    PERF_STACK_DI, PERF_STACK_BP, PERF_STACK_SP, PERF_STACK_IP, PERF_STACK_R8,
+    PERF_STACK_R9, PERF_STACK_R10, PERF_STACK_R11, PERF_STACK_R12, PERF_STACK_R13,
+    PERF_STACK_R14, PERF_STACK_R15, PERF_STACK_NREGS
+};
+
 /* Registers and a copy of the top of the user stack, taken by the kernel
  * at a syscall's entry (PERF_SAMPLE_REGS_USER + PERF_SAMPLE_STACK_USER).
- * regs[] are in the order of the bits of regs_mask (x86_64 perf_regs). */
+ * regs[] are in the order of the bits of regs_mask (enum perf_stack_reg
+ * for PERF_STACK_REGS_MASK). */
 struct perf_stack {
     uint64_t abi;        /* PERF_SAMPLE_REGS_ABI_64 / _32 */
     uint64_t regs_mask;
@@ -92,6 +105,8 @@ struct perf_item {
 };
 
 enum perf_ev_kind {
+    PERF_EV_CALL_ENTER,     /* a syscall's entry, in time order (args, stack);
+                             * its MAP_CALL or MAP_UNFINISHED follows */
     PERF_EV_MAP_CALL,       /* entry and exit of a memory-map syscall */
     PERF_EV_MAP_UNFINISHED, /* an entry whose exit a loss may have taken */
     PERF_EV_COMM,           /* a thread renamed itself */
@@ -107,7 +122,7 @@ struct perf_ev {
     uint64_t time;         /* CLOCK_MONOTONIC ns (a map call's: its exit) */
     pid_t pid, tid;
     uint32_t cpu;
-    /* MAP_CALL, MAP_UNFINISHED */
+    /* CALL_ENTER, MAP_CALL, MAP_UNFINISHED */
     int nr;
     uint64_t args[6];
     int64_t ret;           /* raw: negative errno on failure */

@@ -157,8 +157,8 @@ static void drop_pending(struct thread_state *t)
 
 /* ---- handling, in time order ------------------------------------------------------ */
 
-/* A map call: its entry with its exit, or (exit_item NULL) an entry made
- * void at time `when` by a loss. */
+/* A map call: its entry (kind CALL_ENTER), its entry with its exit, or
+ * (exit_item NULL) an entry made void at time `when` by a loss. */
 static void emit_map(struct perf_pair *p, enum perf_ev_kind kind, const struct perf_item *enter,
                      const struct perf_item *exit_item, uint64_t when)
 {
@@ -261,6 +261,8 @@ static void handle(struct perf_pair *p, struct perf_item *it)
          * one whose exit we never saw (execve that succeeded in another
          * way, or a call cut short): it is dropped. */
         drop_pending(t);
+        if (!it->is_exec_call)
+            emit_map(p, PERF_EV_CALL_ENTER, it, NULL, it->time);
         if (it->time <= p->void_until) {
             /* Began before a loss ended: its exit may be lost. */
             p->stats.voided++;

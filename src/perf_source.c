@@ -29,9 +29,8 @@
 #define MAX_CPUS 1024
 #define MAX_ATTACH_PASSES 100
 
-/* The registers a stack walk needs on x86_64 (perf_regs numbering):
- * AX..IP and R8..R15. */
-#define STACK_REGS_MASK 0x00ff01ffULL
+/* The registers a stack walk needs on x86_64 (perf_pair.h). */
+#define STACK_REGS_MASK PERF_STACK_REGS_MASK
 
 /* The tracepoints read, and what each is. */
 enum tp_role { TP_ENTER, TP_EXIT };

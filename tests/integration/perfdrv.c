@@ -7,8 +7,8 @@
  *
  * Attaches to every thread of PID and prints one JSON line per event on
  * stdout, in the kernel's time order: "attach" (with the fd count and the
- * attach time) once every thread is covered, then "map" (a paired map
- * call), "unfinished", "comm", "exec", "spawn", "thread_exit", "lost", and
+ * attach time) once every thread is covered, then "enter" (a call's entry),
+ * "map" (the call, paired with its exit), "unfinished", "comm", "exec", "spawn", "thread_exit", "lost", and
  * at the end "end" with the counters. Runs until PID has exited (then a
  * last drain, and the events' lost counters) or SIGINT/SIGTERM.
  * --stall-ms N: sleep N ms before every drain (a slow consumer, so that
@@ -78,9 +78,12 @@ static void emit(const struct perf_ev *ev, void *ctx)
     struct json_line j;
     json_begin(&j);
     switch (ev->kind) {
+    case PERF_EV_CALL_ENTER:
     case PERF_EV_MAP_CALL:
     case PERF_EV_MAP_UNFINISHED: {
-        json_add_str(&j, "event", ev->kind == PERF_EV_MAP_CALL ? "map" : "unfinished");
+        json_add_str(&j, "event", ev->kind == PERF_EV_MAP_CALL     ? "map"
+                                  : ev->kind == PERF_EV_CALL_ENTER ? "enter"
+                                                                   : "unfinished");
         json_add_str(&j, "call", call_name(ev->nr));
         json_add_int(&j, "nr", ev->nr);
         char args[6 * 24 + 8];
@@ -94,10 +97,9 @@ static void emit(const struct perf_ev *ev, void *ctx)
         if (ev->stack) {
             json_add_uint(&j, "stack_bytes", ev->stack->size);
             json_add_uint(&j, "nregs", ev->stack->nregs);
-            /* perf_regs order of STACK_REGS_MASK: AX BX CX DX SI DI BP SP IP ... */
-            if (ev->stack->nregs > 8) {
-                json_add_hex(&j, "sp", ev->stack->regs[7]);
-                json_add_hex(&j, "ip", ev->stack->regs[8]);
+            if (ev->stack->nregs == PERF_STACK_NREGS) {
+                json_add_hex(&j, "sp", ev->stack->regs[PERF_STACK_SP]);
+                json_add_hex(&j, "ip", ev->stack->regs[PERF_STACK_IP]);
             }
         }
         break;

@@ -88,11 +88,25 @@ class Driver:
         self.end = self.events[-1]
         times = [e["time"] for e in self.events[:-1] if "time" in e]
         assert times == sorted(times), "events not in time order"
+        _check_entries(self.events)
         return self.events
 
 
 def _maps(events, call="mmap"):
     return [e for e in events if e["event"] == "map" and e["call"] == call]
+
+
+def _check_entries(events):
+    """Every paired call was announced by its entry, earlier, with the same
+    arguments; every entry ends paired or unfinished, or is still open at
+    the end."""
+    open_ = {}
+    for e in events:
+        if e["event"] == "enter":
+            open_[e["tid"]] = e
+        elif e["event"] in ("map", "unfinished"):
+            ent = open_.pop(e["tid"], None)
+            assert ent and ent["args"] == e["args"] and ent["time"] == e["enter_time"], (ent, e)
 
 
 def _mmap_key(e):

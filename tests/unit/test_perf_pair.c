@@ -14,7 +14,10 @@
 
 #define MAX_EVS 32
 
+/* Events but entries (CALL_ENTER), which are counted apart. */
 struct got {
+    size_t nenter;
+    uint64_t enter_times[MAX_EVS];
     size_t n;
     struct perf_ev ev[MAX_EVS];
     uint64_t stack_size[MAX_EVS]; /* read during the callback; UINT64_MAX: none */
@@ -23,6 +26,12 @@ struct got {
 static void collect(const struct perf_ev *ev, void *ctx)
 {
     struct got *g = ctx;
+    if (ev->kind == PERF_EV_CALL_ENTER) {
+        if (g->nenter < MAX_EVS)
+            g->enter_times[g->nenter] = ev->time;
+        g->nenter++;
+        return;
+    }
     if (g->n < MAX_EVS) {
         g->ev[g->n] = *ev;
         g->stack_size[g->n] = ev->stack ? ev->stack->size : UINT64_MAX;
@@ -75,6 +84,9 @@ TEST(pairs_across_rings_in_time_order)
     CHECK_U64(g.ev[0].time, 150);
     CHECK(g.ev[1].tid == 10 && g.ev[1].args[1] == 4 << 20 && g.ev[1].ret == 0x9000);
     CHECK_U64(perf_pair_stats(p)->unpaired_exits, 0);
+    /* The entries were said too, at their own times, in order. */
+    CHECK_U64(g.nenter, 2);
+    CHECK(g.enter_times[0] == 100 && g.enter_times[1] == 120);
     perf_pair_free(p);
 }
 
