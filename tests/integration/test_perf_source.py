@@ -485,3 +485,42 @@ def test_second_attach_to_a_covered_child_is_not_doubled():
     exits = sorted(e["tid"] for e in harness.events_of(evs, "thread_exit") if e["pid"] == child)
     assert exits == sorted([child, thread]), exits
     assert drv.end["duplicates"] > 0, f"the child was not covered twice: {drv.end}"
+
+
+def test_every_call_kind_of_a_region_life():
+    _require_perf()
+    # trace_lifecycle's calls (munmap of parts, mremap moved and grown,
+    # mprotect, a small MAP_FIXED over a big reservation): every mmap of at
+    # least --min-size, or MAP_FIXED, and every munmap/mremap/mprotect, seen
+    # with the exact arguments and result.
+    truth_path = os.path.join(tmpdir(), "truth")
+    p, pid = start_fixture([fixture("trace_lifecycle"), "-w", truth_path])
+    drv = Driver(pid, "--min-size", MIB)
+    harness.send_go(p)
+    harness.wait_fixture(p)
+    evs = drv.finish()
+    truth = read_truth(truth_path)
+    got = {c: [e for e in _maps(evs, c)] for c in ("mmap", "munmap", "mremap", "mprotect")}
+    h = harness.hexaddr
+
+    def once(call, pred, rec):
+        n = sum(1 for e in got[call] if e["tid"] == rec["tid"] and pred(e))
+        assert n == 1, f"{rec} reported {n} times"
+
+    fixed = 0
+    for r in truth:
+        if r["kind"] == "mmap" and r["big"]:
+            once("mmap", lambda e: e["ret"] == h(r["addr"]) and e["args"][1] == r["len"], r)
+            fixed += 1 if r["len"] < MIB else 0
+        elif r["kind"] == "mmap":
+            assert not [e for e in got["mmap"] if e["ret"] == h(r["addr"])], r
+        elif r["kind"] == "munmap":
+            once("munmap", lambda e: e["args"][:2] == [h(r["addr"]), r["len"]] and
+                 e["ret"] == 0, r)
+        elif r["kind"] == "mremap":
+            once("mremap", lambda e: e["args"][:3] == [h(r["old_addr"]), r["old_len"], r["len"]]
+                 and e["ret"] == h(r["addr"]), r)
+        elif r["kind"] == "mprotect":
+            once("mprotect", lambda e: e["args"][:2] == [h(r["addr"]), r["len"]] and
+                 e["ret"] == 0, r)
+    assert fixed == 1, "the small MAP_FIXED mmap is not in the truth any more"
