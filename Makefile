@@ -135,6 +135,13 @@ $(BUILD)/tests/dumpdrv: tests/integration/dumpdrv.c $(LIB_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
+# The perf source's tests' driver: perf_source.c against a real process,
+# outside the tracer.
+$(BUILD)/tests/perfdrv: tests/integration/perfdrv.c $(LIB_OBJS)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
 # C fixtures need only the build set (make demo builds one); the C++ one
 # needs g++, a test dependency.
 build/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h | $(DEPS_STAMP)
@@ -199,12 +206,13 @@ build/java/%.class: tests/java/%.java | $(TEST_DEPS_STAMP)
 unit: $(UNIT_BINS)
 
 # The runner prints one line per test and ends with "N passed, N failed".
-test: $(TEST_DEPS_STAMP) $(BIN) $(UNIT_BINS) $(FIXTURE_BINS) $(STATIC_FIXTURES) $(BUILD)/tests/dumpdrv \
+test: $(TEST_DEPS_STAMP) $(BIN) $(UNIT_BINS) $(FIXTURE_BINS) $(STATIC_FIXTURES) $(BUILD)/tests/dumpdrv $(BUILD)/tests/perfdrv \
       $(STATIC_BIN) $(JAVA_CLASSES)
 	$(Q)MMAPWATCH=$(abspath $(BIN)) UNIT_DIR=$(abspath $(BUILD)/tests) \
 	    MMAPWATCH_STATIC=$(abspath $(STATIC_BIN)) \
 	    STATIC_FIXTURE_DIR=$(abspath build/fixtures-static) \
 	    DUMPDRV=$(abspath $(BUILD)/tests/dumpdrv) \
+	    PERFDRV=$(abspath $(BUILD)/tests/perfdrv) \
 	    FIXTURE_DIR=$(abspath build/fixtures) python3 tests/run_tests.py $(TESTS)
 
 test-san:

@@ -1,0 +1,108 @@
+/*
+ * perf_source: the event source that never stops the target (source
+ * layer). It reads the kernel's syscall tracepoints (sys_enter/exit of
+ * mmap, munmap, mremap, mprotect, pkey_mprotect, brk; sys_enter of execve
+ * and execveat) and the comm/fork/exit records through perf_event_open.
+ *
+ * Layout (docs/performance.md has the measured cost): one tracepoint event
+ * per (thread, CPU, tracepoint), pid = the thread, cpu = N, inherit = 1 so
+ * that threads and processes created later are covered by the kernel, all
+ * of a CPU's events redirected (PERF_EVENT_IOC_SET_OUTPUT) into one ring
+ * buffer per CPU. That costs threads x CPUs x tracepoints descriptors,
+ * counted in perf_source_stats. Timestamps are CLOCK_MONOTONIC, so they
+ * compare with clock_gettime. --min-size is a kernel filter on
+ * sys_enter_mmap's length (MAP_FIXED mmaps pass it: they may replace part
+ * of a reported region); sys_exit_mmap cannot be filtered.
+ *
+ * Events come out through the emit callback given to perf_source_new, in
+ * kernel-timestamp order, from perf_source_drain and perf_source_finish
+ * only (struct perf_ev, include/perf_pair.h). The target is never stopped:
+ * a record the kernel could not write is reported as PERF_EV_LOST, never
+ * hidden. i386 (compat) system calls fire no syscall tracepoint: a 32-bit
+ * target's map calls are not seen by this source.
+ *
+ * Use: perf_source_new, perf_source_attach (once per target), poll the
+ * descriptors of perf_source_poll_fds for reading and call
+ * perf_source_drain when one is readable and at least every
+ * perf_source_drain_interval_ms while records are held for ordering;
+ * perf_source_finish once the target is gone (or to stop), then
+ * perf_source_free. All from one thread (the loop's).
+ *
+ * Detaching is closing: perf_source_free closes every event, and so does
+ * the kernel if mmapwatch dies; the target keeps running either way.
+ */
+#ifndef MMAPWATCH_PERF_SOURCE_H
+#define MMAPWATCH_PERF_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "perf_pair.h"
+
+struct perf_source_options {
+    uint64_t min_size;      /* sys_enter_mmap filter "len >= min_size"; 0: none */
+    bool stacks;            /* registers and user stack at each entry (-k) */
+    uint32_t stack_bytes;   /* copied per entry with stacks; 0: 16 KiB */
+    unsigned ring_pages;    /* data pages per CPU ring, a power of two; 0: the default */
+    uint64_t order_window_ns; /* records held this long for time order; 0: 10 ms */
+};
+
+struct perf_source_stats {
+    unsigned cpus;
+    unsigned tracepoints;     /* available on this kernel, of those asked for */
+    unsigned threads;         /* threads we opened events for */
+    unsigned event_fds;       /* = threads x cpus x tracepoints */
+    unsigned attach_passes;   /* /proc/PID/task scans until one found nothing new */
+    uint64_t attach_ns;       /* the time perf_source_attach took */
+    uint64_t ring_bytes;      /* per CPU */
+    uint64_t records;         /* records read from the rings */
+    uint64_t bad_records;     /* records that did not decode (skipped, counted) */
+    bool tracefs_private;     /* tracefs was mounted in a private namespace */
+};
+
+struct perf_source;
+
+/* Whether this source can follow pid here: tracefs reachable, the syscall
+ * tracepoints present, perf_event_open of one of them on pid allowed.
+ * Opens nothing that lasts. 0, or -1 with a one-line reason in why (what
+ * is missing and what to do), for --source auto's note. */
+int perf_source_probe(pid_t pid, char *why, size_t why_size);
+
+/* Reads the tracepoint formats. NULL with a reason in why. */
+struct perf_source *perf_source_new(const struct perf_source_options *options,
+                                    perf_emit_fn emit, void *emit_ctx, char *why,
+                                    size_t why_size);
+
+/* Opens the events of every thread of pid, rescanning /proc/PID/task until
+ * a pass finds no new thread; threads created after that are covered by
+ * inheritance. Records start at once; nothing is emitted before the first
+ * drain. May be called again for more targets (--comm, --match, a process
+ * that is already covered by inheritance: its records are not doubled).
+ * 0, or -1 with a reason in why (a thread whose events could not all be
+ * opened keeps none). */
+int perf_source_attach(struct perf_source *s, pid_t pid, char *why, size_t why_size);
+
+/* The ring buffers' descriptors (one per CPU) to poll for reading; *n is
+ * set to their number. Owned by the source. */
+const int *perf_source_poll_fds(const struct perf_source *s, size_t *n);
+
+/* How often to drain at least while records are held (ms). */
+int perf_source_drain_interval_ms(const struct perf_source *s);
+
+/* Reads every ring and emits the events old enough to be in order. 0, or
+ * -1 when a ring is corrupt (errno EBADMSG; said in why). */
+int perf_source_drain(struct perf_source *s, char *why, size_t why_size);
+
+/* Last drain: everything read and emitted, then the events' own lost
+ * counters read, and a loss no ring reported emitted as PERF_EV_LOST. */
+void perf_source_finish(struct perf_source *s);
+
+const struct perf_source_stats *perf_source_stats(const struct perf_source *s);
+const struct perf_pair_stats *perf_source_pair_stats(const struct perf_source *s);
+
+/* Closes every event and unmaps the rings. Accepts NULL. */
+void perf_source_free(struct perf_source *s);
+
+#endif
