@@ -470,7 +470,7 @@ TEST(region_pages)
     CHECK_STR(res.name, "4242-7f00000003e8-257148-7.bin");
     CHECK_STR(res.meta_name, "4242-7f00000003e8-257148-7.json");
     CHECK(fake_read_absent == 0); /* never asked for a page that is not there */
-    CHECK(fake_pagemap_calls == 1);
+    CHECK(fake_pagemap_calls == 2); /* counted (the quota), then copied */
 
     /* Offsets are from addr, i.e. page 0 + 1000. */
     CHECK(res.holes.n == 3 && !res.holes.truncated);
@@ -642,7 +642,7 @@ TEST(region_read_fallbacks)
     fake_pagemap_errno = EIO;
     fake_bad_pid = 4242;
     CHECK(dump_region(dfd, &req, &opt, &res) == 0);
-    CHECK(fake_pagemap_calls == 2);
+    CHECK(fake_pagemap_calls == 3); /* refused, then through the mapper: count, copy */
     CHECK_U64(res.bytes_read, 32 * PG);
     dump_result_release(&res);
 
@@ -662,6 +662,16 @@ TEST(region_read_fallbacks)
     remove_dir(dir);
 }
 
+/* Whether name in dir_fd is a regular file holding exactly text. */
+static int holds(int dir_fd, const char *name, const char *text)
+{
+    size_t len;
+    char *got = read_all(dir_fd, name, &len);
+    int ok = got && len == strlen(text) && memcmp(got, text, len) == 0;
+    free(got);
+    return ok;
+}
+
 TEST(region_never_clobbers)
 {
     fake_reset();
@@ -672,40 +682,97 @@ TEST(region_never_clobbers)
     struct dump_request req = fake_request(0, 4 * PG);
     struct dump_result res;
     CHECK(dump_region(dfd, &req, &opt, &res) == 0);
+    CHECK(res.seq == 7);
     dump_result_release(&res);
 
-    /* Same name again (a pid reused by a later run): refused, the first
-     * dump intact, nothing else left. */
+    /* Same name again (a pid reused by a later run): the next free seq,
+     * the first dump intact. */
     fake_state[0] = ABSENT;
-    CHECK(dump_region(dfd, &req, &opt, &res) == -1);
-    CHECK(res.error == EEXIST);
-    CHECK_STR(res.error_op, "rename dump file");
-    CHECK(count_entries(dir) == 2);
-    struct dump_ranges none = {0};
-    fake_state[0] = PRESENT;
-    CHECK(check_bin(dfd, &res, 0, 4 * PG, &none, &none));
-    dump_result_release(&res);
-
-    /* A stale temporary of that name (a crashed run) is not written
-     * through, and not removed: it is not ours. */
-    req.seq++;
-    int fd = openat(dfd, ".4242-7f0000000000-16384-8.bin.tmp", O_CREAT | O_WRONLY, 0600);
-    close(fd);
-    CHECK(dump_region(dfd, &req, &opt, &res) == -1);
-    CHECK(res.error == EEXIST);
-    CHECK_STR(res.error_op, "create dump file");
-    CHECK(count_entries(dir) == 3);
-    dump_result_release(&res);
-
-    /* Same for the metadata's temporary: the .bin written is removed. */
-    req.seq++;
-    fd = openat(dfd, ".4242-7f0000000000-16384-9.json.tmp", O_CREAT | O_WRONLY, 0600);
-    close(fd);
-    CHECK(dump_region(dfd, &req, &opt, &res) == -1);
-    CHECK(res.error == EEXIST);
-    CHECK_STR(res.error_op, "create metadata");
+    CHECK(dump_region(dfd, &req, &opt, &res) == 0);
+    CHECK(res.seq == 8);
+    CHECK_STR(res.name, "4242-7f0000000000-16384-8.bin");
+    CHECK_STR(res.meta_name, "4242-7f0000000000-16384-8.json");
     CHECK(count_entries(dir) == 4);
-    CHECK(faccessat(dfd, ".4242-7f0000000000-16384-9.bin.tmp", F_OK, 0) == -1);
+    dump_result_release(&res);
+    fake_state[0] = PRESENT;
+    CHECK(dump_region(dfd, &(struct dump_request){.pid = 0}, &opt, &res) == -1);
+    dump_result_release(&res);
+
+    /* Planted names, each of one file of a dump: a .json alone (seq 10), a
+     * symbolic link as the .bin (11, pointing at a file that must stay as
+     * it is), a .strings (12, with --strings), and the hidden temporary
+     * names of 13. None fails the dump, none is written or removed. */
+    static const char planted[] = "planted";
+    const char *const names[] = {"4242-7f0000000000-16384-10.json",
+                                 "4242-7f0000000000-16384-12.strings",
+                                 ".4242-7f0000000000-16384-13.bin.tmp",
+                                 ".4242-7f0000000000-16384-13.json.tmp",
+                                 ".4242-7f0000000000-16384-13.strings.tmp", "victim"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        int fd = openat(dfd, names[i], O_CREAT | O_WRONLY, 0600);
+        CHECK(fd >= 0 && write(fd, planted, strlen(planted)) == (ssize_t)strlen(planted));
+        close(fd);
+    }
+    CHECK(symlinkat("victim", dfd, "4242-7f0000000000-16384-11.bin") == 0);
+    int before = count_entries(dir);
+    struct dump_options sopt = {.source = &fake_source, .strings_min = 4};
+    for (unsigned seq = 10; seq <= 13; seq++) {
+        req.seq = seq;
+        CHECK(dump_region(dfd, &req, &sopt, &res) == 0);
+        /* 10, 11 and 12 have a name taken: the first seq with all three
+         * free is 13 (its temporaries are someone else's: others used). */
+        CHECK(res.seq == 13 + (seq - 10));
+        CHECK(res.strings_name[0] != '\0');
+        CHECK(check_bin(dfd, &res, 0, 4 * PG, &(struct dump_ranges){0},
+                        &(struct dump_ranges){0}));
+        dump_result_release(&res);
+    }
+    CHECK(count_entries(dir) == before + 4 * 3);
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        CHECK(holds(dfd, names[i], planted));
+    char target[16] = "";
+    CHECK(readlinkat(dfd, "4242-7f0000000000-16384-11.bin", target, sizeof target) == 6);
+    CHECK(memcmp(target, "victim", 6) == 0);
+    close(dfd);
+    remove_dir(dir);
+}
+
+/* The quota hook: asked once with the bytes that exist, before any file;
+ * a refusal is EDQUOT with its reason and leaves nothing. */
+static uint64_t reserve_asked;
+static bool reserve_allow;
+
+static bool test_reserve(void *ctx, uint64_t resident, char *why, size_t size)
+{
+    (void)ctx;
+    reserve_asked = resident;
+    if (!reserve_allow)
+        snprintf(why, size, "over by %u", 7u);
+    return reserve_allow;
+}
+
+TEST(region_reserve)
+{
+    layout_mixed();
+    const char *dir = make_dir();
+    CHECK(dir != NULL);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    struct dump_request req = fake_request(0, 64 * PG);
+    struct dump_options opt = {.source = &fake_source, .reserve = test_reserve};
+    struct dump_result res;
+    reserve_allow = false;
+    CHECK(dump_region(dfd, &req, &opt, &res) == -1);
+    CHECK(res.error == EDQUOT);
+    CHECK_STR(res.error_op, "quota");
+    CHECK_STR(res.refused, "over by 7");
+    CHECK(count_entries(dir) == 0);
+    uint64_t refused_at = reserve_asked;
+    dump_result_release(&res);
+    reserve_allow = true;
+    CHECK(dump_region(dfd, &req, &opt, &res) == 0);
+    CHECK_U64(reserve_asked, res.resident_bytes);
+    CHECK_U64(refused_at, res.resident_bytes);
+    CHECK(res.resident_bytes > 0 && res.resident_bytes < 64 * PG);
     dump_result_release(&res);
     close(dfd);
     remove_dir(dir);
@@ -861,5 +928,5 @@ UNIT_MAIN(UNIT_CASE(file_names), UNIT_CASE(ranges_merge), UNIT_CASE(ranges_cap),
           UNIT_CASE(time_format), UNIT_CASE(strings_scanner), UNIT_CASE(strings_long_runs),
           UNIT_CASE(counter_top), UNIT_CASE(counter_bounded), UNIT_CASE(region_pages),
           UNIT_CASE(region_options), UNIT_CASE(region_failures),
-          UNIT_CASE(region_read_fallbacks), UNIT_CASE(region_never_clobbers),
+          UNIT_CASE(region_read_fallbacks), UNIT_CASE(region_never_clobbers), UNIT_CASE(region_reserve),
           UNIT_CASE(region_write_error), UNIT_CASE(dir_open), UNIT_CASE(strings_file))
