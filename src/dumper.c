@@ -97,6 +97,12 @@ struct dumper {
     unsigned max_seq;              /* guarded by lock: the highest seq written so far */
     struct work *done;             /* guarded by lock */
     bool stop;                     /* guarded by lock */
+    /* Dumps that start together (an exit, a flush, a threshold) are handed
+     * over at once, so that the workers take them in order (work_before)
+     * rather than the first one to arrive (loop only). */
+    struct work **batch;
+    size_t nbatch, batch_cap;
+    bool batching;
     size_t running;                /* submitted and not collected (loop only) */
     atomic_bool cancel;
     pid_t loop_tid;
@@ -405,11 +411,26 @@ static bool start_job(struct dumper *d, struct job *job)
     memcpy(w->req.comm, job->target.comm, sizeof w->req.comm);
     if (job->stack_json && (w->stack_json = strdup(job->stack_json)))
         w->req.stack_json = w->stack_json;
-    pthread_mutex_lock(&d->lock);
-    bool queued = todo_push(d, w);
-    if (queued)
-        pthread_cond_signal(&d->wake);
-    pthread_mutex_unlock(&d->lock);
+    bool queued;
+    if (d->batching) {
+        queued = d->nbatch < d->batch_cap;
+        if (!queued) {
+            size_t cap = d->batch_cap ? d->batch_cap * 2 : 64;
+            struct work **grown = realloc(d->batch, cap * sizeof *grown);
+            if ((queued = grown != NULL)) {
+                d->batch = grown;
+                d->batch_cap = cap;
+            }
+        }
+        if (queued)
+            d->batch[d->nbatch++] = w;
+    } else {
+        pthread_mutex_lock(&d->lock);
+        queued = todo_push(d, w);
+        if (queued)
+            pthread_cond_signal(&d->wake);
+        pthread_mutex_unlock(&d->lock);
+    }
     if (!queued) {
         log_warn("out of memory: region 0x%" PRIx64 " not dumped", start);
         free_work(w);
@@ -420,6 +441,38 @@ static bool start_job(struct dumper *d, struct job *job)
     d->dumps_started++;
     d->running++;
     return true;
+}
+
+static void begin_batch(struct dumper *d)
+{
+    d->batching = true;
+}
+
+static void end_batch(struct dumper *d)
+{
+    d->batching = false;
+    if (!d->nbatch)
+        return;
+    pthread_mutex_lock(&d->lock);
+    size_t i = 0;
+    for (; i < d->nbatch && todo_push(d, d->batch[i]); i++)
+        ;
+    pthread_cond_broadcast(&d->wake);
+    size_t pushed = i;
+    /* Out of memory: these come back as failed dumps through the usual
+     * path (an error event, held threads released). */
+    for (; i < d->nbatch; i++) {
+        struct work *w = d->batch[i];
+        w->rc = -1;
+        w->res.error = ENOMEM;
+        w->res.error_op = "queue dump";
+        w->next = d->done;
+        d->done = w;
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (pushed < d->nbatch)
+        syscall(SYS_tgkill, getpid(), d->loop_tid, SIGUSR1);
+    d->nbatch = 0;
 }
 
 /* ---- the interface --------------------------------------------------------- */
@@ -490,6 +543,9 @@ void dumper_free(struct dumper *d)
         free(wk->buf);
     }
     free(d->todo);
+    for (size_t i = 0; i < d->nbatch; i++)
+        free_work(d->batch[i]);
+    free(d->batch);
     free_work(d->done);
     if (d->has_timer)
         timer_delete(d->timer);
@@ -560,6 +616,7 @@ unsigned dumper_before_gone(struct dumper *d, pid_t pid, const uint64_t *ids, si
                             const char *reason, pid_t tid)
 {
     unsigned holds = 0;
+    begin_batch(d);
     for (size_t i = 0; i < n; i++) {
         struct job *job = find_job(d, ids[i], NULL);
         if (!job || job->target.pid != pid)
@@ -582,6 +639,7 @@ unsigned dumper_before_gone(struct dumper *d, pid_t pid, const uint64_t *ids, si
         job->waiters[job->nwaiters++] = tid;
         holds++;
     }
+    end_batch(d);
     arm_timer(d);
     return holds;
 }
@@ -592,6 +650,7 @@ size_t dumper_dump_now(struct dumper *d, const struct dump_target *targets, size
     if (d->flushing)
         return 0; /* what is pending is being finished already */
     size_t started = 0;
+    begin_batch(d);
     for (size_t i = 0; i < n; i++) {
         struct job *job = find_job(d, targets[i].id, NULL);
         if (job && job->state == JOB_RUNNING)
@@ -606,6 +665,7 @@ size_t dumper_dump_now(struct dumper *d, const struct dump_target *targets, size
         if (start_job(d, job))
             started++;
     }
+    end_batch(d);
     arm_timer(d);
     return started;
 }
@@ -613,6 +673,7 @@ size_t dumper_dump_now(struct dumper *d, const struct dump_target *targets, size
 void dumper_run_due(struct dumper *d)
 {
     uint64_t now = now_ns();
+    begin_batch(d);
     /* start_job may remove jobs: walk by id, not by index. */
     for (size_t i = 0; i < d->njobs;) {
         struct job *job = d->jobs[i];
@@ -623,6 +684,7 @@ void dumper_run_due(struct dumper *d)
         find_job(d, id, &next);
         i = next < d->njobs && d->jobs[next]->target.id == id ? next + 1 : next;
     }
+    end_batch(d);
     arm_timer(d);
 }
 
@@ -720,6 +782,7 @@ void dumper_collect(struct dumper *d)
 bool dumper_flush(struct dumper *d)
 {
     d->flushing = true;
+    begin_batch(d);
     for (size_t i = 0; i < d->njobs;) {
         struct job *job = d->jobs[i];
         uint64_t id = job->target.id;
@@ -734,6 +797,7 @@ bool dumper_flush(struct dumper *d)
         find_job(d, id, &next);
         i = next < d->njobs && d->jobs[next]->target.id == id ? next + 1 : next;
     }
+    end_batch(d);
     return d->running == 0 && d->njobs == 0;
 }
 
