@@ -11,6 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "dump.h"
 #include "dump_file.h"
@@ -196,11 +199,11 @@ void dump_scanner_break(struct dump_scanner *s)
         return;
     if (s->flushed) {
         if (s->out)
-            fputc('\n', s->out);
+            fputc_unlocked('\n', s->out);
     } else if (s->run_len >= s->min) {
         if (s->out) {
-            fwrite(s->head, 1, (size_t)s->run_len, s->out);
-            fputc('\n', s->out);
+            fwrite_unlocked(s->head, 1, (size_t)s->run_len, s->out);
+            fputc_unlocked('\n', s->out);
         }
         if (s->counter)
             dump_counter_add(s->counter, s->head, (size_t)s->run_len);
@@ -224,15 +227,37 @@ static void scanner_span(struct dump_scanner *s, const unsigned char *p, size_t 
     }
     if (!s->flushed) {
         if (s->out)
-            fwrite(s->head, 1, (size_t)s->run_len, s->out);
+            fwrite_unlocked(s->head, 1, (size_t)s->run_len, s->out);
         s->flushed = true;
     }
     if (s->out)
-        fwrite(p, 1, n, s->out);
+        fwrite_unlocked(p, 1, n, s->out);
     s->run_len += n;
 }
 
-void dump_scanner_feed(struct dump_scanner *s, const unsigned char *buf, size_t len)
+/* Bit i set when p[i] is printable, for 16 bytes: SSE2 (every x86-64
+ * has it) compares 16 bytes at once, so a page of zeros or of binary data
+ * costs a few instructions per 16 bytes, and only the edges of runs cost
+ * more. Signed compares: bytes 0x80..0xff are negative, so "> 0x1f and
+ * < 0x7f" is exactly 0x20..0x7e. */
+static inline unsigned printable16(const unsigned char *p)
+{
+#ifdef __SSE2__
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i text = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)),
+                                 _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f)));
+    __m128i tab = _mm_cmpeq_epi8(v, _mm_set1_epi8('\t'));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(text, tab));
+#else
+    unsigned m = 0;
+    for (unsigned i = 0; i < 16; i++)
+        m |= (unsigned)printable(p[i]) << i;
+    return m;
+#endif
+}
+
+/* One byte at a time, for what is left after the blocks of 16. */
+static void feed_bytes(struct dump_scanner *s, const unsigned char *buf, size_t len)
 {
     size_t i = 0;
     while (i < len) {
@@ -247,6 +272,37 @@ void dump_scanner_feed(struct dump_scanner *s, const unsigned char *buf, size_t 
         }
         i = j;
     }
+}
+
+void dump_scanner_feed(struct dump_scanner *s, const unsigned char *buf, size_t len)
+{
+    size_t i = 0;
+    for (; i + 16 <= len; i += 16) {
+        unsigned m = printable16(buf + i);
+        if (m == 0) {
+            if (s->run_len)
+                dump_scanner_break(s);
+            continue;
+        }
+        if (m == 0xffff) {
+            scanner_span(s, buf + i, 16);
+            continue;
+        }
+        /* Alternating runs within the block: a printable run is a span, a
+         * non-printable one a break (once: a second would find no run). */
+        for (unsigned j = 0; j < 16;) {
+            unsigned rest = m >> j;
+            if (rest & 1) {
+                unsigned n = (unsigned)__builtin_ctz(~rest); /* bits past 15 - j are 0 */
+                scanner_span(s, buf + i + j, n);
+                j += n;
+            } else {
+                dump_scanner_break(s);
+                j = rest ? j + (unsigned)__builtin_ctz(rest) : 16;
+            }
+        }
+    }
+    feed_bytes(s, buf + i, len - i);
 }
 
 /* "<base>.strings" for "<base>.bin" (any other name: name + ".strings"). */

@@ -875,6 +875,193 @@ TEST(dir_open)
     rmdir(base);
 }
 
+/* ---- the scanner against its oracle --------------------------------------
+ * The scanner as it was before it went 16 bytes at a time: one byte at a
+ * time. The fast one must print and count exactly what this one does. */
+
+static int oracle_printable(unsigned char ch) { return (ch >= 0x20 && ch <= 0x7e) || ch == '\t'; }
+
+static void oracle_break(struct dump_scanner *s)
+{
+    if (s->run_len == 0)
+        return;
+    if (s->flushed) {
+        if (s->out)
+            fputc('\n', s->out);
+    } else if (s->run_len >= s->min) {
+        if (s->out) {
+            fwrite(s->head, 1, (size_t)s->run_len, s->out);
+            fputc('\n', s->out);
+        }
+        if (s->counter)
+            dump_counter_add(s->counter, s->head, (size_t)s->run_len);
+    }
+    s->run_len = 0;
+    s->flushed = false;
+}
+
+static void oracle_span(struct dump_scanner *s, const unsigned char *p, size_t n)
+{
+    if (!s->flushed && s->run_len + n <= DUMP_STRINGS_KEY_MAX) {
+        memcpy(s->head + s->run_len, p, n);
+        s->run_len += n;
+        return;
+    }
+    if (!s->flushed) {
+        if (s->out)
+            fwrite(s->head, 1, (size_t)s->run_len, s->out);
+        s->flushed = true;
+    }
+    if (s->out)
+        fwrite(p, 1, n, s->out);
+    s->run_len += n;
+}
+
+static void oracle_feed(struct dump_scanner *s, const unsigned char *buf, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && oracle_printable(buf[j]))
+            j++;
+        if (j > i)
+            oracle_span(s, buf + i, j - i);
+        if (j < len) {
+            oracle_break(s);
+            j++;
+        }
+        i = j;
+    }
+}
+
+static uint64_t rng_state = 88172645463325252ULL;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Memory as dumps see it: zeros, binary, text runs short and long (past
+ * DUMP_STRINGS_KEY_MAX), tabs, DEL and high bytes at run edges. */
+static size_t random_memory(unsigned char *buf, size_t cap)
+{
+    size_t n = 0;
+    while (n < cap) {
+        size_t seg = 1 + rng() % 700;
+        if (seg > cap - n)
+            seg = cap - n;
+        unsigned kind = (unsigned)(rng() % 6);
+        for (size_t i = 0; i < seg; i++) {
+            unsigned char b;
+            switch (kind) {
+            case 0: b = 0; break;
+            case 1: b = (unsigned char)rng(); break;
+            case 2: b = (unsigned char)(0x20 + rng() % 95); break;
+            case 3: b = rng() % 9 ? (unsigned char)('a' + rng() % 26) : "\t\x7f\x80\x1f\xff"[rng() % 5]; break;
+            case 4: b = rng() % 3 ? 'x' : 0; break;
+            default: b = (unsigned char)(0x1e + rng() % 0x64); break; /* around both edges */
+            }
+            buf[n + i] = b;
+        }
+        n += seg;
+    }
+    return n;
+}
+
+TEST(strings_scanner_matches_oracle)
+{
+    static unsigned char mem[20000];
+    for (unsigned iter = 0; iter < 400; iter++) {
+        size_t len = random_memory(mem, 1 + rng() % sizeof mem);
+        unsigned min = 1 + (unsigned)(rng() % 12);
+        if (iter % 50 == 0)
+            min = DUMP_STRINGS_KEY_MAX;
+        char *outs[2] = {NULL, NULL};
+        size_t out_lens[2];
+        struct dump_counter *counters[2] = {dump_counter_new(), dump_counter_new()};
+        for (int which = 0; which < 2; which++) {
+            FILE *f = open_memstream(&outs[which], &out_lens[which]);
+            struct dump_scanner sc;
+            dump_scanner_init(&sc, min, f, counters[which]);
+            uint64_t pieces = rng_state; /* the same pieces and breaks for both */
+            size_t i = 0;
+            while (i < len) {
+                pieces = pieces * 6364136223846793005ULL + 1442695040888963407ULL;
+                size_t piece = 1 + (size_t)((pieces >> 33) % 3000);
+                if (piece > len - i)
+                    piece = len - i;
+                if (which)
+                    oracle_feed(&sc, mem + i, piece);
+                else
+                    dump_scanner_feed(&sc, mem + i, piece);
+                if ((pieces >> 20) % 7 == 0) { /* a hole between two reads */
+                    if (which)
+                        oracle_break(&sc);
+                    else
+                        dump_scanner_break(&sc);
+                }
+                i += piece;
+            }
+            if (which)
+                oracle_break(&sc);
+            else
+                dump_scanner_finish(&sc);
+            fclose(f);
+        }
+        CHECK(out_lens[0] == out_lens[1] && memcmp(outs[0], outs[1], out_lens[0]) == 0);
+        struct string_count top[2][DUMP_STRINGS_TOP];
+        size_t n0 = dump_counter_top(counters[0], top[0]);
+        size_t n1 = dump_counter_top(counters[1], top[1]);
+        CHECK(n0 == n1);
+        for (size_t k = 0; k < n0 && k < n1; k++)
+            CHECK(top[0][k].count == top[1][k].count && top[0][k].len == top[1][k].len &&
+                  memcmp(top[0][k].text, top[1][k].text, top[0][k].len) == 0);
+        free(outs[0]);
+        free(outs[1]);
+        dump_counter_free(counters[0]);
+        dump_counter_free(counters[1]);
+        if (*unit_failed_)
+            return;
+    }
+}
+
+/* --strings written during the dump (from the bytes as they are written;
+ * MIN 1: the fake pattern never has two printable bytes in a row)
+ * is the same file as the pass over the finished .bin. */
+TEST(strings_during_dump_match_file_pass)
+{
+    fake_reset();
+    layout_mixed();
+    const char *dir = make_dir();
+    CHECK(dir != NULL);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    struct dump_request req = fake_request(1000, 63 * PG);
+    struct dump_options opt = {.buf_size = 3 * PG, .source = &fake_source, .strings_min = 1};
+    struct dump_result res;
+    CHECK(dump_region(dfd, &req, &opt, &res) == 0);
+    CHECK(res.strings_name[0] != '\0');
+    size_t len_during;
+    char *during = read_all(dfd, res.strings_name, &len_during);
+    CHECK(during != NULL && len_during > 0);
+    CHECK(unlinkat(dfd, res.strings_name, 0) == 0);
+    struct string_count top[DUMP_STRINGS_TOP];
+    size_t n = 0;
+    CHECK(dump_strings(dfd, res.name, 1, top, &n) == 0);
+    size_t len_after;
+    char *after = read_all(dfd, res.strings_name, &len_after);
+    CHECK(after && len_after == len_during && memcmp(during, after, len_after) == 0);
+    CHECK(n == res.ntop);
+    for (size_t k = 0; k < n && k < res.ntop; k++)
+        CHECK(top[k].count == res.top[k].count && strcmp(top[k].text, res.top[k].text) == 0);
+    free(during);
+    free(after);
+    dump_result_release(&res);
+    close(dfd);
+    remove_dir(dir);
+}
+
 TEST(strings_file)
 {
     const char *dir = make_dir();
@@ -929,4 +1116,5 @@ UNIT_MAIN(UNIT_CASE(file_names), UNIT_CASE(ranges_merge), UNIT_CASE(ranges_cap),
           UNIT_CASE(counter_top), UNIT_CASE(counter_bounded), UNIT_CASE(region_pages),
           UNIT_CASE(region_options), UNIT_CASE(region_failures),
           UNIT_CASE(region_read_fallbacks), UNIT_CASE(region_never_clobbers), UNIT_CASE(region_reserve),
-          UNIT_CASE(region_write_error), UNIT_CASE(dir_open), UNIT_CASE(strings_file))
+          UNIT_CASE(region_write_error), UNIT_CASE(dir_open), UNIT_CASE(strings_file),
+          UNIT_CASE(strings_scanner_matches_oracle), UNIT_CASE(strings_during_dump_match_file_pass))
