@@ -117,4 +117,10 @@ bool dumper_flush(struct dumper *d);
  * and pending ones are skipped. */
 void dumper_cancel(struct dumper *d);
 
+/* Nothing is traced any more (the targets are gone): waits for the dumps
+ * still being written (copies taken before an unmap, dumps.h snapshots)
+ * and writes their events, for at most timeout_ns; then cancels the rest
+ * (skip events). Blocks the calling (loop) thread. */
+void dumper_drain(struct dumper *d, uint64_t timeout_ns);
+
 #endif

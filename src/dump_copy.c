@@ -65,6 +65,9 @@ static int sink(struct dump_copy *c, uint64_t off, const char *data, size_t n)
     return 0;
 }
 
+#define EXISTS_BITS (MEMREAD_PAGE_PRESENT | MEMREAD_PAGE_SWAPPED)
+#define EXISTS EXISTS_BITS
+
 /* ---- the pipe ---------------------------------------------------------- */
 
 static void *writer_main(void *arg)
@@ -187,6 +190,120 @@ static int pipe_drain(struct dump_pipe *p)
     return err;
 }
 
+/* ---- snapshots ---------------------------------------------------------- */
+
+struct dump_snapshot {
+    uint64_t first;   /* page-aligned start */
+    size_t npages;
+    uint64_t *flags;  /* pagemap entry of each page, as read */
+    uint8_t *bad;     /* 1: existed but could not be read */
+    char *data;       /* npages pages; only existing ones written */
+};
+
+void dump_snapshot_free(struct dump_snapshot *snap)
+{
+    if (!snap)
+        return;
+    free(snap->flags);
+    free(snap->bad);
+    free(snap->data);
+    free(snap);
+}
+
+struct dump_snapshot *dump_snapshot_take(const struct dump_request *req,
+                                         const struct dump_source *src)
+{
+    static const struct dump_source memread_source = {.read = memread_read,
+                                                      .page_flags = memread_page_flags};
+    if (!src)
+        src = &memread_source;
+    if (!req || req->len == 0 || req->addr + req->len < req->addr) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct dump_snapshot *snap = calloc(1, sizeof *snap);
+    if (!snap)
+        return NULL;
+    snap->first = req->addr & ~(uint64_t)(DUMP_PAGE_SIZE - 1);
+    uint64_t end = req->addr + req->len;
+    snap->npages = (size_t)((end - snap->first + DUMP_PAGE_SIZE - 1) / DUMP_PAGE_SIZE);
+    snap->flags = malloc(snap->npages * sizeof *snap->flags);
+    snap->bad = calloc(snap->npages, 1);
+    snap->data = malloc(snap->npages * DUMP_PAGE_SIZE);
+    if (!snap->flags || !snap->bad || !snap->data) {
+        dump_snapshot_free(snap);
+        errno = ENOMEM;
+        return NULL;
+    }
+    pid_t rpid = req->pid;
+    if (src->page_flags(rpid, snap->first, snap->npages, snap->flags) < 0) {
+        pid_t via = req->read_via > 0 ? req->read_via : req->tid;
+        if (via <= 0 || via == rpid ||
+            src->page_flags(rpid = via, snap->first, snap->npages, snap->flags) < 0) {
+            int e = errno == ENOENT ? ESRCH : errno;
+            dump_snapshot_free(snap);
+            errno = e;
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < snap->npages;) {
+        if (!(snap->flags[i] & EXISTS_BITS)) {
+            i++;
+            continue;
+        }
+        size_t j = i + 1;
+        while (j < snap->npages && (snap->flags[j] & EXISTS_BITS))
+            j++;
+        /* Whole pages of a run; a page that cannot be read is marked and
+         * skipped, as the dump itself would. */
+        for (size_t k = i; k < j;) {
+            uint64_t a = snap->first + k * (uint64_t)DUMP_PAGE_SIZE;
+            size_t want = (j - k) * DUMP_PAGE_SIZE;
+            ssize_t got = src->read(rpid, a, snap->data + k * DUMP_PAGE_SIZE, want);
+            if (got < 0 && errno == ESRCH) {
+                dump_snapshot_free(snap);
+                errno = ESRCH;
+                return NULL;
+            }
+            size_t pages = got > 0 ? (size_t)got / DUMP_PAGE_SIZE : 0;
+            if (pages == 0) {
+                snap->bad[k] = 1;
+                pages = 1;
+            }
+            k += pages;
+        }
+        i = j;
+    }
+    return snap;
+}
+
+/* As a process_vm_readv of the snapshot: up to the first page that could
+ * not be read; -1 (EFAULT) when that is the first. */
+static ssize_t snapshot_read(const struct dump_snapshot *snap, uint64_t addr, char *buf,
+                             size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        uint64_t a = addr + done;
+        if (a < snap->first)
+            break;
+        size_t page = (size_t)((a - snap->first) / DUMP_PAGE_SIZE);
+        if (page >= snap->npages || snap->bad[page] || !(snap->flags[page] & EXISTS_BITS))
+            break;
+        size_t in_page = (size_t)((a - snap->first) % DUMP_PAGE_SIZE);
+        size_t n = DUMP_PAGE_SIZE - in_page;
+        if (n > len - done)
+            n = len - done;
+        memcpy(buf + done, snap->data + page * DUMP_PAGE_SIZE + in_page, n);
+        done += n;
+    }
+    if (done == 0) {
+        errno = EFAULT;
+        return -1;
+    }
+    return (ssize_t)done;
+}
+
 /* ---- the copy ---------------------------------------------------------- */
 
 /* Reads region offsets [s, e), all pages that pagemap listed as existing,
@@ -212,7 +329,9 @@ static int copy_run(struct dump_copy *c, uint64_t s, uint64_t e)
             size = c->pipe->buf_size;
         }
         size_t want = (e - off < size) ? (size_t)(e - off) : size;
-        ssize_t got = c->src->read(c->rpid, c->req->addr + off, buf, want);
+        ssize_t got = c->req->snapshot
+                          ? snapshot_read(c->req->snapshot, c->req->addr + off, buf, want)
+                          : c->src->read(c->rpid, c->req->addr + off, buf, want);
         /* A vanished process ends the dump: what follows would be a list of
          * unreadable pages, not a dump. So does a refusal before anything
          * was read (no permission at all); after that, a refused page is
@@ -249,6 +368,14 @@ static int copy_run(struct dump_copy *c, uint64_t s, uint64_t e)
 static int page_flags(struct dump_copy *c, uint64_t page, size_t n, bool first)
 {
     const struct dump_request *req = c->req;
+    const struct dump_snapshot *snap = req->snapshot;
+    if (snap) {
+        size_t at = (size_t)((page - snap->first) / DUMP_PAGE_SIZE);
+        if (page < snap->first || at + n > snap->npages)
+            return fail(c, "read snapshot", EINVAL);
+        memcpy(c->flags, snap->flags + at, n * sizeof *c->flags);
+        return 0;
+    }
     for (;;) {
         if (c->src->page_flags(c->rpid, page, n, c->flags) == 0)
             return 0;
@@ -261,7 +388,6 @@ static int page_flags(struct dump_copy *c, uint64_t page, size_t n, bool first)
     }
 }
 
-#define EXISTS (MEMREAD_PAGE_PRESENT | MEMREAD_PAGE_SWAPPED)
 
 /* Walks the region's pages in pagemap chunks; calls run() for each run of
  * pages that exist or not, with offsets clipped to the region (addr and

@@ -46,7 +46,16 @@ struct job {
     pid_t *waiters;        /* threads held until the running dump is done */
     size_t nwaiters;
     char *stack_json;      /* -k: the mapping call's stack, for the metadata; NULL */
+    bool snapshotted;      /* the running dump reads a copy: nobody needs holding */
 };
+
+/* A region about to go that is at most this large is copied into our
+ * memory at once and the thread let go (dump_snapshot_take): the held
+ * thread pays tens of microseconds instead of the whole dump, files
+ * included. Larger ones, or when the copies waiting for a worker already
+ * hold DUMPER_SNAPSHOT_BUDGET bytes, hold the thread for the dump. */
+#define DUMPER_SNAPSHOT_MAX (1u << 20)
+#define DUMPER_SNAPSHOT_BUDGET (64u << 20)
 
 /* One dump on its way through the worker. The worker owns it from
  * submission until it is put on the done list. */
@@ -60,6 +69,8 @@ struct work {
     int rc;
     char *stack_json;          /* req.stack_json points here */
     bool urgent;               /* a thread is held for it: before any other */
+    struct dump_snapshot *snap; /* the region copied at the held moment, or NULL */
+    uint64_t snap_bytes;       /* its share of DUMPER_SNAPSHOT_BUDGET */
     uint64_t reserved;         /* bytes counted against --max-dump-bytes */
     struct work *next;         /* on the done list */
 };
@@ -83,6 +94,7 @@ struct dumper {
     size_t njobs, cap;
 
     uint64_t dumps_started;
+    uint64_t snap_bytes;           /* snapshots not yet written (loop only) */
     bool quota_warned, flushing;
 
     timer_t timer;
@@ -91,6 +103,7 @@ struct dumper {
     struct worker workers[DUMPER_WORKERS];
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    pthread_cond_t finished;       /* a dump went on the done list (dumper_drain) */
     struct work **todo;            /* guarded by lock: a heap, best first (work_before) */
     size_t ntodo, todo_cap;        /* guarded by lock */
     uint64_t bytes_used;           /* guarded by lock: --max-dump-bytes, reserved included */
@@ -231,6 +244,7 @@ static void *worker_main(void *arg)
             d->max_seq = w->res.seq;
         w->next = d->done;
         d->done = w;
+        pthread_cond_broadcast(&d->finished);
         /* SIGUSR1 to the loop thread, which reads it on its signalfd. */
         syscall(SYS_tgkill, getpid(), d->loop_tid, SIGUSR1);
     }
@@ -353,7 +367,7 @@ static bool wait_for_commit(struct dumper *d, struct job *job)
 /* Hands job to the worker now. Returns false (and drops the job, or
  * keeps it waiting for a commit) when it cannot be dumped: region gone,
  * nothing readable, the file has it, quota, out of memory. */
-static bool start_job(struct dumper *d, struct job *job)
+static bool start_job(struct dumper *d, struct job *job, bool snapshot)
 {
     uint64_t start, end;
     int prot;
@@ -411,6 +425,15 @@ static bool start_job(struct dumper *d, struct job *job)
     memcpy(w->req.comm, job->target.comm, sizeof w->req.comm);
     if (job->stack_json && (w->stack_json = strdup(job->stack_json)))
         w->req.stack_json = w->stack_json;
+    job->snapshotted = false;
+    if (snapshot && w->req.len <= DUMPER_SNAPSHOT_MAX &&
+        d->snap_bytes + w->req.len <= DUMPER_SNAPSHOT_BUDGET &&
+        (w->snap = dump_snapshot_take(&w->req, NULL)) != NULL) {
+        w->req.snapshot = w->snap;
+        w->snap_bytes = w->req.len;
+        d->snap_bytes += w->snap_bytes;
+        job->snapshotted = true;
+    }
     bool queued;
     if (d->batching) {
         queued = d->nbatch < d->batch_cap;
@@ -488,6 +511,7 @@ struct dumper *dumper_new(const struct dumper_config *config)
     d->loop_tid = (pid_t)syscall(SYS_gettid);
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->wake, NULL);
+    pthread_cond_init(&d->finished, NULL);
     struct sigevent sev = {
         .sigev_notify = SIGEV_SIGNAL,
         .sigev_signo = DUMPER_TIMER_SIGNAL,
@@ -518,6 +542,7 @@ static void free_work(struct work *w)
     while (w) {
         struct work *next = w->next;
         dump_result_release(&w->res);
+        dump_snapshot_free(w->snap);
         free(w->stack_json);
         free(w);
         w = next;
@@ -557,6 +582,7 @@ void dumper_free(struct dumper *d)
     free(d->jobs);
     pthread_mutex_destroy(&d->lock);
     pthread_cond_destroy(&d->wake);
+    pthread_cond_destroy(&d->finished);
     if (d->cfg.dir_fd >= 0)
         close(d->cfg.dir_fd);
     free(d);
@@ -607,7 +633,7 @@ void dumper_schedule(struct dumper *d, const struct dump_target *target)
     if (!job)
         return;
     if (d->cfg.delay_ns == 0)
-        start_job(d, job);
+        start_job(d, job, false);
     else
         arm_timer(d);
 }
@@ -628,9 +654,13 @@ unsigned dumper_before_gone(struct dumper *d, pid_t pid, const uint64_t *ids, si
             if (job->dumped || !d->cfg.on_unmap)
                 continue;
             job->reason = reason;
-            if (!start_job(d, job))
+            /* Only at an unmap: at an exit or an exec the whole process
+             * stops for its dumps anyway, and its events come in order. */
+            if (!start_job(d, job, strcmp(reason, "unmap") == 0))
                 continue;
         }
+        if (job->snapshotted)
+            continue; /* the dump reads a copy: the thread may go on */
         /* Running now: hold the thread until it is done. */
         pid_t *grown = realloc(job->waiters, (job->nwaiters + 1) * sizeof *grown);
         if (!grown)
@@ -662,7 +692,7 @@ size_t dumper_dump_now(struct dumper *d, const struct dump_target *targets, size
         if (!job && !(job = add_job(d, &targets[i], reason, now_ns())))
             continue;
         job->reason = reason;
-        if (start_job(d, job))
+        if (start_job(d, job, false))
             started++;
     }
     end_batch(d);
@@ -679,7 +709,7 @@ void dumper_run_due(struct dumper *d)
         struct job *job = d->jobs[i];
         uint64_t id = job->target.id;
         if (job->state == JOB_WAITING && job->deadline_ns <= now)
-            start_job(d, job);
+            start_job(d, job, false);
         size_t next;
         find_job(d, id, &next);
         i = next < d->njobs && d->jobs[next]->target.id == id ? next + 1 : next;
@@ -698,6 +728,7 @@ static void finish(struct dumper *d, struct work *w)
 
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", d->cfg.dir_path, w->res.name);
+    d->snap_bytes -= w->snap_bytes;
     /* What the dump really wrote replaces what it reserved. */
     pthread_mutex_lock(&d->lock);
     d->bytes_used -= w->reserved;
@@ -791,7 +822,7 @@ bool dumper_flush(struct dumper *d)
                 remove_job(d, job);
                 continue;
             }
-            start_job(d, job);
+            start_job(d, job, false);
         }
         size_t next;
         find_job(d, id, &next);
@@ -799,6 +830,28 @@ bool dumper_flush(struct dumper *d)
     }
     end_batch(d);
     return d->running == 0 && d->njobs == 0;
+}
+
+void dumper_drain(struct dumper *d, uint64_t timeout_ns)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until); /* pthread_cond_timedwait's clock */
+    uint64_t ns = (uint64_t)until.tv_nsec + timeout_ns % 1000000000ULL;
+    until.tv_sec += (time_t)(timeout_ns / 1000000000ULL + ns / 1000000000ULL);
+    until.tv_nsec = (long)(ns % 1000000000ULL);
+    for (;;) {
+        dumper_collect(d);
+        if (d->running == 0)
+            return;
+        pthread_mutex_lock(&d->lock);
+        int rc = 0;
+        while (!d->done && rc == 0)
+            rc = atomic_load(&d->cancel) ? pthread_cond_wait(&d->finished, &d->lock)
+                                         : pthread_cond_timedwait(&d->finished, &d->lock, &until);
+        pthread_mutex_unlock(&d->lock);
+        if (rc == ETIMEDOUT)
+            atomic_store(&d->cancel, true); /* the rest come back cancelled, at once */
+    }
 }
 
 void dumper_cancel(struct dumper *d)
