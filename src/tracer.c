@@ -1543,6 +1543,8 @@ int tracer_run(struct tracer *t)
         }
         read_signals(t);
     }
+    if (t->dumper) /* copies taken before an unmap may still be on their way to disk */
+        dumper_drain(t->dumper, t->opts->exit_dump_timeout_ns);
     cgroup_check_oom(t); /* a kill that ended the last target */
     if (t->opts->verbose)
         log_error("stops: %lu total (syscall %lu, seccomp %lu, signal %lu, other %lu)",
