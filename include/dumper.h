@@ -3,21 +3,32 @@
  *
  * The tracer thread owns the dumper and is the only caller of every
  * function here. Dumps themselves (dump.h: process_vm_readv, pagemap,
- * sparse files) run on one worker thread, so the loop keeps serving stops
- * while a large region is written; the worker hands each finished dump
- * back and wakes the loop with SIGUSR1 (on the loop's signalfd).
+ * sparse files) run on DUMPER_WORKERS worker threads, each with a writer
+ * thread of its own (dump_copy.h), so the loop keeps serving stops while a
+ * large region is written; a worker hands each finished dump back and
+ * wakes the loop with SIGUSR1 (on the loop's signalfd).
  *
- * Rules (README "Dumps"):
+ * Rules (docs/mmapwatch.1, DUMPS):
  *  - a new region is dumped --delay after its mmap ("delay"), then every
  *    --redump ("redump") while it is mapped;
+ *  - not dumped: a region with nothing readable (a PROT_NONE reservation;
+ *    its timed dump waits for a commit, looked for every --delay, at
+ *    least every second), and a read-only mapping of a file;
  *  - a region not yet dumped that is about to be unmapped, moved or shrunk,
  *    or whose process exits or execs, is dumped right then ("unmap", "exit",
- *    "exec") while the thread that does it is held; a thread that unmaps a
- *    region whose dump is in flight is held until it is done (so a dump
- *    never mixes two mappings);
+ *    "exec"); at an unmap a region of up to DUMPER_SNAPSHOT_MAX is copied
+ *    at once and the thread goes on, otherwise the thread doing it is held
+ *    until the dump is written; a thread that unmaps a region whose dump
+ *    (not a copy) is in flight is held until it is done (so a dump never
+ *    mixes two mappings);
+ *  - dumps that start together go newest region first, a dump a thread is
+ *    held for before any other;
  *  - quotas (--max-dumps, --max-dump-bytes) turn further dumps into "skip"
- *    events; tracing goes on. The byte quota is checked before each dump,
- *    so the dumps already in flight may pass it by their size.
+ *    events; tracing goes on. Each dump's resident size is reserved from
+ *    pagemap before it writes anything, so dumps that start together
+ *    cannot all pass the byte quota;
+ *  - past --exit-dump-timeout, dumps cancelled or not started get "skip"
+ *    events naming it.
  *
  * Regions are named by their id (struct region.id, unique for the run);
  * the dumper asks the tracer, through region_extent, where a region is
