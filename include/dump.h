@@ -13,14 +13,18 @@
  *   <pid>-<addr hex, no 0x>-<len>-<seq>.bin   the region, byte offset =
  *                                             address - addr, length len
  *   <pid>-<addr hex>-<len>-<seq>.json         metadata (one JSON object)
- *   <pid>-<addr hex>-<len>-<seq>.strings      dump_strings() output
+ *   <pid>-<addr hex>-<len>-<seq>.strings      --strings (dump_strings.h),
+ *                                             scanned as the .bin is written
  * Each is written under a hidden temporary name (dump_file.h: O_EXCL|
  * O_NOFOLLOW, mode 0600: dumps hold tokens, keys and user data) and
  * renamed into place only when complete, the .json last: a log collector
  * that sees a .json can trust the files beside it. On any failure no file
  * and no temporary file is left behind. Names never clobber and a taken
  * name never fails a dump: the dump takes the next seq whose names
- * (.bin, .json, .strings and their temporaries) are all free.
+ * (.bin, .json and .strings) are all free.
+ *
+ * Reading and writing: dump_copy.h (pagemap first, then the reads; with a
+ * dump_pipe the writes go on at the same time on a writer thread).
  *
  * Threads: no global state; dump_region() and dump_strings() may run on a
  * worker thread while the tracer loop runs. They never log (the caller

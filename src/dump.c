@@ -300,13 +300,18 @@ struct strings_out {
 static int strings_begin(int dir_fd, struct dump_result *res, unsigned min,
                          struct strings_out *s)
 {
-    if (min == 0 || min > DUMP_STRINGS_KEY_MAX)
-        return (res->strings_error = EINVAL), -1;
+    if (min == 0 || min > DUMP_STRINGS_KEY_MAX) {
+        res->strings_error = EINVAL;
+        return -1;
+    }
     char name[DUMP_NAME_MAX];
     snprintf(name, sizeof name, "%.*s.strings", (int)(strlen(res->name) - 4), res->name);
     int fd = dump_file_create_temp(dir_fd, name, s->tmp, sizeof s->tmp);
-    if (fd < 0)
-        return (res->strings_error = errno), -1;
+    if (fd < 0) {
+        res->strings_error = errno;
+        s->tmp[0] = '\0'; /* nothing of ours to publish or remove */
+        return -1;
+    }
     s->counter = dump_counter_new();
     s->f = fdopen(fd, "w");
     if (!s->f || !s->counter) {
