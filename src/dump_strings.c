@@ -27,6 +27,8 @@ struct dc_entry {
     uint16_t len;
 };
 
+#define DC_BLOOM_BITS (1u << 21)
+
 struct dump_counter {
     struct dc_entry *slots;
     size_t nslots; /* a power of two */
@@ -34,18 +36,36 @@ struct dump_counter {
     char *arena;
     size_t arena_len, arena_cap;
     uint64_t dropped;
+    /* Two bits per key counted (from its hash), 256 KiB: once the table is
+     * full, most runs that are not in it (memory full of distinct tokens)
+     * are known absent here, without a cache miss in the big table. */
+    uint64_t bloom[DC_BLOOM_BITS / 64];
 };
 
 #define DC_INITIAL_SLOTS 1024u
 
-/* FNV-1a: short keys, good enough spread for linear probing, no state. */
+/* Eight bytes per multiply (a byte-at-a-time FNV-1a was most of the cost
+ * of --strings on text-heavy memory), the length mixed in so that a key
+ * and its zero-padded prefix differ; a final avalanche spreads the bits
+ * for linear probing on the low ones. */
 static uint64_t dc_hash(const char *s, size_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ULL;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
     }
+    if (i < len) {
+        uint64_t w = 0;
+        memcpy(&w, s + i, len - i);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+    }
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
     return h;
 }
 
@@ -100,6 +120,12 @@ void dump_counter_add(struct dump_counter *c, const char *s, size_t len)
     if (len == 0 || len > DUMP_STRINGS_KEY_MAX)
         return;
     uint64_t h = dc_hash(s, len);
+    uint64_t b1 = (h >> 32) & (DC_BLOOM_BITS - 1), b2 = (h >> 11) & (DC_BLOOM_BITS - 1);
+    bool full = c->used >= DUMP_STRINGS_DISTINCT_MAX;
+    if (full && !((c->bloom[b1 / 64] >> (b1 % 64)) & (c->bloom[b2 / 64] >> (b2 % 64)) & 1)) {
+        c->dropped++; /* not in the table, and no room for it */
+        return;
+    }
     size_t k = h & (c->nslots - 1);
     for (; c->slots[k].count; k = (k + 1) & (c->nslots - 1)) {
         struct dc_entry *e = &c->slots[k];
@@ -142,6 +168,8 @@ void dump_counter_add(struct dump_counter *c, const char *s, size_t len)
         .hash = h, .count = 1, .off = (uint32_t)c->arena_len, .len = (uint16_t)len};
     c->arena_len += len;
     c->used++;
+    c->bloom[b1 / 64] |= 1ULL << (b1 % 64);
+    c->bloom[b2 / 64] |= 1ULL << (b2 % 64);
 }
 
 /* Most frequent first; equal counts in byte order so output is stable. */
@@ -274,16 +302,30 @@ static void feed_bytes(struct dump_scanner *s, const unsigned char *buf, size_t 
     }
 }
 
+/* Whether the 16-bit mask holds min set bits in a row. */
+static inline bool has_run(unsigned m, unsigned min)
+{
+    if (min > 16)
+        return false;
+    unsigned x = m;
+    for (unsigned k = 1; k < min && x; k++)
+        x &= m >> k;
+    return x != 0;
+}
+
 void dump_scanner_feed(struct dump_scanner *s, const unsigned char *buf, size_t len)
 {
     size_t i = 0;
     for (; i + 16 <= len; i += 16) {
         unsigned m = printable16(buf + i);
-        if (m == 0) {
-            if (s->run_len)
-                dump_scanner_break(s);
+        if (s->run_len && !(m & 1))
+            dump_scanner_break(s); /* the current run ends before this block */
+        /* No run continues in or out, none is long enough to print:
+         * nothing to do (zeros, and most binary data). */
+        if (s->run_len == 0 && !(m & 0x8000) && !has_run(m, s->min))
             continue;
-        }
+        if (m == 0)
+            continue;
         if (m == 0xffff) {
             scanner_span(s, buf + i, 16);
             continue;
@@ -294,6 +336,13 @@ void dump_scanner_feed(struct dump_scanner *s, const unsigned char *buf, size_t 
             unsigned rest = m >> j;
             if (rest & 1) {
                 unsigned n = (unsigned)__builtin_ctz(~rest); /* bits past 15 - j are 0 */
+                /* A run that starts and ends inside this block, shorter
+                 * than min, prints and counts nothing: binary data is
+                 * mostly such runs, so they cost no call at all. */
+                if (s->run_len == 0 && j + n < 16 && n < s->min) {
+                    j += n;
+                    continue;
+                }
                 scanner_span(s, buf + i + j, n);
                 j += n;
             } else {
