@@ -29,6 +29,7 @@ struct dump_result;
 struct dump_source;
 struct dump_scanner;
 struct dump_pipe;
+struct dump_ranges;
 
 /* One copy in progress; dump_region() fills it in. */
 struct dump_copy {
@@ -45,10 +46,16 @@ struct dump_copy {
     struct dump_scanner *scanner; /* --strings: fed every byte written, in order */
     uint64_t scanned_to;        /* the end of the last bytes fed to the scanner */
     uint64_t counted;           /* dump_copy_count()'s running total */
+    /* dump_copy_count()'s runs of existing pages: the copy reads these
+     * instead of walking pagemap again (one pass; a page touched after
+     * the count is not in this dump, so it writes no more than it
+     * reserved). Unused when the list was cut (DUMP_MAX_RANGES). */
+    struct dump_ranges *runs;
 };
 
 /* Pass 1: the bytes of the region that exist (present or swapped), from
- * pagemap alone. 0, or -1 with c->res->error set. */
+ * pagemap alone, and their runs into c->runs (caller-owned, may be NULL).
+ * 0, or -1 with c->res->error set. */
 int dump_copy_count(struct dump_copy *c, uint64_t *resident);
 
 /* Pass 2: the copy. 0, or -1 with c->res->error/error_op set. */

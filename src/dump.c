@@ -360,6 +360,7 @@ int dump_region(int dir_fd, const struct dump_request *req, const struct dump_op
     struct timespec start;
     char bin_tmp[DUMP_NAME_MAX + 16] = "";
     struct strings_out strings = {.tmp = ""};
+    struct dump_ranges runs = {0};
     int rc = -1;
 
     memset(res, 0, sizeof *res);
@@ -403,6 +404,7 @@ int dump_region(int dir_fd, const struct dump_request *req, const struct dump_op
     /* What exists decides the quota and whether the writer thread is worth
      * its hand-offs (a small region is read and written at once). */
     uint64_t resident = 0;
+    c.runs = &runs;
     if (dump_copy_count(&c, &resident) < 0)
         goto out;
     if (opt && opt->reserve &&
@@ -466,6 +468,7 @@ out:
     if (!(opt && opt->buf))
         free(c.buf);
     free(c.flags);
+    dump_ranges_release(&runs);
     res->elapsed_ns = elapsed_since(&start);
     if (rc < 0)
         errno = res->error;

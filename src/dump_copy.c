@@ -427,8 +427,11 @@ static int walk(struct dump_copy *c, int (*run)(struct dump_copy *, bool, uint64
 
 static int count_run(struct dump_copy *c, bool exists, uint64_t s, uint64_t e)
 {
-    if (exists)
-        c->counted += e - s;
+    if (!exists)
+        return 0;
+    c->counted += e - s;
+    if (c->runs && dump_ranges_add(c->runs, s, e) < 0)
+        return fail(c, "record run", ENOMEM);
     return 0;
 }
 
@@ -459,7 +462,24 @@ int dump_copy_region(struct dump_copy *c)
         c->pipe->err = 0;
         pthread_mutex_unlock(&c->pipe->lock);
     }
-    int rc = walk(c, copy_or_hole);
+    int rc;
+    if (c->runs && !c->runs->truncated) {
+        /* The runs counted: what lies between them is holes. */
+        uint64_t at = 0;
+        rc = 0;
+        for (size_t i = 0; i < c->runs->n && rc == 0; i++) {
+            const struct dump_range *r = &c->runs->v[i];
+            if (cancelled(c))
+                rc = fail(c, "dump cancelled", ECANCELED);
+            else if ((rc = copy_or_hole(c, false, at, r->start)) == 0)
+                rc = copy_or_hole(c, true, r->start, r->end);
+            at = r->end;
+        }
+        if (rc == 0)
+            rc = copy_or_hole(c, false, at, c->req->len);
+    } else {
+        rc = walk(c, copy_or_hole);
+    }
     if (c->pipe) {
         /* Even after a failure: the writer must be done with our fd and
          * buffers before dump_region() closes and frees them. */
