@@ -29,12 +29,15 @@
 int dump_file_name(char *buf, size_t size, pid_t pid, uint64_t addr, uint64_t len,
                    unsigned seq, const char *suffix);
 
-/* Whether nothing at all (no file, link, directory) is called name. */
+/* Whether nothing at all (no file, link, directory) is called name.
+ * false with errno EEXIST when something is, other errno when it cannot
+ * be told. */
 bool dump_file_name_free(int dir_fd, const char *name);
 
 /* From *seq upward, the first seq for which every base name + suffix of
  * suffixes[0..n) is free; stored in *seq. -1 with EEXIST when none is
- * free below UINT32_MAX, ENAMETOOLONG when a name does not fit. */
+ * free below UINT32_MAX, ENAMETOOLONG when a name does not fit, or the
+ * errno of a look-up that failed otherwise (EACCES, EIO, ...). */
 int dump_file_free_seq(int dir_fd, pid_t pid, uint64_t addr, uint64_t len, unsigned *seq,
                        const char *const *suffixes, size_t n);
 

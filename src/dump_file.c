@@ -24,7 +24,11 @@ bool dump_file_name_free(int dir_fd, const char *name)
     struct stat st;
     /* AT_SYMLINK_NOFOLLOW: a dangling link is a taken name too. Any error
      * but ENOENT (EACCES, say) counts as taken: never guess a name free. */
-    return fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
+    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        errno = EEXIST;
+        return false;
+    }
+    return errno == ENOENT;
 }
 
 int dump_file_free_seq(int dir_fd, pid_t pid, uint64_t addr, uint64_t len, unsigned *seq,
@@ -39,6 +43,8 @@ int dump_file_free_seq(int dir_fd, pid_t pid, uint64_t addr, uint64_t len, unsig
                 return -1;
             }
             free_all = dump_file_name_free(dir_fd, name);
+            if (!free_all && errno != EEXIST)
+                return -1; /* the directory cannot be looked into: no name is known free */
         }
         if (free_all) {
             *seq = s;
