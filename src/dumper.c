@@ -56,6 +56,7 @@ struct job {
  * hold DUMPER_SNAPSHOT_BUDGET bytes, hold the thread for the dump. */
 #define DUMPER_SNAPSHOT_MAX (1u << 20)
 #define DUMPER_SNAPSHOT_BUDGET (64u << 20)
+#define DUMPER_WAKE_DELAY_NS 1000000ULL
 
 /* One dump on its way through the worker. The worker owns it from
  * submission until it is put on the done list. */
@@ -95,6 +96,8 @@ struct dumper {
 
     uint64_t dumps_started;
     uint64_t snap_bytes;           /* snapshots not yet written (loop only) */
+    bool wake_deferred;            /* queued copies, no worker woken yet (loop only) */
+    uint64_t wake_at_ns;           /* when to wake one for them (loop only) */
     bool quota_warned, flushing;
 
     timer_t timer;
@@ -283,9 +286,23 @@ static void remove_job(struct dumper *d, struct job *job)
     free(job);
 }
 
+static void defer_wake(struct dumper *d)
+{
+    if (d->wake_deferred)
+        return; /* the first copy's time stands: a stream of unmaps must not
+                   keep pushing it back */
+    d->wake_deferred = true;
+    d->wake_at_ns = now_ns() + DUMPER_WAKE_DELAY_NS;
+}
+
 static void arm_timer(struct dumper *d)
 {
-    uint64_t next = 0;
+    /* A copy waits for a worker: wake one once the loop is back, that is
+     * after the thread that unmapped has been let go (the timer fires at
+     * once, and its signal is read after the current stops). Waking it
+     * here would let the worker's file work take the CPU from the loop
+     * while that thread still waits for it. */
+    uint64_t next = d->wake_deferred ? d->wake_at_ns : 0;
     for (size_t i = 0; i < d->njobs; i++) {
         struct job *job = d->jobs[i];
         if (job->state == JOB_WAITING && (next == 0 || job->deadline_ns < next))
@@ -450,9 +467,11 @@ static bool start_job(struct dumper *d, struct job *job, bool snapshot)
     } else {
         pthread_mutex_lock(&d->lock);
         queued = todo_push(d, w);
-        if (queued)
+        if (queued && !w->snap)
             pthread_cond_signal(&d->wake);
         pthread_mutex_unlock(&d->lock);
+        if (queued && w->snap)
+            defer_wake(d);
     }
     if (!queued) {
         log_warn("out of memory: region 0x%" PRIx64 " not dumped", start);
@@ -478,9 +497,13 @@ static void end_batch(struct dumper *d)
         return;
     pthread_mutex_lock(&d->lock);
     size_t i = 0;
+    bool copies = false;
     for (; i < d->nbatch && todo_push(d, d->batch[i]); i++)
-        ;
-    pthread_cond_broadcast(&d->wake);
+        copies |= d->batch[i]->snap != NULL;
+    if (copies)
+        defer_wake(d); /* see arm_timer */
+    else
+        pthread_cond_broadcast(&d->wake);
     size_t pushed = i;
     /* Out of memory: these come back as failed dumps through the usual
      * path (an error event, held threads released). */
@@ -700,8 +723,20 @@ size_t dumper_dump_now(struct dumper *d, const struct dump_target *targets, size
     return started;
 }
 
+static void wake_workers(struct dumper *d)
+{
+    if (!d->wake_deferred)
+        return;
+    d->wake_deferred = false;
+    pthread_mutex_lock(&d->lock);
+    pthread_cond_broadcast(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+}
+
 void dumper_run_due(struct dumper *d)
 {
+    if (d->wake_deferred && d->wake_at_ns <= now_ns())
+        wake_workers(d);
     uint64_t now = now_ns();
     begin_batch(d);
     /* start_job may remove jobs: walk by id, not by index. */
@@ -813,6 +848,7 @@ void dumper_collect(struct dumper *d)
 bool dumper_flush(struct dumper *d)
 {
     d->flushing = true;
+    wake_workers(d);
     begin_batch(d);
     for (size_t i = 0; i < d->njobs;) {
         struct job *job = d->jobs[i];
@@ -839,6 +875,7 @@ void dumper_drain(struct dumper *d, uint64_t timeout_ns)
     uint64_t ns = (uint64_t)until.tv_nsec + timeout_ns % 1000000000ULL;
     until.tv_sec += (time_t)(timeout_ns / 1000000000ULL + ns / 1000000000ULL);
     until.tv_nsec = (long)(ns % 1000000000ULL);
+    wake_workers(d);
     for (;;) {
         dumper_collect(d);
         if (d->running == 0)
