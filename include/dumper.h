@@ -16,7 +16,7 @@
  *    least every second), and a read-only mapping of a file;
  *  - a region not yet dumped that is about to be unmapped, moved or shrunk,
  *    or whose process exits or execs, is dumped right then ("unmap", "exit",
- *    "exec"); at an unmap a region of up to DUMPER_SNAPSHOT_MAX is copied
+ *    "exec"); at an unmap a region of up to 1 MiB (dumper.c) is copied
  *    at once and the thread goes on, otherwise the thread doing it is held
  *    until the dump is written; a thread that unmaps a region whose dump
  *    (not a copy) is in flight is held until it is done (so a dump never
