@@ -13,13 +13,18 @@
  *   <pid>-<addr hex, no 0x>-<len>-<seq>.bin   the region, byte offset =
  *                                             address - addr, length len
  *   <pid>-<addr hex>-<len>-<seq>.json         metadata (one JSON object)
- *   <pid>-<addr hex>-<len>-<seq>.strings      dump_strings() output
- * Each is written under ".<name>.tmp" (O_EXCL|O_NOFOLLOW, mode 0600: dumps
- * hold tokens, keys and user data) and renamed into place only when
- * complete, the .json after the .bin: a log collector that sees a .json
- * can trust the .bin beside it. On any failure no file and no temporary
- * file is left behind. Names never clobber: an existing file of the same
- * name fails the dump with EEXIST.
+ *   <pid>-<addr hex>-<len>-<seq>.strings      --strings (dump_strings.h),
+ *                                             scanned as the .bin is written
+ * Each is written under a hidden temporary name (dump_file.h: O_EXCL|
+ * O_NOFOLLOW, mode 0600: dumps hold tokens, keys and user data) and
+ * renamed into place only when complete, the .json last: a log collector
+ * that sees a .json can trust the files beside it. On any failure no file
+ * and no temporary file is left behind. Names never clobber and a taken
+ * name never fails a dump: the dump takes the next seq whose names
+ * (.bin, .json and .strings) are all free.
+ *
+ * Reading and writing: dump_copy.h (pagemap first, then the reads; with a
+ * dump_pipe the writes go on at the same time on a writer thread).
  *
  * Threads: no global state; dump_region() and dump_strings() may run on a
  * worker thread while the tracer loop runs. They never log (the caller
@@ -36,6 +41,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
+
+#include "dump_file.h"
+#include "dump_strings.h"
 
 /* The pagemap granule: memread_page_flags() reports 4096-byte pages. */
 #define DUMP_PAGE_SIZE 4096u
@@ -54,9 +62,7 @@
  * memory and about 1.5 MiB of JSON at worst. */
 #define DUMP_MAX_RANGES 65536u
 
-/* Large enough for any "<pid>-<addr>-<len>-<seq>.strings" plus the
- * ".<name>.tmp" temporary form. */
-#define DUMP_NAME_MAX 96
+struct dump_snapshot;
 
 /* What to dump. The caller owns every pointer; dump_region() copies what it
  * keeps. */
@@ -74,6 +80,9 @@ struct dump_request {
                                   must be valid JSON: it is written as is */
     pid_t read_via;            /* thread to read through when pid has no memory
                                   (0: tid); the tracer knows which one still runs */
+    const struct dump_snapshot *snapshot; /* non-NULL: the region's pages as copied
+                                  earlier (dump_snapshot_take); nothing is read from
+                                  the process. addr and len must be the snapshot's */
 };
 
 /* [start, end) byte offsets from the region's start. */
@@ -97,6 +106,9 @@ struct dump_source {
     int (*page_flags)(pid_t pid, uint64_t addr, size_t npages, uint64_t *flags);
 };
 
+struct dump_pipe;
+struct dump_snapshot;
+
 struct dump_options {
     void *buf;         /* optional read buffer of buf_size bytes, reused across dumps
                           by a worker; NULL = dump_region() allocates and frees one */
@@ -107,12 +119,26 @@ struct dump_options {
     const atomic_bool *cancel; /* polled between reads: true = give up, ECANCELED,
                                   no file left (--exit-dump-timeout). NULL = never */
     const struct dump_source *source; /* NULL = memread */
+    /* Quota: called once the bytes that exist (pagemap) are known, before any
+     * file is created. false = no dump: -1 with error EDQUOT, error_op
+     * "quota" and the reason (written into why) in res->refused. NULL = none. */
+    bool (*reserve)(void *ctx, uint64_t resident, char *why, size_t why_size);
+    void *reserve_ctx;
+    /* --strings: 0 = none; else MIN, and "<base>.strings" is written from the
+     * bytes as they are written (no second read), res->top filled. A strings
+     * failure never fails the dump (res->strings_error says it). */
+    unsigned strings_min;
+    /* dump_copy.h: a writer thread, so that reading and writing overlap;
+     * NULL = both on this thread. Used for regions larger than its buffer. */
+    struct dump_pipe *pipe;
 };
 
 struct dump_result {
     char name[DUMP_NAME_MAX];      /* "<...>.bin", relative to the dump dir; set even on
                                       failure, so an error event can name it */
     char meta_name[DUMP_NAME_MAX]; /* "<...>.json" */
+    char strings_name[DUMP_NAME_MAX]; /* "<...>.strings"; "" when none was written */
+    unsigned seq;                  /* the seq of the names: req->seq or the next free one */
     uint64_t resident_bytes; /* bytes of the region pagemap said present or swapped */
     uint64_t bytes_read;     /* bytes copied and written: the .bin's data on disk
                                 (resident_bytes minus unreadable.bytes) */
@@ -125,6 +151,10 @@ struct dump_result {
     int error;                     /* 0, or the errno of the failure */
     const char *error_op;          /* static text: what failed ("write", "read
                                       pagemap", ...); NULL on success */
+    char refused[160];             /* EDQUOT: why opt->reserve refused the dump */
+    struct string_count top[DUMP_STRINGS_TOP]; /* opt->strings_min: most frequent runs */
+    size_t ntop;
+    int strings_error;             /* opt->strings_min: 0, or why no .strings was left */
 };
 
 /*
@@ -148,8 +178,8 @@ int dump_dir_open(const char *path, int *dir_fd);
  * Returns -1 with res->error/res->error_op set and nothing left on disk
  * when: the request is invalid (EINVAL), the process is gone before its
  * pages could be listed (ESRCH), permission is denied (EPERM/EACCES),
- * the disk is full or a write fails (ENOSPC, EIO, ...), a file of that
- * name exists (EEXIST), or opt->cancel was set (ECANCELED).
+ * the disk is full or a write fails (ENOSPC, EIO, ...), opt->reserve
+ * refused it (EDQUOT), or opt->cancel was set (ECANCELED).
  */
 int dump_region(int dir_fd, const struct dump_request *req, const struct dump_options *opt,
                 struct dump_result *res);
@@ -157,45 +187,22 @@ int dump_region(int dir_fd, const struct dump_request *req, const struct dump_op
 /* Frees res's range lists; safe on a zeroed result and twice. */
 void dump_result_release(struct dump_result *res);
 
-/* --strings: the most frequent runs. text is NUL-terminated (runs never
- * hold NUL). */
-#define DUMP_STRINGS_TOP 10
-#define DUMP_STRINGS_MIN_DEFAULT 6
-/* Longest run that is counted; also the largest MIN accepted (a longer
- * MIN would need unbounded buffering to decide whether to print a run).
- * Longer runs are written in full to the .strings file but not counted:
- * the top ten is about short repeated tokens (headers, keys, names). */
-#define DUMP_STRINGS_KEY_MAX 256
-/* Distinct runs counted: bounds the table at about 100k entries and
- * DUMP_STRINGS_ARENA_MAX bytes of text; runs first seen after that are
- * printed but not counted, so a huge dump of random text cannot make us
- * grow without bound. */
-#define DUMP_STRINGS_DISTINCT_MAX 100000u
-#define DUMP_STRINGS_ARENA_MAX (8u << 20)
-
-struct string_count {
-    char text[DUMP_STRINGS_KEY_MAX + 1];
-    size_t len;
-    uint64_t count;
-};
-
 /*
- * Reads bin_name (a .bin in dir_fd, holes skipped with SEEK_DATA) and
- * writes "<base>.strings" beside it (".bin" replaced; temporary name,
- * 0600, renamed when complete): every run of at least min printable bytes
- * (0x20-0x7e and tab), one per line, in file order, like strings(1).
- * Fills top[0..*ntop) with the most frequent counted runs, most frequent
- * first, ties in byte order. 0, or -1 with errno (EINVAL: min is 0 or
- * above DUMP_STRINGS_KEY_MAX) and no .strings file left.
+ * A small region's existing pages copied into our memory now (pagemap,
+ * then the reads, as a dump makes them), so that the thread about to
+ * unmap it can go on at once and the files are written later, by a
+ * worker, from the copy (req->snapshot). Costs about len bytes of our
+ * memory (untouched pages of the buffer are never written, so they cost
+ * nothing) and the time to read what exists: tens of microseconds for
+ * 64 KiB. NULL with errno when the process is gone or out of memory (then
+ * dump the usual way). src NULL = memread. Any thread; free with
+ * dump_snapshot_free() (NULL ok).
  */
-int dump_strings(int dir_fd, const char *bin_name, unsigned min,
-                 struct string_count top[DUMP_STRINGS_TOP], size_t *ntop);
+struct dump_snapshot *dump_snapshot_take(const struct dump_request *req,
+                                         const struct dump_source *src);
+void dump_snapshot_free(struct dump_snapshot *snap);
 
 /* ---- Pure parts, exposed for unit tests ---------------------------------- */
-
-/* "<pid>-<addr hex>-<len>-<seq><suffix>" into buf; -1 if it does not fit. */
-int dump_file_name(char *buf, size_t size, pid_t pid, uint64_t addr, uint64_t len,
-                   unsigned seq, const char *suffix);
 
 /* Appends [start, end) (start >= the last range's end), merging with the
  * last range when adjacent. -1 with ENOMEM only when allocation fails. */
@@ -204,35 +211,5 @@ void dump_ranges_release(struct dump_ranges *r);
 
 /* RFC 3339 UTC with microseconds, "2024-05-01T12:34:56.123456Z". */
 const char *dump_format_time(const struct timespec *ts, char buf[32]);
-
-/* Streaming strings(1) scanner: feed buffers in file order, break at
- * holes, finish at the end. Runs go to out (may be NULL) and are counted
- * in counter (may be NULL); both are borrowed, the caller closes/frees
- * them and checks out for write errors. The scanner itself owns nothing
- * (no release needed). */
-struct dump_counter;
-struct dump_scanner {
-    unsigned min;
-    FILE *out;
-    struct dump_counter *counter;
-    char head[DUMP_STRINGS_KEY_MAX]; /* the current run's first bytes */
-    uint64_t run_len;                /* the current run's length so far */
-    bool flushed;                    /* head already written (run too long to count) */
-};
-
-void dump_scanner_init(struct dump_scanner *s, unsigned min, FILE *out,
-                       struct dump_counter *counter);
-void dump_scanner_feed(struct dump_scanner *s, const unsigned char *buf, size_t len);
-void dump_scanner_break(struct dump_scanner *s); /* a non-printable byte: ends a run */
-void dump_scanner_finish(struct dump_scanner *s);
-
-/* Bounded counting table. _new returns NULL with ENOMEM; _free accepts NULL. */
-struct dump_counter *dump_counter_new(void);
-void dump_counter_free(struct dump_counter *c);
-void dump_counter_add(struct dump_counter *c, const char *s, size_t len);
-/* Top DUMP_STRINGS_TOP runs, most frequent first, ties in byte order. */
-size_t dump_counter_top(const struct dump_counter *c, struct string_count top[DUMP_STRINGS_TOP]);
-/* Distinct runs refused because the table was full. */
-uint64_t dump_counter_dropped(const struct dump_counter *c);
 
 #endif

@@ -3,23 +3,34 @@
  *
  * The tracer thread owns the dumper and is the only caller of every
  * function here. Dumps themselves (dump.h: process_vm_readv, pagemap,
- * sparse files) run on one worker thread, so the loop keeps serving stops
- * while a large region is written; the worker hands each finished dump
- * back and wakes the loop through an eventfd (dumper_done_fd); dump
- * deadlines are a timerfd (dumper_timer_fd). Both are in the loop's poll
- * set: no signal is involved.
+ * sparse files) run on DUMPER_WORKERS worker threads, each with a writer
+ * thread of its own (dump_copy.h), so the loop keeps serving stops while a
+ * large region is written; a worker hands each finished dump back and
+ * wakes the loop through an eventfd (dumper_done_fd); dump deadlines are a
+ * timerfd (dumper_timer_fd). Both are in the loop's poll set: no signal is
+ * involved.
  *
- * Rules (README "Dumps"):
+ * Rules (docs/mmapwatch.1, DUMPS):
  *  - a new region is dumped --delay after its mmap ("delay"), then every
  *    --redump ("redump") while it is mapped;
+ *  - not dumped: a region with nothing readable (a PROT_NONE reservation;
+ *    its timed dump waits for a commit, looked for every --delay, at
+ *    least every second), and a read-only mapping of a file;
  *  - a region not yet dumped that is about to be unmapped, moved or shrunk,
  *    or whose process exits or execs, is dumped right then ("unmap", "exit",
- *    "exec") while the thread that does it is held; a thread that unmaps a
- *    region whose dump is in flight is held until it is done (so a dump
- *    never mixes two mappings);
+ *    "exec"); at an unmap a region of up to 1 MiB (dumper.c) is copied
+ *    at once and the thread goes on, otherwise the thread doing it is held
+ *    until the dump is written; a thread that unmaps a region whose dump
+ *    (not a copy) is in flight is held until it is done (so a dump never
+ *    mixes two mappings);
+ *  - dumps that start together go newest region first, a dump a thread is
+ *    held for before any other;
  *  - quotas (--max-dumps, --max-dump-bytes) turn further dumps into "skip"
- *    events; tracing goes on. The byte quota is checked before each dump,
- *    so the dumps already in flight may pass it by their size.
+ *    events; tracing goes on. Each dump's resident size is reserved from
+ *    pagemap before it writes anything, so dumps that start together
+ *    cannot all pass the byte quota;
+ *  - past --exit-dump-timeout, dumps cancelled or not started get "skip"
+ *    events naming it.
  *
  * Regions are named by their id (struct region.id, unique for the run);
  * the dumper asks the tracer, through region_extent, where a region is
@@ -119,5 +130,11 @@ bool dumper_flush(struct dumper *d);
 /* Past the exit bound: the dump in flight is cancelled (no partial file)
  * and pending ones are skipped. */
 void dumper_cancel(struct dumper *d);
+
+/* Nothing is traced any more (the targets are gone): waits for the dumps
+ * still being written (copies taken before an unmap, dumps.h snapshots)
+ * and writes their events, for at most timeout_ns; then cancels the rest
+ * (skip events). Blocks the calling (loop) thread. */
+void dumper_drain(struct dumper *d, uint64_t timeout_ns);
 
 #endif

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dump_copy.h"
 #include "json.h"
 #include "log.h"
 #include "memread.h"
@@ -36,14 +37,6 @@ static const struct dump_source memread_source = {
 };
 
 /* ---- Small pure helpers ------------------------------------------------- */
-
-int dump_file_name(char *buf, size_t size, pid_t pid, uint64_t addr, uint64_t len,
-                   unsigned seq, const char *suffix)
-{
-    int n = snprintf(buf, size, "%d-%" PRIx64 "-%" PRIu64 "-%u%s", (int)pid, addr, len, seq,
-                     suffix);
-    return (n < 0 || (size_t)n >= size) ? -1 : 0;
-}
 
 const char *dump_format_time(const struct timespec *ts, char buf[32])
 {
@@ -124,89 +117,6 @@ static uint64_t elapsed_since(const struct timespec *start)
     return ns > 0 ? (uint64_t)ns : 0;
 }
 
-/* ---- Files: temporary, written whole, then published -------------------- */
-
-static int temp_name(char *buf, size_t size, const char *name)
-{
-    int n = snprintf(buf, size, ".%s.tmp", name);
-    return (n < 0 || (size_t)n >= size) ? -1 : 0;
-}
-
-/* O_EXCL: never write through a file someone placed there (or a stale
- * temporary of a crashed run: better one failed dump than a mixed file).
- * O_NOFOLLOW: never through a symlink. fchmod: the umask can only remove
- * bits, but an odd umask (0200) must not leave a dump unreadable to us or,
- * worse, make the mode depend on the environment. */
-static int create_temp(int dir_fd, const char *tmp)
-{
-    int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -1;
-    if (fchmod(fd, 0600) < 0) {
-        int e = errno;
-        close(fd);
-        unlinkat(dir_fd, tmp, 0);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
-
-/* Renames without ever replacing an existing file. RENAME_NOREPLACE where
- * the file system has it; else link (which fails on an existing name too)
- * and unlink. */
-static int publish(int dir_fd, const char *tmp, const char *name)
-{
-    if (renameat2(dir_fd, tmp, dir_fd, name, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno != EINVAL && errno != ENOSYS)
-        return -1;
-    if (linkat(dir_fd, tmp, dir_fd, name, 0) < 0)
-        return -1;
-    unlinkat(dir_fd, tmp, 0);
-    return 0;
-}
-
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (n == 0) { /* no progress and no error: treat as a full disk */
-            errno = ENOSPC;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
-}
-
-/* Flushes, optionally syncs and closes a stdio stream over a temporary
- * file; -1 with errno if anything written was lost (a full disk shows up
- * here, at the latest). Always closes. */
-static int finish_stream(FILE *f, bool sync)
-{
-    int err = 0;
-    if (fflush(f) != 0 || ferror(f))
-        err = errno ? errno : EIO;
-    if (!err && sync && fsync(fileno(f)) < 0)
-        err = errno;
-    if (fclose(f) != 0 && !err)
-        err = errno ? errno : EIO;
-    if (err) {
-        errno = err;
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- Metadata ----------------------------------------------------------- */
 
 /* Writes s as a JSON string (quoted) or null. The escape buffer is sized
@@ -253,7 +163,7 @@ static int write_meta(FILE *f, const struct dump_request *req, const struct dump
     fprintf(f, ",\"addr\":\"0x%" PRIx64 "\",\"len\":%" PRIu64 ",\"prot\":\"%s\",\"flags\":\"%s\"",
             req->addr, req->len, xlat_prot_short((unsigned long)(unsigned)req->prot, prot),
             xlat_map_flags((unsigned long)(unsigned)req->flags, flags, sizeof flags));
-    fprintf(f, ",\"seq\":%u,\"mapped_at\":", req->seq);
+    fprintf(f, ",\"seq\":%u,\"mapped_at\":", res->seq);
     if (req->mapped_at.tv_sec == 0 && req->mapped_at.tv_nsec == 0)
         fputs("null", f);
     else
@@ -274,167 +184,193 @@ static int write_meta(FILE *f, const struct dump_request *req, const struct dump
 
 /* ---- dump_region -------------------------------------------------------- */
 
-struct dump_ctx {
-    const struct dump_request *req;
-    const struct dump_options *opt;
-    const struct dump_source *src;
-    struct dump_result *res;
-    pid_t rpid;     /* the pid we read through */
-    int fd;         /* the .bin temporary */
-    char *buf;
-    size_t buf_size;
-};
-
-static bool cancelled(const struct dump_ctx *c)
+static int fail(struct dump_result *res, const char *op, int err)
 {
-    return c->opt && c->opt->cancel && atomic_load(c->opt->cancel);
-}
-
-static int fail(struct dump_ctx *c, const char *op, int err)
-{
-    c->res->error = err ? err : EIO;
-    c->res->error_op = op;
+    res->error = err ? err : EIO;
+    res->error_op = op;
     return -1;
 }
 
-/* Reads region offsets [s, e), all pages that pagemap listed as existing,
- * and writes them at the same offsets. What cannot be read (the page was
- * unmapped or protected after pagemap was read) is recorded, never
- * retried: the target is running and a retry would not be the same
- * memory anyway. */
-static int copy_run(struct dump_ctx *c, uint64_t s, uint64_t e)
+/* The .json into a new temporary; *tmp names it. */
+static int write_meta_file(int dir_fd, const struct dump_request *req, struct dump_result *res,
+                           bool sync, char *tmp, size_t tmp_size)
 {
-    struct dump_result *res = c->res;
-    uint64_t off = s;
-    while (off < e) {
-        if (cancelled(c))
-            return fail(c, "dump cancelled", ECANCELED);
-        size_t want = (e - off < c->buf_size) ? (size_t)(e - off) : c->buf_size;
-        ssize_t got = c->src->read(c->rpid, c->req->addr + off, c->buf, want);
-        /* A vanished process ends the dump: what follows would be a list of
-         * unreadable pages, not a dump. So does a refusal before anything
-         * was read (no permission at all); after that, a refused page is
-         * one that only /proc/PID/mem could have read (PROT_NONE). */
-        if (got < 0 && (errno == ESRCH ||
-                        ((errno == EPERM || errno == EACCES) && res->bytes_read == 0)))
-            return fail(c, "read memory", errno);
-        if (got <= 0) {
-            /* Skip to the end of the page holding off. */
-            uint64_t a = c->req->addr + off;
-            uint64_t next = (a | (DUMP_PAGE_SIZE - 1)) + 1 - c->req->addr;
-            if (next > e)
-                next = e;
-            if (dump_ranges_add(&res->unreadable, off, next) < 0)
-                return fail(c, "record unreadable range", ENOMEM);
-            off = next;
-            continue;
-        }
-        if ((size_t)got > want)
-            got = (ssize_t)want; /* a broken source must not make us overrun */
-        if (pwrite_all(c->fd, c->buf, (size_t)got, off) < 0)
-            return fail(c, "write", errno);
-        res->bytes_read += (uint64_t)got;
-        off += (uint64_t)got;
-    }
-    return 0;
-}
-
-/* Walks the region's pages in pagemap chunks, copying runs of existing
- * pages and recording the rest as holes. */
-static int copy_region(struct dump_ctx *c, uint64_t *flags)
-{
-    const struct dump_request *req = c->req;
-    struct dump_result *res = c->res;
-    uint64_t first = req->addr & ~(uint64_t)(DUMP_PAGE_SIZE - 1);
-    uint64_t end = req->addr + req->len;
-    uint64_t npages_total = (end - first + DUMP_PAGE_SIZE - 1) / DUMP_PAGE_SIZE;
-
-    for (uint64_t done = 0; done < npages_total;) {
-        if (cancelled(c))
-            return fail(c, "dump cancelled", ECANCELED);
-        uint64_t page = first + done * DUMP_PAGE_SIZE;
-        size_t n = (npages_total - done < DUMP_PAGEMAP_CHUNK) ? (size_t)(npages_total - done)
-                                                              : DUMP_PAGEMAP_CHUNK;
-        if (c->src->page_flags(c->rpid, page, n, flags) < 0) {
-            /* A leader that exited while its threads live has no mm behind
-             * /proc/PID any more; the mapping thread's tid still has it. */
-            pid_t via = req->read_via > 0 ? req->read_via : req->tid;
-            if (done == 0 && c->rpid == req->pid && via > 0 && via != req->pid) {
-                c->rpid = via;
-                continue;
-            }
-            int e = (errno == ENOENT) ? ESRCH : errno;
-            return fail(c, "read pagemap", e);
-        }
-        for (size_t i = 0; i < n;) {
-            bool exists = flags[i] & (MEMREAD_PAGE_PRESENT | MEMREAD_PAGE_SWAPPED);
-            size_t j = i + 1;
-            while (j < n && !!(flags[j] & (MEMREAD_PAGE_PRESENT | MEMREAD_PAGE_SWAPPED)) == exists)
-                j++;
-            /* Offsets relative to addr, clipped to the region (addr and
-             * len need not be page aligned). */
-            uint64_t a = page + i * (uint64_t)DUMP_PAGE_SIZE;
-            uint64_t b = page + j * (uint64_t)DUMP_PAGE_SIZE;
-            uint64_t s = (a < req->addr ? req->addr : a) - req->addr;
-            uint64_t e = (b > end ? end : b) - req->addr;
-            if (!exists) {
-                if (dump_ranges_add(&res->holes, s, e) < 0)
-                    return fail(c, "record hole", ENOMEM);
-            } else {
-                res->resident_bytes += e - s;
-                if (copy_run(c, s, e) < 0)
-                    return -1;
-            }
-            i = j;
-        }
-        done += n;
-    }
-    return 0;
-}
-
-/* *created tells the caller whether tmp is ours to remove: never a file
- * that was there before (EEXIST). */
-static int write_meta_file(struct dump_ctx *c, int dir_fd, const char *tmp, bool *created)
-{
-    int fd = create_temp(dir_fd, tmp);
+    int fd = dump_file_create_temp(dir_fd, res->meta_name, tmp, tmp_size);
     if (fd < 0)
-        return fail(c, "create metadata", errno);
-    *created = true;
+        return fail(res, "create metadata", errno);
     FILE *f = fdopen(fd, "w");
     if (!f) {
         int e = errno;
         close(fd);
-        return fail(c, "create metadata", e);
+        unlinkat(dir_fd, tmp, 0);
+        return fail(res, "create metadata", e);
     }
     errno = 0;
-    int rc = write_meta(f, c->req, c->res);
+    int rc = write_meta(f, req, res);
     long size = ftell(f);
     int e = errno;
-    if (finish_stream(f, c->opt && c->opt->sync) < 0)
-        return fail(c, "write metadata", errno);
-    if (rc < 0)
-        return fail(c, "write metadata", e);
-    c->res->meta_bytes = size > 0 ? (uint64_t)size : 0;
+    if (dump_file_finish_stream(f, sync) < 0 || rc < 0) {
+        e = rc < 0 ? (e ? e : EIO) : errno;
+        unlinkat(dir_fd, tmp, 0);
+        return fail(res, "write metadata", e);
+    }
+    res->meta_bytes = size > 0 ? (uint64_t)size : 0;
     return 0;
+}
+
+static int set_names(const struct dump_request *req, struct dump_result *res, unsigned seq,
+                     bool strings)
+{
+    res->seq = seq;
+    res->strings_name[0] = '\0';
+    if (dump_file_name(res->name, sizeof res->name, req->pid, req->addr, req->len, seq,
+                       ".bin") < 0 ||
+        dump_file_name(res->meta_name, sizeof res->meta_name, req->pid, req->addr, req->len,
+                       seq, ".json") < 0 ||
+        (strings && dump_file_name(res->strings_name, sizeof res->strings_name, req->pid,
+                                   req->addr, req->len, seq, ".strings") < 0))
+        return fail(res, "name dump file", ENAMETOOLONG);
+    return 0;
+}
+
+/* Puts the temporaries in place under the first seq from req->seq whose
+ * names are all free: the .bin, the .strings, then the .json (written
+ * here, since it names the .bin). A name taken meanwhile (someone else
+ * writes in the directory) moves what was published back and tries the
+ * next seq. On failure every temporary is still there for the caller to
+ * remove, and nothing is published. */
+static int publish_dump(int dir_fd, const struct dump_request *req, struct dump_result *res,
+                        const char *bin_tmp, const char *strings_tmp, bool sync)
+{
+    static const char *const suffixes[] = {".bin", ".json", ".strings"};
+    bool strings = strings_tmp[0] != '\0';
+    unsigned seq = req->seq;
+    for (unsigned attempt = 0; attempt < 64; attempt++, seq++) {
+        if (dump_file_free_seq(dir_fd, req->pid, req->addr, req->len, &seq, suffixes, 3) < 0)
+            return fail(res, "name dump file", errno);
+        if (set_names(req, res, seq, strings) < 0)
+            return -1;
+        if (dump_file_publish(dir_fd, bin_tmp, res->name) < 0) {
+            if (errno == EEXIST)
+                continue;
+            return fail(res, "rename dump file", errno);
+        }
+        int e = 0;
+        const char *op = NULL;
+        bool strings_done = false;
+        if (strings && dump_file_publish(dir_fd, strings_tmp, res->strings_name) < 0) {
+            e = errno;
+            op = "rename strings";
+        } else {
+            strings_done = strings;
+            char meta_tmp[DUMP_NAME_MAX + 16];
+            if (write_meta_file(dir_fd, req, res, sync, meta_tmp, sizeof meta_tmp) < 0)
+                e = res->error, op = res->error_op;
+            else if (dump_file_publish(dir_fd, meta_tmp, res->meta_name) < 0) {
+                e = errno;
+                op = "rename metadata";
+                unlinkat(dir_fd, meta_tmp, 0);
+            }
+        }
+        if (!op)
+            return 0;
+        /* Back to the temporaries: without its .json nothing is published. */
+        if (strings_done)
+            renameat2(dir_fd, res->strings_name, dir_fd, strings_tmp, RENAME_NOREPLACE);
+        if (renameat2(dir_fd, res->name, dir_fd, bin_tmp, RENAME_NOREPLACE) < 0)
+            unlinkat(dir_fd, res->name, 0); /* ours: never left without its .json */
+        if (e != EEXIST)
+            return fail(res, op, e);
+        res->error = 0;
+        res->error_op = NULL;
+        if (faccessat(dir_fd, bin_tmp, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+            return fail(res, "rename dump file", EEXIST);
+    }
+    return fail(res, "name dump file", EEXIST);
+}
+
+/* --strings: the scanner's output file and counter, fed by the copy. */
+struct strings_out {
+    char tmp[DUMP_NAME_MAX + 16];
+    FILE *f;
+    struct dump_counter *counter;
+    struct dump_scanner scanner;
+};
+
+static int strings_begin(int dir_fd, struct dump_result *res, unsigned min,
+                         struct strings_out *s)
+{
+    if (min == 0 || min > DUMP_STRINGS_KEY_MAX) {
+        res->strings_error = EINVAL;
+        return -1;
+    }
+    char name[DUMP_NAME_MAX];
+    snprintf(name, sizeof name, "%.*s.strings", (int)(strlen(res->name) - 4), res->name);
+    int fd = dump_file_create_temp(dir_fd, name, s->tmp, sizeof s->tmp);
+    if (fd < 0) {
+        res->strings_error = errno;
+        s->tmp[0] = '\0'; /* nothing of ours to publish or remove */
+        return -1;
+    }
+    s->counter = dump_counter_new();
+    s->f = fdopen(fd, "w");
+    if (!s->f || !s->counter) {
+        res->strings_error = ENOMEM;
+        if (s->f)
+            fclose(s->f);
+        else
+            close(fd);
+        s->f = NULL;
+        unlinkat(dir_fd, s->tmp, 0);
+        s->tmp[0] = '\0';
+        dump_counter_free(s->counter);
+        s->counter = NULL;
+        return -1;
+    }
+    /* A large buffer: runs are many small writes. */
+    setvbuf(s->f, NULL, _IOFBF, 1 << 16);
+    dump_scanner_init(&s->scanner, min, s->f, s->counter);
+    return 0;
+}
+
+/* The scan is complete: the .strings closed (left as a temporary for
+ * publish_dump), the top filled. On error the temporary is removed. */
+static void strings_end(int dir_fd, struct dump_result *res, struct strings_out *s, bool ok)
+{
+    if (!s->f)
+        return;
+    dump_scanner_finish(&s->scanner);
+    FILE *f = s->f;
+    s->f = NULL;
+    if (dump_file_finish_stream(f, false) < 0 && ok)
+        res->strings_error = errno;
+    if (!ok || res->strings_error) {
+        unlinkat(dir_fd, s->tmp, 0);
+        s->tmp[0] = '\0';
+    } else {
+        res->ntop = dump_counter_top(s->counter, res->top);
+    }
+    dump_counter_free(s->counter);
+    s->counter = NULL;
 }
 
 int dump_region(int dir_fd, const struct dump_request *req, const struct dump_options *opt,
                 struct dump_result *res)
 {
     struct timespec start;
-    char bin_tmp[DUMP_NAME_MAX + 8], meta_tmp[DUMP_NAME_MAX + 8];
-    uint64_t *flags = NULL;
-    bool bin_created = false, meta_created = false, bin_published = false;
+    char bin_tmp[DUMP_NAME_MAX + 16] = "";
+    struct strings_out strings = {.tmp = ""};
+    struct dump_ranges runs = {0};
     int rc = -1;
 
     memset(res, 0, sizeof *res);
     clock_gettime(CLOCK_REALTIME, &res->dumped_at);
     clock_gettime(CLOCK_MONOTONIC, &start);
 
-    struct dump_ctx c = {
+    struct dump_copy c = {
         .req = req,
-        .opt = opt,
         .src = (opt && opt->source) ? opt->source : &memread_source,
+        .cancel = opt ? opt->cancel : NULL,
         .res = res,
         .rpid = req ? req->pid : 0,
         .fd = -1,
@@ -442,18 +378,11 @@ int dump_region(int dir_fd, const struct dump_request *req, const struct dump_op
 
     if (!req || req->pid <= 0 || req->len == 0 || req->addr + req->len < req->addr ||
         (opt && opt->buf && opt->buf_size < DUMP_PAGE_SIZE)) {
-        fail(&c, "invalid dump request", EINVAL);
+        fail(res, "invalid dump request", EINVAL);
         goto out;
     }
-    if (dump_file_name(res->name, sizeof res->name, req->pid, req->addr, req->len, req->seq,
-                       ".bin") < 0 ||
-        dump_file_name(res->meta_name, sizeof res->meta_name, req->pid, req->addr, req->len,
-                       req->seq, ".json") < 0 ||
-        temp_name(bin_tmp, sizeof bin_tmp, res->name) < 0 ||
-        temp_name(meta_tmp, sizeof meta_tmp, res->meta_name) < 0) {
-        fail(&c, "name dump file", ENAMETOOLONG);
+    if (set_names(req, res, req->seq, false) < 0)
         goto out;
-    }
 
     if (opt && opt->buf) {
         c.buf = opt->buf;
@@ -466,71 +395,80 @@ int dump_region(int dir_fd, const struct dump_request *req, const struct dump_op
                          : DUMP_BUF_DEFAULT;
         c.buf = malloc(c.buf_size);
     }
-    flags = malloc(DUMP_PAGEMAP_CHUNK * sizeof *flags);
-    if (!c.buf || !flags) {
-        fail(&c, "allocate dump buffer", ENOMEM);
+    c.flags = malloc(DUMP_PAGEMAP_CHUNK * sizeof *c.flags);
+    if (!c.buf || !c.flags) {
+        fail(res, "allocate dump buffer", ENOMEM);
         goto out;
     }
 
-    c.fd = create_temp(dir_fd, bin_tmp);
+    /* What exists decides the quota and whether the writer thread is worth
+     * its hand-offs (a small region is read and written at once). */
+    uint64_t resident = 0;
+    c.runs = &runs;
+    if (dump_copy_count(&c, &resident) < 0)
+        goto out;
+    if (opt && opt->reserve &&
+        !opt->reserve(opt->reserve_ctx, resident, res->refused, sizeof res->refused)) {
+        res->resident_bytes = resident;
+        fail(res, "quota", EDQUOT);
+        goto out;
+    }
+    if (opt && opt->pipe && resident > dump_pipe_buf_size(opt->pipe))
+        c.pipe = opt->pipe;
+
+    c.fd = dump_file_create_temp(dir_fd, res->name, bin_tmp, sizeof bin_tmp);
     if (c.fd < 0) {
-        fail(&c, "create dump file", errno);
+        bin_tmp[0] = '\0';
+        fail(res, "create dump file", errno);
         goto out;
     }
-    bin_created = true;
+    if (opt && opt->strings_min && strings_begin(dir_fd, res, opt->strings_min, &strings) == 0)
+        c.scanner = &strings.scanner;
 
-    if (copy_region(&c, flags) < 0)
+    if (dump_copy_region(&c) < 0)
         goto out;
     /* Sets the size so trailing holes exist; on most file systems
      * extending a file allocates nothing. */
     if (ftruncate(c.fd, (off_t)req->len) < 0) {
-        fail(&c, "write", errno);
+        fail(res, "write", errno);
         goto out;
     }
     if (opt && opt->sync && fsync(c.fd) < 0) {
-        fail(&c, "write", errno);
+        fail(res, "write", errno);
         goto out;
     }
     int fd = c.fd;
     c.fd = -1;
     if (close(fd) < 0) { /* NFS and friends report write errors here */
-        fail(&c, "write", errno);
+        fail(res, "write", errno);
         goto out;
     }
-
-    if (write_meta_file(&c, dir_fd, meta_tmp, &meta_created) < 0)
+    strings_end(dir_fd, res, &strings, true);
+    if (publish_dump(dir_fd, req, res, bin_tmp, strings.tmp, opt && opt->sync) < 0)
         goto out;
-
-    if (publish(dir_fd, bin_tmp, res->name) < 0) {
-        fail(&c, "rename dump file", errno);
-        goto out;
-    }
-    bin_published = true;
-    if (publish(dir_fd, meta_tmp, res->meta_name) < 0) {
-        fail(&c, "rename metadata", errno);
-        goto out;
-    }
+    if (!strings.tmp[0])
+        res->strings_name[0] = '\0';
     rc = 0;
 
 out:
     if (c.fd >= 0)
         close(c.fd);
+    strings_end(dir_fd, res, &strings, false);
     if (rc < 0) {
-        /* One cleanup path: whatever exists of this dump goes. A .bin
-         * already renamed is removed too, since without its .json nobody
-         * can tell what it is. ENOENT from names never created is fine. */
+        /* One cleanup path: whatever temporary of this dump exists goes
+         * (publish_dump leaves nothing published on failure). */
         int e = errno;
-        if (bin_created)
+        if (bin_tmp[0])
             unlinkat(dir_fd, bin_tmp, 0);
-        if (bin_published)
-            unlinkat(dir_fd, res->name, 0);
-        if (meta_created)
-            unlinkat(dir_fd, meta_tmp, 0);
+        if (strings.tmp[0])
+            unlinkat(dir_fd, strings.tmp, 0);
+        res->strings_name[0] = '\0';
         errno = e;
     }
     if (!(opt && opt->buf))
         free(c.buf);
-    free(flags);
+    free(c.flags);
+    dump_ranges_release(&runs);
     res->elapsed_ns = elapsed_since(&start);
     if (rc < 0)
         errno = res->error;
@@ -632,371 +570,5 @@ int dump_dir_open(const char *path, int *dir_fd)
         return -1;
     }
     *dir_fd = fd;
-    return 0;
-}
-
-/* ---- --strings ---------------------------------------------------------- */
-
-struct dc_entry {
-    uint64_t hash;
-    uint64_t count; /* 0 = empty slot */
-    uint32_t off;   /* into the arena */
-    uint16_t len;
-};
-
-struct dump_counter {
-    struct dc_entry *slots;
-    size_t nslots; /* a power of two */
-    size_t used;
-    char *arena;
-    size_t arena_len, arena_cap;
-    uint64_t dropped;
-};
-
-#define DC_INITIAL_SLOTS 1024u
-
-/* FNV-1a: short keys, good enough spread for linear probing, no state. */
-static uint64_t dc_hash(const char *s, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-struct dump_counter *dump_counter_new(void)
-{
-    struct dump_counter *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->slots = calloc(DC_INITIAL_SLOTS, sizeof *c->slots);
-    if (!c->slots) {
-        free(c);
-        errno = ENOMEM;
-        return NULL;
-    }
-    c->nslots = DC_INITIAL_SLOTS;
-    return c;
-}
-
-void dump_counter_free(struct dump_counter *c)
-{
-    if (!c)
-        return;
-    free(c->slots);
-    free(c->arena);
-    free(c);
-}
-
-uint64_t dump_counter_dropped(const struct dump_counter *c) { return c->dropped; }
-
-static int dc_grow(struct dump_counter *c)
-{
-    size_t n = c->nslots * 2;
-    struct dc_entry *s = calloc(n, sizeof *s);
-    if (!s)
-        return -1;
-    for (size_t i = 0; i < c->nslots; i++) {
-        if (!c->slots[i].count)
-            continue;
-        size_t k = c->slots[i].hash & (n - 1);
-        while (s[k].count)
-            k = (k + 1) & (n - 1);
-        s[k] = c->slots[i];
-    }
-    free(c->slots);
-    c->slots = s;
-    c->nslots = n;
-    return 0;
-}
-
-void dump_counter_add(struct dump_counter *c, const char *s, size_t len)
-{
-    if (len == 0 || len > DUMP_STRINGS_KEY_MAX)
-        return;
-    uint64_t h = dc_hash(s, len);
-    size_t k = h & (c->nslots - 1);
-    for (; c->slots[k].count; k = (k + 1) & (c->nslots - 1)) {
-        struct dc_entry *e = &c->slots[k];
-        if (e->hash == h && e->len == len && memcmp(c->arena + e->off, s, len) == 0) {
-            e->count++;
-            return;
-        }
-    }
-    if (c->used >= DUMP_STRINGS_DISTINCT_MAX || c->arena_len + len > DUMP_STRINGS_ARENA_MAX) {
-        c->dropped++;
-        return;
-    }
-    if (c->arena_len + len > c->arena_cap) {
-        size_t cap = c->arena_cap ? c->arena_cap * 2 : 64 * 1024;
-        while (cap < c->arena_len + len)
-            cap *= 2;
-        if (cap > DUMP_STRINGS_ARENA_MAX)
-            cap = DUMP_STRINGS_ARENA_MAX;
-        char *a = realloc(c->arena, cap);
-        if (!a) {
-            c->dropped++;
-            return;
-        }
-        c->arena = a;
-        c->arena_cap = cap;
-    }
-    /* Keep the load at most one half so probes stay short; grow before
-     * inserting, then find the free slot again in the new table. */
-    if ((c->used + 1) * 2 > c->nslots) {
-        if (dc_grow(c) < 0) {
-            c->dropped++;
-            return;
-        }
-        k = h & (c->nslots - 1);
-        while (c->slots[k].count)
-            k = (k + 1) & (c->nslots - 1);
-    }
-    memcpy(c->arena + c->arena_len, s, len);
-    c->slots[k] = (struct dc_entry){
-        .hash = h, .count = 1, .off = (uint32_t)c->arena_len, .len = (uint16_t)len};
-    c->arena_len += len;
-    c->used++;
-}
-
-/* Most frequent first; equal counts in byte order so output is stable. */
-static int dc_before(uint64_t ca, const char *a, size_t la, uint64_t cb, const char *b, size_t lb)
-{
-    if (ca != cb)
-        return ca > cb;
-    size_t n = la < lb ? la : lb;
-    int m = memcmp(a, b, n);
-    return m != 0 ? m < 0 : la < lb;
-}
-
-size_t dump_counter_top(const struct dump_counter *c, struct string_count top[DUMP_STRINGS_TOP])
-{
-    size_t n = 0;
-    for (size_t i = 0; i < c->nslots; i++) {
-        const struct dc_entry *e = &c->slots[i];
-        if (!e->count)
-            continue;
-        const char *s = c->arena + e->off;
-        /* Insertion into a sorted array of ten: cheaper than sorting the
-         * whole table, and the table may hold 100k entries. */
-        size_t pos = n;
-        while (pos > 0 && dc_before(e->count, s, e->len, top[pos - 1].count, top[pos - 1].text,
-                                    top[pos - 1].len))
-            pos--;
-        if (pos >= DUMP_STRINGS_TOP)
-            continue;
-        size_t last = n < DUMP_STRINGS_TOP ? n : DUMP_STRINGS_TOP - 1;
-        memmove(&top[pos + 1], &top[pos], (last - pos) * sizeof *top);
-        memcpy(top[pos].text, s, e->len);
-        top[pos].text[e->len] = '\0';
-        top[pos].len = e->len;
-        top[pos].count = e->count;
-        if (n < DUMP_STRINGS_TOP)
-            n++;
-    }
-    return n;
-}
-
-static bool printable(unsigned char ch) { return (ch >= 0x20 && ch <= 0x7e) || ch == '\t'; }
-
-void dump_scanner_init(struct dump_scanner *s, unsigned min, FILE *out,
-                       struct dump_counter *counter)
-{
-    memset(s, 0, sizeof *s);
-    s->min = min;
-    s->out = out;
-    s->counter = counter;
-}
-
-void dump_scanner_break(struct dump_scanner *s)
-{
-    if (s->run_len == 0)
-        return;
-    if (s->flushed) {
-        if (s->out)
-            fputc('\n', s->out);
-    } else if (s->run_len >= s->min) {
-        if (s->out) {
-            fwrite(s->head, 1, (size_t)s->run_len, s->out);
-            fputc('\n', s->out);
-        }
-        if (s->counter)
-            dump_counter_add(s->counter, s->head, (size_t)s->run_len);
-    }
-    s->run_len = 0;
-    s->flushed = false;
-}
-
-void dump_scanner_finish(struct dump_scanner *s) { dump_scanner_break(s); }
-
-/* A span of printable bytes continuing the current run. Runs that fit the
- * head are held until they end (their length decides whether they print);
- * a longer run is already past min (min <= DUMP_STRINGS_KEY_MAX), so it is
- * streamed out and not counted. */
-static void scanner_span(struct dump_scanner *s, const unsigned char *p, size_t n)
-{
-    if (!s->flushed && s->run_len + n <= DUMP_STRINGS_KEY_MAX) {
-        memcpy(s->head + s->run_len, p, n);
-        s->run_len += n;
-        return;
-    }
-    if (!s->flushed) {
-        if (s->out)
-            fwrite(s->head, 1, (size_t)s->run_len, s->out);
-        s->flushed = true;
-    }
-    if (s->out)
-        fwrite(p, 1, n, s->out);
-    s->run_len += n;
-}
-
-void dump_scanner_feed(struct dump_scanner *s, const unsigned char *buf, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        size_t j = i;
-        while (j < len && printable(buf[j]))
-            j++;
-        if (j > i)
-            scanner_span(s, buf + i, j - i);
-        if (j < len) {
-            dump_scanner_break(s);
-            j++;
-        }
-        i = j;
-    }
-}
-
-/* "<base>.strings" for "<base>.bin" (any other name: name + ".strings"). */
-static int strings_name(char *buf, size_t size, const char *bin_name)
-{
-    size_t len = strlen(bin_name);
-    if (len > 4 && strcmp(bin_name + len - 4, ".bin") == 0)
-        len -= 4;
-    int n = snprintf(buf, size, "%.*s.strings", (int)len, bin_name);
-    return (n < 0 || (size_t)n >= size) ? -1 : 0;
-}
-
-/* Feeds the scanner the file's data segments; holes are runs of zeros, so
- * skipping them with SEEK_DATA/SEEK_HOLE changes nothing but the time (a
- * 1 GiB reservation with 16 MiB touched reads 16 MiB). */
-static int scan_file(int in, uint64_t size, struct dump_scanner *sc, unsigned char *buf,
-                     size_t buf_size)
-{
-    uint64_t off = 0;
-    while (off < size) {
-        off_t data = lseek(in, (off_t)off, SEEK_DATA);
-        if (data < 0) {
-            if (errno == ENXIO)
-                break; /* only a hole is left */
-            if (errno != EINVAL)
-                return -1;
-            data = (off_t)off; /* no SEEK_DATA here: everything is data */
-        }
-        if ((uint64_t)data > off) {
-            dump_scanner_break(sc);
-            off = (uint64_t)data;
-        }
-        off_t hole = lseek(in, (off_t)off, SEEK_HOLE);
-        uint64_t stop = (hole < 0 || (uint64_t)hole > size) ? size : (uint64_t)hole;
-        if (stop <= off)
-            stop = size; /* defensive: always make progress */
-        while (off < stop) {
-            size_t want = (stop - off < buf_size) ? (size_t)(stop - off) : buf_size;
-            ssize_t n = pread(in, buf, want, (off_t)off);
-            if (n < 0) {
-                if (errno == EINTR)
-                    continue;
-                return -1;
-            }
-            if (n == 0)
-                return 0; /* the file shrank under us: scan what was there */
-            dump_scanner_feed(sc, buf, (size_t)n);
-            off += (uint64_t)n;
-        }
-    }
-    return 0;
-}
-
-int dump_strings(int dir_fd, const char *bin_name, unsigned min,
-                 struct string_count top[DUMP_STRINGS_TOP], size_t *ntop)
-{
-    char name[DUMP_NAME_MAX], tmp[DUMP_NAME_MAX + 8];
-    int in = -1, err = 0;
-    bool tmp_created = false;
-    FILE *out = NULL;
-    struct dump_counter *counter = NULL;
-    unsigned char *buf = NULL;
-
-    *ntop = 0;
-    if (min == 0 || min > DUMP_STRINGS_KEY_MAX) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (strings_name(name, sizeof name, bin_name) < 0 || temp_name(tmp, sizeof tmp, name) < 0) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-
-    in = openat(dir_fd, bin_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    struct stat st;
-    if (in < 0 || fstat(in, &st) < 0) {
-        err = errno;
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        err = EINVAL;
-        goto out;
-    }
-    counter = dump_counter_new();
-    buf = malloc(DUMP_BUF_DEFAULT);
-    if (!counter || !buf) {
-        err = ENOMEM;
-        goto out;
-    }
-    int ofd = create_temp(dir_fd, tmp);
-    if (ofd < 0) {
-        err = errno;
-        goto out;
-    }
-    tmp_created = true;
-    out = fdopen(ofd, "w");
-    if (!out) {
-        err = errno;
-        close(ofd);
-        goto out;
-    }
-
-    struct dump_scanner sc;
-    dump_scanner_init(&sc, min, out, counter);
-    if (scan_file(in, (uint64_t)st.st_size, &sc, buf, DUMP_BUF_DEFAULT) < 0) {
-        err = errno;
-        goto out;
-    }
-    dump_scanner_finish(&sc);
-    FILE *f = out;
-    out = NULL;
-    if (finish_stream(f, false) < 0 || publish(dir_fd, tmp, name) < 0) {
-        err = errno;
-        goto out;
-    }
-    tmp_created = false;
-    *ntop = dump_counter_top(counter, top);
-
-out:
-    if (out)
-        fclose(out);
-    if (tmp_created)
-        unlinkat(dir_fd, tmp, 0);
-    if (in >= 0)
-        close(in);
-    dump_counter_free(counter);
-    free(buf);
-    if (err) {
-        errno = err;
-        return -1;
-    }
     return 0;
 }

@@ -19,10 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "dump.h"
+#include "dump_copy.h"
 #include "log.h"
 #include "output.h"
 
@@ -45,21 +47,47 @@ struct job {
     pid_t *waiters;        /* threads held until the running dump is done */
     size_t nwaiters;
     char *stack_json;      /* -k: the mapping call's stack, for the metadata; NULL */
+    bool snapshotted;      /* the running dump reads a copy: nobody needs holding */
 };
+
+/* A region about to go that is at most this large is copied into our
+ * memory at once and the thread let go (dump_snapshot_take): the held
+ * thread pays tens of microseconds instead of the whole dump, files
+ * included. Larger ones, or when the copies waiting for a worker already
+ * hold DUMPER_SNAPSHOT_BUDGET bytes, hold the thread for the dump. */
+#define DUMPER_SNAPSHOT_MAX (1u << 20)
+#define DUMPER_SNAPSHOT_BUDGET (64u << 20)
+#define DUMPER_WAKE_DELAY_NS 1000000ULL
 
 /* One dump on its way through the worker. The worker owns it from
  * submission until it is put on the done list. */
 struct work {
+    struct dumper *dumper;
     uint64_t region_id;
     pid_t owner, mapper;       /* the process and the thread that mapped it */
     struct dump_request req;
     char reason[16];
     struct dump_result res;
     int rc;
-    struct string_count *top;
-    size_t ntop;
     char *stack_json;          /* req.stack_json points here */
-    struct work *next;
+    bool urgent;               /* a thread is held for it: before any other */
+    struct dump_snapshot *snap; /* the region copied at the held moment, or NULL */
+    uint64_t snap_bytes;       /* its share of DUMPER_SNAPSHOT_BUDGET */
+    uint64_t reserved;         /* bytes counted against --max-dump-bytes */
+    struct work *next;         /* on the done list */
+};
+
+/* Dump workers: each reads one region at a time, with a writer thread of
+ * its own (dump_copy.h), so two cores serve one large dump, and two small
+ * dumps go at once. */
+#define DUMPER_WORKERS 2
+
+struct worker {
+    struct dumper *d;
+    pthread_t thread;
+    bool started;
+    void *buf;              /* read buffer for regions too small for the pipe */
+    struct dump_pipe *pipe; /* the writer thread */
 };
 
 struct dumper {
@@ -67,22 +95,33 @@ struct dumper {
     struct job **jobs;
     size_t njobs, cap;
 
-    uint64_t dumps_started, bytes_written;
+    uint64_t dumps_started;
+    uint64_t snap_bytes;           /* snapshots not yet written (loop only) */
+    bool wake_deferred;            /* queued copies, no worker woken yet (loop only) */
+    uint64_t wake_at_ns;           /* when to wake one for them (loop only) */
     bool quota_warned, flushing;
 
     int timer_fd;                  /* the next dump deadline (timerfd), in the loop's poll set */
-    int done_fd;                   /* eventfd: the worker finished a dump */
+    int done_fd;                   /* eventfd: a worker finished a dump */
 
-    pthread_t worker;
-    bool worker_started;
+    struct worker workers[DUMPER_WORKERS];
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    struct work *todo, *todo_tail; /* guarded by lock */
+    pthread_cond_t finished;       /* a dump went on the done list (dumper_drain) */
+    struct work **todo;            /* guarded by lock: a heap, best first (work_before) */
+    size_t ntodo, todo_cap;        /* guarded by lock */
+    uint64_t bytes_used;           /* guarded by lock: --max-dump-bytes, reserved included */
+    unsigned max_seq;              /* guarded by lock: the highest seq written so far */
     struct work *done;             /* guarded by lock */
     bool stop;                     /* guarded by lock */
+    /* Dumps that start together (an exit, a flush, a threshold) are handed
+     * over at once, so that the workers take them in order (work_before)
+     * rather than the first one to arrive (loop only). */
+    struct work **batch;
+    size_t nbatch, batch_cap;
+    bool batching;
     size_t running;                /* submitted and not collected (loop only) */
     atomic_bool cancel;
-    void *buf;                     /* the worker's read buffer */
 };
 
 static uint64_t now_ns(void)
@@ -94,56 +133,139 @@ static uint64_t now_ns(void)
 
 /* ---- the worker ------------------------------------------------------------ */
 
+/* Which dump goes first: one a thread waits for, then the newest region
+ * (the highest id). At an exit or a threshold that is the order that
+ * saves the most evidence if time or the quota runs out: the regions
+ * mapped last are the growth being chased, and the ones the user has no
+ * dump of yet (older ones had their --delay). */
+static bool work_before(const struct work *a, const struct work *b)
+{
+    if (a->urgent != b->urgent)
+        return a->urgent;
+    return a->region_id > b->region_id;
+}
+
+static void heap_swap(struct work **v, size_t i, size_t j)
+{
+    struct work *t = v[i];
+    v[i] = v[j];
+    v[j] = t;
+}
+
+/* Under d->lock. false when out of memory. */
+static bool todo_push(struct dumper *d, struct work *w)
+{
+    if (d->ntodo == d->todo_cap) {
+        size_t cap = d->todo_cap ? d->todo_cap * 2 : 64;
+        struct work **grown = realloc(d->todo, cap * sizeof *grown);
+        if (!grown)
+            return false;
+        d->todo = grown;
+        d->todo_cap = cap;
+    }
+    size_t i = d->ntodo++;
+    d->todo[i] = w;
+    while (i > 0 && work_before(d->todo[i], d->todo[(i - 1) / 2])) {
+        heap_swap(d->todo, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+    return true;
+}
+
+/* Under d->lock, ntodo > 0. */
+static struct work *todo_pop(struct dumper *d)
+{
+    struct work *top = d->todo[0];
+    d->todo[0] = d->todo[--d->ntodo];
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, r = l + 1, best = i;
+        if (l < d->ntodo && work_before(d->todo[l], d->todo[best]))
+            best = l;
+        if (r < d->ntodo && work_before(d->todo[r], d->todo[best]))
+            best = r;
+        if (best == i)
+            break;
+        heap_swap(d->todo, i, best);
+        i = best;
+    }
+    return top;
+}
+
+/* --max-dump-bytes, decided when a dump's resident size is known and
+ * before it writes anything: dumps that start together (at an exit, a
+ * flush, a threshold) cannot all pass. Called by a worker (dump.h). */
+static bool reserve_bytes(void *ctx, uint64_t resident, char *why, size_t why_size)
+{
+    struct work *w = ctx;
+    struct dumper *d = w->dumper;
+    pthread_mutex_lock(&d->lock);
+    uint64_t left = d->bytes_used < d->cfg.max_bytes ? d->cfg.max_bytes - d->bytes_used : 0;
+    bool ok = resident <= left;
+    if (ok) {
+        d->bytes_used += resident;
+        w->reserved = resident;
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (!ok)
+        snprintf(why, why_size,
+                 "--max-dump-bytes reached: %" PRIu64 " bytes resident, %" PRIu64 " of %" PRIu64
+                 " left",
+                 resident, left, d->cfg.max_bytes);
+    return ok;
+}
+
+/* The loop polls done_fd: a finished dump (or one that could not be
+ * queued) is waiting on the done list. */
+static void wake_loop(struct dumper *d)
+{
+    uint64_t one = 1;
+    if (write(d->done_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+        log_warn("dump worker: cannot wake the loop: %s", strerror(errno));
+}
+
 static void *worker_main(void *arg)
 {
-    struct dumper *d = arg;
-    struct dump_options opt = {.buf = d->buf, .buf_size = DUMP_BUF_DEFAULT,
-                               .cancel = &d->cancel};
-    unsigned max_seq = 0; /* the highest seq this run has written */
+    struct worker *me = arg;
+    struct dumper *d = me->d;
+    struct dump_options opt = {.buf = me->buf, .buf_size = DUMP_BUF_DEFAULT,
+                               .cancel = &d->cancel, .reserve = reserve_bytes,
+                               .strings_min = d->cfg.strings_min, .pipe = me->pipe};
     pthread_mutex_lock(&d->lock);
     for (;;) {
-        while (!d->todo && !d->stop)
+        while (!d->ntodo && !d->stop)
             pthread_cond_wait(&d->wake, &d->lock);
-        if (!d->todo)
+        if (!d->ntodo)
             break; /* stop, nothing left */
-        struct work *w = d->todo;
-        d->todo = w->next;
-        if (!d->todo)
-            d->todo_tail = NULL;
+        struct work *w = todo_pop(d);
+        /* A region mapped where an earlier one of the same length was has
+         * its files too: start above every seq used so far rather than
+         * step up from 1 (that made a program that reuses two addresses
+         * quadratic); dump.c takes the next free name from there. */
+        char name[DUMP_NAME_MAX];
+        if (dump_file_name(name, sizeof name, w->req.pid, w->req.addr, w->req.len, w->req.seq,
+                           ".bin") == 0 &&
+            !dump_file_name_free(d->cfg.dir_fd, name) && w->req.seq <= d->max_seq)
+            w->req.seq = d->max_seq + 1;
         pthread_mutex_unlock(&d->lock);
 
-        /* A region mapped where an earlier one of the same length was has
-         * its files too: take a seq above every one used so far rather
-         * than fail (stepping up one by one from 1 made a program that
-         * reuses two addresses quadratic). Only this thread writes here,
-         * so the probe cannot race with us. */
-        char name[DUMP_NAME_MAX];
-        while (w->req.seq < UINT32_MAX &&
-               dump_file_name(name, sizeof name, w->req.pid, w->req.addr, w->req.len,
-                              w->req.seq, ".bin") == 0 &&
-               faccessat(d->cfg.dir_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-            w->req.seq = w->req.seq > max_seq ? w->req.seq + 1 : max_seq + 1;
-        if (w->req.seq > max_seq)
-            max_seq = w->req.seq;
+        opt.reserve_ctx = w;
         w->rc = dump_region(d->cfg.dir_fd, &w->req, &opt, &w->res);
-        if (w->rc == 0 && d->cfg.strings_min &&
-            (w->top = calloc(DUMP_STRINGS_TOP, sizeof *w->top)) != NULL &&
-            dump_strings(d->cfg.dir_fd, w->res.name, d->cfg.strings_min, w->top, &w->ntop) < 0)
-            w->ntop = 0; /* the dump stands; the strings are a bonus */
 
         pthread_mutex_lock(&d->lock);
+        if (w->res.seq > d->max_seq)
+            d->max_seq = w->res.seq;
         w->next = d->done;
         d->done = w;
-        /* The loop polls this eventfd. */
-        uint64_t one = 1;
-        if (write(d->done_fd, &one, sizeof one) < 0 && errno != EAGAIN)
-            log_warn("dump worker: cannot wake the loop: %s", strerror(errno));
+        pthread_cond_broadcast(&d->finished);
+        wake_loop(d);
     }
     pthread_mutex_unlock(&d->lock);
     return NULL;
 }
 
 /* ---- jobs ------------------------------------------------------------------ */
+
+static void free_work(struct work *w);
 
 static struct job *find_job(struct dumper *d, uint64_t id, size_t *index)
 {
@@ -172,9 +294,23 @@ static void remove_job(struct dumper *d, struct job *job)
     free(job);
 }
 
+static void defer_wake(struct dumper *d)
+{
+    if (d->wake_deferred)
+        return; /* the first copy's time stands: a stream of unmaps must not
+                   keep pushing it back */
+    d->wake_deferred = true;
+    d->wake_at_ns = now_ns() + DUMPER_WAKE_DELAY_NS;
+}
+
 static void arm_timer(struct dumper *d)
 {
-    uint64_t next = 0;
+    /* A copy waits for a worker: wake one once the loop is back, that is
+     * after the thread that unmapped has been let go (the timer fires at
+     * once, and is read after the current stops). Waking it
+     * here would let the worker's file work take the CPU from the loop
+     * while that thread still waits for it. */
+    uint64_t next = d->wake_deferred ? d->wake_at_ns : 0;
     for (size_t i = 0; i < d->njobs; i++) {
         struct job *job = d->jobs[i];
         if (job->state == JOB_WAITING && (next == 0 || job->deadline_ns < next))
@@ -208,16 +344,57 @@ static bool over_quota(struct dumper *d, const char **why)
         *why = "--max-dumps reached";
         return true;
     }
-    if (d->bytes_written >= d->cfg.max_bytes) {
+    pthread_mutex_lock(&d->lock);
+    bool full = d->bytes_used >= d->cfg.max_bytes;
+    pthread_mutex_unlock(&d->lock);
+    if (full) {
         *why = "--max-dump-bytes reached";
         return true;
     }
     return false;
 }
 
-/* Hands job to the worker now. Returns false (and drops the job) when it
- * cannot be dumped: region gone, quota, out of memory. */
-static bool start_job(struct dumper *d, struct job *job)
+static void skip_event(struct dumper *d, const struct event_origin *o, uint64_t addr,
+                       uint64_t len, const char *why, const char *warning)
+{
+    if (!d->quota_warned) {
+        log_warn("%s: regions are no longer dumped; tracing goes on", warning);
+        d->quota_warned = true;
+    }
+    output_dump_skip(o, addr, len, why);
+}
+
+static bool is_timed(const char *reason)
+{
+    return strcmp(reason, "delay") == 0 || strcmp(reason, "redump") == 0;
+}
+
+/* Nothing in the region is readable (a PROT_NONE reservation, as JVMs and
+ * allocators make): there is nothing to save yet. A timed dump waits for
+ * a commit (an mprotect or a MAP_FIXED that makes part of it readable),
+ * looked for every --delay (at least every second); a dump before the
+ * region goes has nothing to save. Returns false: no dump started. */
+static bool wait_for_commit(struct dumper *d, struct job *job)
+{
+    if (job->later_reason) { /* dumper_dump_now came first: the timed one stands */
+        job->reason = job->later_reason;
+        job->deadline_ns = job->later_deadline_ns;
+        job->later_reason = NULL;
+    }
+    if (d->flushing || !is_timed(job->reason)) {
+        remove_job(d, job);
+        return false;
+    }
+    uint64_t recheck = d->cfg.delay_ns > 1000000000ULL ? d->cfg.delay_ns : 1000000000ULL;
+    job->state = JOB_WAITING;
+    job->deadline_ns = now_ns() + recheck;
+    return false;
+}
+
+/* Hands job to the worker now. Returns false (and drops the job, or
+ * keeps it waiting for a commit) when it cannot be dumped: region gone,
+ * nothing readable, the file has it, quota, out of memory. */
+static bool start_job(struct dumper *d, struct job *job, bool snapshot)
 {
     uint64_t start, end;
     int prot;
@@ -227,17 +404,22 @@ static bool start_job(struct dumper *d, struct job *job)
         remove_job(d, job);
         return false;
     }
+    if (!(prot & PROT_READ))
+        return wait_for_commit(d, job);
+    /* A read-only mapping of a file: the file has the same bytes (a
+     * private mapping differs only where written, which needs write
+     * permission first). */
+    if (!(job->target.flags & MAP_ANONYMOUS) && !(prot & PROT_WRITE)) {
+        remove_job(d, job);
+        return false;
+    }
     const char *why = NULL;
-    if (over_quota(d, &why) || atomic_load(&d->cancel)) {
+    if (atomic_load(&d->cancel) || over_quota(d, &why)) {
         if (atomic_load(&d->cancel))
             why = "--exit-dump-timeout reached";
-        if (!d->quota_warned) {
-            log_warn("%s: regions are no longer dumped; tracing goes on", why);
-            d->quota_warned = true;
-        }
         struct event_origin o;
         origin_of(job, &o);
-        output_dump_skip(&o, start, end - start, why);
+        skip_event(d, &o, start, end - start, why, why);
         remove_job(d, job);
         return false;
     }
@@ -247,9 +429,11 @@ static bool start_job(struct dumper *d, struct job *job)
         remove_job(d, job);
         return false;
     }
+    w->dumper = d;
     w->region_id = job->target.id;
     w->owner = job->target.pid;
     w->mapper = job->target.tid;
+    w->urgent = !is_timed(job->reason) && strcmp(job->reason, "threshold") != 0;
     snprintf(w->reason, sizeof w->reason, "%s", job->reason);
     w->req = (struct dump_request){
         /* dump.c reads through pid, then read_via: a thread that still
@@ -268,18 +452,83 @@ static bool start_job(struct dumper *d, struct job *job)
     memcpy(w->req.comm, job->target.comm, sizeof w->req.comm);
     if (job->stack_json && (w->stack_json = strdup(job->stack_json)))
         w->req.stack_json = w->stack_json;
+    job->snapshotted = false;
+    if (snapshot && w->req.len <= DUMPER_SNAPSHOT_MAX &&
+        d->snap_bytes + w->req.len <= DUMPER_SNAPSHOT_BUDGET &&
+        (w->snap = dump_snapshot_take(&w->req, NULL)) != NULL) {
+        w->req.snapshot = w->snap;
+        w->snap_bytes = w->req.len;
+        d->snap_bytes += w->snap_bytes;
+        job->snapshotted = true;
+    }
+    bool queued;
+    if (d->batching) {
+        queued = d->nbatch < d->batch_cap;
+        if (!queued) {
+            size_t cap = d->batch_cap ? d->batch_cap * 2 : 64;
+            struct work **grown = realloc(d->batch, cap * sizeof *grown);
+            if ((queued = grown != NULL)) {
+                d->batch = grown;
+                d->batch_cap = cap;
+            }
+        }
+        if (queued)
+            d->batch[d->nbatch++] = w;
+    } else {
+        pthread_mutex_lock(&d->lock);
+        queued = todo_push(d, w);
+        if (queued && !w->snap)
+            pthread_cond_signal(&d->wake);
+        pthread_mutex_unlock(&d->lock);
+        if (queued && w->snap)
+            defer_wake(d);
+    }
+    if (!queued) {
+        log_warn("out of memory: region 0x%" PRIx64 " not dumped", start);
+        free_work(w);
+        remove_job(d, job);
+        return false;
+    }
     job->state = JOB_RUNNING;
     d->dumps_started++;
     d->running++;
-    pthread_mutex_lock(&d->lock);
-    if (d->todo_tail)
-        d->todo_tail->next = w;
-    else
-        d->todo = w;
-    d->todo_tail = w;
-    pthread_cond_signal(&d->wake);
-    pthread_mutex_unlock(&d->lock);
     return true;
+}
+
+static void begin_batch(struct dumper *d)
+{
+    d->batching = true;
+}
+
+static void end_batch(struct dumper *d)
+{
+    d->batching = false;
+    if (!d->nbatch)
+        return;
+    pthread_mutex_lock(&d->lock);
+    size_t i = 0;
+    bool copies = false;
+    for (; i < d->nbatch && todo_push(d, d->batch[i]); i++)
+        copies |= d->batch[i]->snap != NULL;
+    if (copies)
+        defer_wake(d); /* see arm_timer */
+    else
+        pthread_cond_broadcast(&d->wake);
+    size_t pushed = i;
+    /* Out of memory: these come back as failed dumps through the usual
+     * path (an error event, held threads released). */
+    for (; i < d->nbatch; i++) {
+        struct work *w = d->batch[i];
+        w->rc = -1;
+        w->res.error = ENOMEM;
+        w->res.error_op = "queue dump";
+        w->next = d->done;
+        d->done = w;
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (pushed < d->nbatch)
+        wake_loop(d);
+    d->nbatch = 0;
 }
 
 /* ---- the interface --------------------------------------------------------- */
@@ -287,9 +536,8 @@ static bool start_job(struct dumper *d, struct job *job)
 struct dumper *dumper_new(const struct dumper_config *config)
 {
     struct dumper *d = calloc(1, sizeof *d);
-    if (!d || !(d->buf = malloc(DUMP_BUF_DEFAULT))) {
+    if (!d) {
         log_error("out of memory");
-        free(d);
         if (config->dir_fd >= 0)
             close(config->dir_fd); /* ours from the call on, whatever happens */
         return NULL;
@@ -297,22 +545,25 @@ struct dumper *dumper_new(const struct dumper_config *config)
     d->cfg = *config;
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->wake, NULL);
+    pthread_cond_init(&d->finished, NULL);
     d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     d->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (d->timer_fd < 0 || d->done_fd < 0) {
-        log_error("cannot start the dump worker: %s", strerror(errno));
-        dumper_free(d);
-        return NULL;
+    int rc = d->timer_fd < 0 || d->done_fd < 0 ? errno : 0;
+    /* The workers (and their writers) inherit the loop's blocked signals:
+     * every signal we serve stays on the loop's signalfd. */
+    for (unsigned i = 0; i < DUMPER_WORKERS && rc == 0; i++) {
+        struct worker *wk = &d->workers[i];
+        wk->d = d;
+        if (!(wk->buf = malloc(DUMP_BUF_DEFAULT)) || !(wk->pipe = dump_pipe_new(DUMP_BUF_DEFAULT)))
+            rc = errno ? errno : ENOMEM;
+        else if ((rc = pthread_create(&wk->thread, NULL, worker_main, wk)) == 0)
+            wk->started = true;
     }
-    /* The worker inherits the loop's blocked signals: every signal we
-     * serve stays on the loop's signalfd. */
-    int rc = pthread_create(&d->worker, NULL, worker_main, d);
     if (rc != 0) {
-        log_error("cannot start the dump worker: %s", strerror(rc));
+        log_error("cannot start the dump workers: %s", strerror(rc));
         dumper_free(d);
         return NULL;
     }
-    d->worker_started = true;
     return d;
 }
 
@@ -321,7 +572,7 @@ static void free_work(struct work *w)
     while (w) {
         struct work *next = w->next;
         dump_result_release(&w->res);
-        free(w->top);
+        dump_snapshot_free(w->snap);
         free(w->stack_json);
         free(w);
         w = next;
@@ -332,16 +583,24 @@ void dumper_free(struct dumper *d)
 {
     if (!d)
         return;
-    if (d->worker_started) {
-        atomic_store(&d->cancel, true);
-        pthread_mutex_lock(&d->lock);
-        d->stop = true;
-        free_work(d->todo);
-        d->todo = d->todo_tail = NULL;
-        pthread_cond_signal(&d->wake);
-        pthread_mutex_unlock(&d->lock);
-        pthread_join(d->worker, NULL);
+    atomic_store(&d->cancel, true);
+    pthread_mutex_lock(&d->lock);
+    d->stop = true;
+    while (d->ntodo)
+        free_work(todo_pop(d));
+    pthread_cond_broadcast(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+    for (unsigned i = 0; i < DUMPER_WORKERS; i++) {
+        struct worker *wk = &d->workers[i];
+        if (wk->started)
+            pthread_join(wk->thread, NULL);
+        dump_pipe_free(wk->pipe);
+        free(wk->buf);
     }
+    free(d->todo);
+    for (size_t i = 0; i < d->nbatch; i++)
+        free_work(d->batch[i]);
+    free(d->batch);
     free_work(d->done);
     if (d->timer_fd >= 0)
         close(d->timer_fd);
@@ -355,9 +614,9 @@ void dumper_free(struct dumper *d)
     free(d->jobs);
     pthread_mutex_destroy(&d->lock);
     pthread_cond_destroy(&d->wake);
+    pthread_cond_destroy(&d->finished);
     if (d->cfg.dir_fd >= 0)
         close(d->cfg.dir_fd);
-    free(d->buf);
     free(d);
 }
 
@@ -406,7 +665,7 @@ void dumper_schedule(struct dumper *d, const struct dump_target *target)
     if (!job)
         return;
     if (d->cfg.delay_ns == 0)
-        start_job(d, job);
+        start_job(d, job, false);
     else
         arm_timer(d);
 }
@@ -415,6 +674,7 @@ unsigned dumper_before_gone(struct dumper *d, pid_t pid, const uint64_t *ids, si
                             const char *reason, pid_t tid)
 {
     unsigned holds = 0;
+    begin_batch(d);
     for (size_t i = 0; i < n; i++) {
         struct job *job = find_job(d, ids[i], NULL);
         if (!job || job->target.pid != pid)
@@ -426,9 +686,13 @@ unsigned dumper_before_gone(struct dumper *d, pid_t pid, const uint64_t *ids, si
             if (job->dumped || !d->cfg.on_unmap)
                 continue;
             job->reason = reason;
-            if (!start_job(d, job))
+            /* Only at an unmap: at an exit or an exec the whole process
+             * stops for its dumps anyway, and its events come in order. */
+            if (!start_job(d, job, strcmp(reason, "unmap") == 0))
                 continue;
         }
+        if (job->snapshotted)
+            continue; /* the dump reads a copy: the thread may go on */
         /* Running now: hold the thread until it is done. */
         pid_t *grown = realloc(job->waiters, (job->nwaiters + 1) * sizeof *grown);
         if (!grown)
@@ -437,6 +701,7 @@ unsigned dumper_before_gone(struct dumper *d, pid_t pid, const uint64_t *ids, si
         job->waiters[job->nwaiters++] = tid;
         holds++;
     }
+    end_batch(d);
     arm_timer(d);
     return holds;
 }
@@ -447,6 +712,7 @@ size_t dumper_dump_now(struct dumper *d, const struct dump_target *targets, size
     if (d->flushing)
         return 0; /* what is pending is being finished already */
     size_t started = 0;
+    begin_batch(d);
     for (size_t i = 0; i < n; i++) {
         struct job *job = find_job(d, targets[i].id, NULL);
         if (job && job->state == JOB_RUNNING)
@@ -458,11 +724,22 @@ size_t dumper_dump_now(struct dumper *d, const struct dump_target *targets, size
         if (!job && !(job = add_job(d, &targets[i], reason, now_ns())))
             continue;
         job->reason = reason;
-        if (start_job(d, job))
+        if (start_job(d, job, false))
             started++;
     }
+    end_batch(d);
     arm_timer(d);
     return started;
+}
+
+static void wake_workers(struct dumper *d)
+{
+    if (!d->wake_deferred)
+        return;
+    d->wake_deferred = false;
+    pthread_mutex_lock(&d->lock);
+    pthread_cond_broadcast(&d->wake);
+    pthread_mutex_unlock(&d->lock);
 }
 
 int dumper_timer_fd(const struct dumper *d) { return d->timer_fd; }
@@ -473,17 +750,21 @@ void dumper_run_due(struct dumper *d)
     uint64_t expirations;
     if (read(d->timer_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
         log_warn("dump timer: %s", strerror(errno));
+    if (d->wake_deferred && d->wake_at_ns <= now_ns())
+        wake_workers(d);
     uint64_t now = now_ns();
+    begin_batch(d);
     /* start_job may remove jobs: walk by id, not by index. */
     for (size_t i = 0; i < d->njobs;) {
         struct job *job = d->jobs[i];
         uint64_t id = job->target.id;
         if (job->state == JOB_WAITING && job->deadline_ns <= now)
-            start_job(d, job);
+            start_job(d, job, false);
         size_t next;
         find_job(d, id, &next);
         i = next < d->njobs && d->jobs[next]->target.id == id ? next + 1 : next;
     }
+    end_batch(d);
     arm_timer(d);
 }
 
@@ -497,17 +778,30 @@ static void finish(struct dumper *d, struct work *w)
 
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", d->cfg.dir_path, w->res.name);
+    d->snap_bytes -= w->snap_bytes;
+    /* What the dump really wrote replaces what it reserved. */
+    pthread_mutex_lock(&d->lock);
+    d->bytes_used -= w->reserved;
+    if (w->rc == 0)
+        d->bytes_used += w->res.bytes_read;
+    pthread_mutex_unlock(&d->lock);
     if (w->rc == 0) {
-        d->bytes_written += w->res.bytes_read + w->res.meta_bytes;
         struct top_string top[DUMP_STRINGS_TOP];
-        for (size_t i = 0; i < w->ntop; i++) {
-            top[i].text = w->top[i].text;
-            top[i].count = w->top[i].count;
+        for (size_t i = 0; i < w->res.ntop; i++) {
+            top[i].text = w->res.top[i].text;
+            top[i].count = w->res.top[i].count;
         }
         output_dump(&o, w->req.addr, w->req.len, path, w->res.bytes_read,
-                    w->res.resident_bytes, w->req.reason, top, w->ntop);
+                    w->res.resident_bytes, w->req.reason, top, w->res.ntop);
         if (d->cfg.dumped)
             d->cfg.dumped(d->cfg.ctx, w->region_id);
+    } else if (w->res.error == EDQUOT) {
+        d->dumps_started--; /* not made: --max-dumps counts dumps made */
+        skip_event(d, &o, w->req.addr, w->req.len, w->res.refused, "--max-dump-bytes reached");
+    } else if (w->res.error == ECANCELED) {
+        skip_event(d, &o, w->req.addr, w->req.len,
+                   "--exit-dump-timeout reached: dump cancelled, no file left",
+                   "--exit-dump-timeout reached");
     } else {
         char message[256];
         snprintf(message, sizeof message, "%s: %s", w->res.error_op ? w->res.error_op : "dump",
@@ -516,7 +810,8 @@ static void finish(struct dumper *d, struct work *w)
     }
     if (!job)
         return;
-    job->seq = w->req.seq;
+    if (w->rc == 0)
+        job->seq = w->res.seq;
     for (size_t i = 0; i < job->nwaiters; i++)
         d->cfg.release(d->cfg.ctx, job->waiters[i]);
     free(job->waiters);
@@ -573,6 +868,8 @@ void dumper_collect(struct dumper *d)
 bool dumper_flush(struct dumper *d)
 {
     d->flushing = true;
+    wake_workers(d);
+    begin_batch(d);
     for (size_t i = 0; i < d->njobs;) {
         struct job *job = d->jobs[i];
         uint64_t id = job->target.id;
@@ -581,13 +878,37 @@ bool dumper_flush(struct dumper *d)
                 remove_job(d, job);
                 continue;
             }
-            start_job(d, job);
+            start_job(d, job, false);
         }
         size_t next;
         find_job(d, id, &next);
         i = next < d->njobs && d->jobs[next]->target.id == id ? next + 1 : next;
     }
+    end_batch(d);
     return d->running == 0 && d->njobs == 0;
+}
+
+void dumper_drain(struct dumper *d, uint64_t timeout_ns)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until); /* pthread_cond_timedwait's clock */
+    uint64_t ns = (uint64_t)until.tv_nsec + timeout_ns % 1000000000ULL;
+    until.tv_sec += (time_t)(timeout_ns / 1000000000ULL + ns / 1000000000ULL);
+    until.tv_nsec = (long)(ns % 1000000000ULL);
+    wake_workers(d);
+    for (;;) {
+        dumper_collect(d);
+        if (d->running == 0)
+            return;
+        pthread_mutex_lock(&d->lock);
+        int rc = 0;
+        while (!d->done && rc == 0)
+            rc = atomic_load(&d->cancel) ? pthread_cond_wait(&d->finished, &d->lock)
+                                         : pthread_cond_timedwait(&d->finished, &d->lock, &until);
+        pthread_mutex_unlock(&d->lock);
+        if (rc == ETIMEDOUT)
+            atomic_store(&d->cancel, true); /* the rest come back cancelled, at once */
+    }
 }
 
 void dumper_cancel(struct dumper *d)

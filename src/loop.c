@@ -568,6 +568,8 @@ int loop_run(struct loop *l)
         for (int i = 0; i < n; i++)
             on_ready(l, ready[i].data.fd);
     }
+    if (l->dumper) /* copies taken before an unmap may still be on their way to disk */
+        dumper_drain(l->dumper, l->opts->exit_dump_timeout_ns);
     cgroup_report_check_oom(l->cgroup); /* a kill that ended the last target */
     print_stats(l);
     if (l->summary) {

@@ -452,10 +452,10 @@ static int add_to_hull(const struct region *r, void *ctx)
         return 0;
     if (!e->found) {
         e->start = r->start;
-        e->prot = r->prot;
         e->found = true;
     }
-    e->end = r->end; /* regions come in address order */
+    e->prot |= r->prot; /* readable if any piece is: a committed part of a reservation */
+    e->end = r->end;    /* regions come in address order */
     return 0;
 }
 

@@ -148,7 +148,7 @@ static void print_usage(FILE *out)
         "      --dump-on-threshold  then dump every reported region still mapped\n"
         "                       (default: off)\n"
         "\n"
-        "DUMPS (each reported region's contents, written while the target runs)\n"
+        "DUMPS (on by default: each reported region's contents go to ./mmapwatch-dumps)\n"
         "      --delay DUR      dump a region DUR after its mmap (default: 5s;\n"
         "                       0 = at once)\n"
         "      --dump-dir DIR   where dumps go, created mode 0700 (default:\n"

@@ -470,7 +470,7 @@ TEST(region_pages)
     CHECK_STR(res.name, "4242-7f00000003e8-257148-7.bin");
     CHECK_STR(res.meta_name, "4242-7f00000003e8-257148-7.json");
     CHECK(fake_read_absent == 0); /* never asked for a page that is not there */
-    CHECK(fake_pagemap_calls == 1);
+    CHECK(fake_pagemap_calls == 1); /* counted once (the quota), the count's runs copied */
 
     /* Offsets are from addr, i.e. page 0 + 1000. */
     CHECK(res.holes.n == 3 && !res.holes.truncated);
@@ -642,7 +642,7 @@ TEST(region_read_fallbacks)
     fake_pagemap_errno = EIO;
     fake_bad_pid = 4242;
     CHECK(dump_region(dfd, &req, &opt, &res) == 0);
-    CHECK(fake_pagemap_calls == 2);
+    CHECK(fake_pagemap_calls == 2); /* refused, then through the mapper */
     CHECK_U64(res.bytes_read, 32 * PG);
     dump_result_release(&res);
 
@@ -662,6 +662,16 @@ TEST(region_read_fallbacks)
     remove_dir(dir);
 }
 
+/* Whether name in dir_fd is a regular file holding exactly text. */
+static int holds(int dir_fd, const char *name, const char *text)
+{
+    size_t len;
+    char *got = read_all(dir_fd, name, &len);
+    int ok = got && len == strlen(text) && memcmp(got, text, len) == 0;
+    free(got);
+    return ok;
+}
+
 TEST(region_never_clobbers)
 {
     fake_reset();
@@ -672,40 +682,97 @@ TEST(region_never_clobbers)
     struct dump_request req = fake_request(0, 4 * PG);
     struct dump_result res;
     CHECK(dump_region(dfd, &req, &opt, &res) == 0);
+    CHECK(res.seq == 7);
     dump_result_release(&res);
 
-    /* Same name again (a pid reused by a later run): refused, the first
-     * dump intact, nothing else left. */
+    /* Same name again (a pid reused by a later run): the next free seq,
+     * the first dump intact. */
     fake_state[0] = ABSENT;
-    CHECK(dump_region(dfd, &req, &opt, &res) == -1);
-    CHECK(res.error == EEXIST);
-    CHECK_STR(res.error_op, "rename dump file");
-    CHECK(count_entries(dir) == 2);
-    struct dump_ranges none = {0};
-    fake_state[0] = PRESENT;
-    CHECK(check_bin(dfd, &res, 0, 4 * PG, &none, &none));
-    dump_result_release(&res);
-
-    /* A stale temporary of that name (a crashed run) is not written
-     * through, and not removed: it is not ours. */
-    req.seq++;
-    int fd = openat(dfd, ".4242-7f0000000000-16384-8.bin.tmp", O_CREAT | O_WRONLY, 0600);
-    close(fd);
-    CHECK(dump_region(dfd, &req, &opt, &res) == -1);
-    CHECK(res.error == EEXIST);
-    CHECK_STR(res.error_op, "create dump file");
-    CHECK(count_entries(dir) == 3);
-    dump_result_release(&res);
-
-    /* Same for the metadata's temporary: the .bin written is removed. */
-    req.seq++;
-    fd = openat(dfd, ".4242-7f0000000000-16384-9.json.tmp", O_CREAT | O_WRONLY, 0600);
-    close(fd);
-    CHECK(dump_region(dfd, &req, &opt, &res) == -1);
-    CHECK(res.error == EEXIST);
-    CHECK_STR(res.error_op, "create metadata");
+    CHECK(dump_region(dfd, &req, &opt, &res) == 0);
+    CHECK(res.seq == 8);
+    CHECK_STR(res.name, "4242-7f0000000000-16384-8.bin");
+    CHECK_STR(res.meta_name, "4242-7f0000000000-16384-8.json");
     CHECK(count_entries(dir) == 4);
-    CHECK(faccessat(dfd, ".4242-7f0000000000-16384-9.bin.tmp", F_OK, 0) == -1);
+    dump_result_release(&res);
+    fake_state[0] = PRESENT;
+    CHECK(dump_region(dfd, &(struct dump_request){.pid = 0}, &opt, &res) == -1);
+    dump_result_release(&res);
+
+    /* Planted names, each of one file of a dump: a .json alone (seq 10), a
+     * symbolic link as the .bin (11, pointing at a file that must stay as
+     * it is), a .strings (12, with --strings), and the hidden temporary
+     * names of 13. None fails the dump, none is written or removed. */
+    static const char planted[] = "planted";
+    const char *const names[] = {"4242-7f0000000000-16384-10.json",
+                                 "4242-7f0000000000-16384-12.strings",
+                                 ".4242-7f0000000000-16384-13.bin.tmp",
+                                 ".4242-7f0000000000-16384-13.json.tmp",
+                                 ".4242-7f0000000000-16384-13.strings.tmp", "victim"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        int fd = openat(dfd, names[i], O_CREAT | O_WRONLY, 0600);
+        CHECK(fd >= 0 && write(fd, planted, strlen(planted)) == (ssize_t)strlen(planted));
+        close(fd);
+    }
+    CHECK(symlinkat("victim", dfd, "4242-7f0000000000-16384-11.bin") == 0);
+    int before = count_entries(dir);
+    struct dump_options sopt = {.source = &fake_source, .strings_min = 4};
+    for (unsigned seq = 10; seq <= 13; seq++) {
+        req.seq = seq;
+        CHECK(dump_region(dfd, &req, &sopt, &res) == 0);
+        /* 10, 11 and 12 have a name taken: the first seq with all three
+         * free is 13 (its temporaries are someone else's: others used). */
+        CHECK(res.seq == 13 + (seq - 10));
+        CHECK(res.strings_name[0] != '\0');
+        CHECK(check_bin(dfd, &res, 0, 4 * PG, &(struct dump_ranges){0},
+                        &(struct dump_ranges){0}));
+        dump_result_release(&res);
+    }
+    CHECK(count_entries(dir) == before + 4 * 3);
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        CHECK(holds(dfd, names[i], planted));
+    char target[16] = "";
+    CHECK(readlinkat(dfd, "4242-7f0000000000-16384-11.bin", target, sizeof target) == 6);
+    CHECK(memcmp(target, "victim", 6) == 0);
+    close(dfd);
+    remove_dir(dir);
+}
+
+/* The quota hook: asked once with the bytes that exist, before any file;
+ * a refusal is EDQUOT with its reason and leaves nothing. */
+static uint64_t reserve_asked;
+static bool reserve_allow;
+
+static bool test_reserve(void *ctx, uint64_t resident, char *why, size_t size)
+{
+    (void)ctx;
+    reserve_asked = resident;
+    if (!reserve_allow)
+        snprintf(why, size, "over by %u", 7u);
+    return reserve_allow;
+}
+
+TEST(region_reserve)
+{
+    layout_mixed();
+    const char *dir = make_dir();
+    CHECK(dir != NULL);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    struct dump_request req = fake_request(0, 64 * PG);
+    struct dump_options opt = {.source = &fake_source, .reserve = test_reserve};
+    struct dump_result res;
+    reserve_allow = false;
+    CHECK(dump_region(dfd, &req, &opt, &res) == -1);
+    CHECK(res.error == EDQUOT);
+    CHECK_STR(res.error_op, "quota");
+    CHECK_STR(res.refused, "over by 7");
+    CHECK(count_entries(dir) == 0);
+    uint64_t refused_at = reserve_asked;
+    dump_result_release(&res);
+    reserve_allow = true;
+    CHECK(dump_region(dfd, &req, &opt, &res) == 0);
+    CHECK_U64(reserve_asked, res.resident_bytes);
+    CHECK_U64(refused_at, res.resident_bytes);
+    CHECK(res.resident_bytes > 0 && res.resident_bytes < 64 * PG);
     dump_result_release(&res);
     close(dfd);
     remove_dir(dir);
@@ -808,6 +875,193 @@ TEST(dir_open)
     rmdir(base);
 }
 
+/* ---- the scanner against its oracle --------------------------------------
+ * The scanner as it was before it went 16 bytes at a time: one byte at a
+ * time. The fast one must print and count exactly what this one does. */
+
+static int oracle_printable(unsigned char ch) { return (ch >= 0x20 && ch <= 0x7e) || ch == '\t'; }
+
+static void oracle_break(struct dump_scanner *s)
+{
+    if (s->run_len == 0)
+        return;
+    if (s->flushed) {
+        if (s->out)
+            fputc('\n', s->out);
+    } else if (s->run_len >= s->min) {
+        if (s->out) {
+            fwrite(s->head, 1, (size_t)s->run_len, s->out);
+            fputc('\n', s->out);
+        }
+        if (s->counter)
+            dump_counter_add(s->counter, s->head, (size_t)s->run_len);
+    }
+    s->run_len = 0;
+    s->flushed = false;
+}
+
+static void oracle_span(struct dump_scanner *s, const unsigned char *p, size_t n)
+{
+    if (!s->flushed && s->run_len + n <= DUMP_STRINGS_KEY_MAX) {
+        memcpy(s->head + s->run_len, p, n);
+        s->run_len += n;
+        return;
+    }
+    if (!s->flushed) {
+        if (s->out)
+            fwrite(s->head, 1, (size_t)s->run_len, s->out);
+        s->flushed = true;
+    }
+    if (s->out)
+        fwrite(p, 1, n, s->out);
+    s->run_len += n;
+}
+
+static void oracle_feed(struct dump_scanner *s, const unsigned char *buf, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && oracle_printable(buf[j]))
+            j++;
+        if (j > i)
+            oracle_span(s, buf + i, j - i);
+        if (j < len) {
+            oracle_break(s);
+            j++;
+        }
+        i = j;
+    }
+}
+
+static uint64_t rng_state = 88172645463325252ULL;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Memory as dumps see it: zeros, binary, text runs short and long (past
+ * DUMP_STRINGS_KEY_MAX), tabs, DEL and high bytes at run edges. */
+static size_t random_memory(unsigned char *buf, size_t cap)
+{
+    size_t n = 0;
+    while (n < cap) {
+        size_t seg = 1 + rng() % 700;
+        if (seg > cap - n)
+            seg = cap - n;
+        unsigned kind = (unsigned)(rng() % 6);
+        for (size_t i = 0; i < seg; i++) {
+            unsigned char b;
+            switch (kind) {
+            case 0: b = 0; break;
+            case 1: b = (unsigned char)rng(); break;
+            case 2: b = (unsigned char)(0x20 + rng() % 95); break;
+            case 3: b = rng() % 9 ? (unsigned char)('a' + rng() % 26) : "\t\x7f\x80\x1f\xff"[rng() % 5]; break;
+            case 4: b = rng() % 3 ? 'x' : 0; break;
+            default: b = (unsigned char)(0x1e + rng() % 0x64); break; /* around both edges */
+            }
+            buf[n + i] = b;
+        }
+        n += seg;
+    }
+    return n;
+}
+
+TEST(strings_scanner_matches_oracle)
+{
+    static unsigned char mem[20000];
+    for (unsigned iter = 0; iter < 400; iter++) {
+        size_t len = random_memory(mem, 1 + rng() % sizeof mem);
+        unsigned min = 1 + (unsigned)(rng() % 12);
+        if (iter % 50 == 0)
+            min = DUMP_STRINGS_KEY_MAX;
+        char *outs[2] = {NULL, NULL};
+        size_t out_lens[2];
+        struct dump_counter *counters[2] = {dump_counter_new(), dump_counter_new()};
+        for (int which = 0; which < 2; which++) {
+            FILE *f = open_memstream(&outs[which], &out_lens[which]);
+            struct dump_scanner sc;
+            dump_scanner_init(&sc, min, f, counters[which]);
+            uint64_t pieces = rng_state; /* the same pieces and breaks for both */
+            size_t i = 0;
+            while (i < len) {
+                pieces = pieces * 6364136223846793005ULL + 1442695040888963407ULL;
+                size_t piece = 1 + (size_t)((pieces >> 33) % 3000);
+                if (piece > len - i)
+                    piece = len - i;
+                if (which)
+                    oracle_feed(&sc, mem + i, piece);
+                else
+                    dump_scanner_feed(&sc, mem + i, piece);
+                if ((pieces >> 20) % 7 == 0) { /* a hole between two reads */
+                    if (which)
+                        oracle_break(&sc);
+                    else
+                        dump_scanner_break(&sc);
+                }
+                i += piece;
+            }
+            if (which)
+                oracle_break(&sc);
+            else
+                dump_scanner_finish(&sc);
+            fclose(f);
+        }
+        CHECK(out_lens[0] == out_lens[1] && memcmp(outs[0], outs[1], out_lens[0]) == 0);
+        struct string_count top[2][DUMP_STRINGS_TOP];
+        size_t n0 = dump_counter_top(counters[0], top[0]);
+        size_t n1 = dump_counter_top(counters[1], top[1]);
+        CHECK(n0 == n1);
+        for (size_t k = 0; k < n0 && k < n1; k++)
+            CHECK(top[0][k].count == top[1][k].count && top[0][k].len == top[1][k].len &&
+                  memcmp(top[0][k].text, top[1][k].text, top[0][k].len) == 0);
+        free(outs[0]);
+        free(outs[1]);
+        dump_counter_free(counters[0]);
+        dump_counter_free(counters[1]);
+        if (*unit_failed_)
+            return;
+    }
+}
+
+/* --strings written during the dump (from the bytes as they are written;
+ * MIN 1: the fake pattern never has two printable bytes in a row)
+ * is the same file as the pass over the finished .bin. */
+TEST(strings_during_dump_match_file_pass)
+{
+    fake_reset();
+    layout_mixed();
+    const char *dir = make_dir();
+    CHECK(dir != NULL);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    struct dump_request req = fake_request(1000, 63 * PG);
+    struct dump_options opt = {.buf_size = 3 * PG, .source = &fake_source, .strings_min = 1};
+    struct dump_result res;
+    CHECK(dump_region(dfd, &req, &opt, &res) == 0);
+    CHECK(res.strings_name[0] != '\0');
+    size_t len_during;
+    char *during = read_all(dfd, res.strings_name, &len_during);
+    CHECK(during != NULL && len_during > 0);
+    CHECK(unlinkat(dfd, res.strings_name, 0) == 0);
+    struct string_count top[DUMP_STRINGS_TOP];
+    size_t n = 0;
+    CHECK(dump_strings(dfd, res.name, 1, top, &n) == 0);
+    size_t len_after;
+    char *after = read_all(dfd, res.strings_name, &len_after);
+    CHECK(after && len_after == len_during && memcmp(during, after, len_after) == 0);
+    CHECK(n == res.ntop);
+    for (size_t k = 0; k < n && k < res.ntop; k++)
+        CHECK(top[k].count == res.top[k].count && strcmp(top[k].text, res.top[k].text) == 0);
+    free(during);
+    free(after);
+    dump_result_release(&res);
+    close(dfd);
+    remove_dir(dir);
+}
+
 TEST(strings_file)
 {
     const char *dir = make_dir();
@@ -861,5 +1115,6 @@ UNIT_MAIN(UNIT_CASE(file_names), UNIT_CASE(ranges_merge), UNIT_CASE(ranges_cap),
           UNIT_CASE(time_format), UNIT_CASE(strings_scanner), UNIT_CASE(strings_long_runs),
           UNIT_CASE(counter_top), UNIT_CASE(counter_bounded), UNIT_CASE(region_pages),
           UNIT_CASE(region_options), UNIT_CASE(region_failures),
-          UNIT_CASE(region_read_fallbacks), UNIT_CASE(region_never_clobbers),
-          UNIT_CASE(region_write_error), UNIT_CASE(dir_open), UNIT_CASE(strings_file))
+          UNIT_CASE(region_read_fallbacks), UNIT_CASE(region_never_clobbers), UNIT_CASE(region_reserve),
+          UNIT_CASE(region_write_error), UNIT_CASE(dir_open), UNIT_CASE(strings_file),
+          UNIT_CASE(strings_scanner_matches_oracle), UNIT_CASE(strings_during_dump_match_file_pass))

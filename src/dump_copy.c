@@ -1,0 +1,491 @@
+/*
+ * dump_copy: pagemap-guided copy of a region into a sparse file, read and
+ * written in turn or, with a dump_pipe, at the same time. See
+ * include/dump_copy.h.
+ */
+#include "dump_copy.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dump.h"
+#include "dump_file.h"
+#include "dump_strings.h"
+#include "memread.h"
+
+/* Buffers in the ring: enough that a slow write does not stall reading
+ * at once, few enough to keep our footprint at a few MiB. */
+#define PIPE_SLOTS 4
+
+struct slot {
+    char *buf;
+    uint64_t off; /* region offset of buf[0] */
+    size_t len;
+};
+
+struct dump_pipe {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t filled, emptied;
+    struct slot slots[PIPE_SLOTS];
+    size_t buf_size;
+    unsigned head, count; /* slots[head] is the next to write; count are full */
+    bool stop;
+    struct dump_copy *copy; /* the dump being written (set while idle) */
+    int err;                /* first write error of this dump */
+};
+
+static bool cancelled(const struct dump_copy *c)
+{
+    return c->cancel && atomic_load(c->cancel);
+}
+
+static int fail(struct dump_copy *c, const char *op, int err)
+{
+    c->res->error = err ? err : EIO;
+    c->res->error_op = op;
+    return -1;
+}
+
+/* The writer's half: bytes at region offset off go into the .bin, and
+ * through the scanner when there is one (a gap since the last bytes is a
+ * hole or an unreadable page: it ends a run, as a zero byte would). */
+static int sink(struct dump_copy *c, uint64_t off, const char *data, size_t n)
+{
+    if (dump_file_pwrite_all(c->fd, data, n, off) < 0)
+        return -1;
+    if (c->scanner) {
+        if (off != c->scanned_to)
+            dump_scanner_break(c->scanner);
+        dump_scanner_feed(c->scanner, (const unsigned char *)data, n);
+        c->scanned_to = off + n;
+    }
+    return 0;
+}
+
+#define EXISTS_BITS (MEMREAD_PAGE_PRESENT | MEMREAD_PAGE_SWAPPED)
+#define EXISTS EXISTS_BITS
+
+/* ---- the pipe ---------------------------------------------------------- */
+
+static void *writer_main(void *arg)
+{
+    struct dump_pipe *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (p->count == 0 && !p->stop)
+            pthread_cond_wait(&p->filled, &p->lock);
+        if (p->count == 0)
+            break;
+        struct slot *s = &p->slots[p->head];
+        struct dump_copy *c = p->copy;
+        bool skip = p->err != 0; /* after an error, drain without writing */
+        pthread_mutex_unlock(&p->lock);
+        int err = 0;
+        if (!skip && sink(c, s->off, s->buf, s->len) < 0)
+            err = errno ? errno : EIO;
+        pthread_mutex_lock(&p->lock);
+        if (err && !p->err)
+            p->err = err;
+        p->head = (p->head + 1) % PIPE_SLOTS;
+        p->count--;
+        pthread_cond_signal(&p->emptied);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+struct dump_pipe *dump_pipe_new(size_t buf_size)
+{
+    buf_size &= ~(size_t)(DUMP_PAGE_SIZE - 1);
+    if (buf_size == 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct dump_pipe *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->buf_size = buf_size;
+    for (unsigned i = 0; i < PIPE_SLOTS; i++) {
+        if (!(p->slots[i].buf = malloc(buf_size))) {
+            for (unsigned j = 0; j < i; j++)
+                free(p->slots[j].buf);
+            free(p);
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->filled, NULL);
+    pthread_cond_init(&p->emptied, NULL);
+    int rc = pthread_create(&p->thread, NULL, writer_main, p);
+    if (rc != 0) {
+        pthread_mutex_destroy(&p->lock);
+        pthread_cond_destroy(&p->filled);
+        pthread_cond_destroy(&p->emptied);
+        for (unsigned i = 0; i < PIPE_SLOTS; i++)
+            free(p->slots[i].buf);
+        free(p);
+        errno = rc;
+        return NULL;
+    }
+    return p;
+}
+
+void dump_pipe_free(struct dump_pipe *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_signal(&p->filled);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->thread, NULL);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->filled);
+    pthread_cond_destroy(&p->emptied);
+    for (unsigned i = 0; i < PIPE_SLOTS; i++)
+        free(p->slots[i].buf);
+    free(p);
+}
+
+size_t dump_pipe_buf_size(const struct dump_pipe *p) { return p->buf_size; }
+
+/* A free slot to read into (waits for the writer), or NULL after a write
+ * error (then *err is it). */
+static struct slot *pipe_acquire(struct dump_pipe *p, int *err)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->count == PIPE_SLOTS && !p->err)
+        pthread_cond_wait(&p->emptied, &p->lock);
+    *err = p->err;
+    struct slot *s = *err ? NULL : &p->slots[(p->head + p->count) % PIPE_SLOTS];
+    pthread_mutex_unlock(&p->lock);
+    return s;
+}
+
+static void pipe_submit(struct dump_pipe *p, uint64_t off, size_t len)
+{
+    pthread_mutex_lock(&p->lock);
+    struct slot *s = &p->slots[(p->head + p->count) % PIPE_SLOTS];
+    s->off = off;
+    s->len = len;
+    p->count++;
+    pthread_cond_signal(&p->filled);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Waits until everything submitted is written; the dump's write error. */
+static int pipe_drain(struct dump_pipe *p)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->count > 0)
+        pthread_cond_wait(&p->emptied, &p->lock);
+    int err = p->err;
+    p->err = 0;
+    p->copy = NULL;
+    pthread_mutex_unlock(&p->lock);
+    return err;
+}
+
+/* ---- snapshots ---------------------------------------------------------- */
+
+struct dump_snapshot {
+    uint64_t first;   /* page-aligned start */
+    size_t npages;
+    uint64_t *flags;  /* pagemap entry of each page, as read */
+    uint8_t *bad;     /* 1: existed but could not be read */
+    char *data;       /* npages pages; only existing ones written */
+};
+
+void dump_snapshot_free(struct dump_snapshot *snap)
+{
+    if (!snap)
+        return;
+    free(snap->flags);
+    free(snap->bad);
+    free(snap->data);
+    free(snap);
+}
+
+struct dump_snapshot *dump_snapshot_take(const struct dump_request *req,
+                                         const struct dump_source *src)
+{
+    static const struct dump_source memread_source = {.read = memread_read,
+                                                      .page_flags = memread_page_flags};
+    if (!src)
+        src = &memread_source;
+    if (!req || req->len == 0 || req->addr + req->len < req->addr) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct dump_snapshot *snap = calloc(1, sizeof *snap);
+    if (!snap)
+        return NULL;
+    snap->first = req->addr & ~(uint64_t)(DUMP_PAGE_SIZE - 1);
+    uint64_t end = req->addr + req->len;
+    snap->npages = (size_t)((end - snap->first + DUMP_PAGE_SIZE - 1) / DUMP_PAGE_SIZE);
+    snap->flags = malloc(snap->npages * sizeof *snap->flags);
+    snap->bad = calloc(snap->npages, 1);
+    snap->data = malloc(snap->npages * DUMP_PAGE_SIZE);
+    if (!snap->flags || !snap->bad || !snap->data) {
+        dump_snapshot_free(snap);
+        errno = ENOMEM;
+        return NULL;
+    }
+    pid_t rpid = req->pid;
+    if (src->page_flags(rpid, snap->first, snap->npages, snap->flags) < 0) {
+        pid_t via = req->read_via > 0 ? req->read_via : req->tid;
+        if (via <= 0 || via == rpid ||
+            src->page_flags(rpid = via, snap->first, snap->npages, snap->flags) < 0) {
+            int e = errno == ENOENT ? ESRCH : errno;
+            dump_snapshot_free(snap);
+            errno = e;
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < snap->npages;) {
+        if (!(snap->flags[i] & EXISTS_BITS)) {
+            i++;
+            continue;
+        }
+        size_t j = i + 1;
+        while (j < snap->npages && (snap->flags[j] & EXISTS_BITS))
+            j++;
+        /* Whole pages of a run; a page that cannot be read is marked and
+         * skipped, as the dump itself would. */
+        for (size_t k = i; k < j;) {
+            uint64_t a = snap->first + k * (uint64_t)DUMP_PAGE_SIZE;
+            size_t want = (j - k) * DUMP_PAGE_SIZE;
+            ssize_t got = src->read(rpid, a, snap->data + k * DUMP_PAGE_SIZE, want);
+            if (got < 0 && errno == ESRCH) {
+                dump_snapshot_free(snap);
+                errno = ESRCH;
+                return NULL;
+            }
+            size_t pages = got > 0 ? (size_t)got / DUMP_PAGE_SIZE : 0;
+            if (pages == 0) {
+                snap->bad[k] = 1;
+                pages = 1;
+            }
+            k += pages;
+        }
+        i = j;
+    }
+    return snap;
+}
+
+/* As a process_vm_readv of the snapshot: up to the first page that could
+ * not be read; -1 (EFAULT) when that is the first. */
+static ssize_t snapshot_read(const struct dump_snapshot *snap, uint64_t addr, char *buf,
+                             size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        uint64_t a = addr + done;
+        if (a < snap->first)
+            break;
+        size_t page = (size_t)((a - snap->first) / DUMP_PAGE_SIZE);
+        if (page >= snap->npages || snap->bad[page] || !(snap->flags[page] & EXISTS_BITS))
+            break;
+        size_t in_page = (size_t)((a - snap->first) % DUMP_PAGE_SIZE);
+        size_t n = DUMP_PAGE_SIZE - in_page;
+        if (n > len - done)
+            n = len - done;
+        memcpy(buf + done, snap->data + page * DUMP_PAGE_SIZE + in_page, n);
+        done += n;
+    }
+    if (done == 0) {
+        errno = EFAULT;
+        return -1;
+    }
+    return (ssize_t)done;
+}
+
+/* ---- the copy ---------------------------------------------------------- */
+
+/* Reads region offsets [s, e), all pages that pagemap listed as existing,
+ * and has them written at the same offsets. What cannot be read (the page
+ * was unmapped or protected after pagemap was read) is recorded, never
+ * retried: the target is running and a retry would not be the same
+ * memory anyway. */
+static int copy_run(struct dump_copy *c, uint64_t s, uint64_t e)
+{
+    struct dump_result *res = c->res;
+    uint64_t off = s;
+    while (off < e) {
+        if (cancelled(c))
+            return fail(c, "dump cancelled", ECANCELED);
+        char *buf = c->buf;
+        size_t size = c->buf_size;
+        if (c->pipe) {
+            int err;
+            struct slot *slot = pipe_acquire(c->pipe, &err);
+            if (!slot)
+                return fail(c, "write", err);
+            buf = slot->buf;
+            size = c->pipe->buf_size;
+        }
+        size_t want = (e - off < size) ? (size_t)(e - off) : size;
+        ssize_t got = c->req->snapshot
+                          ? snapshot_read(c->req->snapshot, c->req->addr + off, buf, want)
+                          : c->src->read(c->rpid, c->req->addr + off, buf, want);
+        /* A vanished process ends the dump: what follows would be a list of
+         * unreadable pages, not a dump. So does a refusal before anything
+         * was read (no permission at all); after that, a refused page is
+         * one that only /proc/PID/mem could have read (PROT_NONE). */
+        if (got < 0 && (errno == ESRCH ||
+                        ((errno == EPERM || errno == EACCES) && res->bytes_read == 0)))
+            return fail(c, "read memory", errno);
+        if (got <= 0) {
+            /* Skip to the end of the page holding off. */
+            uint64_t a = c->req->addr + off;
+            uint64_t next = (a | (DUMP_PAGE_SIZE - 1)) + 1 - c->req->addr;
+            if (next > e)
+                next = e;
+            if (dump_ranges_add(&res->unreadable, off, next) < 0)
+                return fail(c, "record unreadable range", ENOMEM);
+            off = next;
+            continue;
+        }
+        if ((size_t)got > want)
+            got = (ssize_t)want; /* a broken source must not make us overrun */
+        if (c->pipe)
+            pipe_submit(c->pipe, off, (size_t)got);
+        else if (sink(c, off, buf, (size_t)got) < 0)
+            return fail(c, "write", errno);
+        res->bytes_read += (uint64_t)got;
+        off += (uint64_t)got;
+    }
+    return 0;
+}
+
+/* pagemap flags of n pages from page; on the first chunk, a leader that
+ * exited while its threads live has no mm behind /proc/PID any more: the
+ * thread named by read_via (or the mapper) still has it. */
+static int page_flags(struct dump_copy *c, uint64_t page, size_t n, bool first)
+{
+    const struct dump_request *req = c->req;
+    const struct dump_snapshot *snap = req->snapshot;
+    if (snap) {
+        size_t at = (size_t)((page - snap->first) / DUMP_PAGE_SIZE);
+        if (page < snap->first || at + n > snap->npages)
+            return fail(c, "read snapshot", EINVAL);
+        memcpy(c->flags, snap->flags + at, n * sizeof *c->flags);
+        return 0;
+    }
+    for (;;) {
+        if (c->src->page_flags(c->rpid, page, n, c->flags) == 0)
+            return 0;
+        pid_t via = req->read_via > 0 ? req->read_via : req->tid;
+        if (first && c->rpid == req->pid && via > 0 && via != req->pid) {
+            c->rpid = via;
+            continue;
+        }
+        return fail(c, "read pagemap", errno == ENOENT ? ESRCH : errno);
+    }
+}
+
+
+/* Walks the region's pages in pagemap chunks; calls run() for each run of
+ * pages that exist or not, with offsets clipped to the region (addr and
+ * len need not be page aligned). */
+static int walk(struct dump_copy *c, int (*run)(struct dump_copy *, bool, uint64_t, uint64_t))
+{
+    const struct dump_request *req = c->req;
+    uint64_t first = req->addr & ~(uint64_t)(DUMP_PAGE_SIZE - 1);
+    uint64_t end = req->addr + req->len;
+    uint64_t npages_total = (end - first + DUMP_PAGE_SIZE - 1) / DUMP_PAGE_SIZE;
+
+    for (uint64_t done = 0; done < npages_total;) {
+        if (cancelled(c))
+            return fail(c, "dump cancelled", ECANCELED);
+        uint64_t page = first + done * DUMP_PAGE_SIZE;
+        size_t n = (npages_total - done < DUMP_PAGEMAP_CHUNK) ? (size_t)(npages_total - done)
+                                                              : DUMP_PAGEMAP_CHUNK;
+        if (page_flags(c, page, n, done == 0) < 0)
+            return -1;
+        for (size_t i = 0; i < n;) {
+            bool exists = c->flags[i] & EXISTS;
+            size_t j = i + 1;
+            while (j < n && !!(c->flags[j] & EXISTS) == exists)
+                j++;
+            uint64_t a = page + i * (uint64_t)DUMP_PAGE_SIZE;
+            uint64_t b = page + j * (uint64_t)DUMP_PAGE_SIZE;
+            uint64_t s = (a < req->addr ? req->addr : a) - req->addr;
+            uint64_t e = (b > end ? end : b) - req->addr;
+            if (run(c, exists, s, e) < 0)
+                return -1;
+            i = j;
+        }
+        done += n;
+    }
+    return 0;
+}
+
+static int count_run(struct dump_copy *c, bool exists, uint64_t s, uint64_t e)
+{
+    if (!exists)
+        return 0;
+    c->counted += e - s;
+    if (c->runs && dump_ranges_add(c->runs, s, e) < 0)
+        return fail(c, "record run", ENOMEM);
+    return 0;
+}
+
+int dump_copy_count(struct dump_copy *c, uint64_t *resident)
+{
+    c->counted = 0;
+    int rc = walk(c, count_run);
+    *resident = c->counted;
+    return rc;
+}
+
+static int copy_or_hole(struct dump_copy *c, bool exists, uint64_t s, uint64_t e)
+{
+    if (!exists) {
+        if (dump_ranges_add(&c->res->holes, s, e) < 0)
+            return fail(c, "record hole", ENOMEM);
+        return 0;
+    }
+    c->res->resident_bytes += e - s;
+    return copy_run(c, s, e);
+}
+
+int dump_copy_region(struct dump_copy *c)
+{
+    if (c->pipe) {
+        pthread_mutex_lock(&c->pipe->lock);
+        c->pipe->copy = c;
+        c->pipe->err = 0;
+        pthread_mutex_unlock(&c->pipe->lock);
+    }
+    int rc;
+    if (c->runs && !c->runs->truncated) {
+        /* The runs counted: what lies between them is holes. */
+        uint64_t at = 0;
+        rc = 0;
+        for (size_t i = 0; i < c->runs->n && rc == 0; i++) {
+            const struct dump_range *r = &c->runs->v[i];
+            if (cancelled(c))
+                rc = fail(c, "dump cancelled", ECANCELED);
+            else if ((rc = copy_or_hole(c, false, at, r->start)) == 0)
+                rc = copy_or_hole(c, true, r->start, r->end);
+            at = r->end;
+        }
+        if (rc == 0)
+            rc = copy_or_hole(c, false, at, c->req->len);
+    } else {
+        rc = walk(c, copy_or_hole);
+    }
+    if (c->pipe) {
+        /* Even after a failure: the writer must be done with our fd and
+         * buffers before dump_region() closes and frees them. */
+        int err = pipe_drain(c->pipe);
+        if (err && rc == 0)
+            rc = fail(c, "write", err);
+    }
+    return rc;
+}
