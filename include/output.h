@@ -1,10 +1,19 @@
 /*
  * output: the only writer of events (text lines or JSON Lines).
  *
- * Every event is written whole and flushed at once, so that a log
- * collector or a `tail -f` sees each event as it happens and a crash loses
- * none already reported. Destinations: stderr (default, like strace, so a
- * launched command's stdout stays its own), stdout ("-"), or a file.
+ * Each line is flushed as soon as it is complete, so that a log collector
+ * or a `tail -f` sees each event as it happens and a crash loses none
+ * already reported. A line is not one atomic write: stdio may hand a long
+ * one (a JSON stack) to the kernel in pieces, so a reader of a pipe can
+ * see part of it before the rest, and a failed write can leave a partial
+ * last line. A text event of several lines (a stack, a dump's strings,
+ * the summary table) is written line after line with nothing between,
+ * since only the loop's thread writes. Destinations: stderr (default,
+ * like strace, so a launched command's stdout stays its own), stdout
+ * ("-"), or a file.
+ *
+ * Threads: every function here is for the loop's thread only (the
+ * renderers share one line buffer).
  *
  * A write error (disk full, reader gone) is reported once on stderr and
  * makes output_failed() true; the tracer then detaches: tracing that

@@ -241,7 +241,8 @@ def test_no_match_without_wait_exits_1():
 
 def test_target_event_text():
     """Text output: "[PID NAME] target (comm): CMDLINE", a newline inside
-    an argument shown as '?' so the event stays one line; JSON keeps it
+    an argument shown as \\x0a (escaped as every byte the target
+    controls, docs/mmapwatch.1) so the event stays one line; JSON keeps it
     escaped. --duration 0 detaches at once."""
     name = unique_name()
     path = named("trace_map", name)
@@ -250,7 +251,7 @@ def test_target_event_text():
     r = run_mmapwatch(["-o", "-", "--no-dump", "--duration", "0", "--comm", name])
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    want = f"[{pid} {name}] target (comm): {path} -w {truth.replace(chr(10), '?')}"
+    want = f"[{pid} {name}] target (comm): {path} -w {truth.replace(chr(10), chr(92) + 'x0a')}"
     assert len(lines) == 3 and lines[0].endswith(want), lines
     assert lines[1].endswith(f"[{pid} {name}] attached, 1 thread"), lines
     assert lines[2].endswith(f"[{pid} {name}] detached"), lines
