@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -88,6 +89,48 @@ static void output_event(const struct out_event *e)
         render_text(e);
 }
 
+/* -o FILE. A symbolic link there may have been planted to make us
+ * truncate something else (we run as root): it is followed only to an
+ * existing regular file owned by the user running us, the one case where
+ * someone points -o at a file of theirs through a link. */
+static int open_events_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd >= 0 || errno != ELOOP) {
+        if (fd < 0)
+            log_error("cannot open output file '%s': %s", path, strerror(errno));
+        return fd;
+    }
+    struct stat before, after;
+    if (stat(path, &before) < 0 || !S_ISREG(before.st_mode) || before.st_uid != geteuid()) {
+        log_error("refusing to write events to '%s': it is a symbolic link, and not to a "
+                  "regular file of yours; give the real path, or - for standard output",
+                  path);
+        return -1;
+    }
+    /* Opened without O_TRUNC, checked to be that same file, then emptied:
+     * the link cannot be switched between the check and the truncation. */
+    fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        log_error("cannot open output file '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &after) < 0 || after.st_dev != before.st_dev ||
+        after.st_ino != before.st_ino || !S_ISREG(after.st_mode)) {
+        log_error("refusing to write events to '%s': the symbolic link changed while it was "
+                  "opened; give the real path",
+                  path);
+        close(fd);
+        return -1;
+    }
+    if (ftruncate(fd, 0) < 0 || fcntl(fd, F_SETFL, 0) < 0) {
+        log_error("cannot open output file '%s': %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int output_open(const char *path, bool json)
 {
     out_json = json;
@@ -96,11 +139,12 @@ int output_open(const char *path, bool json)
     } else if (strcmp(path, "-") == 0) {
         out = stdout;
     } else {
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0 || !(out = fdopen(fd, "w"))) {
+        int fd = open_events_file(path);
+        if (fd < 0)
+            return -1;
+        if (!(out = fdopen(fd, "w"))) {
             log_error("cannot open output file '%s': %s", path, strerror(errno));
-            if (fd >= 0)
-                close(fd);
+            close(fd);
             return -1;
         }
         out_owned = true;

@@ -400,3 +400,52 @@ def test_text_format():
     me = [r for r in recs if r["kind"] == "self"][0]["pid"]
     assert_line(lines, rf"{TS} \[{child} exit-child\] exited with status 5")
     assert_line(lines, rf"{TS} \[{me} trace_exit\] killed by SIGTERM")
+
+
+def test_output_write_failure():
+    """Events nobody can read only cost the target: a write that fails
+    (-o /dev/full: ENOSPC) ends the run with exit 1 and one line saying
+    so, and the target is let go, running and untraced."""
+    p, pid = waiting_target()
+    # --duration: a build that ignored the failure would end, with 0
+    r = run_mmapwatch(["--json", "-o", "/dev/full", "--duration", "10", "-p", str(pid)])
+    line = one_line(r.stderr, "-o /dev/full")
+    assert r.returncode == 1, f"-o /dev/full: exit {r.returncode}, stderr {r.stderr!r}"
+    assert "cannot write events" in line and "No space left on device" in line, line
+    assert tracer_pid(pid) == 0, "target still traced after a failed write"
+    assert proc_state(pid) not in "tT", f"target left stopped: {proc_state(pid)}"
+    send_go(p)
+    wait_fixture(p, 0)
+
+
+def test_output_symlink_refused():
+    """-o through a planted symbolic link: refused with one line, and the
+    file it points to is not truncated; a link to a regular file of the
+    user's own is followed (and that file emptied, as -o FILE does)."""
+    d = tmpdir()
+    os.chmod(d, 0o755)
+    victim = os.path.join(d, "victim")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    os.chown(victim, 65534, 65534)  # somebody else's file
+    link = os.path.join(d, "events.jsonl")
+    os.symlink(victim, link)
+    r = run_mmapwatch(["--json", "-o", link, "--", "true"])
+    line = one_line(r.stderr, "-o LINK")
+    assert r.returncode == 1, f"-o LINK: exit {r.returncode}"
+    assert "symbolic link" in line and link in line, line
+    with open(victim) as f:
+        assert f.read() == "precious\n", "the link's target was written"
+    # a link to a directory, a device: refused too
+    for target in ("/dev/null", d):
+        other = os.path.join(d, "to-" + os.path.basename(target))
+        os.symlink(target, other)
+        r = run_mmapwatch(["-o", other, "--", "true"])
+        assert r.returncode == 1 and "symbolic link" in one_line(r.stderr, other), r.stderr
+    # the user's own regular file through a link: taken, emptied, written
+    os.chown(victim, os.geteuid(), os.getegid())
+    r = run_mmapwatch(["--json", "-o", link, "--", "true"])
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    events = harness.read_events(victim)
+    assert events and events[-1]["event"] == "exit", events
+    assert os.path.islink(link)
