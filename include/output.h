@@ -40,9 +40,9 @@ struct event_origin {
 };
 
 /* Opens the destination (path NULL = stderr, "-" = stdout, else a file
- * created 0644 / truncated). A symbolic link at path is refused unless it
- * leads to an existing regular file owned by the effective user. 0, or -1
- * after logging why. */
+ * created 0644 / truncated). A symbolic link at path is followed only if
+ * the effective user owns the link (so one planted by another user is
+ * refused). 0, or -1 after logging why. */
 int output_open(const char *path, bool json);
 void output_close(void);
 bool output_failed(void);

@@ -89,10 +89,12 @@ static void output_event(const struct out_event *e)
         render_text(e);
 }
 
-/* -o FILE. A symbolic link there may have been planted to make us
- * truncate something else (we run as root): it is followed only to an
- * existing regular file owned by the user running us, the one case where
- * someone points -o at a file of theirs through a link. */
+/* -o FILE. A symbolic link there may have been planted by another user to
+ * make us (root, often) truncate a file of theirs choosing: a link is
+ * followed only when the effective user owns the link itself (the user's
+ * own link, or /dev/fd/N of a shell's >(...)). The target is opened
+ * without O_TRUNC, checked to be what the path leads to now (a link
+ * switched meanwhile is refused), and only then emptied. */
 static int open_events_file(const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -101,29 +103,28 @@ static int open_events_file(const char *path)
             log_error("cannot open output file '%s': %s", path, strerror(errno));
         return fd;
     }
-    struct stat before, after;
-    if (stat(path, &before) < 0 || !S_ISREG(before.st_mode) || before.st_uid != geteuid()) {
-        log_error("refusing to write events to '%s': it is a symbolic link, and not to a "
-                  "regular file of yours; give the real path, or - for standard output",
-                  path);
+    struct stat link, now, opened;
+    if (lstat(path, &link) < 0 || !S_ISLNK(link.st_mode) || link.st_uid != geteuid()) {
+        log_error("refusing to write events to '%s': it is a symbolic link owned by uid %ld, "
+                  "not by you (it may have been planted); give the real path, or - for "
+                  "standard output",
+                  path, (long)link.st_uid);
         return -1;
     }
-    /* Opened without O_TRUNC, checked to be that same file, then emptied:
-     * the link cannot be switched between the check and the truncation. */
-    fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
         log_error("cannot open output file '%s': %s", path, strerror(errno));
         return -1;
     }
-    if (fstat(fd, &after) < 0 || after.st_dev != before.st_dev ||
-        after.st_ino != before.st_ino || !S_ISREG(after.st_mode)) {
+    if (fstat(fd, &opened) < 0 || lstat(path, &link) < 0 || link.st_uid != geteuid() ||
+        stat(path, &now) < 0 || now.st_dev != opened.st_dev || now.st_ino != opened.st_ino) {
         log_error("refusing to write events to '%s': the symbolic link changed while it was "
                   "opened; give the real path",
                   path);
         close(fd);
         return -1;
     }
-    if (ftruncate(fd, 0) < 0 || fcntl(fd, F_SETFL, 0) < 0) {
+    if (S_ISREG(opened.st_mode) && ftruncate(fd, 0) < 0) {
         log_error("cannot open output file '%s': %s", path, strerror(errno));
         close(fd);
         return -1;

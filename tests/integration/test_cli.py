@@ -419,31 +419,36 @@ def test_output_write_failure():
 
 
 def test_output_symlink_refused():
-    """-o through a planted symbolic link: refused with one line, and the
-    file it points to is not truncated; a link to a regular file of the
-    user's own is followed (and that file emptied, as -o FILE does)."""
+    """-o through a symbolic link planted by another user: refused with one
+    line, and the file it points to (ours: root's, as /etc/shadow would be)
+    is not truncated. The user's own link is followed, as is /dev/fd/N of
+    a shell's >(...), which the dump tests use."""
     d = tmpdir()
-    os.chmod(d, 0o755)
+    # Writable by anyone but not sticky: in a sticky /tmp the kernel's
+    # fs.protected_symlinks already refuses to follow another user's link.
+    os.chmod(d, 0o777)
     victim = os.path.join(d, "victim")
     with open(victim, "w") as f:
         f.write("precious\n")
-    os.chown(victim, 65534, 65534)  # somebody else's file
     link = os.path.join(d, "events.jsonl")
     os.symlink(victim, link)
+    os.lchown(link, 65534, 65534)  # planted by nobody
     r = run_mmapwatch(["--json", "-o", link, "--", "true"])
     line = one_line(r.stderr, "-o LINK")
     assert r.returncode == 1, f"-o LINK: exit {r.returncode}"
-    assert "symbolic link" in line and link in line, line
+    assert "symbolic link" in line and link in line and "65534" in line, line
     with open(victim) as f:
-        assert f.read() == "precious\n", "the link's target was written"
-    # a link to a directory, a device: refused too
-    for target in ("/dev/null", d):
-        other = os.path.join(d, "to-" + os.path.basename(target))
-        os.symlink(target, other)
-        r = run_mmapwatch(["-o", other, "--", "true"])
-        assert r.returncode == 1 and "symbolic link" in one_line(r.stderr, other), r.stderr
-    # the user's own regular file through a link: taken, emptied, written
-    os.chown(victim, os.geteuid(), os.getegid())
+        assert f.read() == "precious\n", "the planted link's target was written"
+    # a planted link to a file not there yet: nothing is created either
+    ghost = os.path.join(d, "ghost")
+    other = os.path.join(d, "other.jsonl")
+    os.symlink(ghost, other)
+    os.lchown(other, 65534, 65534)
+    r = run_mmapwatch(["-o", other, "--", "true"])
+    assert r.returncode == 1 and "symbolic link" in one_line(r.stderr, other), r.stderr
+    assert not os.path.exists(ghost), "a planted dangling link made us create its target"
+    # the user's own link: followed, its file emptied and written
+    os.lchown(link, os.geteuid(), os.getegid())
     r = run_mmapwatch(["--json", "-o", link, "--", "true"])
     assert r.returncode == 0 and r.stderr == "", r.stderr
     events = harness.read_events(victim)
