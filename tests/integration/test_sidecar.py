@@ -38,41 +38,19 @@ def named(fixture_name, name):
     return path
 
 
-class Sidecar:
-    """mmapwatch --json -o - -v OPTS, events read from its stdout and
-    diagnostics from its stderr, both through pipes."""
+class Sidecar(harness.EventReader):
+    """mmapwatch --json -o - -v OPTS, events read from its stdout (the
+    harness's EventReader) and diagnostics from its stderr, both through
+    pipes."""
 
     def __init__(self, *opts):
         self.argv = [MMAPWATCH, "--json", "-o", "-", "-v", *opts]
         self.proc = spawn(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           bufsize=0)
-        self.out = LineReader(self.proc.stdout)
+        super().__init__(self.proc.stdout,
+                         explain=lambda: f"rc={self.proc.poll()} log {self.log}")
         self.err = LineReader(self.proc.stderr)
-        self.events = []
         self.log = []
-
-    def next_event(self):
-        line = self.out.line()
-        if not line:
-            return None
-        ev = json.loads(line)
-        self.events.append(ev)
-        return ev
-
-    def wait_event(self, pred, what):
-        while True:
-            ev = self.next_event()
-            if ev is None:
-                raise AssertionError(f"mmapwatch ended before {what}: rc={self.proc.wait()} "
-                                     f"events {self.events[-8:]} log {self.log}")
-            if pred(ev):
-                return ev
-
-    def wait_attached(self, pids):
-        waiting = set(pids)
-        while waiting:
-            ev = self.wait_event(lambda e: e["event"] == "attach", f"attach of {waiting}")
-            waiting.discard(ev["pid"])
 
     def wait_log(self, text):
         while True:
@@ -85,8 +63,7 @@ class Sidecar:
 
     def finish(self, timeout=None):
         """Reads every event until mmapwatch exits; returns its status."""
-        while self.next_event() is not None:
-            pass
+        self.drain()
         rc = self.proc.wait(timeout=timeout or harness.WAIT_S)
         while True:
             line = self.err.line()
@@ -95,12 +72,6 @@ class Sidecar:
             self.log.append(line.rstrip("\n"))
         harness.check_event_fields(self.events)
         return rc
-
-    def of(self, kind, pid=None):
-        return [e for e in self.events if e["event"] == kind and (pid is None or e["pid"] == pid)]
-
-    def index(self, ev):
-        return next(i for i, e in enumerate(self.events) if e is ev)
 
 
 def check_target(sc, pid, comm, cmdline, matched):
