@@ -51,7 +51,6 @@ struct task {
     bool group_stopped;         /* last stop was a group-stop (PTRACE_LISTEN in effect) */
     bool exiting;               /* reached PTRACE_EVENT_EXIT (see task_mark_exiting) */
     unsigned holds;             /* dumps it waits for before it may go on (dumper.h) */
-    int comm_fd;                /* /proc/PID/task/TID/comm, opened at the first event; -1 */
     char leader_comm[PROCFS_COMM_MAX]; /* leaders: name kept for the exit event */
     struct task *hash_next;
 };

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 struct task_table {
     struct task **buckets;
@@ -67,8 +66,6 @@ void task_table_free(struct task_table *table)
         while (t) {
             struct task *next = t->hash_next;
             addr_space_put(table, t->as);
-            if (t->comm_fd >= 0)
-                close(t->comm_fd);
             free(t);
             t = next;
         }
@@ -144,7 +141,6 @@ struct task *task_add(struct task_table *table, pid_t tid, pid_t pid, struct add
     as->refs++;
     as->live++;
     t->syscall = SYSCALL_UNKNOWN;
-    t->comm_fd = -1;
     link_task(table, t);
     if (++table->count > table->nbuckets)
         grow(table);
@@ -158,8 +154,6 @@ void task_remove(struct task_table *table, struct task *task)
     if (!task->exiting)
         task->as->live--;
     addr_space_put(table, task->as);
-    if (task->comm_fd >= 0)
-        close(task->comm_fd);
     free(task);
 }
 
@@ -167,10 +161,6 @@ void task_rekey(struct task_table *table, struct task *task, pid_t new_tid)
 {
     unlink_task(table, task);
     task->tid = new_tid;
-    if (task->comm_fd >= 0) { /* named the old tid */
-        close(task->comm_fd);
-        task->comm_fd = -1;
-    }
     link_task(table, task);
 }
 
@@ -178,11 +168,8 @@ size_t task_count(const struct task_table *table) { return table->count; }
 
 void task_read_comm(struct task *task, char comm[PROCFS_COMM_MAX])
 {
-    if (task->comm_fd < 0)
-        task->comm_fd = procfs_open_comm(task->pid, task->tid);
-    if (task->comm_fd >= 0 && procfs_pread_comm(task->comm_fd, comm) == 0)
-        return;
-    /* Out of fds, or the thread is gone: one plain read, no fd kept. */
+    /* By path each time: a descriptor kept per thread ran a 1,000-thread
+     * JVM out of descriptors, and then everything else failed. */
     procfs_read_comm(task->pid, task->tid, comm);
 }
 
