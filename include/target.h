@@ -16,9 +16,11 @@
 
 #include "filter.h"
 
-/* Raises our own open-file soft limit to the hard one (we keep an fd per
- * traced thread), remembering the original so that a launched command gets
- * the limits it would have had. Call once, before target_launch(). */
+/* Raises our own open-file soft limit to the hard one (a traced JVM has
+ * thousands of threads and each dump, unwinder cache and /proc read takes
+ * a descriptor), remembering the original so that a launched command gets
+ * the limits it would have had, and takes procfs's reserve descriptor
+ * (procfs.h). Call once, before target_launch(). */
 void target_raise_file_limit(void);
 
 /* Starts argv[0] (searched in PATH) seized with ptrace_options. The child

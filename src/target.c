@@ -16,12 +16,14 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "procfs.h"
 
 static struct rlimit original_nofile;
 static bool nofile_raised;
 
 void target_raise_file_limit(void)
 {
+    procfs_keep_reserve();
     struct rlimit files;
     if (getrlimit(RLIMIT_NOFILE, &files) < 0 || files.rlim_cur >= files.rlim_max)
         return;
