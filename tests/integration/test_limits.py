@@ -85,3 +85,74 @@ def test_out_of_fds_attach():
     stderr = w.stderr.read().decode()
     assert rc == 0, f"rc={rc} stderr={stderr!r}"
     check_fd_run(stream.events, read_truth(truth), stderr, pid)
+
+
+# ---------------------------------------------------------------------------
+# thread names are the traced program's bytes (tests/fixtures/name_bytes.c)
+
+
+def name_runs(*opts):
+    truth = os.path.join(tmpdir(), "truth")
+    out = os.path.join(tmpdir(), "events")
+    r = harness.run_mmapwatch(["--min-size", "1M", "--no-dump", "-o", out, *opts, "--",
+                               fixture("name_bytes"), truth])
+    assert r.returncode == 0, r.stderr
+    with open(out, "rb") as f:
+        data = f.read()
+    return data, truth_of(read_truth(truth), "mmap")
+
+
+def text_escape(raw):
+    """The text form docs/mmapwatch.1 promises: \\xNN for control bytes,
+    DEL, backslash, C1 controls and bytes that are not UTF-8."""
+    out, i = [], 0
+    while i < len(raw):
+        for n in (4, 3, 2, 1):
+            chunk = raw[i:i + n]
+            try:
+                ch = chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            if len(ch) == 1 and not (ord(ch) < 0x20 or 0x7f <= ord(ch) < 0xa0 or ch == "\\"):
+                out.append(ch)
+                i += n
+                break
+        else:
+            out.append(f"\\x{raw[i]:02x}")
+            i += 1
+    return "".join(out)
+
+
+def test_thread_names_escaped_in_text():
+    """No byte of a thread name reaches the terminal raw: no ESC, CR or
+    stray newline inside a field; each name shown in its escaped form."""
+    data, recs = name_runs()
+    assert b"\x1b" not in data and b"\r" not in data and b"\xc2\x9b" not in data, data
+    text = data.decode("utf-8")  # all of it valid UTF-8 now
+    lines = text.splitlines()
+    for r in recs:
+        raw = bytes.fromhex(r["comm_hex"])
+        hits = [l for l in lines if f" = {r['addr']} " in l and l.startswith(tuple("0123456789"))]
+        assert len(hits) == 1, f"line of {r}: {hits}"
+        want = f"[{r['tid']}/{r['tid']} {text_escape(raw)}] mmap("
+        assert want in hits[0], f"want {want!r} in {hits[0]!r}"
+    assert "\\x0d\\x1b[31mred" in text and "nl\\x0aafter" in text and "\\xff\\xfebad\\x5c" in text
+
+
+def test_thread_names_lossless_in_json():
+    """JSON gives back the exact bytes: a valid UTF-8 name as is (JSON
+    escapes undone by the parser), any other with its comm_hex."""
+    data, recs = name_runs("--json")
+    events = harness.parse_events(data.decode("utf-8"))
+    for r in recs:
+        raw = bytes.fromhex(r["comm_hex"])
+        hits = [e for e in events_of(events, "mmap") if hexaddr(e["addr"]) == hexaddr(r["addr"])]
+        assert len(hits) == 1, f"event of {r}: {hits}"
+        e = hits[0]
+        got = bytes.fromhex(e["comm_hex"]) if "comm_hex" in e else e["comm"].encode("utf-8")
+        assert got == raw, f"{e} gives {got!r}, truth {raw!r}"
+        try:
+            raw.decode("utf-8")
+            assert "comm_hex" not in e, f"comm_hex for a valid UTF-8 name: {e}"
+        except UnicodeDecodeError:
+            assert "\ufffd" in e["comm"], e
