@@ -35,6 +35,10 @@ void procfs_close(int fd);
  * Returns the length, or -1 with errno set. */
 ssize_t procfs_read_file(const char *path, char *buf, size_t size);
 
+/* State letter and flags (PF_*) from a /proc/PID/stat text; 0, or -1 if
+ * malformed. Pure. */
+int procfs_parse_stat(const char *text, char *state, unsigned long *flags);
+
 /* The numeric value of "Key:" in a /proc/PID/status text; -1 if absent or
  * not a number. Pure. */
 long procfs_parse_status_number(const char *status, const char *key);

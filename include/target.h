@@ -23,6 +23,13 @@
  * (procfs.h). Call once, before target_launch(). */
 void target_raise_file_limit(void);
 
+/* Whether pid is something ptrace could ever trace: not ourselves, not a
+ * kernel thread (PF_KTHREAD in /proc/PID/stat, whatever its pid), not a
+ * zombie. 0, or -1 after saying what the pid is (the kernel would only
+ * say EPERM, which reads as "run as root"). A pid that is gone passes:
+ * the attach reports it. */
+int target_check_attachable(pid_t pid);
+
 /* Starts argv[0] (searched in PATH) seized with ptrace_options. The child
  * gets child_mask as its signal mask. Returns the child's pid, or -1 after
  * logging why (no child is left behind). If the command cannot be executed

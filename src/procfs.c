@@ -126,6 +126,27 @@ int procfs_read_comm(pid_t pid, pid_t tid, char comm[PROCFS_COMM_MAX])
     return 0;
 }
 
+int procfs_parse_stat(const char *text, char *state, unsigned long *flags)
+{
+    /* The name is any bytes, ")" included: the fields start after the
+     * last one. pid (comm) state ppid pgrp session tty_nr tpgid flags */
+    const char *p = strrchr(text, ')');
+    if (!p || p[1] != ' ' || !p[2])
+        return -1;
+    *state = p[2];
+    p += 3;
+    for (int field = 3; field < 9; field++) { /* from state to flags */
+        p = strchr(p, ' ');
+        if (!p)
+            return -1;
+        p++;
+    }
+    char *end;
+    errno = 0;
+    *flags = strtoul(p, &end, 10);
+    return errno || end == p ? -1 : 0;
+}
+
 long procfs_parse_status_number(const char *status, const char *key)
 {
     size_t klen = strlen(key);

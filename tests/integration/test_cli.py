@@ -454,3 +454,52 @@ def test_output_symlink_refused():
     events = harness.read_events(victim)
     assert events and events[-1]["event"] == "exit", events
     assert os.path.islink(link)
+
+
+def kernel_thread():
+    """A pid with PF_KTHREAD in its stat flags, other than 2 when one is
+    visible (the check must not be "pid 2"); None if none is visible."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[6]) & 0x00200000:
+            found.append(int(name))
+    others = [p for p in found if p != 2]
+    return (others or found or [None])[0]
+
+
+def test_pid_of_kernel_thread():
+    pid = kernel_thread()
+    if pid is None:
+        raise harness.Skip("no kernel thread is visible in this pid namespace")
+    r = run_mmapwatch(["-p", str(pid)])
+    line = one_line(r.stderr, f"-p {pid}")
+    assert r.returncode == 1, r.returncode
+    assert mentions(line, pid) and "kernel thread" in line, line
+    assert "root" not in line and "permitted" not in line, line
+
+
+def test_pid_of_zombie():
+    z = spawn(["true"])
+    os.waitid(os.P_PID, z.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped
+    r = run_mmapwatch(["-p", str(z.pid)])
+    line = one_line(r.stderr, "-p ZOMBIE")
+    assert r.returncode == 1, r.returncode
+    assert mentions(line, z.pid) and "zombie" in line, line
+    assert "root" not in line and "permitted" not in line, line
+    z.wait()
+
+
+def test_pid_of_mmapwatch_itself():
+    r = subprocess.run(["sh", "-c", 'exec "$0" -p $$', harness.MMAPWATCH],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=harness.WAIT_S)
+    line = one_line(r.stderr, "-p SELF")
+    assert r.returncode == 1, r.returncode
+    assert "mmapwatch itself" in line, line

@@ -68,5 +68,20 @@ TEST(reads_with_every_descriptor_taken)
     CHECK_STR(got, "test_procfs");
 }
 
-UNIT_MAIN(UNIT_CASE(comm_keeps_its_own_newlines), UNIT_CASE(comm_of_a_missing_thread),
+TEST(stat_state_and_flags)
+{
+    char state;
+    unsigned long flags;
+    CHECK(procfs_parse_stat("2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 9",
+                            &state, &flags) == 0);
+    CHECK(state == 'S');
+    CHECK_U64(flags, 2129984); /* PF_KTHREAD among them */
+    CHECK(procfs_parse_stat("77 (a) b (c)) Z 5 77 77 34816 -1 4194572 0 0", &state, &flags) == 0);
+    CHECK(state == 'Z');
+    CHECK_U64(flags, 4194572);
+    CHECK(procfs_parse_stat("12 (java) S 1 2 3", &state, &flags) < 0);
+    CHECK(procfs_parse_stat("12 java S 1 2 3 4 5 6", &state, &flags) < 0);
+}
+
+UNIT_MAIN(UNIT_CASE(stat_state_and_flags), UNIT_CASE(comm_keeps_its_own_newlines), UNIT_CASE(comm_of_a_missing_thread),
           UNIT_CASE(reads_with_every_descriptor_taken))
