@@ -580,6 +580,8 @@ static void explain_attach_failure(pid_t pid, const char *comm, int err)
 
 int tracer_attach(struct tracer *t, pid_t pid)
 {
+    if (target_check_attachable(pid) < 0)
+        return -1;
     long tgid = procfs_status_number(pid, "Tgid");
     if (tgid < 0) {
         log_error("cannot attach to process %d: no such process; check the pid (ps -e)",
