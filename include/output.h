@@ -31,6 +31,14 @@
 #include "decode.h"
 #include "procfs.h"
 
+/* The JSON schema: the first line of every JSON events stream (written
+ * just before the first event) is
+ * {"event":"schema",...,"schema":N,"program":"mmapwatch"}; N grows when a
+ * field changes meaning or name (docs/mmapwatch.1, JSON OUTPUT). 2: the
+ * dump event's bytes_read/resident_bytes (were bytes/resident), mmap's
+ * "path", comm_hex and the other *_hex twins. */
+#define OUTPUT_SCHEMA_VERSION 2
+
 /* Who and when an event is about. */
 struct event_origin {
     pid_t pid;

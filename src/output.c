@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,6 +40,7 @@ static bool out_owned; /* a file we opened (closed at the end) */
 enum out_kind {
     OUT_MAP_CALL, OUT_ATTACH, OUT_EXEC, OUT_EXIT, OUT_DETACH, OUT_TARGET,
     OUT_DUMP, OUT_SKIP, OUT_DUMP_ERROR, OUT_SUMMARY, OUT_THRESHOLD, OUT_OOM,
+    OUT_SCHEMA, /* JSON only: the first line, saying which schema the rest follows */
 };
 
 /* One event, as both renderers see it. Pointers are borrowed from the
@@ -52,6 +54,8 @@ struct out_event {
             const struct map_call *call;
             const struct stack *stack; /* NULL without -k */
             const char *stack_json;
+            const char *path;          /* file-backed mmap: its file; NULL: none or unknown */
+            bool file_backed;
         } map;
         unsigned threads;
         unsigned long regions_ended;
@@ -79,14 +83,22 @@ struct out_event {
 static void render_text(const struct out_event *e);
 static void render_json(const struct out_event *e);
 
+static bool schema_said;
+
 static void output_event(const struct out_event *e)
 {
     if (!out || out_failed)
         return;
-    if (out_json)
-        render_json(e);
-    else
+    if (!out_json) {
         render_text(e);
+        return;
+    }
+    /* Before the first event (a run that reports nothing prints nothing). */
+    if (!schema_said) {
+        schema_said = true;
+        render_json(&(struct out_event){.kind = OUT_SCHEMA, .name = "schema"});
+    }
+    render_json(e);
 }
 
 /* -o FILE. A symbolic link there may have been planted by another user to
@@ -331,9 +343,15 @@ static void text_map_call(const struct out_event *e)
         if (!c->failed)
             snprintf(res, sizeof res, "0x%" PRIx64 " (%s)", c->result,
                      format_size(c->len, size, sizeof size));
-        tprintf("mmap(%s, %" PRIu64 ", %s, %s, %" PRId64 ", %#" PRIx64 ") = %s", a, c->len,
+        tprintf("mmap(%s, %" PRIu64 ", %s, %s, %" PRId64, a, c->len,
                 xlat_prot(c->prot, prot, sizeof prot),
-                xlat_map_flags(c->flags, flags, sizeof flags), c->fd, c->offset, res);
+                xlat_map_flags(c->flags, flags, sizeof flags), c->fd);
+        if (e->u.map.path) { /* strace -y's form: 3</usr/lib/libc.so.6> */
+            tprintf("<");
+            tuntrusted(e->u.map.path);
+            tprintf(">");
+        }
+        tprintf(", %#" PRIx64 ") = %s", c->offset, res);
         break;
     case MAP_CALL_MUNMAP:
         tprintf("munmap(%s, %" PRIu64 ") = %s", a, c->len, c->failed ? res : "0");
@@ -548,6 +566,8 @@ static void render_text(const struct out_event *e)
         text_prefix(e->o, false);
         text_threshold(e->u.cgroup);
         return;
+    case OUT_SCHEMA:
+        return;
     case OUT_OOM:
         text_prefix(e->o, false);
         tprintf("memory cgroup ");
@@ -590,6 +610,8 @@ static void json_map_call(struct json_line *j, const struct out_event *e)
         json_add_str(j, "prot", xlat_prot_short(c->prot, prot));
         json_add_str(j, "flags", xlat_map_flags(c->flags, flags, sizeof flags));
         json_add_int(j, "fd", c->fd);
+        if (e->u.map.file_backed)
+            json_add_untrusted(j, "path", e->u.map.path);
         json_add_uint(j, "offset", c->offset);
         break;
     case MAP_CALL_MUNMAP:
@@ -707,7 +729,7 @@ static void json_threshold(struct json_line *j, const struct cgroup_event *c)
 static void render_json(const struct out_event *e)
 {
     struct json_line j;
-    struct event_origin now = {0}; /* the summary is about no one process */
+    struct event_origin now = {0}; /* the summary and schema are about no one process */
     if (e->kind == OUT_MAP_CALL && e->u.map.call->kind == MAP_CALL_NONE)
         return;
     if (!e->o)
@@ -738,8 +760,9 @@ static void render_json(const struct out_event *e)
         json_add_hex(&j, "addr", e->u.dump.addr);
         json_add_uint(&j, "len", e->u.dump.len);
         json_add_untrusted(&j, "path", e->u.dump.path);
-        json_add_uint(&j, "bytes", e->u.dump.bytes);
-        json_add_uint(&j, "resident", e->u.dump.resident);
+        /* The names of the dump's own metadata file (dump.h). */
+        json_add_uint(&j, "bytes_read", e->u.dump.bytes);
+        json_add_uint(&j, "resident_bytes", e->u.dump.resident);
         json_add_str(&j, "reason", e->u.dump.reason);
         if (e->u.dump.ntop) {
             json_open(&j, "strings", '[');
@@ -769,6 +792,10 @@ static void render_json(const struct out_event *e)
     case OUT_THRESHOLD:
         json_threshold(&j, e->u.cgroup);
         break;
+    case OUT_SCHEMA:
+        json_add_uint(&j, "schema", OUTPUT_SCHEMA_VERSION);
+        json_add_str(&j, "program", "mmapwatch");
+        break;
     case OUT_OOM:
         json_add_untrusted(&j, "cgroup", e->u.cgroup->cgroup);
         json_add_uint(&j, "oom_kill", e->u.cgroup->oom_kills);
@@ -790,13 +817,35 @@ static const char *const map_call_names[] = {
     [MAP_CALL_NONE] = "none", [MAP_CALL_MMAP] = "mmap", [MAP_CALL_MUNMAP] = "munmap",
     [MAP_CALL_MREMAP] = "mremap", [MAP_CALL_MPROTECT] = "mprotect"};
 
+/* The file behind a successful file-backed mmap, read through the fd it
+ * was given while that fd is still the caller's (the ptrace source reports
+ * at the syscall-exit stop). NULL when it cannot be read (closed meanwhile,
+ * a process gone): the JSON then says "path":null. */
+static const char *mapped_file(const struct event_origin *o, const struct map_call *c,
+                               char *buf, size_t size)
+{
+    char link[64];
+    snprintf(link, sizeof link, "/proc/%d/task/%d/fd/%d", (int)o->pid, (int)o->tid,
+             (int)c->fd);
+    ssize_t n = readlink(link, buf, size - 1);
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    return buf;
+}
+
 void output_map_call(const struct event_origin *o, const struct map_call *call,
                      const struct stack *stack, const char *stack_json)
 {
     struct out_event e = {.kind = OUT_MAP_CALL, .name = map_call_names[call->kind], .o = o};
+    char path[4096];
     e.u.map.call = call;
     e.u.map.stack = stack;
     e.u.map.stack_json = stack_json;
+    e.u.map.file_backed = call->kind == MAP_CALL_MMAP && !call->failed && call->fd >= 0 &&
+                          !(call->flags & MAP_ANONYMOUS);
+    if (e.u.map.file_backed && out && !out_failed)
+        e.u.map.path = mapped_file(o, call, path, sizeof path);
     output_event(&e);
 }
 

@@ -311,8 +311,8 @@ def check_dump(w, ev, region, reason, seq=1, data=None, pages=None, prot="rw-"):
     assert ev["path"] == os.path.join(w.dir, base + ".bin"), (ev, base)
     assert hexaddr(ev["addr"]) == region.addr and ev["len"] == length, ev
     assert ev["reason"] == reason, f"reason {ev['reason']!r}, expected {reason!r}: {ev}"
-    assert ev["resident"] == resident and ev["bytes"] == resident, \
-        f"resident/bytes {ev['resident']}/{ev['bytes']}, expected {resident}: {ev}"
+    assert ev["resident_bytes"] == resident and ev["bytes_read"] == resident, \
+        f"resident/bytes {ev['resident_bytes']}/{ev['bytes_read']}, expected {resident}: {ev}"
     assert ev["pid"] == w.pid, ev
     with open(ev["path"], "rb") as f:
         got = f.read()
@@ -697,7 +697,7 @@ def test_sparse_1g_region():
     written = r.resident()
     assert written == MIB + 4 * PAGE
     assert ev["reason"] == "unmap" and ev["len"] == size, ev
-    assert ev["bytes"] == ev["resident"] == written, ev
+    assert ev["bytes_read"] == ev["resident_bytes"] == written, ev
     assert ev["path"] == os.path.join(w.dir, dump_name(w.pid, r.addr, size, 1) + ".bin")
     meta = read_meta(w, ev)
     assert meta["holes"] == r.holes(), meta["holes"]
@@ -995,7 +995,7 @@ def test_redump_shows_growth():
     r = w.map(0, 16 * PAGE)
     ev = w.wait_dump(r.addr)
     check_dump(w, ev, r, "delay", seq=1)
-    assert ev["resident"] == 0
+    assert ev["resident_bytes"] == 0
     seq, residents = 1, [0]
     for step in range(1, 4):
         old_data, old_pages = r.snapshot()
@@ -1014,7 +1014,7 @@ def test_redump_shows_growth():
                 s = slice(p * PAGE, (p + 1) * PAGE)
                 assert got[s] in (old_data[s], new[s]) or p // 4 == step - 1, p
         check_dump(w, ev, r, "redump", seq=seq)
-        residents.append(ev["resident"])
+        residents.append(ev["resident_bytes"])
     assert residents == [0, 4 * PAGE, 8 * PAGE, 12 * PAGE], residents
     w.send("exit", 0)
     w.finish()

@@ -503,3 +503,36 @@ def test_pid_of_mmapwatch_itself():
     line = one_line(r.stderr, "-p SELF")
     assert r.returncode == 1, r.returncode
     assert "mmapwatch itself" in line, line
+
+
+def test_json_schema_line():
+    """Every JSON events stream starts with the schema line (to a file,
+    stdout or stderr); text output has none."""
+    out = os.path.join(tmpdir(), "events.jsonl")
+    for argv, where in ((["-o", out], "file"), (["-o", "-"], "stdout"), ([], "stderr")):
+        r = run_mmapwatch(["--json", *argv, "--", "true"])
+        assert r.returncode == 0, r.stderr
+        text = {"file": lambda: open(out).read(), "stdout": lambda: r.stdout,
+                "stderr": lambda: r.stderr}[where]()
+        first = harness.parse_events(text)[0]
+        assert first["event"] == "schema" and first["schema"] == 2 and \
+            first["program"] == "mmapwatch", f"{where}: {first}"
+        assert len([e for e in harness.parse_events(text) if e["event"] == "schema"]) == 1
+    r = run_mmapwatch(["--", "true"])
+    assert "schema" not in r.stderr, r.stderr
+
+
+def test_file_backed_mmap_path():
+    """A file-backed mmap names its file: "path" in JSON, N</path> in
+    text; anonymous ones have neither. The dynamic loader maps
+    /etc/ld.so.cache and libc through descriptors."""
+    r = run_mmapwatch(["--json", "-o", "-", "--", "true"])
+    events = [e for e in harness.parse_events(r.stdout) if e["event"] == "mmap"]
+    backed = [e for e in events if e["fd"] >= 0 and "MAP_ANONYMOUS" not in e["flags"]]
+    assert backed, events
+    for e in backed:
+        assert e.get("path") and os.path.exists(e["path"]), e
+    assert any(e["path"].endswith("libc.so.6") for e in backed), backed
+    assert all("path" not in e for e in events if e["fd"] < 0), events
+    r = run_mmapwatch(["--", "true"])
+    assert re.search(r", \d+<[^>]*libc\.so\.6>, 0x[0-9a-f]+\) = 0x", r.stderr), r.stderr

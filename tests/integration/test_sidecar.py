@@ -228,7 +228,8 @@ def test_target_event_text():
     assert lines[2].endswith(f"[{pid} {name}] detached"), lines
     r = run_mmapwatch(["--json", "-o", "-", "--no-dump", "--duration", "0", "--comm", name])
     assert r.returncode == 0, r.stderr
-    target = json.loads(r.stdout.splitlines()[0])
+    schema, target = [json.loads(l) for l in r.stdout.splitlines()[:2]]
+    assert schema["event"] == "schema", schema
     assert target["event"] == "target" and target["cmdline"] == f"{path} -w {truth}", target
     untraced_and_running(pid)
     send_go(p)
@@ -351,7 +352,7 @@ def test_sigterm_with_a_pending_dump():
     assert len(dumps) == 1, sc.events
     d = dumps[0]
     assert hexaddr(d["addr"]) == int(rec["addr"], 16) and d["len"] == 16 * MIB, d
-    assert d["reason"] == "delay" and d["bytes"] == 16 * MIB, d
+    assert d["reason"] == "delay" and d["bytes_read"] == 16 * MIB, d
     assert os.path.getsize(d["path"]) == 16 * MIB
     detach = sc.of("detach")
     assert len(detach) == 1 and sc.index(d) < sc.index(detach[0]), sc.events
