@@ -1,14 +1,24 @@
 /*
  * output: the only writer of events (text lines or JSON Lines).
  *
- * Every event is written whole and flushed at once, so that a log
- * collector or a `tail -f` sees each event as it happens and a crash loses
- * none already reported. Destinations: stderr (default, like strace, so a
- * launched command's stdout stays its own), stdout ("-"), or a file.
+ * Each line is flushed as soon as it is complete, so that a log collector
+ * or a `tail -f` sees each event as it happens and a crash loses none
+ * already reported. A line is not one atomic write: stdio may hand a long
+ * one (a JSON stack) to the kernel in pieces, so a reader of a pipe can
+ * see part of it before the rest, and a failed write can leave a partial
+ * last line. A text event of several lines (a stack, a dump's strings,
+ * the summary table) is written line after line with nothing between,
+ * since only the loop's thread writes. Destinations: stderr (default,
+ * like strace, so a launched command's stdout stays its own), stdout
+ * ("-"), or a file.
  *
- * A write error (disk full, reader gone) is reported once on stderr and
- * makes output_failed() true; the tracer then detaches: tracing that
- * nobody can read only costs the target.
+ * Threads: every function here is for the loop's thread only (the
+ * renderers share one line buffer).
+ *
+ * A write error (disk full, reader gone) makes output_failed() true and
+ * output_failure() say why; the loop then says so once and detaches
+ * (tracing that nobody can read only costs the target), or in launch mode
+ * lets the command run to its end and exits 1.
  */
 #ifndef MMAPWATCH_OUTPUT_H
 #define MMAPWATCH_OUTPUT_H
@@ -23,6 +33,14 @@
 #include "options.h"
 #include "procfs.h"
 
+/* The JSON schema: the first line of every JSON events stream (written
+ * just before the first event) is
+ * {"event":"schema",...,"schema":N,"program":"mmapwatch"}; N grows when a
+ * field changes meaning or name (docs/mmapwatch.1, JSON OUTPUT). 2: the
+ * dump event's bytes_read/resident_bytes (were bytes/resident), mmap's
+ * "path", comm_hex and the other *_hex twins. */
+#define OUTPUT_SCHEMA_VERSION 2
+
 /* Who and when an event is about. */
 struct event_origin {
     pid_t pid;
@@ -32,10 +50,15 @@ struct event_origin {
 };
 
 /* Opens the destination (path NULL = stderr, "-" = stdout, else a file
- * created 0644 / truncated). 0, or -1 after logging why. */
+ * created 0644 / truncated). A symbolic link at path is followed only if
+ * the effective user owns the link (so one planted by another user is
+ * refused). 0, or -1 after logging why. */
 int output_open(const char *path, bool json);
 void output_close(void);
 bool output_failed(void);
+
+/* Why the events could not be written (strerror), or NULL while they can. */
+const char *output_failure(void);
 /* How text lines show their time (options.h; the default is -tt's).
  * JSON's ts is always RFC 3339 UTC. Call before the first event. */
 void output_set_time_format(enum options_time_format format);

@@ -10,27 +10,34 @@
 #ifndef MMAPWATCH_PROCFS_H
 #define MMAPWATCH_PROCFS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
 #define PROCFS_COMM_MAX 16 /* TASK_COMM_LEN, NUL included */
 
-/* Thread name from /proc/PID/task/TID/comm, without the newline. On failure
- * (thread gone) writes "?" and returns -1. */
+/* Thread name from /proc/PID/task/TID/comm, without the newline the
+ * kernel adds (newlines of the name itself are kept). On failure (thread
+ * gone, or no descriptor to read it with) writes "?" and returns -1. */
 int procfs_read_comm(pid_t pid, pid_t tid, char comm[PROCFS_COMM_MAX]);
 
-/* The comm file of a thread, opened once and read with one pread per
- * event (a JVM event stream would otherwise cost open+read+close each).
- * -1 with errno when it cannot be opened. */
-int procfs_open_comm(pid_t pid, pid_t tid);
-
-/* Reads comm through an fd from procfs_open_comm(). -1 when the thread
- * is gone (the fd is then useless); comm is "?" then. */
-int procfs_pread_comm(int fd, char comm[PROCFS_COMM_MAX]);
+/* Out of file descriptors, a /proc read must not look like a thread that
+ * is gone. procfs keeps one descriptor in reserve, given up for a read
+ * that finds none, and says once on stderr when even that is not enough.
+ * procfs_keep_reserve() takes it (call once at start; any thread).
+ * procfs_open() is open(2) with that fallback (O_CLOEXEC added);
+ * procfs_close() closes and takes the reserve again if it was used. */
+void procfs_keep_reserve(void);
+int procfs_open(const char *path, int flags);
+void procfs_close(int fd);
 
 /* Reads a whole small /proc file (up to size-1 bytes), NUL-terminated.
  * Returns the length, or -1 with errno set. */
 ssize_t procfs_read_file(const char *path, char *buf, size_t size);
+
+/* State letter and flags (PF_*) from a /proc/PID/stat text; 0, or -1 if
+ * malformed. Pure. */
+int procfs_parse_stat(const char *text, char *state, unsigned long *flags);
 
 /* The numeric value of "Key:" in a /proc/PID/status text; -1 if absent or
  * not a number. Pure. */

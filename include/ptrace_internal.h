@@ -34,7 +34,6 @@ struct thread {
     bool want_exit_stop;        /* launch mode: restart with PTRACE_SYSCALL to see the result */
     bool detaching;             /* detach at the next stop */
     unsigned holds;             /* the model wants it held until released this often */
-    int comm_fd;                /* /proc/PID/task/TID/comm, opened at first need; -1 */
     struct thread *next;
 };
 

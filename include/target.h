@@ -16,10 +16,19 @@
 
 #include "filter.h"
 
-/* Raises our own open-file soft limit to the hard one (we keep an fd per
- * traced thread), remembering the original so that a launched command gets
- * the limits it would have had. Call once, before target_launch(). */
+/* Raises our own open-file soft limit to the hard one (a traced JVM has
+ * thousands of threads and each dump, unwinder cache and /proc read takes
+ * a descriptor), remembering the original so that a launched command gets
+ * the limits it would have had, and takes procfs's reserve descriptor
+ * (procfs.h). Call once, before target_launch(). */
 void target_raise_file_limit(void);
+
+/* Whether pid is something ptrace could ever trace: not ourselves, not a
+ * kernel thread (PF_KTHREAD in /proc/PID/stat, whatever its pid), not a
+ * zombie. 0, or -1 after saying what the pid is (the kernel would only
+ * say EPERM, which reads as "run as root"). A pid that is gone passes:
+ * the attach reports it. */
+int target_check_attachable(pid_t pid);
 
 /* Starts argv[0] (searched in PATH) seized with ptrace_options. The child
  * gets child_mask as its signal mask. Returns the child's pid, or -1 after

@@ -606,7 +606,7 @@ run_dump_case() {
         n=$(grep -c '"event":"dump"' "$WORK/events.jsonl")
         ev=$(grep '"event":"dump"' "$WORK/events.jsonl" | head -n 1)
         reason=$(json_field reason "$ev")
-        resident=$(json_field resident "$ev")
+        resident=$(json_field resident_bytes "$ev")
         bin=$(json_field path "$ev")
         meta=${bin%.bin}.json
         if [ "$n" != 1 ] || [ "$reason" != unmap ] || [ "$resident" != "$CASE_TOUCH" ] || [ ! -f "$meta" ]; then

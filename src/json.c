@@ -5,7 +5,8 @@
  * and paths come from the tracee and may hold any bytes, and one bad byte
  * must not make a consumer's JSON parser reject the whole stream. Each
  * ill-formed sequence (maximal subpart, as Unicode recommends) becomes one
- * U+FFFD. Overflow marks the line truncated instead of cutting it.
+ * U+FFFD; json_add_bytes() keeps such a value lossless with a hex twin.
+ * Overflow marks the line truncated instead of cutting it.
  */
 #include "json.h"
 
@@ -13,56 +14,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "escape.h"
+
 /* Room kept at the end of the buffer for the closing brace and the NUL, so
  * json_end() can never fail for lack of space once the pairs fitted. */
 #define JSON_TAIL 2
 
 static const char hex_digits[] = "0123456789abcdef";
-
-/* Length of the well-formed UTF-8 sequence at s[0..n), or 0 if ill-formed;
- * *bad_len gets how many bytes to replace by one U+FFFD then. The ranges
- * are Unicode's table 3-7: they exclude overlong forms, UTF-16 surrogates
- * (ED A0..BF) and code points above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad_len)
-{
-    unsigned char c = s[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xbf; /* range for the second byte */
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        need = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        need = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else {
-        *bad_len = 1; /* stray continuation byte, C0, C1, F5..FF */
-        return 0;
-    }
-
-    size_t i = 1;
-    for (; i < need && i < n; i++) {
-        unsigned char b = s[i];
-        unsigned char min = (i == 1) ? lo : 0x80;
-        unsigned char max = (i == 1) ? hi : 0xbf;
-        if (b < min || b > max)
-            break;
-    }
-    if (i == need)
-        return need;
-    *bad_len = i;
-    return 0;
-}
 
 size_t json_escape(const char *in, size_t len, char *out, size_t out_size)
 {
@@ -108,7 +66,7 @@ size_t json_escape(const char *in, size_t len, char *out, size_t out_size)
             i++;
         } else {
             size_t bad = 0;
-            size_t n = utf8_seq(s + i, len - i, &bad);
+            size_t n = escape_utf8_seq(s + i, len - i, &bad);
             if (n) {
                 NEED(n);
                 memcpy(out + o, s + i, n);
@@ -170,13 +128,71 @@ static void put_string(struct json_line *j, const char *s)
     put_raw(j, "\"", 1);
 }
 
+/* key NULL: an element of an array (only the comma). */
 static void put_key(struct json_line *j, const char *key)
 {
     if (!j->first)
         put_raw(j, ",", 1);
     j->first = false;
+    if (!key)
+        return;
     put_string(j, key);
     put_raw(j, ":", 1);
+}
+
+void json_open(struct json_line *j, const char *key, char bracket)
+{
+    put_key(j, key);
+    put_raw(j, &bracket, 1);
+    j->first = true;
+}
+
+void json_close(struct json_line *j, char bracket)
+{
+    put_raw(j, &bracket, 1);
+    j->first = false;
+}
+
+void json_add_bytes(struct json_line *j, const char *key, const char *value, size_t len)
+{
+    char hex_key[64];
+    put_key(j, key);
+    put_raw(j, "\"", 1);
+    if (j->truncated)
+        return;
+    size_t n = json_escape(value, len, j->buf + j->len, room(j));
+    if (n == (size_t)-1) {
+        j->truncated = true;
+        return;
+    }
+    j->len += n;
+    put_raw(j, "\"", 1);
+    if (escape_utf8_valid(value, len))
+        return;
+    if (snprintf(hex_key, sizeof hex_key, "%s_hex", key ? key : "") >= (int)sizeof hex_key) {
+        j->truncated = true;
+        return;
+    }
+    put_key(j, hex_key);
+    put_raw(j, "\"", 1);
+    if (j->truncated || 2 * len > room(j)) {
+        j->truncated = true;
+        return;
+    }
+    for (size_t i = 0; i < len; i++) {
+        j->buf[j->len++] = hex_digits[(unsigned char)value[i] >> 4];
+        j->buf[j->len++] = hex_digits[(unsigned char)value[i] & 0xf];
+    }
+    put_raw(j, "\"", 1);
+}
+
+void json_add_untrusted(struct json_line *j, const char *key, const char *value)
+{
+    if (!value) {
+        json_add_str(j, key, NULL);
+        return;
+    }
+    json_add_bytes(j, key, value, strlen(value));
 }
 
 void json_add_str(struct json_line *j, const char *key, const char *value)

@@ -25,6 +25,7 @@
 #include "output.h"
 #include "ptrace_source.h"
 #include "summary.h"
+#include "target.h"
 #include "targets.h"
 #include "unwind.h"
 
@@ -309,6 +310,8 @@ static int begin_cgroup(struct loop *l, pid_t pid)
 
 int loop_attach(struct loop *l, pid_t pid)
 {
+    if (target_check_attachable(pid) < 0) /* a kernel thread, a zombie, ourselves: said */
+        return -1;
     if (cgroup_report_prepare(l->cgroup, pid) < 0)
         return -1; /* before any seize: the target stays untouched */
     if (l->source.ops->attach(l->source.src, pid) < 0) {
@@ -423,14 +426,15 @@ static void on_output_failed(struct loop *l)
 {
     if (!l->launch_mode) {
         if (!l->output_failure_said)
-            log_error("events cannot be written: detaching");
+            log_error("cannot write events: %s; detaching", output_failure());
         l->output_failure_said = true;
         loop_request_detach(l);
         return;
     }
     if (!l->output_failure_said)
-        log_error("events cannot be written: the command runs on to its end (a launched "
-                  "command is never let go), and mmapwatch will exit 1");
+        log_error("cannot write events: %s; the command runs on to its end (a launched "
+                  "command is never let go), and mmapwatch will exit 1",
+                  output_failure());
     l->output_failure_said = true;
 }
 

@@ -1,19 +1,28 @@
 /*
  * output: events as strace-like text lines or JSON Lines. See
  * include/output.h.
+ *
+ * Each output_*() call fills one struct out_event (what happened, described
+ * once) and hands it to the renderer of the chosen format: render_text()
+ * or render_json(). Everything the traced program controls goes through
+ * one escaping path per format (escape.h for text, json_add_untrusted for
+ * JSON), so a new event cannot forget it.
  */
 #include "output.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "json.h"
 #include "log.h"
 #include "options.h"
@@ -24,10 +33,124 @@
 static FILE *out;
 static bool out_json;
 static bool out_failed;
+static int out_errno;  /* why, once out_failed */
 static bool out_owned; /* a file we opened (closed at the end) */
 static enum options_time_format out_time_format; /* text only: -t, -tt, -ttt */
 
 void output_set_time_format(enum options_time_format format) { out_time_format = format; }
+
+/* ---- the events ------------------------------------------------------------ */
+
+enum out_kind {
+    OUT_MAP_CALL, OUT_ATTACH, OUT_EXEC, OUT_EXIT, OUT_DETACH, OUT_LOST, OUT_TARGET,
+    OUT_DUMP, OUT_SKIP, OUT_DUMP_ERROR, OUT_SUMMARY, OUT_THRESHOLD, OUT_OOM,
+    OUT_SCHEMA, /* JSON only: the first line, saying which schema the rest follows */
+};
+
+/* One event, as both renderers see it. Pointers are borrowed from the
+ * caller for the duration of the output_*() call. */
+struct out_event {
+    enum out_kind kind;
+    const char *name; /* the JSON "event" */
+    const struct event_origin *o;
+    union {
+        struct {
+            const struct map_call *call;
+            const struct stack *stack; /* NULL without -k */
+            const char *stack_json;
+            const char *path;          /* file-backed mmap: its file; NULL: none or unknown */
+            bool file_backed;
+        } map;
+        unsigned threads;
+        unsigned long regions_ended;
+        struct {
+            uint64_t count, window_ns;
+            size_t calls_voided, regions_uncertain;
+        } lost;
+        struct {
+            int code;            /* exit status, or 128 + signal */
+            const char *signal;  /* NULL: exited */
+            bool core;
+        } exit;
+        struct {
+            const char *cmdline, *matched;
+        } target;
+        struct {                 /* dump, skip, dump error */
+            uint64_t addr, len;
+            const char *path;    /* NULL for skip */
+            uint64_t bytes, resident;
+            const char *reason;  /* dump: why made; skip: why not; error: what failed */
+            const struct top_string *top;
+            size_t ntop;
+        } dump;
+        const struct summary_view *summary;
+        const struct cgroup_event *cgroup;
+    } u;
+};
+
+static void render_text(const struct out_event *e);
+static void render_json(const struct out_event *e);
+
+static bool schema_said;
+
+static void output_event(const struct out_event *e)
+{
+    if (!out || out_failed)
+        return;
+    if (!out_json) {
+        render_text(e);
+        return;
+    }
+    /* Before the first event (a run that reports nothing prints nothing). */
+    if (!schema_said) {
+        schema_said = true;
+        render_json(&(struct out_event){.kind = OUT_SCHEMA, .name = "schema"});
+    }
+    render_json(e);
+}
+
+/* -o FILE. A symbolic link there may have been planted by another user to
+ * make us (root, often) truncate a file of theirs choosing: a link is
+ * followed only when the effective user owns the link itself (the user's
+ * own link, or /dev/fd/N of a shell's >(...)). The target is opened
+ * without O_TRUNC, checked to be what the path leads to now (a link
+ * switched meanwhile is refused), and only then emptied. */
+static int open_events_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd >= 0 || errno != ELOOP) {
+        if (fd < 0)
+            log_error("cannot open output file '%s': %s", path, strerror(errno));
+        return fd;
+    }
+    struct stat link, now, opened;
+    if (lstat(path, &link) < 0 || !S_ISLNK(link.st_mode) || link.st_uid != geteuid()) {
+        log_error("refusing to write events to '%s': it is a symbolic link owned by uid %ld, "
+                  "not by you (it may have been planted); give the real path, or - for "
+                  "standard output",
+                  path, (long)link.st_uid);
+        return -1;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        log_error("cannot open output file '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &opened) < 0 || lstat(path, &link) < 0 || link.st_uid != geteuid() ||
+        stat(path, &now) < 0 || now.st_dev != opened.st_dev || now.st_ino != opened.st_ino) {
+        log_error("refusing to write events to '%s': the symbolic link changed while it was "
+                  "opened; give the real path",
+                  path);
+        close(fd);
+        return -1;
+    }
+    if (S_ISREG(opened.st_mode) && ftruncate(fd, 0) < 0) {
+        log_error("cannot open output file '%s': %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
 
 int output_open(const char *path, bool json)
 {
@@ -37,11 +160,12 @@ int output_open(const char *path, bool json)
     } else if (strcmp(path, "-") == 0) {
         out = stdout;
     } else {
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0 || !(out = fdopen(fd, "w"))) {
+        int fd = open_events_file(path);
+        if (fd < 0)
+            return -1;
+        if (!(out = fdopen(fd, "w"))) {
             log_error("cannot open output file '%s': %s", path, strerror(errno));
-            if (fd >= 0)
-                close(fd);
+            close(fd);
             return -1;
         }
         out_owned = true;
@@ -49,15 +173,23 @@ int output_open(const char *path, bool json)
     return 0;
 }
 
+static char *text_buf; /* the text renderer's line, reused */
+static size_t text_cap;
+
 void output_close(void)
 {
     if (out && out_owned && fclose(out) != 0 && !out_failed)
         log_error("cannot write events: %s", strerror(errno));
     out = NULL;
     out_owned = false;
+    free(text_buf);
+    text_buf = NULL;
+    text_cap = 0;
 }
 
 bool output_failed(void) { return out_failed; }
+
+const char *output_failure(void) { return out_failed ? strerror(out_errno) : NULL; }
 
 void event_origin_fill(struct event_origin *origin, pid_t pid, pid_t tid)
 {
@@ -67,20 +199,99 @@ void event_origin_fill(struct event_origin *origin, pid_t pid, pid_t tid)
     procfs_read_comm(pid, tid, origin->comm);
 }
 
-/* Writes one whole line and flushes it. */
+/* Writes one whole line (it may hold the newlines of a stack) and flushes
+ * it, so a reader never sees half an event. */
 static void emit(const char *line)
 {
     if (!out || out_failed)
         return;
     if (fputs(line, out) == EOF || fputc('\n', out) == EOF || fflush(out) == EOF) {
         out_failed = true;
-        log_error("cannot write events: %s", strerror(errno)); /* the loop says what follows */
+        out_errno = errno; /* the loop says it, with what follows (output_failure) */
     }
 }
 
-/* ---- text ---------------------------------------------------------------- */
+/* ---- text renderer --------------------------------------------------------- */
 
-static int text_prefix(char *buf, size_t size, const struct event_origin *o, bool with_tid)
+/* The line being built: text_buf[0..text_len). Growth failure drops the
+ * event with a warning rather than printing part of it. */
+static size_t text_len;
+static bool text_oom;
+
+static bool text_reserve(size_t more)
+{
+    if (text_oom)
+        return false;
+    if (text_len + more + 1 <= text_cap)
+        return true;
+    size_t cap = text_cap ? text_cap : 1024;
+    while (cap < text_len + more + 1)
+        cap *= 2;
+    char *grown = realloc(text_buf, cap);
+    if (!grown) {
+        text_oom = true;
+        return false;
+    }
+    text_buf = grown;
+    text_cap = cap;
+    return true;
+}
+
+__attribute__((format(printf, 1, 2))) static void tprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || !text_reserve((size_t)n))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(text_buf + text_len, text_cap - text_len, fmt, ap);
+    va_end(ap);
+    text_len += (size_t)n;
+}
+
+/* Bytes the traced program controls, at most max of them, escaped. */
+static void tuntrusted_n(const char *s, size_t max)
+{
+    size_t len = strnlen(s, max);
+    size_t need = escape_text_size(s, len);
+    if (!text_reserve(need))
+        return;
+    text_len += escape_text(s, len, text_buf + text_len, text_cap - text_len);
+}
+
+static void tuntrusted(const char *s) { tuntrusted_n(s, SIZE_MAX); }
+
+/* The untrusted s escaped and left-aligned in width columns (bytes). */
+static void tuntrusted_pad(const char *s, size_t width)
+{
+    size_t start = text_len;
+    tuntrusted(s);
+    if (!text_oom && text_len - start < width)
+        tprintf("%*s", (int)(width - (text_len - start)), "");
+}
+
+static void text_start(void)
+{
+    text_len = 0;
+    text_oom = false;
+    if (text_reserve(0))
+        text_buf[0] = '\0';
+}
+
+static void text_emit(void)
+{
+    if (text_oom) {
+        log_warn("out of memory: an event was dropped");
+    } else {
+        text_buf[text_len] = '\0';
+        emit(text_buf);
+    }
+    text_start();
+}
+
+static void text_prefix(const struct event_origin *o, bool with_tid)
 {
     struct tm tm;
     time_t secs = o->ts.tv_sec;
@@ -93,9 +304,13 @@ static int text_prefix(char *buf, size_t size, const struct event_origin *o, boo
     else
         snprintf(when, sizeof when, "%02d:%02d:%02d.%06ld", tm.tm_hour, tm.tm_min, tm.tm_sec,
                  o->ts.tv_nsec / 1000);
+    tprintf("%s ", when);
     if (with_tid)
-        return snprintf(buf, size, "%s [%d/%d %s] ", when, (int)o->pid, (int)o->tid, o->comm);
-    return snprintf(buf, size, "%s [%d %s] ", when, (int)o->pid, o->comm);
+        tprintf("[%d/%d ", (int)o->pid, (int)o->tid);
+    else
+        tprintf("[%d ", (int)o->pid);
+    tuntrusted_n(o->comm, PROCFS_COMM_MAX);
+    tprintf("] ");
 }
 
 static void text_error(char *buf, size_t size, int err)
@@ -115,453 +330,85 @@ static void text_address(char *buf, size_t size, uint64_t addr)
         snprintf(buf, size, "0x%" PRIx64, addr);
 }
 
-/* The stack under its event line, one indented frame a line; written
- * with the line in one emit so no other event can come between. */
-static void emit_with_stack(const char *line, const struct stack *stack)
+/* The stack under its event line, one indented frame a line, in the same
+ * emit so no other event can come between. */
+static void text_stack(const struct stack *stack)
 {
-    if (!stack || stack->depth == 0) {
-        emit(line);
+    if (!stack)
         return;
-    }
-    size_t cap = strlen(line) + 64;
     for (unsigned i = 0; i < stack->depth; i++) {
         const struct stack_frame *f = &stack->frames[i];
-        cap += 48 + (f->symbol ? strlen(f->symbol) : 1) + (f->module ? strlen(f->module) : 6);
+        tprintf("\n    #%-2u 0x%016" PRIx64 " ", i, f->ip);
+        tuntrusted(f->symbol ? f->symbol : "?");
+        tprintf(" (");
+        tuntrusted(f->module ? f->module : "[anon]");
+        tprintf(")");
     }
-    char *text = malloc(cap);
-    if (!text) {
-        emit(line);
-        return;
-    }
-    size_t len = (size_t)snprintf(text, cap, "%s", line);
-    for (unsigned i = 0; i < stack->depth && len < cap; i++) {
-        const struct stack_frame *f = &stack->frames[i];
-        len += (size_t)snprintf(text + len, cap - len, "\n    #%-2u 0x%016" PRIx64 " %s (%s)", i,
-                                f->ip, f->symbol ? f->symbol : "?",
-                                f->module ? f->module : "[anon]");
-    }
-    if (stack->truncated && len < cap)
-        snprintf(text + len, cap - len, "\n    ... (--stack-depth reached)");
-    emit(text);
-    free(text);
+    if (stack->depth > 0 && stack->truncated)
+        tprintf("\n    ... (--stack-depth reached)");
 }
 
-static void text_map_call(const struct event_origin *o, const struct map_call *c,
-                          const struct stack *stack)
+static void text_map_call(const struct out_event *e)
 {
-    char line[1024], a[32], b[32], res[96], prot[128], flags[256], size[32];
-    int n = text_prefix(line, sizeof line, o, true);
-    char *p = line + n;
-    size_t left = sizeof line - (size_t)n;
+    const struct map_call *c = e->u.map.call;
+    char a[32], b[32], res[96], prot[128], flags[256], size[32];
 
     if (c->failed)
         text_error(res, sizeof res, c->error);
+    text_address(a, sizeof a, c->addr);
     switch (c->kind) {
     case MAP_CALL_MMAP:
-        text_address(a, sizeof a, c->addr);
         if (!c->failed)
             snprintf(res, sizeof res, "0x%" PRIx64 " (%s)", c->result,
                      format_size(c->len, size, sizeof size));
-        snprintf(p, left, "mmap(%s, %" PRIu64 ", %s, %s, %" PRId64 ", %#" PRIx64 ") = %s", a,
-                 c->len, xlat_prot(c->prot, prot, sizeof prot),
-                 xlat_map_flags(c->flags, flags, sizeof flags), c->fd, c->offset, res);
+        tprintf("mmap(%s, %" PRIu64 ", %s, %s, %" PRId64, a, c->len,
+                xlat_prot(c->prot, prot, sizeof prot),
+                xlat_map_flags(c->flags, flags, sizeof flags), c->fd);
+        if (e->u.map.path) { /* strace -y's form: 3</usr/lib/libc.so.6> */
+            tprintf("<");
+            tuntrusted(e->u.map.path);
+            tprintf(">");
+        }
+        tprintf(", %#" PRIx64 ") = %s", c->offset, res);
         break;
     case MAP_CALL_MUNMAP:
-        text_address(a, sizeof a, c->addr);
-        snprintf(p, left, "munmap(%s, %" PRIu64 ") = %s", a, c->len, c->failed ? res : "0");
+        tprintf("munmap(%s, %" PRIu64 ") = %s", a, c->len, c->failed ? res : "0");
         break;
     case MAP_CALL_MREMAP:
-        text_address(a, sizeof a, c->addr);
         if (!c->failed)
             snprintf(res, sizeof res, "0x%" PRIx64 " (%s)", c->result,
                      format_size(c->new_len, size, sizeof size));
         xlat_mremap_flags(c->flags, flags, sizeof flags);
+        tprintf("mremap(%s, %" PRIu64 ", %" PRIu64 ", %s", a, c->len, c->new_len, flags);
         if (c->flags & 2 /* MREMAP_FIXED: the fifth argument matters */) {
             text_address(b, sizeof b, c->new_addr_arg);
-            snprintf(p, left, "mremap(%s, %" PRIu64 ", %" PRIu64 ", %s, %s) = %s", a, c->len,
-                     c->new_len, flags, b, res);
-        } else {
-            snprintf(p, left, "mremap(%s, %" PRIu64 ", %" PRIu64 ", %s) = %s", a, c->len,
-                     c->new_len, flags, res);
+            tprintf(", %s", b);
         }
+        tprintf(") = %s", res);
         break;
     case MAP_CALL_MPROTECT:
-        text_address(a, sizeof a, c->addr);
-        snprintf(p, left, "mprotect(%s, %" PRIu64 ", %s) = %s", a, c->len,
-                 xlat_prot(c->prot, prot, sizeof prot), c->failed ? res : "0");
-        break;
-    case MAP_CALL_NONE:
-        return;
-    }
-    emit_with_stack(line, stack);
-}
-
-/* ---- JSON ---------------------------------------------------------------- */
-
-static void json_common(struct json_line *j, const char *event, const struct event_origin *o)
-{
-    struct tm tm;
-    time_t secs = o->ts.tv_sec;
-    char ts[96];
-    gmtime_r(&secs, &tm);
-    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, o->ts.tv_nsec / 1000);
-    json_begin(j);
-    json_add_str(j, "event", event);
-    json_add_str(j, "ts", ts);
-    json_add_int(j, "pid", o->pid);
-    json_add_int(j, "tid", o->tid);
-    json_add_str(j, "comm", o->comm);
-}
-
-static void json_emit(struct json_line *j)
-{
-    const char *line = json_end(j);
-    if (line)
-        emit(line);
-    else
-        log_warn("an event did not fit in %d bytes and was dropped", JSON_LINE_MAX);
-}
-
-static void json_map_call(const struct event_origin *o, const struct map_call *c,
-                          const struct stack *stack, const char *stack_json)
-{
-    static const char *const names[] = {
-        [MAP_CALL_MMAP] = "mmap", [MAP_CALL_MUNMAP] = "munmap",
-        [MAP_CALL_MREMAP] = "mremap", [MAP_CALL_MPROTECT] = "mprotect"};
-    if (c->kind == MAP_CALL_NONE)
-        return;
-    struct json_line j;
-    char prot[4], flags[256];
-    json_common(&j, names[c->kind], o);
-    switch (c->kind) {
-    case MAP_CALL_MMAP:
-        json_add_hex(&j, "addr", c->failed ? c->addr : c->result);
-        json_add_uint(&j, "len", c->len);
-        json_add_str(&j, "prot", xlat_prot_short(c->prot, prot));
-        json_add_str(&j, "flags", xlat_map_flags(c->flags, flags, sizeof flags));
-        json_add_int(&j, "fd", c->fd);
-        json_add_uint(&j, "offset", c->offset);
-        break;
-    case MAP_CALL_MUNMAP:
-        json_add_hex(&j, "addr", c->addr);
-        json_add_uint(&j, "len", c->len);
-        break;
-    case MAP_CALL_MREMAP:
-        json_add_hex(&j, "old_addr", c->addr);
-        json_add_uint(&j, "old_len", c->len);
-        json_add_hex(&j, "addr", c->failed ? c->new_addr_arg : c->result);
-        json_add_uint(&j, "len", c->new_len);
-        json_add_str(&j, "flags", xlat_mremap_flags(c->flags, flags, sizeof flags));
-        break;
-    case MAP_CALL_MPROTECT:
-        json_add_hex(&j, "addr", c->addr);
-        json_add_uint(&j, "len", c->len);
-        json_add_str(&j, "prot", xlat_prot_short(c->prot, prot));
+        tprintf("mprotect(%s, %" PRIu64 ", %s) = %s", a, c->len,
+                xlat_prot(c->prot, prot, sizeof prot), c->failed ? res : "0");
         break;
     case MAP_CALL_NONE:
         break;
     }
-    if (c->failed) {
-        const char *name = xlat_errno_name(c->error);
-        char num[32];
-        snprintf(num, sizeof num, "%d", c->error);
-        json_add_str(&j, "error", name ? name : num);
-    }
-    if (stack) {
-        json_add_raw(&j, "stack", stack_json ? stack_json : "null");
-        if (stack->truncated || !stack_json)
-            json_add_bool(&j, "stack_truncated", true);
-    }
-    json_emit(&j);
+    text_stack(e->u.map.stack);
 }
 
-/* ---- events ---------------------------------------------------------------- */
-
-void output_map_call(const struct event_origin *o, const struct map_call *call,
-                     const struct stack *stack, const char *stack_json)
+static void text_dump(const struct out_event *e)
 {
-    if (out_json)
-        json_map_call(o, call, stack, stack_json);
-    else
-        text_map_call(o, call, stack);
-}
-
-void output_attach(const struct event_origin *o, unsigned threads)
-{
-    if (out_json) {
-        struct json_line j;
-        json_common(&j, "attach", o);
-        json_add_uint(&j, "threads", threads);
-        json_emit(&j);
-        return;
+    char a[32], b[32];
+    tprintf("dump 0x%" PRIx64 " %" PRIu64 " -> ", e->u.dump.addr, e->u.dump.len);
+    tuntrusted(e->u.dump.path);
+    tprintf(" (%s read of %s resident, %s)", format_size(e->u.dump.bytes, a, sizeof a),
+            format_size(e->u.dump.resident, b, sizeof b), e->u.dump.reason);
+    text_emit();
+    for (size_t i = 0; i < e->u.dump.ntop; i++) {
+        tprintf("    %8" PRIu64 "  ", e->u.dump.top[i].count);
+        tuntrusted_n(e->u.dump.top[i].text, 900);
+        text_emit();
     }
-    char line[256];
-    int n = text_prefix(line, sizeof line, o, false);
-    snprintf(line + n, sizeof line - (size_t)n, "attached, %u thread%s", threads,
-             threads == 1 ? "" : "s");
-    emit(line);
-}
-
-void output_exec(const struct event_origin *o, unsigned long regions_ended)
-{
-    if (out_json) {
-        struct json_line j;
-        json_common(&j, "exec", o);
-        json_add_uint(&j, "regions_ended", regions_ended);
-        json_emit(&j);
-        return;
-    }
-    char line[256];
-    int n = text_prefix(line, sizeof line, o, false);
-    snprintf(line + n, sizeof line - (size_t)n, "exec, %lu region%s ended", regions_ended,
-             regions_ended == 1 ? "" : "s");
-    emit(line);
-}
-
-void output_exit(const struct event_origin *o, int wait_status)
-{
-    bool signaled = WIFSIGNALED(wait_status);
-    int code = signaled ? 128 + WTERMSIG(wait_status) : WEXITSTATUS(wait_status);
-    const char *sig = signaled ? xlat_signal_name(WTERMSIG(wait_status)) : NULL;
-    char signum[16];
-    if (signaled && !sig) {
-        snprintf(signum, sizeof signum, "%d", WTERMSIG(wait_status));
-        sig = signum;
-    }
-    if (out_json) {
-        struct json_line j;
-        json_common(&j, "exit", o);
-        json_add_int(&j, "status", code);
-        if (signaled)
-            json_add_str(&j, "signal", sig);
-        json_emit(&j);
-        return;
-    }
-    char line[256];
-    int n = text_prefix(line, sizeof line, o, false);
-    if (signaled)
-        snprintf(line + n, sizeof line - (size_t)n, "killed by %s%s", sig,
-                 WCOREDUMP(wait_status) ? " (core dumped)" : "");
-    else
-        snprintf(line + n, sizeof line - (size_t)n, "exited with status %d", code);
-    emit(line);
-}
-
-void output_detach(const struct event_origin *o)
-{
-    if (out_json) {
-        struct json_line j;
-        json_common(&j, "detach", o);
-        json_emit(&j);
-        return;
-    }
-    char line[256];
-    int n = text_prefix(line, sizeof line, o, false);
-    snprintf(line + n, sizeof line - (size_t)n, "detached");
-    emit(line);
-}
-
-void output_lost(const struct event_origin *o, uint64_t count, uint64_t window_ns,
-                 size_t calls_voided, size_t regions_uncertain)
-{
-    if (out_json) {
-        struct json_line j;
-        json_common(&j, "lost", o);
-        json_add_uint(&j, "count", count);
-        json_add_uint(&j, "window_ns", window_ns);
-        json_add_uint(&j, "calls_voided", calls_voided);
-        json_add_uint(&j, "regions_uncertain", regions_uncertain);
-        json_emit(&j);
-        return;
-    }
-    char line[256];
-    int n = text_prefix(line, sizeof line, o, false);
-    snprintf(line + n, sizeof line - (size_t)n,
-             "lost %" PRIu64 " events over %" PRIu64 " ms: %zu calls unpaired, %zu regions "
-             "uncertain",
-             count, window_ns / 1000000, calls_voided, regions_uncertain);
-    emit(line);
-}
-
-void output_target(const struct event_origin *o, const char *cmdline, const char *matched)
-{
-    if (out_json) {
-        struct json_line j;
-        json_common(&j, "target", o);
-        json_add_str(&j, "cmdline", cmdline);
-        json_add_str(&j, "matched", matched);
-        json_emit(&j);
-        return;
-    }
-    /* An argument may hold a newline or an escape sequence: the text line
-     * stays one line and shows no control characters. */
-    char line[2048];
-    int n = text_prefix(line, sizeof line, o, false);
-    n += snprintf(line + n, sizeof line - (size_t)n, "target (%s): ", matched);
-    size_t at = (size_t)n;
-    for (const char *c = cmdline; *c && at < sizeof line - 1; c++)
-        line[at++] = ((unsigned char)*c < 0x20 || *c == 0x7f) ? '?' : *c;
-    line[at] = '\0';
-    emit(line);
-}
-
-/* ---- dumps ----------------------------------------------------------------- */
-
-void output_dump(const struct event_origin *o, uint64_t addr, uint64_t len, const char *path,
-                 uint64_t bytes, uint64_t resident, const char *reason,
-                 const struct top_string *top, size_t ntop)
-{
-    if (out_json) {
-        /* The strings array is built with the same escaping as the rest. */
-        char strings[4096];
-        size_t used = 0;
-        strings[used++] = '[';
-        for (size_t i = 0; i < ntop; i++) {
-            char escaped[1600];
-            if (json_escape(top[i].text, strlen(top[i].text), escaped, sizeof escaped) ==
-                (size_t)-1)
-                continue;
-            int n = snprintf(strings + used, sizeof strings - used,
-                             "%s{\"text\":\"%s\",\"count\":%" PRIu64 "}", i ? "," : "",
-                             escaped, top[i].count);
-            if (n < 0 || (size_t)n >= sizeof strings - used - 2)
-                break;
-            used += (size_t)n;
-        }
-        strings[used++] = ']';
-        strings[used] = '\0';
-        struct json_line j;
-        json_common(&j, "dump", o);
-        json_add_hex(&j, "addr", addr);
-        json_add_uint(&j, "len", len);
-        json_add_str(&j, "path", path);
-        json_add_uint(&j, "bytes", bytes);
-        json_add_uint(&j, "resident", resident);
-        json_add_str(&j, "reason", reason);
-        if (ntop)
-            json_add_raw(&j, "strings", strings);
-        json_emit(&j);
-        return;
-    }
-    char line[1024], a[32], b[32];
-    int n = text_prefix(line, sizeof line, o, true);
-    snprintf(line + n, sizeof line - (size_t)n,
-             "dump 0x%" PRIx64 " %" PRIu64 " -> %s (%s read of %s resident, %s)", addr, len,
-             path, format_size(bytes, a, sizeof a), format_size(resident, b, sizeof b), reason);
-    emit(line);
-    for (size_t i = 0; i < ntop; i++) {
-        snprintf(line, sizeof line, "    %8" PRIu64 "  %.900s", top[i].count, top[i].text);
-        emit(line);
-    }
-}
-
-void output_dump_skip(const struct event_origin *o, uint64_t addr, uint64_t len,
-                      const char *why)
-{
-    if (out_json) {
-        struct json_line j;
-        json_common(&j, "skip", o);
-        json_add_hex(&j, "addr", addr);
-        json_add_uint(&j, "len", len);
-        json_add_str(&j, "reason", why);
-        json_emit(&j);
-        return;
-    }
-    char line[512];
-    int n = text_prefix(line, sizeof line, o, true);
-    snprintf(line + n, sizeof line - (size_t)n, "dump 0x%" PRIx64 " %" PRIu64 " skipped: %s",
-             addr, len, why);
-    emit(line);
-}
-
-void output_dump_error(const struct event_origin *o, uint64_t addr, uint64_t len,
-                       const char *path, const char *message)
-{
-    if (out_json) {
-        struct json_line j;
-        json_common(&j, "error", o);
-        json_add_hex(&j, "addr", addr);
-        json_add_uint(&j, "len", len);
-        json_add_str(&j, "path", path);
-        json_add_str(&j, "error", message);
-        json_emit(&j);
-        return;
-    }
-    char line[1024];
-    int n = text_prefix(line, sizeof line, o, true);
-    snprintf(line + n, sizeof line - (size_t)n, "dump 0x%" PRIx64 " %" PRIu64 " failed: %s (%s)",
-             addr, len, message, path);
-    emit(line);
-}
-
-/* ---- summary (-c) ------------------------------------------------------------ */
-
-static void json_summary(const struct summary_view *v)
-{
-    struct json_line j;
-    struct event_origin o = {0};
-    clock_gettime(CLOCK_REALTIME, &o.ts);
-    json_common(&j, "summary", &o);
-    json_add_uint(&j, "mmaps", v->count);
-    json_add_uint(&j, "bytes", v->bytes);
-    json_add_uint(&j, "mapped", v->mapped);
-    json_add_uint(&j, "dumps", v->dumps);
-    /* Arrays are built here as raw JSON, each element bounded. */
-    size_t cap = 256 + v->nrows * 700 + v->nsizes * 64 + v->nbuckets * 96;
-    char *raw = malloc(cap), esc_site[512], esc_comm[96];
-    if (!raw) {
-        log_warn("out of memory: summary event dropped");
-        return;
-    }
-    size_t len = 0;
-    len += (size_t)snprintf(raw + len, cap - len, "[");
-    for (size_t i = 0; i < v->nrows; i++) {
-        const struct summary_row *r = &v->rows[i];
-        if (!r->site || json_escape(r->site, strlen(r->site), esc_site, sizeof esc_site) ==
-                            (size_t)-1)
-            snprintf(esc_site, sizeof esc_site, "%s", r->site ? "?" : "");
-        if (json_escape(r->comm, strlen(r->comm), esc_comm, sizeof esc_comm) == (size_t)-1)
-            snprintf(esc_comm, sizeof esc_comm, "?");
-        char site[sizeof esc_site + 2];
-        if (r->site)
-            snprintf(site, sizeof site, "\"%s\"", esc_site);
-        else
-            snprintf(site, sizeof site, "null");
-        len += (size_t)snprintf(raw + len, cap - len,
-                                "%s{\"site\":%s,\"comm\":\"%s\",\"count\":%" PRIu64
-                                ",\"bytes\":%" PRIu64 ",\"mapped\":%" PRIu64
-                                ",\"dumps\":%" PRIu64 "}",
-                                i ? "," : "", site, esc_comm, r->count, r->bytes, r->mapped,
-                                r->dumps);
-    }
-    len += (size_t)snprintf(raw + len, cap - len, "]");
-    json_add_raw(&j, "sites", raw);
-    len = 0;
-    len += (size_t)snprintf(raw + len, cap - len, "[");
-    for (size_t i = 0; i < v->nsizes; i++)
-        len += (size_t)snprintf(raw + len, cap - len, "%s{\"size\":%" PRIu64 ",\"count\":%" PRIu64 "}",
-                                i ? "," : "", v->sizes[i].size, v->sizes[i].count);
-    len += (size_t)snprintf(raw + len, cap - len, "]");
-    json_add_raw(&j, "sizes", raw);
-    len = 0;
-    len += (size_t)snprintf(raw + len, cap - len, "[");
-    for (size_t i = 0; i < v->nbuckets; i++)
-        len += (size_t)snprintf(raw + len, cap - len,
-                                "%s{\"from\":%" PRIu64 ",\"to\":%" PRIu64 ",\"count\":%" PRIu64
-                                ",\"bytes\":%" PRIu64 "}",
-                                i ? "," : "", v->buckets[i].low,
-                                v->buckets[i].low > UINT64_MAX / 2 ? UINT64_MAX
-                                                                   : v->buckets[i].low * 2,
-                                v->buckets[i].count, v->buckets[i].bytes);
-    snprintf(raw + len, cap - len, "]");
-    json_add_raw(&j, "histogram", raw);
-    free(raw);
-    if (v->suggested_min_size) {
-        json_add_uint(&j, "suggested_min_size", v->suggested_min_size);
-        json_add_uint(&j, "suggested_for_size", v->suggested_for_size);
-    }
-    json_emit(&j);
 }
 
 /* "16M" for a power of two: what the user types after --min-size. */
@@ -581,34 +428,39 @@ static const char *min_size_word(uint64_t bytes, char *buf, size_t size)
     return buf;
 }
 
+static uint64_t bucket_end(uint64_t low) { return low > UINT64_MAX / 2 ? UINT64_MAX : low * 2; }
+
 static void text_summary(const struct summary_view *v)
 {
-    char line[1024], a[32], b[32], c[32];
-    snprintf(line, sizeof line,
-             "summary: %" PRIu64 " reported mmap%s, %s, %s still mapped, %" PRIu64 " dump%s",
-             v->count, v->count == 1 ? "" : "s", format_size(v->bytes, a, sizeof a),
-             format_size(v->mapped, b, sizeof b), v->dumps, v->dumps == 1 ? "" : "s");
-    emit(line);
+    char a[32], b[32], c[32];
+    tprintf("summary: %" PRIu64 " reported mmap%s, %s, %s still mapped, %" PRIu64 " dump%s",
+            v->count, v->count == 1 ? "" : "s", format_size(v->bytes, a, sizeof a),
+            format_size(v->mapped, b, sizeof b), v->dumps, v->dumps == 1 ? "" : "s");
+    text_emit();
     if (v->nrows == 0)
         return;
-    snprintf(line, sizeof line, "  %7s %11s %11s %6s  %-15s  %s", "count", "bytes", "mapped",
-             "dumps", "thread", v->have_stacks ? "call site" : "call site (use -k)");
-    emit(line);
+    tprintf("  %7s %11s %11s %6s  %-15s  %s", "count", "bytes", "mapped", "dumps", "thread",
+            v->have_stacks ? "call site" : "call site (use -k)");
+    text_emit();
     for (size_t i = 0; i < v->nrows; i++) {
         const struct summary_row *r = &v->rows[i];
-        snprintf(line, sizeof line, "  %7" PRIu64 " %11s %11s %6" PRIu64 "  %-15s  %.700s",
-                 r->count, format_size(r->bytes, a, sizeof a),
-                 format_size(r->mapped, b, sizeof b), r->dumps, r->comm,
-                 r->site ? r->site : "-");
-        emit(line);
+        tprintf("  %7" PRIu64 " %11s %11s %6" PRIu64 "  ", r->count,
+                format_size(r->bytes, a, sizeof a), format_size(r->mapped, b, sizeof b),
+                r->dumps);
+        tuntrusted_pad(r->comm, 15);
+        tprintf("  ");
+        tuntrusted_n(r->site ? r->site : "-", 700);
+        text_emit();
     }
-    emit("  sizes seen most often:");
+    tprintf("  sizes seen most often:");
+    text_emit();
     for (size_t i = 0; i < v->nsizes; i++) {
-        snprintf(line, sizeof line, "  %7" PRIu64 " x %" PRIu64 " bytes (%s)", v->sizes[i].count,
-                 v->sizes[i].size, format_size(v->sizes[i].size, a, sizeof a));
-        emit(line);
+        tprintf("  %7" PRIu64 " x %" PRIu64 " bytes (%s)", v->sizes[i].count, v->sizes[i].size,
+                format_size(v->sizes[i].size, a, sizeof a));
+        text_emit();
     }
-    emit("  histogram of sizes:");
+    tprintf("  histogram of sizes:");
+    text_emit();
     uint64_t most = 0;
     for (size_t i = 0; i < v->nbuckets; i++)
         most = v->buckets[i].count > most ? v->buckets[i].count : most;
@@ -618,31 +470,250 @@ static void text_summary(const struct summary_view *v)
         size_t width = most ? (size_t)((k->count * 40 + most - 1) / most) : 0;
         memset(bar, '#', width);
         bar[width] = '\0';
-        snprintf(line, sizeof line, "  %10s .. < %-10s %7" PRIu64 "  %s",
-                 format_size(k->low, a, sizeof a),
-                 format_size(k->low > UINT64_MAX / 2 ? UINT64_MAX : k->low * 2, b, sizeof b),
-                 k->count, bar);
-        emit(line);
+        tprintf("  %10s .. < %-10s %7" PRIu64 "  %s", format_size(k->low, a, sizeof a),
+                format_size(bucket_end(k->low), b, sizeof b), k->count, bar);
+        text_emit();
     }
     if (v->suggested_min_size) {
-        snprintf(line, sizeof line,
-                 "  most bytes came in mmaps of %" PRIu64 " bytes (%s): --min-size %s reports "
-                 "those and larger ones only",
-                 v->suggested_for_size, format_size(v->suggested_for_size, a, sizeof a),
-                 min_size_word(v->suggested_min_size, c, sizeof c));
-        emit(line);
+        tprintf("  most bytes came in mmaps of %" PRIu64 " bytes (%s): --min-size %s reports "
+                "those and larger ones only",
+                v->suggested_for_size, format_size(v->suggested_for_size, a, sizeof a),
+                min_size_word(v->suggested_min_size, c, sizeof c));
+        text_emit();
     }
 }
 
-void output_summary(const struct summary_view *view)
+/* "16.0 MiB used of 64.0 MiB limit" / "16.0 MiB used (no limit)" */
+static void text_usage(uint64_t usage, uint64_t limit)
 {
-    if (out_json)
-        json_summary(view);
+    char u[32], l[32];
+    if (limit == UINT64_MAX)
+        tprintf("%s used (no limit)", format_size(usage, u, sizeof u));
     else
-        text_summary(view);
+        tprintf("%s used of %s limit", format_size(usage, u, sizeof u),
+                format_size(limit, l, sizeof l));
 }
 
-/* ---- memory cgroup --------------------------------------------------------- */
+static void text_threshold(const struct cgroup_event *c)
+{
+    char thr[32], pct[32] = "";
+    format_size(c->threshold, thr, sizeof thr);
+    if (c->pct)
+        snprintf(pct, sizeof pct, " (%u%% of the limit)", c->pct);
+    tprintf("memory cgroup ");
+    tuntrusted(c->cgroup);
+    if (!c->above) {
+        tprintf(" back below threshold %s%s: ", thr, pct);
+        text_usage(c->usage, c->limit);
+        tprintf("; re-armed");
+        text_emit();
+        return;
+    }
+    tprintf(" above threshold %s%s: ", thr, pct);
+    text_usage(c->usage, c->limit);
+    if (c->dumps >= 0)
+        tprintf("; dumping %ld region%s", c->dumps, c->dumps == 1 ? "" : "s");
+    tprintf("%s", c->nregions ? "; largest reported regions:" : "; no reported region is mapped");
+    text_emit();
+    for (size_t i = 0; i < c->nregions; i++) {
+        const struct threshold_region *r = &c->regions[i];
+        char size[32];
+        tprintf("    0x%" PRIx64 " %" PRIu64 " (%s) [%d/%d ", r->addr, r->len,
+                format_size(r->len, size, sizeof size), (int)r->pid, (int)r->tid);
+        tuntrusted_n(r->comm, PROCFS_COMM_MAX);
+        tprintf("]");
+        text_emit();
+    }
+}
+
+static void render_text(const struct out_event *e)
+{
+    text_start();
+    switch (e->kind) {
+    case OUT_MAP_CALL:
+        if (e->u.map.call->kind == MAP_CALL_NONE)
+            return;
+        text_prefix(e->o, true);
+        text_map_call(e);
+        break;
+    case OUT_ATTACH:
+        text_prefix(e->o, false);
+        tprintf("attached, %u thread%s", e->u.threads, e->u.threads == 1 ? "" : "s");
+        break;
+    case OUT_EXEC:
+        text_prefix(e->o, false);
+        tprintf("exec, %lu region%s ended", e->u.regions_ended,
+                e->u.regions_ended == 1 ? "" : "s");
+        break;
+    case OUT_EXIT:
+        text_prefix(e->o, false);
+        if (e->u.exit.signal)
+            tprintf("killed by %s%s", e->u.exit.signal, e->u.exit.core ? " (core dumped)" : "");
+        else
+            tprintf("exited with status %d", e->u.exit.code);
+        break;
+    case OUT_DETACH:
+        text_prefix(e->o, false);
+        tprintf("detached");
+        break;
+    case OUT_LOST:
+        text_prefix(e->o, false);
+        tprintf("lost %" PRIu64 " events over %" PRIu64 " ms: %zu calls unpaired, %zu regions "
+                "uncertain",
+                e->u.lost.count, e->u.lost.window_ns / 1000000, e->u.lost.calls_voided,
+                e->u.lost.regions_uncertain);
+        break;
+    case OUT_TARGET:
+        text_prefix(e->o, false);
+        tprintf("target (%s): ", e->u.target.matched);
+        tuntrusted(e->u.target.cmdline);
+        break;
+    case OUT_DUMP:
+        text_prefix(e->o, true);
+        text_dump(e);
+        return;
+    case OUT_SKIP:
+        text_prefix(e->o, true);
+        tprintf("dump 0x%" PRIx64 " %" PRIu64 " skipped: %s", e->u.dump.addr, e->u.dump.len,
+                e->u.dump.reason);
+        break;
+    case OUT_DUMP_ERROR:
+        text_prefix(e->o, true);
+        tprintf("dump 0x%" PRIx64 " %" PRIu64 " failed: %s (", e->u.dump.addr, e->u.dump.len,
+                e->u.dump.reason);
+        tuntrusted(e->u.dump.path);
+        tprintf(")");
+        break;
+    case OUT_SUMMARY:
+        text_summary(e->u.summary);
+        return;
+    case OUT_THRESHOLD:
+        text_prefix(e->o, false);
+        text_threshold(e->u.cgroup);
+        return;
+    case OUT_SCHEMA:
+        return;
+    case OUT_OOM:
+        text_prefix(e->o, false);
+        tprintf("memory cgroup ");
+        tuntrusted(e->u.cgroup->cgroup);
+        tprintf(": OOM kill%s (%" PRIu64 " new, %" PRIu64 " in all); ",
+                e->u.cgroup->new_kills == 1 ? "" : "s", e->u.cgroup->new_kills,
+                e->u.cgroup->oom_kills);
+        text_usage(e->u.cgroup->usage, e->u.cgroup->limit);
+        break;
+    }
+    text_emit();
+}
+
+/* ---- JSON renderer --------------------------------------------------------- */
+
+static void json_common(struct json_line *j, const char *event, const struct event_origin *o)
+{
+    struct tm tm;
+    time_t secs = o->ts.tv_sec;
+    char ts[96];
+    gmtime_r(&secs, &tm);
+    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, o->ts.tv_nsec / 1000);
+    json_begin(j);
+    json_add_str(j, "event", event);
+    json_add_str(j, "ts", ts);
+    json_add_int(j, "pid", o->pid);
+    json_add_int(j, "tid", o->tid);
+    json_add_bytes(j, "comm", o->comm, strnlen(o->comm, PROCFS_COMM_MAX));
+}
+
+static void json_map_call(struct json_line *j, const struct out_event *e)
+{
+    const struct map_call *c = e->u.map.call;
+    char prot[4], flags[256];
+    switch (c->kind) {
+    case MAP_CALL_MMAP:
+        json_add_hex(j, "addr", c->failed ? c->addr : c->result);
+        json_add_uint(j, "len", c->len);
+        json_add_str(j, "prot", xlat_prot_short(c->prot, prot));
+        json_add_str(j, "flags", xlat_map_flags(c->flags, flags, sizeof flags));
+        json_add_int(j, "fd", c->fd);
+        if (e->u.map.file_backed)
+            json_add_untrusted(j, "path", e->u.map.path);
+        json_add_uint(j, "offset", c->offset);
+        break;
+    case MAP_CALL_MUNMAP:
+        json_add_hex(j, "addr", c->addr);
+        json_add_uint(j, "len", c->len);
+        break;
+    case MAP_CALL_MREMAP:
+        json_add_hex(j, "old_addr", c->addr);
+        json_add_uint(j, "old_len", c->len);
+        json_add_hex(j, "addr", c->failed ? c->new_addr_arg : c->result);
+        json_add_uint(j, "len", c->new_len);
+        json_add_str(j, "flags", xlat_mremap_flags(c->flags, flags, sizeof flags));
+        break;
+    case MAP_CALL_MPROTECT:
+        json_add_hex(j, "addr", c->addr);
+        json_add_uint(j, "len", c->len);
+        json_add_str(j, "prot", xlat_prot_short(c->prot, prot));
+        break;
+    case MAP_CALL_NONE:
+        break;
+    }
+    if (c->failed) {
+        const char *name = xlat_errno_name(c->error);
+        char num[32];
+        snprintf(num, sizeof num, "%d", c->error);
+        json_add_str(j, "error", name ? name : num);
+    }
+    const struct stack *stack = e->u.map.stack;
+    if (stack) {
+        json_add_raw(j, "stack", e->u.map.stack_json ? e->u.map.stack_json : "null");
+        if (stack->truncated || !e->u.map.stack_json)
+            json_add_bool(j, "stack_truncated", true);
+    }
+}
+
+static void json_summary(struct json_line *j, const struct summary_view *v)
+{
+    json_add_uint(j, "mmaps", v->count);
+    json_add_uint(j, "bytes", v->bytes);
+    json_add_uint(j, "mapped", v->mapped);
+    json_add_uint(j, "dumps", v->dumps);
+    json_open(j, "sites", '[');
+    for (size_t i = 0; i < v->nrows; i++) {
+        const struct summary_row *r = &v->rows[i];
+        json_open(j, NULL, '{');
+        json_add_untrusted(j, "site", r->site);
+        json_add_bytes(j, "comm", r->comm, strnlen(r->comm, PROCFS_COMM_MAX));
+        json_add_uint(j, "count", r->count);
+        json_add_uint(j, "bytes", r->bytes);
+        json_add_uint(j, "mapped", r->mapped);
+        json_add_uint(j, "dumps", r->dumps);
+        json_close(j, '}');
+    }
+    json_close(j, ']');
+    json_open(j, "sizes", '[');
+    for (size_t i = 0; i < v->nsizes; i++) {
+        json_open(j, NULL, '{');
+        json_add_uint(j, "size", v->sizes[i].size);
+        json_add_uint(j, "count", v->sizes[i].count);
+        json_close(j, '}');
+    }
+    json_close(j, ']');
+    json_open(j, "histogram", '[');
+    for (size_t i = 0; i < v->nbuckets; i++) {
+        json_open(j, NULL, '{');
+        json_add_uint(j, "from", v->buckets[i].low);
+        json_add_uint(j, "to", bucket_end(v->buckets[i].low));
+        json_add_uint(j, "count", v->buckets[i].count);
+        json_add_uint(j, "bytes", v->buckets[i].bytes);
+        json_close(j, '}');
+    }
+    json_close(j, ']');
+    if (v->suggested_min_size) {
+        json_add_uint(j, "suggested_min_size", v->suggested_min_size);
+        json_add_uint(j, "suggested_for_size", v->suggested_for_size);
+    }
+}
 
 static void json_add_limit(struct json_line *j, uint64_t limit)
 {
@@ -652,110 +723,266 @@ static void json_add_limit(struct json_line *j, uint64_t limit)
         json_add_uint(j, "limit", limit);
 }
 
-/* "[{...},...]" of the regions, escaped like the rest; stops at what fits. */
-static void json_regions(char *buf, size_t size, const struct threshold_region *r, size_t n)
+static void json_threshold(struct json_line *j, const struct cgroup_event *c)
 {
-    size_t used = 0;
-    buf[used++] = '[';
-    for (size_t i = 0; i < n; i++) {
-        char comm[6 * PROCFS_COMM_MAX + 1];
-        if (json_escape(r[i].comm, strnlen(r[i].comm, PROCFS_COMM_MAX), comm, sizeof comm) ==
-            (size_t)-1)
-            snprintf(comm, sizeof comm, "?");
-        int len = snprintf(buf + used, size - used,
-                           "%s{\"pid\":%d,\"tid\":%d,\"comm\":\"%s\",\"addr\":\"0x%" PRIx64
-                           "\",\"len\":%" PRIu64 ",\"id\":%" PRIu64 "}",
-                           i ? "," : "", (int)r[i].pid, (int)r[i].tid, comm, r[i].addr,
-                           r[i].len, r[i].id);
-        if (len < 0 || (size_t)len >= size - used - 2)
-            break;
-        used += (size_t)len;
+    json_add_untrusted(j, "cgroup", c->cgroup);
+    json_add_str(j, "state", c->above ? "above" : "below");
+    json_add_uint(j, "usage", c->usage);
+    json_add_limit(j, c->limit);
+    json_add_uint(j, "threshold", c->threshold);
+    if (c->pct)
+        json_add_uint(j, "percent", c->pct);
+    if (!c->above)
+        return;
+    json_open(j, "regions", '[');
+    for (size_t i = 0; i < c->nregions; i++) {
+        const struct threshold_region *r = &c->regions[i];
+        json_open(j, NULL, '{');
+        json_add_int(j, "pid", r->pid);
+        json_add_int(j, "tid", r->tid);
+        json_add_bytes(j, "comm", r->comm, strnlen(r->comm, PROCFS_COMM_MAX));
+        json_add_hex(j, "addr", r->addr);
+        json_add_uint(j, "len", r->len);
+        json_add_uint(j, "id", r->id);
+        json_close(j, '}');
     }
-    buf[used++] = ']';
-    buf[used] = '\0';
+    json_close(j, ']');
+    if (c->dumps >= 0)
+        json_add_uint(j, "dumps", (uint64_t)c->dumps);
 }
 
-/* "16.0 MiB used of 64.0 MiB limit" / "16.0 MiB used (no limit)" */
-static void text_usage(char *buf, size_t size, uint64_t usage, uint64_t limit)
+static void render_json(const struct out_event *e)
 {
-    char u[32], l[32];
-    if (limit == UINT64_MAX)
-        snprintf(buf, size, "%s used (no limit)", format_size(usage, u, sizeof u));
+    struct json_line j;
+    struct event_origin now = {0}; /* the summary and schema are about no one process */
+    if (e->kind == OUT_MAP_CALL && e->u.map.call->kind == MAP_CALL_NONE)
+        return;
+    if (!e->o)
+        clock_gettime(CLOCK_REALTIME, &now.ts);
+    json_common(&j, e->name, e->o ? e->o : &now);
+    switch (e->kind) {
+    case OUT_MAP_CALL:
+        json_map_call(&j, e);
+        break;
+    case OUT_ATTACH:
+        json_add_uint(&j, "threads", e->u.threads);
+        break;
+    case OUT_EXEC:
+        json_add_uint(&j, "regions_ended", e->u.regions_ended);
+        break;
+    case OUT_EXIT:
+        json_add_int(&j, "status", e->u.exit.code);
+        if (e->u.exit.signal)
+            json_add_str(&j, "signal", e->u.exit.signal);
+        break;
+    case OUT_DETACH:
+        break;
+    case OUT_LOST:
+        json_add_uint(&j, "count", e->u.lost.count);
+        json_add_uint(&j, "window_ns", e->u.lost.window_ns);
+        json_add_uint(&j, "calls_voided", e->u.lost.calls_voided);
+        json_add_uint(&j, "regions_uncertain", e->u.lost.regions_uncertain);
+        break;
+    case OUT_TARGET:
+        json_add_untrusted(&j, "cmdline", e->u.target.cmdline);
+        json_add_str(&j, "matched", e->u.target.matched);
+        break;
+    case OUT_DUMP:
+        json_add_hex(&j, "addr", e->u.dump.addr);
+        json_add_uint(&j, "len", e->u.dump.len);
+        json_add_untrusted(&j, "path", e->u.dump.path);
+        /* The names of the dump's own metadata file (dump.h). */
+        json_add_uint(&j, "bytes_read", e->u.dump.bytes);
+        json_add_uint(&j, "resident_bytes", e->u.dump.resident);
+        json_add_str(&j, "reason", e->u.dump.reason);
+        if (e->u.dump.ntop) {
+            json_open(&j, "strings", '[');
+            for (size_t i = 0; i < e->u.dump.ntop; i++) {
+                json_open(&j, NULL, '{');
+                json_add_untrusted(&j, "text", e->u.dump.top[i].text);
+                json_add_uint(&j, "count", e->u.dump.top[i].count);
+                json_close(&j, '}');
+            }
+            json_close(&j, ']');
+        }
+        break;
+    case OUT_SKIP:
+        json_add_hex(&j, "addr", e->u.dump.addr);
+        json_add_uint(&j, "len", e->u.dump.len);
+        json_add_str(&j, "reason", e->u.dump.reason);
+        break;
+    case OUT_DUMP_ERROR:
+        json_add_hex(&j, "addr", e->u.dump.addr);
+        json_add_uint(&j, "len", e->u.dump.len);
+        json_add_untrusted(&j, "path", e->u.dump.path);
+        json_add_str(&j, "error", e->u.dump.reason);
+        break;
+    case OUT_SUMMARY:
+        json_summary(&j, e->u.summary);
+        break;
+    case OUT_THRESHOLD:
+        json_threshold(&j, e->u.cgroup);
+        break;
+    case OUT_SCHEMA:
+        json_add_uint(&j, "schema", OUTPUT_SCHEMA_VERSION);
+        json_add_str(&j, "program", "mmapwatch");
+        break;
+    case OUT_OOM:
+        json_add_untrusted(&j, "cgroup", e->u.cgroup->cgroup);
+        json_add_uint(&j, "oom_kill", e->u.cgroup->oom_kills);
+        json_add_uint(&j, "new_kills", e->u.cgroup->new_kills);
+        json_add_uint(&j, "usage", e->u.cgroup->usage);
+        json_add_limit(&j, e->u.cgroup->limit);
+        break;
+    }
+    const char *line = json_end(&j);
+    if (line)
+        emit(line);
     else
-        snprintf(buf, size, "%s used of %s limit", format_size(usage, u, sizeof u),
-                 format_size(limit, l, sizeof l));
+        log_warn("an event did not fit in %d bytes and was dropped", JSON_LINE_MAX);
+}
+
+/* ---- the entry points: describe, then render ------------------------------ */
+
+static const char *const map_call_names[] = {
+    [MAP_CALL_NONE] = "none", [MAP_CALL_MMAP] = "mmap", [MAP_CALL_MUNMAP] = "munmap",
+    [MAP_CALL_MREMAP] = "mremap", [MAP_CALL_MPROTECT] = "mprotect"};
+
+/* The file behind a successful file-backed mmap, read through the fd it
+ * was given while that fd is still the caller's (the ptrace source reports
+ * at the syscall-exit stop). NULL when it cannot be read (closed meanwhile,
+ * a process gone): the JSON then says "path":null. */
+static const char *mapped_file(const struct event_origin *o, const struct map_call *c,
+                               char *buf, size_t size)
+{
+    char link[64];
+    snprintf(link, sizeof link, "/proc/%d/task/%d/fd/%d", (int)o->pid, (int)o->tid,
+             (int)c->fd);
+    ssize_t n = readlink(link, buf, size - 1);
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    return buf;
+}
+
+void output_map_call(const struct event_origin *o, const struct map_call *call,
+                     const struct stack *stack, const char *stack_json)
+{
+    struct out_event e = {.kind = OUT_MAP_CALL, .name = map_call_names[call->kind], .o = o};
+    char path[4096];
+    e.u.map.call = call;
+    e.u.map.stack = stack;
+    e.u.map.stack_json = stack_json;
+    e.u.map.file_backed = call->kind == MAP_CALL_MMAP && !call->failed && call->fd >= 0 &&
+                          !(call->flags & MAP_ANONYMOUS);
+    if (e.u.map.file_backed && out && !out_failed)
+        e.u.map.path = mapped_file(o, call, path, sizeof path);
+    output_event(&e);
+}
+
+void output_attach(const struct event_origin *o, unsigned threads)
+{
+    output_event(&(struct out_event){.kind = OUT_ATTACH, .name = "attach", .o = o,
+                                     .u.threads = threads});
+}
+
+void output_exec(const struct event_origin *o, unsigned long regions_ended)
+{
+    output_event(&(struct out_event){.kind = OUT_EXEC, .name = "exec", .o = o,
+                                     .u.regions_ended = regions_ended});
+}
+
+void output_exit(const struct event_origin *o, int wait_status)
+{
+    struct out_event e = {.kind = OUT_EXIT, .name = "exit", .o = o};
+    char signum[16];
+    if (WIFSIGNALED(wait_status)) {
+        int sig = WTERMSIG(wait_status);
+        e.u.exit.code = 128 + sig;
+        e.u.exit.signal = xlat_signal_name(sig);
+        if (!e.u.exit.signal) {
+            snprintf(signum, sizeof signum, "%d", sig);
+            e.u.exit.signal = signum;
+        }
+        e.u.exit.core = WCOREDUMP(wait_status);
+    } else {
+        e.u.exit.code = WEXITSTATUS(wait_status);
+    }
+    output_event(&e);
+}
+
+void output_detach(const struct event_origin *o)
+{
+    output_event(&(struct out_event){.kind = OUT_DETACH, .name = "detach", .o = o});
+}
+
+void output_lost(const struct event_origin *o, uint64_t count, uint64_t window_ns,
+                 size_t calls_voided, size_t regions_uncertain)
+{
+    output_event(&(struct out_event){
+        .kind = OUT_LOST, .name = "lost", .o = o,
+        .u.lost = {.count = count, .window_ns = window_ns, .calls_voided = calls_voided,
+                   .regions_uncertain = regions_uncertain}});
+}
+
+void output_target(const struct event_origin *o, const char *cmdline, const char *matched)
+{
+    struct out_event e = {.kind = OUT_TARGET, .name = "target", .o = o};
+    e.u.target.cmdline = cmdline;
+    e.u.target.matched = matched;
+    output_event(&e);
+}
+
+void output_dump(const struct event_origin *o, uint64_t addr, uint64_t len, const char *path,
+                 uint64_t bytes, uint64_t resident, const char *reason,
+                 const struct top_string *top, size_t ntop)
+{
+    struct out_event e = {.kind = OUT_DUMP, .name = "dump", .o = o};
+    e.u.dump.addr = addr;
+    e.u.dump.len = len;
+    e.u.dump.path = path;
+    e.u.dump.bytes = bytes;
+    e.u.dump.resident = resident;
+    e.u.dump.reason = reason;
+    e.u.dump.top = top;
+    e.u.dump.ntop = ntop;
+    output_event(&e);
+}
+
+void output_dump_skip(const struct event_origin *o, uint64_t addr, uint64_t len,
+                      const char *why)
+{
+    struct out_event e = {.kind = OUT_SKIP, .name = "skip", .o = o};
+    e.u.dump.addr = addr;
+    e.u.dump.len = len;
+    e.u.dump.reason = why;
+    output_event(&e);
+}
+
+void output_dump_error(const struct event_origin *o, uint64_t addr, uint64_t len,
+                       const char *path, const char *message)
+{
+    struct out_event e = {.kind = OUT_DUMP_ERROR, .name = "error", .o = o};
+    e.u.dump.addr = addr;
+    e.u.dump.len = len;
+    e.u.dump.path = path;
+    e.u.dump.reason = message;
+    output_event(&e);
+}
+
+void output_summary(const struct summary_view *view)
+{
+    output_event(&(struct out_event){.kind = OUT_SUMMARY, .name = "summary",
+                                     .u.summary = view});
 }
 
 void output_threshold(const struct event_origin *o, const struct cgroup_event *e)
 {
-    if (out_json) {
-        char regions[2048];
-        struct json_line j;
-        json_common(&j, "threshold", o);
-        json_add_str(&j, "cgroup", e->cgroup);
-        json_add_str(&j, "state", e->above ? "above" : "below");
-        json_add_uint(&j, "usage", e->usage);
-        json_add_limit(&j, e->limit);
-        json_add_uint(&j, "threshold", e->threshold);
-        if (e->pct)
-            json_add_uint(&j, "percent", e->pct);
-        if (e->above) {
-            json_regions(regions, sizeof regions, e->regions, e->nregions);
-            json_add_raw(&j, "regions", regions);
-            if (e->dumps >= 0)
-                json_add_uint(&j, "dumps", (uint64_t)e->dumps);
-        }
-        json_emit(&j);
-        return;
-    }
-    char line[1024], usage[96], thr[32], pct[32] = "", dumps[48] = "";
-    int n = text_prefix(line, sizeof line, o, false);
-    text_usage(usage, sizeof usage, e->usage, e->limit);
-    format_size(e->threshold, thr, sizeof thr);
-    if (e->pct)
-        snprintf(pct, sizeof pct, " (%u%% of the limit)", e->pct);
-    if (!e->above) {
-        snprintf(line + n, sizeof line - (size_t)n,
-                 "memory cgroup %s back below threshold %s%s: %s; re-armed", e->cgroup, thr,
-                 pct, usage);
-        emit(line);
-        return;
-    }
-    if (e->dumps >= 0)
-        snprintf(dumps, sizeof dumps, "; dumping %ld region%s", e->dumps,
-                 e->dumps == 1 ? "" : "s");
-    snprintf(line + n, sizeof line - (size_t)n, "memory cgroup %s above threshold %s%s: %s%s%s",
-             e->cgroup, thr, pct, usage, dumps,
-             e->nregions ? "; largest reported regions:" : "; no reported region is mapped");
-    emit(line);
-    for (size_t i = 0; i < e->nregions; i++) {
-        const struct threshold_region *r = &e->regions[i];
-        char size[32];
-        snprintf(line, sizeof line, "    0x%" PRIx64 " %" PRIu64 " (%s) [%d/%d %s]", r->addr,
-                 r->len, format_size(r->len, size, sizeof size), (int)r->pid, (int)r->tid,
-                 r->comm);
-        emit(line);
-    }
+    output_event(&(struct out_event){.kind = OUT_THRESHOLD, .name = "threshold", .o = o,
+                                     .u.cgroup = e});
 }
 
 void output_oom(const struct event_origin *o, const struct cgroup_event *e)
 {
-    if (out_json) {
-        struct json_line j;
-        json_common(&j, "oom", o);
-        json_add_str(&j, "cgroup", e->cgroup);
-        json_add_uint(&j, "oom_kill", e->oom_kills);
-        json_add_uint(&j, "new_kills", e->new_kills);
-        json_add_uint(&j, "usage", e->usage);
-        json_add_limit(&j, e->limit);
-        json_emit(&j);
-        return;
-    }
-    char line[1024], usage[96];
-    int n = text_prefix(line, sizeof line, o, false);
-    text_usage(usage, sizeof usage, e->usage, e->limit);
-    snprintf(line + n, sizeof line - (size_t)n,
-             "memory cgroup %s: OOM kill%s (%" PRIu64 " new, %" PRIu64 " in all); %s", e->cgroup,
-             e->new_kills == 1 ? "" : "s", e->new_kills, e->oom_kills, usage);
-    emit(line);
+    output_event(&(struct out_event){.kind = OUT_OOM, .name = "oom", .o = o, .u.cgroup = e});
 }

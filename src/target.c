@@ -15,13 +15,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "log.h"
+#include "procfs.h"
 
 static struct rlimit original_nofile;
 static bool nofile_raised;
 
 void target_raise_file_limit(void)
 {
+    procfs_keep_reserve();
     struct rlimit files;
     if (getrlimit(RLIMIT_NOFILE, &files) < 0 || files.rlim_cur >= files.rlim_max)
         return;
@@ -29,6 +32,39 @@ void target_raise_file_limit(void)
     files.rlim_cur = files.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &files) == 0)
         nofile_raised = true;
+}
+
+#define PF_KTHREAD 0x00200000UL
+
+int target_check_attachable(pid_t pid)
+{
+    char path[64], text[1024], comm[PROCFS_COMM_MAX], state;
+    unsigned long flags;
+    if (pid == getpid()) {
+        log_error("cannot attach to process %d: it is mmapwatch itself; give the pid of the "
+                  "process to watch",
+                  (int)pid);
+        return -1;
+    }
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (procfs_read_file(path, text, sizeof text) <= 0 ||
+        procfs_parse_stat(text, &state, &flags) < 0)
+        return 0; /* gone or unreadable: the attach itself says what */
+    procfs_read_comm(pid, pid, comm);
+    char shown[4 * PROCFS_COMM_MAX + 1];
+    escape_text(comm, strlen(comm), shown, sizeof shown);
+    if (flags & PF_KTHREAD) {
+        log_error("process %d (%s) is a kernel thread: it has no user memory to trace",
+                  (int)pid, shown);
+        return -1;
+    }
+    if (state == 'Z' || state == 'X') {
+        log_error("process %d (%s) is a zombie: it has exited and has no memory left to "
+                  "trace (its parent has not collected its exit status yet)",
+                  (int)pid, shown);
+        return -1;
+    }
+    return 0;
 }
 
 /* In the child, between fork and exec: only async-signal-safe calls (the

@@ -133,8 +133,12 @@ def proc_state(pid):
     return data[data.rindex(")") + 2]
 
 
-def events_of(events, kind):
-    return [e for e in events if e["event"] == kind]
+def events_of(events, kind, pid=None, addr=None):
+    """The events of one kind, optionally of one process and about one
+    address (an int; matched against the event's "addr")."""
+    return [e for e in events if e.get("event") == kind and
+            (pid is None or e.get("pid") == pid) and
+            (addr is None or ("addr" in e and int(e["addr"], 16) == addr))]
 
 
 # ---------------------------------------------------------------------------
@@ -274,15 +278,21 @@ class LineReader:
     """Lines from a pipe with a deadline, without the trap of select() on a
     buffered file object (a readline() may pull two lines into Python's
     buffer, and the second then never wakes select up): reads the raw fd and
-    keeps the rest itself. rest() is whatever was read but not returned."""
+    keeps the rest itself. Takes a file object or an fd. line() keeps the
+    newline and gives "" at EOF; readline() drops it and gives None at EOF.
+    rest() is whatever was read but not returned."""
 
     def __init__(self, fileobj):
-        self.fd = fileobj.fileno()
+        self.fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
         self.buf = b""
+        self.eof = False
 
     def line(self, deadline_s=None):
         deadline = time.monotonic() + (deadline_s or WAIT_S)
         while b"\n" not in self.buf:
+            if self.eof:
+                line, self.buf = self.buf, b""
+                return line.decode()  # "" at EOF
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"timed out waiting for a line on a pipe "
@@ -291,15 +301,76 @@ class LineReader:
             if r:
                 chunk = os.read(self.fd, 65536)
                 if not chunk:
-                    line, self.buf = self.buf, b""
-                    return line.decode()  # "" at EOF
+                    self.eof = True
                 self.buf += chunk
         line, _, self.buf = self.buf.partition(b"\n")
         return line.decode() + "\n"
 
+    def readline(self, deadline_s=None):
+        line = self.line(deadline_s)
+        return line.rstrip("\n") if line else None
+
+    def quiet_for(self, seconds):
+        """True if nothing arrives for `seconds` (a negative check)."""
+        if b"\n" in self.buf:
+            return False
+        r, _, _ = select.select([self.fd], [], [], seconds)
+        return not r
+
     def rest(self):
         rest, self.buf = self.buf, b""
         return rest.decode()
+
+
+class EventReader:
+    """mmapwatch's JSON events, read one at a time from a pipe (its stdout
+    with -o -, or a pipe given as -o /dev/fd/N), with a deadline on each
+    wait. The one driver the integration tests read events with: every
+    event read is kept in .events, in order. explain() adds what to say
+    when mmapwatch ends before an awaited event (its stderr, say)."""
+
+    def __init__(self, fileobj, explain=None):
+        self.reader = LineReader(fileobj)
+        self.events = []
+        self.explain = explain or (lambda: "")
+
+    def next_event(self, deadline_s=None):
+        """The next event, or None once mmapwatch closed its end."""
+        line = self.reader.line(deadline_s)
+        if not line:
+            return None
+        ev = json.loads(line)
+        self.events.append(ev)
+        return ev
+
+    def wait_event(self, pred, what):
+        """Reads until an event satisfies pred; returns it."""
+        while True:
+            ev = self.next_event()
+            if ev is None:
+                raise AssertionError(f"mmapwatch ended before {what}; last events "
+                                     f"{self.events[-10:]} {self.explain()}")
+            if pred(ev):
+                return ev
+
+    def wait_attached(self, pids):
+        """Reads until every pid's "attach" event came."""
+        waiting = set(pids)
+        while waiting:
+            ev = self.wait_event(lambda e: e["event"] == "attach", f"attach of {waiting}")
+            waiting.discard(ev["pid"])
+
+    def drain(self):
+        """Reads every event until mmapwatch closes its end."""
+        while self.next_event() is not None:
+            pass
+        return self.events
+
+    def of(self, kind, pid=None, addr=None):
+        return events_of(self.events, kind, pid=pid, addr=addr)
+
+    def index(self, ev):
+        return next(i for i, e in enumerate(self.events) if e is ev)
 
 
 def start_attach_many(pids, *opts):
@@ -310,18 +381,9 @@ def start_attach_many(pids, *opts):
     for pid in pids:
         argv += ["-p", str(pid)]
     p = spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
-    p.events = []
-    p.reader = LineReader(p.stdout)
-    waiting = set(pids)
-    while waiting:
-        line = p.reader.line()
-        if not line:
-            raise AssertionError(f"mmapwatch ended before attaching: rc={p.wait()} "
-                                 f"stderr={p.stderr.read()!r}")
-        ev = json.loads(line)
-        p.events.append(ev)
-        if ev["event"] == "attach":
-            waiting.discard(ev["pid"])
+    p.stream = EventReader(p.stdout, explain=lambda: f"rc={p.poll()}")
+    p.events = p.stream.events
+    p.stream.wait_attached(pids)
     return p
 
 
@@ -329,5 +391,5 @@ def finish_attach_many(p, timeout=None):
     """Reads the rest of the events until mmapwatch exits; returns
     (rc, events, stderr)."""
     out, err = p.communicate(timeout=timeout or WAIT_S * 4)
-    p.events.extend(parse_events(p.reader.rest() + out.decode()))
+    p.events.extend(parse_events(p.stream.reader.rest() + out.decode()))
     return p.returncode, p.events, err.decode()

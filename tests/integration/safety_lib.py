@@ -24,39 +24,9 @@ STATE_DEADLINE_S = 10.0
 
 # ---------------------------------------------------------------- fixtures
 
-class LineReader:
-    """Lines from a pipe fd with a deadline. Keeps its own buffer: a
-    buffered file object would swallow a second line that arrived in the
-    same write, and select() on the fd would then wait for it in vain."""
-
-    def __init__(self, fd):
-        self.fd = fd
-        self.buf = b""
-        self.eof = False
-
-    def readline(self, deadline_s=None):
-        """One line without its newline; None at EOF; AssertionError at the deadline."""
-        deadline = time.monotonic() + (deadline_s or harness.WAIT_S)
-        while b"\n" not in self.buf:
-            if self.eof:
-                return None
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"timed out waiting for a line (partial: {self.buf[-200:]!r})")
-            r, _, _ = select.select([self.fd], [], [], left)
-            if r:
-                chunk = os.read(self.fd, 65536)
-                if not chunk:
-                    self.eof = True
-                self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\n")
-        return line.decode()
-
-    def quiet_for(self, seconds):
-        if b"\n" in self.buf:
-            return False
-        r, _, _ = select.select([self.fd], [], [], seconds)
-        return not r
+# One line reader and one event filter for every test (harness.py).
+LineReader = harness.LineReader
+events_of = harness.events_of
 
 
 class Fixture:
@@ -285,10 +255,6 @@ def _addr(v):
         return int(v, 16)
     except (TypeError, ValueError):
         return None
-
-
-def events_of(events, kind, pid=None):
-    return [e for e in events if e.get("event") == kind and (pid is None or e.get("pid") == pid)]
 
 
 # ---------------------------------------------------------------- /proc

@@ -141,8 +141,9 @@ class Region:
 # one mmapwatch run on dumpw_ctl
 
 
-class Watch:
-    """mmapwatch --json [opts] on dumpw_ctl. Launch mode: events go to a
+class Watch(harness.EventReader):
+    """mmapwatch --json [opts] on dumpw_ctl, its events read with the
+    harness's EventReader. Launch mode: events go to a
     pipe of their own (-o /dev/fd/N), the fixture's stdin/stdout are
     mmapwatch's. Attach mode: the fixture runs first, mmapwatch -o - -p PID,
     and the "attach" event is read before anything else happens."""
@@ -153,7 +154,6 @@ class Watch:
         if dump_dir == "default":
             dump_dir = os.path.join(tmpdir(), "dumps")
         self.dir = dump_dir
-        self.events = []
         self.regions = {}
         self.stderr_path = os.path.join(tmpdir(), "stderr")
         self.stderr = None
@@ -191,7 +191,8 @@ class Watch:
                 self.evfile = self.proc.stdout
         finally:
             err.close()
-        self.evreader = LineReader(self.evfile)
+        harness.EventReader.__init__(
+            self, self.evfile, explain=lambda: f"stderr {self.read_stderr()!r}")
         if mode == "attach":
             self.wait_event(lambda e: e["event"] == "attach", "the attach event")
 
@@ -237,24 +238,7 @@ class Watch:
         self.regions[rid].write(off, n, seed)
         return rec
 
-    # ---- mmapwatch's events
-
-    def next_event(self, deadline_s=None):
-        line = self.evreader.line(deadline_s)
-        if not line:
-            return None
-        ev = json.loads(line)
-        self.events.append(ev)
-        return ev
-
-    def wait_event(self, pred, what):
-        while True:
-            ev = self.next_event()
-            if ev is None:
-                raise AssertionError(f"mmapwatch ended before {what}; events "
-                                     f"{self.events[-10:]} stderr {self.read_stderr()!r}")
-            if pred(ev):
-                return ev
+    # ---- mmapwatch's events (next_event, wait_event, of, index: EventReader)
 
     def wait_dump(self, addr, kinds=("dump",)):
         """The next dump/skip/error event about the region at addr."""
@@ -267,8 +251,7 @@ class Watch:
         if self.mode == "attach":
             rc = self.fx.wait(timeout=harness.WAIT_S)
             assert rc == fixture_rc, f"fixture exited {rc}, expected {fixture_rc}"
-        while self.next_event() is not None:
-            pass
+        self.drain()
         if self.mode == "launch":
             self.evfile.close()  # ours (attach mode: the Popen's stdout)
         rc = self.proc.wait(timeout=harness.WAIT_S)
@@ -298,13 +281,6 @@ class Watch:
         with open(self.stderr_path, encoding="utf-8", errors="replace") as f:
             self.stderr = f.read()
         return self.stderr
-
-    def of(self, kind, addr=None):
-        return [e for e in self.events if e["event"] == kind and
-                (addr is None or hexaddr(e["addr"]) == addr)]
-
-    def index(self, ev):
-        return next(i for i, e in enumerate(self.events) if e is ev)
 
 
 # --------------------------------------------------------------------------
@@ -344,8 +320,8 @@ def check_dump(w, ev, region, reason, seq=None, data=None, pages=None, prot="rw-
     assert ev["path"] == os.path.join(w.dir, base + ".bin"), (ev, base)
     assert hexaddr(ev["addr"]) == region.addr and ev["len"] == length, ev
     assert ev["reason"] == reason, f"reason {ev['reason']!r}, expected {reason!r}: {ev}"
-    assert ev["resident"] == resident and ev["bytes"] == resident, \
-        f"resident/bytes {ev['resident']}/{ev['bytes']}, expected {resident}: {ev}"
+    assert ev["resident_bytes"] == resident and ev["bytes_read"] == resident, \
+        f"resident/bytes {ev['resident_bytes']}/{ev['bytes_read']}, expected {resident}: {ev}"
     assert ev["pid"] == w.pid, ev
     with open(ev["path"], "rb") as f:
         got = f.read()
@@ -603,7 +579,7 @@ def test_mremap_move_dumps_old_contents():
         before(w, event_of(w, "mmap", addr=r.addr, len=r.len), ev)
         moved = Region({**r.rec, "addr": g["new"], "len": 32 * PAGE})
         moved.pagedata = dict(r.pagedata)
-        for later in w.of("dump", moved.addr):
+        for later in w.of("dump", addr=moved.addr):
             check_dump(w, later, moved, later["reason"])
         check_dir(w)
 
@@ -736,7 +712,7 @@ def test_sparse_1g_region():
     written = r.resident()
     assert written == MIB + 4 * PAGE
     assert ev["reason"] == "unmap" and ev["len"] == size, ev
-    assert ev["bytes"] == ev["resident"] == written, ev
+    assert ev["bytes_read"] == ev["resident_bytes"] == written, ev
     assert ev["path"] == os.path.join(w.dir, dump_name(w.pid, r.addr, size, 1) + ".bin")
     meta = read_meta(w, ev)
     assert meta["holes"] == r.holes(), meta["holes"]
@@ -843,7 +819,7 @@ def test_middle_unmapped_default():
         w.send("exit", 0)
         w.finish()
         check_dump(w, first, r, "unmap", data=whole[0], pages=whole[1])
-        for ev in w.of("dump", r.addr)[1:]:
+        for ev in w.of("dump", addr=r.addr)[1:]:
             check_dump(w, ev, r, ev["reason"], seq=2)
         check_dir(w)
 
@@ -863,7 +839,7 @@ def test_middle_unmapped_before_delayed_dump():
     w.wait_event(lambda e: e["event"] == "detach", "the detach event")
     w.send("exit", 0)
     w.finish()
-    evs = w.of("dump", r.addr)
+    evs = w.of("dump", addr=r.addr)
     assert len(evs) == 1, f"the partly unmapped region got {len(evs)} dumps: {evs}; " \
                           f"stderr {w.stderr!r}"
     meta = check_dump(w, evs[0], r, "delay")
@@ -918,7 +894,7 @@ def _quota_together(w, regions, end):
     end()
     outcome = [one_dump(w, r, ("dump", "skip", "error")) for r in regions]
     dumped = [i for i, ev in enumerate(outcome) if ev["event"] == "dump"]
-    written = sum(ev["bytes"] for ev in w.of("dump"))
+    written = sum(ev["bytes_read"] for ev in w.of("dump"))
     assert written <= 32 * MIB, f"{written} bytes dumped with --max-dump-bytes 32M: {dumped}"
     on_disk = sum(os.stat(ev["path"]).st_blocks * 512 for ev in w.of("dump"))
     assert on_disk <= 32 * MIB + 256 * KIB, on_disk
@@ -1148,7 +1124,7 @@ def test_full_disk():
         w.send("exit", 0)
         w.finish()
         before(w, err, event_of(w, "munmap", addr=big.addr))
-        before(w, err, w.of("mmap", later.addr)[-1])
+        before(w, err, w.of("mmap", addr=later.addr)[-1])
         check_dump(w, one_dump(w, later), later, "exit")
         check_dir(w)
         assert w.of("error") == [err], w.of("error")
@@ -1172,7 +1148,7 @@ def test_redump_shows_growth():
     r = w.map(0, 16 * PAGE)
     ev = w.wait_dump(r.addr)
     check_dump(w, ev, r, "delay", seq=1)
-    assert ev["resident"] == 0
+    assert ev["resident_bytes"] == 0
     seq, residents = 1, [0]
     for step in range(1, 4):
         old_data, old_pages = r.snapshot()
@@ -1191,7 +1167,7 @@ def test_redump_shows_growth():
                 s = slice(p * PAGE, (p + 1) * PAGE)
                 assert got[s] in (old_data[s], new[s]) or p // 4 == step - 1, p
         check_dump(w, ev, r, "redump", seq=seq)
-        residents.append(ev["resident"])
+        residents.append(ev["resident_bytes"])
     assert residents == [0, 4 * PAGE, 8 * PAGE, 12 * PAGE], residents
     w.send("exit", 0)
     w.finish()
@@ -1317,7 +1293,7 @@ def test_map_fixed_over_pending_region():
         w.finish()
         for p in range(4, 8):
             del a.pagedata[p]
-        a_evs = w.of("dump", a.addr)
+        a_evs = w.of("dump", addr=a.addr)
         assert len(a_evs) == 1, a_evs
         ev = a_evs[0]
         with open(ev["path"], "rb") as f:

@@ -107,16 +107,58 @@ def test_usage_errors():
     release(p)
 
 
+SRC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src")
+
+
+def parser_options():
+    """The parser's own table (src/options.c long_options and short_options):
+    [(long name, short letter or None, takes an argument)], short letters."""
+    with open(os.path.join(SRC_DIR, "options.c"), encoding="utf-8") as f:
+        src = f.read()
+    table = re.search(r"long_options\[\] = \{(.*?)\n\};", src, re.S)
+    assert table, "long_options table not found in src/options.c"
+    opts = []
+    for name, arg, val in re.findall(
+            r'\{"([a-z-]+)",\s*(\w+),\s*NULL,\s*([^}]+?)\}', table.group(1)):
+        short = val[1] if val.startswith("'") else None
+        opts.append((name, short, arg != "no_argument"))
+    shorts = re.search(r'short_options\[\] = "([^"]*)"', src)
+    assert shorts, "short_options not found in src/options.c"
+    letters = set(re.findall(r"[A-Za-z]", shorts.group(1)))
+    assert len(opts) >= 25 and letters, (opts, letters)
+    return opts, letters
+
+
 def test_help():
+    """--help lists every option the parser takes (with its short form and
+    its argument), and mentions none the parser does not take."""
+    opts, letters = parser_options()
     for flag in ("--help", "-h"):
         r = run_mmapwatch([flag])
         assert r.returncode == 0, f"{flag}: exit {r.returncode}"
         assert r.stderr == "", f"{flag} wrote on stderr: {r.stderr!r}"
         text = r.stdout
         assert re.search(r"example", text, re.I), f"{flag}: no examples in {text!r}"
-        for word in ("--min-size", "--pid", "--failed", "--output", "--json",
-                     "--duration", "--version", "mmapwatch -p"):
-            assert word in text, f"{flag}: {word!r} not mentioned"
+        assert "mmapwatch -p" in text, f"{flag}: no attach example"
+        for name, short, takes_arg in opts:
+            form = (f"-{short}, --{name}" if short else f"--{name}")
+            # A long option without a short form in the table may still be
+            # shown beside a short one of strace's that means the same (-s).
+            prefix = "" if short else r"(?:-\w, )?"
+            line = re.search(rf"^\s+{prefix}{re.escape(form)}(?![\w-])(.*)$", text, re.M)
+            assert line, f"{flag}: option {form!r} is not listed at the start of a line"
+            if takes_arg and name not in ("strings",):
+                assert re.match(r"\s+[A-Z|%]+", line.group(1)), \
+                    f"{flag}: --{name} takes an argument but its line names none: {line.group(0)!r}"
+        known = {name for name, _, _ in opts}
+        # Lines about the subcommands (mmapwatch maps|read|report ...) name
+        # their own options, which their own parsers take.
+        own = "\n".join(l for l in text.splitlines()
+                        if not re.search(r"mmapwatch (maps|read|report)\b", l))
+        for word in set(re.findall(r"(?<![\w-])--([a-z][a-z-]*)", own)):
+            assert word in known, f"{flag}: --help mentions --{word}, which the parser refuses"
+        for letter in set(re.findall(r"^\s+-([A-Za-z]),", text, re.M)):
+            assert letter in letters, f"{flag}: --help lists -{letter}, not a short option"
 
 
 def test_version():
@@ -393,3 +435,139 @@ def test_failed_event_write_attach_detaches():
     finally:
         p.kill()
         p.wait()
+
+
+def test_output_write_failure():
+    """Events nobody can read only cost the target: a write that fails
+    (-o /dev/full: ENOSPC) ends the run with exit 1 and one line saying
+    so, and the target is let go, running and untraced."""
+    p, pid = waiting_target()
+    # --duration: a build that ignored the failure would end, with 0
+    r = run_mmapwatch(["--json", "-o", "/dev/full", "--duration", "10", "-p", str(pid)])
+    line = one_line(r.stderr, "-o /dev/full")
+    assert r.returncode == 1, f"-o /dev/full: exit {r.returncode}, stderr {r.stderr!r}"
+    assert "cannot write events" in line and "No space left on device" in line, line
+    assert tracer_pid(pid) == 0, "target still traced after a failed write"
+    assert proc_state(pid) not in "tT", f"target left stopped: {proc_state(pid)}"
+    send_go(p)
+    wait_fixture(p, 0)
+
+
+def test_output_symlink_refused():
+    """-o through a symbolic link planted by another user: refused with one
+    line, and the file it points to (ours: root's, as /etc/shadow would be)
+    is not truncated. The user's own link is followed, as is /dev/fd/N of
+    a shell's >(...), which the dump tests use."""
+    d = tmpdir()
+    # Writable by anyone but not sticky: in a sticky /tmp the kernel's
+    # fs.protected_symlinks already refuses to follow another user's link.
+    os.chmod(d, 0o777)
+    victim = os.path.join(d, "victim")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    link = os.path.join(d, "events.jsonl")
+    os.symlink(victim, link)
+    os.lchown(link, 65534, 65534)  # planted by nobody
+    r = run_mmapwatch(["--json", "-o", link, "--", "true"])
+    line = one_line(r.stderr, "-o LINK")
+    assert r.returncode == 1, f"-o LINK: exit {r.returncode}"
+    assert "symbolic link" in line and link in line and "65534" in line, line
+    with open(victim) as f:
+        assert f.read() == "precious\n", "the planted link's target was written"
+    # a planted link to a file not there yet: nothing is created either
+    ghost = os.path.join(d, "ghost")
+    other = os.path.join(d, "other.jsonl")
+    os.symlink(ghost, other)
+    os.lchown(other, 65534, 65534)
+    r = run_mmapwatch(["-o", other, "--", "true"])
+    assert r.returncode == 1 and "symbolic link" in one_line(r.stderr, other), r.stderr
+    assert not os.path.exists(ghost), "a planted dangling link made us create its target"
+    # the user's own link: followed, its file emptied and written
+    os.lchown(link, os.geteuid(), os.getegid())
+    r = run_mmapwatch(["--json", "-o", link, "--", "true"])
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    events = harness.read_events(victim)
+    assert events and events[-1]["event"] == "exit", events
+    assert os.path.islink(link)
+
+
+def kernel_thread():
+    """A pid with PF_KTHREAD in its stat flags, other than 2 when one is
+    visible (the check must not be "pid 2"); None if none is visible."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[6]) & 0x00200000:
+            found.append(int(name))
+    others = [p for p in found if p != 2]
+    return (others or found or [None])[0]
+
+
+def test_pid_of_kernel_thread():
+    pid = kernel_thread()
+    if pid is None:
+        raise harness.Skip("no kernel thread is visible in this pid namespace")
+    r = run_mmapwatch(["-p", str(pid)])
+    line = one_line(r.stderr, f"-p {pid}")
+    assert r.returncode == 1, r.returncode
+    assert mentions(line, pid) and "kernel thread" in line, line
+    assert "root" not in line and "permitted" not in line, line
+
+
+def test_pid_of_zombie():
+    z = spawn(["true"])
+    os.waitid(os.P_PID, z.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped
+    r = run_mmapwatch(["-p", str(z.pid)])
+    line = one_line(r.stderr, "-p ZOMBIE")
+    assert r.returncode == 1, r.returncode
+    assert mentions(line, z.pid) and "zombie" in line, line
+    assert "root" not in line and "permitted" not in line, line
+    z.wait()
+
+
+def test_pid_of_mmapwatch_itself():
+    r = subprocess.run(["sh", "-c", 'exec "$0" -p $$', harness.MMAPWATCH],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=harness.WAIT_S)
+    line = one_line(r.stderr, "-p SELF")
+    assert r.returncode == 1, r.returncode
+    assert "mmapwatch itself" in line, line
+
+
+def test_json_schema_line():
+    """Every JSON events stream starts with the schema line (to a file,
+    stdout or stderr); text output has none."""
+    out = os.path.join(tmpdir(), "events.jsonl")
+    for argv, where in ((["-o", out], "file"), (["-o", "-"], "stdout"), ([], "stderr")):
+        r = run_mmapwatch(["--json", *argv, "--", "true"])
+        assert r.returncode == 0, r.stderr
+        text = {"file": lambda: open(out).read(), "stdout": lambda: r.stdout,
+                "stderr": lambda: r.stderr}[where]()
+        first = harness.parse_events(text)[0]
+        assert first["event"] == "schema" and first["schema"] == 2 and \
+            first["program"] == "mmapwatch", f"{where}: {first}"
+        assert len([e for e in harness.parse_events(text) if e["event"] == "schema"]) == 1
+    r = run_mmapwatch(["--", "true"])
+    assert "schema" not in r.stderr, r.stderr
+
+
+def test_file_backed_mmap_path():
+    """A file-backed mmap names its file: "path" in JSON, N</path> in
+    text; anonymous ones have neither. The dynamic loader maps
+    /etc/ld.so.cache and libc through descriptors."""
+    r = run_mmapwatch(["--json", "-o", "-", "--", "true"])
+    events = [e for e in harness.parse_events(r.stdout) if e["event"] == "mmap"]
+    backed = [e for e in events if e["fd"] >= 0 and "MAP_ANONYMOUS" not in e["flags"]]
+    assert backed, events
+    for e in backed:
+        assert e.get("path") and os.path.exists(e["path"]), e
+    assert any(e["path"].endswith("libc.so.6") for e in backed), backed
+    assert all("path" not in e for e in events if e["fd"] < 0), events
+    r = run_mmapwatch(["--", "true"])
+    assert re.search(r", \d+<[^>]*libc\.so\.6>, 0x[0-9a-f]+\) = 0x", r.stderr), r.stderr

@@ -172,7 +172,7 @@ def test_report_demo_in_browser():
         c = cells(r)
         assert c[0] == f"{e['comm']} ({e['tid']})", c
         assert c[1] == "event_loop (demo_arenas)", c
-        assert bytes_attr(r)[:2] == [DEMO_ARENA, dumped[hexaddr(e["addr"])]["resident"]], r
+        assert bytes_attr(r)[:2] == [DEMO_ARENA, dumped[hexaddr(e["addr"])]["resident_bytes"]], r
         assert c[6] == ("munmap" if e["addr"] in unmapped else "exit"), c
         name = os.path.basename(dumped[hexaddr(e["addr"])]["path"])
         assert f'href="file://{os.path.realpath(dumps)}/{name}"' in r, r

@@ -38,41 +38,19 @@ def named(fixture_name, name):
     return path
 
 
-class Sidecar:
-    """mmapwatch --json -o - -v OPTS, events read from its stdout and
-    diagnostics from its stderr, both through pipes."""
+class Sidecar(harness.EventReader):
+    """mmapwatch --json -o - -v OPTS, events read from its stdout (the
+    harness's EventReader) and diagnostics from its stderr, both through
+    pipes."""
 
     def __init__(self, *opts):
         self.argv = [MMAPWATCH, "--json", "-o", "-", "-v", *opts]
         self.proc = spawn(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           bufsize=0)
-        self.out = LineReader(self.proc.stdout)
+        super().__init__(self.proc.stdout,
+                         explain=lambda: f"rc={self.proc.poll()} log {self.log}")
         self.err = LineReader(self.proc.stderr)
-        self.events = []
         self.log = []
-
-    def next_event(self):
-        line = self.out.line()
-        if not line:
-            return None
-        ev = json.loads(line)
-        self.events.append(ev)
-        return ev
-
-    def wait_event(self, pred, what):
-        while True:
-            ev = self.next_event()
-            if ev is None:
-                raise AssertionError(f"mmapwatch ended before {what}: rc={self.proc.wait()} "
-                                     f"events {self.events[-8:]} log {self.log}")
-            if pred(ev):
-                return ev
-
-    def wait_attached(self, pids):
-        waiting = set(pids)
-        while waiting:
-            ev = self.wait_event(lambda e: e["event"] == "attach", f"attach of {waiting}")
-            waiting.discard(ev["pid"])
 
     def wait_log(self, text):
         while True:
@@ -85,8 +63,7 @@ class Sidecar:
 
     def finish(self, timeout=None):
         """Reads every event until mmapwatch exits; returns its status."""
-        while self.next_event() is not None:
-            pass
+        self.drain()
         rc = self.proc.wait(timeout=timeout or harness.WAIT_S)
         while True:
             line = self.err.line()
@@ -95,12 +72,6 @@ class Sidecar:
             self.log.append(line.rstrip("\n"))
         harness.check_event_fields(self.events)
         return rc
-
-    def of(self, kind, pid=None):
-        return [e for e in self.events if e["event"] == kind and (pid is None or e["pid"] == pid)]
-
-    def index(self, ev):
-        return next(i for i, e in enumerate(self.events) if e is ev)
 
 
 def check_target(sc, pid, comm, cmdline, matched):
@@ -241,7 +212,8 @@ def test_no_match_without_wait_exits_1():
 
 def test_target_event_text():
     """Text output: "[PID NAME] target (comm): CMDLINE", a newline inside
-    an argument shown as '?' so the event stays one line; JSON keeps it
+    an argument shown as \\x0a (escaped as every byte the target
+    controls, docs/mmapwatch.1) so the event stays one line; JSON keeps it
     escaped. --duration 0 detaches at once."""
     name = unique_name()
     path = named("trace_map", name)
@@ -250,13 +222,14 @@ def test_target_event_text():
     r = run_mmapwatch(["-o", "-", "--no-dump", "--duration", "0", "--comm", name])
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    want = f"[{pid} {name}] target (comm): {path} -w {truth.replace(chr(10), '?')}"
+    want = f"[{pid} {name}] target (comm): {path} -w {truth.replace(chr(10), chr(92) + 'x0a')}"
     assert len(lines) == 3 and lines[0].endswith(want), lines
     assert lines[1].endswith(f"[{pid} {name}] attached, 1 thread"), lines
     assert lines[2].endswith(f"[{pid} {name}] detached"), lines
     r = run_mmapwatch(["--json", "-o", "-", "--no-dump", "--duration", "0", "--comm", name])
     assert r.returncode == 0, r.stderr
-    target = json.loads(r.stdout.splitlines()[0])
+    schema, target = [json.loads(l) for l in r.stdout.splitlines()[:2]]
+    assert schema["event"] == "schema", schema
     assert target["event"] == "target" and target["cmdline"] == f"{path} -w {truth}", target
     untraced_and_running(pid)
     send_go(p)
@@ -379,7 +352,7 @@ def test_sigterm_with_a_pending_dump():
     assert len(dumps) == 1, sc.events
     d = dumps[0]
     assert hexaddr(d["addr"]) == int(rec["addr"], 16) and d["len"] == 16 * MIB, d
-    assert d["reason"] == "delay" and d["bytes"] == 16 * MIB, d
+    assert d["reason"] == "delay" and d["bytes_read"] == 16 * MIB, d
     assert os.path.getsize(d["path"]) == 16 * MIB
     detach = sc.of("detach")
     assert len(detach) == 1 and sc.index(d) < sc.index(detach[0]), sc.events

@@ -142,8 +142,8 @@ def test_static_binary_from_an_empty_root():
                        timeout=harness.WAIT_S)
     assert r.returncode == 0, f"exit {r.returncode}: {r.stderr!r}"
     events = [json.loads(line) for line in r.stdout.splitlines()]
-    assert [e["event"] for e in events] == ["target", "attach", "detach"], events
-    assert all(e["pid"] == pid for e in events), events
+    assert [e["event"] for e in events] == ["schema", "target", "attach", "detach"], events
+    assert all(e["pid"] == pid for e in events[1:]), events
     assert harness.tracer_pid(pid) == 0
     send_go(p)
     wait_fixture(p)

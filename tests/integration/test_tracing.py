@@ -10,12 +10,13 @@ only source of such events (distinct lengths, or attach mode after the
 handshake) nothing else may appear.
 """
 import collections
+import json
 import os
 import shutil
 import subprocess
 
 import harness
-from harness import (events_of, fixture, hexaddr, read_events, read_truth, run_launch,
+from harness import (run_mmapwatch, events_of, fixture, hexaddr, read_events, read_truth, run_launch,
                      send_go, start_fixture, tmpdir, truth_of, wait_fixture)
 
 MIB = 1024 * 1024
@@ -679,3 +680,65 @@ def test_compat_mmap_reported():
     for mode in ("launch", "attach"):
         events, truth = compat_run(mode)
         check_compat_reported(events, truth)
+
+
+# ---------------------------------------------------------------------------
+# mremap forms with no other witness (tests/fixtures/trace_remap.c)
+
+
+def remap_truth(records):
+    """trace_remap's truth records by (kind, name)."""
+    return {(r["kind"], r["name"]): r for r in records}
+
+
+def test_remap_dontunmap_keeps_old_region():
+    """mremap(MAYMOVE|DONTUNMAP) copies a region and leaves the old range
+    mapped: with --min-size 1M the munmap of each is reported."""
+    events, truth = launch("trace_remap", opts=("--min-size", "1M", "--no-dump"))
+    t = remap_truth(truth)
+    moves = [e for e in events_of(events, "mremap")
+             if hexaddr(e["old_addr"]) == hexaddr(t["mremap", "H2"]["old_addr"])]
+    assert len(moves) == 1 and "MREMAP_DONTUNMAP" in moves[0]["flags"], moves
+    assert hexaddr(moves[0]["addr"]) == hexaddr(t["mremap", "H2"]["addr"]), moves
+    for name in ("H", "H2"):
+        rec = t["munmap", name]
+        hits = [e for e in events_of(events, "munmap")
+                if (hexaddr(e["addr"]), e["len"]) == (hexaddr(rec["addr"]), rec["len"])]
+        assert len(hits) == 1, f"munmap of {name} ({rec['addr']}): {len(hits)} events"
+
+
+def test_remap_grown_region_attributes_from_maps():
+    """A region that becomes reported by growing (64 KiB read-only, mremap
+    to 2 MiB) gets its protection and sharing from /proc/PID/maps: its dump
+    metadata says r-- and MAP_PRIVATE|MAP_ANONYMOUS, not a guess."""
+    dumps = os.path.join(tmpdir(), "dumps")
+    events, truth = launch("trace_remap", opts=("--min-size", "1M", "--delay", "0",
+                                                "--dump-dir", dumps))
+    r2 = remap_truth(truth)["mremap", "R2"]
+    hits = [e for e in events_of(events, "dump") if hexaddr(e["addr"]) == hexaddr(r2["addr"])]
+    assert len(hits) == 1, f"dumps of R2 at {r2['addr']}: {hits}"
+    meta_path = hits[0]["path"][:-len(".bin")] + ".json"
+    with open(meta_path, encoding="utf-8") as f:
+        meta = json.load(f)
+    assert meta["prot"] == "r--", meta
+    assert meta["flags"] == "MAP_PRIVATE|MAP_ANONYMOUS", meta
+
+
+def test_remap_fixed_text_form():
+    """Text output of mremap(MAYMOVE|FIXED) shows the fifth argument, as
+    strace does: mremap(OLD, LEN, LEN, MREMAP_MAYMOVE|MREMAP_FIXED, NEW)."""
+    truth = truth_path()
+    out = os.path.join(tmpdir(), "events.txt")
+    r = run_mmapwatch(["--min-size", "1M", "--no-dump", "-o", out, "--",
+                       fixture("trace_remap"), truth])
+    assert r.returncode == 0, r.stderr
+    rec = remap_truth(read_truth(truth))["mremap", "L2"]
+    want = (f"mremap({rec['old_addr']}, 1048576, 1048576, MREMAP_MAYMOVE|MREMAP_FIXED, "
+            f"{rec['to']}) = {rec['addr']} (1.0 MiB)")
+    with open(out, encoding="utf-8") as f:
+        lines = [l for l in f.read().splitlines() if "MREMAP_FIXED" in l]
+    assert len(lines) == 1 and lines[0].endswith(want), f"want ...{want!r}, got {lines!r}"
+    # and one without FIXED has no fifth argument
+    with open(out, encoding="utf-8") as f:
+        plain = [l for l in f.read().splitlines() if "MREMAP_MAYMOVE) = " in l]
+    assert plain, "no mremap(MREMAP_MAYMOVE) line"

@@ -44,6 +44,8 @@ def test_valgrind_attach_detach_clean():
     mw = harness.spawn(VALGRIND + [harness.MMAPWATCH, "--json", "-o", "-", "-p", str(target.pid)],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = harness.read_line(mw.stdout, 60)
+    assert '"schema"' in line, line  # the JSON stream's first line
+    line = harness.read_line(mw.stdout, 60)
     assert '"attach"' in line, line
     mw.send_signal(signal.SIGINT)
     out, err = mw.communicate(timeout=60)

@@ -25,7 +25,9 @@ TEST(mmap_failure_has_errno)
 {
     uint64_t args[6] = {0, 1ULL << 46, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, 0xffffffffULL, 0};
     struct map_call c;
-    decode_map_call(DECODE_ARCH_X86_64, SYS_mmap, args, -12 /* ENOMEM */, true, &c);
+    CHECK(decode_map_call(DECODE_ARCH_X86_64, SYS_mmap, args, -12 /* ENOMEM */, true, &c) ==
+          MAP_CALL_MMAP);
+    CHECK(c.kind == MAP_CALL_MMAP);
     CHECK(c.failed);
     CHECK(c.error == 12);
 }

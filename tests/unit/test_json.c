@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "escape.h"
 #include "json.h"
 #include "unit.h"
 
@@ -189,7 +190,37 @@ TEST(truncation_is_sticky)
     CHECK(j.len <= JSON_LINE_MAX);
 }
 
-UNIT_MAIN(UNIT_CASE(object_exact), UNIT_CASE(object_edges),
+TEST(bytes_get_a_hex_twin_when_not_utf8)
+{
+    struct json_line j;
+    json_begin(&j);
+    json_add_bytes(&j, "comm", "ok\n", 3);
+    json_add_bytes(&j, "path", "\xff" "a", 2);
+    json_open(&j, "list", '[');
+    json_open(&j, NULL, '{');
+    json_add_untrusted(&j, "text", "x");
+    json_close(&j, '}');
+    json_open(&j, NULL, '{');
+    json_add_untrusted(&j, "text", NULL);
+    json_close(&j, '}');
+    json_close(&j, ']');
+    CHECK_STR(json_end(&j), "{\"comm\":\"ok\\n\",\"path\":\"\xef\xbf\xbd" "a\","
+                            "\"path_hex\":\"ff61\",\"list\":[{\"text\":\"x\"},{\"text\":null}]}");
+}
+
+TEST(text_escape_form)
+{
+    char out[128];
+    const char in[] = "a\r\x1b[31m\n\\\x7f\xc2\x9b\xc3\xa9\xff\xe2\x82";
+    CHECK(escape_text_size(in, sizeof in - 1) == 48); /* 47 bytes and the NUL */
+    escape_text(in, sizeof in - 1, out, sizeof out);
+    CHECK_STR(out, "a\\x0d\\x1b[31m\\x0a\\x5c\\x7f\\xc2\\x9b\xc3\xa9\\xff\\xe2\\x82");
+    CHECK(escape_utf8_valid("\xc3\xa9", 2));
+    CHECK(!escape_utf8_valid("\xe2\x82", 2));
+}
+
+UNIT_MAIN(UNIT_CASE(bytes_get_a_hex_twin_when_not_utf8), UNIT_CASE(text_escape_form),
+          UNIT_CASE(object_exact), UNIT_CASE(object_edges),
           UNIT_CASE(escape_quotes_and_backslash), UNIT_CASE(escape_control_chars),
           UNIT_CASE(valid_utf8_passes), UNIT_CASE(invalid_utf8_replaced),
           UNIT_CASE(escape_buffer_limits), UNIT_CASE(line_exactly_full),
