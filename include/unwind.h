@@ -21,6 +21,14 @@
  * thread's stack, growing upwards), and named from the process's perf map
  * (/proc/PID/root/tmp/perf-NSPID.map) when it has one.
  *
+ * Java frames: in a HotSpot JVM (libjvm.so mapped), a frame in anonymous
+ * code is described by hotspot.h from the JVM's own structures (compiled,
+ * interpreted or stub; stepped with the nmethod's frame size or the
+ * interpreter's frame), so Java stacks are walked and named without a
+ * perf map; a perf map, when there is one, still names compiled code and
+ * stubs (it is what the JVM itself says), never interpreted frames (it
+ * calls them all "Interpreter").
+ *
  * Caches: an address space's cache (struct unwind_space) is dropped when a
  * map call unmaps, replaces or re-protects mapped code or read-only file
  * data (unwind_space_note_map_call); a new executable mapping only marks
@@ -49,8 +57,11 @@ struct unwind_space;
 
 struct stack_frame {
     uint64_t ip;
-    char *symbol; /* "name+0x1a" (demangled), or NULL when unknown */
+    char *symbol; /* "name+0x1a" (demangled), a Java method "pkg.Class.m(int)",
+                   * "[java]" (JVM code we could not name), or NULL when unknown */
     char *module; /* path of the file mapped at ip, or NULL (anonymous memory) */
+    const char *source; /* what named it (static): "elf", "perf-map", "jvm-compiled",
+                         * "jvm-interpreted", "jvm-stub", "jvm" ([java]); NULL */
 };
 
 struct stack {
@@ -73,6 +84,10 @@ int unwind_stack(struct unwinder *u, struct unwind_space **space, pid_t pid, pid
                  uint32_t arch, struct stack *out);
 
 void stack_release(struct stack *s);
+
+/* Where frame f's code is, for text output: its module's path, else what
+ * named it ("[anon]" when nothing did). */
+const char *stack_frame_where(const struct stack_frame *f);
 
 /* The JSON array of a stack ([{"ip":..,"symbol":..,"module":..}, ...]),
  * malloc'd; at most max_bytes long: outer frames that do not fit are left

@@ -117,7 +117,7 @@ static void emit_with_stack(const char *line, const struct stack *stack)
     size_t cap = strlen(line) + 64;
     for (unsigned i = 0; i < stack->depth; i++) {
         const struct stack_frame *f = &stack->frames[i];
-        cap += 48 + (f->symbol ? strlen(f->symbol) : 1) + (f->module ? strlen(f->module) : 6);
+        cap += 48 + (f->symbol ? strlen(f->symbol) : 1) + strlen(stack_frame_where(f));
     }
     char *text = malloc(cap);
     if (!text) {
@@ -129,7 +129,7 @@ static void emit_with_stack(const char *line, const struct stack *stack)
         const struct stack_frame *f = &stack->frames[i];
         len += (size_t)snprintf(text + len, cap - len, "\n    #%-2u 0x%016" PRIx64 " %s (%s)", i,
                                 f->ip, f->symbol ? f->symbol : "?",
-                                f->module ? f->module : "[anon]");
+                                stack_frame_where(f));
     }
     if (stack->truncated && len < cap)
         snprintf(text + len, cap - len, "\n    ... (--stack-depth reached)");

@@ -21,6 +21,7 @@
 #include <sys/user.h>
 #include <unistd.h>
 
+#include "hotspot.h"
 #include "json.h"
 #include "log.h"
 #include "maps.h"
@@ -102,6 +103,7 @@ struct unwind_space {
     off_t perf_size;
     bool perf_seen;         /* perf_mtime/perf_size describe a file we loaded */
     int pagemap_fd;         /* /proc/PID/pagemap, opened on first need; -1 */
+    struct hotspot *jvm;    /* when libjvm.so is mapped: its Java frames; NULL */
 };
 
 /* One stack being unwound: the accessors' argument. */
@@ -680,7 +682,7 @@ static char *format_symbol(const char *name, uint64_t offset)
 static void symbolize(struct capture *c, struct stack_frame *f, bool innermost)
 {
     uint64_t lookup = innermost ? f->ip : f->ip - 1, offset;
-    const char *name = NULL;
+    const char *name = NULL, *source = NULL;
     struct module *m = module_at(c, lookup);
     if (m && !m->anonymous) {
         f->module = strdup(m->path);
@@ -691,11 +693,58 @@ static void symbolize(struct capture *c, struct stack_frame *f, bool innermost)
             name = symtab_lookup(debug, lookup - m->bias, &offset);
         if (!name && symbols)
             name = symtab_lookup(symbols, lookup - m->bias, &offset);
-    } else {
+        source = "elf";
+    } else if (!f->source || strcmp(f->source, "jvm-interpreted") != 0) {
+        /* A JVM's perf map names its compiled code and stubs as the JVM
+         * itself does; of the interpreter it says only "Interpreter". */
         name = symtab_lookup(perf_map_of(c), lookup, &offset);
+        source = "perf-map";
     }
-    if (name)
-        f->symbol = format_symbol(name, offset + (f->ip - lookup));
+    char *text = name ? format_symbol(name, offset + (f->ip - lookup)) : NULL;
+    if (text) {
+        free(f->symbol);
+        f->symbol = text;
+        f->source = source;
+    }
+}
+
+/* hotspot.h reads the target through the stack's own reader. */
+static bool read_for_jvm(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+    return read_bytes(ctx, addr, buf, len);
+}
+
+/* A frame in anonymous code of a HotSpot JVM, named (f->symbol, f->source)
+ * and stepped by hotspot.h. true when c->regs now hold its caller's;
+ * false when it is no JVM frame or its caller was not found (the
+ * frame-pointer chain is tried then, as for any JIT code). */
+static bool java_frame(struct capture *c, struct stack_frame *f, uint64_t sp, uint64_t fp)
+{
+    static const char *const sources[] = {
+        [HOTSPOT_UNKNOWN] = "jvm", [HOTSPOT_INTERPRETED] = "jvm-interpreted",
+        [HOTSPOT_COMPILED] = "jvm-compiled", [HOTSPOT_STUB] = "jvm-stub",
+    };
+    struct unwind_space *s = c->space;
+    struct module *m = module_at(c, f->ip);
+    if (!m || !m->anonymous || !s->maps_valid || !hotspot_libjvm(&s->maps) ||
+        (!s->jvm && !(s->jvm = hotspot_new(s->pid))))
+        return false;
+    const struct map_entry *stack = maps_lookup(&s->maps, sp);
+    struct hotspot_memory mem = {.read = read_for_jvm, .ctx = c};
+    struct hotspot_regs regs = {.pc = f->ip, .sp = sp, .fp = fp};
+    struct hotspot_result r;
+    hotspot_frame(s->jvm, &s->maps, &mem, &regs, stack ? stack->start : 0,
+                  stack ? stack->end : 0, &r);
+    if (r.kind == HOTSPOT_NOT_JAVA)
+        return false;
+    f->source = sources[r.kind];
+    f->symbol = r.name ? r.name : strdup("[java]");
+    if (!r.has_caller)
+        return false;
+    c->regs.rip = r.caller.pc;
+    c->regs.rsp = r.caller.sp;
+    c->regs.rbp = r.caller.pc ? r.caller.fp : 0;
+    return true;
 }
 
 /* ---- the walk ------------------------------------------------------------------------ */
@@ -784,6 +833,11 @@ int unwind_stack(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pi
             break;
         }
         out->frames[out->depth++].ip = ip;
+        unw_get_reg(&cursor, UNW_X86_64_RBP, &rbp);
+        if (java_frame(&c, &out->frames[out->depth - 1], sp, rbp)) {
+            rc = unw_init_remote(&cursor, c.space->as, &c);
+            continue;
+        }
         int step = unw_step(&cursor);
         if (step > 0) {
             unw_word_t next_sp = 0;
@@ -824,6 +878,23 @@ void stack_release(struct stack *s)
     }
     free(s->frames);
     memset(s, 0, sizeof *s);
+}
+
+const char *stack_frame_where(const struct stack_frame *f)
+{
+    static const struct {
+        const char *source, *where;
+    } labels[] = {
+        {"perf-map", "[anon: perf map]"},      {"jvm-compiled", "[java: compiled]"},
+        {"jvm-interpreted", "[java: interpreted]"}, {"jvm-stub", "[java: stub]"},
+        {"jvm", "[java: unknown]"},
+    };
+    if (f->module)
+        return f->module;
+    for (size_t i = 0; f->source && i < sizeof labels / sizeof labels[0]; i++)
+        if (strcmp(f->source, labels[i].source) == 0)
+            return labels[i].where;
+    return "[anon]";
 }
 
 /* ---- JSON ---------------------------------------------------------------------------- */
@@ -879,8 +950,10 @@ char *stack_to_json(const struct stack *s, size_t max_bytes, bool *complete)
         char head[48];
         json_field(symbol, sizeof symbol, "symbol", f->symbol);
         json_field(module, sizeof module, "module", f->module);
+        char source[40];
+        json_field(source, sizeof source, "source", f->source);
         int n = snprintf(head, sizeof head, "%s{\"ip\":\"0x%" PRIx64 "\",", i ? "," : "", f->ip);
-        size_t need = (size_t)n + strlen(symbol) + 1 + strlen(module) + 1;
+        size_t need = (size_t)n + strlen(symbol) + 1 + strlen(module) + 1 + strlen(source) + 1;
         if (len + need + 1 > max_bytes) {
             *complete = false;
             break;
@@ -889,6 +962,8 @@ char *stack_to_json(const struct stack *s, size_t max_bytes, bool *complete)
             !append(&buf, &len, &cap, symbol, strlen(symbol)) ||
             !append(&buf, &len, &cap, ",", 1) ||
             !append(&buf, &len, &cap, module, strlen(module)) ||
+            !append(&buf, &len, &cap, ",", 1) ||
+            !append(&buf, &len, &cap, source, strlen(source)) ||
             !append(&buf, &len, &cap, "}", 1)) {
             free(buf);
             return NULL;
@@ -955,6 +1030,7 @@ void unwind_space_free(struct unwind_space *s)
     free_modules(s);
     maps_release(&s->maps);
     symtab_free(s->perf_map);
+    hotspot_free(s->jvm);
     if (s->pagemap_fd >= 0)
         close(s->pagemap_fd);
     unw_destroy_addr_space(s->as);
