@@ -27,7 +27,7 @@
 #define ENTRY_STRIDE_MAX 256
 #define TABLE_STRING_MAX 128     /* type and field names */
 #define CODE_HEAPS_MAX 16
-#define SEGMAP_HOPS_MAX 100000
+#define SEGMAP_HOPS_MAX 4096     /* 4096 hops of 254 segments: blobs up to 64 MiB */
 #define SEGMAP_UNUSED 0xff       /* CodeHeap's free_sentinel */
 #define SYMBOL_MAX 512           /* a class or method name longer than this is cut */
 #define CP_LENGTH_MAX 65536      /* constant pool indices are u2 */
