@@ -15,7 +15,8 @@
  * knowledge.
  *
  * With them, a frame whose pc lies in the code cache is:
- *  - compiled (an nmethod): named from its Method*; its caller is found
+ *  - compiled (an nmethod): named from its Method*, with the methods
+ *    inlined at pc from its scope descriptors; its caller is found
  *    with the nmethod's frame size, so -XX:+PreserveFramePointer is not
  *    needed;
  *  - interpreted (pc in the "Interpreter" blob): named from the Method*
@@ -75,9 +76,16 @@ struct hotspot_regs {
     uint64_t pc, sp, fp;
 };
 
+#define HOTSPOT_INLINED_MAX 16
+
 struct hotspot_result {
     enum hotspot_kind kind;
     char *name;              /* malloc'd, or NULL ("[java]") */
+    /* Compiled frames: the methods the JIT inlined at pc, innermost first
+     * (name is the outermost, the nmethod's own), each malloc'd; 0 when
+     * none, or when the scope data could not be read for sure. */
+    char *inlined[HOTSPOT_INLINED_MAX];
+    unsigned ninlined;
     bool has_caller;         /* caller holds the calling frame's registers */
     struct hotspot_regs caller;
 };

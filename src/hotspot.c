@@ -65,8 +65,16 @@ enum field {
     F_SYMBOL_BODY,
     F_ARRAY_LENGTH,
     F_METHOD_ARRAY_DATA,
+    /* For inlined frames only: without them, compiled frames are still named. */
+    F_NMETHOD_METADATA,
+    F_NMETHOD_SCOPES_PCS,
+    F_NMETHOD_DEPENDENCIES,
+    F_SCOPES_DATA_BEGIN,
+    F_PCDESC_PC_OFFSET,
+    F_PCDESC_SCOPE_OFFSET,
     F_COUNT
 };
+#define F_REQUIRED F_NMETHOD_METADATA
 
 static const struct {
     const char *type, *field, *alt_type;
@@ -98,11 +106,18 @@ static const struct {
     [F_SYMBOL_BODY] = {"Symbol", "_body", NULL},
     [F_ARRAY_LENGTH] = {"Array<int>", "_length", NULL},
     [F_METHOD_ARRAY_DATA] = {"Array<Method*>", "_data", NULL},
+    [F_NMETHOD_METADATA] = {"nmethod", "_metadata_offset", NULL},
+    [F_NMETHOD_SCOPES_PCS] = {"nmethod", "_scopes_pcs_offset", NULL},
+    [F_NMETHOD_DEPENDENCIES] = {"nmethod", "_dependencies_offset", NULL},
+    [F_SCOPES_DATA_BEGIN] = {"CompiledMethod", "_scopes_data_begin", "nmethod"},
+    [F_PCDESC_PC_OFFSET] = {"PcDesc", "_pc_offset", NULL},
+    [F_PCDESC_SCOPE_OFFSET] = {"PcDesc", "_scope_decode_offset", NULL},
 };
 
 /* Type sizes used. */
-enum type { T_CONSTANT_POOL, T_HEAPBLOCK, T_COUNT };
-static const char *const wanted_types[T_COUNT] = {"ConstantPool", "HeapBlock"};
+enum type { T_CONSTANT_POOL, T_HEAPBLOCK, T_PCDESC, T_COUNT };
+#define T_REQUIRED T_PCDESC
+static const char *const wanted_types[T_COUNT] = {"ConstantPool", "HeapBlock", "PcDesc"};
 
 /* The exported symbols, in this order. */
 enum sym {
@@ -151,6 +166,7 @@ struct hotspot {
     struct field_info fields[F_COUNT];
     uint64_t type_size[T_COUNT];
     int64_t interp_method_offset, interp_sender_sp_offset; /* words from fp */
+    bool inlining;          /* the scope data can be read: inlined frames are shown */
     struct code_heap heaps[CODE_HEAPS_MAX];
     unsigned nheaps;
     struct cached_name names[NAME_CACHE_SIZE];
@@ -500,14 +516,19 @@ static void load(struct hotspot *hs, const struct maps_list *maps, const struct 
         set_bad(hs, why);
         return;
     }
-    for (unsigned f = 0; f < F_COUNT; f++)
+    hs->inlining = true;
+    for (unsigned f = F_REQUIRED; f < F_COUNT; f++)
+        hs->inlining &= hs->fields[f].found;
+    for (unsigned t = T_REQUIRED; t < T_COUNT; t++)
+        hs->inlining &= hs->type_size[t] != 0;
+    for (unsigned f = 0; f < F_REQUIRED; f++)
         if (!hs->fields[f].found) {
             snprintf(hs->status, sizeof hs->status, "this JVM has no %s::%s",
                      wanted_fields[f].type, wanted_fields[f].field);
             hs->state = LOAD_BAD;
             return;
         }
-    for (unsigned t = 0; t < T_COUNT; t++)
+    for (unsigned t = 0; t < T_REQUIRED; t++)
         if (!hs->type_size[t]) {
             snprintf(hs->status, sizeof hs->status, "this JVM has no type %s", wanted_types[t]);
             hs->state = LOAD_BAD;
@@ -750,6 +771,98 @@ static bool find_blob(struct hotspot *hs, const struct hotspot_memory *m, uint64
     return rd_cstring(m, name_ptr, b->name, sizeof b->name);
 }
 
+/* ---- inlined methods --------------------------------------------------------- */
+
+/* One int of HotSpot's compressed debug-info stream at *pos: bytes below
+ * 192 end a number, each byte counts 64 times the one before, 5 at most. */
+static bool compressed_int(const uint8_t *buf, size_t len, size_t *pos, uint32_t *out)
+{
+    uint32_t sum = 0;
+    for (unsigned i = 0; i < 5; i++) {
+        if (*pos >= len)
+            return false;
+        uint32_t b = buf[(*pos)++];
+        sum += b << (6 * i);
+        if (b < 192 || i == 4) {
+            *out = sum;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The methods inlined at pc of nmethod blob (whose own method is
+ * method), innermost first, into out->inlined, from the nmethod's scope
+ * descriptors: the PcDesc of pc gives the innermost scope, each scope its
+ * sender. All or nothing: a scope that does not decode, a method that
+ * cannot be named, or a chain that does not end in the nmethod's own
+ * method leaves out->ninlined 0. */
+static void inlined_methods(struct hotspot *hs, const struct hotspot_memory *m,
+                            const struct blob *b, uint64_t pc, uint64_t method,
+                            struct hotspot_result *out)
+{
+    const struct field_info *f = hs->fields;
+    uint64_t metadata_off, pcs_off, deps_off, scopes;
+    if (!rd_uint(m, b->addr + f[F_NMETHOD_METADATA].value, 4, &metadata_off) ||
+        !rd_uint(m, b->addr + f[F_NMETHOD_SCOPES_PCS].value, 4, &pcs_off) ||
+        !rd_uint(m, b->addr + f[F_NMETHOD_DEPENDENCIES].value, 4, &deps_off) ||
+        !rd_u64(m, b->addr + f[F_SCOPES_DATA_BEGIN].value, &scopes))
+        return;
+    uint64_t metadata = b->addr + metadata_off, pcs = b->addr + pcs_off;
+    uint64_t desc_size = hs->type_size[T_PCDESC];
+    if (metadata_off > pcs_off || pcs_off > deps_off || scopes < metadata || scopes > pcs ||
+        desc_size < 8 || (deps_off - pcs_off) / desc_size > 65536)
+        return;
+    /* The PcDescs are sorted by pc offset: a binary search for pc's. */
+    int64_t want = (int64_t)(pc - b->code_begin);
+    uint64_t lo = 0, hi = (deps_off - pcs_off) / desc_size, scope = 0;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2, at, off;
+        uint64_t d = pcs + mid * desc_size;
+        if (!rd_uint(m, d + f[F_PCDESC_PC_OFFSET].value, 4, &at))
+            return;
+        if ((int32_t)at == want) {
+            if (!rd_uint(m, d + f[F_PCDESC_SCOPE_OFFSET].value, 4, &off))
+                return;
+            scope = off;
+            break;
+        }
+        if ((int32_t)at < want)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    uint64_t scopes_len = pcs - scopes, nmetadata = (scopes - metadata) / 8;
+    uint64_t chain[HOTSPOT_INLINED_MAX + 1];
+    unsigned n = 0;
+    while (scope != 0 && scope < scopes_len && n <= HOTSPOT_INLINED_MAX) {
+        uint8_t buf[16];
+        size_t len = scopes_len - scope < sizeof buf ? (size_t)(scopes_len - scope) : sizeof buf;
+        size_t pos = 0;
+        uint32_t sender, index;
+        if (!rd(m, scopes + scope, buf, len) || !compressed_int(buf, len, &pos, &sender) ||
+            !compressed_int(buf, len, &pos, &index) || index == 0 || index > nmetadata ||
+            !rd_u64(m, metadata + 8 * (index - 1), &chain[n]))
+            return;
+        n++;
+        if (sender >= scope)
+            return; /* senders are written before the scopes they call */
+        scope = sender;
+    }
+    if (n < 2 || scope != 0 || chain[n - 1] != method)
+        return;
+    for (unsigned i = 0; i + 1 < n; i++) {
+        if (!(out->inlined[i] = method_name(hs, m, chain[i]))) {
+            for (unsigned k = 0; k < i; k++) {
+                free(out->inlined[k]);
+                out->inlined[k] = NULL;
+            }
+            return;
+        }
+    }
+    out->ninlined = n - 1;
+}
+
 /* ---- frames ------------------------------------------------------------------ */
 
 static bool in_stack(uint64_t p, uint64_t lo, uint64_t hi) { return p >= lo && p < hi && !(p & 7); }
@@ -802,6 +915,8 @@ void hotspot_frame(struct hotspot *hs, const struct maps_list *maps,
             !(out->name = method_name(hs, m, method)))
             return;
         out->kind = HOTSPOT_COMPILED;
+        if (hs->inlining)
+            inlined_methods(hs, m, &b, f->pc, method, out);
         out->has_caller = sized_caller(m, f, b.frame_size, stack_lo, stack_hi, &out->caller);
     } else if (strcmp(b.name, "Interpreter") == 0) {
         uint64_t method, sender_sp;
