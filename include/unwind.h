@@ -61,6 +61,7 @@ struct stack_frame {
                    * "[java]" (JVM code we could not name), or NULL when unknown */
     char *module; /* path of the file mapped at ip, or NULL (anonymous memory) */
     const char *source; /* what named it (static): "elf", "perf-map", "jvm-compiled",
+                         * "jvm-inlined" (inlined into the next frame's code, same ip),
                          * "jvm-interpreted", "jvm-stub", "jvm" ([java]); NULL */
 };
 

@@ -694,9 +694,11 @@ static void symbolize(struct capture *c, struct stack_frame *f, bool innermost)
         if (!name && symbols)
             name = symtab_lookup(symbols, lookup - m->bias, &offset);
         source = "elf";
-    } else if (!f->source || strcmp(f->source, "jvm-interpreted") != 0) {
+    } else if (!f->source ||
+               (strcmp(f->source, "jvm-interpreted") != 0 && strcmp(f->source, "jvm-inlined") != 0)) {
         /* A JVM's perf map names its compiled code and stubs as the JVM
-         * itself does; of the interpreter it says only "Interpreter". */
+         * itself does; of the interpreter it says only "Interpreter", and
+         * it knows nothing of inlining. */
         name = symtab_lookup(perf_map_of(c), lookup, &offset);
         source = "perf-map";
     }
@@ -714,12 +716,14 @@ static bool read_for_jvm(void *ctx, uint64_t addr, void *buf, size_t len)
     return read_bytes(ctx, addr, buf, len);
 }
 
-/* A frame in anonymous code of a HotSpot JVM, named (f->symbol, f->source)
- * and stepped by hotspot.h. true when c->regs now hold its caller's;
- * false when it is no JVM frame or its caller was not found (the
+/* The last frame of out, in anonymous code of a HotSpot JVM, named
+ * (symbol, source) and stepped by hotspot.h; methods the JIT inlined there
+ * come first, as frames of the same ip. true when c->regs now hold its
+ * caller's; false when it is no JVM frame or its caller was not found (the
  * frame-pointer chain is tried then, as for any JIT code). */
-static bool java_frame(struct capture *c, struct stack_frame *f, uint64_t sp, uint64_t fp)
+static bool java_frame(struct capture *c, struct stack *out, uint64_t sp, uint64_t fp)
 {
+    struct stack_frame *f = &out->frames[out->depth - 1];
     static const char *const sources[] = {
         [HOTSPOT_UNKNOWN] = "jvm", [HOTSPOT_INTERPRETED] = "jvm-interpreted",
         [HOTSPOT_COMPILED] = "jvm-compiled", [HOTSPOT_STUB] = "jvm-stub",
@@ -737,6 +741,17 @@ static bool java_frame(struct capture *c, struct stack_frame *f, uint64_t sp, ui
                   stack ? stack->end : 0, &r);
     if (r.kind == HOTSPOT_NOT_JAVA)
         return false;
+    for (unsigned i = 0; i < r.ninlined; i++) {
+        if (out->depth == c->u->max_depth) {
+            out->truncated = true;
+            free(r.inlined[i]);
+            continue;
+        }
+        f->source = "jvm-inlined";
+        f->symbol = r.inlined[i];
+        out->frames[out->depth] = (struct stack_frame){.ip = f->ip};
+        f = &out->frames[out->depth++];
+    }
     f->source = sources[r.kind];
     f->symbol = r.name ? r.name : strdup("[java]");
     if (!r.has_caller)
@@ -834,7 +849,7 @@ int unwind_stack(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pi
         }
         out->frames[out->depth++].ip = ip;
         unw_get_reg(&cursor, UNW_X86_64_RBP, &rbp);
-        if (java_frame(&c, &out->frames[out->depth - 1], sp, rbp)) {
+        if (java_frame(&c, out, sp, rbp)) {
             rc = unw_init_remote(&cursor, c.space->as, &c);
             continue;
         }
@@ -886,6 +901,7 @@ const char *stack_frame_where(const struct stack_frame *f)
         const char *source, *where;
     } labels[] = {
         {"perf-map", "[anon: perf map]"},      {"jvm-compiled", "[java: compiled]"},
+        {"jvm-inlined", "[java: inlined]"},
         {"jvm-interpreted", "[java: interpreted]"}, {"jvm-stub", "[java: stub]"},
         {"jvm", "[java: unknown]"},
     };
