@@ -222,7 +222,17 @@ def check_native_stack(ev):
 # map): an arena's chunk is made by PoolArena$DirectArena.newChunk, which
 # calls its allocateDirect (the JIT may inline the latter into the former).
 NETTY_PATH = re.compile(r"io\.netty\.buffer\.PoolArena(\$DirectArena)?\.(newChunk|allocateDirect)\(")
-JVM_SOURCES = ("jvm-compiled", "jvm-interpreted")
+JVM_SOURCES = ("jvm-compiled", "jvm-inlined", "jvm-interpreted")
+# The JDK's and Netty's path from Unsafe.allocateMemory to the arena's new
+# chunk, innermost first: every one of them has a frame, interpreted,
+# compiled or inlined into a compiled caller (from the nmethod's scopes).
+FULL_PATH = ["jdk.internal.misc.Unsafe.allocateMemory0(long)",
+             "jdk.internal.misc.Unsafe.allocateMemory(long)",
+             "java.nio.DirectByteBuffer.<init>(int)",
+             "java.nio.ByteBuffer.allocateDirect(int)",
+             "io.netty.buffer.PoolArena$DirectArena.allocateDirect(int)",
+             "io.netty.buffer.PoolArena$DirectArena.newChunk(int, int, int, int)",
+             "io.netty.buffer.PoolArena.allocateNormal(io.netty.buffer.PooledByteBuf, int, int)"]
 
 
 def check_java_stack(ev, java_frames, kinds=JVM_SOURCES):
@@ -233,10 +243,13 @@ def check_java_stack(ev, java_frames, kinds=JVM_SOURCES):
     the source of the frame that names the Netty path."""
     names = [f["symbol"] for f in java_frames]
     assert "stack_truncated" not in ev, f"stack cut short: {names}"
-    assert names[0] == "jdk.internal.misc.Unsafe.allocateMemory0(long)" and \
-        java_frames[0]["source"] in JVM_SOURCES, java_frames[0]
-    assert "jdk.internal.misc.Unsafe.allocateMemory(long)" in names or \
-        java_frames[0]["source"] == "jvm-compiled", names
+    assert names[:len(FULL_PATH)] == FULL_PATH, f"not the allocation path: {names}"
+    assert all(f["source"] in JVM_SOURCES for f in java_frames[:len(FULL_PATH)]), java_frames
+    # An inlined frame shares its ip with the compiled frame that holds it.
+    for inner, outer in zip(java_frames, java_frames[1:]):
+        if inner["source"] == "jvm-inlined":
+            assert outer["source"] in ("jvm-inlined", "jvm-compiled") and \
+                outer["ip"] == inner["ip"], (inner, outer)
     netty = [f for f in java_frames if f["symbol"] and NETTY_PATH.match(f["symbol"])]
     assert netty and netty[0]["source"] in kinds, \
         f"the Netty allocation path is not named ({kinds}): {java_frames}"
@@ -308,8 +321,12 @@ def check_churn(events, truth, out):
         sources.append(check_java_stack(ev, check_native_stack(ev)))
     first = [s for s in sources[:20]]
     assert "jvm-interpreted" in first, f"the first chunks were not interpreted: {first}"
-    assert sources[-1] == "jvm-compiled" and sources.count("jvm-compiled") > len(sources) // 2, \
+    compiled = [s for s in sources if s in ("jvm-compiled", "jvm-inlined")]
+    assert sources[-1] in ("jvm-compiled", "jvm-inlined") and len(compiled) > len(sources) // 2, \
         f"the allocation path never named as compiled code: {sources[-40:]}"
+    # C1 inlines ByteBuffer.allocateDirect and DirectArena.allocateDirect
+    # into newChunk: the last stacks show them from the scope data.
+    assert "jvm-inlined" in sources[-20:], f"no inlined frame named: {sources[-20:]}"
 
 
 def test_jvm_java_frames_interpreted_then_compiled_launch():

@@ -21,7 +21,7 @@ def functions(stack):
 
 # What named a frame: the ELF symbols of its file, a perf map, or the JVM's
 # structures (compiled, interpreted, stub; "jvm" alone: "[java]", unnamed).
-JVM_SOURCES = {"jvm", "jvm-compiled", "jvm-interpreted", "jvm-stub"}
+JVM_SOURCES = {"jvm", "jvm-compiled", "jvm-inlined", "jvm-interpreted", "jvm-stub"}
 
 
 def check_frames(stack):
