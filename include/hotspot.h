@@ -101,7 +101,11 @@ void hotspot_frame(struct hotspot *hs, const struct maps_list *maps,
                    uint64_t stack_lo, uint64_t stack_hi, struct hotspot_result *out);
 
 /* Why the tables could not be used ("" when they could, or were not
- * read yet): for -v. */
+ * read yet). */
 const char *hotspot_status(const struct hotspot *hs);
+
+/* The same reason, but only the first time it is asked after the tables
+ * turned out unusable (NULL otherwise): for a warning said once. */
+const char *hotspot_failure_once(struct hotspot *hs);
 
 #endif

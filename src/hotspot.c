@@ -160,6 +160,7 @@ struct hotspot {
     pid_t pid;
     enum load_state state;
     char status[160];
+    bool failure_told;
     bool symbols_done;
     uint64_t symbols[S_COUNT]; /* absolute addresses in the target; 0: absent */
     unsigned load_attempts;
@@ -946,6 +947,14 @@ void hotspot_frame(struct hotspot *hs, const struct maps_list *maps,
 const char *hotspot_status(const struct hotspot *hs)
 {
     return hs && hs->state == LOAD_BAD ? hs->status : "";
+}
+
+const char *hotspot_failure_once(struct hotspot *hs)
+{
+    if (!hs || hs->state != LOAD_BAD || hs->failure_told)
+        return NULL;
+    hs->failure_told = true;
+    return hs->status;
 }
 
 struct hotspot *hotspot_new(pid_t pid)

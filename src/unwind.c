@@ -739,6 +739,12 @@ static bool java_frame(struct capture *c, struct stack *out, uint64_t sp, uint64
     struct hotspot_result r;
     hotspot_frame(s->jvm, &s->maps, &mem, &regs, stack ? stack->start : 0,
                   stack ? stack->end : 0, &r);
+    const char *why = hotspot_failure_once(s->jvm);
+    if (why)
+        log_warn("the Java frames of process %d cannot be named: its JVM's structure tables "
+                 "(gHotSpotVMStructs in libjvm.so) are unusable: \"%s\"; they show as [java] "
+                 "(a perf map, from jcmd %d Compiler.perfmap, still names compiled code)",
+                 (int)s->pid, why, (int)s->pid);
     if (r.kind == HOTSPOT_NOT_JAVA)
         return false;
     for (unsigned i = 0; i < r.ninlined; i++) {

@@ -181,13 +181,21 @@ def test_jit_frame_crossed_without_perf_map():
     assert code <= hexaddr(stack[2]["ip"]) < code + length
 
 
-def fake_jvm_stack(mode, *opts):
+def fake_jvm_stack(mode, tables_unusable):
     """stack_fakejvm: a process with a libjvm.so whose structure tables are
-    bad in the way MODE says; returns its mmap's stack."""
+    bad in the way MODE says; returns its mmap's stack. TABLES_UNUSABLE:
+    whether mmapwatch must warn (once) that the tables cannot be used; a
+    frame that well-formed tables fail to name is only shown as [java]."""
     truth = os.path.join(tmpdir(), "truth")
     argv = [fixture("stack_fakejvm"), fixture("fakejvm/libjvm.so"), mode, truth]
-    rc, events, err = run_launch(argv, "-k", "-m", "16M", "--no-dump", *opts)
+    rc, events, err = run_launch(argv, "-k", "-m", "16M", "--no-dump")
     assert rc == 0, f"mmapwatch exited {rc} on a JVM with {mode} tables: {err}"
+    warnings = [line for line in err.splitlines() if "cannot be named" in line]
+    if tables_unusable:
+        assert len(warnings) == 1 and warnings[0].startswith("mmapwatch: warning: ") and \
+            "[java]" in warnings[0], f"the unusable tables should be said once: {err!r}"
+    else:
+        assert not warnings, err
     records = read_truth(truth)
     (code,) = truth_of(records, "jit")
     (rec,) = truth_of(records, "mmap")
@@ -204,13 +212,13 @@ def fake_jvm_stack(mode, *opts):
 def test_fake_jvm_garbage_tables_give_java_frames():
     """A libjvm.so whose gHotSpotVM* symbols hold garbage: the frame in its
     JIT code is "[java]", the walk goes on by frame pointer, no crash."""
-    fake_jvm_stack("garbage")
+    fake_jvm_stack("garbage", tables_unusable=True)
 
 
 def test_fake_jvm_truncated_table_gives_java_frames():
     """A structure table that runs into an unmapped page without its
     terminating entry."""
-    fake_jvm_stack("truncated")
+    fake_jvm_stack("truncated", tables_unusable=True)
 
 
 def test_fake_jvm_lying_tables_give_java_frames():
@@ -218,7 +226,7 @@ def test_fake_jvm_lying_tables_give_java_frames():
     Method* leads to names that parse, but that its class does not list:
     "[java]", never a wrong name (and text output says where it came
     from)."""
-    fake_jvm_stack("lies")
+    fake_jvm_stack("lies", tables_unusable=False)
     truth = os.path.join(tmpdir(), "truth")
     p = subprocess.run([MMAPWATCH, "-k", "-m", "16M", "--no-dump", "--",
                         fixture("stack_fakejvm"), fixture("fakejvm/libjvm.so"), "lies", truth],
