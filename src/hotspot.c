@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "javaname.h"
 #include "symtab.h"
 
 /* Bounds on what the tables and structures may hold. */
@@ -29,7 +30,7 @@
 #define CODE_HEAPS_MAX 16
 #define SEGMAP_HOPS_MAX 4096     /* 4096 hops of 254 segments: blobs up to 64 MiB */
 #define SEGMAP_UNUSED 0xff       /* CodeHeap's free_sentinel */
-#define SYMBOL_MAX 512           /* a class or method name longer than this is cut */
+#define SYMBOL_MAX JAVANAME_PART_MAX /* a longer class or method name is refused */
 #define CP_LENGTH_MAX 65536      /* constant pool indices are u2 */
 #define METHODS_MAX 65536
 #define FRAME_WORDS_MAX (1u << 16)
@@ -565,108 +566,6 @@ static bool rd_symbol(struct hotspot *hs, const struct hotspot_memory *m, uint64
     return true;
 }
 
-/* A class name in internal form (java/lang/String): no characters that
- * the JVM forbids in one (JVMS 4.2.1), no empty segment. */
-static bool valid_class_name(const char *s)
-{
-    if (!*s || *s == '/' || s[strlen(s) - 1] == '/')
-        return false;
-    for (const char *p = s; *p; p++)
-        if (*p == '.' || *p == ';' || *p == '[' || (*p == '/' && p[1] == '/'))
-            return false;
-    return true;
-}
-
-static bool valid_method_name(const char *s)
-{
-    if (strcmp(s, "<init>") == 0 || strcmp(s, "<clinit>") == 0)
-        return true;
-    for (const char *p = s; *p; p++)
-        if (*p == '.' || *p == ';' || *p == '[' || *p == '/' || *p == '<' || *p == '>')
-            return false;
-    return *s != '\0';
-}
-
-/* One field descriptor at *p in Java source form appended to out (at
- * most end); false when it does not parse. */
-static bool append_type(const char **p, char **out, const char *end)
-{
-    unsigned dims = 0;
-    while (**p == '[') {
-        dims++;
-        (*p)++;
-    }
-    if (dims > 255)
-        return false;
-    const char *name;
-    size_t len;
-    static const char *const base[] = {
-        ['B'] = "byte", ['C'] = "char", ['D'] = "double", ['F'] = "float",
-        ['I'] = "int", ['J'] = "long", ['S'] = "short", ['Z'] = "boolean", ['V'] = "void",
-    };
-    char c = **p;
-    if (c == 'L') {
-        const char *semi = strchr(*p, ';');
-        if (!semi || semi == *p + 1)
-            return false;
-        name = *p + 1;
-        len = (size_t)(semi - name);
-        *p = semi + 1;
-    } else if ((unsigned char)c < sizeof base / sizeof base[0] && base[(unsigned char)c]) {
-        name = base[(unsigned char)c];
-        len = strlen(name);
-        (*p)++;
-    } else {
-        return false;
-    }
-    if (len + 2 * dims >= (size_t)(end - *out))
-        return false;
-    for (size_t i = 0; i < len; i++)
-        *(*out)++ = name[i] == '/' ? '.' : name[i];
-    for (unsigned i = 0; i < dims; i++) {
-        *(*out)++ = '[';
-        *(*out)++ = ']';
-    }
-    return true;
-}
-
-/* "pkg.Class.method(int, byte[])" from the three names; NULL when one of
- * them does not parse. */
-static char *java_name(const char *klass, const char *method, const char *signature)
-{
-    if (!valid_class_name(klass) || !valid_method_name(method) || signature[0] != '(')
-        return NULL;
-    char buf[3 * SYMBOL_MAX + 64], *out = buf, *end = buf + sizeof buf - 2;
-    int n = snprintf(buf, sizeof buf, "%s.%s(", klass, method);
-    if (n < 0 || (size_t)n >= sizeof buf - 2)
-        return NULL;
-    for (char *p = buf; p < buf + n; p++)
-        if (*p == '/')
-            *p = '.';
-    out = buf + n;
-    const char *p = signature + 1;
-    bool first = true;
-    while (*p != ')') {
-        if (!first) {
-            if (end - out < 3)
-                return NULL;
-            *out++ = ',';
-            *out++ = ' ';
-        }
-        first = false;
-        if (*p == 'V' || !append_type(&p, &out, end))
-            return NULL;
-    }
-    p++;
-    const char *ret = p;
-    char scratch[SYMBOL_MAX + 16], *s = scratch;
-    if (!append_type(&ret, &s, scratch + sizeof scratch) || *ret != '\0')
-        return NULL; /* the return type must parse and end the signature */
-    *out++ = ')';
-    *out = '\0';
-    return strdup(buf);
-}
-
 /* The name of Method* method, checked every step of the way; NULL when
  * any read does not make sense. */
 static char *method_name(struct hotspot *hs, const struct hotspot_memory *m, uint64_t method)
@@ -713,7 +612,7 @@ static char *method_name(struct hotspot *hs, const struct hotspot_memory *m, uin
         !rd_symbol(hs, m, sym_name, name, sizeof name) ||
         !rd_symbol(hs, m, sym_sig, sig, sizeof sig))
         return NULL;
-    char *result = java_name(klass, name, sig);
+    char *result = javaname_method(klass, name, sig);
     char *kept = result ? strdup(result) : NULL;
     if (kept) {
         free(slot->name);
