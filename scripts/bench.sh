@@ -1210,7 +1210,7 @@ report_javastacks() {
     per_jhsdb=$(awk -v t="$(jmedian jhsdb)" -v c="$JSTACK_THREADS" \
         'BEGIN { if (t != "" && c > 0) printf "%.0f", t / c * 1e6 }')
     echo "Cost of one stack (time with -k minus time without, over the stacks written):"
-    echo "- Java-named (about 30 frames, Java ones named from the JVM's structures; $JSTACK_STACKS stacks): ${per_java:-n/a} us;"
+    echo "- Java-named (30 to 40 frames, the Java ones named from the JVM's structures; $JSTACK_STACKS stacks): ${per_java:-n/a} us;"
     echo "- native only (bench_mmap, about 6 frames; 10000 stacks): ${per_native:-n/a} us;"
     echo "- jhsdb jstack --mixed: ${per_jhsdb:-n/a} us per thread stack ($JSTACK_THREADS threads; the JVM stopped the whole time)."
 }
