@@ -91,7 +91,10 @@ struct hotspot_result {
 };
 
 /* Describes the frame at f (pc: its code address; sp, fp: its stack and
- * frame pointer as the callee left them) of a thread whose stack mapping
+ * frame pointer as the callee left them: pc is a return address, or a
+ * point where the frame is complete; the innermost frame of a sample
+ * taken inside compiled code may be in its prologue or epilogue, which is
+ * not handled yet) of a thread whose stack mapping
  * is [stack_lo, stack_hi), in the JVM maps describe (maps: the process's
  * current mappings, for finding libjvm.so; the tables are read from the
  * first call that finds them valid). Never fails: what cannot be known is
