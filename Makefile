@@ -53,7 +53,8 @@ FIXTURE_SRCS = $(wildcard tests/fixtures/*.c)
 FIXTURE_BINS = $(FIXTURE_SRCS:tests/fixtures/%.c=build/fixtures/%) \
                $(patsubst tests/fixtures/%.cc,build/fixtures/%,$(wildcard tests/fixtures/*.cc)) \
                build/fixtures/libstack_one.so build/fixtures/libstack_two.so \
-               build/fixtures/stack_chain_stripped build/fixtures/stack_chain_buildid
+               build/fixtures/stack_chain_stripped build/fixtures/stack_chain_buildid \
+               build/fixtures/fakejvm/libjvm.so
 FIXTURE_CFLAGS = $(CFLAGS_BASE) -O0 -fno-omit-frame-pointer -pthread
 
 # Build dependencies are only checked (any user, no apt-get); test ones are
@@ -160,6 +161,13 @@ build/fixtures/libstack_%.so: tests/fixtures/lib/stack_lib.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(FIXTURE_CFLAGS) -shared -fPIC -DLIB_NAME=$* -o $@ $<
+
+# A file named libjvm.so exporting HotSpot's table symbols, for
+# stack_fakejvm to fill with bad tables.
+build/fixtures/fakejvm/libjvm.so: tests/fixtures/lib/fake_libjvm.c | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(FIXTURE_CFLAGS) -shared -fPIC -fvisibility=hidden -o $@ $<
 
 # stack_chain stripped of its symbol table as distributions ship programs,
 # with its symbols split out into a debug file found by .gnu_debuglink.

@@ -17,6 +17,9 @@ struct stack_frame {
     uint64_t ip;
     char *symbol; /* "name+0x1a" (demangled), or NULL when unknown */
     char *module; /* path of the file mapped at ip, or NULL (anonymous memory) */
+    const char *source; /* what named it (static): "elf", "perf-map", "jvm-compiled",
+                         * "jvm-inlined" (inlined into the next frame's code, same ip),
+                         * "jvm-interpreted", "jvm-stub", "jvm" ([java]); NULL */
 };
 
 struct stack {
@@ -26,6 +29,10 @@ struct stack {
 };
 
 void stack_release(struct stack *s);
+
+/* Where frame f's code is, for text output: its module's path, else what
+ * named it ("[anon]" when nothing did). */
+const char *stack_frame_where(const struct stack_frame *f);
 
 /* The JSON array of a stack ([{"ip":..,"symbol":..,"module":..}, ...]),
  * malloc'd; at most max_bytes long: outer frames that do not fit are left

@@ -28,6 +28,12 @@ struct symtab;
  * malformed, or memory ran out. The fd stays the caller's. */
 struct symtab *symtab_from_elf(int fd);
 
+/* The values (st_value: file addresses) of the symbols called names[i],
+ * of any type, from the ELF file open on fd (.dynsym first, then .symtab),
+ * into values[i]; 0 for a name not found. The number found, or -1 if fd is
+ * not a 64-bit ELF file that can be read. */
+int symtab_elf_values(int fd, const char *const *names, size_t count, uint64_t *values);
+
 /* Where the full symbol table of a stripped ELF file may be: distributions
  * strip .symtab (and with it every static function's name) and ship it in a
  * separate debug file, found by build ID

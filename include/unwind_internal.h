@@ -79,6 +79,7 @@ struct unwind_space {
     off_t perf_size;
     bool perf_seen;         /* perf_mtime/perf_size describe a file we loaded */
     int pagemap_fd;         /* /proc/PID/pagemap, opened on first need; -1 */
+    struct hotspot *jvm;    /* when libjvm.so is mapped: its Java frames; NULL */
 };
 
 /* One stack being unwound: the accessors' argument. */

@@ -9,7 +9,8 @@
 # to stderr. --write also puts the report into docs/performance.md: the
 # tracing table (workloads getppid and mmap, always both) between
 # <!-- bench:begin --> and <!-- bench:end -->, each other workload between
-# <!-- bench-NAME:begin --> and <!-- bench-NAME:end --> (dumps, jvm, stacks).
+# <!-- bench-NAME:begin --> and <!-- bench-NAME:end --> (dumps, jvm, stacks,
+# javastacks).
 #
 # Environment:
 #   BENCH_RUNS     runs per cell, the median is reported (default 5)
@@ -61,7 +62,7 @@ MMAPWATCH=${BENCH_MMAPWATCH:-./mmapwatch}
 FIXTURES=build/fixtures
 DOC=docs/performance.md
 
-WORKLOADS=(getppid mmap dumps jvm stacks report)
+WORKLOADS=(getppid mmap dumps jvm stacks javastacks report)
 # The workloads that are columns of the tools table; the others measure
 # and report on their own (measure_NAME, report_NAME).
 TABLE_WORKLOADS=(getppid mmap)
@@ -97,6 +98,12 @@ workload_mmap() {
 }
 
 # Not columns of the tools table: measure_NAME and report_NAME.
+workload_javastacks() {
+    WL_TITLE="(f) Java stacks: a Netty JVM making and freeing $JSTACK_CHURN chunks of 128 KiB per event loop (4 loops), each mmap unwound and its Java frames named"
+    WL_PROG=$(command -v java || echo java)
+    WL_ARGS=()
+}
+
 workload_stacks() {
     WL_TITLE="(e) stacks: 10k mmap+munmap pairs of 64 KiB in 2 threads, each mmap unwound"
     WL_PROG=$FIXTURES/bench_mmap
@@ -1271,6 +1278,147 @@ report_report() {
     fi
     echo
     echo "The page is $(fmt_mib "${REPORT_HTML_SIZE:-0}") for this file."
+}
+
+# ------------------------------------------------------------- javastacks
+#
+# What naming Java frames costs (src/hotspot.c): the JVM of the JVM tests
+# (tests/java/NettyArenas.java) with 128 KiB Netty chunks
+# (-Dio.netty.allocator.maxOrder=4), each event loop making and freeing
+# JSTACK_CHURN chunks (--churn), so that the allocation path runs
+# interpreted, then compiled. Launched under mmapwatch -m 128K without and
+# with -k (--stack-depth 256, JSON to a file): the difference over the
+# number of stacks written is the cost of one stack of about 30 frames,
+# native and Java, every Java frame named from the JVM's structures. Next
+# to it, the same difference for the native-only stacks of workload (e)
+# (bench_mmap, 10,000 mmaps of a C program), and jhsdb jstack --mixed
+# (the JDK's serviceability agent, which stops the JVM while it reads)
+# against the same JVM held before its traffic: its time over the number
+# of thread stacks it printed.
+
+JSTACK_CHURN=5000
+JSTACK_ROWS=(java java_k native native_k jhsdb)
+declare -A JVALS JSTATUS
+JSTACK_STACKS=0
+JSTACK_THREADS=0
+
+jstack_label() {
+    case $1 in
+    java) echo "mmapwatch -m 128K -- java (churn)" ;;
+    java_k) echo "mmapwatch -m 128K -k -- java (churn)" ;;
+    native) echo "mmapwatch -- bench_mmap 10000 2 65536" ;;
+    native_k) echo "mmapwatch -k -- bench_mmap 10000 2 65536" ;;
+    jhsdb) echo "jhsdb jstack --mixed --pid (held JVM)" ;;
+    esac
+}
+
+jstack_java_cmd() {
+    JAVA_CMD=(java -Xshare:auto -XX:TieredStopAtLevel=1 -Xmx128m -XX:+UseSerialGC
+              -Dio.netty.allocator.maxOrder=4 -cp "build/java:$JVM_CP" NettyArenas)
+}
+
+# run_jstack ROW: one run; sets RUN_SECS.
+run_jstack() {
+    local row=$1 start end out=$WORK/jstack.jsonl pid
+    jstack_java_cmd
+    case $row in
+    java | java_k)
+        local k=()
+        [ "$row" = java_k ] && k=(-k --stack-depth 256)
+        start=$EPOCHREALTIME
+        MALLOC_MMAP_THRESHOLD_=131072 timeout "$TIMEOUT" "$MMAPWATCH" --json -o "$out" -m 128K \
+            "${k[@]}" --no-dump -- "${JAVA_CMD[@]}" --churn "$JSTACK_CHURN" >/dev/null 2>&1 || return 1
+        end=$EPOCHREALTIME
+        if [ "$row" = java_k ]; then
+            JSTACK_STACKS=$(grep -c '"stack":\[' "$out")
+            # The stacks must be Java-named for the figure to mean anything.
+            grep -qF 'DirectArena.newChunk(int, int, int, int)","module":null,"source":"jvm-compiled"' \
+                "$out" || { note "  no compiled newChunk frame named"; return 1; }
+        fi
+        ;;
+    native | native_k)
+        local k=()
+        [ "$row" = native_k ] && k=(-k)
+        start=$EPOCHREALTIME
+        timeout "$TIMEOUT" "$MMAPWATCH" --json -o "$out" "${k[@]}" --no-dump -- \
+            "$FIXTURES/bench_mmap" 10000 2 65536 >/dev/null 2>&1 || return 1
+        end=$EPOCHREALTIME
+        ;;
+    jhsdb)
+        local fifo=$WORK/jstack.in jdk
+        jdk=$(dirname "$(readlink -f "$(command -v java)")")
+        rm -f "$fifo"
+        mkfifo "$fifo" || return 1
+        MALLOC_MMAP_THRESHOLD_=131072 "${JAVA_CMD[@]}" --wait-stdin <"$fifo" >"$WORK/jstack.out" 2>&1 &
+        pid=$!
+        exec 9>"$fifo"
+        wait_until 60 grep -q '^ready' "$WORK/jstack.out" || { exec 9>&-; wait "$pid"; return 1; }
+        start=$EPOCHREALTIME
+        timeout "$TIMEOUT" "$jdk/jhsdb" jstack --mixed --pid "$pid" >"$WORK/jhsdb.out" 2>&1
+        end=$EPOCHREALTIME
+        echo go >&9
+        exec 9>&-
+        wait "$pid"
+        JSTACK_THREADS=$(grep -c '^----------------- ' "$WORK/jhsdb.out")
+        [ "$JSTACK_THREADS" -gt 0 ] || { note "  jhsdb printed no stack"; return 1; }
+        ;;
+    esac
+    RUN_SECS=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.6f", b - a }')
+}
+
+measure_javastacks() {
+    local round row
+    workload_javastacks
+    if [ ! -r build/java/classpath ] || [ ! -r build/java/NettyArenas.class ]; then
+        die "build/java/NettyArenas.class is not built: run scripts/deps.sh (a JDK and libnetty-java), then make bench"
+    fi
+    JVM_CP=$(cat build/java/classpath)
+    local jdk
+    jdk=$(dirname "$(readlink -f "$(command -v java)")")
+    [ -x "$jdk/jhsdb" ] || JSTATUS[jhsdb]="n/a (no jhsdb in $jdk)"
+    for ((round = 1; round <= RUNS; round++)); do
+        for row in "${JSTACK_ROWS[@]}"; do
+            [ -n "${JSTATUS[$row]:-}" ] && continue
+            note "javastacks / $(jstack_label "$row"): run $round of $RUNS"
+            if run_jstack "$row"; then
+                note "  $RUN_SECS s"
+                JVALS[$row]="${JVALS[$row]:-} $RUN_SECS"
+            else
+                JSTATUS[$row]=failed
+            fi
+        done
+    done
+}
+
+jmedian() { # jmedian ROW: median seconds, or nothing
+    [ -z "${JSTATUS[$1]:-}" ] && [ -n "${JVALS[$1]:-}" ] || return 0
+    # shellcheck disable=SC2086 # the list is split on purpose
+    median ${JVALS[$1]}
+}
+
+report_javastacks() {
+    local row t per_java per_native per_jhsdb
+    workload_javastacks
+    echo "Workload $WL_TITLE; launch mode, wall time, median of $RUNS runs."
+    echo
+    echo "| run | time |"
+    echo "|---|---|"
+    for row in "${JSTACK_ROWS[@]}"; do
+        t=$(jmedian "$row")
+        if [ -n "$t" ]; then t=$(fmt_dur "$t"); else t=${JSTATUS[$row]:-failed}; fi
+        echo "| $(jstack_label "$row") | $t |"
+    done
+    echo
+    per_java=$(awk -v k="$(jmedian java_k)" -v n="$(jmedian java)" -v c="$JSTACK_STACKS" \
+        'BEGIN { if (k != "" && n != "" && c > 0) printf "%.1f", (k - n) / c * 1e6 }')
+    per_native=$(awk -v k="$(jmedian native_k)" -v n="$(jmedian native)" \
+        'BEGIN { if (k != "" && n != "") printf "%.1f", (k - n) / 10000 * 1e6 }')
+    per_jhsdb=$(awk -v t="$(jmedian jhsdb)" -v c="$JSTACK_THREADS" \
+        'BEGIN { if (t != "" && c > 0) printf "%.0f", t / c * 1e6 }')
+    echo "Cost of one stack (time with -k minus time without, over the stacks written):"
+    echo "- Java-named (30 to 40 frames, the Java ones named from the JVM's structures; $JSTACK_STACKS stacks): ${per_java:-n/a} us;"
+    echo "- native only (bench_mmap, about 6 frames; 10000 stacks): ${per_native:-n/a} us;"
+    echo "- jhsdb jstack --mixed: ${per_jhsdb:-n/a} us per thread stack ($JSTACK_THREADS threads; the JVM stopped the whole time)."
 }
 
 print_other_report() { # print_other_report WORKLOAD

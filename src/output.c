@@ -341,7 +341,7 @@ static void text_stack(const struct stack *stack)
         tprintf("\n    #%-2u 0x%016" PRIx64 " ", i, f->ip);
         tuntrusted(f->symbol ? f->symbol : "?");
         tprintf(" (");
-        tuntrusted(f->module ? f->module : "[anon]");
+        tuntrusted(stack_frame_where(f));
         tprintf(")");
     }
     if (stack->depth > 0 && stack->truncated)

@@ -22,6 +22,23 @@ void stack_release(struct stack *s)
     memset(s, 0, sizeof *s);
 }
 
+const char *stack_frame_where(const struct stack_frame *f)
+{
+    static const struct {
+        const char *source, *where;
+    } labels[] = {
+        {"perf-map", "[anon: perf map]"},          {"jvm-compiled", "[java: compiled]"},
+        {"jvm-inlined", "[java: inlined]"},        {"jvm-interpreted", "[java: interpreted]"},
+        {"jvm-stub", "[java: stub]"},              {"jvm", "[java: unknown]"},
+    };
+    if (f->module)
+        return f->module;
+    for (size_t i = 0; f->source && i < sizeof labels / sizeof labels[0]; i++)
+        if (strcmp(f->source, labels[i].source) == 0)
+            return labels[i].where;
+    return "[anon]";
+}
+
 static bool append(char **buf, size_t *len, size_t *cap, const char *text, size_t n)
 {
     if (*len + n + 1 > *cap) {
@@ -74,17 +91,22 @@ char *stack_to_json(const struct stack *s, size_t max_bytes, bool *complete)
         char head[48];
         char *symbol = json_field("symbol", f->symbol);
         char *module = json_field("module", f->module);
+        char *source = json_field("source", f->source);
         int n = snprintf(head, sizeof head, "%s{\"ip\":\"0x%" PRIx64 "\",", i ? "," : "", f->ip);
-        bool ok = symbol && module;
-        size_t need = ok ? (size_t)n + strlen(symbol) + 1 + strlen(module) + 1 : 0;
+        bool ok = symbol && module && source;
+        size_t need = ok ? (size_t)n + strlen(symbol) + 1 + strlen(module) + 1 +
+                               strlen(source) + 1 : 0;
         bool fits = ok && len + need + 1 <= max_bytes;
         ok = ok && (!fits || (append(&buf, &len, &cap, head, (size_t)n) &&
                               append(&buf, &len, &cap, symbol, strlen(symbol)) &&
                               append(&buf, &len, &cap, ",", 1) &&
                               append(&buf, &len, &cap, module, strlen(module)) &&
+                              append(&buf, &len, &cap, ",", 1) &&
+                              append(&buf, &len, &cap, source, strlen(source)) &&
                               append(&buf, &len, &cap, "}", 1)));
         free(symbol);
         free(module);
+        free(source);
         if (!ok) {
             free(buf);
             return NULL;

@@ -209,6 +209,55 @@ struct symtab *symtab_from_elf(int fd)
     return finish(t);
 }
 
+/* The values of the named symbols in one symbol table section. */
+static void find_values(int fd, uint64_t file_size, const Elf64_Shdr *shdrs, unsigned nsections,
+                        unsigned index, const char *const *names, size_t count, uint64_t *values)
+{
+    const Elf64_Shdr *sh = &shdrs[index];
+    if (sh->sh_entsize != sizeof(Elf64_Sym) || sh->sh_link >= nsections)
+        return;
+    const Elf64_Shdr *strsh = &shdrs[sh->sh_link];
+    Elf64_Sym *syms = read_at(fd, sh->sh_offset, sh->sh_size, file_size);
+    char *strings = read_at(fd, strsh->sh_offset, strsh->sh_size, file_size);
+    for (size_t i = 0; syms && strings && i < sh->sh_size / sizeof *syms; i++) {
+        const Elf64_Sym *s = &syms[i];
+        if (s->st_shndx == SHN_UNDEF || s->st_value == 0 || s->st_name >= strsh->sh_size)
+            continue;
+        for (size_t k = 0; k < count; k++)
+            if (!values[k] && strcmp(strings + s->st_name, names[k]) == 0)
+                values[k] = s->st_value;
+    }
+    free(syms);
+    free(strings);
+}
+
+int symtab_elf_values(int fd, const char *const *names, size_t count, uint64_t *values)
+{
+    memset(values, 0, count * sizeof *values);
+    struct stat st;
+    Elf64_Ehdr eh;
+    if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof eh ||
+        pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0)
+        return -1;
+    uint64_t file_size = (uint64_t)st.st_size;
+    Elf64_Shdr *shdrs =
+        read_at(fd, eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr), file_size);
+    if (!shdrs)
+        return -1;
+    /* .dynsym first: the exported definition is the one the process uses. */
+    for (unsigned pass = 0; pass < 2; pass++)
+        for (unsigned i = 0; i < eh.e_shnum; i++)
+            if (shdrs[i].sh_type == (pass ? SHT_SYMTAB : SHT_DYNSYM))
+                find_values(fd, file_size, shdrs, eh.e_shnum, i, names, count, values);
+    free(shdrs);
+    int found = 0;
+    for (size_t k = 0; k < count; k++)
+        found += values[k] != 0;
+    return found;
+}
+
 /* ---- split debug information ---------------------------------------------------- */
 
 /* NT_GNU_BUILD_ID in one SHT_NOTE section's bytes. */

@@ -21,6 +21,7 @@
 #include <sys/user.h>
 #include <unistd.h>
 
+#include "hotspot.h"
 #include "json.h"
 #include "log.h"
 #include "maps.h"
@@ -494,6 +495,64 @@ int unwind_capture(struct unwinder *u, struct unwind_space **spacep, pid_t pid, 
     return 0;
 }
 
+/* hotspot.h reads the target through the stack's own reader. */
+static bool read_for_jvm(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+    return read_bytes(ctx, addr, buf, len);
+}
+
+/* The last frame of out, in anonymous code of a HotSpot JVM, named
+ * (symbol, source) and stepped by hotspot.h; methods the JIT inlined there
+ * come first, as frames of the same ip. true when c->regs now hold its
+ * caller's; false when it is no JVM frame or its caller was not found (the
+ * frame-pointer chain is tried then, as for any JIT code). */
+static bool java_frame(struct capture *c, struct stack *out, uint64_t sp, uint64_t fp)
+{
+    struct stack_frame *f = &out->frames[out->depth - 1];
+    static const char *const sources[] = {
+        [HOTSPOT_UNKNOWN] = "jvm", [HOTSPOT_INTERPRETED] = "jvm-interpreted",
+        [HOTSPOT_COMPILED] = "jvm-compiled", [HOTSPOT_STUB] = "jvm-stub",
+    };
+    struct unwind_space *s = c->space;
+    struct module *m = unwind_module_at(c, f->ip);
+    if (!m || !m->anonymous || !s->maps_valid || !hotspot_libjvm(&s->maps) ||
+        (!s->jvm && !(s->jvm = hotspot_new(s->pid))))
+        return false;
+    const struct map_entry *stack = maps_lookup(&s->maps, sp);
+    struct hotspot_memory mem = {.read = read_for_jvm, .ctx = c};
+    struct hotspot_regs regs = {.pc = f->ip, .sp = sp, .fp = fp};
+    struct hotspot_result r;
+    hotspot_frame(s->jvm, &s->maps, &mem, &regs, stack ? stack->start : 0,
+                  stack ? stack->end : 0, &r);
+    const char *why = hotspot_failure_once(s->jvm);
+    if (why)
+        log_warn("the Java frames of process %d cannot be named: its JVM's structure tables "
+                 "(gHotSpotVMStructs in libjvm.so) are unusable: \"%s\"; they show as [java] "
+                 "(a perf map, from jcmd %d Compiler.perfmap, still names compiled code)",
+                 (int)s->pid, why, (int)s->pid);
+    if (r.kind == HOTSPOT_NOT_JAVA)
+        return false;
+    for (unsigned i = 0; i < r.ninlined; i++) {
+        if (out->depth == c->u->max_depth) {
+            out->truncated = true;
+            free(r.inlined[i]);
+            continue;
+        }
+        f->source = "jvm-inlined";
+        f->symbol = r.inlined[i];
+        out->frames[out->depth] = (struct stack_frame){.ip = f->ip};
+        f = &out->frames[out->depth++];
+    }
+    f->source = sources[r.kind];
+    f->symbol = r.name ? r.name : strdup("[java]");
+    if (!r.has_caller)
+        return false;
+    c->regs.ip = r.caller.pc;
+    c->regs.sp = r.caller.sp;
+    c->regs.bp = r.caller.pc ? r.caller.fp : 0;
+    return true;
+}
+
 int unwind_walk(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pid_t tid,
                 uint32_t arch, const struct stack_snapshot *snap, struct stack *out)
 {
@@ -526,6 +585,11 @@ int unwind_walk(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pid
             break;
         }
         out->frames[out->depth++].ip = ip;
+        unw_get_reg(&cursor, UNW_X86_64_RBP, &rbp);
+        if (java_frame(&c, out, sp, rbp)) {
+            rc = unw_init_remote(&cursor, c.space->as, &c);
+            continue;
+        }
         int step = unw_step(&cursor);
         if (step > 0) {
             unw_word_t next_sp = 0;
@@ -610,6 +674,7 @@ void unwind_space_free(struct unwind_space *s)
     free_modules(s);
     maps_release(&s->maps);
     symtab_free(s->perf_map);
+    hotspot_free(s->jvm);
     if (s->pagemap_fd >= 0)
         close(s->pagemap_fd);
     unw_destroy_addr_space(s->as);

@@ -187,7 +187,7 @@ static char *format_symbol(const char *name, uint64_t offset)
 void unwind_symbolize(struct capture *c, struct stack_frame *f, bool innermost)
 {
     uint64_t lookup = innermost ? f->ip : f->ip - 1, offset;
-    const char *name = NULL;
+    const char *name = NULL, *source = NULL;
     struct module *m = unwind_module_at(c, lookup);
     if (m && !m->anonymous) {
         f->module = strdup(m->path);
@@ -198,9 +198,19 @@ void unwind_symbolize(struct capture *c, struct stack_frame *f, bool innermost)
             name = symtab_lookup(debug, lookup - m->bias, &offset);
         if (!name && symbols)
             name = symtab_lookup(symbols, lookup - m->bias, &offset);
-    } else {
+        source = "elf";
+    } else if (!f->source ||
+               (strcmp(f->source, "jvm-interpreted") != 0 && strcmp(f->source, "jvm-inlined") != 0)) {
+        /* A JVM's perf map names its compiled code and stubs as the JVM
+         * itself does; of the interpreter it says only "Interpreter", and
+         * it knows nothing of inlining. */
         name = symtab_lookup(perf_map_of(c), lookup, &offset);
+        source = "perf-map";
     }
-    if (name)
-        f->symbol = format_symbol(name, offset + (f->ip - lookup));
+    char *text = name ? format_symbol(name, offset + (f->ip - lookup)) : NULL;
+    if (text) {
+        free(f->symbol);
+        f->symbol = text;
+        f->source = source;
+    }
 }

@@ -39,8 +39,10 @@ Without java, javac or the Netty jars the tests fail and say to run
 scripts/deps.sh, which installs them (CI starts from a clean machine).
 """
 import os
+import re
 import shutil
 import subprocess
+import threading
 
 import harness
 from harness import (MMAPWATCH, events_of, hexaddr, read_events, read_truth, send_go,
@@ -97,7 +99,7 @@ def run_untraced(jvm_flags=()):
     return p.stdout, p.stderr
 
 
-def run_launch(opts, jvm_flags=()):
+def run_launch(opts, jvm_flags=(), args=()):
     """mmapwatch --json -o FILE OPTS -- java ...: returns (rc, stdout,
     stderr, events, truth). mmapwatch's stdout is the JVM's (events go to
     the file), its stderr the JVM's plus anything mmapwatch says."""
@@ -105,7 +107,7 @@ def run_launch(opts, jvm_flags=()):
     truth = os.path.join(work, "truth")
     out = os.path.join(work, "events.jsonl")
     argv = [MMAPWATCH, "--json", "-o", out, *opts, "--",
-            *java_command(truth, jvm_flags=jvm_flags)]
+            *java_command(truth, *args, jvm_flags=jvm_flags)]
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                        env=jvm_env(), stdin=subprocess.DEVNULL, timeout=RUN_TIMEOUT_S)
     events = read_events(out)
@@ -191,12 +193,12 @@ def test_jvm_launch():
     want_out, want_err = run_untraced()
     dump_dir = os.path.join(tmpdir(), "dumps")
     rc, out, err, events, truth = run_launch(
-        ["-m", "16M", "-k", "--delay", "1h", "--dump-dir", dump_dir])
+        ["-m", "16M", "-k", "--stack-depth", "256", "--delay", "1h", "--dump-dir", dump_dir])
     assert rc == 0, f"mmapwatch (the JVM's status) exited {rc}; stderr={err!r}"
     assert out == want_out, f"stdout traced:\n{out}\nuntraced:\n{want_out}"
     assert err == want_err, f"stderr traced: {err!r}, untraced: {want_err!r}"
     for ev in check_chunks(events, truth, 16 * MIB, dumps=True):
-        check_native_stack(ev)
+        check_java_stack(ev, check_native_stack(ev))
     assert_exit_event(events, truth_of(truth, "allocator")[0]["pid"])
 
 
@@ -216,9 +218,52 @@ def check_native_stack(ev):
     return stack[i + 2:]
 
 
+# The Netty allocation path, as the JVM's structures name it (with no perf
+# map): an arena's chunk is made by PoolArena$DirectArena.newChunk, which
+# calls its allocateDirect (the JIT may inline the latter into the former).
+NETTY_PATH = re.compile(r"io\.netty\.buffer\.PoolArena(\$DirectArena)?\.(newChunk|allocateDirect)\(")
+JVM_SOURCES = ("jvm-compiled", "jvm-inlined", "jvm-interpreted")
+# The JDK's and Netty's path from Unsafe.allocateMemory to the arena's new
+# chunk, innermost first: every one of them has a frame, interpreted,
+# compiled or inlined into a compiled caller (from the nmethod's scopes).
+FULL_PATH = ["jdk.internal.misc.Unsafe.allocateMemory0(long)",
+             "jdk.internal.misc.Unsafe.allocateMemory(long)",
+             "java.nio.DirectByteBuffer.<init>(int)",
+             "java.nio.ByteBuffer.allocateDirect(int)",
+             "io.netty.buffer.PoolArena$DirectArena.allocateDirect(int)",
+             "io.netty.buffer.PoolArena$DirectArena.newChunk(int, int, int, int)",
+             "io.netty.buffer.PoolArena.allocateNormal(io.netty.buffer.PooledByteBuf, int, int)"]
+
+
+def check_java_stack(ev, java_frames, kinds=JVM_SOURCES):
+    """The Java part of a chunk's stack (JAVA_FRAMES: the frames above
+    Unsafe_AllocateMemory0) named from the JVM's own structures, with no
+    perf map: Unsafe.allocateMemory0 first, then the JDK's and Netty's
+    allocation path, every frame named, down to the thread's start. Returns
+    the source of the frame that names the Netty path."""
+    names = [f["symbol"] for f in java_frames]
+    assert "stack_truncated" not in ev, f"stack cut short: {names}"
+    assert names[:len(FULL_PATH)] == FULL_PATH, f"not the allocation path: {names}"
+    assert all(f["source"] in JVM_SOURCES for f in java_frames[:len(FULL_PATH)]), java_frames
+    # An inlined frame shares its ip with the compiled frame that holds it.
+    for inner, outer in zip(java_frames, java_frames[1:]):
+        if inner["source"] == "jvm-inlined":
+            assert outer["source"] in ("jvm-inlined", "jvm-compiled") and \
+                outer["ip"] == inner["ip"], (inner, outer)
+    netty = [f for f in java_frames if f["symbol"] and NETTY_PATH.match(f["symbol"])]
+    assert netty and netty[0]["source"] in kinds, \
+        f"the Netty allocation path is not named ({kinds}): {java_frames}"
+    unnamed = [f for f in java_frames if f["symbol"] in (None, "[java]")]
+    assert not unnamed, f"frames left unnamed: {unnamed} in {names}"
+    assert names[-1].startswith("clone3") or names[-1].startswith("start_thread"), \
+        f"the walk did not reach the thread's start: {names}"
+    return netty[0]["source"]
+
+
 def test_jvm_attach():
     """mmapwatch -p on a JVM whose event loops already run: the same
-    chunks caught and dumped; mmapwatch exits 0 when the JVM has."""
+    chunks caught and dumped, Java frames named with no perf map (no
+    jcmd); mmapwatch exits 0 when the JVM has."""
     want_out, want_err = run_untraced()
     work = tmpdir()
     truth = os.path.join(work, "truth")
@@ -227,22 +272,11 @@ def test_jvm_attach():
               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=jvm_env())
     ready = harness.read_line(p.stdout, RUN_TIMEOUT_S / 2)
     assert ready == f"ready {p.pid}\n", f"the JVM did not get ready: {ready!r}, rc={p.poll()}"
-    # The JVM's perf map (/tmp/perf-PID.map) names its generated code, the
-    # interpreter's among it: -k then names Java frames too.
-    perf_map = f"/tmp/perf-{p.pid}.map"
-    jcmd = subprocess.run([os.path.join(os.path.dirname(os.path.realpath(shutil.which("java"))),
-                                        "jcmd"), str(p.pid), "Compiler.perfmap"],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=RUN_TIMEOUT_S / 2)
-    try:
-        assert jcmd.returncode == 0 and os.path.getsize(perf_map) > 0, jcmd.stdout
-        mw = harness.start_attach_many([p.pid], "-m", "16M", "-k", "--delay", "1h",
-                                       "--dump-dir", dump_dir)
-        send_go(p)
-        out, err = p.communicate(timeout=RUN_TIMEOUT_S / 2)
-    finally:
-        if os.path.exists(perf_map):
-            os.unlink(perf_map)
+    assert not os.path.exists(f"/tmp/perf-{p.pid}.map")
+    mw = harness.start_attach_many([p.pid], "-m", "16M", "-k", "--stack-depth", "256",
+                                   "--delay", "1h", "--dump-dir", dump_dir)
+    send_go(p)
+    out, err = p.communicate(timeout=RUN_TIMEOUT_S / 2)
     assert p.returncode == 0, f"the JVM exited {p.returncode}; stderr={err!r}"
     assert out == want_out, f"stdout traced:\n{out}\nuntraced:\n{want_out}"
     assert err == want_err, f"stderr traced: {err!r}, untraced: {want_err!r}"
@@ -255,10 +289,125 @@ def test_jvm_attach():
     assert len(attach) == 1 and attach[0]["pid"] == p.pid and \
         attach[0]["threads"] > len(loops), f"attach should seize every thread: {attach}"
     for ev in check_chunks(events, truth, 16 * MIB, dumps=True):
-        java_frames = check_native_stack(ev)
-        named = [f["symbol"] for f in java_frames if f["symbol"]]
-        assert named, f"no Java frame named from the perf map: {java_frames}"
+        check_java_stack(ev, check_native_stack(ev))
     assert_exit_event(events, p.pid)
+
+
+# Churn: 128 KiB chunks (maxOrder 4), each made and freed CHURN times per
+# event loop, so that the allocation path is first interpreted, then
+# compiled by C1 (-XX:+PrintCompilation says when). glibc maps each with
+# an mmap of the chunk + 4 KiB.
+CHURN = 1000
+CHURN_FLAGS = ["-Dio.netty.allocator.maxOrder=4", "-XX:+PrintCompilation"]
+CHURN_REGION = 128 * 1024 + PAGE
+COMPILED_NEW_CHUNK = "io.netty.buffer.PoolArena$DirectArena::newChunk"
+
+
+def check_churn(events, truth, out):
+    """Every churned chunk's stack names the Netty path from the JVM's
+    structures: interpreted at first, compiled once C1 has compiled it."""
+    assert COMPILED_NEW_CHUNK in out, \
+        f"-XX:+PrintCompilation never reported {COMPILED_NEW_CHUNK}: the test's premise failed"
+    churn = truth_of(truth, "churn")
+    tids = {c["tid"] for c in churn}
+    assert len(churn) == 4 and all(c["count"] == CHURN for c in churn), churn
+    maps = [e for e in events_of(events, "mmap")
+            if e["len"] == CHURN_REGION and e["tid"] in tids]
+    # Each churned chunk is mapped once (a few more chunks come from the
+    # traffic before the churn).
+    assert len(maps) >= len(churn) * CHURN, f"{len(maps)} churned chunks reported"
+    sources = []
+    for ev in maps:
+        sources.append(check_java_stack(ev, check_native_stack(ev)))
+    first = [s for s in sources[:20]]
+    assert "jvm-interpreted" in first, f"the first chunks were not interpreted: {first}"
+    compiled = [s for s in sources if s in ("jvm-compiled", "jvm-inlined")]
+    assert sources[-1] in ("jvm-compiled", "jvm-inlined") and len(compiled) > len(sources) // 2, \
+        f"the allocation path never named as compiled code: {sources[-40:]}"
+    # C1 inlines ByteBuffer.allocateDirect and DirectArena.allocateDirect
+    # into newChunk: the last stacks show them from the scope data.
+    assert "jvm-inlined" in sources[-20:], f"no inlined frame named: {sources[-20:]}"
+
+
+def test_jvm_java_frames_interpreted_then_compiled_launch():
+    """mmapwatch -k -- java: the chunk allocation path named from the
+    JVM's structures while it is interpreted and after C1 compiled it."""
+    rc, out, err, events, truth = run_launch(
+        ["-m", "128K", "-k", "--stack-depth", "256", "--no-dump"],
+        jvm_flags=CHURN_FLAGS, args=["--churn", str(CHURN)])
+    assert rc == 0, f"mmapwatch (the JVM's status) exited {rc}; stderr={err!r}"
+    check_churn(events, truth, out)
+
+
+def test_jvm_java_frames_interpreted_then_compiled_attach():
+    """The same, attached to the running JVM (no perf map, no jcmd)."""
+    work = tmpdir()
+    truth = os.path.join(work, "truth")
+    p = spawn(java_command(truth, "--wait-stdin", "--churn", str(CHURN), jvm_flags=CHURN_FLAGS),
+              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+              env=jvm_env())
+    ready = harness.read_line(p.stdout, RUN_TIMEOUT_S / 2)
+    while ready and not ready.startswith("ready "):
+        ready = harness.read_line(p.stdout, RUN_TIMEOUT_S / 2)  # -XX:+PrintCompilation lines
+    assert ready == f"ready {p.pid}\n", f"the JVM did not get ready: {ready!r}, rc={p.poll()}"
+    mw = harness.start_attach_many([p.pid], "-m", "128K", "-k", "--stack-depth", "256",
+                                   "--no-dump")
+    # Thousands of events with deep stacks: read them while the JVM runs,
+    # or mmapwatch (and the threads it holds) would wait on a full pipe.
+    finished = []
+    drain = threading.Thread(target=lambda: finished.append(
+        harness.finish_attach_many(mw, timeout=RUN_TIMEOUT_S)), daemon=True)
+    drain.start()
+    send_go(p)
+    out, err = p.communicate(timeout=RUN_TIMEOUT_S)
+    assert p.returncode == 0, f"the JVM exited {p.returncode}; stderr={err!r}"
+    drain.join(RUN_TIMEOUT_S / 2)
+    assert finished, "mmapwatch did not exit after the JVM"
+    rc, events, mw_err = finished[0]
+    assert rc == 0, f"mmapwatch exited {rc} after the JVM; stderr={mw_err!r}"
+    harness.check_event_fields(events)
+    check_churn(events, read_truth(truth), out)
+
+
+def test_jvm_perf_map_names_compiled_code_not_interpreted_frames():
+    """With a perf map (jcmd Compiler.perfmap before attaching), the code
+    it lists is named from it (the JVM's own word), but interpreted frames,
+    which it calls only "Interpreter", are still named from the JVM's
+    structures."""
+    work = tmpdir()
+    truth = os.path.join(work, "truth")
+    p = spawn(java_command(truth, "--wait-stdin"), stdin=subprocess.PIPE,
+              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=jvm_env())
+    ready = harness.read_line(p.stdout, RUN_TIMEOUT_S / 2)
+    assert ready == f"ready {p.pid}\n", f"the JVM did not get ready: {ready!r}, rc={p.poll()}"
+    perf_map = f"/tmp/perf-{p.pid}.map"
+    jcmd = subprocess.run([os.path.join(os.path.dirname(os.path.realpath(shutil.which("java"))),
+                                        "jcmd"), str(p.pid), "Compiler.perfmap"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=RUN_TIMEOUT_S / 2)
+    try:
+        assert jcmd.returncode == 0 and os.path.getsize(perf_map) > 0, jcmd.stdout
+        with open(perf_map, encoding="utf-8", errors="replace") as f:
+            assert any(line.rstrip().endswith(" Interpreter") for line in f), \
+                "the perf map does not list the interpreter"
+        mw = harness.start_attach_many([p.pid], "-m", "16M", "-k", "--stack-depth", "256",
+                                       "--no-dump")
+        send_go(p)
+        out, err = p.communicate(timeout=RUN_TIMEOUT_S / 2)
+    finally:
+        if os.path.exists(perf_map):
+            os.unlink(perf_map)
+    assert p.returncode == 0, f"the JVM exited {p.returncode}; stderr={err!r}"
+    rc, events, mw_err = harness.finish_attach_many(mw, timeout=RUN_TIMEOUT_S / 2)
+    assert rc == 0, f"mmapwatch exited {rc} after the JVM; stderr={mw_err!r}"
+    for ev in check_chunks(events, read_truth(truth), 16 * MIB, dumps=False):
+        java_frames = check_native_stack(ev)
+        sources = [f["source"] for f in java_frames]
+        assert "perf-map" in sources, f"nothing named from the perf map: {java_frames}"
+        assert "jvm-interpreted" in sources, f"interpreted frames not named: {java_frames}"
+        for f in java_frames:
+            if f["source"] == "perf-map":
+                assert not f["symbol"].startswith("Interpreter"), f
 
 
 def test_jvm_max_order_9():

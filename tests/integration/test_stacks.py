@@ -19,12 +19,23 @@ def functions(stack):
     return [f["symbol"].rsplit("+", 1)[0] if f["symbol"] else None for f in stack]
 
 
+# What named a frame: the ELF symbols of its file, a perf map, or the JVM's
+# structures (compiled, interpreted, stub; "jvm" alone: "[java]", unnamed).
+JVM_SOURCES = {"jvm", "jvm-compiled", "jvm-inlined", "jvm-interpreted", "jvm-stub"}
+
+
 def check_frames(stack):
     for f in stack:
-        assert set(f) == {"ip", "symbol", "module"}, f
+        assert set(f) == {"ip", "symbol", "module", "source"}, f
         hexaddr(f["ip"])
-        assert f["symbol"] is None or ("+0x" in f["symbol"]), f
         assert f["module"] is None or f["module"].startswith("/") or f["module"] == "[vdso]", f
+        if f["source"] in ("elf", "perf-map"):
+            assert "+0x" in f["symbol"], f
+        elif f["source"] in JVM_SOURCES:
+            assert f["module"] is None and "+0x" not in f["symbol"], f
+            assert (f["symbol"] == "[java]") == (f["source"] == "jvm"), f
+        else:
+            assert f["source"] is None and f["symbol"] is None, f
 
 
 def mmap_event_at(events, addr):
@@ -156,6 +167,7 @@ def test_jit_frame_named_from_perf_map():
     jit = stack[2]
     assert code <= hexaddr(jit["ip"]) < code + length, (jit, hex(code))
     assert jit["module"] is None and jit["symbol"] == "Interpreter::trampoline+0x6", jit
+    assert jit["source"] == "perf-map" and stack[1]["source"] == "elf", stack
 
 
 def test_jit_frame_crossed_without_perf_map():
@@ -165,7 +177,62 @@ def test_jit_frame_crossed_without_perf_map():
     names = functions(stack)
     assert names[1] == "jit_target" and names[3] == "main", names
     assert stack[2]["symbol"] is None and stack[2]["module"] is None, stack[2]
+    assert stack[2]["source"] is None, stack[2]
     assert code <= hexaddr(stack[2]["ip"]) < code + length
+
+
+def fake_jvm_stack(mode, tables_unusable):
+    """stack_fakejvm: a process with a libjvm.so whose structure tables are
+    bad in the way MODE says; returns its mmap's stack. TABLES_UNUSABLE:
+    whether mmapwatch must warn (once) that the tables cannot be used; a
+    frame that well-formed tables fail to name is only shown as [java]."""
+    truth = os.path.join(tmpdir(), "truth")
+    argv = [fixture("stack_fakejvm"), fixture("fakejvm/libjvm.so"), mode, truth]
+    rc, events, err = run_launch(argv, "-k", "-m", "16M", "--no-dump")
+    assert rc == 0, f"mmapwatch exited {rc} on a JVM with {mode} tables: {err}"
+    warnings = [line for line in err.splitlines() if "cannot be named" in line]
+    if tables_unusable:
+        assert len(warnings) == 1 and warnings[0].startswith("mmapwatch: warning: ") and \
+            "[java]" in warnings[0], f"the unusable tables should be said once: {err!r}"
+    else:
+        assert not warnings, err
+    records = read_truth(truth)
+    (code,) = truth_of(records, "jit")
+    (rec,) = truth_of(records, "mmap")
+    ev = mmap_event_at(events, hexaddr(rec["addr"]))
+    check_frames(ev["stack"])
+    names = functions(ev["stack"])
+    assert names[1:4] == ["jit_target", "[java]", "main"], (mode, names)
+    jit = ev["stack"][2]
+    assert jit["source"] == "jvm" and jit["module"] is None, jit
+    assert hexaddr(code["addr"]) <= hexaddr(jit["ip"]) < hexaddr(code["addr"]) + code["len"]
+    return ev["stack"]
+
+
+def test_fake_jvm_garbage_tables_give_java_frames():
+    """A libjvm.so whose gHotSpotVM* symbols hold garbage: the frame in its
+    JIT code is "[java]", the walk goes on by frame pointer, no crash."""
+    fake_jvm_stack("garbage", tables_unusable=True)
+
+
+def test_fake_jvm_truncated_table_gives_java_frames():
+    """A structure table that runs into an unmapped page without its
+    terminating entry."""
+    fake_jvm_stack("truncated", tables_unusable=True)
+
+
+def test_fake_jvm_lying_tables_give_java_frames():
+    """Well-formed tables describing the JIT code as an nmethod whose
+    Method* leads to names that parse, but that its class does not list:
+    "[java]", never a wrong name (and text output says where it came
+    from)."""
+    fake_jvm_stack("lies", tables_unusable=False)
+    truth = os.path.join(tmpdir(), "truth")
+    p = subprocess.run([MMAPWATCH, "-k", "-m", "16M", "--no-dump", "--",
+                        fixture("stack_fakejvm"), fixture("fakejvm/libjvm.so"), "lies", truth],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=WAIT_S)
+    assert p.returncode == 0, p.stderr
+    assert " [java] ([java: unknown])\n" in p.stderr + p.stdout, p.stderr
 
 
 def test_stacks_from_many_threads():

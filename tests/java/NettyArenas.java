@@ -12,7 +12,7 @@
  *
  *   java -cp build/java:JARS NettyArenas [--truth FILE] [--wait-stdin]
  *        [--server-loops N] [--client-loops N] [--connections N]
- *        [--requests N] [--bench] [--hold]
+ *        [--requests N] [--churn N] [--bench] [--hold]
  *
  * Event loops: "srv-boss" accepts, "srv-loop-1".."srv-loop-N" serve,
  * "cli-loop-1".."cli-loop-N" are the client's (names shorter than Linux's
@@ -47,6 +47,13 @@
  * requests' time and rate, measured around the traffic only. --hold: at
  * the end, prints "holding" and waits for a byte (or the end) of stdin
  * before it exits, so that its memory can be looked at (docs/jvm.md).
+ *
+ * --churn N: after the traffic, each server and client event loop
+ * allocates a direct buffer of a whole chunk and releases it, N times:
+ * every allocation makes a new chunk in its arena (PoolArena.newChunk)
+ * and every release frees it, so the allocation path runs often enough
+ * for the JIT to compile it (stack tests run it interpreted first, then
+ * compiled). The truth gets "churn tid= count= size=" per loop.
  *
  * Exits 0 on success, 2 on bad arguments, 1 with a message on anything
  * else (a refused connection, a lost response, a truth that cannot be
@@ -113,6 +120,7 @@ public final class NettyArenas {
     private static int clientLoops = 2;
     private static int connections = 4;
     private static int requests = 4;
+    private static int churn;
     private static boolean waitStdin;
     private static boolean bench;
     private static boolean hold;
@@ -456,7 +464,8 @@ public final class NettyArenas {
     private static void usage(String why) {
         System.err.println("NettyArenas: " + why);
         System.err.println("usage: NettyArenas [--truth FILE] [--wait-stdin] [--server-loops N] "
-                           + "[--client-loops N] [--connections N] [--requests N] [--bench] [--hold]");
+                           + "[--client-loops N] [--connections N] [--requests N] [--churn N] "
+                           + "[--bench] [--hold]");
         System.exit(2);
     }
 
@@ -476,6 +485,7 @@ public final class NettyArenas {
             case "--client-loops": clientLoops = count(args, ++i, 9); break;
             case "--connections": connections = count(args, ++i, 1000); break;
             case "--requests": requests = count(args, ++i, 10000000); break;
+            case "--churn": churn = count(args, ++i, 1000000); break;
             default: usage("unknown argument '" + args[i] + "'");
             }
         }
@@ -553,6 +563,20 @@ public final class NettyArenas {
 
         for (Loop l : loops)
             l.arena = l.executor.submit(() -> boundArena(alloc)).get();
+        List<String> churned = new ArrayList<>();
+        for (Loop l : loops) {
+            if (churn == 0 || l.role.equals("boss"))
+                continue;
+            int size = alloc.metric().chunkSize();
+            l.executor.submit(() -> {
+                for (int i = 0; i < churn; i++)
+                    alloc.directBuffer(size, size).release();
+            }).get();
+            churned.add("churn tid=" + l.tid + " count=" + churn + " size=" + size);
+        }
+        synchronized (kept) {
+            keptTruth.addAll(churned);
+        }
         if (truthPath != null)
             writeTruth(alloc, loops);
 

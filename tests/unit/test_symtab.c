@@ -127,7 +127,7 @@ TEST(demangle)
 
 static struct stack_frame frame(uint64_t ip, const char *symbol, const char *module)
 {
-    struct stack_frame f = {.ip = ip};
+    struct stack_frame f = {.ip = ip, .source = symbol ? "elf" : NULL};
     f.symbol = symbol ? strdup(symbol) : NULL;
     f.module = module ? strdup(module) : NULL;
     return f;
@@ -135,26 +135,34 @@ static struct stack_frame frame(uint64_t ip, const char *symbol, const char *mod
 
 TEST(stack_json_and_budget)
 {
-    struct stack_frame frames[3] = {
+    struct stack_frame frames[4] = {
         frame(0x7f01, "__mmap+0x13", "/usr/lib/x86_64-linux-gnu/libc.so.6"),
         frame(0x5501, "say \"hi\"+0x1", "/app/bin"),
         frame(0x7e01, NULL, NULL),
+        frame(0x7d01, "java.nio.ByteBuffer.allocateDirect(int)", NULL),
     };
-    struct stack s = {.frames = frames, .depth = 3};
+    frames[3].source = "jvm-interpreted";
+    struct stack s = {.frames = frames, .depth = 4};
     bool complete;
     char *json = stack_to_json(&s, 4096, &complete);
     CHECK(json && complete);
     CHECK_STR(json, "[{\"ip\":\"0x7f01\",\"symbol\":\"__mmap+0x13\",\"module\":"
-                    "\"/usr/lib/x86_64-linux-gnu/libc.so.6\"},{\"ip\":\"0x5501\",\"symbol\":"
-                    "\"say \\\"hi\\\"+0x1\",\"module\":\"/app/bin\"},{\"ip\":\"0x7e01\","
-                    "\"symbol\":null,\"module\":null}]");
+                    "\"/usr/lib/x86_64-linux-gnu/libc.so.6\",\"source\":\"elf\"},{\"ip\":"
+                    "\"0x5501\",\"symbol\":\"say \\\"hi\\\"+0x1\",\"module\":\"/app/bin\","
+                    "\"source\":\"elf\"},{\"ip\":\"0x7e01\",\"symbol\":null,\"module\":null,"
+                    "\"source\":null},{\"ip\":\"0x7d01\",\"symbol\":"
+                    "\"java.nio.ByteBuffer.allocateDirect(int)\",\"module\":null,"
+                    "\"source\":\"jvm-interpreted\"}]");
+    CHECK_STR(stack_frame_where(&frames[0]), "/usr/lib/x86_64-linux-gnu/libc.so.6");
+    CHECK_STR(stack_frame_where(&frames[2]), "[anon]");
+    CHECK_STR(stack_frame_where(&frames[3]), "[java: interpreted]");
     free(json);
     json = stack_to_json(&s, 120, &complete);
     CHECK(json && !complete);
     CHECK(strlen(json) <= 120 && json[strlen(json) - 1] == ']');
     CHECK(strstr(json, "0x5501") == NULL);
     free(json);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         free(frames[i].symbol);
         free(frames[i].module);
     }
