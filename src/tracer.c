@@ -1552,9 +1552,9 @@ int tracer_run(struct tracer *t)
         struct unwind_stats us;
         unwinder_stats(t->unwinder, &us);
         log_error("stacks: %lu unwound, %lu frames (%lu by frame pointer), %lu symbol files, "
-                  "%lu maps reads, %lu cache drops",
+                  "%lu maps reads, %lu cache drops; %.1f ms unwinding (%.1f us per stack)",
                   us.stacks, us.frames, us.fp_steps, us.files_loaded, us.maps_reads,
-                  us.cache_drops);
+                  us.cache_drops, us.ns / 1e6, us.stacks ? us.ns / 1e3 / us.stacks : 0.0);
     }
     if (t->summary) {
         count_still_mapped(t);
