@@ -140,7 +140,7 @@ fixtures: $(FIXTURE_BINS)
 NETTY_JARS = $(patsubst %,/usr/share/java/%.jar,netty-buffer netty-common \
              netty-transport netty-codec netty-handler netty-codec-http \
              netty-codec-http2 netty-resolver jctools-core)
-JAVA_CLASSES = build/java/NettyArenas.class
+JAVA_CLASSES = build/java/NettyArenas.class build/java/EchoServer.class
 
 build/java/%.class: tests/java/%.java | $(DEPS_STAMP)
 	$(call msg,JAVAC,$<)
