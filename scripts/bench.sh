@@ -61,7 +61,7 @@ MMAPWATCH=${BENCH_MMAPWATCH:-./mmapwatch}
 FIXTURES=build/fixtures
 DOC=docs/performance.md
 
-WORKLOADS=(getppid mmap dumps jvm stacks)
+WORKLOADS=(getppid mmap dumps jvm stacks echo attach grow)
 # The workloads that are columns of the tools table; the others measure
 # and report on their own (measure_NAME, report_NAME).
 TABLE_WORKLOADS=(getppid mmap)
@@ -110,6 +110,12 @@ workload_dumps() {
     WL_HELPER=$FIXTURES/bench_dump_copy
 }
 
+workload_echo() {
+    WL_TITLE="(f) Netty echo server, attached after a warm-up"
+    WL_PROG=$FIXTURES/bench_echo_client
+    WL_ARGS=()
+}
+
 workload_jvm() {
     WL_TITLE="(d) JVM: Netty HTTP/2, $JVM_CONNECTIONS connections × $JVM_REQUESTS requests"
     WL_PROG=$(command -v java || echo java)
@@ -132,12 +138,17 @@ tool_label() {
     mmapwatch_attach) echo "mmapwatch -p PID (attach)" ;;
     strace_attach)    echo "strace -f -e trace=mmap -p PID" ;;
     bpftrace)         echo "bpftrace, sys_enter_mmap tracepoint" ;;
+    perf_trace_attach) echo "perf trace -e mmap -p PID" ;;
+    mmapwatch_perf_attach) echo "mmapwatch --source perf -p PID" ;;
+    strace_grow)      echo "strace -f -e trace=brk,mprotect" ;;
+    strace_grow_attach) echo "strace -f -e trace=brk,mprotect -p PID" ;;
     esac
 }
 
 tool_kind() {
     case $1 in
-    untraced_work | mmapwatch_attach | strace_attach | bpftrace) echo attach ;;
+    untraced_work | mmapwatch_attach | strace_attach | bpftrace | perf_trace_attach | \
+        mmapwatch_perf_attach | strace_grow_attach) echo attach ;;
     *) echo launch ;;
     esac
 }
@@ -150,7 +161,7 @@ tool_baseline() {
 # Prints why a tool cannot run here, or nothing when it can.
 tool_missing() {
     case $1 in
-    strace | strace_seccomp | strace_seccomp_same | strace_attach)
+    strace | strace_seccomp | strace_seccomp_same | strace_attach | strace_grow | strace_grow_attach)
         command -v strace >/dev/null || echo "n/a (not installed)" ;;
     mmapwatch | mmapwatch_16m | mmapwatch_attach)
         [ -x "$MMAPWATCH" ] || echo "n/a (not built: run make)" ;;
@@ -158,10 +169,14 @@ tool_missing() {
         if [ ! -x "$MMAPWATCH" ]; then echo "n/a (not built: run make)"
         elif [ "${#NO_DUMP[@]}" = 0 ]; then echo "n/a (this build does not dump)"
         fi ;;
-    perf_trace)
-        command -v perf >/dev/null || echo "n/a (not installed)" ;;
+    perf_trace | perf_trace_attach)
+        command -v perf >/dev/null || echo "n/a (not installed: apt-get install linux-perf)" ;;
     bpftrace)
-        command -v bpftrace >/dev/null || echo "n/a (not installed)" ;;
+        command -v bpftrace >/dev/null || echo "n/a (not installed: apt-get install bpftrace)" ;;
+    mmapwatch_perf_attach)
+        if [ ! -x "$MMAPWATCH" ]; then echo "n/a (not built: run make)"
+        elif ! has_source_option; then echo "n/a (no --source option in this build)"
+        fi ;;
     esac
 }
 
@@ -178,6 +193,7 @@ launch_prefix() {
     perf_trace)     CMD=(perf trace -o /dev/null -e mmap --) ;;
     strace_k)       CMD=(strace -f -k -o /dev/null -e trace=mmap --) ;;
     mmapwatch_k)    CMD=("$MMAPWATCH" -o /dev/null "${NO_DUMP[@]}" -k --) ;;
+    strace_grow)    CMD=(strace -f -o /dev/null -e trace=brk,mprotect --) ;;
     esac
 }
 
@@ -188,6 +204,8 @@ TPID='' PPID_RUN='' GOFD=''
 cleanup() {
     [ -n "$TPID" ] && kill "$TPID" 2>/dev/null
     [ -n "$PPID_RUN" ] && kill -9 "$PPID_RUN" 2>/dev/null
+    local p # the echo server and client, the CPU hogs: started here
+    for p in ${ECHO_CPID:-} ${ECHO_SPID:-} ${HOG_PIDS:-}; do kill -9 "$p" 2>/dev/null; done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -232,6 +250,23 @@ is_traced() { # the program (one thread until it is let go) has a tracer
     return 1
 }
 has_line() { grep -q "$2" "$1" 2>/dev/null; }
+# The perf_event tools (perf trace, mmapwatch --source perf) are watching
+# once they hold perf_event file descriptors; they stop nobody. $1 is
+# the tool's pid or that of timeout(1) running it.
+has_perf_events() {
+    local pid fd kids=''
+    read -r kids <"/proc/$1/task/$1/children" 2>/dev/null
+    for pid in "$1" $kids; do
+        for fd in /proc/"$pid"/fd/*; do
+            [ "$(readlink "$fd" 2>/dev/null)" = 'anon_inode:[perf_event]' ] && return 0
+        done
+    done
+    return 1
+}
+# The perf_event source glued into mmapwatch is chosen with --source.
+has_source_option() {
+    [ -x "$MMAPWATCH" ] && timeout 5 "$MMAPWATCH" --help 2>&1 | grep -q -- --source
+}
 
 us_to_s() { printf '%d.%06d' $(($1 / 1000000)) $(($1 % 1000000)); }
 
@@ -280,9 +315,22 @@ start_tracer() {
             "tracepoint:syscalls:sys_enter_mmap /pid == $pid/ { @maps[tid] = count(); }" \
             </dev/null >"$WORK/tracer.out" 2>>"$WORK/err" &
         TPID=$! ;;
+    perf_trace_attach)
+        timeout -k 5 "$TIMEOUT" perf trace -o /dev/null -e mmap -p "$pid" \
+            </dev/null >/dev/null 2>>"$WORK/err" &
+        TPID=$! ;;
+    mmapwatch_perf_attach)
+        timeout -k 5 "$TIMEOUT" "$MMAPWATCH" --source perf -o /dev/null "${NO_DUMP[@]}" -p "$pid" \
+            </dev/null >/dev/null 2>>"$WORK/err" &
+        TPID=$! ;;
+    strace_grow_attach)
+        timeout -k 5 "$TIMEOUT" strace -f -o /dev/null -e trace=brk,mprotect -p "$pid" \
+            </dev/null >/dev/null 2>>"$WORK/err" &
+        TPID=$! ;;
     esac
     case $1 in
     bpftrace) wait_until 60 has_line "$WORK/tracer.out" '^Attaching' ;;
+    perf_trace_attach | mmapwatch_perf_attach) wait_until 30 has_perf_events "$TPID" ;;
     *) wait_until 10 is_traced "$pid" ;;
     esac || {
         if is_alive "$TPID"; then fail_run "the tool did not attach in time"; else fail_run "the tool exited before it attached"; fi
@@ -297,7 +345,10 @@ start_tracer() {
 stop_tracer() {
     local rc
     [ -z "$TPID" ] && return 0
-    [ "$1" = bpftrace ] && kill -INT "$TPID" 2>/dev/null
+    # perf trace -p and a perf_event source may outlive the program.
+    case $1 in
+    bpftrace | perf_trace_attach | mmapwatch_perf_attach) kill -INT "$TPID" 2>/dev/null ;;
+    esac
     if ! wait_until 30 is_gone "$TPID"; then
         kill "$TPID" 2>/dev/null
         wait "$TPID" 2>/dev/null
@@ -854,6 +905,236 @@ report_jvm() {
         [ -n "$base" ] && ratio=$(awk -v b="$base" -v r="$v" 'BEGIN { if (r > 0) printf "%.2f", b / r }')
         echo "| $(jvm_label "$row") | $(awk -v m="$v" -v a="$lo" -v b="$hi" 'BEGIN { printf "%.0f (%.0f, %.0f)", m, a, b }') |" \
              "${ratio:+$(fmt_ratio "$ratio")} |"
+    done
+}
+
+# ------------------------------------------------------------------- echo
+#
+# What each tool costs a busy server it is attached to, the headline use
+# (`mmapwatch -p PID --min-size 16M` on a production JVM): the Netty echo
+# server of tests/java/EchoServer.java on 127.0.0.1, loaded by
+# tests/fixtures/bench_echo_client (ECHO_CONNECTIONS connections, one
+# 64-byte request in flight each). Per repetition one JVM is started and
+# warmed up for ECHO_WARMUP seconds under load; then, for each row in
+# turn, the client's count gives the requests/s of a window of
+# ECHO_WINDOW seconds untraced (the control), the tool is attached and,
+# once it is watching, a second window gives the rate traced; the tool is
+# stopped (SIGINT: every one of them detaches) and the next row begins once
+# nothing is attached any more. A row's figure is the traced rate over its
+# own control, so a drift of the machine's speed over the repetition
+# touches it little; the "no tracer" row is two untraced windows, the
+# noise floor. The row order turns by one each repetition. Repetitions:
+# BENCH_ECHO_RUNS (3); median and range of the ratios.
+
+ECHO_ROWS=(control strace perf_trace bpftrace mmapwatch mmapwatch_perf mmapwatch_perf_kd)
+ECHO_CONNECTIONS=8
+ECHO_WARMUP=${BENCH_ECHO_WARMUP:-10}
+ECHO_WINDOW=${BENCH_ECHO_WINDOW:-4}
+ECHO_RUNS=${BENCH_ECHO_RUNS:-3}
+is_count "$ECHO_RUNS" || die "BENCH_ECHO_RUNS must be a positive integer, not '$ECHO_RUNS'"
+is_count "$ECHO_WARMUP" || die "BENCH_ECHO_WARMUP must be a positive integer (seconds), not '$ECHO_WARMUP'"
+is_count "$ECHO_WINDOW" || die "BENCH_ECHO_WINDOW must be a positive integer (seconds), not '$ECHO_WINDOW'"
+ECHO_JVM_FLAGS=(-Xmx256m -XX:+UseSerialGC)
+declare -A EVALS ESTATUS
+ECHO_CONTROLS=''
+ECHO_SPID='' ECHO_CPID='' ECHO_SFD='' ECHO_QFD='' ECHO_AFD=''
+
+echo_label() {
+    case $1 in
+    control)        echo "no tracer (a second untraced window)" ;;
+    strace)         echo "strace -f -e trace=mmap -p PID" ;;
+    perf_trace)     echo "perf trace -e mmap -p PID" ;;
+    bpftrace)       echo "bpftrace, sys_enter_mmap tracepoint, /pid == PID/" ;;
+    mmapwatch)      echo "mmapwatch -p PID --min-size 16M --no-dump (ptrace)" ;;
+    mmapwatch_perf) echo "mmapwatch --source perf -p PID --min-size 16M --no-dump" ;;
+    mmapwatch_perf_kd) echo "mmapwatch --source perf -p PID --min-size 16M -k, dumps on" ;;
+    esac
+}
+
+echo_missing() {
+    case $1 in
+    strace) tool_missing strace_attach ;;
+    perf_trace) tool_missing perf_trace_attach ;;
+    bpftrace) tool_missing bpftrace ;;
+    mmapwatch) tool_missing mmapwatch_attach ;;
+    mmapwatch_perf | mmapwatch_perf_kd) tool_missing mmapwatch_perf_attach ;;
+    esac
+}
+
+none_traced() { # no thread of process $1 has a tracer
+    local st
+    for st in /proc/"$1"/task/*/status; do
+        grep -q '^TracerPid:[[:space:]]*0$' "$st" 2>/dev/null || { [ -r "$st" ] || continue; return 1; }
+    done
+}
+
+# echo_count: asks the client for its count; sets ECHO_T and ECHO_N.
+echo_count() {
+    local t n
+    printf '\n' >&"$ECHO_QFD" || return 1
+    read -r -t 10 t n <&"$ECHO_AFD" || return 1
+    [[ $n =~ ^[0-9]+$ ]] || return 1
+    ECHO_T=$t ECHO_N=$n
+}
+
+# echo_window: requests/s over ECHO_WINDOW seconds; sets ECHO_RATE.
+echo_window() {
+    local t0 n0
+    echo_count || return 1
+    t0=$ECHO_T n0=$ECHO_N
+    nap "$ECHO_WINDOW"
+    echo_count || return 1
+    ECHO_RATE=$(awk -v a="$n0" -v b="$ECHO_N" -v s="$t0" -v e="$ECHO_T" 'BEGIN { if (e > s) printf "%.1f", (b - a) / (e - s) }')
+    [ -n "$ECHO_RATE" ]
+}
+
+# echo_start: the server and the client, warmed up. Returns 1 on failure.
+echo_start() {
+    local port
+    rm -f "$WORK/echo.in" "$WORK/echo.out" "$WORK/echo.q" "$WORK/echo.a"
+    mkfifo "$WORK/echo.in" "$WORK/echo.q" "$WORK/echo.a" || { fail_run "mkfifo"; return 1; }
+    "$ECHO_JAVA" "${ECHO_JVM_FLAGS[@]}" -cp "build/java:$ECHO_CP" EchoServer \
+        <"$WORK/echo.in" >"$WORK/echo.out" 2>>"$WORK/err" &
+    ECHO_SPID=$!
+    exec {ECHO_SFD}>"$WORK/echo.in"
+    wait_until 60 has_line "$WORK/echo.out" '^port [0-9]' || { fail_run "the echo server printed no port"; return 1; }
+    port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$WORK/echo.out")
+    "$FIXTURES/bench_echo_client" "$port" "$ECHO_CONNECTIONS" <"$WORK/echo.q" >"$WORK/echo.a" 2>>"$WORK/err" &
+    ECHO_CPID=$!
+    exec {ECHO_QFD}>"$WORK/echo.q" {ECHO_AFD}<"$WORK/echo.a"
+    local line
+    read -r -t 30 line <&"$ECHO_AFD" && [ "$line" = ready ] || { fail_run "the echo client did not connect"; return 1; }
+    note "echo: warming up for ${ECHO_WARMUP}s"
+    nap "$ECHO_WARMUP"
+}
+
+echo_stop() {
+    [ -n "$ECHO_QFD" ] && exec {ECHO_QFD}>&- && ECHO_QFD=''
+    [ -n "$ECHO_AFD" ] && exec {ECHO_AFD}<&- && ECHO_AFD=''
+    [ -n "$ECHO_SFD" ] && exec {ECHO_SFD}>&- && ECHO_SFD=''
+    local p
+    for p in $ECHO_CPID $ECHO_SPID; do
+        wait_until 30 is_gone "$p" || kill -9 "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    ECHO_CPID='' ECHO_SPID=''
+}
+
+# echo_attach ROW: starts the row's tool on the server (TPID) and waits
+# until it is watching every thread.
+echo_attach() {
+    local pid=$ECHO_SPID
+    case $1 in
+    strace)
+        timeout -k 5 "$TIMEOUT" strace -f -qq -o /dev/null -e trace=mmap -p "$pid" </dev/null >/dev/null 2>>"$WORK/err" & ;;
+    perf_trace)
+        timeout -k 5 "$TIMEOUT" perf trace -o /dev/null -e mmap -p "$pid" </dev/null >/dev/null 2>>"$WORK/err" & ;;
+    bpftrace)
+        : >"$WORK/tracer.out"
+        timeout -k 5 "$TIMEOUT" bpftrace -e \
+            "tracepoint:syscalls:sys_enter_mmap /pid == $pid/ { @maps[tid] = count(); }" \
+            </dev/null >"$WORK/tracer.out" 2>>"$WORK/err" & ;;
+    mmapwatch)
+        timeout -k 5 "$TIMEOUT" "$MMAPWATCH" -o /dev/null --min-size 16M "${NO_DUMP[@]}" -p "$pid" \
+            </dev/null >/dev/null 2>>"$WORK/err" & ;;
+    mmapwatch_perf)
+        timeout -k 5 "$TIMEOUT" "$MMAPWATCH" --source perf -o /dev/null --min-size 16M "${NO_DUMP[@]}" -p "$pid" \
+            </dev/null >/dev/null 2>>"$WORK/err" & ;;
+    mmapwatch_perf_kd)
+        timeout -k 5 "$TIMEOUT" "$MMAPWATCH" --source perf -o /dev/null --min-size 16M -k \
+            --dump-dir "$WORK/dumps" -p "$pid" </dev/null >/dev/null 2>>"$WORK/err" & ;;
+    *) return 0 ;;
+    esac
+    TPID=$!
+    case $1 in
+    strace | mmapwatch) wait_until 30 all_traced "$pid" ;;
+    bpftrace) wait_until 60 has_line "$WORK/tracer.out" '^Attaching' ;;
+    *) wait_until 30 has_perf_events "$TPID" ;;
+    esac || { fail_run "$(echo_label "$1") did not attach in time"; return 1; }
+    nap 1 # the attach itself (a stop of every thread) is not the steady state
+}
+
+# echo_detach: SIGINT to the tool, then waits until it is gone and no
+# thread of the server is traced.
+echo_detach() {
+    [ -z "$TPID" ] && return 0
+    kill -INT "$TPID" 2>/dev/null
+    local ok=1
+    wait_until 30 is_gone "$TPID" || { kill -9 "$TPID" 2>/dev/null; fail_run "the tool did not exit within 30 s of SIGINT"; ok=0; }
+    wait "$TPID" 2>/dev/null
+    TPID=''
+    rm -rf "$WORK/dumps"
+    wait_until 30 none_traced "$ECHO_SPID" || { fail_run "a thread of the server stayed traced"; ok=0; }
+    is_alive "$ECHO_SPID" || { fail_run "the echo server died"; ok=0; }
+    nap 1
+    ((ok))
+}
+
+measure_echo() {
+    local round row i n=${#ECHO_ROWS[@]} control
+    ECHO_JAVA=$(command -v java) || die "java is not installed: run scripts/deps.sh"
+    if [ ! -r build/java/classpath ] || [ ! -r build/java/EchoServer.class ]; then
+        die "build/java/EchoServer.class is not built: run scripts/deps.sh (a JDK and libnetty-java), then make bench"
+    fi
+    ECHO_CP=$(cat build/java/classpath)
+    for row in "${ECHO_ROWS[@]}"; do
+        ESTATUS[$row]=$(echo_missing "$row")
+        [ -z "${ESTATUS[$row]}" ] && unset "ESTATUS[$row]"
+    done
+    for ((round = 1; round <= ECHO_RUNS; round++)); do
+        note "echo: repetition $round of $ECHO_RUNS"
+        : >"$WORK/err"
+        if ! echo_start; then
+            echo_stop
+            continue
+        fi
+        for ((i = 0; i < n; i++)); do
+            row=${ECHO_ROWS[(i + round - 1) % n]}
+            [ -n "${ESTATUS[$row]:-}" ] && continue
+            is_alive "$ECHO_SPID" || { fail_run "the echo server is gone"; break; }
+            echo_window || { fail_run "no count from the client"; break; }
+            control=$ECHO_RATE
+            ECHO_CONTROLS="$ECHO_CONTROLS $control"
+            if ! echo_attach "$row"; then
+                echo_detach
+                ESTATUS[$row]=failed
+                continue
+            fi
+            if ! echo_window; then
+                fail_run "no count from the client"
+                echo_detach
+                break
+            fi
+            echo_detach || ESTATUS[$row]=failed
+            note "  $(echo_label "$row"): $ECHO_RATE requests/s vs $control untraced"
+            EVALS[$row]="${EVALS[$row]:-} $(awk -v t="$ECHO_RATE" -v c="$control" 'BEGIN { printf "%.4f", t / c }')"
+        done
+        echo_stop
+    done
+}
+
+# shellcheck disable=SC2086 # the lists of ratios are split on purpose
+report_echo() {
+    local row v lo hi jdk netty
+    jdk=$(timeout 5 java -version 2>&1 | head -n 1)
+    netty=$(dpkg-query -W -f '${Version}' libnetty-java 2>/dev/null)
+    echo "(f) Netty echo server (\`tests/java/EchoServer.java\`, 2 event loops, ${ECHO_JVM_FLAGS[*]})"
+    echo "on ${jdk:-an unknown JVM} with libnetty-java ${netty:-(version unknown)}; load: \`bench_echo_client\`,"
+    echo "$ECHO_CONNECTIONS connections on 127.0.0.1, 64-byte requests, one in flight each; ${ECHO_WARMUP} s warm-up,"
+    echo "then per row a ${ECHO_WINDOW} s window untraced and a ${ECHO_WINDOW} s window with the tool attached; $ECHO_RUNS repetitions."
+    [ -n "$ECHO_CONTROLS" ] && echo "Untraced rate, median of the control windows: $(median $ECHO_CONTROLS | awk '{ printf "%.0f", $1 }') requests/s."
+    echo
+    echo "| attached tool | keeps, median (lowest, highest) of requests/s traced / untraced |"
+    echo "|---|---|"
+    for row in "${ECHO_ROWS[@]}"; do
+        if [ -n "${ESTATUS[$row]:-}" ] || [ -z "${EVALS[$row]:-}" ]; then
+            echo "| $(echo_label "$row") | ${ESTATUS[$row]:-failed} |"
+            continue
+        fi
+        v=$(median ${EVALS[$row]})
+        lo=$(printf '%s\n' ${EVALS[$row]} | sort -g | head -n 1)
+        hi=$(printf '%s\n' ${EVALS[$row]} | sort -g | tail -n 1)
+        echo "| $(echo_label "$row") | $(awk -v m="$v" -v a="$lo" -v b="$hi" 'BEGIN { printf "%.0f%% (%.0f%%, %.0f%%)", m * 100, a * 100, b * 100 }') |"
     done
 }
 
