@@ -116,6 +116,12 @@ workload_echo() {
     WL_ARGS=()
 }
 
+workload_attach() {
+    WL_TITLE="(a) and (b) in attach mode, quiet and with a CPU hog"
+    WL_PROG=$FIXTURES/bench_getppid
+    WL_ARGS=()
+}
+
 workload_jvm() {
     WL_TITLE="(d) JVM: Netty HTTP/2, $JVM_CONNECTIONS connections × $JVM_REQUESTS requests"
     WL_PROG=$(command -v java || echo java)
@@ -1135,6 +1141,87 @@ report_echo() {
         lo=$(printf '%s\n' ${EVALS[$row]} | sort -g | head -n 1)
         hi=$(printf '%s\n' ${EVALS[$row]} | sort -g | tail -n 1)
         echo "| $(echo_label "$row") | $(awk -v m="$v" -v a="$lo" -v b="$hi" 'BEGIN { printf "%.0f%% (%.0f%%, %.0f%%)", m * 100, a * 100, b * 100 }') |"
+    done
+}
+
+# ----------------------------------------------------------------- attach
+#
+# Workloads (a) and (b) in attach mode with every attaching tool side by
+# side, on a quiet machine and with a CPU hog on each core (one busy shell
+# loop pinned to each CPU, started before and killed after the pass): a
+# tracer that needs the CPU to let its target go on (ptrace) suffers from
+# a busy machine more than one that does its work in the kernel
+# (tracepoints). Cells as in the tools table (run_attach: the program's own
+# time of its work, the median of BENCH_RUNS runs, one run for a cell
+# whose first run takes longer than BENCH_SLOW), ratios against the
+# untraced run of the same pass.
+
+ATTACH_TOOLS=(untraced_work strace_attach perf_trace_attach bpftrace mmapwatch_attach mmapwatch_perf_attach)
+ATTACH_PASSES=(quiet hog)
+ATTACH_WLS=(getppid mmap)
+HOG_PIDS=''
+
+hog_start() {
+    local cpu pin
+    for ((cpu = 0; cpu < $(nproc); cpu++)); do
+        pin=()
+        command -v taskset >/dev/null && pin=(taskset -c "$cpu")
+        "${pin[@]}" sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
+        HOG_PIDS="$HOG_PIDS $!"
+    done
+}
+
+hog_stop() {
+    local p
+    for p in $HOG_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    HOG_PIDS=''
+}
+
+measure_attach() {
+    local pass wl
+    local TOOLS=("${ATTACH_TOOLS[@]}") # what measure_workload goes over
+    for pass in "${ATTACH_PASSES[@]}"; do
+        [ "$pass" = hog ] && hog_start
+        for wl in "${ATTACH_WLS[@]}"; do
+            "workload_$wl"
+            measure_workload "$pass-$wl"
+        done
+        [ "$pass" = hog ] && hog_stop
+    done
+}
+
+report_attach() {
+    local tool wl pass row
+    echo "Attach mode, the program's own time of its work; ratios against \"untraced, work only\" of the same column."
+    echo "hog: a busy shell loop pinned to each of the $(nproc) CPUs for the whole column."
+    echo
+    row="| tool |"
+    for wl in "${ATTACH_WLS[@]}"; do
+        "workload_$wl"
+        for pass in "${ATTACH_PASSES[@]}"; do row="$row ${WL_TITLE%%:*}, $pass |"; done
+    done
+    echo "$row"
+    row="|---|"
+    for wl in "${ATTACH_WLS[@]}"; do for pass in "${ATTACH_PASSES[@]}"; do row="$row---|"; done; done
+    echo "$row"
+    for tool in "${ATTACH_TOOLS[@]}"; do
+        row="| $(tool_label "$tool") |"
+        for wl in "${ATTACH_WLS[@]}"; do
+            for pass in "${ATTACH_PASSES[@]}"; do row="$row $(cell_text "$pass-$wl" "$tool") |"; done
+        done
+        echo "$row"
+    done
+    echo
+    workload_getppid; echo "${WL_TITLE}; $(workload_mmap; echo "$WL_TITLE")."
+    echo "perf trace -p follows only the threads that exist when it attaches: here the"
+    echo "program's work threads start after the attach, so perf trace sees none of their"
+    echo "syscalls (it still costs them the machine-wide tracepoint slow path)."
+    local key
+    for key in "${!CELL_RUNS[@]}"; do
+        if [ "${CELL_RUNS[$key]}" = 1 ] && [ "$RUNS" -gt 1 ]; then
+            echo "¹ one run only: the first run took more than ${SLOW} s."
+            break
+        fi
     done
 }
 
