@@ -122,6 +122,12 @@ workload_attach() {
     WL_ARGS=()
 }
 
+workload_grow() {
+    WL_TITLE="(g) growth by brk and by mprotect commits"
+    WL_PROG=$FIXTURES/bench_grow
+    WL_ARGS=()
+}
+
 workload_jvm() {
     WL_TITLE="(d) JVM: Netty HTTP/2, $JVM_CONNECTIONS connections × $JVM_REQUESTS requests"
     WL_PROG=$(command -v java || echo java)
@@ -1223,6 +1229,57 @@ report_attach() {
             break
         fi
     done
+}
+
+# ------------------------------------------------------------------- grow
+#
+# Memory that grows without a new mmap (tests/fixtures/bench_grow): the
+# brk heap moved up in 1 MiB steps, and a 64 MiB PROT_NONE reservation
+# committed by mprotect in 64 KiB and in 1 MiB steps. Today mmapwatch
+# reports none of it; this measures what the stops it makes on the way
+# (its launch filter stops on every mprotect; attached, every syscall
+# stops) cost, so that a change to what the filter lets through can be
+# measured before and after. Cells and timing as in the tools table
+# (launch rows: wall time; attach rows: the program's own time).
+
+GROW_TOOLS=(untraced strace_grow mmapwatch mmapwatch_16m untraced_work strace_grow_attach mmapwatch_attach)
+GROW_MODES=(brk commit64k commit1m)
+
+grow_case() { # grow_case MODE: sets WL_PROG, WL_ARGS and WL_TITLE
+    WL_PROG=$FIXTURES/bench_grow
+    case $1 in
+    brk)       WL_ARGS=(brk 200); WL_TITLE="brk: 64 MiB in 1 MiB steps, ×200" ;;
+    commit64k) WL_ARGS=(commit64k 20); WL_TITLE="mprotect: 64 MiB reservation committed in 64 KiB steps, ×20" ;;
+    commit1m)  WL_ARGS=(commit1m 200); WL_TITLE="mprotect: 64 MiB committed in 1 MiB steps, ×200" ;;
+    esac
+}
+
+measure_grow() {
+    local mode
+    local TOOLS=("${GROW_TOOLS[@]}") # what measure_workload goes over
+    for mode in "${GROW_MODES[@]}"; do
+        grow_case "$mode"
+        measure_workload "grow-$mode"
+    done
+}
+
+report_grow() {
+    local tool mode row
+    row="| tool |"
+    for mode in "${GROW_MODES[@]}"; do grow_case "$mode"; row="$row $WL_TITLE |"; done
+    echo "$row"
+    row="|---|"
+    for mode in "${GROW_MODES[@]}"; do row="$row---|"; done
+    echo "$row"
+    for tool in "${GROW_TOOLS[@]}"; do
+        row="| $(tool_label "$tool") |"
+        for mode in "${GROW_MODES[@]}"; do row="$row $(cell_text "grow-$mode" "$tool") |"; done
+        echo "$row"
+    done
+    echo
+    echo "Launch rows: wall time of the whole command, against \"untraced\"; attach rows: the"
+    echo "program's own time of its work, against \"untraced, work only\"."
+    [ "${#NO_DUMP[@]}" != 0 ] && echo "mmapwatch rows run with --no-dump."
 }
 
 # ----------------------------------------------------------------- report
