@@ -201,7 +201,7 @@ fixtures: $(FIXTURE_BINS) $(STATIC_FIXTURES)
 NETTY_JARS = $(patsubst %,/usr/share/java/%.jar,netty-buffer netty-common \
              netty-transport netty-codec netty-handler netty-codec-http \
              netty-codec-http2 netty-resolver jctools-core)
-JAVA_CLASSES = build/java/NettyArenas.class
+JAVA_CLASSES = build/java/NettyArenas.class build/java/EchoServer.class
 
 build/java/%.class: tests/java/%.java | $(TEST_DEPS_STAMP)
 	$(call msg,JAVAC,$<)

@@ -83,9 +83,10 @@ void unwind_space_note_map_call(struct unwind_space *space, const struct map_cal
 void unwind_space_free(struct unwind_space *space);
 
 /* Counters for -v: stacks unwound, frames, symbol files loaded, cache
- * drops. */
+ * drops, and the time spent in unwind_stack (capture, walk, symbols). */
 struct unwind_stats {
     unsigned long stacks, frames, fp_steps, files_loaded, cache_drops, maps_reads;
+    unsigned long long ns;
 };
 void unwinder_stats(const struct unwinder *u, struct unwind_stats *out);
 

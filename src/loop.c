@@ -532,9 +532,9 @@ static void print_stats(const struct loop *l)
         struct unwind_stats us;
         unwinder_stats(l->unwinder, &us);
         log_info("stacks: %lu unwound, %lu frames (%lu by frame pointer), %lu symbol files, "
-                 "%lu maps reads, %lu cache drops",
+                 "%lu maps reads, %lu cache drops; %.1f ms unwinding (%.1f us per stack)",
                  us.stacks, us.frames, us.fp_steps, us.files_loaded, us.maps_reads,
-                 us.cache_drops);
+                 us.cache_drops, us.ns / 1e6, us.stacks ? us.ns / 1e3 / us.stacks : 0.0);
     }
 }
 

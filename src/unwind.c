@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/user.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hotspot.h"
@@ -467,8 +468,8 @@ static struct unwind_space *space_new(struct unwinder *u, pid_t pid)
     return s;
 }
 
-int unwind_capture(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pid_t tid,
-                   const struct stack_regs *regs, struct stack_snapshot *out)
+static int capture_untimed(struct unwinder *u, struct unwind_space **spacep, pid_t pid,
+                           pid_t tid, const struct stack_regs *regs, struct stack_snapshot *out)
 {
     *out = (struct stack_snapshot){.regs = *regs};
     if (!*spacep && !(*spacep = space_new(u, pid)))
@@ -553,8 +554,8 @@ static bool java_frame(struct capture *c, struct stack *out, uint64_t sp, uint64
     return true;
 }
 
-int unwind_walk(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pid_t tid,
-                uint32_t arch, const struct stack_snapshot *snap, struct stack *out)
+static int walk_untimed(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pid_t tid,
+                        uint32_t arch, const struct stack_snapshot *snap, struct stack *out)
 {
     memset(out, 0, sizeof *out);
     if (arch != AUDIT_ARCH_X86_64)
@@ -618,6 +619,34 @@ int unwind_walk(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pid
         unwind_symbolize(&c, &out->frames[i], i == 0);
     u->stats.frames += out->depth;
     return 0;
+}
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Both steps are timed, so that -v can say what -k cost the tracer (and,
+ * at a stop, the stopped thread) from inside: outside figures are
+ * differences of noisy run times. */
+int unwind_capture(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pid_t tid,
+                   const struct stack_regs *regs, struct stack_snapshot *out)
+{
+    uint64_t t0 = monotonic_ns();
+    int rc = capture_untimed(u, spacep, pid, tid, regs, out);
+    u->stats.ns += monotonic_ns() - t0;
+    return rc;
+}
+
+int unwind_walk(struct unwinder *u, struct unwind_space **spacep, pid_t pid, pid_t tid,
+                uint32_t arch, const struct stack_snapshot *snap, struct stack *out)
+{
+    uint64_t t0 = monotonic_ns();
+    int rc = walk_untimed(u, spacep, pid, tid, arch, snap, out);
+    u->stats.ns += monotonic_ns() - t0;
+    return rc;
 }
 
 /* ---- invalidation and life ----------------------------------------------------------------- */

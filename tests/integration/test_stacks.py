@@ -2,6 +2,7 @@
 chains (tests/fixtures/stack_chain.c, stack_cpp.cc, stack_jit.c)."""
 import json
 import os
+import re
 import signal
 import subprocess
 
@@ -96,6 +97,23 @@ def test_only_reported_mmaps_are_unwound():
     assert all("stack" in e for e in events_of(events, "mmap"))
     unmaps = events_of(events, "munmap")
     assert len(unmaps) == 1 and "stack" not in unmaps[0], unmaps
+
+
+def test_verbose_says_how_long_unwinding_took():
+    """-v counts the stacks it unwound and the time they took in all and
+    per stack (a third measure of -k's cost beside the benchmark's run
+    times; the figure itself is not checked, only that it is one)."""
+    truth = os.path.join(tmpdir(), "truth")
+    exe = fixture("stack_chain")
+    rc, events, err = run_launch([exe, "summary", truth], "-k", "-v", "-m", "4M", "--no-dump")
+    assert rc == 0, err
+    m = re.search(r"stacks: (\d+) unwound.*; ([0-9.]+) ms unwinding \(([0-9.]+) us per stack\)", err)
+    assert m, err
+    stacks, total_ms, per_us = int(m.group(1)), float(m.group(2)), float(m.group(3))
+    assert stacks >= len(events_of(events, "mmap")) > 0, (stacks, err)
+    assert total_ms > 0 and per_us > 0, err
+    # Both are rounded to 0.1: the total by up to 50 us, so per stack by 50 / stacks.
+    assert abs(total_ms * 1000 / stacks - per_us) <= 50 / stacks + 0.1, (total_ms, stacks, per_us)
 
 
 def test_cpp_names_demangled():
