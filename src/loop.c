@@ -559,13 +559,16 @@ int loop_run(struct loop *l)
             timeout_ms = 100;
         } else if (l->detaching) {
             /* Bounded: a thread that never stops must not keep us here. */
+            size_t left = l->source.ops->count(l->source.src);
             if (seconds_since(&l->detach_started) >= DETACH_GRACE_S) {
-                log_warn("%zu thread(s) did not stop within %d s to be detached; exiting "
-                         "lets the kernel detach them",
-                         l->source.ops->count(l->source.src), DETACH_GRACE_S);
+                if (left > 0)
+                    log_warn("%zu thread(s) did not stop within %d s to be detached; exiting "
+                             "lets the kernel detach them",
+                             left, DETACH_GRACE_S);
                 break;
             }
-            timeout_ms = 200;
+            /* Every thread let go: the next serve sees ECHILD at once. */
+            timeout_ms = left > 0 ? 200 : 10;
         }
         struct epoll_event ready[8];
         int n = epoll_wait(l->epoll_fd, ready, 8, timeout_ms);
