@@ -68,6 +68,13 @@ struct track_when {
  * with --min-size above 0. */
 bool track_may_report(const struct track_policy *policy, const struct task *task);
 
+/* Whether area a (of process pid's growth set g) is a glibc arena heap:
+ * decided once its header can be read without faulting a page in, and
+ * labelled so (growth_label). */
+struct growth;
+struct growth_area;
+bool track_label_area(pid_t pid, struct growth *g, const struct growth_area *a);
+
 /* Applies *call, made by task (whose task->call is the call in flight), and
  * writes the event if it is reported. Returns true if an event was
  * written. */

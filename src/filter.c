@@ -104,7 +104,7 @@ static int add_rules(scmp_filter_ctx ctx, uint32_t arch, uint32_t scmp_arch, uin
     for (int id = SC_NONE + 1; id < SC_COUNT && rc == 0; id++) {
         const struct syscall_rule *rule = &syscall_desc((enum syscall_id)id)->rule;
         long nr = syscall_number(arch, (enum syscall_id)id);
-        bool wanted = rule->touches || (rule->ends_space && trap_exec);
+        bool wanted = rule->touches || rule->grows || (rule->ends_space && trap_exec);
         if (!wanted || nr < 0)
             continue;
         int snr = seccomp_nr(scmp_arch, nr);

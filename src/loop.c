@@ -218,6 +218,7 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
         .can_hold = l->source.ops->caps.can_hold,
         .unwinder = l->unwinder,
         .summary = l->summary,
+        .adopt_at_attach = true, /* growth in what existed before (model_adopt_maps) */
         .thread_name = thread_name,
         .capture_regs = capture_regs,
         .process_killed = process_killed,

@@ -16,7 +16,9 @@
 
 #include "decode.h"
 #include "dumper.h"
+#include "growth.h"
 #include "log.h"
+#include "maps.h"
 #include "output.h"
 #include "regions.h"
 #include "summary.h"
@@ -212,7 +214,13 @@ static void on_call_enter(struct model *m, struct task *task, const struct event
      * of that region: no reason to dump it early. */
     bool replaces = call.kind == MAP_CALL_MMAP && (call.flags & MAP_FIXED) &&
                     call.len >= m->cfg.min_size;
-    if (call.kind == MAP_CALL_MUNMAP || call.kind == MAP_CALL_MREMAP || replaces) {
+    uint64_t brk_end;
+    if (call.kind == MAP_CALL_BRK && call.addr &&
+        growth_brk_end(task->as->growth, &brk_end) && call.addr < brk_end) {
+        /* The heap shrinks: what was reported above its new end goes. */
+        reply->holds = hold_for_dumps(m, task, decode_page_align(call.addr),
+                                      decode_page_align(brk_end), "unmap");
+    } else if (call.kind == MAP_CALL_MUNMAP || call.kind == MAP_CALL_MREMAP || replaces) {
         uint64_t end = call.addr + decode_page_align(call.len);
         reply->holds = hold_for_dumps(m, task, call.addr, end < call.addr ? UINT64_MAX : end,
                                       "unmap");
@@ -345,6 +353,118 @@ static void on_detached(struct model *m, struct task *task, const struct event *
     task_remove(m->tasks, task);
 }
 
+/* ---- adoption: what was there before the attach ------------------------------ */
+
+static bool anonymous(const struct map_entry *e)
+{
+    return e->path[0] == '\0' || strncmp(e->path, "[anon:", 6) == 0;
+}
+
+static int prot_of(const struct map_entry *e)
+{
+    return (e->prot[0] == 'r' ? PROT_READ : 0) | (e->prot[1] == 'w' ? PROT_WRITE : 0) |
+           (e->prot[2] == 'x' ? PROT_EXEC : 0);
+}
+
+/* The reservations among maps[from..to) (contiguous anonymous mappings):
+ * a run of accessible pieces then PROT_NONE ones is one reservation, as
+ * glibc's heaps and the JVM's reserved ranges look; a full 64 MiB arena
+ * heap ends its own. Those with a PROT_NONE part and at least --min-size
+ * long are adopted. */
+static size_t adopt_run(struct model *m, pid_t pid, struct growth *g,
+                        const struct map_entry *e, size_t n)
+{
+    size_t adopted = 0;
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i + 1;
+        bool none = prot_of(&e[i]) == PROT_NONE;
+        while (j < n) {
+            bool next_none = prot_of(&e[j]) == PROT_NONE;
+            if (none && !next_none)
+                break; /* accessible after reserved: the next one begins */
+            if (e[j].start - e[i].start >= (64ULL << 20) && e[i].start % (64ULL << 20) == 0)
+                break; /* glibc heaps are 64 MiB, aligned */
+            none = none || next_none;
+            j++;
+        }
+        uint64_t len = e[j - 1].end - e[i].start;
+        if (none && len >= m->cfg.min_size) {
+            bool ok = true;
+            for (size_t k = i; k < j && ok; k++)
+                ok = growth_adopt_piece(g, e[k].start, e[k].end, prot_of(&e[k]), k == i) == 0;
+            if (!ok)
+                log_warn("out of memory adopting the reservations of process %d", (int)pid);
+            adopted += ok;
+        }
+        i = j;
+    }
+    return adopted;
+}
+
+struct label_scan {
+    const struct growth_area *todo[256];
+    size_t n;
+};
+
+static void collect_area(const struct growth_area *a, void *ctx)
+{
+    struct label_scan *s = ctx;
+    if (s->n < sizeof s->todo / sizeof s->todo[0])
+        s->todo[s->n++] = a;
+}
+
+void model_adopt_maps(struct model *m, pid_t pid, const struct maps_list *maps)
+{
+    struct addr_space *as = addr_space_of_process(m->tasks, pid);
+    if (!as)
+        return;
+    size_t i = 0, reservations = 0;
+    bool heap = false;
+    while (i < maps->count) {
+        const struct map_entry *e = &maps->entries[i];
+        if (strcmp(e->path, "[heap]") == 0) {
+            growth_adopt_heap(as->growth, e->start, e->end);
+            heap = true;
+            i++;
+            continue;
+        }
+        if (!anonymous(e) || e->prot[3] == 's') {
+            i++;
+            continue;
+        }
+        size_t j = i + 1;
+        while (j < maps->count && anonymous(&maps->entries[j]) &&
+               maps->entries[j].prot[3] != 's' && maps->entries[j].start == maps->entries[j - 1].end)
+            j++;
+        reservations += adopt_run(m, pid, as->growth, e, j - i);
+        i = j;
+    }
+    struct label_scan scan = {0};
+    growth_foreach(as->growth, collect_area, &scan);
+    /* Labelling changes no area's place: the pointers stay valid. */
+    size_t malloc_heaps = 0;
+    for (size_t k = 0; k < scan.n; k++)
+        malloc_heaps += track_label_area(pid, as->growth, scan.todo[k]);
+    log_info("process %d: following %s and %zu reservation%s made before the attach "
+             "(%zu malloc heap%s) for growth",
+             (int)pid, heap ? "the brk heap" : "no brk heap yet", reservations,
+             reservations == 1 ? "" : "s", malloc_heaps, malloc_heaps == 1 ? "" : "s");
+}
+
+static void adopt_at_attach(struct model *m, pid_t pid)
+{
+    struct maps_list maps = {0};
+    if (maps_read(pid, false, &maps) < 0) {
+        log_warn("cannot read the mappings of process %d (%s): its brk heap and the reservations "
+                 "made before the attach are not followed for growth",
+                 (int)pid, strerror(errno));
+        return;
+    }
+    model_adopt_maps(m, pid, &maps);
+    maps_release(&maps);
+}
+
 /* ---- lost events ------------------------------------------------------------- */
 
 struct lost_scan {
@@ -404,6 +524,8 @@ void model_event(struct model *m, const struct event *e, struct model_reply *rep
         struct event_origin origin;
         origin_of(m, e, e->pid, e->pid, &origin);
         output_attach(&origin, e->attached.threads ? e->attached.threads : 1);
+        if (m->cfg.adopt_at_attach)
+            adopt_at_attach(m, e->pid);
         return;
     }
     struct task *task = task_find(m->tasks, e->tid);

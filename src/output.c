@@ -181,6 +181,10 @@ static void text_map_call(const struct event_origin *o, const struct map_call *c
         snprintf(p, left, "mprotect(%s, %" PRIu64 ", %s) = %s", a, c->len,
                  xlat_prot(c->prot, prot, sizeof prot), c->failed ? res : "0");
         break;
+    case MAP_CALL_BRK:
+        text_address(a, sizeof a, c->addr);
+        snprintf(p, left, "brk(%s) = 0x%" PRIx64, a, c->result);
+        break;
     case MAP_CALL_NONE:
         return;
     }
@@ -219,7 +223,8 @@ static void json_map_call(const struct event_origin *o, const struct map_call *c
 {
     static const char *const names[] = {
         [MAP_CALL_MMAP] = "mmap", [MAP_CALL_MUNMAP] = "munmap",
-        [MAP_CALL_MREMAP] = "mremap", [MAP_CALL_MPROTECT] = "mprotect"};
+        [MAP_CALL_MREMAP] = "mremap", [MAP_CALL_MPROTECT] = "mprotect",
+        [MAP_CALL_BRK] = "brk"};
     if (c->kind == MAP_CALL_NONE)
         return;
     struct json_line j;
@@ -250,6 +255,10 @@ static void json_map_call(const struct event_origin *o, const struct map_call *c
         json_add_uint(&j, "len", c->len);
         json_add_str(&j, "prot", xlat_prot_short(c->prot, prot));
         break;
+    case MAP_CALL_BRK:
+        json_add_hex(&j, "addr", c->addr);
+        json_add_hex(&j, "result", c->result);
+        break;
     case MAP_CALL_NONE:
         break;
     }
@@ -276,6 +285,45 @@ void output_map_call(const struct event_origin *o, const struct map_call *call,
         json_map_call(o, call, stack, stack_json);
     else
         text_map_call(o, call, stack);
+}
+
+/* growth: one function, both renderings. */
+void output_growth(const struct event_origin *o, const struct growth_view *g,
+                   const struct stack *stack, const char *stack_json)
+{
+    if (out_json) {
+        char kind[32];
+        size_t i = 0;
+        for (; g->kind[i] && i + 1 < sizeof kind; i++)
+            kind[i] = g->kind[i] == ' ' ? '_' : g->kind[i];
+        kind[i] = '\0';
+        struct json_line j;
+        json_common(&j, "growth", o);
+        json_add_str(&j, "kind", kind);
+        json_add_str(&j, "call", g->call);
+        json_add_hex(&j, "addr", g->start);
+        json_add_uint(&j, "reserved", g->reserved);
+        json_add_uint(&j, "committed", g->committed);
+        json_add_uint(&j, "gained", g->gained);
+        json_add_hex(&j, "new_addr", g->new_addr);
+        json_add_uint(&j, "new_len", g->new_len);
+        if (stack) {
+            json_add_raw(&j, "stack", stack_json ? stack_json : "null");
+            if (stack->truncated || !stack_json)
+                json_add_bool(&j, "stack_truncated", true);
+        }
+        json_emit(&j);
+        return;
+    }
+    char line[512], a[32], b[32], c[32], d[32];
+    int n = text_prefix(line, sizeof line, o, true);
+    snprintf(line + n, sizeof line - (size_t)n,
+             "growth: %s 0x%" PRIx64 " grew by %s since tracing began (%s): %s committed of %s "
+             "reserved; new 0x%" PRIx64 "-0x%" PRIx64 " (%s)",
+             g->kind, g->start, format_size(g->gained, a, sizeof a), g->call,
+             format_size(g->committed, b, sizeof b), format_size(g->reserved, c, sizeof c),
+             g->new_addr, g->new_addr + g->new_len, format_size(g->new_len, d, sizeof d));
+    emit_with_stack(line, stack);
 }
 
 void output_attach(const struct event_origin *o, unsigned threads)

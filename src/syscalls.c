@@ -34,7 +34,7 @@ static const struct syscall_desc DESCS[SC_COUNT] = {
     [SC_MPROTECT] = {SC_MPROTECT, "mprotect", {.len_arg = -1, .fixed_arg = -1, .touches = true}},
     [SC_PKEY_MPROTECT] = {SC_PKEY_MPROTECT, "pkey_mprotect",
                           {.len_arg = -1, .fixed_arg = -1, .touches = true}},
-    [SC_BRK] = {SC_BRK, "brk", {.len_arg = -1, .fixed_arg = -1}},
+    [SC_BRK] = {SC_BRK, "brk", {.len_arg = -1, .fixed_arg = -1, .grows = true}},
     [SC_EXECVE] = {SC_EXECVE, "execve", {.len_arg = -1, .fixed_arg = -1, .ends_space = true}},
     [SC_EXECVEAT] = {SC_EXECVEAT, "execveat",
                      {.len_arg = -1, .fixed_arg = -1, .ends_space = true}},
@@ -91,6 +91,8 @@ enum report_need syscall_report_need(enum syscall_id id, const uint64_t args[6],
                                      uint64_t min_size)
 {
     const struct syscall_rule *rule = &syscall_desc(id)->rule;
+    if (rule->grows)
+        return REPORT_YES;
     if (!rule->touches)
         return REPORT_NEVER;
     if (min_size == 0)
