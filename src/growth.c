@@ -308,11 +308,11 @@ size_t growth_brk(struct growth *g, uint64_t end, uint64_t step, struct growth_s
         g->heap_known = true;
         return 0;
     }
-    uint64_t old = h->end;
+    uint64_t top = h->start + h->peak; /* new only above its highest */
     h->end = end < h->start ? h->start : end;
     h->committed = h->end - h->start;
-    if (h->end > old)
-        note_new(h, old, h->end);
+    if (h->end > top)
+        note_new(h, top, h->end);
     else if (h->new_hi > h->end)
         h->new_hi = h->end < h->new_lo ? h->new_lo : h->end;
     return check_step(step, h, steps, 0);
