@@ -9,11 +9,16 @@
  * watched here: its reserved range, its pieces with their protection, and
  * the bytes committed (accessible) in it.
  *
- * The rule: an area is reported once the bytes committed in it since
- * tracing began (over the committed bytes when it was first seen, at its
- * highest) reach the step (--min-size), and again at each further step.
- * A call that crosses one or more steps gives one growth_step, with the
- * range committed since the last report (what is new to dump).
+ * The rule: an area is reported each time its committed size, at its
+ * highest, passes a multiple of the step (--min-size) upward while traced:
+ * at 16, 32, 48 MiB... with --min-size 16M, so a report says "grew to
+ * 48 MiB" and reports come one step of growth apart. What an area had
+ * committed when first seen (adopted at an attach) is its baseline: the
+ * steps below it are not reported, and "gained" counts from it. (Steps
+ * counted from the baseline instead would miss growth by whole chunks in
+ * attach mode: a 16 MiB malloc commits 16 MiB less glibc's slack at the
+ * top.) A call that crosses one or more steps gives one growth_step,
+ * with the range committed since the last report (what is new to dump).
  *
  * Pure: no system calls; unit-tested through the model
  * (tests/unit/test_model.c). Ownership: growth_new allocates, growth_free
@@ -94,11 +99,12 @@ size_t growth_brk(struct growth *g, uint64_t end, uint64_t step, struct growth_s
 bool growth_brk_end(const struct growth *g, uint64_t *end);
 
 /* Adoption (attach): areas that existed before tracing. Their committed
- * bytes now are their baseline. */
-void growth_adopt_heap(struct growth *g, uint64_t start, uint64_t end);
+ * bytes now are their baseline, and the steps below it are passed. */
+void growth_adopt_heap(struct growth *g, uint64_t start, uint64_t end, uint64_t step);
 /* One piece of a reservation being adopted: pieces of one reservation
  * come in address order, the first with first true. */
-int growth_adopt_piece(struct growth *g, uint64_t start, uint64_t end, int prot, bool first);
+int growth_adopt_piece(struct growth *g, uint64_t start, uint64_t end, int prot, bool first,
+                       uint64_t step);
 
 /* Labels an area a malloc heap (or not, once checked). */
 void growth_label(struct growth *g, uint64_t id, bool malloc_heap);

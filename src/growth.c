@@ -130,7 +130,7 @@ static size_t check_step(uint64_t step, struct growth_area *a, struct growth_ste
     if (a->committed > a->peak)
         a->peak = a->committed;
     uint64_t gained = a->peak > a->baseline ? a->peak - a->baseline : 0;
-    uint64_t reached = gained / (step ? step : 1);
+    uint64_t reached = step ? a->peak / step : a->peak;
     if (reached <= a->steps || n >= GROWTH_STEPS_MAX)
         return n;
     a->steps = reached;
@@ -318,16 +318,18 @@ size_t growth_brk(struct growth *g, uint64_t end, uint64_t step, struct growth_s
     return check_step(step, h, steps, 0);
 }
 
-void growth_adopt_heap(struct growth *g, uint64_t start, uint64_t end)
+void growth_adopt_heap(struct growth *g, uint64_t start, uint64_t end, uint64_t step)
 {
     uint64_t size = end > start ? end - start : 0;
     g->heap = (struct growth_area){.id = ++last_area_id, .kind = GROWTH_BRK_HEAP,
                                    .start = start, .end = start + size, .baseline = size,
-                                   .committed = size, .peak = size, .label_checked = true};
+                                   .committed = size, .peak = size, .label_checked = true,
+                                   .steps = step ? size / step : size};
     g->heap_known = true;
 }
 
-int growth_adopt_piece(struct growth *g, uint64_t start, uint64_t end, int prot, bool first)
+int growth_adopt_piece(struct growth *g, uint64_t start, uint64_t end, int prot, bool first,
+                       uint64_t step)
 {
     struct growth_area *a = first || g->n == 0 ? new_area(g, GROWTH_RESERVATION)
                                                : &g->areas[g->n - 1];
@@ -345,6 +347,7 @@ int growth_adopt_piece(struct growth *g, uint64_t start, uint64_t end, int prot,
     if (prot != PROT_NONE)
         a->committed += end - start;
     a->baseline = a->peak = a->committed;
+    a->steps = step ? a->committed / step : a->committed;
     return 0;
 }
 

@@ -368,8 +368,9 @@ static int prot_of(const struct map_entry *e)
 
 /* The reservations among maps[from..to) (contiguous anonymous mappings):
  * a run of accessible pieces then PROT_NONE ones is one reservation, as
- * glibc's heaps and the JVM's reserved ranges look; a full 64 MiB arena
- * heap ends its own. Those with a PROT_NONE part and at least --min-size
+ * glibc's heaps and the JVM's reserved ranges look; an accessible piece
+ * at a 64 MiB boundary begins one, and a full 64 MiB arena heap ends its
+ * own. Those with a PROT_NONE part and at least --min-size
  * long are adopted. */
 static size_t adopt_run(struct model *m, pid_t pid, struct growth *g,
                         const struct map_entry *e, size_t n)
@@ -383,6 +384,9 @@ static size_t adopt_run(struct model *m, pid_t pid, struct growth *g,
             bool next_none = prot_of(&e[j]) == PROT_NONE;
             if (none && !next_none)
                 break; /* accessible after reserved: the next one begins */
+            if (!next_none && e[j].start % (64ULL << 20) == 0)
+                break; /* where a glibc heap would begin (a thread's stack may
+                          lie just below one) */
             if (e[j].start - e[i].start >= (64ULL << 20) && e[i].start % (64ULL << 20) == 0)
                 break; /* glibc heaps are 64 MiB, aligned */
             none = none || next_none;
@@ -392,7 +396,8 @@ static size_t adopt_run(struct model *m, pid_t pid, struct growth *g,
         if (none && len >= m->cfg.min_size) {
             bool ok = true;
             for (size_t k = i; k < j && ok; k++)
-                ok = growth_adopt_piece(g, e[k].start, e[k].end, prot_of(&e[k]), k == i) == 0;
+                ok = growth_adopt_piece(g, e[k].start, e[k].end, prot_of(&e[k]), k == i,
+                                        m->cfg.min_size) == 0;
             if (!ok)
                 log_warn("out of memory adopting the reservations of process %d", (int)pid);
             adopted += ok;
@@ -424,7 +429,7 @@ void model_adopt_maps(struct model *m, pid_t pid, const struct maps_list *maps)
     while (i < maps->count) {
         const struct map_entry *e = &maps->entries[i];
         if (strcmp(e->path, "[heap]") == 0) {
-            growth_adopt_heap(as->growth, e->start, e->end);
+            growth_adopt_heap(as->growth, e->start, e->end, m->cfg.min_size);
             heap = true;
             i++;
             continue;
@@ -523,9 +528,9 @@ void model_event(struct model *m, const struct event *e, struct model_reply *rep
     if (e->kind == EVENT_ATTACHED) {
         struct event_origin origin;
         origin_of(m, e, e->pid, e->pid, &origin);
-        output_attach(&origin, e->attached.threads ? e->attached.threads : 1);
         if (m->cfg.adopt_at_attach)
             adopt_at_attach(m, e->pid);
+        output_attach(&origin, e->attached.threads ? e->attached.threads : 1);
         return;
     }
     struct task *task = task_find(m->tasks, e->tid);

@@ -226,6 +226,50 @@ TEST(adopted_areas_grow_without_being_new_mmaps)
     free(out);
 }
 
+/* A thread's stack right below an arena heap is not part of it: the
+ * heap, 64 MiB aligned, begins its own reservation. */
+TEST(adopted_heap_begins_at_its_64_mib_boundary)
+{
+    struct model *m = new_model();
+    CHECK(m);
+    spawn(m, PID);
+    struct map_entry e[] = {
+        {.start = X - 8 * MIB, .end = X, .prot = "rw-p", .path = (char *)""},
+        {.start = X, .end = X + MIB, .prot = "rw-p", .path = (char *)""},
+        {.start = X + MIB, .end = X + 64 * MIB, .prot = "---p", .path = (char *)""},
+    };
+    struct maps_list maps = {.entries = e, .count = 3};
+    model_adopt_maps(m, PID, &maps);
+    call(m, PID, SC_MPROTECT, X + MIB, MIB, RW, 0, 0);
+    char *out = finish(m);
+    CHECK(lines_with(out, "\"addr\":\"0x7f0000000000\",\"reserved\":67108864,\"committed\":2097152,", NULL) == 1);
+    free(out);
+}
+
+/* Steps are multiples of --min-size of the committed size: an area
+ * adopted at 1.5 MiB is reported when it reaches 2 MiB, half a MiB later
+ * ("gained" says how much since the attach), then a whole step later. */
+TEST(adopted_area_reported_at_the_next_multiple)
+{
+    struct model *m = new_model();
+    CHECK(m);
+    spawn(m, PID);
+    struct map_entry e[] = {
+        {.start = HEAP, .end = HEAP + 3 * MIB / 2, .prot = "rw-p", .path = (char *)"[heap]"},
+    };
+    struct maps_list maps = {.entries = e, .count = 1};
+    model_adopt_maps(m, PID, &maps);
+    call(m, PID, SC_BRK, HEAP + 7 * MIB / 4, 0, 0, 0, (int64_t)(HEAP + 7 * MIB / 4));
+    call(m, PID, SC_BRK, HEAP + 2 * MIB, 0, 0, 0, (int64_t)(HEAP + 2 * MIB));
+    call(m, PID, SC_BRK, HEAP + 5 * MIB / 2, 0, 0, 0, (int64_t)(HEAP + 5 * MIB / 2));
+    call(m, PID, SC_BRK, HEAP + 3 * MIB, 0, 0, 0, (int64_t)(HEAP + 3 * MIB));
+    char *out = finish(m);
+    CHECK(lines_with(out, "\"event\":\"growth\"", NULL) == 2);
+    CHECK(lines_with(out, "\"committed\":2097152,\"gained\":524288,", NULL) == 1);
+    CHECK(lines_with(out, "\"committed\":3145728,\"gained\":1572864,", NULL) == 1);
+    free(out);
+}
+
 /* A glibc arena heap in this process: 64 MiB aligned, its first page a
  * heap_info (arena, prev, size, mprotect_size). */
 TEST(adopted_arena_heap_labelled_from_its_header)
@@ -265,4 +309,6 @@ UNIT_MAIN(UNIT_CASE(brk_heap_reported_at_each_step_not_at_each_brk),
           UNIT_CASE(grown_parts_become_regions_to_dump),
           UNIT_CASE(mremap_growth_of_a_committed_area),
           UNIT_CASE(adopted_areas_grow_without_being_new_mmaps),
+          UNIT_CASE(adopted_area_reported_at_the_next_multiple),
+          UNIT_CASE(adopted_heap_begins_at_its_64_mib_boundary),
           UNIT_CASE(adopted_arena_heap_labelled_from_its_header))

@@ -1,0 +1,84 @@
+"""Growth in place (growth.h): memory that comes from malloc's heaps grown
+by mprotect and from brk, not from new mmaps. The fixture (growth_heaps)
+moves glibc's mmap threshold first, so its named threads' 16 MiB chunks
+come out of their arena heaps; it writes each chunk's address and a text
+in its middle, its own truth. With --min-size 16M every chunk must be in a
+growth event of its thread (kind malloc heap, a stack through
+alloc_chunk, the chunk's text in that event's dump), in launch mode and
+in attach mode (arena heaps and brk heap made before the attach, adopted
+from /proc/PID/maps); and the main thread's 64 MiB of brk in 1 MiB steps
+is reported at each 16 MiB step, 4 times, not 64."""
+import os
+
+import harness
+from harness import (events_of, fixture, hexaddr, read_truth, send_go, start_fixture,
+                     tmpdir, truth_of, wait_fixture)
+
+THREADS, CHUNKS = 3, 3
+MIB = 1 << 20
+# Only the path under test dumps: the parts' first dumps come at the exit.
+OPTS = ("--min-size", "16M", "-k", "--delay", "1h")
+
+
+def dumps_of(events, g):
+    """The dumps of the part growth event g reported."""
+    return [d for d in events_of(events, "dump")
+            if d["addr"] == g["new_addr"] and d["len"] == g["new_len"]]
+
+
+def check(events, truth, attach):
+    growth = events_of(events, "growth")
+    chunks = truth_of(truth, "chunk")
+    assert len(chunks) == THREADS * CHUNKS, f"fixture wrote {len(chunks)} chunks"
+    for c in chunks:
+        at = hexaddr(c["text_at"])
+        mine = [g for g in growth if g["tid"] == c["tid"] and
+                hexaddr(g["new_addr"]) <= at < hexaddr(g["new_addr"]) + g["new_len"]]
+        assert len(mine) == 1, f"chunk {c}: growth events holding it: {mine}; all: {growth}"
+        g = mine[0]
+        assert g["comm"] == c["comm"], (g, c)
+        assert g["kind"] == "malloc_heap" and g["call"] == "mprotect", g
+        assert g["committed"] <= g["reserved"] <= 64 * MIB, g
+        assert any("alloc_chunk" in (f.get("symbol") or "") for f in g["stack"]), g["stack"]
+        dumps = dumps_of(events, g)
+        assert dumps, f"no dump holds chunk {c}"
+        with open(dumps[0]["path"], "rb") as f:
+            f.seek(at - hexaddr(dumps[0]["addr"]))
+            text = f.read(len(c["text"]))
+        assert text.decode(errors="replace") == c["text"], (text, c, dumps[0])
+    # The brk heap: 64 MiB in 1 MiB steps is 4 steps of 16 MiB.
+    brk = truth_of(truth, "brk")[0]
+    heap = [g for g in growth if g["kind"] == "brk_heap"]
+    assert len(heap) == 4, heap
+    assert all(g["tid"] == brk["tid"] and g["call"] == "brk" for g in heap), heap
+    assert any("grow_brk" in (f.get("symbol") or "") for f in heap[0]["stack"]), heap[0]
+    end = hexaddr(brk["end"])
+    last = heap[-1]
+    assert hexaddr(last["addr"]) + last["committed"] == end, (last, brk)
+    # No growth event names anything else, and nothing was adopted as a new mmap.
+    assert len(growth) == THREADS * CHUNKS + 4, growth
+    if attach:
+        assert not [e for e in events_of(events, "mmap") if e["prot"] == "---"], \
+            "the arena heaps made before the attach were reported as new mmaps"
+
+
+def test_growth_heaps_launch():
+    truth = os.path.join(tmpdir(), "truth")
+    dumps = os.path.join(tmpdir(), "dumps")
+    rc, events, err = harness.run_launch(
+        [fixture("growth_heaps"), str(THREADS), str(CHUNKS), truth], *OPTS,
+        "--dump-dir", dumps)
+    assert rc == 0, f"mmapwatch exited {rc}; stderr={err!r}"
+    check(events, read_truth(truth), attach=False)
+
+
+def test_growth_heaps_attach():
+    truth = os.path.join(tmpdir(), "truth")
+    dumps = os.path.join(tmpdir(), "dumps")
+    p, pid = start_fixture([fixture("growth_heaps"), "-w", str(THREADS), str(CHUNKS), truth])
+    w = harness.start_attach_many([pid], *OPTS, "--dump-dir", dumps)
+    send_go(p)
+    rc, events, err = harness.finish_attach_many(w)
+    wait_fixture(p, 0)
+    assert rc == 0, f"mmapwatch exited {rc}; stderr={err!r}"
+    check(events, read_truth(truth), attach=True)
