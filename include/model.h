@@ -42,6 +42,7 @@ struct unwinder;
 
 struct model_config {
     uint64_t min_size;
+    uint64_t max_size;         /* --max-size; 0: none */
     bool report_failed;
     bool can_hold;             /* the source can hold threads (source_caps) */
     struct unwinder *unwinder; /* -k; NULL without */

@@ -39,6 +39,7 @@ struct unwinder;
 
 struct track_policy {
     uint64_t min_size;
+    uint64_t max_size;         /* --max-size; 0: none */
     bool report_failed;
     struct task_table *tasks;  /* every task: who else has a call in flight */
     struct dumper *dumper;     /* new regions are scheduled for a dump; NULL: no dumps */

@@ -214,6 +214,7 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
         goto fail;
     struct model_config mc = {
         .min_size = opts->min_size,
+        .max_size = opts->max_size,
         .report_failed = opts->report_failed,
         .can_hold = l->source.ops->caps.can_hold,
         .unwinder = l->unwinder,
@@ -321,7 +322,7 @@ int loop_launch(struct loop *l)
     /* The command starts in our own cgroup: known before it runs. */
     if (cgroup_report_prepare(l->cgroup, getpid()) < 0)
         return -1;
-    struct map_filter *filter = filter_build(l->opts->min_size, l->dumper != NULL);
+    struct map_filter *filter = filter_build(l->opts->min_size, l->opts->max_size, l->dumper != NULL);
     if (!filter)
         return -1;
     pid_t pid = l->source.ops->launch(l->source.src, l->opts->command, &l->original_mask, filter);

@@ -83,6 +83,7 @@ struct model *model_new(const struct model_config *config)
     m->cfg = *config;
     m->policy = (struct track_policy){
         .min_size = config->min_size,
+        .max_size = config->max_size,
         .report_failed = config->report_failed,
         .tasks = m->tasks,
         .unwinder = config->unwinder,
@@ -393,7 +394,7 @@ static size_t adopt_run(struct model *m, pid_t pid, struct growth *g,
             j++;
         }
         uint64_t len = e[j - 1].end - e[i].start;
-        if (none && len >= m->cfg.min_size) {
+        if (none && len >= m->cfg.min_size && (m->cfg.max_size == 0 || len <= m->cfg.max_size)) {
             bool ok = true;
             for (size_t k = i; k < j && ok; k++)
                 ok = growth_adopt_piece(g, e[k].start, e[k].end, prot_of(&e[k]), k == i,

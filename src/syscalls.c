@@ -88,7 +88,7 @@ const struct syscall_desc *syscall_desc(enum syscall_id id)
 }
 
 enum report_need syscall_report_need(enum syscall_id id, const uint64_t args[6],
-                                     uint64_t min_size)
+                                     uint64_t min_size, uint64_t max_size)
 {
     const struct syscall_rule *rule = &syscall_desc(id)->rule;
     if (rule->grows)
@@ -97,7 +97,8 @@ enum report_need syscall_report_need(enum syscall_id id, const uint64_t args[6],
         return REPORT_NEVER;
     if (min_size == 0)
         return REPORT_YES;
-    if (rule->len_arg >= 0 && args[rule->len_arg] >= min_size)
+    if (rule->len_arg >= 0 && args[rule->len_arg] >= min_size &&
+        (max_size == 0 || args[rule->len_arg] <= max_size))
         return REPORT_YES;
     if (rule->fixed_arg >= 0 && !(args[rule->fixed_arg] & MAP_FIXED))
         return REPORT_NEVER; /* a small mmap anywhere the kernel likes */

@@ -279,7 +279,8 @@ static bool track_mmap(const struct track_policy *policy, struct task *task,
                        const struct map_call *call, const struct track_when *when)
 {
     struct region_set *regions = task->as->regions;
-    bool large = call->len >= policy->min_size;
+    bool large = call->len >= policy->min_size &&
+                 (policy->max_size == 0 || call->len <= policy->max_size);
     if (call->failed) {
         if (!policy->report_failed || !large)
             return false;
@@ -383,7 +384,8 @@ static bool track_mremap(const struct track_policy *policy, struct task *task,
         apply_to_older(regions, old_start, old_end, c->entered_ns, OLDER_COUNT, 0) > 0;
     const struct region *at_old = region_set_find(regions, old_start);
     bool old_first_page = at_old && at_old->born_ns <= c->entered_ns;
-    bool large = call->new_len >= policy->min_size;
+    bool large = call->new_len >= policy->min_size &&
+                 (policy->max_size == 0 || call->new_len <= policy->max_size);
     if (!was_reported && !large)
         return false;
 
@@ -531,8 +533,11 @@ static bool track_growth(const struct track_policy *policy, struct task *task,
     switch (call->kind) {
     case MAP_CALL_MMAP:
         name = "mmap";
+        /* --max-size leaves larger reservations unwatched. */
         n = growth_mmap(g, call->result, range_end(call->result, call->len), (int)call->prot,
-                        (int)call->flags, step, step, steps);
+                        (int)call->flags,
+                        policy->max_size && call->len > policy->max_size ? UINT64_MAX : step,
+                        step, steps);
         break;
     case MAP_CALL_MUNMAP:
         growth_unmap(g, call->addr, range_end(call->addr, call->len));
@@ -567,7 +572,8 @@ static bool track_growth(const struct track_policy *policy, struct task *task,
 bool track_may_report(const struct track_policy *policy, const struct task *task)
 {
     const struct in_flight *c = &task->call;
-    switch (syscall_report_need(syscall_lookup(c->arch, c->nr), c->args, policy->min_size)) {
+    switch (syscall_report_need(syscall_lookup(c->arch, c->nr), c->args, policy->min_size,
+                                policy->max_size)) {
     case REPORT_YES:
         return true;
     case REPORT_IF_TOUCHES: /* every map call has its range in args 0 and 1 */

@@ -82,3 +82,25 @@ def test_growth_heaps_attach():
     wait_fixture(p, 0)
     assert rc == 0, f"mmapwatch exited {rc}; stderr={err!r}"
     check(events, read_truth(truth), attach=True)
+
+
+def test_growth_max_size_leaves_larger_reservations_out():
+    """--max-size 32M: the arena heaps' 64 MiB (and larger) reservations are
+    neither reported as mmaps nor watched for growth; the brk heap is."""
+    truth = os.path.join(tmpdir(), "truth")
+    rc, events, err = harness.run_launch(
+        [fixture("growth_heaps"), "2", "1", truth], "--min-size", "16M", "--max-size", "32M",
+        "--no-dump")
+    assert rc == 0, f"mmapwatch exited {rc}; stderr={err!r}"
+    assert not [e for e in events_of(events, "mmap") if e["len"] > 32 * MIB], events
+    growth = events_of(events, "growth")
+    assert [g["kind"] for g in growth] == ["brk_heap"] * 4, growth
+    # The 20 MiB warm-up chunk is within bounds: still reported.
+    assert [e["len"] for e in events_of(events, "mmap")] == [20 * MIB + 4096], events
+
+
+def test_growth_max_size_below_min_size_is_a_usage_error():
+    p = harness.run_mmapwatch(["--min-size", "2M", "--max-size", "1M", "--", "true"])
+    assert p.returncode == 2, p
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mmapwatch: --max-size"), p.stderr
