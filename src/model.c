@@ -19,6 +19,7 @@
 #include "growth.h"
 #include "log.h"
 #include "maps.h"
+#include "options.h"
 #include "output.h"
 #include "regions.h"
 #include "summary.h"
@@ -177,6 +178,42 @@ static unsigned hold_for_dumps(struct model *m, struct task *task, uint64_t star
     return holds;
 }
 
+/* ---- a run that reported nothing while the target grew ----------------------- */
+
+static void note_rss(struct addr_space *as, pid_t pid, bool start)
+{
+    long kb = procfs_status_number(pid, "VmRSS");
+    if (kb < 0)
+        return;
+    if (start)
+        as->rss_start_kb = kb;
+    else
+        as->rss_end_kb = kb;
+}
+
+/* At the end of process pid (its exit, or the detach): an empty answer to
+ * "what grows" while it grew is the worst answer; said in one line, with
+ * what to try. */
+static void say_unreported_growth(const struct model *m, const struct addr_space *as, pid_t pid,
+                                  const char *comm)
+{
+    if (as->owner != pid || as->reported || m->cfg.min_size == 0 || as->rss_start_kb < 0 ||
+        as->rss_end_kb <= as->rss_start_kb)
+        return;
+    uint64_t grew = (uint64_t)(as->rss_end_kb - as->rss_start_kb) * 1024;
+    if (grew <= m->cfg.min_size)
+        return;
+    char size[32], min[32];
+    format_size(grew, size, sizeof size);
+    format_size(m->cfg.min_size, min, sizeof min);
+    log_warn("process %d (%s): nothing was reported, but its resident memory grew by %s while "
+             "traced: likely pages first touched in memory mapped or committed before, or "
+             "mappings under --min-size %s each (glibc's malloc serves large requests from its "
+             "heaps once its mmap threshold moved); try `mmapwatch maps --watch -p %d`, a lower "
+             "--min-size, or MALLOC_MMAP_THRESHOLD_ (docs/jvm.md)",
+             (int)pid, comm, size, min, (int)pid);
+}
+
 /* ---- calls ------------------------------------------------------------------ */
 
 static void on_call_enter(struct model *m, struct task *task, const struct event *e,
@@ -198,6 +235,8 @@ static void on_call_enter(struct model *m, struct task *task, const struct event
         /* exec, or exit_group, which kills the other threads without
          * letting them stop at their exit: the moment the whole space is
          * known to go, with every thread's memory still there. */
+        if (id == SC_EXIT_GROUP)
+            note_rss(task->as, task->pid, false);
         reply->holds = hold_for_dumps(m, task, 0, UINT64_MAX,
                                       id == SC_EXIT_GROUP ? "exit" : "exec");
         return;
@@ -304,6 +343,7 @@ static void on_exec(struct model *m, struct task *task, const struct event *e)
     }
     if (task->pid == m->launched_pid)
         m->launched_execed = true;
+    note_rss(task->as, task->pid, true);
     struct event_origin origin;
     origin_of(m, e, task->pid, task->tid, &origin); /* the new program's name */
     output_exec(&origin, ended);
@@ -320,8 +360,11 @@ static void on_thread_exit(struct model *m, struct task *task, const struct even
     if (task->tid == task->pid && e->comm)
         snprintf(task->leader_comm, sizeof task->leader_comm, "%s", e->comm);
     task_mark_exiting(task);
-    if (task->as->owner == task->pid && (task->as->live == 0 || e->exit.killed))
+    if (task->as->owner == task->pid && (task->as->live == 0 || e->exit.killed)) {
+        if (task->as->live == 0)
+            note_rss(task->as, task->pid, false);
         reply->holds = hold_for_dumps(m, task, 0, UINT64_MAX, "exit");
+    }
 }
 
 static void on_gone(struct model *m, struct task *task, const struct event *e)
@@ -338,6 +381,7 @@ static void on_gone(struct model *m, struct task *task, const struct event *e)
                  task->leader_comm[0] ? task->leader_comm : "?");
         if (task->tid != m->launched_pid || m->launched_execed)
             output_exit(&origin, status);
+        say_unreported_growth(m, task->as, task->pid, origin.comm);
     }
     task_remove(m->tasks, task);
 }
@@ -350,6 +394,8 @@ static void on_detached(struct model *m, struct task *task, const struct event *
         if (strcmp(origin.comm, "?") == 0 && task->leader_comm[0])
             memcpy(origin.comm, task->leader_comm, sizeof origin.comm);
         output_detach(&origin);
+        note_rss(task->as, task->pid, false); /* it lives on */
+        say_unreported_growth(m, task->as, task->pid, origin.comm);
     }
     task_remove(m->tasks, task);
 }
@@ -531,6 +577,9 @@ void model_event(struct model *m, const struct event *e, struct model_reply *rep
         origin_of(m, e, e->pid, e->pid, &origin);
         if (m->cfg.adopt_at_attach)
             adopt_at_attach(m, e->pid);
+        struct addr_space *as = addr_space_of_process(m->tasks, e->pid);
+        if (as)
+            note_rss(as, e->pid, true);
         output_attach(&origin, e->attached.threads ? e->attached.threads : 1);
         return;
     }

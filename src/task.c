@@ -194,6 +194,7 @@ static struct addr_space *space_with(struct task_table *table, struct region_set
         return NULL;
     }
     as->owner = owner;
+    as->rss_start_kb = as->rss_end_kb = -1;
     as->regions = regions;
     as->growth = growth;
     as->next = table->spaces;

@@ -78,6 +78,7 @@ static void report_begin(const struct track_policy *policy, struct task *task,
                          const struct track_when *when, bool want_stack, struct report *r)
 {
     memset(r, 0, sizeof *r);
+    task->as->reported++;
     r->origin.pid = task->pid;
     r->origin.tid = task->tid;
     r->origin.ts = when->ts;

@@ -104,3 +104,31 @@ def test_growth_max_size_below_min_size_is_a_usage_error():
     assert p.returncode == 2, p
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mmapwatch: --max-size"), p.stderr
+
+
+def _grow_unseen(min_size):
+    """mem_grow maps 40 MiB before the attach and touches it after: the
+    resident memory grows with no call to report. Returns mmapwatch's
+    (rc, events, stderr)."""
+    from test_maps import Grow
+    g = Grow(10240, 1)
+    w = harness.start_attach_many([g.pid], "--min-size", min_size, "--no-dump")
+    g.grow(10000)
+    g.finish(0)
+    return harness.finish_attach_many(w)
+
+
+def test_growth_unreported_resident_growth_is_said():
+    rc, events, err = _grow_unseen("16M")
+    assert rc == 0, err
+    assert not events_of(events, "growth") and not events_of(events, "mmap"), events
+    lines = [ln for ln in err.splitlines() if "nothing was reported" in ln]
+    assert len(lines) == 1, err
+    assert "resident memory grew by 39." in lines[0] and "maps --watch" in lines[0], lines
+    assert "--min-size" in lines[0] and "MALLOC_MMAP_THRESHOLD_" in lines[0], lines
+
+
+def test_growth_resident_growth_under_min_size_is_not_said():
+    rc, events, err = _grow_unseen("64M")
+    assert rc == 0, err
+    assert "nothing was reported" not in err, err
