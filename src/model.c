@@ -19,6 +19,7 @@
 #include "growth.h"
 #include "log.h"
 #include "maps.h"
+#include "memread.h"
 #include "options.h"
 #include "output.h"
 #include "regions.h"
@@ -790,15 +791,39 @@ struct dump_target *model_mapped(struct model *m, size_t *n)
     return targets;
 }
 
+struct count_ctx {
+    struct summary *summary;
+    pid_t pid;
+};
+
+/* Resident bytes of [start, end) of process pid, from its pagemap (no
+ * page is read, none faulted in); 0 when it cannot be read. */
+static uint64_t resident_bytes(pid_t pid, uint64_t start, uint64_t end)
+{
+    uint64_t flags[512], bytes = 0;
+    for (uint64_t at = start; at < end;) {
+        size_t n = (size_t)((end - at) / 4096 < 512 ? (end - at) / 4096 : 512);
+        if (n == 0 || memread_page_flags(pid, at, n, flags) < 0)
+            break;
+        for (size_t i = 0; i < n; i++)
+            bytes += (flags[i] & MEMREAD_PAGE_PRESENT) ? 4096 : 0;
+        at += n * 4096;
+    }
+    return bytes;
+}
+
 static int count_mapped_region(const struct region *r, void *ctx)
 {
-    summary_add_mapped(ctx, r->id, r->end - r->start);
+    struct count_ctx *c = ctx;
+    summary_add_mapped(c->summary, r->id, r->end - r->start);
+    summary_add_resident(c->summary, r->id, resident_bytes(c->pid, r->start, r->end));
     return 0;
 }
 
 static void count_mapped_space(struct addr_space *as, void *ctx)
 {
-    region_set_foreach(as->regions, count_mapped_region, ctx);
+    struct count_ctx c = {.summary = ctx, .pid = as->owner};
+    region_set_foreach(as->regions, count_mapped_region, &c);
 }
 
 void model_count_still_mapped(struct model *m)

@@ -542,10 +542,15 @@ static void json_summary(const struct summary_view *v)
     struct event_origin o = {0};
     clock_gettime(CLOCK_REALTIME, &o.ts);
     json_common(&j, "summary", &o);
-    json_add_uint(&j, "mmaps", v->count);
-    json_add_uint(&j, "bytes", v->bytes);
+    json_add_uint(&j, "mmaps", v->count - v->growths);
+    json_add_uint(&j, "bytes", v->bytes - v->malloc_growth - v->other_growth);
+    json_add_uint(&j, "growths", v->growths);
     json_add_uint(&j, "mapped", v->mapped);
     json_add_uint(&j, "dumps", v->dumps);
+    json_add_uint(&j, "gained", v->gained);
+    json_add_uint(&j, "resident", v->resident);
+    json_add_uint(&j, "malloc_growth", v->malloc_growth);
+    json_add_uint(&j, "other_growth", v->other_growth);
     /* Arrays are built here as raw JSON, each element bounded. */
     size_t cap = 256 + v->nrows * 700 + v->nsizes * 64 + v->nbuckets * 96;
     char *raw = malloc(cap), esc_site[512], esc_comm[96];
@@ -570,9 +575,10 @@ static void json_summary(const struct summary_view *v)
         len += (size_t)snprintf(raw + len, cap - len,
                                 "%s{\"site\":%s,\"comm\":\"%s\",\"count\":%" PRIu64
                                 ",\"bytes\":%" PRIu64 ",\"mapped\":%" PRIu64
-                                ",\"dumps\":%" PRIu64 "}",
+                                ",\"dumps\":%" PRIu64 ",\"gained\":%" PRIu64
+                                ",\"resident\":%" PRIu64 ",\"growths\":%" PRIu64 "}",
                                 i ? "," : "", site, esc_comm, r->count, r->bytes, r->mapped,
-                                r->dumps);
+                                r->dumps, r->gained, r->resident, r->growths);
     }
     len += (size_t)snprintf(raw + len, cap - len, "]");
     json_add_raw(&j, "sites", raw);
@@ -623,22 +629,39 @@ static const char *min_size_word(uint64_t bytes, char *buf, size_t size)
 static void text_summary(const struct summary_view *v)
 {
     char line[1024], a[32], b[32], c[32];
+    uint64_t grown = v->malloc_growth + v->other_growth, mmaps = v->count - v->growths;
     snprintf(line, sizeof line,
              "summary: %" PRIu64 " reported mmap%s, %s, %s still mapped, %" PRIu64 " dump%s",
-             v->count, v->count == 1 ? "" : "s", format_size(v->bytes, a, sizeof a),
+             mmaps, mmaps == 1 ? "" : "s", format_size(v->bytes - grown, a, sizeof a),
              format_size(v->mapped, b, sizeof b), v->dumps, v->dumps == 1 ? "" : "s");
     emit(line);
+    if (v->growths) {
+        char d[32];
+        snprintf(line, sizeof line,
+                 "  growth in place: %" PRIu64 " step%s, malloc heaps grew by %s, other "
+                 "reservations by %s; direct mmaps gained %s",
+                 v->growths, v->growths == 1 ? "" : "s",
+                 format_size(v->malloc_growth, a, sizeof a),
+                 format_size(v->other_growth, b, sizeof b),
+                 format_size(v->gained > grown ? v->gained - grown : 0, d, sizeof d));
+        emit(line);
+    }
     if (v->nrows == 0)
         return;
-    snprintf(line, sizeof line, "  %7s %11s %11s %6s  %-15s  %s", "count", "bytes", "mapped",
-             "dumps", "thread", v->have_stacks ? "call site" : "call site (use -k)");
+    /* Sorted by memory gained, then resident now: what grows the process,
+     * not what reserves address space. */
+    snprintf(line, sizeof line, "  %7s %11s %11s %11s %11s %6s  %-15s  %s", "count", "gained",
+             "resident", "bytes", "mapped", "dumps", "thread",
+             v->have_stacks ? "call site" : "call site (use -k)");
     emit(line);
     for (size_t i = 0; i < v->nrows; i++) {
         const struct summary_row *r = &v->rows[i];
-        snprintf(line, sizeof line, "  %7" PRIu64 " %11s %11s %6" PRIu64 "  %-15s  %.700s",
-                 r->count, format_size(r->bytes, a, sizeof a),
-                 format_size(r->mapped, b, sizeof b), r->dumps, r->comm,
-                 r->site ? r->site : "-");
+        char g[32], res[32];
+        snprintf(line, sizeof line,
+                 "  %7" PRIu64 " %11s %11s %11s %11s %6" PRIu64 "  %-15s  %.700s", r->count,
+                 format_size(r->gained, g, sizeof g), format_size(r->resident, res, sizeof res),
+                 format_size(r->bytes, a, sizeof a), format_size(r->mapped, b, sizeof b),
+                 r->dumps, r->comm, r->site ? r->site : "-");
         emit(line);
     }
     emit("  sizes seen most often:");

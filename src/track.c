@@ -116,13 +116,20 @@ static void report(const struct track_policy *policy, struct task *task,
     report_done(&r);
 }
 
-/* A new reported region's row in the summary, then its dump. */
+/* A new reported region's row in the summary (a part grown in place,
+ * grew != NULL, counts as growth of its area), then its dump. */
 static void region_born(const struct track_policy *policy, struct task *task,
-                        const struct region *region, const struct report *r)
+                        const struct region *region, const struct report *r,
+                        const struct growth_area *grew)
 {
     bool writable = (region->prot & (PROT_READ | PROT_WRITE)) == (PROT_READ | PROT_WRITE);
-    summary_add_region(policy->summary, region->id, region->end - region->start, writable,
-                       r->origin.comm, r->has_stack ? &r->stack : NULL);
+    if (grew)
+        summary_add_growth(policy->summary, region->id, region->end - region->start,
+                           grew->kind != GROWTH_RESERVATION, r->origin.comm,
+                           r->has_stack ? &r->stack : NULL);
+    else
+        summary_add_region(policy->summary, region->id, region->end - region->start, writable,
+                           r->origin.comm, r->has_stack ? &r->stack : NULL);
     if (policy->dumper) {
         struct dump_target target = {
             .id = region->id,
@@ -148,7 +155,7 @@ static void report_new_region(const struct track_policy *policy, struct task *ta
 {
     struct report r;
     report_call(policy, task, call, when, true, &r);
-    region_born(policy, task, region, &r);
+    region_born(policy, task, region, &r, NULL);
     report_done(&r);
 }
 
@@ -514,7 +521,7 @@ static void report_growth(const struct track_policy *policy, struct task *task,
             .id = ++last_region_id,
         };
         if (region_set_insert(task->as->regions, &part) == 0)
-            region_born(policy, task, &part, &r);
+            region_born(policy, task, &part, &r, a);
     }
     report_done(&r);
 }
