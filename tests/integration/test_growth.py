@@ -9,6 +9,7 @@ in attach mode (arena heaps and brk heap made before the attach, adopted
 from /proc/PID/maps); and the main thread's 64 MiB of brk in 1 MiB steps
 is reported at each 16 MiB step, 4 times, not 64."""
 import os
+import signal
 
 import harness
 from harness import (events_of, fixture, hexaddr, read_truth, send_go, start_fixture,
@@ -78,6 +79,8 @@ def test_growth_heaps_attach():
     p, pid = start_fixture([fixture("growth_heaps"), "-w", str(THREADS), str(CHUNKS), truth])
     w = harness.start_attach_many([pid], *OPTS, "--dump-dir", dumps)
     send_go(p)
+    assert p.stdout.readline() == "done\n"
+    p.stdin.close()
     rc, events, err = harness.finish_attach_many(w)
     wait_fixture(p, 0)
     assert rc == 0, f"mmapwatch exited {rc}; stderr={err!r}"
@@ -132,3 +135,37 @@ def test_growth_resident_growth_under_min_size_is_not_said():
     rc, events, err = _grow_unseen("64M")
     assert rc == 0, err
     assert "nothing was reported" not in err, err
+
+
+def test_growth_summary_sorted_by_gained_with_resident():
+    """-c after a detach with everything still mapped: growth steps counted
+    apart from mmaps, malloc heaps' growth said, rows sorted by memory
+    gained (the 128 MiB PROT_NONE reservations gain nothing), resident
+    bytes of what is still there, and no mmap-size advice against a table
+    led by growth."""
+    truth = os.path.join(tmpdir(), "truth")
+    p, pid = start_fixture([fixture("growth_heaps"), "-w", str(THREADS), str(CHUNKS), truth])
+    w = harness.start_attach_many([pid], "--min-size", "16M", "-k", "-c", "--no-dump")
+    send_go(p)
+    assert p.stdout.readline() == "done\n"
+    w.send_signal(signal.SIGINT)
+    rc, events, err = harness.finish_attach_many(w)
+    p.stdin.close()
+    wait_fixture(p, 0)
+    assert rc == 0, err
+    (summary,) = events_of(events, "summary")
+    steps = THREADS * CHUNKS + 4
+    assert summary["growths"] == steps, summary
+    assert summary["mmaps"] == len(events_of(events, "mmap")), summary
+    grown = sum(g["new_len"] for g in events_of(events, "growth"))
+    assert summary["malloc_growth"] == grown and summary["other_growth"] == 0, summary
+    gained = [r["gained"] for r in summary["sites"]]
+    assert gained == sorted(gained, reverse=True), summary["sites"]
+    brk_row = summary["sites"][0]
+    assert brk_row["site"].startswith("grow_brk") and brk_row["growths"] == 4, summary["sites"]
+    # Each chunk's text page was written: resident, and counted.
+    chunk_rows = [r for r in summary["sites"] if r["site"].startswith("alloc_chunk")]
+    assert sum(r["growths"] for r in chunk_rows) == THREADS * CHUNKS, chunk_rows
+    assert all(r["resident"] >= CHUNKS * 4096 for r in chunk_rows), chunk_rows
+    assert summary["resident"] == sum(r["resident"] for r in summary["sites"]), summary
+    assert "suggested_min_size" not in summary, summary
