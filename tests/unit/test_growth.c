@@ -256,16 +256,21 @@ TEST(adopted_area_reported_at_the_next_multiple)
     spawn(m, PID);
     struct map_entry e[] = {
         {.start = HEAP, .end = HEAP + 3 * MIB / 2, .prot = "rw-p", .path = (char *)"[heap]"},
+        {.start = X, .end = X + 3 * MIB / 2, .prot = "rw-p", .path = (char *)""},
+        {.start = X + 3 * MIB / 2, .end = X + 8 * MIB, .prot = "---p", .path = (char *)""},
     };
-    struct maps_list maps = {.entries = e, .count = 1};
+    struct maps_list maps = {.entries = e, .count = 3};
     model_adopt_maps(m, PID, &maps);
+    call(m, PID, SC_MPROTECT, X + 3 * MIB / 2, MIB / 4, RW, 0, 0); /* 1.75 MiB: no step */
+    call(m, PID, SC_MPROTECT, X + 7 * MIB / 4, MIB / 4, RW, 0, 0); /* 2 MiB */
     call(m, PID, SC_BRK, HEAP + 7 * MIB / 4, 0, 0, 0, (int64_t)(HEAP + 7 * MIB / 4));
     call(m, PID, SC_BRK, HEAP + 2 * MIB, 0, 0, 0, (int64_t)(HEAP + 2 * MIB));
     call(m, PID, SC_BRK, HEAP + 5 * MIB / 2, 0, 0, 0, (int64_t)(HEAP + 5 * MIB / 2));
     call(m, PID, SC_BRK, HEAP + 3 * MIB, 0, 0, 0, (int64_t)(HEAP + 3 * MIB));
     char *out = finish(m);
-    CHECK(lines_with(out, "\"event\":\"growth\"", NULL) == 2);
-    CHECK(lines_with(out, "\"committed\":2097152,\"gained\":524288,", NULL) == 1);
+    CHECK(lines_with(out, "\"event\":\"growth\"", NULL) == 3);
+    CHECK(lines_with(out, "\"kind\":\"reservation\"", "\"committed\":2097152,\"gained\":524288,") == 1);
+    CHECK(lines_with(out, "\"kind\":\"brk_heap\"", "\"committed\":2097152,\"gained\":524288,") == 1);
     CHECK(lines_with(out, "\"committed\":3145728,\"gained\":1572864,", NULL) == 1);
     free(out);
 }
