@@ -271,3 +271,43 @@ def test_jvm_max_order_9():
     check_chunks(events, truth, 4 * MIB, dumps=False)
     big = [e for e in events_of(events, "mmap") if e["len"] == 16 * MIB + PAGE]
     assert not big, f"16 MiB chunks with maxOrder=9: {big}"
+
+
+def test_jvm_regrow_after_the_threshold_moved():
+    """The case of docs/jvm.md's glibc section, on the real JVM with glibc's
+    threshold left to move (no MALLOC_MMAP_THRESHOLD_): each client event
+    loop frees a chunk larger than 16 MiB (Netty's unpooled chunk for a huge
+    buffer), which raises glibc's threshold, then needs new 16 MiB chunks,
+    which glibc serves from the loop's malloc heap by mprotect: no mmap.
+    Every marker the loops wrote into those chunks must be in a growth event
+    of that loop (its thread name, a malloc heap, a stack through the JDK's
+    Unsafe_AllocateMemory0) whose dump holds the marker."""
+    work = tmpdir()
+    truth = os.path.join(work, "truth")
+    out = os.path.join(work, "events.jsonl")
+    dumps = os.path.join(work, "dumps")
+    env = jvm_env()
+    env.pop("MALLOC_MMAP_THRESHOLD_")
+    argv = [MMAPWATCH, "--json", "-o", out, "--min-size", "16M", "-k", "--delay", "1h",
+            "--dump-dir", dumps, "--",
+            *java_command(truth, "--regrow", jvm_flags=["-XX:MaxDirectMemorySize=512m"])]
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       env=env, stdin=subprocess.DEVNULL, timeout=RUN_TIMEOUT_S)
+    assert p.returncode == 0, f"rc={p.returncode} stderr={p.stderr[-2000:]!r}"
+    events = read_events(out)
+    regrow = truth_of(read_truth(truth), "regrow")
+    assert len(regrow) == 2 * 3, regrow  # two client loops, three buffers each
+    growth = events_of(events, "growth")
+    for r in regrow:
+        at = hexaddr(r["addr"])
+        mine = [g for g in growth if g["tid"] == r["tid"] and
+                hexaddr(g["new_addr"]) <= at < hexaddr(g["new_addr"]) + g["new_len"]]
+        assert len(mine) == 1, f"{r}: {mine}; growth: {[(g['comm'], g['new_addr']) for g in growth]}"
+        g = mine[0]
+        assert g["comm"] == r["thread"] and g["kind"] == "malloc_heap", g
+        assert any("Unsafe_AllocateMemory0" in (f.get("symbol") or "") for f in g["stack"]), g
+        (dump,) = [d for d in events_of(events, "dump")
+                   if d["addr"] == g["new_addr"] and d["len"] == g["new_len"]]
+        with open(dump["path"], "rb") as f:
+            f.seek(at - hexaddr(dump["addr"]))
+            assert f.read(len(r["marker"])) == r["marker"].encode(), (r, dump)

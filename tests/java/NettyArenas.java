@@ -12,7 +12,7 @@
  *
  *   java -cp build/java:JARS NettyArenas [--truth FILE] [--wait-stdin]
  *        [--server-loops N] [--client-loops N] [--connections N]
- *        [--requests N] [--bench] [--hold]
+ *        [--requests N] [--bench] [--hold] [--regrow]
  *
  * Event loops: "srv-boss" accepts, "srv-loop-1".."srv-loop-N" serve,
  * "cli-loop-1".."cli-loop-N" are the client's (names shorter than Linux's
@@ -47,6 +47,14 @@
  * requests' time and rate, measured around the traffic only. --hold: at
  * the end, prints "holding" and waits for a byte (or the end) of stdin
  * before it exits, so that its memory can be looked at (docs/jvm.md).
+ *
+ * --regrow: after the traffic, each client loop allocates a direct buffer
+ * larger than a chunk (Netty gives it an unpooled chunk of its own) and
+ * releases it: its free moves glibc's mmap threshold above 16 MiB, as a
+ * long-running server's would. Then it allocates REGROW_BUFFERS buffers
+ * of 12 MiB and keeps them, so that new 16 MiB chunks are made, and
+ * writes "mmapwatch-regrow-<loop>-<i>" in the middle of each: truth
+ * "regrow tid= thread= addr= marker=" (addr: where the marker is).
  *
  * Exits 0 on success, 2 on bad arguments, 1 with a message on anything
  * else (a refused connection, a lost response, a truth that cannot be
@@ -116,6 +124,8 @@ public final class NettyArenas {
     private static boolean waitStdin;
     private static boolean bench;
     private static boolean hold;
+    private static boolean regrow;
+    private static final int REGROW_BUFFERS = 3;
     private static String truthPath;
 
     /* Buffers kept until exit (see the top comment), and the truth records
@@ -437,6 +447,26 @@ public final class NettyArenas {
         Files.write(Paths.get(truthPath), lines, StandardCharsets.US_ASCII);
     }
 
+    /* --regrow, on an event loop: see the top comment. */
+    private static Void regrowIn(PooledByteBufAllocator alloc) {
+        int chunk = alloc.metric().chunkSize();
+        alloc.directBuffer(chunk + (4 << 20)).release();
+        for (int i = 0; i < REGROW_BUFFERS; i++) {
+            ByteBuf buf = alloc.directBuffer(12 << 20);
+            String marker = "mmapwatch-regrow-" + Thread.currentThread().getName() + "-" + i;
+            byte[] text = marker.getBytes(StandardCharsets.US_ASCII);
+            int at = 6 << 20;
+            buf.setBytes(at, text);
+            synchronized (kept) {
+                kept.add(buf);
+                keptTruth.add("regrow tid=" + tid() + " thread=" + Thread.currentThread().getName()
+                              + " addr=0x" + Long.toHexString(buf.memoryAddress() + at)
+                              + " marker=" + marker);
+            }
+        }
+        return null;
+    }
+
     /* ----------------------------------------------------------- main */
 
     private static int count(String[] args, int i, int max) {
@@ -456,7 +486,7 @@ public final class NettyArenas {
     private static void usage(String why) {
         System.err.println("NettyArenas: " + why);
         System.err.println("usage: NettyArenas [--truth FILE] [--wait-stdin] [--server-loops N] "
-                           + "[--client-loops N] [--connections N] [--requests N] [--bench] [--hold]");
+                           + "[--client-loops N] [--connections N] [--requests N] [--bench] [--hold] [--regrow]");
         System.exit(2);
     }
 
@@ -472,6 +502,7 @@ public final class NettyArenas {
             case "--wait-stdin": waitStdin = true; break;
             case "--bench": bench = true; break;
             case "--hold": hold = true; break;
+            case "--regrow": regrow = true; break;
             case "--server-loops": serverLoops = count(args, ++i, 9); break;
             case "--client-loops": clientLoops = count(args, ++i, 9); break;
             case "--connections": connections = count(args, ++i, 1000); break;
@@ -551,6 +582,10 @@ public final class NettyArenas {
         for (int i = 0; i < FULL_GCS; i++)
             System.gc();
 
+        if (regrow)
+            for (Loop l : loops)
+                if (l.role.equals("client"))
+                    l.executor.submit(() -> regrowIn(alloc)).get();
         for (Loop l : loops)
             l.arena = l.executor.submit(() -> boundArena(alloc)).get();
         if (truthPath != null)
