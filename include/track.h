@@ -7,7 +7,11 @@
  * its length is at least --min-size, or when it replaces part of a reported
  * region; munmap, mremap and mprotect when they touch a reported region
  * (mremap also when the new length reaches --min-size). With --min-size 0
- * every call is reported. Reported mmaps become regions of the calling
+ * every call is reported; --max-size leaves longer mmaps out. Growth in
+ * place (brk, commits into reservations, mremap of one: growth.h) is
+ * reported as "growth" events at each --min-size step of an area's
+ * committed size; the part committed since the area's last report becomes
+ * a reported region (dumped, counted in the summary). Reported mmaps become regions of the calling
  * task's address space, so their whole life can be followed, and are
  * handed to the dumper.
  *
