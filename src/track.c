@@ -566,7 +566,7 @@ static bool track_growth(const struct track_policy *policy, struct task *task,
         uint64_t new_end = decode_page_align(call->result);
         if (growth_brk_end(g, &old_end) && new_end < old_end) /* shrunk: those parts are gone */
             region_set_remove(task->as->regions, new_end, decode_page_align(old_end), NULL);
-        n = growth_brk(g, call->result, step, steps);
+        n = growth_brk(g, new_end, step, steps); /* the heap's mapping ends on a page */
         break;
     }
     case MAP_CALL_NONE:
