@@ -20,6 +20,7 @@ enum map_call_kind {
     MAP_CALL_MUNMAP,
     MAP_CALL_MREMAP,
     MAP_CALL_MPROTECT, /* mprotect and pkey_mprotect */
+    MAP_CALL_BRK,      /* addr: the end asked for (0: a query); result: the end now */
 };
 
 struct map_call {

@@ -19,9 +19,11 @@
 
 struct map_filter;
 
-/* Builds the filter. trap_exec: execve, execveat and exit_group stop too
+/* Builds the filter. max_size (--max-size, 0: none) is not applied here:
+ * libseccomp cannot bound one argument on both sides in a rule (see
+ * filter.c), so the model leaves larger mmaps out. trap_exec: execve, execveat and exit_group stop too
  * (regions are dumped before an exec or the process's end takes them). NULL after logging why. */
-struct map_filter *filter_build(uint64_t min_size, bool trap_exec);
+struct map_filter *filter_build(uint64_t min_size, uint64_t max_size, bool trap_exec);
 
 /* Loads it into the calling process (the launched child, between fork and
  * exec). 0, or -1 with errno. Makes system calls only (no allocation), so

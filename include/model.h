@@ -42,10 +42,14 @@ struct unwinder;
 
 struct model_config {
     uint64_t min_size;
+    uint64_t max_size;         /* --max-size; 0: none */
     bool report_failed;
     bool can_hold;             /* the source can hold threads (source_caps) */
     struct unwinder *unwinder; /* -k; NULL without */
     struct summary *summary;   /* -c; NULL without */
+    /* At EVENT_ATTACHED, read /proc/PID/maps and adopt the brk heap and the
+     * reservations made before (model_adopt_maps). */
+    bool adopt_at_attach;
     /* The thread's name now, for events whose source gave none ("?" when
      * it cannot be known). NULL: "?". */
     void (*thread_name)(void *ctx, pid_t pid, pid_t tid, char out[PROCFS_COMM_MAX]);
@@ -78,6 +82,14 @@ void model_set_launched(struct model *m, pid_t pid);
 
 /* Applies one event; *reply says what the model wants of the thread. */
 void model_event(struct model *m, const struct event *e, struct model_reply *reply);
+
+/* Attach: the brk heap ([heap]) and the reservations (anonymous mappings
+ * with PROT_NONE parts, at least --min-size long) of process pid, made
+ * before tracing began, become areas watched for growth (growth.h); what
+ * they have committed now is their baseline, and glibc arena heaps among
+ * them are labelled. Not reported as new mmaps. */
+struct maps_list;
+void model_adopt_maps(struct model *m, pid_t pid, const struct maps_list *maps);
 
 /* Whether process pid (or thread pid) is known. */
 bool model_follows(const struct model *m, pid_t pid);

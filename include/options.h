@@ -39,6 +39,7 @@ struct options {
     unsigned npids;
     char **command;          /* launch mode: NULL-terminated argv; NULL in attach mode */
     uint64_t min_size;       /* --min-size: report mmaps of at least this many bytes (0) */
+    uint64_t max_size;       /* --max-size: and of at most this many (0: no limit) */
     bool report_failed;      /* --failed: also report mmaps that failed */
     bool json;               /* --json: JSON Lines instead of text */
     const char *output_path; /* -o FILE; NULL = stderr; "-" = stdout */

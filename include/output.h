@@ -73,6 +73,19 @@ struct stack;
  * stack_to_json; NULL if it could not be made); both NULL without -k. */
 void output_map_call(const struct event_origin *o, const struct map_call *call,
                      const struct stack *stack, const char *stack_json);
+/* An area that grows in place (growth.h) crossed a --min-size step. */
+struct growth_view {
+    const char *kind;        /* "brk heap", "malloc heap", "reservation" */
+    const char *call;        /* the call that crossed it: "brk", "mprotect", "mmap", "mremap" */
+    uint64_t start;          /* the area: its start, */
+    uint64_t reserved;       /* reserved bytes (brk heap: up to its end), */
+    uint64_t committed;      /* bytes accessible now, */
+    uint64_t gained;         /* and its growth since tracing began */
+    uint64_t new_addr, new_len; /* committed since its last report: the part dumped */
+};
+/* With -k, stack and stack_json as for output_map_call. */
+void output_growth(const struct event_origin *o, const struct growth_view *g,
+                   const struct stack *stack, const char *stack_json);
 void output_attach(const struct event_origin *o, unsigned threads);
 void output_exec(const struct event_origin *o, unsigned long regions_ended);
 /* wait_status as returned by wait4 for the process's leader. */

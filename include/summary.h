@@ -30,6 +30,10 @@ struct summary_row {
     const char *site;   /* call site, NULL without a stack */
     const char *comm;   /* thread name */
     uint64_t count, bytes, mapped, dumps;
+    uint64_t gained;    /* memory gained: readable-writable mmaps and growth
+                           in place (not PROT_NONE reservations) */
+    uint64_t resident;  /* of its regions still mapped at the end, bytes resident */
+    uint64_t growths;   /* growth events among count */
 };
 
 struct summary_size {
@@ -42,13 +46,20 @@ struct summary_bucket {
 };
 
 struct summary_view {
-    const struct summary_row *rows;       /* most bytes first */
+    const struct summary_row *rows;       /* most bytes gained first, then most
+                                             resident, then most virtual bytes */
     size_t nrows;
     const struct summary_size *sizes;     /* most frequent first, at most SUMMARY_TOP_SIZES */
     size_t nsizes;
     const struct summary_bucket *buckets; /* ascending, empty ones left out */
     size_t nbuckets;
     uint64_t count, bytes, mapped, dumps; /* totals */
+    uint64_t gained, resident;            /* totals */
+    uint64_t growths;                     /* growth events (count, bytes: mmaps
+                                             and growth parts together) */
+    uint64_t malloc_growth;               /* gained by growth of malloc's heaps
+                                             (the brk heap, glibc arena heaps) */
+    uint64_t other_growth;                /* by growth of other reservations */
     bool have_stacks;                     /* rows have call sites (-k) */
     uint64_t suggested_min_size;          /* 0: no suggestion */
     uint64_t suggested_for_size;          /* the size it is for: of the sizes mapped
@@ -67,6 +78,15 @@ void summary_free(struct summary *s);
  * the name of the thread that made it and its stack (NULL without -k). */
 void summary_add_region(struct summary *s, uint64_t id, uint64_t len, bool writable,
                         const char *comm, const struct stack *stack);
+
+/* An area that grows in place (growth.h) passed a step: the part it
+ * committed since its last report is region id (len bytes); malloc_heap
+ * when the area is the brk heap or a glibc arena heap. */
+void summary_add_growth(struct summary *s, uint64_t id, uint64_t len, bool malloc_heap,
+                        const char *comm, const struct stack *stack);
+
+/* At the end: bytes of region id resident now (called once per piece). */
+void summary_add_resident(struct summary *s, uint64_t id, uint64_t bytes);
 
 /* A dump of region id was written. */
 void summary_add_dump(struct summary *s, uint64_t id);

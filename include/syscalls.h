@@ -46,6 +46,8 @@ struct syscall_rule {
     int fixed_arg;      /* argument whose MAP_FIXED bit makes it one that may touch; -1 */
     bool touches;       /* reported when it touches a reported region */
     bool ends_space;    /* exec, exit_group: the address space goes (dump first) */
+    bool grows;         /* brk: moves the heap's end; its result is always
+                           wanted (growth is counted in the model, growth.h) */
 };
 
 struct syscall_desc {
@@ -69,11 +71,14 @@ const struct syscall_desc *syscall_desc(enum syscall_id id);
 
 /* Whether a call of id could be reported: REPORT_NEVER, REPORT_YES (from
  * its arguments: whatever the model knows), or REPORT_IF_TOUCHES (only if
- * [addr, addr + len) overlaps a reported region). With min_size 0 every
- * map call is reported. The model decides on this at entry; the seccomp
+ * [addr, addr + len) overlaps a reported region or an area the model
+ * watches for growth: a reservation, the brk heap). With min_size 0 every
+ * map call is reported. max_size (--max-size, 0: none): a length above
+ * it is not reported (nor watched), unless MAP_FIXED may touch. brk is always REPORT_YES: only its result says
+ * where the heap ends, and growth is a sum of those. The model decides on this at entry; the seccomp
  * filter stops on every call that is not REPORT_NEVER by its arguments. */
 enum report_need { REPORT_NEVER, REPORT_YES, REPORT_IF_TOUCHES };
 enum report_need syscall_report_need(enum syscall_id id, const uint64_t args[6],
-                                     uint64_t min_size);
+                                     uint64_t min_size, uint64_t max_size);
 
 #endif

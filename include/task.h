@@ -22,6 +22,7 @@
 #include "procfs.h"
 #include "regions.h"
 
+struct growth;
 struct unwind_space;
 
 struct addr_space {
@@ -29,6 +30,9 @@ struct addr_space {
     unsigned live;              /* of those, the ones not exiting yet */
     pid_t owner;                /* tgid of the process whose mm this is */
     struct region_set *regions; /* reported regions still mapped */
+    struct growth *growth;      /* areas watched for growth in place (growth.h) */
+    unsigned long reported;     /* events reported about this process's memory */
+    long rss_start_kb, rss_end_kb; /* VmRSS when tracing began and at its end; -1 unknown */
     struct unwind_space *unwind; /* -k: the unwinder's cache for this mm (unwind.h); NULL until used */
     struct addr_space *next;    /* the table's list of address spaces */
 };

@@ -7,7 +7,11 @@
  * its length is at least --min-size, or when it replaces part of a reported
  * region; munmap, mremap and mprotect when they touch a reported region
  * (mremap also when the new length reaches --min-size). With --min-size 0
- * every call is reported. Reported mmaps become regions of the calling
+ * every call is reported; --max-size leaves longer mmaps out. Growth in
+ * place (brk, commits into reservations, mremap of one: growth.h) is
+ * reported as "growth" events at each --min-size step of an area's
+ * committed size; the part committed since the area's last report becomes
+ * a reported region (dumped, counted in the summary). Reported mmaps become regions of the calling
  * task's address space, so their whole life can be followed, and are
  * handed to the dumper.
  *
@@ -39,6 +43,7 @@ struct unwinder;
 
 struct track_policy {
     uint64_t min_size;
+    uint64_t max_size;         /* --max-size; 0: none */
     bool report_failed;
     struct task_table *tasks;  /* every task: who else has a call in flight */
     struct dumper *dumper;     /* new regions are scheduled for a dump; NULL: no dumps */
@@ -67,6 +72,13 @@ struct track_when {
  * exit. A munmap that touches no reported region needs no second stop,
  * with --min-size above 0. */
 bool track_may_report(const struct track_policy *policy, const struct task *task);
+
+/* Whether area a (of process pid's growth set g) is a glibc arena heap:
+ * decided once its header can be read without faulting a page in, and
+ * labelled so (growth_label). */
+struct growth;
+struct growth_area;
+bool track_label_area(pid_t pid, struct growth *g, const struct growth_area *a);
 
 /* Applies *call, made by task (whose task->call is the call in flight), and
  * writes the event if it is reported. Returns true if an event was

@@ -30,6 +30,8 @@ static enum map_call_kind kind_of(uint32_t arch, uint64_t nr)
     case SC_MPROTECT:
     case SC_PKEY_MPROTECT:
         return MAP_CALL_MPROTECT;
+    case SC_BRK:
+        return MAP_CALL_BRK;
     default:
         return MAP_CALL_NONE;
     }
@@ -77,6 +79,9 @@ enum map_call_kind decode_map_call(uint32_t arch, uint64_t nr, const uint64_t ar
         call->addr = args[0];
         call->len = args[1];
         call->prot = args[2];
+        break;
+    case MAP_CALL_BRK:
+        call->addr = args[0];
         break;
     case MAP_CALL_NONE:
         break;

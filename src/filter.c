@@ -98,13 +98,13 @@ static int seccomp_nr(uint32_t scmp_arch, long nr)
  * stops unless its arguments alone say it cannot be reported
  * (syscall_report_need), the same rule the model applies at entry. */
 static int add_rules(scmp_filter_ctx ctx, uint32_t arch, uint32_t scmp_arch, uint64_t min_size,
-                     bool trap_exec)
+                     uint64_t max_size, bool trap_exec)
 {
     int rc = 0;
     for (int id = SC_NONE + 1; id < SC_COUNT && rc == 0; id++) {
         const struct syscall_rule *rule = &syscall_desc((enum syscall_id)id)->rule;
         long nr = syscall_number(arch, (enum syscall_id)id);
-        bool wanted = rule->touches || (rule->ends_space && trap_exec);
+        bool wanted = rule->touches || rule->grows || (rule->ends_space && trap_exec);
         if (!wanted || nr < 0)
             continue;
         int snr = seccomp_nr(scmp_arch, nr);
@@ -122,6 +122,10 @@ static int add_rules(scmp_filter_ctx ctx, uint32_t arch, uint32_t scmp_arch, uin
         struct scmp_arg_cmp fixed = {.arg = (unsigned)rule->fixed_arg,
                                      .op = SCMP_CMP_MASKED_EQ, .datum_a = MAP_FIXED,
                                      .datum_b = MAP_FIXED};
+        /* --max-size stays in the model: libseccomp takes one comparison
+         * per argument in a rule (EINVAL for len >= min and len <= max),
+         * and rules are ORed. Larger mmaps stop, and are not reported. */
+        (void)max_size;
         if (rule->len_arg >= 0)
             rc = add_trace(ctx, snr, 1, &large);
         rc = rc ? rc : add_trace(ctx, snr, 1, &fixed);
@@ -129,7 +133,7 @@ static int add_rules(scmp_filter_ctx ctx, uint32_t arch, uint32_t scmp_arch, uin
     return rc;
 }
 
-struct map_filter *filter_build(uint64_t min_size, bool trap_exec)
+struct map_filter *filter_build(uint64_t min_size, uint64_t max_size, bool trap_exec)
 {
     struct map_filter *f = calloc(1, sizeof *f);
     scmp_filter_ctx compat = NULL;
@@ -142,8 +146,8 @@ struct map_filter *filter_build(uint64_t min_size, bool trap_exec)
     compat = new_context(SCMP_ARCH_X86);
     if (!f->ctx || !compat)
         goto fail;
-    rc = add_rules(f->ctx, SYSCALL_ARCH_X86_64, SCMP_ARCH_X86_64, min_size, trap_exec);
-    rc = rc ? rc : add_rules(compat, SYSCALL_ARCH_I386, SCMP_ARCH_X86, min_size, trap_exec);
+    rc = add_rules(f->ctx, SYSCALL_ARCH_X86_64, SCMP_ARCH_X86_64, min_size, max_size, trap_exec);
+    rc = rc ? rc : add_rules(compat, SYSCALL_ARCH_I386, SCMP_ARCH_X86, min_size, max_size, trap_exec);
     rc = rc ? rc : seccomp_merge(f->ctx, compat);
     if (rc)
         goto fail;

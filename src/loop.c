@@ -225,10 +225,12 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
         goto fail;
     struct model_config mc = {
         .min_size = opts->min_size,
+        .max_size = opts->max_size,
         .report_failed = opts->report_failed,
         .can_hold = l->source.ops->caps.can_hold,
         .unwinder = l->unwinder,
         .summary = l->summary,
+        .adopt_at_attach = true, /* growth in what existed before (model_adopt_maps) */
         .thread_name = thread_name,
         .capture_regs = capture_regs,
         .process_execed = process_execed,
@@ -335,7 +337,7 @@ int loop_launch(struct loop *l)
     }
     /* Its memory cgroup is looked up at its exec (process_execed): a
      * wrapper may move it before. */
-    struct map_filter *filter = filter_build(l->opts->min_size, l->dumper != NULL);
+    struct map_filter *filter = filter_build(l->opts->min_size, l->opts->max_size, l->dumper != NULL);
     if (!filter)
         return -1;
     pid_t pid = l->source.ops->launch(l->source.src, l->opts->command, &l->original_mask, filter);

@@ -16,7 +16,11 @@
 
 #include "decode.h"
 #include "dumper.h"
+#include "growth.h"
 #include "log.h"
+#include "maps.h"
+#include "memread.h"
+#include "options.h"
 #include "output.h"
 #include "regions.h"
 #include "summary.h"
@@ -81,6 +85,7 @@ struct model *model_new(const struct model_config *config)
     m->cfg = *config;
     m->policy = (struct track_policy){
         .min_size = config->min_size,
+        .max_size = config->max_size,
         .report_failed = config->report_failed,
         .tasks = m->tasks,
         .unwinder = config->unwinder,
@@ -174,6 +179,42 @@ static unsigned hold_for_dumps(struct model *m, struct task *task, uint64_t star
     return holds;
 }
 
+/* ---- a run that reported nothing while the target grew ----------------------- */
+
+static void note_rss(struct addr_space *as, pid_t pid, bool start)
+{
+    long kb = procfs_status_number(pid, "VmRSS");
+    if (kb < 0)
+        return;
+    if (start)
+        as->rss_start_kb = kb;
+    else
+        as->rss_end_kb = kb;
+}
+
+/* At the end of process pid (its exit, or the detach): an empty answer to
+ * "what grows" while it grew is the worst answer; said in one line, with
+ * what to try. */
+static void say_unreported_growth(const struct model *m, const struct addr_space *as, pid_t pid,
+                                  const char *comm)
+{
+    if (as->owner != pid || as->reported || m->cfg.min_size == 0 || as->rss_start_kb < 0 ||
+        as->rss_end_kb <= as->rss_start_kb)
+        return;
+    uint64_t grew = (uint64_t)(as->rss_end_kb - as->rss_start_kb) * 1024;
+    if (grew <= m->cfg.min_size)
+        return;
+    char size[32], min[32];
+    format_size(grew, size, sizeof size);
+    format_size(m->cfg.min_size, min, sizeof min);
+    log_warn("process %d (%s): nothing was reported, but its resident memory grew by %s while "
+             "traced: likely pages first touched in memory mapped or committed before, or "
+             "mappings under --min-size %s each (glibc's malloc serves large requests from its "
+             "heaps once its mmap threshold moved); try `mmapwatch maps --watch -p %d`, a lower "
+             "--min-size, or MALLOC_MMAP_THRESHOLD_ (docs/jvm.md)",
+             (int)pid, comm, size, min, (int)pid);
+}
+
 /* ---- calls ------------------------------------------------------------------ */
 
 static void on_call_enter(struct model *m, struct task *task, const struct event *e,
@@ -195,6 +236,8 @@ static void on_call_enter(struct model *m, struct task *task, const struct event
         /* exec, or exit_group, which kills the other threads without
          * letting them stop at their exit: the moment the whole space is
          * known to go, with every thread's memory still there. */
+        if (id == SC_EXIT_GROUP)
+            note_rss(task->as, task->pid, false);
         reply->holds = hold_for_dumps(m, task, 0, UINT64_MAX,
                                       id == SC_EXIT_GROUP ? "exit" : "exec");
         return;
@@ -212,7 +255,13 @@ static void on_call_enter(struct model *m, struct task *task, const struct event
      * of that region: no reason to dump it early. */
     bool replaces = call.kind == MAP_CALL_MMAP && (call.flags & MAP_FIXED) &&
                     call.len >= m->cfg.min_size;
-    if (call.kind == MAP_CALL_MUNMAP || call.kind == MAP_CALL_MREMAP || replaces) {
+    uint64_t brk_end;
+    if (call.kind == MAP_CALL_BRK && call.addr &&
+        growth_brk_end(task->as->growth, &brk_end) && call.addr < brk_end) {
+        /* The heap shrinks: what was reported above its new end goes. */
+        reply->holds = hold_for_dumps(m, task, decode_page_align(call.addr),
+                                      decode_page_align(brk_end), "unmap");
+    } else if (call.kind == MAP_CALL_MUNMAP || call.kind == MAP_CALL_MREMAP || replaces) {
         uint64_t end = call.addr + decode_page_align(call.len);
         reply->holds = hold_for_dumps(m, task, call.addr, end < call.addr ? UINT64_MAX : end,
                                       "unmap");
@@ -295,6 +344,7 @@ static void on_exec(struct model *m, struct task *task, const struct event *e)
     }
     if (task->pid == m->launched_pid)
         m->launched_execed = true;
+    note_rss(task->as, task->pid, true);
     struct event_origin origin;
     origin_of(m, e, task->pid, task->tid, &origin); /* the new program's name */
     output_exec(&origin, ended);
@@ -313,8 +363,11 @@ static void on_thread_exit(struct model *m, struct task *task, const struct even
     if (task->tid == task->pid && e->comm)
         snprintf(task->leader_comm, sizeof task->leader_comm, "%s", e->comm);
     task_mark_exiting(task);
-    if (task->as->owner == task->pid && (task->as->live == 0 || e->exit.killed))
+    if (task->as->owner == task->pid && (task->as->live == 0 || e->exit.killed)) {
+        if (task->as->live == 0)
+            note_rss(task->as, task->pid, false);
         reply->holds = hold_for_dumps(m, task, 0, UINT64_MAX, "exit");
+    }
 }
 
 static void on_gone(struct model *m, struct task *task, const struct event *e)
@@ -331,6 +384,7 @@ static void on_gone(struct model *m, struct task *task, const struct event *e)
                  task->leader_comm[0] ? task->leader_comm : "?");
         if (task->tid != m->launched_pid || m->launched_execed)
             output_exit(&origin, status);
+        say_unreported_growth(m, task->as, task->pid, origin.comm);
     }
     task_remove(m->tasks, task);
 }
@@ -343,8 +397,127 @@ static void on_detached(struct model *m, struct task *task, const struct event *
         if (strcmp(origin.comm, "?") == 0 && task->leader_comm[0])
             memcpy(origin.comm, task->leader_comm, sizeof origin.comm);
         output_detach(&origin);
+        note_rss(task->as, task->pid, false); /* it lives on */
+        say_unreported_growth(m, task->as, task->pid, origin.comm);
     }
     task_remove(m->tasks, task);
+}
+
+/* ---- adoption: what was there before the attach ------------------------------ */
+
+static bool anonymous(const struct map_entry *e)
+{
+    return e->path[0] == '\0' || strncmp(e->path, "[anon:", 6) == 0;
+}
+
+static int prot_of(const struct map_entry *e)
+{
+    return (e->prot[0] == 'r' ? PROT_READ : 0) | (e->prot[1] == 'w' ? PROT_WRITE : 0) |
+           (e->prot[2] == 'x' ? PROT_EXEC : 0);
+}
+
+/* The reservations among maps[from..to) (contiguous anonymous mappings):
+ * a run of accessible pieces then PROT_NONE ones is one reservation, as
+ * glibc's heaps and the JVM's reserved ranges look; an accessible piece
+ * at a 64 MiB boundary begins one, and a full 64 MiB arena heap ends its
+ * own. Those with a PROT_NONE part and at least --min-size
+ * long are adopted. */
+static size_t adopt_run(struct model *m, pid_t pid, struct growth *g,
+                        const struct map_entry *e, size_t n)
+{
+    size_t adopted = 0;
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i + 1;
+        bool none = prot_of(&e[i]) == PROT_NONE;
+        while (j < n) {
+            bool next_none = prot_of(&e[j]) == PROT_NONE;
+            if (none && !next_none)
+                break; /* accessible after reserved: the next one begins */
+            if (!next_none && e[j].start % (64ULL << 20) == 0)
+                break; /* where a glibc heap would begin (a thread's stack may
+                          lie just below one) */
+            if (e[j].start - e[i].start >= (64ULL << 20) && e[i].start % (64ULL << 20) == 0)
+                break; /* glibc heaps are 64 MiB, aligned */
+            none = none || next_none;
+            j++;
+        }
+        uint64_t len = e[j - 1].end - e[i].start;
+        if (none && len >= m->cfg.min_size && (m->cfg.max_size == 0 || len <= m->cfg.max_size)) {
+            bool ok = true;
+            for (size_t k = i; k < j && ok; k++)
+                ok = growth_adopt_piece(g, e[k].start, e[k].end, prot_of(&e[k]), k == i,
+                                        m->cfg.min_size) == 0;
+            if (!ok)
+                log_warn("out of memory adopting the reservations of process %d", (int)pid);
+            adopted += ok;
+        }
+        i = j;
+    }
+    return adopted;
+}
+
+struct label_scan {
+    const struct growth_area *todo[256];
+    size_t n;
+};
+
+static void collect_area(const struct growth_area *a, void *ctx)
+{
+    struct label_scan *s = ctx;
+    if (s->n < sizeof s->todo / sizeof s->todo[0])
+        s->todo[s->n++] = a;
+}
+
+void model_adopt_maps(struct model *m, pid_t pid, const struct maps_list *maps)
+{
+    struct addr_space *as = addr_space_of_process(m->tasks, pid);
+    if (!as)
+        return;
+    size_t i = 0, reservations = 0;
+    bool heap = false;
+    while (i < maps->count) {
+        const struct map_entry *e = &maps->entries[i];
+        if (strcmp(e->path, "[heap]") == 0) {
+            growth_adopt_heap(as->growth, e->start, e->end, m->cfg.min_size);
+            heap = true;
+            i++;
+            continue;
+        }
+        if (!anonymous(e) || e->prot[3] == 's') {
+            i++;
+            continue;
+        }
+        size_t j = i + 1;
+        while (j < maps->count && anonymous(&maps->entries[j]) &&
+               maps->entries[j].prot[3] != 's' && maps->entries[j].start == maps->entries[j - 1].end)
+            j++;
+        reservations += adopt_run(m, pid, as->growth, e, j - i);
+        i = j;
+    }
+    struct label_scan scan = {0};
+    growth_foreach(as->growth, collect_area, &scan);
+    /* Labelling changes no area's place: the pointers stay valid. */
+    size_t malloc_heaps = 0;
+    for (size_t k = 0; k < scan.n; k++)
+        malloc_heaps += track_label_area(pid, as->growth, scan.todo[k]);
+    log_info("process %d: following %s and %zu reservation%s made before the attach "
+             "(%zu malloc heap%s) for growth",
+             (int)pid, heap ? "the brk heap" : "no brk heap yet", reservations,
+             reservations == 1 ? "" : "s", malloc_heaps, malloc_heaps == 1 ? "" : "s");
+}
+
+static void adopt_at_attach(struct model *m, pid_t pid)
+{
+    struct maps_list maps = {0};
+    if (maps_read(pid, false, &maps) < 0) {
+        log_warn("cannot read the mappings of process %d (%s): its brk heap and the reservations "
+                 "made before the attach are not followed for growth",
+                 (int)pid, strerror(errno));
+        return;
+    }
+    model_adopt_maps(m, pid, &maps);
+    maps_release(&maps);
 }
 
 /* ---- lost events ------------------------------------------------------------- */
@@ -405,6 +578,11 @@ void model_event(struct model *m, const struct event *e, struct model_reply *rep
     if (e->kind == EVENT_ATTACHED) {
         struct event_origin origin;
         origin_of(m, e, e->pid, e->pid, &origin);
+        if (m->cfg.adopt_at_attach)
+            adopt_at_attach(m, e->pid);
+        struct addr_space *as = addr_space_of_process(m->tasks, e->pid);
+        if (as)
+            note_rss(as, e->pid, true);
         output_attach(&origin, e->attached.threads ? e->attached.threads : 1);
         return;
     }
@@ -615,15 +793,39 @@ struct dump_target *model_mapped(struct model *m, size_t *n)
     return targets;
 }
 
+struct count_ctx {
+    struct summary *summary;
+    pid_t pid;
+};
+
+/* Resident bytes of [start, end) of process pid, from its pagemap (no
+ * page is read, none faulted in); 0 when it cannot be read. */
+static uint64_t resident_bytes(pid_t pid, uint64_t start, uint64_t end)
+{
+    uint64_t flags[512], bytes = 0;
+    for (uint64_t at = start; at < end;) {
+        size_t n = (size_t)((end - at) / 4096 < 512 ? (end - at) / 4096 : 512);
+        if (n == 0 || memread_page_flags(pid, at, n, flags) < 0)
+            break;
+        for (size_t i = 0; i < n; i++)
+            bytes += (flags[i] & MEMREAD_PAGE_PRESENT) ? 4096 : 0;
+        at += n * 4096;
+    }
+    return bytes;
+}
+
 static int count_mapped_region(const struct region *r, void *ctx)
 {
-    summary_add_mapped(ctx, r->id, r->end - r->start);
+    struct count_ctx *c = ctx;
+    summary_add_mapped(c->summary, r->id, r->end - r->start);
+    summary_add_resident(c->summary, r->id, resident_bytes(c->pid, r->start, r->end));
     return 0;
 }
 
 static void count_mapped_space(struct addr_space *as, void *ctx)
 {
-    region_set_foreach(as->regions, count_mapped_region, ctx);
+    struct count_ctx c = {.summary = ctx, .pid = as->owner};
+    region_set_foreach(as->regions, count_mapped_region, &c);
 }
 
 void model_count_still_mapped(struct model *m)

@@ -39,11 +39,13 @@ enum {
     OPT_WAIT,
     OPT_CGROUP_THRESHOLD,
     OPT_DUMP_ON_THRESHOLD,
+    OPT_MAX_SIZE,
 };
 
 static const struct option long_options[] = {
     {"pid", required_argument, NULL, 'p'},
     {"min-size", required_argument, NULL, 'm'},
+    {"max-size", required_argument, NULL, OPT_MAX_SIZE},
     {"failed", no_argument, NULL, OPT_FAILED},
     {"output", required_argument, NULL, 'o'},
     {"json", no_argument, NULL, 'j'},
@@ -103,6 +105,9 @@ static void print_usage(FILE *out)
         "                       to 64 (default: none, launch COMMAND instead)\n"
         "  -m, --min-size SIZE  report only mmaps of at least SIZE bytes, and what\n"
         "                       later happens to them (default: 0, every mmap)\n"
+        "      --max-size SIZE  report and dump only regions of at most SIZE bytes\n"
+        "                       (e.g. to leave out a JVM's 1 GiB heap reservation;\n"
+        "                       default: no limit)\n"
         "      --failed         also report mmaps that failed, with the errno name\n"
         "                       (default: off)\n"
         "  -o, --output FILE    write events to FILE, \"-\" for stdout (default: stderr)\n"
@@ -489,6 +494,14 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
             if (!number_option(optarg, "--min-size", true, &opts->min_size))
                 return OPTIONS_USAGE_ERROR;
             break;
+        case OPT_MAX_SIZE:
+            if (!number_option(optarg, "--max-size", true, &opts->max_size))
+                return OPTIONS_USAGE_ERROR;
+            if (opts->max_size == 0) {
+                log_error("--max-size 0 would report nothing: give a size above --min-size");
+                return OPTIONS_USAGE_ERROR;
+            }
+            break;
         case OPT_FAILED:
             opts->report_failed = true;
             break;
@@ -710,6 +723,12 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
     if (opts->has_duration && opts->command) {
         log_error("--duration applies to attach mode (-p); a launched command is traced "
                   "until it exits");
+        return OPTIONS_USAGE_ERROR;
+    }
+    if (opts->max_size && opts->max_size < opts->min_size) {
+        log_error("--max-size %" PRIu64 " is below --min-size %" PRIu64
+                  ": nothing could be reported; give a --max-size of at least --min-size",
+                  opts->max_size, opts->min_size);
         return OPTIONS_USAGE_ERROR;
     }
     return OPTIONS_OK;

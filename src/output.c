@@ -42,7 +42,7 @@ void output_set_time_format(enum options_time_format format) { out_time_format =
 /* ---- the events ------------------------------------------------------------ */
 
 enum out_kind {
-    OUT_MAP_CALL, OUT_ATTACH, OUT_EXEC, OUT_EXIT, OUT_DETACH, OUT_LOST, OUT_TARGET,
+    OUT_MAP_CALL, OUT_GROWTH, OUT_ATTACH, OUT_EXEC, OUT_EXIT, OUT_DETACH, OUT_LOST, OUT_TARGET,
     OUT_DUMP, OUT_SKIP, OUT_DUMP_ERROR, OUT_SUMMARY, OUT_THRESHOLD, OUT_OOM,
     OUT_SCHEMA, /* JSON only: the first line, saying which schema the rest follows */
 };
@@ -62,6 +62,11 @@ struct out_event {
             bool file_backed;
         } map;
         unsigned threads;
+        struct {
+            const struct growth_view *g;
+            const struct stack *stack; /* NULL without -k */
+            const char *stack_json;
+        } growth;
         unsigned long regions_ended;
         struct {
             uint64_t count, window_ns;
@@ -390,10 +395,25 @@ static void text_map_call(const struct out_event *e)
         tprintf("mprotect(%s, %" PRIu64 ", %s) = %s", a, c->len,
                 xlat_prot(c->prot, prot, sizeof prot), c->failed ? res : "0");
         break;
+    case MAP_CALL_BRK:
+        tprintf("brk(%s) = 0x%" PRIx64, a, c->result);
+        break;
     case MAP_CALL_NONE:
         break;
     }
     text_stack(e->u.map.stack);
+}
+
+static void text_growth(const struct out_event *e)
+{
+    const struct growth_view *g = e->u.growth.g;
+    char a[32], b[32], c[32], d[32];
+    tprintf("growth: %s 0x%" PRIx64 " grew by %s since tracing began (%s): %s committed of %s "
+            "reserved; new 0x%" PRIx64 "-0x%" PRIx64 " (%s)",
+            g->kind, g->start, format_size(g->gained, a, sizeof a), g->call,
+            format_size(g->committed, b, sizeof b), format_size(g->reserved, c, sizeof c),
+            g->new_addr, g->new_addr + g->new_len, format_size(g->new_len, d, sizeof d));
+    text_stack(e->u.growth.stack);
 }
 
 static void text_dump(const struct out_event *e)
@@ -433,18 +453,32 @@ static uint64_t bucket_end(uint64_t low) { return low > UINT64_MAX / 2 ? UINT64_
 static void text_summary(const struct summary_view *v)
 {
     char a[32], b[32], c[32];
+    uint64_t grown = v->malloc_growth + v->other_growth, mmaps = v->count - v->growths;
     tprintf("summary: %" PRIu64 " reported mmap%s, %s, %s still mapped, %" PRIu64 " dump%s",
-            v->count, v->count == 1 ? "" : "s", format_size(v->bytes, a, sizeof a),
+            mmaps, mmaps == 1 ? "" : "s", format_size(v->bytes - grown, a, sizeof a),
             format_size(v->mapped, b, sizeof b), v->dumps, v->dumps == 1 ? "" : "s");
     text_emit();
+    if (v->growths) {
+        tprintf("  growth in place: %" PRIu64 " step%s, malloc heaps grew by %s, other "
+                "reservations by %s; direct mmaps gained %s",
+                v->growths, v->growths == 1 ? "" : "s",
+                format_size(v->malloc_growth, a, sizeof a),
+                format_size(v->other_growth, b, sizeof b),
+                format_size(v->gained > grown ? v->gained - grown : 0, c, sizeof c));
+        text_emit();
+    }
     if (v->nrows == 0)
         return;
-    tprintf("  %7s %11s %11s %6s  %-15s  %s", "count", "bytes", "mapped", "dumps", "thread",
-            v->have_stacks ? "call site" : "call site (use -k)");
+    /* Sorted by memory gained, then resident now: what grows the process,
+     * not what reserves address space. */
+    tprintf("  %7s %11s %11s %11s %11s %6s  %-15s  %s", "count", "gained", "resident", "bytes",
+            "mapped", "dumps", "thread", v->have_stacks ? "call site" : "call site (use -k)");
     text_emit();
     for (size_t i = 0; i < v->nrows; i++) {
         const struct summary_row *r = &v->rows[i];
-        tprintf("  %7" PRIu64 " %11s %11s %6" PRIu64 "  ", r->count,
+        char g[32], res[32];
+        tprintf("  %7" PRIu64 " %11s %11s %11s %11s %6" PRIu64 "  ", r->count,
+                format_size(r->gained, g, sizeof g), format_size(r->resident, res, sizeof res),
                 format_size(r->bytes, a, sizeof a), format_size(r->mapped, b, sizeof b),
                 r->dumps);
         tuntrusted_pad(r->comm, 15);
@@ -535,6 +569,10 @@ static void render_text(const struct out_event *e)
             return;
         text_prefix(e->o, true);
         text_map_call(e);
+        break;
+    case OUT_GROWTH:
+        text_prefix(e->o, true);
+        text_growth(e);
         break;
     case OUT_ATTACH:
         text_prefix(e->o, false);
@@ -655,6 +693,10 @@ static void json_map_call(struct json_line *j, const struct out_event *e)
         json_add_uint(j, "len", c->len);
         json_add_str(j, "prot", xlat_prot_short(c->prot, prot));
         break;
+    case MAP_CALL_BRK:
+        json_add_hex(j, "addr", c->addr);
+        json_add_hex(j, "result", c->result);
+        break;
     case MAP_CALL_NONE:
         break;
     }
@@ -672,12 +714,40 @@ static void json_map_call(struct json_line *j, const struct out_event *e)
     }
 }
 
+static void json_growth(struct json_line *j, const struct out_event *e)
+{
+    const struct growth_view *g = e->u.growth.g;
+    char kind[32];
+    size_t i = 0;
+    for (; g->kind[i] && i + 1 < sizeof kind; i++)
+        kind[i] = g->kind[i] == ' ' ? '_' : g->kind[i];
+    kind[i] = '\0';
+    json_add_str(j, "kind", kind);
+    json_add_str(j, "call", g->call);
+    json_add_hex(j, "addr", g->start);
+    json_add_uint(j, "reserved", g->reserved);
+    json_add_uint(j, "committed", g->committed);
+    json_add_uint(j, "gained", g->gained);
+    json_add_hex(j, "new_addr", g->new_addr);
+    json_add_uint(j, "new_len", g->new_len);
+    if (e->u.growth.stack) {
+        json_add_raw(j, "stack", e->u.growth.stack_json ? e->u.growth.stack_json : "null");
+        if (e->u.growth.stack->truncated || !e->u.growth.stack_json)
+            json_add_bool(j, "stack_truncated", true);
+    }
+}
+
 static void json_summary(struct json_line *j, const struct summary_view *v)
 {
-    json_add_uint(j, "mmaps", v->count);
-    json_add_uint(j, "bytes", v->bytes);
+    json_add_uint(j, "mmaps", v->count - v->growths);
+    json_add_uint(j, "bytes", v->bytes - v->malloc_growth - v->other_growth);
+    json_add_uint(j, "growths", v->growths);
     json_add_uint(j, "mapped", v->mapped);
     json_add_uint(j, "dumps", v->dumps);
+    json_add_uint(j, "gained", v->gained);
+    json_add_uint(j, "resident", v->resident);
+    json_add_uint(j, "malloc_growth", v->malloc_growth);
+    json_add_uint(j, "other_growth", v->other_growth);
     json_open(j, "sites", '[');
     for (size_t i = 0; i < v->nrows; i++) {
         const struct summary_row *r = &v->rows[i];
@@ -688,6 +758,9 @@ static void json_summary(struct json_line *j, const struct summary_view *v)
         json_add_uint(j, "bytes", r->bytes);
         json_add_uint(j, "mapped", r->mapped);
         json_add_uint(j, "dumps", r->dumps);
+        json_add_uint(j, "gained", r->gained);
+        json_add_uint(j, "resident", r->resident);
+        json_add_uint(j, "growths", r->growths);
         json_close(j, '}');
     }
     json_close(j, ']');
@@ -763,6 +836,9 @@ static void render_json(const struct out_event *e)
     switch (e->kind) {
     case OUT_MAP_CALL:
         json_map_call(&j, e);
+        break;
+    case OUT_GROWTH:
+        json_growth(&j, e);
         break;
     case OUT_ATTACH:
         json_add_uint(&j, "threads", e->u.threads);
@@ -846,7 +922,7 @@ static void render_json(const struct out_event *e)
 
 static const char *const map_call_names[] = {
     [MAP_CALL_NONE] = "none", [MAP_CALL_MMAP] = "mmap", [MAP_CALL_MUNMAP] = "munmap",
-    [MAP_CALL_MREMAP] = "mremap", [MAP_CALL_MPROTECT] = "mprotect"};
+    [MAP_CALL_MREMAP] = "mremap", [MAP_CALL_MPROTECT] = "mprotect", [MAP_CALL_BRK] = "brk"};
 
 /* The file behind a successful file-backed mmap, read through the fd it
  * was given while that fd is still the caller's (the ptrace source reports
@@ -878,6 +954,14 @@ void output_map_call(const struct event_origin *o, const struct map_call *call,
     if (e.u.map.file_backed && out && !out_failed)
         e.u.map.path = mapped_file(o, call, path, sizeof path);
     output_event(&e);
+}
+
+void output_growth(const struct event_origin *o, const struct growth_view *g,
+                   const struct stack *stack, const char *stack_json)
+{
+    output_event(&(struct out_event){
+        .kind = OUT_GROWTH, .name = "growth", .o = o,
+        .u.growth = {.g = g, .stack = stack, .stack_json = stack_json}});
 }
 
 void output_attach(const struct event_origin *o, unsigned threads)

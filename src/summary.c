@@ -29,6 +29,7 @@ struct summary {
     size_t sizes_cap, nsizes;
     struct summary_bucket buckets[64];
     bool have_stacks;
+    uint64_t malloc_growth, other_growth;
 
     /* summary_view's results */
     struct summary_row *sorted_rows;
@@ -193,31 +194,68 @@ static void count_size(struct summary *s, uint64_t size, bool writable)
     s->sizes[j].writable += writable;
 }
 
-void summary_add_region(struct summary *s, uint64_t id, uint64_t len, bool writable,
-                        const char *comm, const struct stack *stack)
+/* The row of a new region id; NULL on ENOMEM. */
+static struct summary_row *add_to_row(struct summary *s, uint64_t id, const char *comm,
+                                      const struct stack *stack)
 {
-    if (!s || id == 0 || id > UINT32_MAX * 16ULL)
-        return;
     if (stack)
         s->have_stacks = true;
     long row = row_for(s, summary_call_site(stack), comm);
     if (row < 0)
-        return;
+        return NULL;
     if (id >= s->row_of_cap) {
         uint64_t cap = s->row_of_cap ? s->row_of_cap : 256;
         while (cap <= id)
             cap *= 2;
         uint32_t *grown = realloc(s->row_of, cap * sizeof *grown);
         if (!grown)
-            return;
+            return NULL;
         memset(grown + s->row_of_cap, 0, (cap - s->row_of_cap) * sizeof *grown);
         s->row_of = grown;
         s->row_of_cap = cap;
     }
     s->row_of[id] = (uint32_t)row + 1;
-    struct summary_row *r = &s->rows[row].row;
+    return &s->rows[row].row;
+}
+
+void summary_add_growth(struct summary *s, uint64_t id, uint64_t len, bool malloc_heap,
+                        const char *comm, const struct stack *stack)
+{
+    if (!s || id == 0 || id > UINT32_MAX * 16ULL)
+        return;
+    struct summary_row *r = add_to_row(s, id, comm, stack);
+    if (!r)
+        return;
+    r->count++;
+    r->growths++;
+    r->bytes += len;
+    r->gained += len;
+    if (malloc_heap)
+        s->malloc_growth += len;
+    else
+        s->other_growth += len;
+}
+
+void summary_add_resident(struct summary *s, uint64_t id, uint64_t bytes)
+{
+    struct summary_row *r = s && id < s->row_of_cap && s->row_of[id]
+                                ? &s->rows[s->row_of[id] - 1].row
+                                : NULL;
+    if (r)
+        r->resident += bytes;
+}
+
+void summary_add_region(struct summary *s, uint64_t id, uint64_t len, bool writable,
+                        const char *comm, const struct stack *stack)
+{
+    if (!s || id == 0 || id > UINT32_MAX * 16ULL)
+        return;
+    struct summary_row *r = add_to_row(s, id, comm, stack);
+    if (!r)
+        return;
     r->count++;
     r->bytes += len;
+    r->gained += writable ? len : 0;
     count_size(s, len, writable);
     unsigned k = 63 - (unsigned)__builtin_clzll(len ? len : 1);
     s->buckets[k].low = 1ULL << k;
@@ -248,9 +286,15 @@ void summary_add_mapped(struct summary *s, uint64_t id, uint64_t bytes)
 
 /* ---- the view ---------------------------------------------------------------------- */
 
+/* What grows the process first: memory gained, then resident now; the
+ * address space (virtual bytes) last. */
 static int by_bytes(const void *a, const void *b)
 {
     const struct summary_row *x = a, *y = b;
+    if (x->gained != y->gained)
+        return x->gained > y->gained ? -1 : 1;
+    if (x->resident != y->resident)
+        return x->resident > y->resident ? -1 : 1;
     if (x->bytes != y->bytes)
         return x->bytes > y->bytes ? -1 : 1;
     if (x->count != y->count)
@@ -279,6 +323,9 @@ const struct summary_view *summary_view(struct summary *s)
             v->bytes += s->rows[i].row.bytes;
             v->mapped += s->rows[i].row.mapped;
             v->dumps += s->rows[i].row.dumps;
+            v->gained += s->rows[i].row.gained;
+            v->growths += s->rows[i].row.growths;
+            v->resident += s->rows[i].row.resident;
         }
         qsort(s->sorted_rows, s->nrows, sizeof *s->sorted_rows, by_bytes);
         v->rows = s->sorted_rows;
@@ -319,6 +366,15 @@ const struct summary_view *summary_view(struct summary *s)
      * (16 MiB + 4 KiB needs 16M) and drops everything much smaller. */
     if (v->suggested_for_size)
         v->suggested_min_size = 1ULL << (63 - __builtin_clzll(v->suggested_for_size));
+    /* Advice about mmap sizes must not contradict a table led by growth
+     * in place: when growth brought more than those mmaps, no size
+     * advice (the summary says what grew instead). */
+    v->malloc_growth = s->malloc_growth;
+    v->other_growth = s->other_growth;
+    if (v->suggested_for_size && s->malloc_growth + s->other_growth >= best_bytes) {
+        v->suggested_for_size = 0;
+        v->suggested_min_size = 0;
+    }
 
     for (unsigned k = 0; k < 64; k++)
         if (s->buckets[k].count)

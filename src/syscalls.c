@@ -34,7 +34,7 @@ static const struct syscall_desc DESCS[SC_COUNT] = {
     [SC_MPROTECT] = {SC_MPROTECT, "mprotect", {.len_arg = -1, .fixed_arg = -1, .touches = true}},
     [SC_PKEY_MPROTECT] = {SC_PKEY_MPROTECT, "pkey_mprotect",
                           {.len_arg = -1, .fixed_arg = -1, .touches = true}},
-    [SC_BRK] = {SC_BRK, "brk", {.len_arg = -1, .fixed_arg = -1}},
+    [SC_BRK] = {SC_BRK, "brk", {.len_arg = -1, .fixed_arg = -1, .grows = true}},
     [SC_EXECVE] = {SC_EXECVE, "execve", {.len_arg = -1, .fixed_arg = -1, .ends_space = true}},
     [SC_EXECVEAT] = {SC_EXECVEAT, "execveat",
                      {.len_arg = -1, .fixed_arg = -1, .ends_space = true}},
@@ -88,14 +88,17 @@ const struct syscall_desc *syscall_desc(enum syscall_id id)
 }
 
 enum report_need syscall_report_need(enum syscall_id id, const uint64_t args[6],
-                                     uint64_t min_size)
+                                     uint64_t min_size, uint64_t max_size)
 {
     const struct syscall_rule *rule = &syscall_desc(id)->rule;
+    if (rule->grows)
+        return REPORT_YES;
     if (!rule->touches)
         return REPORT_NEVER;
     if (min_size == 0)
         return REPORT_YES;
-    if (rule->len_arg >= 0 && args[rule->len_arg] >= min_size)
+    if (rule->len_arg >= 0 && args[rule->len_arg] >= min_size &&
+        (max_size == 0 || args[rule->len_arg] <= max_size))
         return REPORT_YES;
     if (rule->fixed_arg >= 0 && !(args[rule->fixed_arg] & MAP_FIXED))
         return REPORT_NEVER; /* a small mmap anywhere the kernel likes */

@@ -8,6 +8,8 @@
  */
 #include "task.h"
 
+#include "growth.h"
+
 #include "unwind.h"
 
 #include <errno.h>
@@ -53,6 +55,7 @@ static void addr_space_put(struct task_table *table, struct addr_space *as)
         }
     }
     region_set_free(as->regions);
+    growth_free(as->growth);
     unwind_space_free(as->unwind);
     free(as);
 }
@@ -75,6 +78,7 @@ void task_table_free(struct task_table *table)
         struct addr_space *as = table->spaces;
         table->spaces = as->next;
         region_set_free(as->regions);
+        growth_free(as->growth);
         unwind_space_free(as->unwind);
         free(as);
     }
@@ -181,17 +185,18 @@ void task_foreach(struct task_table *table, void (*fn)(struct task *t, void *ctx
 }
 
 static struct addr_space *space_with(struct task_table *table, struct region_set *regions,
-                                     pid_t owner)
+                                     struct growth *growth, pid_t owner)
 {
-    if (!regions)
-        return NULL;
-    struct addr_space *as = calloc(1, sizeof *as);
+    struct addr_space *as = regions && growth ? calloc(1, sizeof *as) : NULL;
     if (!as) {
         region_set_free(regions);
+        growth_free(growth);
         return NULL;
     }
     as->owner = owner;
+    as->rss_start_kb = as->rss_end_kb = -1;
     as->regions = regions;
+    as->growth = growth;
     as->next = table->spaces;
     table->spaces = as;
     return as;
@@ -199,13 +204,13 @@ static struct addr_space *space_with(struct task_table *table, struct region_set
 
 struct addr_space *addr_space_new(struct task_table *table, pid_t owner)
 {
-    return space_with(table, region_set_new(), owner);
+    return space_with(table, region_set_new(), growth_new(), owner);
 }
 
 struct addr_space *addr_space_clone(struct task_table *table, const struct addr_space *src,
                                     pid_t owner)
 {
-    return space_with(table, region_set_clone(src->regions), owner);
+    return space_with(table, region_set_clone(src->regions), growth_clone(src->growth), owner);
 }
 
 struct addr_space *addr_space_of_process(const struct task_table *table, pid_t pid)

@@ -11,9 +11,11 @@
 #include <sys/mman.h>
 
 #include "dumper.h"
+#include "growth.h"
 #include "json.h"
 #include "log.h"
 #include "maps.h"
+#include "memread.h"
 #include "output.h"
 #include "summary.h"
 #include "unwind.h"
@@ -70,13 +72,13 @@ static void take_stack(const struct track_policy *policy, struct task *task,
                     snap, out);
 }
 
-/* Writes the event of call; with want_stack and -k, unwinds the thread
- * first (when the source holds it stopped: only for this). */
-static void report_call(const struct track_policy *policy, struct task *task,
-                        const struct map_call *call, const struct track_when *when,
-                        bool want_stack, struct report *r)
+/* Who made the call and, with want_stack and -k, its stack (the thread
+ * is unwound when the source holds it stopped: only for this). */
+static void report_begin(const struct track_policy *policy, struct task *task,
+                         const struct track_when *when, bool want_stack, struct report *r)
 {
     memset(r, 0, sizeof *r);
+    task->as->reported++;
     r->origin.pid = task->pid;
     r->origin.tid = task->tid;
     r->origin.ts = when->ts;
@@ -89,6 +91,14 @@ static void report_call(const struct track_policy *policy, struct task *task,
         if (!complete)
             r->stack.truncated = true;
     }
+}
+
+/* Writes the event of call (see report_begin). */
+static void report_call(const struct track_policy *policy, struct task *task,
+                        const struct map_call *call, const struct track_when *when,
+                        bool want_stack, struct report *r)
+{
+    report_begin(policy, task, when, want_stack, r);
     output_map_call(&r->origin, call, r->has_stack ? &r->stack : NULL, r->stack_json);
 }
 
@@ -106,17 +116,20 @@ static void report(const struct track_policy *policy, struct task *task,
     report_done(&r);
 }
 
-/* A new reported region: its event (with its stack), its row in the
- * summary, then its dump. */
-static void report_new_region(const struct track_policy *policy, struct task *task,
-                              const struct map_call *call, const struct track_when *when,
-                              const struct region *region)
+/* A new reported region's row in the summary (a part grown in place,
+ * grew != NULL, counts as growth of its area), then its dump. */
+static void region_born(const struct track_policy *policy, struct task *task,
+                        const struct region *region, const struct report *r,
+                        const struct growth_area *grew)
 {
-    struct report r;
-    report_call(policy, task, call, when, true, &r);
     bool writable = (region->prot & (PROT_READ | PROT_WRITE)) == (PROT_READ | PROT_WRITE);
-    summary_add_region(policy->summary, region->id, region->end - region->start, writable,
-                       r.origin.comm, r.has_stack ? &r.stack : NULL);
+    if (grew)
+        summary_add_growth(policy->summary, region->id, region->end - region->start,
+                           grew->kind != GROWTH_RESERVATION, r->origin.comm,
+                           r->has_stack ? &r->stack : NULL);
+    else
+        summary_add_region(policy->summary, region->id, region->end - region->start, writable,
+                           r->origin.comm, r->has_stack ? &r->stack : NULL);
     if (policy->dumper) {
         struct dump_target target = {
             .id = region->id,
@@ -127,11 +140,22 @@ static void report_new_region(const struct track_policy *policy, struct task *ta
             .prot = region->prot,
             .flags = region->flags,
             .mapped_at = region->mapped_at,
-            .stack_json = r.stack_json,
+            .stack_json = r->stack_json,
         };
-        memcpy(target.comm, r.origin.comm, sizeof target.comm);
+        memcpy(target.comm, r->origin.comm, sizeof target.comm);
         dumper_schedule(policy->dumper, &target);
     }
+}
+
+/* A new reported region: its event (with its stack), its row in the
+ * summary, then its dump. */
+static void report_new_region(const struct track_policy *policy, struct task *task,
+                              const struct map_call *call, const struct track_when *when,
+                              const struct region *region)
+{
+    struct report r;
+    report_call(policy, task, call, when, true, &r);
+    region_born(policy, task, region, &r, NULL);
     report_done(&r);
 }
 
@@ -263,7 +287,8 @@ static bool track_mmap(const struct track_policy *policy, struct task *task,
                        const struct map_call *call, const struct track_when *when)
 {
     struct region_set *regions = task->as->regions;
-    bool large = call->len >= policy->min_size;
+    bool large = call->len >= policy->min_size &&
+                 (policy->max_size == 0 || call->len <= policy->max_size);
     if (call->failed) {
         if (!policy->report_failed || !large)
             return false;
@@ -367,7 +392,8 @@ static bool track_mremap(const struct track_policy *policy, struct task *task,
         apply_to_older(regions, old_start, old_end, c->entered_ns, OLDER_COUNT, 0) > 0;
     const struct region *at_old = region_set_find(regions, old_start);
     bool old_first_page = at_old && at_old->born_ns <= c->entered_ns;
-    bool large = call->new_len >= policy->min_size;
+    bool large = call->new_len >= policy->min_size &&
+                 (policy->max_size == 0 || call->new_len <= policy->max_size);
     if (!was_reported && !large)
         return false;
 
@@ -419,15 +445,149 @@ static bool track_mprotect(const struct track_policy *policy, struct task *task,
     return true;
 }
 
+/* ---- growth in place (growth.h) ------------------------------------------------ */
+
+/* glibc's arena heaps (arena.c): HEAP_MAX_SIZE on 64-bit, each heap
+ * aligned to it, its first bytes a heap_info: the arena, the previous
+ * heap, the size in use and the size made accessible. */
+#define MALLOC_HEAP_MAX (64ULL << 20)
+
+struct malloc_heap_info {
+    uint64_t arena, prev, size, mprotect_size;
+};
+
+/* Whether area a of process pid is a glibc arena heap: its shape, then
+ * its header, read only if its page is present (reading a swapped-out or
+ * untouched page would grow the target). */
+static bool is_malloc_heap(pid_t pid, const struct growth_area *a)
+{
+    if (a->start % MALLOC_HEAP_MAX != 0 || a->end - a->start > MALLOC_HEAP_MAX)
+        return false;
+    uint64_t flags = 0;
+    if (memread_page_flags(pid, a->start, 1, &flags) < 0 || !(flags & MEMREAD_PAGE_PRESENT))
+        return false;
+    struct malloc_heap_info h;
+    if (memread_read(pid, a->start, &h, sizeof h) != (ssize_t)sizeof h)
+        return false;
+    uint64_t reserved = a->end - a->start;
+    return h.arena != 0 && h.size != 0 && h.size <= reserved && h.mprotect_size <= reserved &&
+           (h.prev == 0 || h.prev % MALLOC_HEAP_MAX == 0);
+}
+
+bool track_label_area(pid_t pid, struct growth *g, const struct growth_area *a)
+{
+    if (a->label_checked || a->kind != GROWTH_RESERVATION)
+        return a->kind == GROWTH_MALLOC_HEAP;
+    bool yes = is_malloc_heap(pid, a);
+    /* A header not written yet (a heap whose first commit this is) is
+     * looked for again at the next report. */
+    if (yes || a->committed > 0)
+        growth_label(g, a->id, yes);
+    return yes;
+}
+
+/* One step crossed: the growth event (with the stack of the call that
+ * crossed it), and the part committed since the last report becomes a
+ * reported region: summary row and dump, as a new mmap's. */
+static void report_growth(const struct track_policy *policy, struct task *task,
+                          const struct track_when *when, const struct growth_step *step,
+                          const char *call_name)
+{
+    const struct growth_area *a = step->area;
+    track_label_area(task->pid, task->as->growth, a);
+    struct growth_view view = {
+        .kind = growth_kind_name(a->kind),
+        .call = call_name,
+        .start = a->start,
+        .reserved = a->end - a->start,
+        .committed = a->committed,
+        .gained = step->gained,
+        .new_addr = step->new_lo,
+        .new_len = step->new_hi - step->new_lo,
+    };
+    struct report r;
+    report_begin(policy, task, when, true, &r);
+    output_growth(&r.origin, &view, r.has_stack ? &r.stack : NULL, r.stack_json);
+    if (step->new_hi > step->new_lo) {
+        struct region part = {
+            .start = step->new_lo,
+            .end = step->new_hi,
+            .prot = PROT_READ | PROT_WRITE,
+            .flags = MAP_PRIVATE | MAP_ANONYMOUS,
+            .fd = -1,
+            .tid = task->tid,
+            .mapped_at = when->ts,
+            .born_ns = when->done_ns,
+            .id = ++last_region_id,
+        };
+        if (region_set_insert(task->as->regions, &part) == 0)
+            region_born(policy, task, &part, &r, a);
+    }
+    report_done(&r);
+}
+
+/* Applies a successful call to the areas watched for growth; reports the
+ * steps it crossed. */
+static bool track_growth(const struct track_policy *policy, struct task *task,
+                         const struct map_call *call, const struct track_when *when)
+{
+    if (call->failed)
+        return false;
+    struct growth *g = task->as->growth;
+    struct growth_step steps[GROWTH_STEPS_MAX];
+    uint64_t step = policy->min_size;
+    size_t n = 0;
+    const char *name = "?";
+    switch (call->kind) {
+    case MAP_CALL_MMAP:
+        name = "mmap";
+        /* --max-size leaves larger reservations unwatched. */
+        n = growth_mmap(g, call->result, range_end(call->result, call->len), (int)call->prot,
+                        (int)call->flags,
+                        policy->max_size && call->len > policy->max_size ? UINT64_MAX : step,
+                        step, steps);
+        break;
+    case MAP_CALL_MUNMAP:
+        growth_unmap(g, call->addr, range_end(call->addr, call->len));
+        break;
+    case MAP_CALL_MREMAP:
+        name = "mremap";
+        n = growth_remap(g, call->addr, decode_page_align(call->len), call->result,
+                         decode_page_align(call->new_len), step, steps);
+        break;
+    case MAP_CALL_MPROTECT:
+        name = "mprotect";
+        n = growth_protect(g, call->addr, range_end(call->addr, call->len), (int)call->prot,
+                           step, steps);
+        break;
+    case MAP_CALL_BRK: {
+        name = "brk";
+        uint64_t old_end;
+        uint64_t new_end = decode_page_align(call->result);
+        if (growth_brk_end(g, &old_end) && new_end < old_end) /* shrunk: those parts are gone */
+            region_set_remove(task->as->regions, new_end, decode_page_align(old_end), NULL);
+        n = growth_brk(g, new_end, step, steps); /* the heap's mapping ends on a page */
+        break;
+    }
+    case MAP_CALL_NONE:
+        break;
+    }
+    for (size_t i = 0; i < n; i++)
+        report_growth(policy, task, when, &steps[i], name);
+    return n > 0;
+}
+
 bool track_may_report(const struct track_policy *policy, const struct task *task)
 {
     const struct in_flight *c = &task->call;
-    switch (syscall_report_need(syscall_lookup(c->arch, c->nr), c->args, policy->min_size)) {
+    switch (syscall_report_need(syscall_lookup(c->arch, c->nr), c->args, policy->min_size,
+                                policy->max_size)) {
     case REPORT_YES:
         return true;
     case REPORT_IF_TOUCHES: /* every map call has its range in args 0 and 1 */
         return region_set_overlaps(task->as->regions, c->args[0],
-                                   range_end(c->args[0], c->args[1]));
+                                   range_end(c->args[0], c->args[1])) ||
+               growth_overlaps(task->as->growth, c->args[0], range_end(c->args[0], c->args[1]));
     case REPORT_NEVER:
         break;
     }
@@ -437,17 +597,23 @@ bool track_may_report(const struct track_policy *policy, const struct task *task
 bool track_map_call(const struct track_policy *policy, struct task *task,
                     const struct map_call *call, const struct track_when *when)
 {
+    bool reported = false;
     switch (call->kind) {
     case MAP_CALL_MMAP:
-        return track_mmap(policy, task, call, when);
+        reported = track_mmap(policy, task, call, when);
+        break;
     case MAP_CALL_MUNMAP:
-        return track_munmap(policy, task, call, when);
+        reported = track_munmap(policy, task, call, when);
+        break;
     case MAP_CALL_MREMAP:
-        return track_mremap(policy, task, call, when);
+        reported = track_mremap(policy, task, call, when);
+        break;
     case MAP_CALL_MPROTECT:
-        return track_mprotect(policy, task, call, when);
+        reported = track_mprotect(policy, task, call, when);
+        break;
+    case MAP_CALL_BRK:
     case MAP_CALL_NONE:
         break;
     }
-    return false;
+    return track_growth(policy, task, call, when) || reported;
 }

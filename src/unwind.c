@@ -690,6 +690,7 @@ void unwind_space_note_map_call(struct unwind_space *s, const struct map_call *c
         else if (call->prot & PROT_EXEC)
             s->maps_valid = false;
         break;
+    case MAP_CALL_BRK: /* the heap holds no code */
     case MAP_CALL_NONE:
         break;
     }

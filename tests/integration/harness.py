@@ -376,7 +376,10 @@ class EventReader:
 def start_attach_many(pids, *opts):
     """mmapwatch --json -o - [opts] -p PID...; returns the Popen after the
     "attach" event of every pid has been read from its stdout (so the caller
-    knows every thread is seized). Finish with finish_attach_many()."""
+    knows every thread is seized). From then on its stdout and stderr are
+    drained by threads of their own: a pipe left unread fills up (64 KiB
+    is a few events with -k), mmapwatch blocks writing, and the threads it
+    traces wait at their stops. Finish with finish_attach_many()."""
     argv = [MMAPWATCH, "--json", "-o", "-", *opts]
     for pid in pids:
         argv += ["-p", str(pid)]
@@ -384,12 +387,28 @@ def start_attach_many(pids, *opts):
     p.stream = EventReader(p.stdout, explain=lambda: f"rc={p.poll()}")
     p.events = p.stream.events
     p.stream.wait_attached(pids)
+    p.drained = {"out": [], "err": []}
+
+    def drain(f, into):
+        while True:
+            chunk = f.read(65536)
+            if not chunk:
+                return
+            into.append(chunk)
+
+    p.drainers = [threading.Thread(target=drain, args=(p.stdout, p.drained["out"]), daemon=True),
+                  threading.Thread(target=drain, args=(p.stderr, p.drained["err"]), daemon=True)]
+    for t in p.drainers:
+        t.start()
     return p
 
 
 def finish_attach_many(p, timeout=None):
-    """Reads the rest of the events until mmapwatch exits; returns
-    (rc, events, stderr)."""
-    out, err = p.communicate(timeout=timeout or WAIT_S * 4)
-    p.events.extend(parse_events(p.stream.reader.rest() + out.decode()))
-    return p.returncode, p.events, err.decode()
+    """Waits for mmapwatch to exit and reads the rest of its events;
+    returns (rc, events, stderr)."""
+    p.wait(timeout=timeout or WAIT_S * 4)
+    for t in p.drainers:
+        t.join(timeout=WAIT_S)
+    out = b"".join(p.drained["out"]).decode()
+    p.events.extend(parse_events(p.stream.reader.rest() + out))
+    return p.returncode, p.events, b"".join(p.drained["err"]).decode()

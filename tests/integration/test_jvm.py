@@ -420,3 +420,76 @@ def test_jvm_max_order_9():
     check_chunks(events, truth, 4 * MIB, dumps=False)
     big = [e for e in events_of(events, "mmap") if e["len"] == 16 * MIB + PAGE]
     assert not big, f"16 MiB chunks with maxOrder=9: {big}"
+
+
+def check_regrow(events, truth):
+    """Every marker the client loops wrote into chunks made after glibc's
+    threshold moved is in a growth event of that loop (its thread name, a
+    malloc heap, a stack through the JDK's Unsafe_AllocateMemory0) whose
+    dump holds the marker."""
+    regrow = truth_of(truth, "regrow")
+    assert len(regrow) == 2 * 3, regrow  # two client loops, three buffers each
+    growth = events_of(events, "growth")
+    for r in regrow:
+        at = hexaddr(r["addr"])
+        mine = [g for g in growth if g["tid"] == r["tid"] and
+                hexaddr(g["new_addr"]) <= at < hexaddr(g["new_addr"]) + g["new_len"]]
+        assert len(mine) == 1, f"{r}: {mine}; growth: {[(g['comm'], g['new_addr']) for g in growth]}"
+        g = mine[0]
+        # Which of malloc's heaps a thread gets is glibc's choice: its own
+        # arena, or the main one (the brk heap) when that is free.
+        assert g["comm"] == r["thread"] and g["kind"] in ("malloc_heap", "brk_heap"), g
+        assert any("Unsafe_AllocateMemory0" in (f.get("symbol") or "") for f in g["stack"]), g
+        (dump,) = [d for d in events_of(events, "dump")
+                   if d["addr"] == g["new_addr"] and d["len"] == g["new_len"]]
+        with open(dump["path"], "rb") as f:
+            f.seek(at - hexaddr(dump["addr"]))
+            assert f.read(len(r["marker"])) == r["marker"].encode(), (r, dump)
+
+
+REGROW_FLAGS = ["-XX:MaxDirectMemorySize=512m"]  # room for the huge chunk
+
+
+def regrow_env():
+    env = jvm_env()
+    env.pop("MALLOC_MMAP_THRESHOLD_")  # the threshold moves, as in production
+    return env
+
+
+def test_jvm_regrow_after_the_threshold_moved():
+    """The case of docs/jvm.md's glibc section, on the real JVM with glibc's
+    threshold left to move: each client event loop frees a chunk larger
+    than 16 MiB (Netty's unpooled chunk for a huge buffer), which raises
+    glibc's threshold, then needs new 16 MiB chunks, which glibc serves
+    from the loop's malloc heap by mprotect: no mmap (check_regrow)."""
+    work = tmpdir()
+    truth = os.path.join(work, "truth")
+    out = os.path.join(work, "events.jsonl")
+    argv = [MMAPWATCH, "--json", "-o", out, "--min-size", "16M", "-k", "--delay", "1h",
+            "--dump-dir", os.path.join(work, "dumps"), "--",
+            *java_command(truth, "--regrow", jvm_flags=REGROW_FLAGS)]
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       env=regrow_env(), stdin=subprocess.DEVNULL, timeout=RUN_TIMEOUT_S)
+    assert p.returncode == 0, f"rc={p.returncode} stderr={p.stderr[-2000:]!r}"
+    check_regrow(read_events(out), read_truth(truth))
+
+
+def test_jvm_regrow_attach():
+    """The same, attached to the JVM once its event loops (and their malloc
+    heaps) exist: the heaps are adopted from /proc/PID/maps, not reported
+    as new mmaps, and their growth since is reported."""
+    work = tmpdir()
+    truth = os.path.join(work, "truth")
+    p = spawn(java_command(truth, "--wait-stdin", "--regrow", jvm_flags=REGROW_FLAGS),
+              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+              env=regrow_env())
+    ready = harness.read_line(p.stdout, RUN_TIMEOUT_S / 2)
+    assert ready == f"ready {p.pid}\n", f"the JVM did not get ready: {ready!r}, rc={p.poll()}"
+    mw = harness.start_attach_many([p.pid], "--min-size", "16M", "-k", "--delay", "1h",
+                                   "--dump-dir", os.path.join(work, "dumps"))
+    send_go(p)
+    out, err = p.communicate(timeout=RUN_TIMEOUT_S / 2)
+    assert p.returncode == 0, f"the JVM exited {p.returncode}; stderr={err!r}"
+    rc, events, mw_err = harness.finish_attach_many(mw, timeout=RUN_TIMEOUT_S / 2)
+    assert rc == 0, f"mmapwatch exited {rc} after the JVM; stderr={mw_err!r}"
+    check_regrow(events, read_truth(truth))

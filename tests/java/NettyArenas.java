@@ -12,7 +12,7 @@
  *
  *   java -cp build/java:JARS NettyArenas [--truth FILE] [--wait-stdin]
  *        [--server-loops N] [--client-loops N] [--connections N]
- *        [--requests N] [--churn N] [--bench] [--hold]
+ *        [--requests N] [--churn N] [--bench] [--hold] [--regrow]
  *
  * Event loops: "srv-boss" accepts, "srv-loop-1".."srv-loop-N" serve,
  * "cli-loop-1".."cli-loop-N" are the client's (names shorter than Linux's
@@ -54,6 +54,14 @@
  * and every release frees it, so the allocation path runs often enough
  * for the JIT to compile it (stack tests run it interpreted first, then
  * compiled). The truth gets "churn tid= count= size=" per loop.
+ *
+ * --regrow: after the traffic, each client loop allocates a direct buffer
+ * larger than a chunk (Netty gives it an unpooled chunk of its own) and
+ * releases it: its free moves glibc's mmap threshold above 16 MiB, as a
+ * long-running server's would. Then it allocates REGROW_BUFFERS buffers
+ * of 12 MiB and keeps them, so that new 16 MiB chunks are made, and
+ * writes "mmapwatch-regrow-<loop>-<i>" in the middle of each: truth
+ * "regrow tid= thread= addr= marker=" (addr: where the marker is).
  *
  * Exits 0 on success, 2 on bad arguments, 1 with a message on anything
  * else (a refused connection, a lost response, a truth that cannot be
@@ -124,6 +132,8 @@ public final class NettyArenas {
     private static boolean waitStdin;
     private static boolean bench;
     private static boolean hold;
+    private static boolean regrow;
+    private static final int REGROW_BUFFERS = 3;
     private static String truthPath;
 
     /* Buffers kept until exit (see the top comment), and the truth records
@@ -445,6 +455,26 @@ public final class NettyArenas {
         Files.write(Paths.get(truthPath), lines, StandardCharsets.US_ASCII);
     }
 
+    /* --regrow, on an event loop: see the top comment. */
+    private static Void regrowIn(PooledByteBufAllocator alloc) {
+        int chunk = alloc.metric().chunkSize();
+        alloc.directBuffer(chunk + (4 << 20)).release();
+        for (int i = 0; i < REGROW_BUFFERS; i++) {
+            ByteBuf buf = alloc.directBuffer(12 << 20);
+            String marker = "mmapwatch-regrow-" + Thread.currentThread().getName() + "-" + i;
+            byte[] text = marker.getBytes(StandardCharsets.US_ASCII);
+            int at = 6 << 20;
+            buf.setBytes(at, text);
+            synchronized (kept) {
+                kept.add(buf);
+                keptTruth.add("regrow tid=" + tid() + " thread=" + Thread.currentThread().getName()
+                              + " addr=0x" + Long.toHexString(buf.memoryAddress() + at)
+                              + " marker=" + marker);
+            }
+        }
+        return null;
+    }
+
     /* ----------------------------------------------------------- main */
 
     private static int count(String[] args, int i, int max) {
@@ -465,7 +495,7 @@ public final class NettyArenas {
         System.err.println("NettyArenas: " + why);
         System.err.println("usage: NettyArenas [--truth FILE] [--wait-stdin] [--server-loops N] "
                            + "[--client-loops N] [--connections N] [--requests N] [--churn N] "
-                           + "[--bench] [--hold]");
+                           + "[--bench] [--hold] [--regrow]");
         System.exit(2);
     }
 
@@ -481,6 +511,7 @@ public final class NettyArenas {
             case "--wait-stdin": waitStdin = true; break;
             case "--bench": bench = true; break;
             case "--hold": hold = true; break;
+            case "--regrow": regrow = true; break;
             case "--server-loops": serverLoops = count(args, ++i, 9); break;
             case "--client-loops": clientLoops = count(args, ++i, 9); break;
             case "--connections": connections = count(args, ++i, 1000); break;
@@ -561,6 +592,10 @@ public final class NettyArenas {
         for (int i = 0; i < FULL_GCS; i++)
             System.gc();
 
+        if (regrow)
+            for (Loop l : loops)
+                if (l.role.equals("client"))
+                    l.executor.submit(() -> regrowIn(alloc)).get();
         for (Loop l : loops)
             l.arena = l.executor.submit(() -> boundArena(alloc)).get();
         List<String> churned = new ArrayList<>();

@@ -52,16 +52,21 @@ TEST(report_need_follows_the_rules)
     uint64_t fixed[6] = {0x100000, 4096, PROT_READ, MAP_PRIVATE | MAP_FIXED, (uint64_t)-1, 0};
     uint64_t unmap[6] = {0x100000, 4096};
     uint64_t grow[6] = {0x100000, 4096, 16 << 20, 1};
-    CHECK(syscall_report_need(SC_MMAP, big, 16 << 20) == REPORT_YES);
-    CHECK(syscall_report_need(SC_MMAP, small, 16 << 20) == REPORT_NEVER);
-    CHECK(syscall_report_need(SC_MMAP, fixed, 16 << 20) == REPORT_IF_TOUCHES);
-    CHECK(syscall_report_need(SC_MMAP, small, 0) == REPORT_YES);
-    CHECK(syscall_report_need(SC_MUNMAP, unmap, 16 << 20) == REPORT_IF_TOUCHES);
-    CHECK(syscall_report_need(SC_MREMAP, grow, 16 << 20) == REPORT_YES);
-    CHECK(syscall_report_need(SC_MREMAP, unmap, 16 << 20) == REPORT_IF_TOUCHES);
-    CHECK(syscall_report_need(SC_MPROTECT, unmap, 16 << 20) == REPORT_IF_TOUCHES);
-    CHECK(syscall_report_need(SC_BRK, unmap, 0) == REPORT_NEVER);
-    CHECK(syscall_report_need(SC_EXECVE, unmap, 0) == REPORT_NEVER);
+    CHECK(syscall_report_need(SC_MMAP, big, 16 << 20, 0) == REPORT_YES);
+    CHECK(syscall_report_need(SC_MMAP, small, 16 << 20, 0) == REPORT_NEVER);
+    CHECK(syscall_report_need(SC_MMAP, fixed, 16 << 20, 0) == REPORT_IF_TOUCHES);
+    CHECK(syscall_report_need(SC_MMAP, small, 0, 0) == REPORT_YES);
+    CHECK(syscall_report_need(SC_MUNMAP, unmap, 16 << 20, 0) == REPORT_IF_TOUCHES);
+    CHECK(syscall_report_need(SC_MREMAP, grow, 16 << 20, 0) == REPORT_YES);
+    CHECK(syscall_report_need(SC_MREMAP, unmap, 16 << 20, 0) == REPORT_IF_TOUCHES);
+    CHECK(syscall_report_need(SC_MPROTECT, unmap, 16 << 20, 0) == REPORT_IF_TOUCHES);
+    CHECK(syscall_report_need(SC_BRK, unmap, 0, 0) == REPORT_YES); /* its result: the heap's end */
+    CHECK(syscall_report_need(SC_BRK, unmap, 16 << 20, 0) == REPORT_YES);
+    CHECK(syscall_report_need(SC_EXECVE, unmap, 0, 0) == REPORT_NEVER);
+    /* --max-size: a larger mmap is not reported unless fixed. */
+    CHECK(syscall_report_need(SC_MMAP, big, 16 << 20, 32 << 20) == REPORT_YES);
+    CHECK(syscall_report_need(SC_MMAP, big, 4 << 20, 8 << 20) == REPORT_NEVER);
+    CHECK(syscall_report_need(SC_MMAP, fixed, 16 << 20, 16 << 20) == REPORT_IF_TOUCHES);
     CHECK(syscall_desc(SC_EXIT_GROUP)->rule.ends_space);
     CHECK(syscall_desc(SC_EXECVEAT)->rule.ends_space);
     CHECK(!syscall_desc(SC_EXIT)->rule.ends_space);
