@@ -49,6 +49,8 @@ struct summary_view {
     const struct summary_bucket *buckets; /* ascending, empty ones left out */
     size_t nbuckets;
     uint64_t count, bytes, mapped, dumps; /* totals */
+    uint64_t lost;                        /* events the source dropped (lossy sources) */
+    bool lossy;                           /* the source may drop events: say how many */
     bool have_stacks;                     /* rows have call sites (-k) */
     uint64_t suggested_min_size;          /* 0: no suggestion */
     uint64_t suggested_for_size;          /* the size it is for: of the sizes mapped
@@ -67,6 +69,13 @@ void summary_free(struct summary *s);
  * the name of the thread that made it and its stack (NULL without -k). */
 void summary_add_region(struct summary *s, uint64_t id, uint64_t len, bool writable,
                         const char *comm, const struct stack *stack);
+
+/* The source dropped count events (count 0: an unknown number; the
+ * source is lossy either way). */
+void summary_add_lost(struct summary *s, uint64_t count);
+
+/* The source may drop events: the summary says how many it did, 0 too. */
+void summary_set_lossy(struct summary *s);
 
 /* A dump of region id was written. */
 void summary_add_dump(struct summary *s, uint64_t id);

@@ -23,6 +23,8 @@
 #include "log.h"
 #include "model.h"
 #include "output.h"
+#include "perf_events_source.h"
+#include "perf_source.h"
 #include "ptrace_source.h"
 #include "summary.h"
 #include "targets.h"
@@ -205,6 +207,33 @@ static int setup_dumper(struct loop *l, int dump_dir_fd)
     return 0;
 }
 
+/* --source: attach mode takes perf where it can (the target never
+ * stops), ptrace otherwise (a sidecar with only SYS_PTRACE); launch mode
+ * keeps ptrace and its seccomp filter unless told. The choice made is said
+ * in one line, with how to make the other. */
+static const struct source_ops *choose_source(const struct options *opts)
+{
+    if (opts->source == OPTIONS_SOURCE_PTRACE)
+        return &PTRACE_SOURCE_OPS;
+    if (opts->source == OPTIONS_SOURCE_PERF)
+        return &PERF_EVENTS_SOURCE_OPS;
+    if (opts->command) {
+        log_info("following with ptrace and a seccomp filter (launch mode); --source perf "
+                 "never stops the command but cannot hold threads for dumps");
+        return &PTRACE_SOURCE_OPS;
+    }
+    char why[512] = "";
+    pid_t probe_pid = opts->npids ? opts->pids[0] : getpid();
+    if (perf_source_probe(probe_pid, why, sizeof why) < 0) {
+        log_note("following with ptrace (perf_event tracepoints cannot be used: %s); every "
+                 "map call stops its thread", why);
+        return &PTRACE_SOURCE_OPS;
+    }
+    log_note("following with perf_event tracepoints (%s); --source ptrace to hold threads "
+             "for dumps", geteuid() == 0 ? "root" : "allowed here");
+    return &PERF_EVENTS_SOURCE_OPS;
+}
+
 struct loop *loop_new(const struct options *opts, int dump_dir_fd)
 {
     struct loop *l = calloc(1, sizeof *l);
@@ -216,7 +245,7 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
     }
     l->opts = opts;
     l->launch_mode = opts->command != NULL;
-    l->source.ops = &PTRACE_SOURCE_OPS; /* the one source there is today */
+    l->source.ops = choose_source(opts);
     l->epoll_fd = l->signal_fd = l->duration_fd = l->cgroup_fd = -1;
     bool failed = false;
     if ((opts->stack && !(l->unwinder = unwinder_new(opts->stack_depth))) ||
@@ -250,7 +279,15 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
     /* The source before any thread of ours (the dump worker, the cgroup
      * watch) exists: the signals it reads must be blocked in all. */
     struct event_sink sink = {.event = to_model, .ctx = l};
-    if (!(l->source.src = ptrace_source_new(&sink)))
+    if (l->source.ops == &PERF_EVENTS_SOURCE_OPS) {
+        struct perf_events_options po = {.min_size = opts->min_size, .stacks = opts->stack,
+                                         .ring_pages = opts->perf_pages};
+        l->source.src = perf_events_source_new(&sink, &po);
+        summary_set_lossy(l->summary);
+    } else {
+        l->source.src = ptrace_source_new(&sink);
+    }
+    if (!l->source.src)
         goto fail;
     int source_fds[4];
     size_t nsource = l->source.ops->fds(l->source.src, source_fds, 4);

@@ -145,14 +145,14 @@ static int collect_id(const struct region *r, void *ctx)
     return 0;
 }
 
-/* The hook for a source that cannot hold threads (perf): the dumps asked
- * for race the unmap. The dumper reads what is still there; what is not
- * is reported by the dump (an error or skip event naming the region), so
- * nothing goes unsaid. Returns the holds to reply: none. */
+/* The hook for a source that cannot hold threads (perf): it tells of the
+ * unmap after the fact, so a region not dumped yet cannot be any more;
+ * the dumper says so with a skip event naming the region, so nothing goes
+ * unsaid. Returns the holds to reply: none. */
 static unsigned model_unheld_gone(struct model *m, pid_t pid, const uint64_t *ids, size_t n,
                                   const char *reason)
 {
-    dumper_before_gone(m->dumper, pid, ids, n, reason, 0);
+    dumper_unheld_gone(m->dumper, pid, ids, n, reason);
     return 0;
 }
 
@@ -286,6 +286,11 @@ static void on_exec(struct model *m, struct task *task, const struct event *e)
     }
     task->call = (struct in_flight){0};
     struct addr_space *old = task->as;
+    /* A holding source caught this at the exec's entry; one that cannot
+     * hold sees no entry (it tells only that the program changed): the
+     * regions not dumped yet are said to be lost here. */
+    if (!m->cfg.can_hold && old->owner == task->pid)
+        hold_for_dumps(m, task, 0, UINT64_MAX, "exec");
     unsigned long ended = old->owner == task->pid ? region_set_count(old->regions) : 0;
     struct addr_space *fresh = addr_space_new(m->tasks, task->pid);
     if (fresh) {
@@ -384,6 +389,7 @@ static void on_lost(struct model *m, const struct event *e)
     task_foreach(m->tasks, void_call, &ls);
     struct uncertain_scan us = {.pid = e->pid};
     addr_space_foreach(m->tasks, mark_space, &us);
+    summary_add_lost(m->cfg.summary, e->lost.count);
     struct event_origin origin;
     origin_of(m, e, e->pid, e->tid, &origin);
     output_lost(&origin, e->lost.count, e->lost.to_ns - e->lost.from_ns, ls.voided, us.regions);

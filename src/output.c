@@ -507,6 +507,8 @@ static void json_summary(const struct summary_view *v)
     json_add_uint(&j, "bytes", v->bytes);
     json_add_uint(&j, "mapped", v->mapped);
     json_add_uint(&j, "dumps", v->dumps);
+    if (v->lossy)
+        json_add_uint(&j, "lost", v->lost);
     /* Arrays are built here as raw JSON, each element bounded. */
     size_t cap = 256 + v->nrows * 700 + v->nsizes * 64 + v->nbuckets * 96;
     char *raw = malloc(cap), esc_site[512], esc_comm[96];
@@ -588,6 +590,11 @@ static void text_summary(const struct summary_view *v)
              "summary: %" PRIu64 " reported mmap%s, %s, %s still mapped, %" PRIu64 " dump%s",
              v->count, v->count == 1 ? "" : "s", format_size(v->bytes, a, sizeof a),
              format_size(v->mapped, b, sizeof b), v->dumps, v->dumps == 1 ? "" : "s");
+    if (v->lossy) {
+        size_t used = strlen(line);
+        snprintf(line + used, sizeof line - used, ", %" PRIu64 " event%s lost", v->lost,
+                 v->lost == 1 ? "" : "s");
+    }
     emit(line);
     if (v->nrows == 0)
         return;
