@@ -212,11 +212,32 @@ static void on_call_enter(struct model *m, struct task *task, const struct event
      * of that region: no reason to dump it early. */
     bool replaces = call.kind == MAP_CALL_MMAP && (call.flags & MAP_FIXED) &&
                     call.len >= m->cfg.min_size;
-    if (call.kind == MAP_CALL_MUNMAP || call.kind == MAP_CALL_MREMAP || replaces) {
+    if ((call.kind == MAP_CALL_MUNMAP || call.kind == MAP_CALL_MREMAP || replaces) &&
+        m->cfg.can_hold) {
         uint64_t end = call.addr + decode_page_align(call.len);
         reply->holds = hold_for_dumps(m, task, call.addr, end < call.addr ? UINT64_MAX : end,
                                       "unmap");
     }
+    /* A source that cannot hold: see unheld_unmap, after the call. */
+}
+
+static int find_id(const struct region *r, void *ctx)
+{
+    return r->id == *(const uint64_t *)ctx;
+}
+
+/* A source that cannot hold tells of an unmap after the fact: the regions
+ * of ids the call ended entirely (a piece left, or a region moved by
+ * mremap, is still dumped when due) can no longer be dumped, which the
+ * dumper says (model_unheld_gone). */
+static void unheld_unmap(struct model *m, struct task *task, struct id_list *list)
+{
+    size_t gone = 0;
+    for (size_t i = 0; i < list->n; i++)
+        if (!region_set_foreach(task->as->regions, find_id, &list->ids[i]))
+            list->ids[gone++] = list->ids[i];
+    if (gone)
+        model_unheld_gone(m, task->as->owner, list->ids, gone, "unmap");
 }
 
 static void on_call_done(struct model *m, struct task *task, const struct event *e)
@@ -234,7 +255,20 @@ static void on_call_done(struct model *m, struct task *task, const struct event 
             .comm = e->comm,
             .stack = e->stack,
         };
+        struct id_list ended = {0};
+        bool unheld = !m->cfg.can_hold && m->dumper && !call.failed &&
+                      (call.kind == MAP_CALL_MUNMAP || call.kind == MAP_CALL_MREMAP ||
+                       (call.kind == MAP_CALL_MMAP && (call.flags & MAP_FIXED)));
+        if (unheld) {
+            uint64_t end = call.addr + decode_page_align(call.len);
+            ended.start = call.addr;
+            ended.end = end < call.addr ? UINT64_MAX : end;
+            region_set_foreach_in(task->as->regions, ended.start, ended.end, collect_id, &ended);
+        }
         track_map_call(&m->policy, task, &call, &when);
+        if (ended.n)
+            unheld_unmap(m, task, &ended);
+        free(ended.ids);
     }
     *c = (struct in_flight){0};
 }

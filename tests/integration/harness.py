@@ -45,10 +45,30 @@ def tmpdir():
     return d.name
 
 
+# The event source a tracing run uses unless the test names one: ptrace,
+# whose guarantees (holds for dumps, nothing lost) the older tests assert.
+# mmapwatch's own default (--source auto) picks perf in attach mode where
+# it can; tests of the perf source pass --source perf (or auto) themselves.
+DEFAULT_SOURCE = ("--source", "ptrace")
+_SUBCOMMANDS = {"maps", "read", "report"}
+_NO_TRACING = {"-h", "--help", "-V", "--version"}
+
+
+def with_source(argv):
+    """argv of a tracing run of mmapwatch with DEFAULT_SOURCE added when it
+    names no --source; anything else unchanged."""
+    argv = list(argv)
+    if (not argv or argv[0] != MMAPWATCH or len(argv) < 2 or argv[1] in _SUBCOMMANDS
+            or any(a == "--source" or a.startswith("--source=") or a in _NO_TRACING
+                   for a in argv[1:])):
+        return argv
+    return [argv[0], *DEFAULT_SOURCE, *argv[1:]]
+
+
 def spawn(argv, **kw):
     """Popen that cleanup() will kill if the test leaves it running."""
     kw.setdefault("stdin", subprocess.DEVNULL)
-    p = subprocess.Popen(argv, **kw)
+    p = subprocess.Popen(with_source(argv), **kw)
     _procs.append(p)
     return p
 
@@ -107,7 +127,7 @@ def run_launch(command, *opts, timeout=None, env=None):
     """mmapwatch --json -o FILE [opts] -- command; returns (rc, events, stderr)."""
     out = os.path.join(tmpdir(), "events.jsonl")
     argv = [MMAPWATCH, "--json", "-o", out, *opts, "--", *command]
-    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    p = subprocess.run(with_source(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True, timeout=timeout or WAIT_S * 4, env=env)
     return p.returncode, read_events(out), p.stderr
 
@@ -222,7 +242,7 @@ def check_event_fields(events):
 def run_mmapwatch(args, timeout=None, **kw):
     """mmapwatch ARGS (no options added); CompletedProcess with text output."""
     kw.setdefault("stdin", subprocess.DEVNULL)
-    return subprocess.run([MMAPWATCH, *args], stdout=subprocess.PIPE,
+    return subprocess.run(with_source([MMAPWATCH, *args]), stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True,
                           timeout=timeout or WAIT_S * 4, **kw)
 
