@@ -50,6 +50,8 @@ struct pe_thread {
 struct pe_proc {
     pid_t pid;
     int pidfd;    /* for the exit status once reaped; -1 */
+    bool exit_called; /* exit_group seen: */
+    int exit_status;  /* its wait status, should no better source be left */
 };
 
 struct perf_events_source {
@@ -185,6 +187,8 @@ static int exit_status_of(struct perf_events_source *s, const struct pe_proc *p)
         if (ioctl(p->pidfd, PIDFD_GET_INFO_CMD, &info) == 0 && (info.mask & PIDFD_INFO_EXIT_BIT))
             return info.exit_code;
     }
+    if (p->exit_called)
+        return p->exit_status; /* a fatal signal after it would not show */
     s->unknown_status++;
     log_warn("the exit status of process %d cannot be read (reaped before it could be): "
              "reported as 0", (int)p->pid);
@@ -295,6 +299,13 @@ static void emit(const struct perf_ev *ev, void *ctx)
     case PERF_EV_CALL_ENTER:
         if (!t)
             return;
+        if (syscall_lookup(SYSCALL_ARCH_X86_64, (uint64_t)ev->nr) == SC_EXIT_GROUP) {
+            struct pe_proc *p = proc_of(s, ev->pid);
+            if (p) {
+                p->exit_called = true;
+                p->exit_status = (int)(ev->args[0] & 0xff) << 8;
+            }
+        }
         e.kind = EVENT_CALL_ENTER;
         e.call.nr = (uint64_t)ev->nr;
         memcpy(e.call.args, ev->args, sizeof e.call.args);
@@ -498,9 +509,8 @@ static int follow(struct perf_events_source *s, pid_t pid, bool announce)
     }
     char why[512] = "";
     if (perf_source_attach(s->reader, pid, why, sizeof why) < 0) {
-        log_error("cannot follow process %d with perf_event tracepoints: %s; try --source "
-                  "ptrace",
-                  (int)pid, why);
+        log_error("cannot follow process %d with perf_event tracepoints: %s%s", (int)pid, why,
+                  strstr(why, "--source ptrace") ? "" : "; try --source ptrace");
         return -1;
     }
     if (poll_rings(s) < 0)

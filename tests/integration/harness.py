@@ -351,3 +351,40 @@ def finish_attach_many(p, timeout=None):
     out, err = p.communicate(timeout=timeout or WAIT_S * 4)
     p.events.extend(parse_events(p.reader.rest() + out.decode()))
     return p.returncode, p.events, err.decode()
+
+
+# ---------------------------------------------------------------- the perf source
+
+PERFDRV = os.environ.get("PERFDRV") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "release", "tests", "perfdrv")
+PERF = ("--source", "perf")
+
+
+def require_perf():
+    """Skips when this machine cannot open syscall tracepoints at all."""
+    p = subprocess.run([PERFDRV, "--probe", str(os.getpid())], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=WAIT_S)
+    if p.returncode != 0:
+        why = json.loads(p.stdout)["why"] if p.stdout.strip() else p.stderr.strip()
+        raise Skip(f"perf_event_open of syscall tracepoints is not allowed here: {why}")
+
+
+def perf_twin(fn):
+    """The test fn again with the perf source (--source perf wherever the
+    test names no source): the parametrised run of a tracing test."""
+    def twin():
+        global DEFAULT_SOURCE
+        require_perf()
+        saved, DEFAULT_SOURCE = DEFAULT_SOURCE, PERF
+        try:
+            fn()
+        finally:
+            DEFAULT_SOURCE = saved
+    twin.__doc__ = fn.__doc__
+    return twin
+
+
+def add_perf_twins(namespace, names):
+    """Defines NAME_perf = perf_twin(NAME) in a test module for each name."""
+    for name in names:
+        namespace[name + "_perf"] = perf_twin(namespace[name])
