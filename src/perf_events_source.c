@@ -100,6 +100,8 @@ static struct pe_thread *thread_of(struct perf_events_source *s, pid_t tid)
 static struct pe_thread *add_thread(struct perf_events_source *s, pid_t tid, pid_t pid,
                                     const char *comm)
 {
+    char name[PROCFS_COMM_MAX]; /* comm may point into the table, which may move */
+    snprintf(name, sizeof name, "%s", comm ? comm : "?");
     if (s->nthreads == s->threads_cap) {
         size_t cap = s->threads_cap ? s->threads_cap * 2 : 64;
         struct pe_thread *grown = realloc(s->threads, cap * sizeof *grown);
@@ -112,7 +114,7 @@ static struct pe_thread *add_thread(struct perf_events_source *s, pid_t tid, pid
     }
     struct pe_thread *t = &s->threads[s->nthreads++];
     *t = (struct pe_thread){.tid = tid, .pid = pid};
-    snprintf(t->comm, sizeof t->comm, "%s", comm ? comm : "?");
+    memcpy(t->comm, name, sizeof t->comm);
     return t;
 }
 
