@@ -99,6 +99,13 @@ void dumper_schedule(struct dumper *d, const struct dump_target *target);
 unsigned dumper_before_gone(struct dumper *d, pid_t pid, const uint64_t *ids, size_t n,
                             const char *reason, pid_t tid);
 
+/* The same moment for a source that cannot hold threads (perf), told
+ * after the fact: regions not dumped yet are not read (the address may
+ * hold another mapping by now) but reported as "skip" events saying why
+ * (reason as above), and forgotten. */
+void dumper_unheld_gone(struct dumper *d, pid_t pid, const uint64_t *ids, size_t n,
+                        const char *reason);
+
 /* Regions targets[0..n) are dumped now, with this reason ("threshold": the
  * memory cgroup nears its limit, and a process the OOM killer ends gets no
  * stop to be dumped at), holding no thread. A region whose dump is running

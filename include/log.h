@@ -15,6 +15,10 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "mmapwatch: warning: <message>\n" on stderr. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* "mmapwatch: <message>\n" on stderr, always: a fact about the run the
+ * user should know without -v (which event source follows the target). */
+void log_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* "mmapwatch: <message>\n" on stderr, only when verbose logging is on (-v). */
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -31,6 +31,14 @@ enum options_time_format {
     OPTIONS_TIME_EPOCH_US, /* 1764684187.123456, seconds since 1970 (-ttt) */
 };
 
+/* --source: which event source follows the targets (source.h). */
+enum options_source {
+    OPTIONS_SOURCE_AUTO,   /* attach: perf where it can, else ptrace; launch: ptrace */
+    OPTIONS_SOURCE_PTRACE, /* stops threads; can hold them for dumps */
+    OPTIONS_SOURCE_PERF,   /* perf_event tracepoints; never stops anyone, may lose */
+};
+#define OPTIONS_PERF_PAGES_MAX (1u << 16)
+
 /* Attach mode: -p, --comm or --match. */
 #define OPTIONS_ATTACH_MODE(o) ((o)->npids > 0 || (o)->ncomms > 0 || (o)->match_regex)
 
@@ -76,6 +84,11 @@ struct options {
     uint64_t cgroup_threshold;  /* bytes, when cgroup_threshold_pct is 0 */
     unsigned cgroup_threshold_pct; /* 1..100: percent of the cgroup's limit; 0 = bytes */
     bool dump_on_threshold;     /* --dump-on-threshold */
+
+    /* The event source (see source.h, perf_events_source.h). */
+    enum options_source source; /* --source perf|ptrace|auto (auto) */
+    unsigned perf_pages;        /* --perf-pages N: ring data pages per CPU, a power
+                                   of two; 0 = the perf source's default */
 };
 
 enum options_result {

@@ -60,6 +60,8 @@ struct summary_view {
     uint64_t malloc_growth;               /* gained by growth of malloc's heaps
                                              (the brk heap, glibc arena heaps) */
     uint64_t other_growth;                /* by growth of other reservations */
+    uint64_t lost;                        /* events the source dropped (lossy sources) */
+    bool lossy;                           /* the source may drop events: say how many */
     bool have_stacks;                     /* rows have call sites (-k) */
     uint64_t suggested_min_size;          /* 0: no suggestion */
     uint64_t suggested_for_size;          /* the size it is for: of the sizes mapped
@@ -87,6 +89,13 @@ void summary_add_growth(struct summary *s, uint64_t id, uint64_t len, bool mallo
 
 /* At the end: bytes of region id resident now (called once per piece). */
 void summary_add_resident(struct summary *s, uint64_t id, uint64_t bytes);
+
+/* The source dropped count events (count 0: an unknown number; the
+ * source is lossy either way). */
+void summary_add_lost(struct summary *s, uint64_t count);
+
+/* The source may drop events: the summary says how many it did, 0 too. */
+void summary_set_lossy(struct summary *s);
 
 /* A dump of region id was written. */
 void summary_add_dump(struct summary *s, uint64_t id);

@@ -706,6 +706,38 @@ unsigned dumper_before_gone(struct dumper *d, pid_t pid, const uint64_t *ids, si
     return holds;
 }
 
+void dumper_unheld_gone(struct dumper *d, pid_t pid, const uint64_t *ids, size_t n,
+                        const char *reason)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct job *job = find_job(d, ids[i], NULL);
+        if (!job || job->target.pid != pid || job->state != JOB_WAITING)
+            continue; /* dumped already, or its dump is running */
+        if (job->dumped || !d->cfg.on_unmap)
+            continue; /* as with a holding source: nothing more was promised */
+        /* The memory is most likely gone already (the source tells after
+         * the fact), and reading the address now could copy whatever was
+         * mapped there since: no read, a skip that says why. */
+        uint64_t start = job->target.addr, end = job->target.addr + job->target.len;
+        int prot;
+        pid_t reader;
+        d->cfg.region_extent(d->cfg.ctx, pid, job->target.id, job->target.tid, &start, &end,
+                             &prot, &reader);
+        char why[160];
+        snprintf(why, sizeof why,
+                 "%s before its dump: this source cannot hold the thread; --source ptrace "
+                 "can",
+                 strcmp(reason, "unmap") == 0 ? "unmapped"
+                 : strcmp(reason, "exec") == 0 ? "ended by exec"
+                                               : "ended by exit");
+        struct event_origin o;
+        origin_of(job, &o);
+        output_dump_skip(&o, start, end - start, why);
+        remove_job(d, job);
+    }
+    arm_timer(d);
+}
+
 size_t dumper_dump_now(struct dumper *d, const struct dump_target *targets, size_t n,
                        const char *reason)
 {

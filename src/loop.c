@@ -23,6 +23,8 @@
 #include "log.h"
 #include "model.h"
 #include "output.h"
+#include "perf_events_source.h"
+#include "perf_source.h"
 #include "ptrace_source.h"
 #include "summary.h"
 #include "target.h"
@@ -38,6 +40,7 @@
 struct loop {
     const struct options *opts;
     bool launch_mode;
+    char source_note[640];     /* which source and why: said at the first attach; "" once said */
     pid_t launched_pid;
     struct model *model;
     struct source source;      /* the one event source (source.h) */
@@ -206,6 +209,39 @@ static int setup_dumper(struct loop *l, int dump_dir_fd)
     return 0;
 }
 
+/* --source: attach mode takes perf where it can (the target never
+ * stops), ptrace otherwise (a sidecar with only SYS_PTRACE); launch mode
+ * keeps ptrace and its seccomp filter unless told. The choice made is said
+ * in one line, with how to make the other. */
+/* Picks the event source. Which one and why (auto in attach mode) goes to
+ * note, said once a target passes its checks: a pid that cannot be
+ * traced at all gets its one error line, nothing before it. */
+static const struct source_ops *choose_source(const struct options *opts, char *note,
+                                              size_t note_size)
+{
+    if (opts->source == OPTIONS_SOURCE_PTRACE)
+        return &PTRACE_SOURCE_OPS;
+    if (opts->source == OPTIONS_SOURCE_PERF)
+        return &PERF_EVENTS_SOURCE_OPS;
+    if (opts->command) {
+        log_info("following with ptrace and a seccomp filter (launch mode); --source perf "
+                 "never stops the command but cannot hold threads for dumps");
+        return &PTRACE_SOURCE_OPS;
+    }
+    char why[512] = "";
+    pid_t probe_pid = opts->npids ? opts->pids[0] : getpid();
+    if (perf_source_probe(probe_pid, why, sizeof why) < 0) {
+        snprintf(note, note_size,
+                 "following with ptrace (perf_event tracepoints cannot be used: %s); every "
+                 "map call stops its thread", why);
+        return &PTRACE_SOURCE_OPS;
+    }
+    snprintf(note, note_size,
+             "following with perf_event tracepoints (%s); --source ptrace to hold threads "
+             "for dumps", geteuid() == 0 ? "root" : "allowed here");
+    return &PERF_EVENTS_SOURCE_OPS;
+}
+
 struct loop *loop_new(const struct options *opts, int dump_dir_fd)
 {
     struct loop *l = calloc(1, sizeof *l);
@@ -217,7 +253,7 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
     }
     l->opts = opts;
     l->launch_mode = opts->command != NULL;
-    l->source.ops = &PTRACE_SOURCE_OPS; /* the one source there is today */
+    l->source.ops = choose_source(opts, l->source_note, sizeof l->source_note);
     l->epoll_fd = l->signal_fd = l->duration_fd = l->cgroup_fd = -1;
     bool failed = false;
     if ((opts->stack && !(l->unwinder = unwinder_new(opts->stack_depth))) ||
@@ -253,7 +289,15 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
     /* The source before any thread of ours (the dump worker, the cgroup
      * watch) exists: the signals it reads must be blocked in all. */
     struct event_sink sink = {.event = to_model, .ctx = l};
-    if (!(l->source.src = ptrace_source_new(&sink)))
+    if (l->source.ops == &PERF_EVENTS_SOURCE_OPS) {
+        struct perf_events_options po = {.min_size = opts->min_size, .stacks = opts->stack,
+                                         .ring_pages = opts->perf_pages};
+        l->source.src = perf_events_source_new(&sink, &po);
+        summary_set_lossy(l->summary);
+    } else {
+        l->source.src = ptrace_source_new(&sink);
+    }
+    if (!l->source.src)
         goto fail;
     int source_fds[4];
     size_t nsource = l->source.ops->fds(l->source.src, source_fds, 4);
@@ -314,6 +358,10 @@ int loop_attach(struct loop *l, pid_t pid)
 {
     if (target_check_attachable(pid) < 0) /* a kernel thread, a zombie, ourselves: said */
         return -1;
+    if (l->source_note[0]) {
+        log_note("%s", l->source_note);
+        l->source_note[0] = '\0';
+    }
     if (cgroup_report_prepare(l->cgroup, pid) < 0)
         return -1; /* before any seize: the target stays untouched */
     if (l->source.ops->attach(l->source.src, pid) < 0) {

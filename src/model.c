@@ -150,14 +150,14 @@ static int collect_id(const struct region *r, void *ctx)
     return 0;
 }
 
-/* The hook for a source that cannot hold threads (perf): the dumps asked
- * for race the unmap. The dumper reads what is still there; what is not
- * is reported by the dump (an error or skip event naming the region), so
- * nothing goes unsaid. Returns the holds to reply: none. */
+/* The hook for a source that cannot hold threads (perf): it tells of the
+ * unmap after the fact, so a region not dumped yet cannot be any more;
+ * the dumper says so with a skip event naming the region, so nothing goes
+ * unsaid. Returns the holds to reply: none. */
 static unsigned model_unheld_gone(struct model *m, pid_t pid, const uint64_t *ids, size_t n,
                                   const char *reason)
 {
-    dumper_before_gone(m->dumper, pid, ids, n, reason, 0);
+    dumper_unheld_gone(m->dumper, pid, ids, n, reason);
     return 0;
 }
 
@@ -257,15 +257,36 @@ static void on_call_enter(struct model *m, struct task *task, const struct event
                     call.len >= m->cfg.min_size;
     uint64_t brk_end;
     if (call.kind == MAP_CALL_BRK && call.addr &&
-        growth_brk_end(task->as->growth, &brk_end) && call.addr < brk_end) {
+        growth_brk_end(task->as->growth, &brk_end) && call.addr < brk_end && m->cfg.can_hold) {
         /* The heap shrinks: what was reported above its new end goes. */
         reply->holds = hold_for_dumps(m, task, decode_page_align(call.addr),
                                       decode_page_align(brk_end), "unmap");
-    } else if (call.kind == MAP_CALL_MUNMAP || call.kind == MAP_CALL_MREMAP || replaces) {
+    } else if ((call.kind == MAP_CALL_MUNMAP || call.kind == MAP_CALL_MREMAP || replaces) &&
+               m->cfg.can_hold) {
         uint64_t end = call.addr + decode_page_align(call.len);
         reply->holds = hold_for_dumps(m, task, call.addr, end < call.addr ? UINT64_MAX : end,
                                       "unmap");
     }
+    /* A source that cannot hold: see unheld_unmap, after the call. */
+}
+
+static int find_id(const struct region *r, void *ctx)
+{
+    return r->id == *(const uint64_t *)ctx;
+}
+
+/* A source that cannot hold tells of an unmap after the fact: the regions
+ * of ids the call ended entirely (a piece left, or a region moved by
+ * mremap, is still dumped when due) can no longer be dumped, which the
+ * dumper says (model_unheld_gone). */
+static void unheld_unmap(struct model *m, struct task *task, struct id_list *list)
+{
+    size_t gone = 0;
+    for (size_t i = 0; i < list->n; i++)
+        if (!region_set_foreach(task->as->regions, find_id, &list->ids[i]))
+            list->ids[gone++] = list->ids[i];
+    if (gone)
+        model_unheld_gone(m, task->as->owner, list->ids, gone, "unmap");
 }
 
 static void on_call_done(struct model *m, struct task *task, const struct event *e)
@@ -283,7 +304,20 @@ static void on_call_done(struct model *m, struct task *task, const struct event 
             .comm = e->comm,
             .stack = e->stack,
         };
+        struct id_list ended = {0};
+        bool unheld = !m->cfg.can_hold && m->dumper && !call.failed &&
+                      (call.kind == MAP_CALL_MUNMAP || call.kind == MAP_CALL_MREMAP ||
+                       (call.kind == MAP_CALL_MMAP && (call.flags & MAP_FIXED)));
+        if (unheld) {
+            uint64_t end = call.addr + decode_page_align(call.len);
+            ended.start = call.addr;
+            ended.end = end < call.addr ? UINT64_MAX : end;
+            region_set_foreach_in(task->as->regions, ended.start, ended.end, collect_id, &ended);
+        }
         track_map_call(&m->policy, task, &call, &when);
+        if (ended.n)
+            unheld_unmap(m, task, &ended);
+        free(ended.ids);
     }
     *c = (struct in_flight){0};
 }
@@ -335,6 +369,11 @@ static void on_exec(struct model *m, struct task *task, const struct event *e)
     }
     task->call = (struct in_flight){0};
     struct addr_space *old = task->as;
+    /* A holding source caught this at the exec's entry; one that cannot
+     * hold sees no entry (it tells only that the program changed): the
+     * regions not dumped yet are said to be lost here. */
+    if (!m->cfg.can_hold && old->owner == task->pid)
+        hold_for_dumps(m, task, 0, UINT64_MAX, "exec");
     unsigned long ended = old->owner == task->pid ? region_set_count(old->regions) : 0;
     struct addr_space *fresh = addr_space_new(m->tasks, task->pid);
     if (fresh) {
@@ -557,6 +596,7 @@ static void on_lost(struct model *m, const struct event *e)
     task_foreach(m->tasks, void_call, &ls);
     struct uncertain_scan us = {.pid = e->pid};
     addr_space_foreach(m->tasks, mark_space, &us);
+    summary_add_lost(m->cfg.summary, e->lost.count);
     struct event_origin origin;
     origin_of(m, e, e->pid, e->tid, &origin);
     output_lost(&origin, e->lost.count, e->lost.to_ns - e->lost.from_ns, ls.voided, us.regions);

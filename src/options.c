@@ -40,6 +40,8 @@ enum {
     OPT_CGROUP_THRESHOLD,
     OPT_DUMP_ON_THRESHOLD,
     OPT_MAX_SIZE,
+    OPT_SOURCE,
+    OPT_PERF_PAGES,
 };
 
 static const struct option long_options[] = {
@@ -68,6 +70,8 @@ static const struct option long_options[] = {
     {"wait", no_argument, NULL, OPT_WAIT},
     {"cgroup-threshold", required_argument, NULL, OPT_CGROUP_THRESHOLD},
     {"dump-on-threshold", no_argument, NULL, OPT_DUMP_ON_THRESHOLD},
+    {"source", required_argument, NULL, OPT_SOURCE},
+    {"perf-pages", required_argument, NULL, OPT_PERF_PAGES},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -144,6 +148,19 @@ static void print_usage(FILE *out)
         "  -c, --summary        at the end, a table of reported mmaps by call site\n"
         "                       and thread, and a histogram of their sizes\n"
         "                       (default: off)\n"
+        "\n"
+        "EVENT SOURCE\n"
+        "      --source perf|ptrace|auto  how threads are followed: perf reads the\n"
+        "                       kernel's syscall tracepoints and never stops the\n"
+        "                       target (it may lose events, said as \"lost\", and\n"
+        "                       cannot hold a thread to dump a region before its\n"
+        "                       unmap); ptrace stops each thread at its map calls\n"
+        "                       and can hold it (default: auto, perf in attach\n"
+        "                       mode where it can, else ptrace; ptrace in launch\n"
+        "                       mode)\n"
+        "      --perf-pages N   perf ring buffer pages per CPU, a power of two;\n"
+        "                       raise it when events are lost (default: 128,\n"
+        "                       1024 with -k)\n"
         "\n"
         "MEMORY CGROUP\n"
         "      --cgroup-threshold SIZE|PCT  report when the target's memory cgroup\n"
@@ -653,6 +670,31 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
         case OPT_DUMP_ON_THRESHOLD:
             opts->dump_on_threshold = true;
             break;
+        case OPT_SOURCE:
+            if (strcmp(optarg, "perf") == 0) {
+                opts->source = OPTIONS_SOURCE_PERF;
+            } else if (strcmp(optarg, "ptrace") == 0) {
+                opts->source = OPTIONS_SOURCE_PTRACE;
+            } else if (strcmp(optarg, "auto") == 0) {
+                opts->source = OPTIONS_SOURCE_AUTO;
+            } else {
+                log_error("invalid value '%s' for --source: use perf, ptrace or auto", optarg);
+                return OPTIONS_USAGE_ERROR;
+            }
+            break;
+        case OPT_PERF_PAGES: {
+            uint64_t pages;
+            if (!count_option(optarg, "--perf-pages", "page count", 1, OPTIONS_PERF_PAGES_MAX,
+                              &pages))
+                return OPTIONS_USAGE_ERROR;
+            if (pages & (pages - 1)) {
+                log_error("invalid page count '%s' for --perf-pages: use a power of two, "
+                          "such as 256 or 1024", optarg);
+                return OPTIONS_USAGE_ERROR;
+            }
+            opts->perf_pages = (unsigned)pages;
+            break;
+        }
         case 'h':
             print_usage(stdout);
             fflush(stdout);

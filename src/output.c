@@ -457,6 +457,8 @@ static void text_summary(const struct summary_view *v)
     tprintf("summary: %" PRIu64 " reported mmap%s, %s, %s still mapped, %" PRIu64 " dump%s",
             mmaps, mmaps == 1 ? "" : "s", format_size(v->bytes - grown, a, sizeof a),
             format_size(v->mapped, b, sizeof b), v->dumps, v->dumps == 1 ? "" : "s");
+    if (v->lossy)
+        tprintf(", %" PRIu64 " event%s lost", v->lost, v->lost == 1 ? "" : "s");
     text_emit();
     if (v->growths) {
         tprintf("  growth in place: %" PRIu64 " step%s, malloc heaps grew by %s, other "
@@ -744,6 +746,8 @@ static void json_summary(struct json_line *j, const struct summary_view *v)
     json_add_uint(j, "growths", v->growths);
     json_add_uint(j, "mapped", v->mapped);
     json_add_uint(j, "dumps", v->dumps);
+    if (v->lossy)
+        json_add_uint(j, "lost", v->lost);
     json_add_uint(j, "gained", v->gained);
     json_add_uint(j, "resident", v->resident);
     json_add_uint(j, "malloc_growth", v->malloc_growth);

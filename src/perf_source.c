@@ -54,6 +54,9 @@ static const struct tp_spec {
     {"syscalls/sys_exit_brk", TP_EXIT, false, false},
     {"syscalls/sys_enter_execve", TP_ENTER, true, false},
     {"syscalls/sys_enter_execveat", TP_ENTER, true, false},
+    /* the exit status of a process reaped before its last exit record is
+     * read (a parent waiting for it) */
+    {"syscalls/sys_enter_exit_group", TP_ENTER, false, false},
 };
 #define NTP (sizeof TRACEPOINTS / sizeof TRACEPOINTS[0])
 
@@ -459,6 +462,11 @@ static int scan_one(pid_t tid, void *ctx)
             return 1;
         }
         sc->added++;
+    } else {
+        /* Gone before its events were open: if it made a successor
+         * first, that one is not covered by inheritance either, and only
+         * another pass finds it. */
+        sc->added++;
     }
     return 0;
 }
@@ -536,6 +544,13 @@ static int check_fd_limit(struct perf_source *s, pid_t pid, char *why, size_t si
     if (threads < 0)
         return 0; /* said by the attach itself */
     uint64_t need = s->nfds + (uint64_t)threads * s->ncpus * s->ntps + 64;
+    if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
+        /* With CAP_SYS_RESOURCE the hard limit may be raised (up to
+         * fs.nr_open); without, this fails and the reason below stands. */
+        struct rlimit more = {.rlim_cur = need * 2, .rlim_max = need * 2};
+        if (setrlimit(RLIMIT_NOFILE, &more) == 0)
+            rl = more;
+    }
     if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
         snprintf(why, size,
                  "following %d threads on %u CPUs needs %" PRIu64 " file descriptors "

@@ -30,6 +30,8 @@ struct summary {
     struct summary_bucket buckets[64];
     bool have_stacks;
     uint64_t malloc_growth, other_growth;
+    uint64_t lost;
+    bool lossy;
 
     /* summary_view's results */
     struct summary_row *sorted_rows;
@@ -270,6 +272,20 @@ static struct summary_row *row_of_region(struct summary *s, uint64_t id)
     return &s->rows[s->row_of[id] - 1].row;
 }
 
+void summary_add_lost(struct summary *s, uint64_t count)
+{
+    if (!s)
+        return;
+    s->lost += count;
+    s->lossy = true;
+}
+
+void summary_set_lossy(struct summary *s)
+{
+    if (s)
+        s->lossy = true;
+}
+
 void summary_add_dump(struct summary *s, uint64_t id)
 {
     struct summary_row *r = row_of_region(s, id);
@@ -314,6 +330,8 @@ const struct summary_view *summary_view(struct summary *s)
 {
     struct summary_view *v = &s->view;
     memset(v, 0, sizeof *v);
+    v->lost = s->lost;
+    v->lossy = s->lossy;
     free(s->sorted_rows);
     s->sorted_rows = calloc(s->nrows ? s->nrows : 1, sizeof *s->sorted_rows);
     if (s->sorted_rows) {

@@ -45,10 +45,30 @@ def tmpdir():
     return d.name
 
 
+# The event source a tracing run uses unless the test names one: ptrace,
+# whose guarantees (holds for dumps, nothing lost) the older tests assert.
+# mmapwatch's own default (--source auto) picks perf in attach mode where
+# it can; tests of the perf source pass --source perf (or auto) themselves.
+DEFAULT_SOURCE = ("--source", "ptrace")
+_SUBCOMMANDS = {"maps", "read", "report"}
+_NO_TRACING = {"-h", "--help", "-V", "--version"}
+
+
+def with_source(argv):
+    """argv of a tracing run of mmapwatch with DEFAULT_SOURCE added when it
+    names no --source; anything else unchanged."""
+    argv = list(argv)
+    if (not argv or argv[0] != MMAPWATCH or len(argv) < 2 or argv[1] in _SUBCOMMANDS
+            or any(a == "--source" or a.startswith("--source=") or a in _NO_TRACING
+                   for a in argv[1:])):
+        return argv
+    return [argv[0], *DEFAULT_SOURCE, *argv[1:]]
+
+
 def spawn(argv, **kw):
     """Popen that cleanup() will kill if the test leaves it running."""
     kw.setdefault("stdin", subprocess.DEVNULL)
-    p = subprocess.Popen(argv, **kw)
+    p = subprocess.Popen(with_source(argv), **kw)
     _procs.append(p)
     return p
 
@@ -107,7 +127,7 @@ def run_launch(command, *opts, timeout=None, env=None):
     """mmapwatch --json -o FILE [opts] -- command; returns (rc, events, stderr)."""
     out = os.path.join(tmpdir(), "events.jsonl")
     argv = [MMAPWATCH, "--json", "-o", out, *opts, "--", *command]
-    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    p = subprocess.run(with_source(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True, timeout=timeout or WAIT_S * 4, env=env)
     return p.returncode, read_events(out), p.stderr
 
@@ -226,7 +246,7 @@ def check_event_fields(events):
 def run_mmapwatch(args, timeout=None, **kw):
     """mmapwatch ARGS (no options added); CompletedProcess with text output."""
     kw.setdefault("stdin", subprocess.DEVNULL)
-    return subprocess.run([MMAPWATCH, *args], stdout=subprocess.PIPE,
+    return subprocess.run(with_source([MMAPWATCH, *args]), stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True,
                           timeout=timeout or WAIT_S * 4, **kw)
 
@@ -412,3 +432,40 @@ def finish_attach_many(p, timeout=None):
     out = b"".join(p.drained["out"]).decode()
     p.events.extend(parse_events(p.stream.reader.rest() + out))
     return p.returncode, p.events, b"".join(p.drained["err"]).decode()
+
+
+# ---------------------------------------------------------------- the perf source
+
+PERFDRV = os.environ.get("PERFDRV") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "release", "tests", "perfdrv")
+PERF = ("--source", "perf")
+
+
+def require_perf():
+    """Skips when this machine cannot open syscall tracepoints at all."""
+    p = subprocess.run([PERFDRV, "--probe", str(os.getpid())], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=WAIT_S)
+    if p.returncode != 0:
+        why = json.loads(p.stdout)["why"] if p.stdout.strip() else p.stderr.strip()
+        raise Skip(f"perf_event_open of syscall tracepoints is not allowed here: {why}")
+
+
+def perf_twin(fn):
+    """The test fn again with the perf source (--source perf wherever the
+    test names no source): the parametrised run of a tracing test."""
+    def twin():
+        global DEFAULT_SOURCE
+        require_perf()
+        saved, DEFAULT_SOURCE = DEFAULT_SOURCE, PERF
+        try:
+            fn()
+        finally:
+            DEFAULT_SOURCE = saved
+    twin.__doc__ = fn.__doc__
+    return twin
+
+
+def add_perf_twins(namespace, names):
+    """Defines NAME_perf = perf_twin(NAME) in a test module for each name."""
+    for name in names:
+        namespace[name + "_perf"] = perf_twin(namespace[name])

@@ -1357,3 +1357,70 @@ def test_small_map_fixed_is_a_commit():
         assert ev["reason"] == "exit", f"{mode}: the commit dumped A early: {ev}"
         check_dump(w, ev, a, "exit")
         check_dir(w)
+
+
+# --------------------------------------------------------------------------
+# the perf source: dumps after --delay as with ptrace; no holds, so what
+# went before its dump is a skip event that says why, never silence
+
+
+UNHELD = "this source cannot hold the thread; --source ptrace can"
+
+
+def test_perf_unmap_before_dump_is_a_skip():
+    """--source perf, --delay 1h: the region unmapped right after its mmap
+    cannot be dumped (the thread was not held): one skip event naming it and
+    the reason, no dump; the region still mapped at exit likewise (reason:
+    ended by exit). Nothing is read from the addresses afterwards."""
+    harness.require_perf()
+    w, r, keep, mmap, munmap = _unmap_right_after_mmap("attach", *harness.PERF)
+    assert w.of("dump") == [] and w.of("error") == [], w.of("dump") + w.of("error")
+    skip = one_dump(w, r, kinds=("skip", "dump"))
+    assert skip["event"] == "skip" and skip["reason"] == f"unmapped before its dump: {UNHELD}", skip
+    before(w, mmap, skip)
+    skip = one_dump(w, keep, kinds=("skip", "dump"))
+    assert skip["event"] == "skip" and skip["reason"] == f"ended by exit before its dump: {UNHELD}", \
+        skip
+    check_dir(w)
+
+
+def test_perf_delayed_dump_without_a_stop():
+    """--source perf, --delay 0: a region is dumped by process_vm_readv with
+    no stop (reason delay), and is no skip at the exit after its dump."""
+    harness.require_perf()
+    w = Watch("attach", "--delay", "0", *harness.PERF)
+    r = w.map(0, 8 * PAGE)
+    w.fill(0, 0, 8 * PAGE, 5)
+    ev = w.wait_dump(r.addr)
+    assert ev["reason"] == "delay", ev
+    check_dump(w, ev, r, "delay")
+    w.send("exit", 0)
+    w.finish()
+    assert [e for e in w.of("skip") if hexaddr(e["addr"]) == r.addr] == [], w.of("skip")
+    check_dir(w)
+
+
+def test_perf_partial_unmap_keeps_the_dump():
+    """--source perf, --delay 1h: the middle of a region is unmapped (not
+    a skip: the rest is still there); at SIGINT its pending dump is made:
+    the hull, the middle as holes, the rest byte-exact."""
+    harness.require_perf()
+    w = Watch("attach", "--delay", HOUR, *harness.PERF)
+    r = w.map(0, 64 * PAGE)
+    w.fill(0, 0, 64 * PAGE, 19)
+    w.cmd("unmap", 0, 16 * PAGE, 16 * PAGE)
+    for p in range(16, 32):
+        del r.pagedata[p]
+    w.wait_event(lambda e: e["event"] == "munmap" and hexaddr(e["addr"]) == r.addr + 16 * PAGE,
+                 "the munmap event")
+    os.kill(w.proc.pid, signal.SIGINT)
+    w.wait_event(lambda e: e["event"] == "detach", "the detach event")
+    w.send("exit", 0)
+    w.finish()
+    assert [e for e in w.of("skip") if hexaddr(e["addr"]) == r.addr] == [], w.of("skip")
+    evs = w.of("dump", addr=r.addr)
+    seen = [(e["event"], e.get("addr")) for e in w.events]
+    assert len(evs) == 1, f"the partly unmapped region got {len(evs)} dumps: {evs}; {seen}"
+    meta = check_dump(w, evs[0], r, "delay")
+    assert meta["holes"] == [[16 * PAGE, 32 * PAGE]]
+    check_dir(w)

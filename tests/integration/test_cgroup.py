@@ -570,9 +570,9 @@ def test_cgroup_pct_without_limit():
     with memory_cgroup(version) as cg:
         g = Grower(cg)
         cg.add(g.pid)
-        r = subprocess.run([MMAPWATCH, "--json", "-o", "-", "--cgroup-threshold", "90%",
-                            "-p", str(g.pid)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, timeout=WAIT_S)
+        argv = [MMAPWATCH, "--json", "-o", "-", "--cgroup-threshold", "90%", "-p", str(g.pid)]
+        r = subprocess.run(harness.with_source(argv), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=WAIT_S)
         assert r.returncode == 1, (r.returncode, r.stderr)
         lines = r.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("mmapwatch: "), lines

@@ -148,7 +148,7 @@ def test_help():
             line = re.search(rf"^\s+{prefix}{re.escape(form)}(?![\w-])(.*)$", text, re.M)
             assert line, f"{flag}: option {form!r} is not listed at the start of a line"
             if takes_arg and name not in ("strings",):
-                assert re.match(r"\s+[A-Z|%]+", line.group(1)), \
+                assert re.match(r"\s+([A-Z|%]+|[a-z]+(\|[a-z]+)+)(\s|$)", line.group(1)), \
                     f"{flag}: --{name} takes an argument but its line names none: {line.group(0)!r}"
         known = {name for name, _, _ in opts}
         # Lines about the subcommands (mmapwatch maps|read|report ...) name
@@ -258,13 +258,35 @@ def test_permission_denied():
         raise harness.Skip("setpriv (util-linux) is not installed")
     p, pid = waiting_target()
     r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                        binary_for_others(), "--no-dump", "-p", str(pid)],
+                        binary_for_others(), "--source", "ptrace", "--no-dump", "-p", str(pid)],
                        stdin=subprocess.DEVNULL, capture_output=True, text=True,
                        timeout=harness.WAIT_S, cwd="/")
     assert r.returncode == 1, f"exit {r.returncode}, expected 1; stderr={r.stderr!r}"
     line = one_line(r.stderr, "permission denied")
     assert mentions(line, pid), f"the line does not name pid {pid}: {line!r}"
     assert "CAP_SYS_PTRACE" in line, f"the line does not say what to do: {line!r}"
+    assert_untouched(p, pid)
+    release(p)
+
+
+def test_source_auto_falls_back_to_ptrace():
+    """--source auto (the default) as a user who may not open tracepoints:
+    one note says ptrace is used and why, then ptrace's own error."""
+    if os.geteuid() != 0:
+        raise harness.Skip("needs root, to run mmapwatch as another user against a root process")
+    if not shutil.which("setpriv"):
+        raise harness.Skip("setpriv (util-linux) is not installed")
+    p, pid = waiting_target()
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        binary_for_others(), "--no-dump", "-p", str(pid)],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=harness.WAIT_S, cwd="/")
+    assert r.returncode == 1, f"exit {r.returncode}, expected 1; stderr={r.stderr!r}"
+    lines = r.stderr.splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("mmapwatch: following with ptrace (perf_event tracepoints "
+                               "cannot be used: "), lines
+    assert "CAP_SYS_PTRACE" in lines[1], lines
     assert_untouched(p, pid)
     release(p)
 

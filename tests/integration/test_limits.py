@@ -62,8 +62,11 @@ def test_out_of_fds_attach():
     none kept per thread."""
     truth = os.path.join(tmpdir(), "truth")
     fx, pid = harness.start_fixture([fixture("fd_threads"), "-w", truth, str(NTHREADS)])
-    w = spawn(["prlimit", f"--nofile={NOFILE}:{NOFILE}", MMAPWATCH, "--json", "--no-dump",
-               "-o", "-", "-p", str(pid)],
+    # --source ptrace: the descriptors kept per thread are the ptrace
+    # source's question (the perf source needs threads x CPUs x tracepoints
+    # and says so when it cannot have them).
+    w = spawn(["prlimit", f"--nofile={NOFILE}:{NOFILE}", MMAPWATCH, "--source", "ptrace",
+               "--json", "--no-dump", "-o", "-", "-p", str(pid)],
               stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
     stream = EventReader(w.stdout, explain=lambda: f"rc={w.poll()}")
     stream.wait_attached([pid])

@@ -131,8 +131,9 @@ def demo_run():
     work = tmpdir()
     events_path = os.path.join(work, "events.jsonl")
     dumps = os.path.join(work, "dumps")
-    p = subprocess.run([MMAPWATCH, "--json", "-o", events_path, "-m", "16M", "-k", "--strings",
-                        "--dump-dir", dumps, "--", fixture("demo_arenas")],
+    argv = [MMAPWATCH, "--json", "-o", events_path, "-m", "16M", "-k", "--strings",
+            "--dump-dir", dumps, "--", fixture("demo_arenas")]
+    p = subprocess.run(harness.with_source(argv),
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                        timeout=harness.WAIT_S * 2)
     assert p.returncode == 0, f"demo run exited {p.returncode}: {p.stderr}"

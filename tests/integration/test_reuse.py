@@ -24,11 +24,16 @@ def keys(records, kind):
                    if r.get("kind", r.get("event")) == kind and r["len"] == LEN)
 
 
-def compare(events, truth):
+def compare(events, truth, threads=THREADS):
+    # A lossy source (perf) may miss calls, never silently: only as many as
+    # its "lost" events say. Nothing may be added or given the wrong thread.
+    lost = sum(e["count"] for e in harness.events_of(events, "lost"))
     for kind in ("mmap", "munmap"):
         want, got = keys(truth, kind), keys(events, kind)
-        assert sum(want.values()) == THREADS * ITERATIONS, f"fixture wrote {sum(want.values())} {kind}s"
+        assert sum(want.values()) == threads * ITERATIONS, f"fixture wrote {sum(want.values())} {kind}s"
         missing, extra = want - got, got - want
+        if lost and not extra and sum(missing.values()) <= lost:
+            continue
         assert not missing and not extra, (
             f"{kind}: {sum(missing.values())} of {sum(want.values())} missing, "
             f"{sum(extra.values())} extra; e.g. missing {list(missing)[:3]}, extra {list(extra)[:3]}")
@@ -43,15 +48,25 @@ def test_reuse_storm_launch():
     assert "unmap was not seen" not in err, err
 
 
-def test_reuse_storm_attach():
+def test_reuse_storm_attach(threads=THREADS, *more_opts):
     truth = os.path.join(tmpdir(), "truth")
-    p, pid = start_fixture([fixture("reuse_storm"), "-w", str(THREADS), str(ITERATIONS),
+    p, pid = start_fixture([fixture("reuse_storm"), "-w", str(threads), str(ITERATIONS),
                             str(LEN), truth])
-    w = harness.start_attach_many([pid], *OPTS)
+    w = harness.start_attach_many([pid], *OPTS, *more_opts)
     send_go(p)
     # Events are read while the storm runs: a full pipe would stop it.
     rc, events, err = harness.finish_attach_many(w)
     wait_fixture(p, 0)
     assert rc == 0, f"mmapwatch exited {rc}; stderr={err!r}"
-    compare(events, read_truth(truth))
+    compare(events, read_truth(truth), threads)
     assert "unmap was not seen" not in err, err
+
+
+# The model's address-reuse rule with records delivered in time order
+# across per-CPU rings (between threads, out of the order ptrace gives).
+# Attached, the perf source opens threads x CPUs x tracepoints descriptors:
+# 500 threads stay within a 20,000-descriptor limit on 2 CPUs (1,000 need
+# ~30,000: mmapwatch says so and fails the attach).
+harness.add_perf_twins(globals(), ["test_reuse_storm_launch"])
+test_reuse_storm_attach_perf = harness.perf_twin(
+    lambda: test_reuse_storm_attach(min(THREADS, 500), "--perf-pages", "1024"))

@@ -742,3 +742,21 @@ def test_remap_fixed_text_form():
     with open(out, encoding="utf-8") as f:
         plain = [l for l in f.read().splitlines() if "MREMAP_MAYMOVE) = " in l]
     assert plain, "no mremap(MREMAP_MAYMOVE) line"
+
+
+# --------------------------------------------------------------------------
+# the same truth through the perf source (--source perf): same events,
+# fields and thread names. Launch mode too: the command is started paused
+# and let go once followed. Not the vfork tests: perf records do not say
+# whether a child shares its parent's memory, and a vfork child has exec'd
+# before its record is read, so its exec is counted as ending a copy of
+# the parent's regions (docs/mmapwatch.1, EVENT SOURCES).
+
+harness.add_perf_twins(globals(), [
+    "test_threads_fork_launch", "test_threads_fork_attach", "test_attach_many_threads",
+    "test_attach_during_thread_churn", "test_min_size_launch", "test_min_size_attach",
+    "test_lifecycle_launch", "test_lifecycle_attach", "test_lifecycle_attach_min_size",
+    "test_exec_non_leader_launch", "test_exec_non_leader_attach",
+    "test_exec_after_leader_exit_attach", "test_exec_regions_ended", "test_exit_status_launch",
+    "test_exit_status_attach", "test_failed_launch", "test_failed_attach",
+])

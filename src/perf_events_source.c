@@ -1,0 +1,711 @@
+/*
+ * perf_events_source: the perf_event reader behind source_ops. See
+ * include/perf_events_source.h.
+ */
+#include "perf_events_source.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/perf_event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "perf_source.h"
+#include "procfs.h"
+#include "syscalls.h"
+
+#define KCMP_VM_TYPE 1 /* linux/kcmp.h KCMP_VM */
+
+/* PIDFD_GET_INFO (Linux 6.15): the exit status of a reaped process to
+ * anyone holding its pidfd. Declared here: older headers lack it. */
+struct pidfd_exit_info {
+    uint64_t mask, cgroupid;
+    uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+    int32_t exit_code;
+};
+#define PIDFD_INFO_EXIT_BIT (1ULL << 3)
+#define PIDFD_GET_INFO_CMD _IOWR(0xFF, 11, struct pidfd_exit_info)
+
+/* Ticks of the drain timer between looks in /proc for threads whose exit
+ * record a loss took. */
+#define LIVENESS_TICKS 50
+
+struct pe_thread {
+    pid_t tid, pid;
+    char comm[PROCFS_COMM_MAX];
+    bool missing; /* not in /proc at the last look */
+};
+
+struct pe_proc {
+    pid_t pid;
+    int pidfd;    /* for the exit status once reaped; -1 */
+    bool exit_called; /* exit_group seen: */
+    int exit_status;  /* its wait status, should no better source be left */
+};
+
+struct perf_events_source {
+    struct event_sink sink;
+    struct perf_events_options opt;
+    struct perf_source *reader;  /* NULL until the first attach */
+    bool rings_polled;
+    int epoll_fd, timer_fd;
+    struct pe_thread *threads;
+    size_t nthreads, threads_cap;
+    struct pe_proc *procs;
+    size_t nprocs, procs_cap;
+    pid_t launched;
+    bool launched_reaped;
+    int launched_status;
+    unsigned ticks;
+    unsigned served;             /* events handed on in this serve */
+    uint64_t events, lost, exits_found_in_proc, unknown_status;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void send(struct perf_events_source *s, const struct event *e)
+{
+    struct model_reply reply;
+    s->sink.event(s->sink.ctx, e, &reply); /* holds cannot be kept: caps say so */
+    s->served++;
+    s->events++;
+}
+
+/* ---- threads and processes ---------------------------------------------------- */
+
+static struct pe_thread *thread_of(struct perf_events_source *s, pid_t tid)
+{
+    for (size_t i = 0; i < s->nthreads; i++)
+        if (s->threads[i].tid == tid)
+            return &s->threads[i];
+    return NULL;
+}
+
+static struct pe_thread *add_thread(struct perf_events_source *s, pid_t tid, pid_t pid,
+                                    const char *comm)
+{
+    char name[PROCFS_COMM_MAX]; /* comm may point into the table, which may move */
+    snprintf(name, sizeof name, "%s", comm ? comm : "?");
+    if (s->nthreads == s->threads_cap) {
+        size_t cap = s->threads_cap ? s->threads_cap * 2 : 64;
+        struct pe_thread *grown = realloc(s->threads, cap * sizeof *grown);
+        if (!grown) {
+            log_error("out of memory following thread %d", (int)tid);
+            return NULL;
+        }
+        s->threads = grown;
+        s->threads_cap = cap;
+    }
+    struct pe_thread *t = &s->threads[s->nthreads++];
+    *t = (struct pe_thread){.tid = tid, .pid = pid};
+    memcpy(t->comm, name, sizeof t->comm);
+    return t;
+}
+
+static void remove_thread(struct perf_events_source *s, struct pe_thread *t)
+{
+    *t = s->threads[--s->nthreads];
+}
+
+static size_t threads_of(const struct perf_events_source *s, pid_t pid)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->nthreads; i++)
+        n += s->threads[i].pid == pid;
+    return n;
+}
+
+static struct pe_proc *proc_of(struct perf_events_source *s, pid_t pid)
+{
+    for (size_t i = 0; i < s->nprocs; i++)
+        if (s->procs[i].pid == pid)
+            return &s->procs[i];
+    return NULL;
+}
+
+static void add_proc(struct perf_events_source *s, pid_t pid)
+{
+    if (proc_of(s, pid))
+        return;
+    if (s->nprocs == s->procs_cap) {
+        size_t cap = s->procs_cap ? s->procs_cap * 2 : 8;
+        struct pe_proc *grown = realloc(s->procs, cap * sizeof *grown);
+        if (!grown) {
+            log_error("out of memory following process %d", (int)pid);
+            return;
+        }
+        s->procs = grown;
+        s->procs_cap = cap;
+    }
+    /* Opened while it lives: its exit status can be asked for after it is
+     * reaped (by its parent, not us). */
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    s->procs[s->nprocs++] = (struct pe_proc){.pid = pid, .pidfd = fd};
+}
+
+/* The wait status of process pid, which has no thread left: ours to reap
+ * when we launched it; otherwise read while it is a zombie (the field
+ * /proc/PID/stat ends with), or through its pidfd once reaped. */
+static int exit_status_of(struct perf_events_source *s, const struct pe_proc *p)
+{
+    if (p->pid == s->launched && !s->launched_reaped) {
+        int status = 0;
+        pid_t r;
+        while ((r = waitpid(p->pid, &status, 0)) < 0 && errno == EINTR)
+            ;
+        if (r == p->pid) {
+            s->launched_reaped = true;
+            s->launched_status = status;
+            return status;
+        }
+    }
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)p->pid);
+    ssize_t n = procfs_read_file(path, buf, sizeof buf);
+    const char *close_paren = n > 0 ? strrchr(buf, ')') : NULL;
+    if (close_paren && (close_paren[2] == 'Z' || close_paren[2] == 'X')) {
+        const char *last = strrchr(buf, ' ');
+        if (last)
+            return (int)strtol(last + 1, NULL, 10);
+    }
+    if (p->pidfd >= 0) {
+        struct pidfd_exit_info info = {.mask = PIDFD_INFO_EXIT_BIT};
+        if (ioctl(p->pidfd, PIDFD_GET_INFO_CMD, &info) == 0 && (info.mask & PIDFD_INFO_EXIT_BIT))
+            return info.exit_code;
+    }
+    if (p->exit_called)
+        return p->exit_status; /* a fatal signal after it would not show */
+    s->unknown_status++;
+    log_warn("the exit status of process %d cannot be read (reaped before it could be): "
+             "reported as 0", (int)p->pid);
+    return 0;
+}
+
+/* Thread t is gone: its exit and gone events; its process's gone when it
+ * was the last thread (a leader that ended first waits for that). */
+static void thread_ended(struct perf_events_source *s, struct pe_thread *t, uint64_t time)
+{
+    pid_t tid = t->tid, pid = t->pid;
+    struct event e = {.kind = EVENT_THREAD_EXIT, .pid = pid, .tid = tid, .time_ns = time,
+                      .comm = t->comm};
+    send(s, &e);
+    remove_thread(s, t);
+    if (tid != pid) {
+        e = (struct event){.kind = EVENT_GONE, .pid = pid, .tid = tid, .time_ns = time};
+        send(s, &e);
+    }
+    struct pe_proc *p = proc_of(s, pid);
+    if (threads_of(s, pid) > 0 || !p)
+        return;
+    e = (struct event){.kind = EVENT_GONE, .pid = pid, .tid = pid, .time_ns = time};
+    e.gone.status = exit_status_of(s, p);
+    if (p->pidfd >= 0)
+        close(p->pidfd);
+    *p = s->procs[--s->nprocs];
+    send(s, &e);
+}
+
+/* ---- records -> events --------------------------------------------------------- */
+
+static bool snapshot_of(const struct perf_stack *ps, struct stack_snapshot *out)
+{
+    if (!ps || ps->abi != PERF_SAMPLE_REGS_ABI_64 || ps->regs_mask != PERF_STACK_REGS_MASK ||
+        ps->nregs != PERF_STACK_NREGS)
+        return false;
+    const uint64_t *r = ps->regs;
+    out->regs = (struct stack_regs){
+        .ip = r[PERF_STACK_IP], .sp = r[PERF_STACK_SP], .bp = r[PERF_STACK_BP],
+        .bx = r[PERF_STACK_BX], .r12 = r[PERF_STACK_R12], .r13 = r[PERF_STACK_R13],
+        .r14 = r[PERF_STACK_R14], .r15 = r[PERF_STACK_R15], .ax = r[PERF_STACK_AX],
+        .cx = r[PERF_STACK_CX], .dx = r[PERF_STACK_DX], .si = r[PERF_STACK_SI],
+        .di = r[PERF_STACK_DI], .r8 = r[PERF_STACK_R8], .r9 = r[PERF_STACK_R9],
+        .r10 = r[PERF_STACK_R10], .r11 = r[PERF_STACK_R11],
+    };
+    out->bytes = ps->data;
+    out->len = ps->size;
+    return true;
+}
+
+/* Whether a new process shares its creator's memory (vfork, CLONE_VM):
+ * records do not say, the kernel's kcmp does while both live. A child
+ * gone or exec'd by now is taken as a copy: its own regions end with it. */
+static bool shares_vm(pid_t parent, pid_t child)
+{
+    return parent > 0 && syscall(SYS_kcmp, parent, child, KCMP_VM_TYPE, 0, 0) == 0;
+}
+
+static void on_spawn(struct perf_events_source *s, const struct perf_ev *ev)
+{
+    if (thread_of(s, ev->tid))
+        return; /* seen at the attach already */
+    struct pe_thread *creator = thread_of(s, ev->parent_tid);
+    if (!add_thread(s, ev->tid, ev->pid, creator ? creator->comm : NULL))
+        return;
+    struct event e = {.kind = EVENT_SPAWN, .pid = ev->pid, .tid = ev->tid, .time_ns = ev->time};
+    e.spawn.parent = ev->parent_tid;
+    if (ev->pid != ev->parent_pid) {
+        add_proc(s, ev->pid);
+        e.spawn.shares_vm = shares_vm(ev->parent_tid, ev->pid);
+    }
+    send(s, &e);
+}
+
+static void on_exec(struct perf_events_source *s, const struct perf_ev *ev)
+{
+    /* A non-leader's exec takes over the leader's tid: the thread under
+     * the former tid is the one that goes on. */
+    struct pe_thread *leader = thread_of(s, ev->pid);
+    struct pe_thread *former = ev->former_tid && ev->former_tid != ev->pid
+                                   ? thread_of(s, ev->former_tid)
+                                   : NULL;
+    if (former) {
+        if (leader)
+            remove_thread(s, former);
+        else
+            former->tid = ev->pid;
+    }
+    if (!(leader = thread_of(s, ev->pid)) && !(leader = add_thread(s, ev->pid, ev->pid, NULL)))
+        return;
+    snprintf(leader->comm, sizeof leader->comm, "%s", ev->comm);
+    add_proc(s, ev->pid);
+    struct event e = {.kind = EVENT_EXEC, .pid = ev->pid, .tid = ev->pid, .time_ns = ev->time,
+                      .comm = leader->comm};
+    e.exec.former_tid = ev->former_tid;
+    send(s, &e);
+}
+
+static void emit(const struct perf_ev *ev, void *ctx)
+{
+    struct perf_events_source *s = ctx;
+    struct pe_thread *t = thread_of(s, ev->tid);
+    struct event e = {.pid = ev->pid, .tid = ev->tid, .time_ns = ev->time,
+                      .arch = SYSCALL_ARCH_X86_64, .comm = t ? t->comm : NULL};
+    struct stack_snapshot snap;
+    switch (ev->kind) {
+    case PERF_EV_CALL_ENTER:
+        if (!t)
+            return;
+        if (syscall_lookup(SYSCALL_ARCH_X86_64, (uint64_t)ev->nr) == SC_EXIT_GROUP) {
+            struct pe_proc *p = proc_of(s, ev->pid);
+            if (p) {
+                p->exit_called = true;
+                p->exit_status = (int)(ev->args[0] & 0xff) << 8;
+            }
+        }
+        e.kind = EVENT_CALL_ENTER;
+        e.call.nr = (uint64_t)ev->nr;
+        memcpy(e.call.args, ev->args, sizeof e.call.args);
+        send(s, &e);
+        return;
+    case PERF_EV_MAP_CALL:
+        if (!t)
+            return;
+        e.kind = EVENT_CALL_DONE;
+        e.result.rval = ev->ret;
+        e.result.is_error = ev->ret < 0 && ev->ret >= -4095;
+        if (snapshot_of(ev->stack, &snap))
+            e.stack = &snap;
+        send(s, &e);
+        return;
+    case PERF_EV_MAP_UNFINISHED:
+        return; /* the loss that voided it is its own event */
+    case PERF_EV_COMM:
+        if (t)
+            snprintf(t->comm, sizeof t->comm, "%s", ev->comm);
+        return;
+    case PERF_EV_EXEC:
+        on_exec(s, ev);
+        return;
+    case PERF_EV_SPAWN:
+        on_spawn(s, ev);
+        return;
+    case PERF_EV_THREAD_EXIT:
+        if (t)
+            thread_ended(s, t, ev->time);
+        return;
+    case PERF_EV_LOST:
+        s->lost += ev->lost;
+        e = (struct event){.kind = EVENT_LOST, .time_ns = ev->time};
+        e.lost.count = ev->lost;
+        e.lost.from_ns = ev->lost_from;
+        e.lost.to_ns = ev->lost_to >= ev->lost_from ? ev->lost_to : ev->lost_from;
+        send(s, &e);
+        return;
+    }
+}
+
+/* A loss may take a thread's exit record: a thread that was missing from
+ * /proc at the last look too (so every record it wrote has been drained
+ * and put in order since) has ended unseen. */
+static void find_ended_threads(struct perf_events_source *s)
+{
+    char path[64];
+    for (size_t i = 0; i < s->nthreads;) {
+        struct pe_thread *t = &s->threads[i];
+        snprintf(path, sizeof path, "/proc/%d/task/%d", (int)t->pid, (int)t->tid);
+        bool present = access(path, F_OK) == 0;
+        if (present || !t->missing) {
+            t->missing = !present;
+            i++;
+            continue;
+        }
+        s->exits_found_in_proc++;
+        thread_ended(s, t, now_ns()); /* moves another thread into slot i */
+    }
+}
+
+/* ---- source_ops ------------------------------------------------------------------ */
+
+struct perf_events_source *perf_events_source_new(const struct event_sink *sink,
+                                                  const struct perf_events_options *opt)
+{
+    struct perf_events_source *s = calloc(1, sizeof *s);
+    if (!s) {
+        log_error("out of memory");
+        return NULL;
+    }
+    s->sink = *sink;
+    s->opt = *opt;
+    s->timer_fd = -1;
+    if ((s->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+        (s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0) {
+        log_error("cannot set up the perf event source: %s", strerror(errno));
+        goto fail;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = s->timer_fd};
+    if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->timer_fd, &ev) < 0) {
+        log_error("cannot set up the perf event source: epoll: %s", strerror(errno));
+        goto fail;
+    }
+    struct perf_source_options po = {.min_size = opt->min_size, .stacks = opt->stacks,
+                                     .ring_pages = opt->ring_pages};
+    char why[512] = "";
+    if (!(s->reader = perf_source_new(&po, emit, s, why, sizeof why))) {
+        log_error("cannot use perf_event tracepoints: %s; use --source ptrace", why);
+        goto fail;
+    }
+    return s;
+fail:
+    if (s->epoll_fd >= 0)
+        close(s->epoll_fd);
+    if (s->timer_fd >= 0)
+        close(s->timer_fd);
+    free(s);
+    return NULL;
+}
+
+static size_t ops_fds(const void *src, int *fds, size_t max)
+{
+    const struct perf_events_source *s = src;
+    if (max < 1)
+        return 0;
+    fds[0] = s->epoll_fd;
+    return 1;
+}
+
+/* The rings exist once the reader has followed something. */
+static int poll_rings(struct perf_events_source *s)
+{
+    if (s->rings_polled)
+        return 0;
+    size_t n;
+    const int *rings = perf_source_poll_fds(s->reader, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = rings[i]};
+        if (rings[i] >= 0 && epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, rings[i], &ev) < 0) {
+            log_error("cannot poll the perf ring buffers: %s", strerror(errno));
+            return -1;
+        }
+    }
+    long ms = perf_source_drain_interval_ms(s->reader);
+    struct itimerspec its = {
+        .it_interval = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L},
+        .it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L},
+    };
+    if (timerfd_settime(s->timer_fd, 0, &its, NULL) < 0) {
+        log_error("cannot arm the perf drain timer: %s", strerror(errno));
+        return -1;
+    }
+    s->rings_polled = true;
+    log_info("while attached, every system call of every process on this machine takes the "
+             "kernel's tracing slow path (about 30 to 100 ns more each): detach when done");
+    return 0;
+}
+
+static void drain(struct perf_events_source *s)
+{
+    char why[256] = "";
+    if (perf_source_drain(s->reader, why, sizeof why) < 0)
+        log_warn("perf ring buffer: %s; its records are counted as lost", why);
+}
+
+static int ops_serve(void *src)
+{
+    struct perf_events_source *s = src;
+    s->served = 0;
+    /* Empty the inner set's readiness: the rings are read below anyway. */
+    struct epoll_event ready[16];
+    int n = epoll_wait(s->epoll_fd, ready, 16, 0);
+    for (int i = 0; i < n; i++) {
+        uint64_t expirations;
+        if (ready[i].data.fd == s->timer_fd &&
+            read(s->timer_fd, &expirations, sizeof expirations) > 0)
+            s->ticks++;
+    }
+    if (s->reader && s->rings_polled) {
+        drain(s);
+        if (s->ticks >= LIVENESS_TICKS) {
+            s->ticks = 0;
+            find_ended_threads(s);
+        }
+    }
+    if (s->nprocs == 0)
+        return -1;
+    return s->served >= SOURCE_MORE ? SOURCE_MORE - 1 : (int)s->served;
+}
+
+static int scan_thread(pid_t tid, void *ctx)
+{
+    struct perf_events_source *s = ((void **)ctx)[0];
+    pid_t pid = *(pid_t *)((void **)ctx)[1];
+    unsigned *count = ((void **)ctx)[2];
+    if (thread_of(s, tid))
+        return 0;
+    char comm[PROCFS_COMM_MAX];
+    procfs_read_comm(pid, tid, comm);
+    struct pe_thread *t = add_thread(s, tid, pid, comm);
+    if (!t)
+        return 1;
+    struct event e = {.kind = EVENT_SPAWN, .pid = pid, .tid = tid, .time_ns = now_ns(),
+                      .comm = t->comm};
+    e.spawn.parent = tid == pid ? 0 : pid;
+    send(s, &e);
+    (*count)++;
+    return 0;
+}
+
+/* announce: an "attach" event (not for a command we launch). */
+static int follow(struct perf_events_source *s, pid_t pid, bool announce)
+{
+    if (proc_of(s, pid))
+        return 0;
+    if (!s->reader) {
+        log_error("cannot follow process %d: the perf event source is detaching", (int)pid);
+        return -1;
+    }
+    char why[512] = "";
+    if (perf_source_attach(s->reader, pid, why, sizeof why) < 0) {
+        log_error("cannot follow process %d with perf_event tracepoints: %s%s", (int)pid, why,
+                  strstr(why, "--source ptrace") ? "" : "; try --source ptrace");
+        return -1;
+    }
+    if (poll_rings(s) < 0)
+        return -1;
+    add_proc(s, pid);
+    /* The leader first: its process's address space comes with it. */
+    unsigned threads = 0;
+    void *ctx[3] = {s, &pid, &threads};
+    if (scan_thread(pid, ctx) != 0 || procfs_foreach_task(pid, scan_thread, ctx) < 0) {
+        if (threads == 0) {
+            struct pe_proc *p = proc_of(s, pid);
+            if (p->pidfd >= 0)
+                close(p->pidfd);
+            *p = s->procs[--s->nprocs];
+            log_error("process %d is gone", (int)pid);
+            return -1;
+        }
+    }
+    if (announce) {
+        struct event e = {.kind = EVENT_ATTACHED, .pid = pid, .tid = pid, .time_ns = now_ns()};
+        e.attached.threads = threads;
+        send(s, &e);
+    }
+    const struct perf_source_stats *st = perf_source_stats(s->reader);
+    log_info("following process %d with perf_event tracepoints: %u threads, %u event fds",
+             (int)pid, threads, st->event_fds);
+    return 0;
+}
+
+static int ops_attach(void *src, pid_t pid)
+{
+    return follow(src, pid, true);
+}
+
+static pid_t ops_launch(void *src, char *const argv[], const sigset_t *mask,
+                        struct map_filter *filter)
+{
+    struct perf_events_source *s = src;
+    (void)filter; /* no seccomp filter: the tracepoints see every call */
+    int go[2];
+    if (pipe2(go, O_CLOEXEC) < 0) {
+        log_error("cannot start '%s': pipe: %s", argv[0], strerror(errno));
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_error("cannot start '%s': fork: %s", argv[0], strerror(errno));
+        close(go[0]);
+        close(go[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        /* Paused until every event follows us, so nothing it does is
+         * missed; an early EOF means the parent gave up. */
+        close(go[1]);
+        char c;
+        ssize_t r;
+        while ((r = read(go[0], &c, 1)) < 0 && errno == EINTR)
+            ;
+        if (r != 1)
+            _exit(127);
+        sigprocmask(SIG_SETMASK, mask, NULL);
+        execvp(argv[0], argv);
+        dprintf(2, "mmapwatch: cannot run '%s': %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(go[0]);
+    s->launched = pid;
+    if (follow(s, pid, false) < 0) {
+        close(go[1]);
+        waitpid(pid, NULL, 0);
+        s->launched_reaped = true;
+        return -1;
+    }
+    if (write(go[1], "g", 1) != 1)
+        log_warn("cannot let '%s' start: %s", argv[0], strerror(errno));
+    close(go[1]);
+    return pid;
+}
+
+static bool ops_launched_status(const void *src, int *status)
+{
+    const struct perf_events_source *s = src;
+    if (!s->launched_reaped)
+        return false;
+    *status = s->launched_status;
+    return true;
+}
+
+static void ops_thread_name(void *src, pid_t pid, pid_t tid, char out[PROCFS_COMM_MAX])
+{
+    struct perf_events_source *s = src;
+    struct pe_thread *t = thread_of(s, tid);
+    if (t)
+        snprintf(out, PROCFS_COMM_MAX, "%s", t->comm);
+    else
+        procfs_read_comm(pid, tid, out);
+}
+
+/* Closing is detaching: every record written so far is handed on first,
+ * then each thread is let go (a "detach" for each process). */
+static void ops_detach_all(void *src)
+{
+    struct perf_events_source *s = src;
+    if (s->reader && s->rings_polled)
+        perf_source_finish(s->reader);
+    perf_source_free(s->reader);
+    s->reader = NULL;
+    s->rings_polled = false;
+    uint64_t now = now_ns();
+    /* Threads first, then their leaders: a leader's detach closes its
+     * process in the model. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < s->nthreads;) {
+            struct pe_thread *t = &s->threads[i];
+            if ((t->tid == t->pid) != (pass == 1)) {
+                i++;
+                continue;
+            }
+            struct event e = {.kind = EVENT_DETACHED, .pid = t->pid, .tid = t->tid,
+                              .time_ns = now, .comm = t->comm};
+            send(s, &e);
+            remove_thread(s, t);
+        }
+    }
+    for (size_t i = 0; i < s->nprocs; i++)
+        if (s->procs[i].pidfd >= 0)
+            close(s->procs[i].pidfd);
+    s->nprocs = 0;
+}
+
+static size_t ops_count(const void *src)
+{
+    const struct perf_events_source *s = src;
+    return s->nthreads;
+}
+
+static bool ops_follows(const void *src, pid_t pid)
+{
+    struct perf_events_source *s = (struct perf_events_source *)src;
+    return thread_of(s, pid) || proc_of(s, pid);
+}
+
+static void ops_log_stats(const void *src)
+{
+    const struct perf_events_source *s = src;
+    log_info("perf source: %" PRIu64 " events, %" PRIu64 " records lost, %" PRIu64
+             " thread exits found in /proc (their record lost), %" PRIu64
+             " exit statuses unknown",
+             s->events, s->lost, s->exits_found_in_proc, s->unknown_status);
+    if (s->reader) {
+        const struct perf_source_stats *st = perf_source_stats(s->reader);
+        const struct perf_pair_stats *ps = perf_source_pair_stats(s->reader);
+        log_info("perf source: %u cpus, %u tracepoints, %u threads opened, %u event fds, "
+                 "%" PRIu64 " records (%" PRIu64 " bad), %" PRIu64 " duplicates, %" PRIu64
+                 " unpaired exits, %" PRIu64 " voided",
+                 st->cpus, st->tracepoints, st->threads, st->event_fds, st->records,
+                 st->bad_records, ps->duplicates, ps->unpaired_exits, ps->voided);
+    }
+}
+
+static void ops_free(void *src)
+{
+    struct perf_events_source *s = src;
+    if (!s)
+        return;
+    perf_source_free(s->reader);
+    for (size_t i = 0; i < s->nprocs; i++)
+        if (s->procs[i].pidfd >= 0)
+            close(s->procs[i].pidfd);
+    if (s->launched > 0 && !s->launched_reaped)
+        waitpid(s->launched, NULL, WNOHANG);
+    close(s->epoll_fd);
+    close(s->timer_fd);
+    free(s->threads);
+    free(s->procs);
+    free(s);
+}
+
+const struct source_ops PERF_EVENTS_SOURCE_OPS = {
+    .name = "perf",
+    .caps = {.can_hold = false, .can_launch = true, .lossy = true},
+    .fds = ops_fds,
+    .serve = ops_serve,
+    .attach = ops_attach,
+    .launch = ops_launch,
+    .launched_status = ops_launched_status,
+    .release = NULL,
+    .thread_name = ops_thread_name,
+    .capture_regs = NULL,
+    .detach_all = ops_detach_all,
+    .count = ops_count,
+    .follows = ops_follows,
+    .log_stats = ops_log_stats,
+    .free = ops_free,
+};

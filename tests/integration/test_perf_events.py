@@ -1,0 +1,240 @@
+"""The perf source as mmapwatch's event source (--source perf, and the
+default --source auto in attach mode), beyond the parametrised tracing
+tests (test_tracing.py's *_perf twins): which source is chosen and said,
+the target's safety when mmapwatch is SIGKILLed, a differential against the
+ptrace source on one fixture, losses said as "lost" events and counted by
+-c, a 2,000-thread storm, --comm targets, and stacks as deep as ptrace's.
+"""
+import os
+import signal
+
+import harness
+from harness import (PERF, events_of, fixture, hexaddr, read_truth, require_perf, send_go,
+                     start_fixture, tmpdir, truth_of, wait_fixture)
+from safety_lib import Worker, assert_untraced, attach, events_of as safety_events_of
+
+MIB = 1024 * 1024
+MAP_LEN = 3 * MIB + 4096
+
+
+def _perf_fds(pid):
+    found = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if "perf_event" in os.readlink(f"/proc/{pid}/fd/{fd}"):
+                found.append(fd)
+        except FileNotFoundError:
+            pass
+    return found
+
+
+def _attach_run(name, *opts, args=(), flags=()):
+    """fixture NAME -w [flags] TRUTH [args] attached with opts; (events, truth, stderr)."""
+    truth = os.path.join(tmpdir(), "truth")
+    p, pid = start_fixture([fixture(name), "-w", *flags, truth, *args])
+    w = harness.start_attach_many([pid], *opts)
+    send_go(p)
+    wait_fixture(p, 0, timeout=harness.WAIT_S * 4)
+    rc, events, err = harness.finish_attach_many(w)
+    assert rc == 0, f"mmapwatch exited {rc}; stderr={err!r}"
+    harness.check_event_fields(events)
+    return events, read_truth(truth), err
+
+
+def test_auto_chooses_perf_and_says_why():
+    """--source auto in attach mode: perf where it can, in one line on
+    stderr with how to get the other; -v adds the machine-wide cost."""
+    require_perf()
+    events, truth, err = _attach_run("trace_map", "--source", "auto", "--no-dump",
+                                     args=[str(MAP_LEN)])
+    lines = err.splitlines()
+    assert lines == ["mmapwatch: following with perf_event tracepoints (root); --source ptrace "
+                     "to hold threads for dumps"], lines
+    (rec,) = truth_of(truth, "mmap")
+    assert [e for e in events_of(events, "mmap") if e["len"] == MAP_LEN][0]["tid"] == rec["tid"]
+    _, _, err = _attach_run("trace_map", "--source", "auto", "-v", "--no-dump",
+                            args=[str(MAP_LEN)])
+    assert "tracing slow path (about 30 to 100 ns more each)" in err, err
+    # launch mode keeps ptrace and its filter unless told
+    rc, _, err = harness.run_launch([fixture("trace_map"), os.path.join(tmpdir(), "t2"),
+                                     str(MAP_LEN)], "--source", "auto", "-v", "--no-dump")
+    assert rc == 0 and "following with ptrace and a seccomp filter (launch mode)" in err, err
+
+
+def test_bad_source_is_a_usage_error():
+    for argv in (["--source", "bpf", "-p", "1"], ["--perf-pages", "3", "-p", "1"],
+                 ["--perf-pages", "0", "-p", "1"]):
+        r = harness.run_mmapwatch(argv)
+        assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, (argv, r)
+
+
+def test_sigkill_of_mmapwatch_leaves_target_running():
+    """mmapwatch --source perf killed with SIGKILL: the target runs on,
+    never stopped, TracerPid 0, and no perf event is left (mmapwatch's
+    descriptors were the only ones)."""
+    require_perf()
+    wk = Worker(3)
+    w = attach([wk.pid], *PERF)
+    assert len(safety_events_of(w.events, "attach", wk.pid)) == 1
+    assert_untraced(wk.pid)  # perf stops and traces no one
+    tid, addr, ln = wk.mmap(MAP_LEN)
+    w.wait_mmap(tid, addr, ln)
+    assert _perf_fds(w.pid), "mmapwatch holds no perf event: the test proves nothing"
+    w.proc.kill()
+    assert w.wait_exit() == -signal.SIGKILL
+    assert_untraced(wk.pid)
+    for task in os.listdir(f"/proc/{wk.pid}/task"):
+        assert harness.proc_state(int(task)) not in "Tt", task
+    wk.ping()
+    wk.iterate(20)
+    tid, addr, ln = wk.mmap(MAP_LEN)
+    assert tid == wk.pid and ln == MAP_LEN
+    assert wk.sigs() == {}, wk.sigs()
+    wk.finish(0)
+
+
+def _regions(events):
+    """The reported regions and what happened to them, source-neutral."""
+    keep = {"mmap", "munmap", "mremap", "mprotect", "exec", "exit"}
+    out = set()
+    for e in events:
+        if e["event"] not in keep:
+            continue
+        out.add((e["event"], e["pid"], e["tid"], e.get("comm"), e.get("addr"), e.get("len"),
+                 e.get("new_addr"), e.get("new_len"), e.get("prot"), e.get("status")))
+    return out
+
+
+def test_differential_ptrace_and_perf():
+    """One fixture (threads, a child, every call kind of a region's life)
+    traced by each source: the same set of reported events, field by field
+    (pids differ per run, so each run is keyed by its fixture's truth)."""
+    require_perf()
+    runs = {}
+    for source in ("ptrace", "perf"):
+        # setarch -R: the same addresses in both runs
+        truth = os.path.join(tmpdir(), f"truth-{source}")
+        p, pid = start_fixture(["setarch", "-R", fixture("trace_lifecycle"), "-w", truth])
+        w = harness.start_attach_many([pid], "--source", source, "--no-dump")
+        send_go(p)
+        wait_fixture(p, 0)
+        rc, events, err = harness.finish_attach_many(w)
+        assert rc == 0, err
+        truth = read_truth(truth)
+        me = truth_of(truth, "self")[0]["pid"] if truth_of(truth, "self") else None
+        pids = {e["pid"] for e in events}
+        # the run's own pids and tids, renamed by order of appearance
+        ids = {}
+        for e in events:
+            for k in ("pid", "tid"):
+                ids.setdefault(e[k], len(ids))
+        runs[source] = {tuple(ids.get(v, v) if i in (1, 2) else v for i, v in enumerate(r))
+                        for r in _regions(events)}
+        assert runs[source], (source, me, pids)
+    assert runs["ptrace"] == runs["perf"], (
+        f"only ptrace: {sorted(runs['ptrace'] - runs['perf'], key=str)[:5]}; "
+        f"only perf: {sorted(runs['perf'] - runs['ptrace'], key=str)[:5]}")
+
+
+def test_storm_2000_threads_nothing_missed_or_lost_said():
+    """2,000 threads created after the attach, each mapping and unmapping:
+    every map call of the truth is reported with its thread, or a "lost"
+    event says records were lost."""
+    require_perf()
+    events, truth, _ = _attach_run("perf_storm", *PERF, "--no-dump", "-m", "3M",
+                                   flags=["-n", "2000"])
+    assert truth_of(truth, "done")[0]["threads"] == 2000
+    lost = events_of(events, "lost")
+    for kind in ("mmap", "munmap"):
+        want = {(r["tid"], hexaddr(r["addr"]), r["len"]) for r in truth_of(truth, kind)}
+        got = {(e["tid"], hexaddr(e["addr"]), e["len"]) for e in events_of(events, kind)}
+        missing = want - got
+        assert not missing or lost, f"{len(missing)} {kind}s missed without a lost event"
+        assert not (got - want) or kind == "munmap", f"{kind}s never made: {list(got - want)[:3]}"
+    names = {e["comm"] for e in events_of(events, "mmap") if e["len"] >= 3 * MIB}
+    assert names and all(n.startswith("storm-") for n in names), names
+
+
+def test_loss_is_a_lost_event_and_counted_by_summary():
+    """A one-page ring and a storm: records are lost; each loss is a
+    "lost" event with its count and window, the regions then uncertain are
+    said, and the -c summary's lost count is their sum."""
+    require_perf()
+    events, truth, _ = _attach_run("perf_storm", *PERF, "--perf-pages", "1", "--no-dump",
+                                   "-c", flags=["-n", "600", "-m", "6"])
+    lost = events_of(events, "lost")
+    assert lost, "a one-page ring lost nothing: the test proves nothing"
+    for e in lost:
+        assert e["count"] >= 0 and e["window_ns"] >= 0 and "regions_uncertain" in e, e
+    (summary,) = events_of(events, "summary")
+    assert summary["lost"] == sum(e["count"] for e in lost), (summary, lost)
+
+
+def test_summary_says_nothing_lost():
+    require_perf()
+    events, _, _ = _attach_run("trace_map", *PERF, "--no-dump", "-c", args=[str(MAP_LEN)])
+    (summary,) = events_of(events, "summary")
+    assert summary["lost"] == 0 and summary["mmaps"] >= 1, summary
+
+
+def test_comm_target_and_children_after_attach():
+    """--comm NAME through the perf source: the process found by name is
+    followed, with the threads and the child it creates after the attach."""
+    require_perf()
+    truth = os.path.join(tmpdir(), "truth")
+    p, pid = start_fixture([fixture("trace_threads"), "-w", truth])
+    with open(f"/proc/{pid}/comm") as f:
+        name = f.read().strip()
+    w = harness.spawn([harness.MMAPWATCH, "--json", "-o", "-", *PERF, "--no-dump",
+                       "--comm", name], stdout=harness.subprocess.PIPE,
+                      stderr=harness.subprocess.PIPE, bufsize=0)
+    reader = harness.LineReader(w.stdout)
+    first = []
+    while True:
+        line = reader.line()
+        assert line, f"mmapwatch ended before attaching: {w.stderr.read()!r}"
+        ev = harness.json.loads(line)
+        first.append(ev)
+        if ev["event"] == "attach":
+            break
+    assert ev["pid"] == pid, ev
+    send_go(p)
+    wait_fixture(p, 0)
+    out, err = w.communicate(timeout=harness.WAIT_S * 4)
+    events = first + harness.parse_events(reader.rest() + out.decode())
+    assert w.returncode == 0, err
+    for rec in truth_of(read_truth(truth), "mmap"):
+        hits = [e for e in events_of(events, "mmap")
+                if e["tid"] == rec["tid"] and hexaddr(e["addr"]) == hexaddr(rec["addr"])]
+        assert len(hits) == 1, (rec, hits)
+
+
+def _stacks(source):
+    """The stacks of stack_chain's summary mmaps (site_alpha, site_beta),
+    by address, traced by source; the fixture lives until after the detach
+    (a perf sample's stack is walked after the fact, over the files the
+    process still has mapped)."""
+    truth = os.path.join(tmpdir(), "truth")
+    fx, pid = start_fixture([fixture("stack_chain"), "-w", "summary", truth])
+    p = harness.start_attach_many([pid], "--source", source, "-k", "-m", "4M", "--no-dump")
+    send_go(fx)
+    assert fx.stdout.readline() == "done\n"
+    p.send_signal(signal.SIGINT)
+    rc, events, err = harness.finish_attach_many(p)
+    assert rc == 0, err
+    fx.stdin.close()
+    wait_fixture(fx)
+    want = {hexaddr(r["addr"]) for r in truth_of(read_truth(truth), "mmap")}
+    got = {hexaddr(e["addr"]): [(f.get("symbol") or "?").split("+")[0] for f in e["stack"]]
+           for e in events_of(events, "mmap") if hexaddr(e["addr"]) in want}
+    assert set(got) == want, (got, want)
+    return [got[a] for a in sorted(got)]
+
+
+def test_stack_depth_equals_ptrace():
+    """-k from the kernel's register and stack copy: the same frames, as
+    deep, as the ptrace source's walk of the stopped thread."""
+    require_perf()
+    ptrace, perf = _stacks("ptrace"), _stacks("perf")
+    assert all(len(s) >= 4 and ("site_alpha" in s or "site_beta" in s) for s in ptrace), ptrace
+    assert perf == ptrace, f"perf {perf} vs ptrace {ptrace}"
