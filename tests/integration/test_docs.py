@@ -248,10 +248,6 @@ def test_readme_story_runs():
         cmd = substitute(command, binds)
         what = f"README command {command!r} (run as {cmd!r})"
         if is_trace(command):
-            # The story's dumps at unmap are the ptrace source's hold
-            # guarantee; attach mode's default source (perf) reports them
-            # as skips instead (docs/mmapwatch.1, EVENT SOURCES).
-            cmd = cmd.replace("mmapwatch ", "mmapwatch --source ptrace ", 1)
             p = harness.spawn(["bash", "-c", cmd], cwd=d, env=shell_env(),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             first = first_event_line(p.stdout)
