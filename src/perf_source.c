@@ -896,6 +896,11 @@ int perf_source_probe(pid_t pid, char *why, size_t why_size)
             rc = -1;
         } else {
             close(fd);
+            /* A target of many threads on many CPUs may need more
+             * descriptors than this process can have: say so now, while
+             * --source auto can still take ptrace instead. */
+            if (pid != getpid() && read_cpus(s) == 0)
+                rc = check_fd_limit(s, pid, why, why_size);
         }
     }
     free(s);

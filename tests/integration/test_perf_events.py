@@ -7,6 +7,7 @@ ptrace source on one fixture, losses said as "lost" events and counted by
 """
 import os
 import signal
+import subprocess
 
 import harness
 from harness import (PERF, events_of, fixture, hexaddr, read_truth, require_perf, send_go,
@@ -59,6 +60,28 @@ def test_auto_chooses_perf_and_says_why():
     rc, _, err = harness.run_launch([fixture("trace_map"), os.path.join(tmpdir(), "t2"),
                                      str(MAP_LEN)], "--source", "auto", "-v", "--no-dump")
     assert rc == 0 and "following with ptrace and a seccomp filter (launch mode)" in err, err
+
+
+def test_auto_takes_ptrace_when_descriptors_run_short():
+    """--source auto with fewer descriptors than threads x CPUs x
+    tracepoints: ptrace follows, and the note says why, before anything is
+    opened (with --source perf the same attach would fail)."""
+    require_perf()
+    fx, pid = harness.start_fixture([fixture("fd_threads"), "-w",
+                                     os.path.join(tmpdir(), "truth"), "40"])
+    try:
+        r = subprocess.run(["prlimit", "--nofile=128:128", harness.MMAPWATCH, "--source",
+                            "auto", "--no-dump", "-o", "/dev/null", "--duration", "0",
+                            "-p", str(pid)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=harness.WAIT_S)
+        assert r.returncode == 0, r
+        note = r.stderr.splitlines()[0]
+        assert note.startswith("mmapwatch: following with ptrace (") and \
+            "file descriptors" in note, r.stderr
+    finally:
+        fx.kill()
+        fx.wait()
 
 
 def test_bad_source_is_a_usage_error():
