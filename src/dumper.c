@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "dump.h"
+#include "prio_queue.h"
 #include "dump_copy.h"
 #include "log.h"
 #include "output.h"
@@ -108,8 +109,7 @@ struct dumper {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     pthread_cond_t finished;       /* a dump went on the done list (dumper_drain) */
-    struct work **todo;            /* guarded by lock: a heap, best first (work_before) */
-    size_t ntodo, todo_cap;        /* guarded by lock */
+    struct prio_queue todo;        /* guarded by lock: best first (work_before) */
     uint64_t bytes_used;           /* guarded by lock: --max-dump-bytes, reserved included */
     unsigned max_seq;              /* guarded by lock: the highest seq written so far */
     struct work *done;             /* guarded by lock */
@@ -138,57 +138,12 @@ static uint64_t now_ns(void)
  * saves the most evidence if time or the quota runs out: the regions
  * mapped last are the growth being chased, and the ones the user has no
  * dump of yet (older ones had their --delay). */
-static bool work_before(const struct work *a, const struct work *b)
+static bool work_before(const void *pa, const void *pb)
 {
+    const struct work *a = pa, *b = pb;
     if (a->urgent != b->urgent)
         return a->urgent;
     return a->region_id > b->region_id;
-}
-
-static void heap_swap(struct work **v, size_t i, size_t j)
-{
-    struct work *t = v[i];
-    v[i] = v[j];
-    v[j] = t;
-}
-
-/* Under d->lock. false when out of memory. */
-static bool todo_push(struct dumper *d, struct work *w)
-{
-    if (d->ntodo == d->todo_cap) {
-        size_t cap = d->todo_cap ? d->todo_cap * 2 : 64;
-        struct work **grown = realloc(d->todo, cap * sizeof *grown);
-        if (!grown)
-            return false;
-        d->todo = grown;
-        d->todo_cap = cap;
-    }
-    size_t i = d->ntodo++;
-    d->todo[i] = w;
-    while (i > 0 && work_before(d->todo[i], d->todo[(i - 1) / 2])) {
-        heap_swap(d->todo, i, (i - 1) / 2);
-        i = (i - 1) / 2;
-    }
-    return true;
-}
-
-/* Under d->lock, ntodo > 0. */
-static struct work *todo_pop(struct dumper *d)
-{
-    struct work *top = d->todo[0];
-    d->todo[0] = d->todo[--d->ntodo];
-    for (size_t i = 0;;) {
-        size_t l = 2 * i + 1, r = l + 1, best = i;
-        if (l < d->ntodo && work_before(d->todo[l], d->todo[best]))
-            best = l;
-        if (r < d->ntodo && work_before(d->todo[r], d->todo[best]))
-            best = r;
-        if (best == i)
-            break;
-        heap_swap(d->todo, i, best);
-        i = best;
-    }
-    return top;
 }
 
 /* --max-dump-bytes, decided when a dump's resident size is known and
@@ -232,11 +187,11 @@ static void *worker_main(void *arg)
                                .strings_min = d->cfg.strings_min, .pipe = me->pipe};
     pthread_mutex_lock(&d->lock);
     for (;;) {
-        while (!d->ntodo && !d->stop)
+        while (!d->todo.n && !d->stop)
             pthread_cond_wait(&d->wake, &d->lock);
-        if (!d->ntodo)
+        if (!d->todo.n)
             break; /* stop, nothing left */
-        struct work *w = todo_pop(d);
+        struct work *w = prio_queue_pop(&d->todo);
         /* A region mapped where an earlier one of the same length was has
          * its files too: start above every seq used so far rather than
          * step up from 1 (that made a program that reuses two addresses
@@ -476,7 +431,7 @@ static bool start_job(struct dumper *d, struct job *job, bool snapshot)
             d->batch[d->nbatch++] = w;
     } else {
         pthread_mutex_lock(&d->lock);
-        queued = todo_push(d, w);
+        queued = prio_queue_push(&d->todo, w);
         if (queued && !w->snap)
             pthread_cond_signal(&d->wake);
         pthread_mutex_unlock(&d->lock);
@@ -508,7 +463,7 @@ static void end_batch(struct dumper *d)
     pthread_mutex_lock(&d->lock);
     size_t i = 0;
     bool copies = false;
-    for (; i < d->nbatch && todo_push(d, d->batch[i]); i++)
+    for (; i < d->nbatch && prio_queue_push(&d->todo, d->batch[i]); i++)
         copies |= d->batch[i]->snap != NULL;
     if (copies)
         defer_wake(d); /* see arm_timer */
@@ -546,6 +501,7 @@ struct dumper *dumper_new(const struct dumper_config *config)
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->wake, NULL);
     pthread_cond_init(&d->finished, NULL);
+    prio_queue_init(&d->todo, work_before);
     d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     d->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     int rc = d->timer_fd < 0 || d->done_fd < 0 ? errno : 0;
@@ -586,8 +542,9 @@ void dumper_free(struct dumper *d)
     atomic_store(&d->cancel, true);
     pthread_mutex_lock(&d->lock);
     d->stop = true;
-    while (d->ntodo)
-        free_work(todo_pop(d));
+    struct work *left;
+    while ((left = prio_queue_pop(&d->todo)))
+        free_work(left);
     pthread_cond_broadcast(&d->wake);
     pthread_mutex_unlock(&d->lock);
     for (unsigned i = 0; i < DUMPER_WORKERS; i++) {
@@ -597,7 +554,7 @@ void dumper_free(struct dumper *d)
         dump_pipe_free(wk->pipe);
         free(wk->buf);
     }
-    free(d->todo);
+    prio_queue_release(&d->todo);
     for (size_t i = 0; i < d->nbatch; i++)
         free_work(d->batch[i]);
     free(d->batch);
