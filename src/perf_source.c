@@ -443,14 +443,17 @@ static int add_thread(struct perf_source *s, pid_t tid)
 struct scan {
     struct perf_source *s;
     unsigned added;
+    unsigned covered;  /* threads listed in this pass that are followed */
     int err;
 };
 
 static int scan_one(pid_t tid, void *ctx)
 {
     struct scan *sc = ctx;
-    if (have_thread(sc->s, tid))
+    if (have_thread(sc->s, tid)) {
+        sc->covered++;
         return 0;
+    }
     int rc = open_thread(sc->s, tid);
     if (rc < 0) {
         sc->err = errno;
@@ -462,6 +465,7 @@ static int scan_one(pid_t tid, void *ctx)
             return 1;
         }
         sc->added++;
+        sc->covered++;
     } else {
         /* Gone before its events were open: if it made a successor
          * first, that one is not covered by inheritance either, and only
@@ -567,10 +571,11 @@ int perf_source_attach(struct perf_source *s, pid_t pid, char *why, size_t why_s
     uint64_t start = now_ns();
     if (check_fd_limit(s, pid, why, why_size) < 0)
         return -1;
-    struct scan sc = {s, 0, 0};
-    unsigned passes = 0;
-    do {
+    struct scan sc = {s, 0, 0, 0};
+    unsigned passes = 0, recounts = 0;
+    for (;;) {
         sc.added = 0;
+        sc.covered = 0;
         passes++;
         int n = procfs_foreach_task(pid, scan_one, &sc);
         if (sc.err) {
@@ -587,7 +592,17 @@ int perf_source_attach(struct perf_source *s, pid_t pid, char *why, size_t why_s
                      strerror(errno));
             return -1;
         }
-    } while (sc.added && passes < MAX_ATTACH_PASSES);
+        if (sc.added && passes < MAX_ATTACH_PASSES)
+            continue;
+        /* A pass can end early: the kernel lists /proc/PID/task from the
+         * thread it listed last and stops when that one has died, so a
+         * thread made by a thread not yet followed may be left out. Fewer
+         * followed than the process counts (Threads:) means another look. */
+        long threads = procfs_status_number(pid, "Threads");
+        if (sc.added || threads <= 0 || (unsigned long)threads <= sc.covered ||
+            ++recounts > MAX_ATTACH_PASSES)
+            break;
+    }
     if (s->nthreads == 0) {
         snprintf(why, why_size, "process %d is gone", (int)pid);
         return -1;
