@@ -305,6 +305,13 @@ has_source_option() {
     [ -x "$MMAPWATCH" ] && timeout 5 "$MMAPWATCH" --help 2>&1 | grep -q -- --source
 }
 
+# The ptrace rows of attach mode: a build with --source follows with perf
+# by default, so they name ptrace.
+ptrace_source() {
+    PTRACE_SOURCE=()
+    if has_source_option; then PTRACE_SOURCE=(--source ptrace); fi
+}
+
 us_to_s() { printf '%d.%06d' $(($1 / 1000000)) $(($1 % 1000000)); }
 
 # Keeps the last lines of a failed run's stderr for the progress output.
@@ -340,7 +347,8 @@ start_tracer() {
     case $1 in
     untraced_work) return 0 ;;
     mmapwatch_attach)
-        timeout -k 5 "$TIMEOUT" "$MMAPWATCH" -o /dev/null "${NO_DUMP[@]}" -p "$pid" \
+        ptrace_source
+        timeout -k 5 "$TIMEOUT" "$MMAPWATCH" "${PTRACE_SOURCE[@]}" -o /dev/null "${NO_DUMP[@]}" -p "$pid" \
             </dev/null >/dev/null 2>>"$WORK/err" &
         TPID=$! ;;
     strace_attach)
@@ -1016,7 +1024,8 @@ run_jvm() {
         else
             case $row in
             mmapwatch_attach)
-                timeout -k 5 "$TIMEOUT" "$MMAPWATCH" -o /dev/null --min-size 16M --no-dump \
+                ptrace_source
+                timeout -k 5 "$TIMEOUT" "$MMAPWATCH" "${PTRACE_SOURCE[@]}" -o /dev/null --min-size 16M --no-dump \
                     -p "$PPID_RUN" </dev/null >/dev/null 2>>"$WORK/err" &
                 TPID=$! ;;
             strace_attach)
@@ -1223,7 +1232,8 @@ echo_attach() {
             "tracepoint:syscalls:sys_enter_mmap /pid == $pid/ { @maps[tid] = count(); }" \
             </dev/null >"$WORK/tracer.out" 2>>"$WORK/err" & ;;
     mmapwatch)
-        timeout -k 5 "$TIMEOUT" "$MMAPWATCH" -o /dev/null --min-size 16M "${NO_DUMP[@]}" -p "$pid" \
+        ptrace_source
+        timeout -k 5 "$TIMEOUT" "$MMAPWATCH" "${PTRACE_SOURCE[@]}" -o /dev/null --min-size 16M "${NO_DUMP[@]}" -p "$pid" \
             </dev/null >/dev/null 2>>"$WORK/err" & ;;
     mmapwatch_perf)
         timeout -k 5 "$TIMEOUT" "$MMAPWATCH" --source perf -o /dev/null --min-size 16M "${NO_DUMP[@]}" -p "$pid" \
