@@ -535,3 +535,59 @@ def test_node_docs_recipe():
             f"--dump-dir={dump_dir}" if a.startswith("--dump-dir=") else a for a in mw["args"]]
     r = harness.run_mmapwatch([*args, "--duration", "0"])
     assert r.returncode == 0 and r.stderr == "" and r.stdout == "", r
+
+
+def test_node_container_prefix_names_one_container():
+    """A container id prefix must name one container. Cgroups made by the
+    test and named as Docker's systemd driver names containers
+    (docker-<ID>.scope), two ids sharing their first 12 digits: without
+    --wait, --container with those 12 digits attaches to nothing, says so
+    in one line and exits 1; with --wait, once the prefix has found one
+    container it keeps to it: the other, appearing later, is named in a
+    warning and never attached, while new processes of the first are."""
+    id_a = "4f3c2b1a09e8" + secrets.token_hex(26)
+    id_b = "4f3c2b1a09e8" + secrets.token_hex(26)
+    with _cgroup_family() as (version, parent, _, _):
+        cg_a = cgt.Cgroup(version, os.path.join(parent.dir, f"docker-{id_a}.scope"))
+        cg_b = cgt.Cgroup(version, os.path.join(parent.dir, f"docker-{id_b}.scope"))
+        os.mkdir(cg_a.dir)
+        os.mkdir(cg_b.dir)
+        try:
+            truth = os.path.join(tmpdir(), "truth")
+            argv = [fixture("trace_map"), "-w", truth, str(3 * MIB)]
+            pa, pid_a = _start_in(cg_a, argv)
+            pb, pid_b = _start_in(cg_b, argv)
+            r = harness.run_mmapwatch(["--json", "--no-dump", "--container", id_a[:12]])
+            assert r.returncode == 1, r
+            lines = r.stderr.splitlines()
+            assert len(lines) == 1 and "names more than one container" in lines[0] and \
+                id_a in lines[0] and id_b in lines[0], r.stderr
+            assert '"target"' not in r.stdout and '"attach"' not in r.stdout, r.stdout
+            assert harness.tracer_pid(pid_a) == 0 and harness.tracer_pid(pid_b) == 0
+
+            # --wait: b leaves its container for a while; the prefix binds
+            # to a's, and b coming back is refused.
+            parent.add(pid_b)
+            events = cgt.Events([MMAPWATCH, "--json", "-o", "-", "--no-dump",
+                                 "--min-size=1M", "--wait", "--container", id_a[:12]])
+            events.wait_kind("attach", pid=pid_a)
+            cg_b.add(pid_b)
+            later = []
+            for _ in range(2):  # two scans begun after b's move: they saw it
+                p, pid = _start_in(cg_a, argv)
+                later.append((p, pid))
+                events.wait_kind("attach", pid=pid)
+            events.wait_diagnostic(f"also names container {id_b}")
+            for p, _ in [(pa, pid_a), *later]:
+                harness.send_go(p)
+                harness.wait_fixture(p)
+            events.p.send_signal(signal.SIGINT)
+            assert events.finish() == 0, events.stderr()
+            targets = {e["pid"] for e in events.all("target")}
+            assert targets == {pid_a, *(pid for _, pid in later)}, targets
+            assert harness.tracer_pid(pid_b) == 0
+            harness.send_go(pb)
+            harness.wait_fixture(pb)
+        finally:
+            cg_a.destroy()
+            cg_b.destroy()
