@@ -557,7 +557,9 @@ def test_node_container_prefix_names_one_container():
             argv = [fixture("trace_map"), "-w", truth, str(3 * MIB)]
             pa, pid_a = _start_in(cg_a, argv)
             pb, pid_b = _start_in(cg_b, argv)
-            r = harness.run_mmapwatch(["--json", "--no-dump", "--container", id_a[:12]])
+            # (--duration: were both attached, the run would end anyway.)
+            r = harness.run_mmapwatch(["--json", "--no-dump", "--duration=5s", "--container",
+                                       id_a[:12]])
             assert r.returncode == 1, r
             lines = r.stderr.splitlines()
             assert len(lines) == 1 and "names more than one container" in lines[0] and \
