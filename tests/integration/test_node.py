@@ -593,3 +593,32 @@ def test_node_container_prefix_names_one_container():
         finally:
             cg_a.destroy()
             cg_b.destroy()
+
+
+def test_node_bad_selectors():
+    """Bad --container, --pod and --cgroup values: exit 2, one line naming
+    the value, nothing attached (a process that would be selected by a
+    looser parser is left untouched)."""
+    p, pid = harness.start_fixture([fixture("trace_map"), "-w",
+                                    os.path.join(tmpdir(), "truth")])
+    cases = [
+        ["--container", "4f3c2b1a09e"],       # 11 digits: could name several
+        ["--container", "my-app"],
+        ["--container", "4f3c2b1a09e8" * 6],  # 72 digits
+        ["--pod", "0b5d8f6e-2c1a-4e3b-9f7d"],
+        ["--pod", "shop-api-7d9f8b6c5-x2k4q"],
+        ["--cgroup", "/"],
+        ["--cgroup", "kubepods/burstable"],
+        ["--cgroup", "/sys/fs/cgroup/memory/docker"],
+        ["--cgroup", "80%"],
+        ["--pod", "0b5d8f6e-2c1a-4e3b-9f7d-6a5c4b3e2d1f", "--", "true"],
+    ]
+    for args in cases:
+        r = harness.run_mmapwatch(args, timeout=WAIT_S)
+        lines = r.stderr.splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("mmapwatch: "), \
+            (args, r)
+        assert f"'{args[1]}'" in lines[0] or args[-1] == "true", (args, lines)
+        assert r.stdout == "" and harness.tracer_pid(pid) == 0, (args, r)
+    harness.send_go(p)
+    harness.wait_fixture(p)
