@@ -5,8 +5,9 @@
  *
  * The rescans run on a timerfd the loop polls (targets_fd): every 250 ms
  * while nothing is traced, every second while something is (each scan
- * reads /proc/PID/stat of every process, on the thread the tracees' stops
- * wait for), never inside a batch of stops.
+ * reads /proc/PID/stat of every process, and /proc/PID/cgroup with cgroup
+ * selectors, on the thread the tracees' stops wait for), never inside a
+ * batch of stops.
  *
  * Threads: the loop's thread only. Ownership: targets_new allocates,
  * targets_free frees (NULL ok).
