@@ -622,3 +622,80 @@ def test_node_bad_selectors():
         assert r.stdout == "" and harness.tracer_pid(pid) == 0, (args, r)
     harness.send_go(p)
     harness.wait_fixture(p)
+
+
+def test_node_cgroup_v2_from_own_cgroup_namespace():
+    """cgroup v2 as a DaemonSet's pod sees it on a v2 node: pod and
+    container cgroups laid out as the kubelet's systemd driver and
+    containerd make them, in the cgroup2 hierarchy, and mmapwatch in a
+    cgroup of its own with a cgroup namespace of its own (tests/fixtures/
+    cgns), so that the other cgroups' paths begin with "/..". --pod takes
+    the pod's two containers and not another pod's; --container (12
+    digits) one container; --cgroup, given as mmapwatch sees it, all
+    three. (No memory controller is needed: the hybrid hierarchy of a v1
+    machine works too.)"""
+    v2 = [m for m in cgt._mounts() if m[2] == "cgroup2" and m[0] == "/"]
+    if os.geteuid() != 0 or not v2:
+        raise harness.Skip("no cgroup2 hierarchy mounted at its root, or not root")
+    point = v2[0][1]
+    uid, other_uid = str(uuid.uuid4()), str(uuid.uuid4())
+    c1, c2, c3 = (secrets.token_hex(32) for _ in range(3))
+    top = os.path.join(point, f"mmapwatch-test-{os.getpid()}-{secrets.token_hex(3)}")
+    slices = os.path.join(top, "kubepods.slice", "kubepods-besteffort.slice")
+    pod = os.path.join(slices, f"kubepods-besteffort-pod{uid.replace('-', '_')}.slice")
+    other = os.path.join(slices, f"kubepods-besteffort-pod{other_uid.replace('-', '_')}.slice")
+    dirs = {"a": os.path.join(pod, f"cri-containerd-{c1}.scope"),
+            "c": os.path.join(pod, f"cri-containerd-{c2}.scope"),
+            "b": os.path.join(other, f"cri-containerd-{c3}.scope"),
+            "mw": os.path.join(top, "mmapwatch.scope")}
+    procs = {}
+    try:
+        for d in dirs.values():
+            os.makedirs(d)
+        truth = os.path.join(tmpdir(), "truth")
+        for role in ("a", "c", "b"):
+            p, pid = harness.start_fixture([fixture("trace_map"), "-w", truth, str(3 * MIB)])
+            procs[role] = (p, pid)
+            with open(os.path.join(dirs[role], "cgroup.procs"), "w", encoding="ascii") as f:
+                f.write(str(pid))
+        pids = {role: pid for role, (_, pid) in procs.items()}
+
+        def run(selector, expected):
+            """One scan (no --wait): once the expected processes are
+            attached, SIGINT (handled after the scan) ends the run."""
+            events = cgt.Events(["sh", "-c", 'echo $$ >"$0/cgroup.procs" && exec "$@"',
+                                 dirs["mw"], fixture("cgns"), MMAPWATCH, "--source", "ptrace",
+                                 "--json", "-o", "-", "--no-dump", *selector])
+            for role in expected:
+                events.wait_kind("attach", pid=pids[role])
+            events.p.send_signal(signal.SIGINT)
+            assert events.finish() == 0, events.stderr()
+            targets = {e["pid"]: e for e in events.all("target")}
+            assert set(targets) == {pids[r] for r in expected}, (selector, targets, pids)
+            for t in targets.values():
+                assert t["cgroup"].startswith("/../kubepods.slice/"), t
+            return targets
+
+        targets = run(["--pod", uid], ("a", "c"))
+        assert targets[pids["a"]]["cgroup"].endswith(f"pod{uid.replace('-', '_')}.slice/"
+                                                     f"cri-containerd-{c1}.scope"), targets
+        run(["--container", c1[:12]], ("a",))
+        run(["--cgroup", "/../kubepods.slice/kubepods-besteffort.slice"], ("a", "c", "b"))
+        for role, (p, pid) in procs.items():
+            assert harness.tracer_pid(pid) == 0, role
+            harness.send_go(p)
+            harness.wait_fixture(p)
+    finally:
+        for p, _ in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for dirpath, _, _ in os.walk(top, topdown=False):
+            for _ in range(100):
+                try:
+                    os.rmdir(dirpath)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    harness.time.sleep(0.05)  # a process just killed leaves a moment later
