@@ -14,6 +14,8 @@ own with --pid=host (docs/kubernetes.md's recipe).
   --wait, a process started in it by docker exec and the container's
   restart (docker restart keeps the id) are picked up; a container that
   replaces it (docker rm + run: a new id) is not, by design.
+- test_node_cgroup_v2_*: the cgroup2 hierarchy seen from a cgroup
+  namespace of its own, as a DaemonSet's pod on a v2 node sees it.
 - test_node_pod_*: containers put where the kubelet puts a pod's (docker's
   --cgroup-parent: /kubepods/burstable/pod<UID> as its cgroupfs driver
   writes it, kubepods-besteffort-pod<UID_>.slice as its systemd driver
