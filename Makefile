@@ -4,7 +4,8 @@
 # `make test` installs what the tests need (scripts/deps.sh) and runs every
 # test; `make SAN=1 test` (or `make test-san`) runs them against an
 # ASan/UBSan build; `make deb` builds the Debian package and `make test-deb`
-# installs it in a clean Debian 12 and runs it; `make demo` shows what
+# installs it in a clean Debian 12 and runs it; `make test-image` builds
+# scripts/Dockerfile on that Debian and runs the image; `make demo` shows what
 # mmapwatch catches in a small program. Quiet by default; V=1 shows the
 # commands.
 
@@ -63,7 +64,7 @@ DEPS_STAMP      = build/.build-deps-ok
 TEST_DEPS_STAMP = build/.test-deps-ok
 
 .PHONY: all test test-san unit demo bench clean deps test-deps fixtures static FORCE \
-        install uninstall deb test-deb
+        install uninstall deb test-deb test-image
 all: $(BIN)
 
 $(DEPS_STAMP): scripts/deps.sh
@@ -266,6 +267,12 @@ deb: $(TEST_DEPS_STAMP)
 # Debian 12 root (debootstrap, cached in build/) and runs it there.
 test-deb: $(TEST_DEPS_STAMP)
 	$(Q)scripts/deb.sh test
+
+# Builds scripts/Dockerfile (its Debian stage on that clean Debian 12
+# root, imported into Docker) and runs the image: what someone with only
+# Docker gets.
+test-image: $(TEST_DEPS_STAMP) build/fixtures-static/trace_map
+	$(Q)scripts/image.sh test
 
 clean:
 	rm -rf build mmapwatch

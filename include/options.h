@@ -6,7 +6,8 @@
  * options_parse() prints exactly one line for it ("mmapwatch: ...") and
  * returns OPTIONS_USAGE_ERROR; main() exits 2.
  *
- * Ownership: struct options holds pointers into argv (command, output_path);
+ * Ownership: struct options holds pointers into argv (command, output_path,
+ * the cgroup selectors' text);
  * argv outlives it. Nothing in it is heap-allocated, nothing to free.
  */
 #ifndef MMAPWATCH_OPTIONS_H
@@ -17,10 +18,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cgroup_match.h"
 #include "units.h"
 
 #define OPTIONS_MAX_PIDS 64
 #define OPTIONS_MAX_COMMS 16
+#define OPTIONS_MAX_CGROUP_SELS 16 /* --cgroup, --container and --pod together */
 #define OPTIONS_STACK_DEPTH_MAX 256
 #define OPTIONS_STRINGS_MIN_MAX 256 /* --strings=MIN, -s MIN */
 
@@ -39,8 +42,11 @@ enum options_source {
 };
 #define OPTIONS_PERF_PAGES_MAX (1u << 16)
 
-/* Attach mode: -p, --comm or --match. */
-#define OPTIONS_ATTACH_MODE(o) ((o)->npids > 0 || (o)->ncomms > 0 || (o)->match_regex)
+/* Targets found by scanning /proc: --comm, --match, --cgroup, --container,
+ * --pod. */
+#define OPTIONS_SELECTS(o) ((o)->ncomms > 0 || (o)->match_regex || (o)->ncgroup_sels > 0)
+/* Attach mode: -p, or targets found by scanning. */
+#define OPTIONS_ATTACH_MODE(o) ((o)->npids > 0 || OPTIONS_SELECTS(o))
 
 struct options {
     pid_t pids[OPTIONS_MAX_PIDS]; /* -p PID, repeatable; attach mode */
@@ -78,6 +84,12 @@ struct options {
     unsigned ncomms;
     const char *match_regex; /* --match REGEX (POSIX extended, checked here) */
     bool wait_for_target;    /* --wait: wait for such a process, and the next one */
+
+    /* Targets by cgroup (node-wide use, cgroup_match.h): a process is
+     * selected when any of these matches it, and, when names are given
+     * too, its name or command line matches. */
+    struct cgroup_sel cgroup_sels[OPTIONS_MAX_CGROUP_SELS]; /* --cgroup, --container, --pod */
+    unsigned ncgroup_sels;
 
     /* Memory cgroup watch (see cgroup.h). */
     bool has_cgroup_threshold;  /* --cgroup-threshold given */

@@ -96,10 +96,13 @@ void output_detach(const struct event_origin *o);
  * regions may have ended unseen. */
 void output_lost(const struct event_origin *o, uint64_t count, uint64_t window_ns,
                  size_t calls_voided, size_t regions_uncertain);
-/* A process selected by --comm or --match (before its "attach"): its
- * command line (arguments joined by spaces, possibly cut) and which
- * selector took it, "comm" or "match". */
-void output_target(const struct event_origin *o, const char *cmdline, const char *matched);
+/* A process selected by --comm, --match, --container, --pod or --cgroup
+ * (before its "attach"): its command line (arguments joined by spaces,
+ * possibly cut), which selector took it ("comm", "match", "container",
+ * "pod", "cgroup") and, with cgroup selectors, the cgroup path that
+ * matched (NULL without). */
+void output_target(const struct event_origin *o, const char *cmdline, const char *matched,
+                   const char *cgroup);
 
 /* One of --strings' most frequent runs. */
 struct top_string {

@@ -54,7 +54,7 @@ struct out_event {
             bool core;
         } exit;
         struct {
-            const char *cmdline, *matched;
+            const char *cmdline, *matched, *cgroup; /* cgroup: NULL when none */
         } target;
         struct {                 /* dump, skip, dump error */
             uint64_t addr, len;

@@ -16,6 +16,9 @@
 #                          libunwind-dev), `make` as an unprivileged user must
 #                          build a working ./mmapwatch: what the README
 #                          promises. Needs root and Debian's mirror.
+#   scripts/deb.sh root    makes that clean root if it is not there yet and
+#                          prints its path (scripts/image.sh builds the
+#                          Docker image on it).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -134,5 +137,11 @@ build_with_build_set_only() {
 case $mode in
 build) build ;;
 test) test_installed ;;
-*) fail "usage: scripts/deb.sh build|test" ;;
+root)
+    [ "$(id -u)" = 0 ] || fail "debootstrap needs root"
+    mkdir -p "$out"
+    base_root
+    echo "$base"
+    ;;
+*) fail "usage: scripts/deb.sh build|test|root" ;;
 esac

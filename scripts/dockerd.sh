@@ -17,6 +17,17 @@ if [ "$(id -u)" != 0 ]; then
     echo "no Docker daemon answers and only root can start one"
     exit 1
 fi
+# A daemon that died (a reboot, a kill) leaves its pid file behind, and
+# dockerd refuses to start while the pid in it runs: after a while that
+# pid belongs to some other process. Such a file is removed; one naming a
+# running dockerd is left alone (that daemon is starting or stuck).
+pidfile=/var/run/docker.pid
+if [ -f "$pidfile" ]; then
+    old=$(cat "$pidfile" 2>/dev/null)
+    if [ -z "$old" ] || [ "$(cat "/proc/$old/comm" 2>/dev/null)" != dockerd ]; then
+        rm -f "$pidfile"
+    fi
+fi
 # Its own session: it outlives the test run that started it, and a
 # Ctrl-C of that run does not reach it.
 setsid dockerd >"$log" 2>&1 </dev/null &

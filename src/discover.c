@@ -1,5 +1,5 @@
 /*
- * discover: processes by name or command line, from /proc. See
+ * discover: processes by name, command line or cgroup, from /proc. See
  * include/discover.h.
  */
 #include "discover.h"
@@ -27,6 +27,26 @@ struct ignored {
     bool seen; /* in the current scan */
 };
 
+/* A cgroup selector and, for a container id prefix, the container it
+ * names. */
+struct selector {
+    struct cgroup_sel sel;
+    bool is_prefix;                     /* a container id of fewer than 64 digits */
+    char bound[CGROUP_ID_DIGITS + 1];   /* the container it names; "" until known */
+    char seen[CGROUP_ID_DIGITS + 1];    /* unbound: the first container this scan saw */
+    char other[CGROUP_ID_DIGITS + 1];   /* ... and a second one: ambiguous */
+    bool ambiguity_said, another_said;  /* each said once */
+};
+
+/* A process selected by a scan, before it is offered. */
+struct candidate {
+    pid_t pid;
+    unsigned long long start_time;
+    char comm[PROCFS_COMM_MAX];
+    const char *matched;
+    char cgroup[DISCOVER_CGROUP_SHOWN];
+};
+
 struct discover {
     const char *const *names;
     unsigned nnames;
@@ -37,6 +57,13 @@ struct discover {
     pid_t ancestors[MAX_ANCESTORS];
     unsigned nancestors;
     char *cmdline;            /* DISCOVER_CMDLINE_MAX + 1 bytes, reused by every scan */
+    struct selector *sels;
+    unsigned nsels;
+    char *cgroup_text;        /* DISCOVER_CGROUP_TEXT_MAX bytes, with selectors */
+    /* Processes selected only by an unbound prefix: offered at the end of
+     * the scan, once it is known that the prefix names one container. */
+    struct candidate *pending;
+    size_t npending, pending_cap;
     struct ignored *ignored;
     size_t nignored, cap;
 };
@@ -119,14 +146,23 @@ static void find_ancestors(struct discover *d)
     }
 }
 
-struct discover *discover_new(const char *const *names, unsigned nnames, const char *regex)
+struct discover *discover_new(const char *const *names, unsigned nnames, const char *regex,
+                              const struct cgroup_sel *sels, unsigned nsels)
 {
     struct discover *d = calloc(1, sizeof *d);
-    if (!d || !(d->cmdline = malloc(DISCOVER_CMDLINE_MAX + 1))) {
+    if (!d || !(d->cmdline = malloc(DISCOVER_CMDLINE_MAX + 1)) ||
+        (nsels && (!(d->sels = calloc(nsels, sizeof *d->sels)) ||
+                   !(d->cgroup_text = malloc(DISCOVER_CGROUP_TEXT_MAX))))) {
         log_error("out of memory");
-        free(d);
+        discover_free(d);
         return NULL;
     }
+    for (unsigned i = 0; i < nsels; i++) {
+        d->sels[i].sel = sels[i];
+        d->sels[i].is_prefix =
+            sels[i].kind == CGROUP_SEL_CONTAINER && sels[i].ndigits < CGROUP_ID_DIGITS;
+    }
+    d->nsels = nsels;
     d->names = names;
     d->nnames = nnames;
     d->regex_text = regex;
@@ -137,8 +173,7 @@ struct discover *discover_new(const char *const *names, unsigned nnames, const c
             char why[128];
             regerror(err, &d->regex, why, sizeof why);
             log_error("cannot compile --match '%s': %s", regex, why);
-            free(d->cmdline);
-            free(d);
+            discover_free(d);
             return NULL;
         }
         d->has_regex = true;
@@ -155,6 +190,9 @@ void discover_free(struct discover *d)
     if (d->has_regex)
         regfree(&d->regex);
     free(d->cmdline);
+    free(d->sels);
+    free(d->cgroup_text);
+    free(d->pending);
     free(d->ignored);
     free(d);
 }
@@ -208,21 +246,151 @@ void discover_ignore(struct discover *d, const struct discover_match *m)
     d->ignored[d->nignored++] = (struct ignored){m->pid, m->start_time, true};
 }
 
-/* Which selector takes the process, or NULL. Leaves its command line in
- * d->cmdline when it was read. */
-static const char *selects(struct discover *d, pid_t pid, const struct discover_stat *st,
-                           bool *have_cmdline)
+enum verdict {
+    NOT_SELECTED,
+    SELECTED,
+    PENDING, /* only by a container id prefix not bound yet */
+};
+
+/* The cgroup selectors' verdict on process pid: SELECTED (c->matched and
+ * c->cgroup set), PENDING (the same, and *prefix and id say which prefix
+ * and which container), or NOT_SELECTED. */
+static enum verdict cgroup_verdict(struct discover *d, pid_t pid, struct candidate *c,
+                                   struct selector **prefix, char *id)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+    if (procfs_read_file(path, d->cgroup_text, DISCOVER_CGROUP_TEXT_MAX) <= 0)
+        return NOT_SELECTED; /* gone meanwhile */
+    enum verdict v = NOT_SELECTED;
+    for (unsigned i = 0; i < d->nsels; i++) {
+        struct selector *s = &d->sels[i];
+        char full[CGROUP_ID_DIGITS + 1] = "", line[DISCOVER_CGROUP_SHOWN];
+        if (!cgroup_sel_match_proc(&s->sel, d->cgroup_text, line, sizeof line, full))
+            continue;
+        if (s->is_prefix && s->bound[0] && strcmp(full, s->bound) != 0) {
+            if (!s->another_said)
+                log_warn("--container '%s' also names container %s (process %d): only "
+                         "container %s is selected; give more of the id's digits to choose",
+                         s->sel.text, full, (int)pid, s->bound);
+            s->another_said = true;
+            continue;
+        }
+        if (s->is_prefix && !s->bound[0]) {
+            if (v == NOT_SELECTED) {
+                v = PENDING;
+                c->matched = cgroup_sel_name(s->sel.kind);
+                memcpy(c->cgroup, line, sizeof line);
+                *prefix = s;
+                memcpy(id, full, sizeof full);
+            }
+            continue;
+        }
+        c->matched = cgroup_sel_name(s->sel.kind);
+        memcpy(c->cgroup, line, sizeof line);
+        return SELECTED;
+    }
+    return v;
+}
+
+/* Whether the selectors take the process, with c->matched set (the name
+ * selector when names are given, else the cgroup one) and c->cgroup.
+ * Leaves its command line in d->cmdline when it was read. */
+static enum verdict selects(struct discover *d, pid_t pid, const struct discover_stat *st,
+                            struct candidate *c, bool *have_cmdline, struct selector **prefix,
+                            char *id)
 {
     *have_cmdline = false;
-    for (unsigned i = 0; i < d->nnames; i++)
+    c->cgroup[0] = '\0';
+    bool by_names = d->nnames || d->has_regex;
+    const char *by = NULL;
+    for (unsigned i = 0; i < d->nnames && !by; i++)
         if (strcmp(st->comm, d->names[i]) == 0)
-            return "comm";
-    if (!d->has_regex)
-        return NULL;
-    *have_cmdline = true;
-    if (read_cmdline(d, pid) == 0)
-        return NULL;
-    return regexec(&d->regex, d->cmdline, 0, NULL, 0) == 0 ? "match" : NULL;
+            by = "comm";
+    if (by_names && !by && !d->has_regex)
+        return NOT_SELECTED;
+    /* The cgroup before the command line: a few hundred bytes, where a
+     * command line can be 128 KiB. */
+    enum verdict v = SELECTED;
+    if (d->nsels && (v = cgroup_verdict(d, pid, c, prefix, id)) == NOT_SELECTED)
+        return NOT_SELECTED;
+    if (by_names && !by) {
+        *have_cmdline = true;
+        if (read_cmdline(d, pid) == 0 || regexec(&d->regex, d->cmdline, 0, NULL, 0) != 0)
+            return NOT_SELECTED;
+        by = "match";
+    }
+    if (by)
+        c->matched = by;
+    return v;
+}
+
+/* Offers candidate c: false if skip() turned it down. */
+static bool offer(struct discover *d, const struct candidate *c, bool have_cmdline,
+                  bool (*skip)(pid_t pid, void *ctx),
+                  void (*found)(const struct discover_match *m, void *ctx), void *ctx)
+{
+    if (skip && skip(c->pid, ctx))
+        return false;
+    struct discover_match m = {.pid = c->pid, .start_time = c->start_time,
+                               .matched = c->matched};
+    memcpy(m.comm, c->comm, sizeof m.comm);
+    memcpy(m.cgroup, c->cgroup, sizeof m.cgroup);
+    size_t len = have_cmdline ? strlen(d->cmdline) : read_cmdline(d, c->pid);
+    if (len > DISCOVER_CMDLINE_SHOWN) {
+        memcpy(m.cmdline, d->cmdline, DISCOVER_CMDLINE_SHOWN);
+        strcpy(m.cmdline + DISCOVER_CMDLINE_SHOWN, "...");
+    } else {
+        memcpy(m.cmdline, d->cmdline, len + 1);
+    }
+    found(&m, ctx);
+    return true;
+}
+
+static void add_pending(struct discover *d, const struct candidate *c)
+{
+    if (d->npending == d->pending_cap) {
+        size_t cap = d->pending_cap ? d->pending_cap * 2 : 8;
+        struct candidate *grown = realloc(d->pending, cap * sizeof *grown);
+        if (!grown)
+            return; /* the prefix binds anyway; the process is offered at the next scan */
+        d->pending = grown;
+        d->pending_cap = cap;
+    }
+    d->pending[d->npending++] = *c;
+}
+
+/* An unbound prefix saw container id in this scan. */
+static void note_prefix_seen(struct selector *s, const char *id)
+{
+    if (!s->seen[0])
+        strcpy(s->seen, id);
+    else if (strcmp(s->seen, id) != 0 && !s->other[0])
+        strcpy(s->other, id);
+}
+
+/* At the end of a scan: each prefix that saw one container is bound to
+ * it; one that saw two is said to be ambiguous (once). True if any was. */
+static bool bind_prefixes(struct discover *d)
+{
+    bool ambiguous = false;
+    for (unsigned i = 0; i < d->nsels; i++) {
+        struct selector *s = &d->sels[i];
+        if (!s->is_prefix || s->bound[0])
+            continue;
+        if (s->other[0]) {
+            if (!s->ambiguity_said)
+                log_error("--container '%s' names more than one container (%s and %s): "
+                          "neither is selected; give more of the id's digits",
+                          s->sel.text, s->seen, s->other);
+            s->ambiguity_said = true;
+            ambiguous = true;
+        } else if (s->seen[0]) {
+            strcpy(s->bound, s->seen);
+        }
+        s->seen[0] = s->other[0] = '\0';
+    }
+    return ambiguous;
 }
 
 int discover_scan(struct discover *d, bool (*skip)(pid_t pid, void *ctx),
@@ -233,6 +401,7 @@ int discover_scan(struct discover *d, bool (*skip)(pid_t pid, void *ctx),
         return -1;
     for (size_t i = 0; i < d->nignored; i++)
         d->ignored[i].seen = false;
+    d->npending = 0;
     int offered = 0;
     struct dirent *de;
     while ((de = readdir(dir)) != NULL) {
@@ -248,38 +417,65 @@ int discover_scan(struct discover *d, bool (*skip)(pid_t pid, void *ctx),
             continue; /* gone meanwhile */
         if ((st.flags & PF_KTHREAD) || st.state == 'Z' || st.state == 'X')
             continue;
+        struct candidate c = {.pid = (pid_t)pid, .start_time = st.start_time};
         bool have_cmdline;
-        const char *by = selects(d, (pid_t)pid, &st, &have_cmdline);
-        if (!by)
+        struct selector *prefix = NULL;
+        char id[CGROUP_ID_DIGITS + 1];
+        enum verdict v = selects(d, (pid_t)pid, &st, &c, &have_cmdline, &prefix, id);
+        if (v == NOT_SELECTED)
             continue;
         struct ignored *ign = find_ignored(d, (pid_t)pid, st.start_time);
         if (ign) {
             ign->seen = true;
             continue;
         }
-        if (skip && skip((pid_t)pid, ctx))
-            continue;
-        struct discover_match m = {.pid = (pid_t)pid, .start_time = st.start_time,
-                                   .matched = by};
-        memcpy(m.comm, st.comm, sizeof m.comm);
-        size_t len = have_cmdline ? strlen(d->cmdline) : read_cmdline(d, (pid_t)pid);
-        if (len > DISCOVER_CMDLINE_SHOWN) {
-            memcpy(m.cmdline, d->cmdline, DISCOVER_CMDLINE_SHOWN);
-            strcpy(m.cmdline + DISCOVER_CMDLINE_SHOWN, "...");
-        } else {
-            memcpy(m.cmdline, d->cmdline, len + 1);
+        memcpy(c.comm, st.comm, sizeof c.comm);
+        if (v == PENDING) {
+            note_prefix_seen(prefix, id);
+            add_pending(d, &c);
+        } else if (offer(d, &c, have_cmdline, skip, found, ctx)) {
+            offered++;
         }
-        offered++;
-        found(&m, ctx);
     }
     closedir(dir);
+    bool ambiguous = bind_prefixes(d);
+    for (size_t i = 0; i < d->npending && !ambiguous; i++)
+        offered += offer(d, &d->pending[i], false, skip, found, ctx);
     /* Processes no longer there (or no longer matching) are forgotten. */
     size_t kept = 0;
     for (size_t i = 0; i < d->nignored; i++)
         if (d->ignored[i].seen)
             d->ignored[kept++] = d->ignored[i];
     d->nignored = kept;
-    return offered;
+    return ambiguous ? -2 : offered;
+}
+
+/* discover_log_none with cgroup selectors: "no process in container 'X'
+ * or pod 'Y' named 'java' is running". */
+static void log_none_in_cgroups(const struct discover *d, const char *names)
+{
+    char where[1024];
+    size_t used = 0;
+    where[0] = '\0';
+    for (unsigned i = 0; i < d->nsels && used < sizeof where; i++) {
+        int n = snprintf(where + used, sizeof where - used, "%s%s '%s'", i ? " or " : "",
+                         cgroup_sel_name(d->sels[i].sel.kind), d->sels[i].sel.text);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    char which[768] = "";
+    if (d->nnames && d->has_regex)
+        snprintf(which, sizeof which, " named %s or whose command line matches '%s'", names,
+                 d->regex_text);
+    else if (d->nnames)
+        snprintf(which, sizeof which, " named %s", names);
+    else if (d->has_regex)
+        snprintf(which, sizeof which, " whose command line matches '%s'", d->regex_text);
+    log_error("no process in %s%s is running (a process's cgroups are in /proc/PID/cgroup; "
+              "full container ids: docker ps --no-trunc, crictl ps); add --wait to wait for "
+              "one",
+              where, which);
 }
 
 void discover_log_none(const struct discover *d)
@@ -293,6 +489,10 @@ void discover_log_none(const struct discover *d)
         if (n < 0)
             break;
         used += (size_t)n;
+    }
+    if (d->nsels) {
+        log_none_in_cgroups(d, names);
+        return;
     }
     if (d->nnames && d->has_regex)
         log_error("no process named %s, nor one whose command line matches '%s', is running "

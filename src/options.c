@@ -42,6 +42,9 @@ enum {
     OPT_MAX_SIZE,
     OPT_SOURCE,
     OPT_PERF_PAGES,
+    OPT_CGROUP,
+    OPT_CONTAINER,
+    OPT_POD,
 };
 
 static const struct option long_options[] = {
@@ -68,6 +71,9 @@ static const struct option long_options[] = {
     {"comm", required_argument, NULL, OPT_COMM},
     {"match", required_argument, NULL, OPT_MATCH},
     {"wait", no_argument, NULL, OPT_WAIT},
+    {"cgroup", required_argument, NULL, OPT_CGROUP},
+    {"container", required_argument, NULL, OPT_CONTAINER},
+    {"pod", required_argument, NULL, OPT_POD},
     {"cgroup-threshold", required_argument, NULL, OPT_CGROUP_THRESHOLD},
     {"dump-on-threshold", no_argument, NULL, OPT_DUMP_ON_THRESHOLD},
     {"source", required_argument, NULL, OPT_SOURCE},
@@ -140,6 +146,18 @@ static void print_usage(FILE *out)
         "      --wait           wait for such a process to appear, and after it\n"
         "                       exits wait for the next one (default: attach to\n"
         "                       those running now, fail if there are none)\n"
+        "\n"
+        "TARGETS BY CONTAINER (node-wide: a DaemonSet, kubectl debug node/...)\n"
+        "      --container ID   attach to every process of the container ID (its\n"
+        "                       hex id, at least 12 digits, or containerd://ID)\n"
+        "      --pod UID        ... of every container of the pod UID (its\n"
+        "                       metadata.uid; kept when the pod's containers restart)\n"
+        "      --cgroup PATH    ... in cgroup PATH or below it, as /proc/PID/cgroup\n"
+        "                       shows it (e.g. /kubepods/burstable/podUID)\n"
+        "                       Each repeatable (16 in all; any of them selects);\n"
+        "                       with --comm or --match, a process must match both.\n"
+        "                       --wait takes new processes of the container too\n"
+        "                       (default: none)\n"
         "\n"
         "CALL STACKS\n"
         "  -k, --stack          show the call stack of the thread at each reported\n"
@@ -332,6 +350,30 @@ bool parse_pid_list(const char *text, pid_t *pids, unsigned *npids, unsigned max
             p++;
         p++;
     }
+}
+
+/* --cgroup, --container, --pod: one more selector, or one line saying why
+ * not. */
+static bool cgroup_selector(enum cgroup_sel_kind kind, const char *text, struct options *opts)
+{
+    const char *name = cgroup_sel_name(kind);
+    if (opts->ncgroup_sels == OPTIONS_MAX_CGROUP_SELS) {
+        log_error("too many --cgroup, --container and --pod options at --%s '%s': at most %d",
+                  name, text, OPTIONS_MAX_CGROUP_SELS);
+        return false;
+    }
+    char why[256];
+    if (!cgroup_sel_parse(kind, text, &opts->cgroup_sels[opts->ncgroup_sels], why,
+                          sizeof why)) {
+        log_error("invalid %s '%s' for --%s: %s",
+                  kind == CGROUP_SEL_PATH        ? "cgroup path"
+                  : kind == CGROUP_SEL_CONTAINER ? "container id"
+                                                 : "pod UID",
+                  text, name, why);
+        return false;
+    }
+    opts->ncgroup_sels++;
+    return true;
 }
 
 static bool number_option(const char *text, const char *option, bool is_size, uint64_t *out)
@@ -662,6 +704,15 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
         case OPT_WAIT:
             opts->wait_for_target = true;
             break;
+        case OPT_CGROUP:
+        case OPT_CONTAINER:
+        case OPT_POD:
+            if (!cgroup_selector(c == OPT_CGROUP      ? CGROUP_SEL_PATH
+                                 : c == OPT_CONTAINER ? CGROUP_SEL_CONTAINER
+                                                      : CGROUP_SEL_POD,
+                                 optarg, opts))
+                return OPTIONS_USAGE_ERROR;
+            break;
         case OPT_CGROUP_THRESHOLD:
             if (!parse_threshold(optarg, opts))
                 return OPTIONS_USAGE_ERROR;
@@ -741,17 +792,19 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
                  "always all reported; -e changes nothing");
 
     if (OPTIONS_ATTACH_MODE(opts) && opts->command) {
-        log_error("use either -p PID, --comm or --match, or a command, not both (got "
+        log_error("use either -p PID, --comm, --match, --container, --pod or --cgroup, or a "
+                  "command, not both (got "
                   "command '%s')", opts->command[0]);
         return OPTIONS_USAGE_ERROR;
     }
     if (!OPTIONS_ATTACH_MODE(opts) && !opts->command) {
-        log_error("no target: give -p PID, --comm NAME, --match REGEX or a command to run; "
-                  "see mmapwatch --help");
+        log_error("no target: give -p PID, --comm NAME, --match REGEX, --container ID, --pod "
+                  "UID, --cgroup PATH or a command to run; see mmapwatch --help");
         return OPTIONS_USAGE_ERROR;
     }
-    if (opts->wait_for_target && opts->ncomms == 0 && !opts->match_regex) {
-        log_error("--wait needs --comm NAME or --match REGEX: it waits for a process by name");
+    if (opts->wait_for_target && !OPTIONS_SELECTS(opts)) {
+        log_error("--wait needs --comm NAME, --match REGEX, --container ID, --pod UID or "
+                  "--cgroup PATH: it waits for a process they select");
         return OPTIONS_USAGE_ERROR;
     }
     if (opts->dump_on_threshold && !opts->has_cgroup_threshold) {

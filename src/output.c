@@ -378,6 +378,8 @@ static void render_json(const struct out_event *e)
     case OUT_TARGET:
         json_add_untrusted(&j, "cmdline", e->u.target.cmdline);
         json_add_str(&j, "matched", e->u.target.matched);
+        if (e->u.target.cgroup) /* the container runtime's names: untrusted all the same */
+            json_add_untrusted(&j, "cgroup", e->u.target.cgroup);
         break;
     case OUT_DUMP:
         json_add_hex(&j, "addr", e->u.dump.addr);
@@ -525,11 +527,13 @@ void output_lost(const struct event_origin *o, uint64_t count, uint64_t window_n
                    .regions_uncertain = regions_uncertain}});
 }
 
-void output_target(const struct event_origin *o, const char *cmdline, const char *matched)
+void output_target(const struct event_origin *o, const char *cmdline, const char *matched,
+                   const char *cgroup)
 {
     struct out_event e = {.kind = OUT_TARGET, .name = "target", .o = o};
     e.u.target.cmdline = cmdline;
     e.u.target.matched = matched;
+    e.u.target.cgroup = cgroup;
     output_event(&e);
 }
 

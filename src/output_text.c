@@ -418,7 +418,12 @@ void output_render_text(const struct out_event *e)
         break;
     case OUT_TARGET:
         text_prefix(e->o, false);
-        tprintf("target (%s): ", e->u.target.matched);
+        tprintf("target (%s", e->u.target.matched);
+        if (e->u.target.cgroup) {
+            tprintf(" in ");
+            tuntrusted(e->u.target.cgroup);
+        }
+        tprintf("): ");
         tuntrusted(e->u.target.cmdline);
         break;
     case OUT_DUMP:

@@ -1,6 +1,6 @@
 /*
- * targets: --comm/--match selection and --wait rescans. See
- * include/targets.h.
+ * targets: --comm/--match/--cgroup/--container/--pod selection and --wait
+ * rescans. See include/targets.h.
  */
 #include "targets.h"
 
@@ -34,7 +34,7 @@ struct targets *targets_new(const struct options *opts, const struct targets_hoo
                             bool *failed)
 {
     *failed = false;
-    if (opts->ncomms == 0 && !opts->match_regex)
+    if (!OPTIONS_SELECTS(opts))
         return NULL;
     struct targets *t = calloc(1, sizeof *t);
     if (!t) {
@@ -45,7 +45,8 @@ struct targets *targets_new(const struct options *opts, const struct targets_hoo
     t->opts = opts;
     t->hooks = *hooks;
     t->timer_fd = -1;
-    if (!(t->discover = discover_new(opts->comms, opts->ncomms, opts->match_regex))) {
+    if (!(t->discover = discover_new(opts->comms, opts->ncomms, opts->match_regex,
+                                     opts->cgroup_sels, opts->ncgroup_sels))) {
         *failed = true;
         targets_free(t);
         return NULL;
@@ -110,7 +111,7 @@ static void attach_found(const struct discover_match *m, void *ctx)
     struct event_origin origin = {.pid = m->pid, .tid = m->pid};
     clock_gettime(CLOCK_REALTIME, &origin.ts);
     memcpy(origin.comm, m->comm, sizeof origin.comm);
-    output_target(&origin, m->cmdline, m->matched);
+    output_target(&origin, m->cmdline, m->matched, m->cgroup[0] ? m->cgroup : NULL);
     if (t->hooks.attach(t->hooks.ctx, m->pid) == 0) {
         scan->attached++;
         return;
@@ -126,14 +127,19 @@ int targets_attach(struct targets *t)
     if (!t)
         return 0;
     struct scan scan = {.t = t};
-    if (discover_scan(t->discover, already_ours, attach_found, &scan) < 0) {
-        log_error("cannot list /proc: %s; --comm and --match need the /proc of the "
-                  "target's pid namespace",
+    int rc = discover_scan(t->discover, already_ours, attach_found, &scan);
+    if (rc == -1) {
+        log_error("cannot list /proc: %s; --comm, --match, --container, --pod and --cgroup "
+                  "need the /proc of the targets' pid namespace (hostPID for a whole node)",
                   strerror(errno));
         return -1;
     }
+    /* An ambiguous container id prefix was said once; --wait waits on
+     * for the containers that are not ambiguous, the others stop. */
     if (t->opts->wait_for_target)
         return scan.attached;
+    if (rc == -2)
+        return -1;
     if (scan.failed)
         return -1;
     if (scan.attached == 0) {

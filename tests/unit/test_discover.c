@@ -157,7 +157,7 @@ TEST(scan_by_comm)
     CHECK(child > 0);
     const char *names[] = {self_name, child_name};
     struct seen s = {0};
-    struct discover *d = discover_new(names, 2, NULL);
+    struct discover *d = discover_new(names, 2, NULL, NULL, 0);
     s.d = d;
     int n = d ? discover_scan(d, skip_cb, found_cb, &s) : -1;
     /* skip, then ignore: offered neither time */
@@ -193,7 +193,7 @@ TEST(scan_by_match)
     int hold;
     pid_t child = start_child(child_name, &hold);
     CHECK(child > 0);
-    struct discover *d = discover_new(NULL, 0, self_exe_base);
+    struct discover *d = discover_new(NULL, 0, self_exe_base, NULL, 0);
     struct seen s = {.d = d};
     int n = d ? discover_scan(d, skip_cb, found_cb, &s) : -1;
     discover_free(d);
@@ -254,7 +254,7 @@ TEST(scan_skips_kernel_threads)
         return;
     }
     const char *names[] = {name};
-    struct discover *d = discover_new(names, 1, NULL);
+    struct discover *d = discover_new(names, 1, NULL, NULL, 0);
     struct seen s = {.d = d};
     int n = d ? discover_scan(d, NULL, found_cb, &s) : -1;
     discover_free(d);

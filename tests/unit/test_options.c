@@ -582,17 +582,78 @@ TEST(cgroup_options)
     CHECK(r.rc == OPTIONS_USAGE_ERROR);
 }
 
+/* --cgroup, --container, --pod: parsed by cgroup_match.c (its own unit
+ * test has the forms), refused in one line naming the option and text. */
+TEST(cgroup_selector_options)
+{
+    struct run r;
+    const char *id = "4f3c2b1a09e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a29180706f5e4d3c2b1a09";
+    RUN(r, "--container", (char *)id, "--pod", "0b5d8f6e-2c1a-4e3b-9f7d-6a5c4b3e2d1f",
+        "--cgroup", "/kubepods/burstable/", "--comm", "java", "--wait");
+    CHECK(r.rc == OPTIONS_OK && r.o.ncgroup_sels == 3 && r.o.wait_for_target);
+    CHECK(r.o.cgroup_sels[0].kind == CGROUP_SEL_CONTAINER && r.o.cgroup_sels[0].ndigits == 64);
+    CHECK_STR(r.o.cgroup_sels[1].digits, "0b5d8f6e2c1a4e3b9f7d6a5c4b3e2d1f");
+    CHECK(r.o.cgroup_sels[2].path_len == strlen("/kubepods/burstable"));
+    CHECK(OPTIONS_ATTACH_MODE(&r.o) && r.o.command == NULL);
+    /* Alone they select, and --wait may wait for them. */
+    RUN(r, "--container", "4F3C2B1A09E8", "--wait");
+    CHECK(r.rc == OPTIONS_OK && r.o.ncgroup_sels == 1);
+    CHECK_STR(r.o.cgroup_sels[0].digits, "4f3c2b1a09e8");
+    RUN(r, "--container=containerd://4f3c2b1a09e8d7");
+    CHECK(r.rc == OPTIONS_OK && r.o.cgroup_sels[0].ndigits == 14);
+    const struct {
+        const char *opt, *text;
+    } bad[] = {
+        {"--container", "4f3c2b1a09e"},  /* 11 digits: could be several */
+        {"--container", ""},
+        {"--container", "app-1"},
+        {"--container", "docker://"},
+        {"--pod", "0b5d8f6e-2c1a-4e3b-9f7d-6a5c4b3e2d1"},
+        {"--pod", "0b5d8f6e2c1a-4e3b-9f7d-6a5c4b3e2d1f0"},
+        {"--pod", "shop-api-7d9f"},
+        {"--cgroup", "kubepods"},
+        {"--cgroup", "/"},
+        {"--cgroup", "///"},
+        {"--cgroup", "80%"},
+        {"--cgroup", "/sys/fs/cgroup/memory/docker"},
+        {"--cgroup", "/a//b"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        RUN(r, (char *)bad[i].opt, (char *)bad[i].text);
+        CHECK(r.rc == OPTIONS_USAGE_ERROR);
+        CHECK(strstr(r.err, bad[i].opt) != NULL);
+        CHECK(usage_error_names(&r, bad[i].text));
+    }
+    /* Not with a command; 16 at most. */
+    RUN(r, "--pod", "0b5d8f6e2c1a4e3b9f7d6a5c4b3e2d1f", "ls");
+    CHECK(r.rc == OPTIONS_USAGE_ERROR && strstr(r.err, "not both") != NULL);
+    char *many[40] = {"mmapwatch"};
+    int n = 1;
+    for (int i = 0; i < 17; i++) {
+        many[n++] = "--cgroup";
+        many[n++] = "/kubepods";
+    }
+    many[n] = NULL;
+    run_argv(&r, many);
+    CHECK(r.rc == OPTIONS_USAGE_ERROR && strstr(r.err, "at most 16") != NULL);
+    /* --cgroup is its own option, --cgroup-threshold still the threshold. */
+    RUN(r, "--cgroup-threshold", "90%", "--cgroup", "/docker", "--wait");
+    CHECK(r.rc == OPTIONS_OK && r.o.cgroup_threshold_pct == 90 && r.o.ncgroup_sels == 1);
+}
+
 TEST(target_rules)
 {
     struct run r;
     RUN(r, "-p", "1", "ls");
     CHECK(usage_error_names(&r, "ls"));
-    CHECK(strstr(r.err, "use either -p PID, --comm or --match, or a command, not both") != NULL);
+    CHECK(strstr(r.err, "use either -p PID, --comm, --match, --container, --pod or --cgroup, "
+                        "or a command, not both") != NULL);
 
     RUN(r, "-v");
     CHECK(r.rc == OPTIONS_USAGE_ERROR);
-    CHECK_STR(r.err, "mmapwatch: no target: give -p PID, --comm NAME, --match REGEX or a "
-                     "command to run; see mmapwatch --help\n");
+    CHECK_STR(r.err, "mmapwatch: no target: give -p PID, --comm NAME, --match REGEX, "
+                     "--container ID, --pod UID, --cgroup PATH or a command to run; see "
+                     "mmapwatch --help\n");
     run_argv(&r, (char *[]){"mmapwatch", NULL});
     CHECK(r.rc == OPTIONS_USAGE_ERROR);
     CHECK(strstr(r.err, "no target") != NULL);
@@ -633,4 +694,5 @@ UNIT_MAIN(UNIT_CASE(size_plain_and_suffixes), UNIT_CASE(size_fractions_exact),
           UNIT_CASE(pid_limit), UNIT_CASE(help_and_version), UNIT_CASE(unknown_options),
           UNIT_CASE(missing_arguments), UNIT_CASE(bad_numbers), UNIT_CASE(target_rules), UNIT_CASE(stack_summary_options),
           UNIT_CASE(name_target_options), UNIT_CASE(cgroup_options),
+          UNIT_CASE(cgroup_selector_options),
           UNIT_CASE(repeated_parses_are_independent))
