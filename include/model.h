@@ -50,6 +50,9 @@ struct model_config {
     /* At EVENT_ATTACHED, read /proc/PID/maps and adopt the brk heap and the
      * reservations made before (model_adopt_maps). */
     bool adopt_at_attach;
+    /* --adopt: then also the anonymous mappings there become reported
+     * regions ("existing" events; adopt.h). */
+    bool adopt_regions;
     /* The thread's name now, for events whose source gave none ("?" when
      * it cannot be known). NULL: "?". */
     void (*thread_name)(void *ctx, pid_t pid, pid_t tid, char out[PROCFS_COMM_MAX]);
