@@ -94,6 +94,13 @@ void model_event(struct model *m, const struct event *e, struct model_reply *rep
 struct maps_list;
 void model_adopt_maps(struct model *m, pid_t pid, const struct maps_list *maps);
 
+/* --adopt (adopt.h): the anonymous mappings of maps (process pid's, read
+ * at its attach, time_ns CLOCK_MONOTONIC) become reported regions, each
+ * with its "existing" event. Called by the model at EVENT_ATTACHED when
+ * model_config.adopt_regions is set; public for the unit tests. */
+void model_adopt_existing(struct model *m, pid_t pid, const struct maps_list *maps,
+                          uint64_t time_ns);
+
 /* Whether process pid (or thread pid) is known. */
 bool model_follows(const struct model *m, pid_t pid);
 

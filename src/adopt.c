@@ -41,6 +41,8 @@ size_t adopt_existing(const struct track_policy *policy, struct task *leader,
         else
             failed++;
     }
+    log_info("process %d: %zu mapping%s made before the attach adopted as existing regions",
+             (int)leader->pid, adopted, adopted == 1 ? "" : "s");
     if (failed)
         log_warn("out of memory: %zu mapping(s) of process %d made before the attach are not "
                  "followed", failed, (int)leader->pid);

@@ -536,23 +536,27 @@ void model_adopt_maps(struct model *m, pid_t pid, const struct maps_list *maps)
              reservations == 1 ? "" : "s", malloc_heaps, malloc_heaps == 1 ? "" : "s");
 }
 
+void model_adopt_existing(struct model *m, pid_t pid, const struct maps_list *maps,
+                          uint64_t time_ns)
+{
+    struct task *leader = task_find(m->tasks, pid);
+    struct track_when when = {.ts = wall_time(m, time_ns), .done_ns = time_ns};
+    if (leader)
+        adopt_existing(&m->policy, leader, maps, &when);
+}
+
 static void adopt_at_attach(struct model *m, pid_t pid, const struct event *e)
 {
     struct maps_list maps = {0};
     if (maps_read(pid, false, &maps) < 0) {
         log_warn("cannot read the mappings of process %d (%s): its brk heap and the reservations "
-                 "made before the attach are not followed for growth",
-                 (int)pid, strerror(errno));
+                 "made before the attach are not followed for growth%s", (int)pid,
+                 strerror(errno), m->cfg.adopt_regions ? ", nor any mapping adopted" : "");
         return;
     }
     model_adopt_maps(m, pid, &maps);
-    struct task *leader = task_find(m->tasks, pid);
-    if (m->cfg.adopt_regions && leader) {
-        struct track_when when = {.ts = wall_time(m, e->time_ns), .done_ns = e->time_ns};
-        size_t n = adopt_existing(&m->policy, leader, &maps, &when);
-        log_info("process %d: %zu mapping%s made before the attach adopted as existing regions",
-                 (int)pid, n, n == 1 ? "" : "s");
-    }
+    if (m->cfg.adopt_regions)
+        model_adopt_existing(m, pid, &maps, e->time_ns);
     maps_release(&maps);
 }
 
