@@ -131,9 +131,16 @@ def test_attach_above_adopts_dumps_detaches():
         for _ in range(above["dumps"]):
             d = ev.wait_kind("dump", reason="threshold")
             dumps[hexaddr(d["addr"])] = d
+        perf = harness.DEFAULT_SOURCE[1] == "perf"
         for n, addr in g.chunks.items():
             e = _covering(existing, addr)
             region = hexaddr(e["addr"]) if e else addr
+            if perf and n == n_cross and region not in dumps:
+                # The perf source hands a record on once no earlier one can
+                # come from another CPU's ring: the mmap of the chunk whose
+                # writes crossed may not have reached the model yet. (Not
+                # what this test is about: the adopted chunks are.)
+                continue
             assert region in dumps, (n, hex(addr), sorted(map(hex, dumps)))
             _check_chunk_in(dumps[region]["path"], region, n, addr,
                             n in complete or n in before)
