@@ -12,11 +12,17 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "cgroup.h"
 #include "log.h"
 #include "output.h"
+#include "procfs.h"
+
+/* Without pidfd_open (Linux before 5.3, valgrind): how often /proc says
+ * whether a watched target is still there. */
+#define GONE_CHECK_MS 1000
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -24,7 +30,8 @@
 
 struct above_target {
     pid_t pid;
-    int pidfd;                 /* readable once the process is gone */
+    int pidfd;                 /* readable once the process is gone; -1 without
+                                  pidfd_open (then /proc is looked at) */
     struct cgroup_watch *watch;
     bool wants;                /* usage rose to the attach mark and has not fallen since
                                   (nor has --duration ended the session) */
@@ -38,6 +45,7 @@ struct above {
     const struct options *opts;
     int epoll_fd;              /* the loop polls this one fd */
     int wake_fd;               /* the cgroup watches' records */
+    int check_fd;              /* GONE_CHECK_MS timer, armed for targets without pidfd */
     struct above_target *targets;
     size_t count;
 };
@@ -54,6 +62,7 @@ struct above *above_new(const struct options *opts, bool *failed)
         return NULL;
     }
     a->opts = opts;
+    a->check_fd = -1;
     a->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     a->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = a->wake_fd};
@@ -89,7 +98,26 @@ void above_free(struct above *a)
     }
     close(a->epoll_fd);
     close(a->wake_fd);
+    if (a->check_fd >= 0)
+        close(a->check_fd);
     free(a);
+}
+
+/* A target without pidfd: /proc is looked at every GONE_CHECK_MS. */
+static int start_gone_checks(struct above *a)
+{
+    if (a->check_fd >= 0)
+        return 0;
+    struct itimerspec every = {.it_interval = {.tv_nsec = GONE_CHECK_MS % 1000 * 1000000L,
+                                               .tv_sec = GONE_CHECK_MS / 1000},
+                               .it_value = {.tv_nsec = GONE_CHECK_MS % 1000 * 1000000L,
+                                            .tv_sec = GONE_CHECK_MS / 1000}};
+    struct epoll_event ev = {.events = EPOLLIN};
+    if ((a->check_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0 ||
+        timerfd_settime(a->check_fd, 0, &every, NULL) < 0 ||
+        (ev.data.fd = a->check_fd, epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, a->check_fd, &ev)) < 0)
+        return -1;
+    return 0;
 }
 
 static struct above_target *find(const struct above *a, pid_t pid)
@@ -111,9 +139,8 @@ int above_add(struct above *a, pid_t pid, bool required)
     }
     t->pid = pid;
     t->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (t->pidfd < 0) {
-        log_error("cannot watch process %d for its end: pidfd_open: %s%s", (int)pid,
-                  strerror(errno), errno == ENOSYS ? " (--attach-above needs Linux 5.3)" : "");
+    if (t->pidfd < 0 && (errno != ENOSYS || start_gone_checks(a) < 0)) {
+        log_error("cannot watch process %d for its end: %s", (int)pid, strerror(errno));
         free(t);
         return required ? -1 : 0;
     }
@@ -125,7 +152,7 @@ int above_add(struct above *a, pid_t pid, bool required)
         free_target(t);
         return required ? -1 : 0;
     }
-    if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, t->pidfd, &ev) < 0) {
+    if (t->pidfd >= 0 && epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, t->pidfd, &ev) < 0) {
         log_error("cannot watch process %d for --attach-above: epoll: %s", (int)pid,
                   strerror(errno));
         free_target(t);
@@ -215,6 +242,13 @@ void above_process(struct above *a)
     struct epoll_event ready[16];
     int n = epoll_wait(a->epoll_fd, ready, 16, 0);
     for (int i = 0; i < n; i++) {
+        uint64_t ticks;
+        if (ready[i].data.fd == a->check_fd && read(a->check_fd, &ticks, sizeof ticks) > 0) {
+            for (struct above_target *g = a->targets; g; g = g->next) {
+                char state = g->pidfd < 0 ? procfs_state(g->pid) : 'R';
+                g->gone = g->gone || state == 0 || state == 'Z' || state == 'X';
+            }
+        }
         for (struct above_target *g = a->targets; g; g = g->next) {
             if (g->pidfd == ready[i].data.fd && !g->gone) {
                 g->gone = true; /* level-triggered: polled no more */

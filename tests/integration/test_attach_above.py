@@ -182,12 +182,23 @@ def test_attach_above_adopts_dumps_detaches():
 def test_attach_above_default_lower_mark_and_pct():
     """A percentage of the limit, and the lower mark by default 90% of the
     attach mark: a fall to between them keeps tracing, below detaches."""
+    _default_lower_mark()
+
+
+def test_attach_above_valgrind_clean():
+    """A whole session (watch, attach, adopt, detach, watch, exit) under
+    valgrind: no error, no leak."""
+    _default_lower_mark(valgrind=True)
+
+
+def _default_lower_mark(valgrind=False):
     version = cgt.any_version()
     limit = 200 * MIB
     with cgt.memory_cgroup(version, limit) as cg:
         g = cgt.Grower(cg)
         cg.add(g.pid)
-        ev = cgt.Events([cgt.MMAPWATCH, "--json", "-o", "-", "-m", "1M", "--no-dump",
+        ev = cgt.Events([*(cgt.VALGRIND if valgrind else []), cgt.MMAPWATCH, "--json", "-o",
+                         "-", "-m", "1M", "--dump-dir", os.path.join(tmpdir(), "d"),
                          "--attach-above", "40%", "-p", str(g.pid)])
         ev.wait_diagnostic("tracing nothing until")
         mark = limit * 40 // 100
