@@ -17,6 +17,7 @@ too: signals exact across a --duration detach and a detach on SIGINT.
 """
 import os
 import signal
+import types
 
 import harness
 import test_cgroup as cgt
@@ -307,6 +308,39 @@ def test_attach_above_without_memory_cgroup_limit_pct():
         g.command("q")
 
 
+
+
+
+def test_adopt_with_plain_attach():
+    """--adopt with -p: the chunks mapped before the attach come as
+    existing regions and are dumped after --delay like new ones, holding
+    what the fixture wrote; without --adopt, none."""
+    g = cgt.Grower(types.SimpleNamespace(procs=[]))  # no cgroup needed
+    for _ in range(2):
+        g.step()
+    dump_dir = os.path.join(tmpdir(), "dumps")
+    plain = cgt.attach(g.pid, "-m", "1M", "--no-dump")
+    os.kill(plain.p.pid, signal.SIGINT)
+    assert plain.finish() == 0, plain.stderr()
+    assert not plain.all("existing"), plain.all("existing")
+
+    ev = cgt.attach(g.pid, "-m", "1M", "--adopt", "--delay", "0", "--dump-dir", dump_dir)
+    existing = []
+    while not all(_covering(existing, a) for a in g.chunks.values()):
+        existing.append(ev.wait_kind("existing", pid=g.pid))
+    dumps = {}
+    while set(dumps) != {hexaddr(e["addr"]) for e in existing}:
+        d = ev.wait_kind("dump", pid=g.pid)
+        dumps[hexaddr(d["addr"])] = d["path"]
+    for n, addr in g.chunks.items():
+        region = hexaddr(_covering(existing, addr)["addr"])
+        _check_chunk_in(dumps[region], region, n, addr, True)
+    os.kill(ev.p.pid, signal.SIGINT)
+    assert ev.finish() == 0, ev.stderr()
+    g.command("q")
+
+
 harness.add_perf_twins(globals(), ["test_attach_above_adopts_dumps_detaches",
                                    "test_attach_above_duration_detach_is_safe",
-                                   "test_attach_above_sigint_while_attached_is_safe"])
+                                   "test_attach_above_sigint_while_attached_is_safe",
+                                   "test_adopt_with_plain_attach"])
