@@ -225,7 +225,7 @@ static void drop_gone(struct above *a)
     while (t) {
         struct above_target *next = t->next;
         if (t->gone && !t->attached) {
-            log_info("process %d is gone: its memory cgroup is no longer watched", (int)t->pid);
+            log_note("process %d is gone: its memory cgroup is no longer watched", (int)t->pid);
             unlink_target(a, t);
         }
         t = next;
