@@ -25,8 +25,8 @@
  *    POLLPRI, which the kernel raises when a counter such as oom_kill
  *    changes.
  * Crossing upward gives a CGROUP_ABOVE record; only after usage fell back
- * below the threshold (CGROUP_BELOW) can the next crossing be reported:
- * the watch re-arms itself. Each new OOM kill counted by the cgroup
+ * below the threshold (CGROUP_BELOW; with a low mark, below that: marks.h)
+ * can the next crossing be reported: the watch re-arms itself. Each new OOM kill counted by the cgroup
  * (oom_kill in memory.oom_control or memory.events) gives a CGROUP_OOM
  * record. Records are queued and the loop is woken through an eventfd its
  * owner gives (cgroup_set.h: one for every watch, in the loop's poll set);
@@ -125,6 +125,15 @@ struct cgroup_watch;
  * what to do (no memory cgroup found, no limit for a percentage). */
 struct cgroup_watch *cgroup_watch_new(pid_t pid, uint64_t threshold, unsigned pct);
 
+/* The same with two marks (marks.h): CGROUP_ABOVE when usage reaches
+ * high, CGROUP_BELOW only once it falls below low (NULL: low_pct percent
+ * of high; 100 for high itself), resolved against this cgroup's limit.
+ * option names the option in errors ("--attach-above"). */
+struct mark;
+struct cgroup_watch *cgroup_watch_new_marks(pid_t pid, const struct mark *high,
+                                            const struct mark *low, unsigned low_pct,
+                                            const char *option);
+
 /* Registers for the notifications and starts the watching thread, which
  * writes 1 to wake_fd (an eventfd the caller owns and outlives the watch)
  * when it queues records. Usage already above the threshold gives a
@@ -138,6 +147,8 @@ void cgroup_watch_free(struct cgroup_watch *w);
 const char *cgroup_watch_path(const struct cgroup_watch *w);
 uint64_t cgroup_watch_threshold(const struct cgroup_watch *w);
 unsigned cgroup_watch_pct(const struct cgroup_watch *w);
+/* The low mark in bytes (the threshold itself without one). */
+uint64_t cgroup_watch_low(const struct cgroup_watch *w);
 
 /* Reads the OOM kill counter now (from the caller's thread) and queues a
  * CGROUP_OOM record if it grew: a traced process just died of SIGKILL,

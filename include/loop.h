@@ -20,6 +20,13 @@
  * loop_launch() for a command, then loop_run() until every tracee has
  * exited or been detached, then loop_free().
  *
+ * --attach-above (above.h): loop_attach() only watches the target's
+ * memory cgroup (the above module's epoll fd joins the poll set); the
+ * source is opened at the first attach of a tracing session, when usage
+ * reaches the mark, and closed with all its fds when the session ends (a
+ * fall below the lower mark, --duration, or no tracee left), and the loop
+ * goes on watching until a signal or until no target is left.
+ *
  * Threads: all of it runs on the thread that called loop_new().
  */
 #ifndef MMAPWATCH_LOOP_H
@@ -37,8 +44,10 @@ struct loop;
 struct loop *loop_new(const struct options *opts, int dump_dir_fd);
 void loop_free(struct loop *l);
 
-/* Seizes every thread of process pid and reports an "attach" event. 0,
- * or -1 after logging one line that names the pid and what to do. */
+/* Seizes every thread of process pid and reports an "attach" event (with
+ * --attach-above: watches its cgroup, and attaches when usage reaches the
+ * mark). 0, or -1 after logging one line that names the pid and what to
+ * do. */
 int loop_attach(struct loop *l, pid_t pid);
 
 /* --comm/--match: attaches to every process selected now (targets.h,
@@ -50,8 +59,9 @@ int loop_attach_targets(struct loop *l);
 int loop_launch(struct loop *l);
 
 /* Asks every tracee to stop so it can be detached (safe at any time;
- * after pending dumps, within --exit-dump-timeout). Not in launch mode:
- * a filtered tree is never let go. */
+ * after pending dumps, within --exit-dump-timeout), and ends the run
+ * (--attach-above: no session after this one). Not in launch mode: a
+ * filtered tree is never let go. */
 void loop_request_detach(struct loop *l);
 
 /* Serves events until no tracee is left (with --wait: until told to stop,

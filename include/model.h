@@ -50,6 +50,9 @@ struct model_config {
     /* At EVENT_ATTACHED, read /proc/PID/maps and adopt the brk heap and the
      * reservations made before (model_adopt_maps). */
     bool adopt_at_attach;
+    /* --adopt: then also the anonymous mappings there become reported
+     * regions ("existing" events; adopt.h). */
+    bool adopt_regions;
     /* The thread's name now, for events whose source gave none ("?" when
      * it cannot be known). NULL: "?". */
     void (*thread_name)(void *ctx, pid_t pid, pid_t tid, char out[PROCFS_COMM_MAX]);
@@ -90,6 +93,13 @@ void model_event(struct model *m, const struct event *e, struct model_reply *rep
  * them are labelled. Not reported as new mmaps. */
 struct maps_list;
 void model_adopt_maps(struct model *m, pid_t pid, const struct maps_list *maps);
+
+/* --adopt (adopt.h): the anonymous mappings of maps (process pid's, read
+ * at its attach, time_ns CLOCK_MONOTONIC) become reported regions, each
+ * with its "existing" event. Called by the model at EVENT_ATTACHED when
+ * model_config.adopt_regions is set; public for the unit tests. */
+void model_adopt_existing(struct model *m, pid_t pid, const struct maps_list *maps,
+                          uint64_t time_ns);
 
 /* Whether process pid (or thread pid) is known. */
 bool model_follows(const struct model *m, pid_t pid);

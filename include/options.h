@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include "cgroup_match.h"
+#include "marks.h"
 #include "units.h"
 
 #define OPTIONS_MAX_PIDS 64
@@ -96,6 +97,16 @@ struct options {
     uint64_t cgroup_threshold;  /* bytes, when cgroup_threshold_pct is 0 */
     unsigned cgroup_threshold_pct; /* 1..100: percent of the cgroup's limit; 0 = bytes */
     bool dump_on_threshold;     /* --dump-on-threshold */
+
+    /* Tracing only while it matters (see above.h). */
+    bool has_attach_above;      /* --attach-above given */
+    struct mark attach_above;   /* attach when the cgroup's usage reaches it */
+    bool has_detach_below;      /* --detach-below given */
+    struct mark detach_below;   /* detach below it (default: MARKS_LOW_PERCENT
+                                   of the attach mark) */
+    bool adopt_existing;        /* --adopt, or implied by --attach-above: the
+                                   anonymous mappings there at the attach
+                                   become regions (adopt.h) */
 
     /* The event source (see source.h, perf_events_source.h). */
     enum options_source source; /* --source perf|ptrace|auto (auto) */

@@ -149,6 +149,27 @@ struct cgroup_event {
     uint64_t new_kills;        /* oom: kills since the last oom event */
 };
 
+/* --adopt: a region that was mapped before the attach (/proc/PID/maps),
+ * taken in as a reported region: followed and dumped from now on. Who
+ * mapped it is not known: the origin names the process's leader. */
+struct existing_view {
+    uint64_t addr, len, id;
+    int prot;                  /* PROT_* now */
+    bool shared;               /* MAP_SHARED anonymous memory */
+};
+void output_existing(const struct event_origin *o, const struct existing_view *x);
+
+/* --attach-above: tracing begins or ends (above.h). */
+struct mark_event {
+    const char *cgroup;        /* the path, as /proc/PID/cgroup shows it */
+    const char *action;        /* "attach" or "detach" */
+    const char *reason;        /* "above" (attach), "below" or "duration" (detach) */
+    uint64_t usage;
+    uint64_t limit;            /* UINT64_MAX: none */
+    uint64_t attach_mark, detach_mark; /* bytes */
+};
+void output_mark(const struct event_origin *o, const struct mark_event *e);
+
 /* The cgroup's usage crossed --cgroup-threshold (either way). */
 void output_threshold(const struct event_origin *o, const struct cgroup_event *e);
 /* The cgroup OOM-killed a process (new_kills of them). */

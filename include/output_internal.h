@@ -19,7 +19,7 @@
 
 enum out_kind {
     OUT_MAP_CALL, OUT_GROWTH, OUT_ATTACH, OUT_EXEC, OUT_EXIT, OUT_DETACH, OUT_LOST, OUT_TARGET,
-    OUT_DUMP, OUT_SKIP, OUT_DUMP_ERROR, OUT_SUMMARY, OUT_THRESHOLD, OUT_OOM,
+    OUT_DUMP, OUT_SKIP, OUT_DUMP_ERROR, OUT_SUMMARY, OUT_THRESHOLD, OUT_OOM, OUT_EXISTING, OUT_MARK,
     OUT_SCHEMA, /* JSON only: the first line, saying which schema the rest follows */
 };
 
@@ -66,6 +66,8 @@ struct out_event {
         } dump;
         const struct summary_view *summary;
         const struct cgroup_event *cgroup;
+        const struct existing_view *existing;
+        const struct mark_event *mark;
     } u;
 };
 

@@ -80,6 +80,13 @@ struct growth;
 struct growth_area;
 bool track_label_area(pid_t pid, struct growth *g, const struct growth_area *a);
 
+/* --adopt: [start, end) of the leader's process, an anonymous mapping
+ * there before the attach, becomes a reported region (a new id; its
+ * mapper unknown: the leader stands for it): an "existing" event, its
+ * summary row and its dump, as for a new mmap. false on ENOMEM. */
+bool track_adopt_region(const struct track_policy *policy, struct task *leader, uint64_t start,
+                        uint64_t end, int prot, bool shared, const struct track_when *when);
+
 /* Applies *call, made by task (whose task->call is the call in flight), and
  * writes the event if it is reported. Returns true if an event was
  * written. */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "marks.h"
 #include "options.h"
 #include "procfs.h"
 
@@ -247,10 +248,12 @@ struct cgroup_watch {
     int dir_fd;                  /* O_PATH of that directory */
     uint64_t threshold;
     unsigned pct;
+    uint64_t low;                /* re-armed below it (marks.h); threshold by default */
     const char *usage_name, *limit_name, *events_name;
     int usage_fd;                /* memory.usage_in_bytes / memory.current */
     int events_fd;               /* memory.oom_control / memory.events */
     int threshold_efd, oom_efd;  /* v1 notifications; -1 when polling */
+    int low_efd;                 /* v1: at the low mark, when below the threshold */
     int stop_efd;                /* written by cgroup_watch_free */
     bool have_oom_count;         /* the kernel counts OOM kills (4.13+) */
 
@@ -397,13 +400,18 @@ static void fail_no_dir(const struct cgroup_watch *w)
               w->path, (int)w->pid, w->version == CGROUP_V2 ? "2" : " (memory)");
 }
 
-static uint64_t percent_of(uint64_t limit, unsigned pct)
-{
-    return limit / 100 * pct + limit % 100 * pct / 100;
-}
-
 struct cgroup_watch *cgroup_watch_new(pid_t pid, uint64_t threshold, unsigned pct)
 {
+    struct mark high = {.bytes = threshold, .pct = pct};
+    return cgroup_watch_new_marks(pid, &high, NULL, 100, "--cgroup-threshold");
+}
+
+struct cgroup_watch *cgroup_watch_new_marks(pid_t pid, const struct mark *high,
+                                            const struct mark *low, unsigned low_pct,
+                                            const char *option)
+{
+    uint64_t threshold = high->bytes;
+    unsigned pct = high->pct;
     struct cgroup_watch *w = calloc(1, sizeof *w);
     if (!w) {
         log_error("out of memory");
@@ -411,7 +419,7 @@ struct cgroup_watch *cgroup_watch_new(pid_t pid, uint64_t threshold, unsigned pc
     }
     w->pid = pid;
     w->dir_fd = w->usage_fd = w->events_fd = -1;
-    w->threshold_efd = w->oom_efd = w->stop_efd = w->wake_fd = -1;
+    w->threshold_efd = w->oom_efd = w->low_efd = w->stop_efd = w->wake_fd = -1;
     pthread_mutex_init(&w->lock, NULL);
 
     char proc[64], text[16384];
@@ -425,8 +433,8 @@ struct cgroup_watch *cgroup_watch_new(pid_t pid, uint64_t threshold, unsigned pc
         goto fail;
     }
     if (cgroup_parse_proc(text, w->path, sizeof w->path, &w->version) < 0) {
-        log_error("process %d is in no memory cgroup (%s names none): --cgroup-threshold "
-                  "needs the memory controller", (int)pid, proc);
+        log_error("process %d is in no memory cgroup (%s names none): %s needs the memory "
+                  "controller", (int)pid, proc, option);
         goto fail;
     }
     bool v1 = w->version == CGROUP_V1;
@@ -464,10 +472,10 @@ struct cgroup_watch *cgroup_watch_new(pid_t pid, uint64_t threshold, unsigned pc
         if (limit == CGROUP_NO_LIMIT) {
             log_error("cannot watch at %u%%: the memory cgroup '%s' of process %d has no "
                       "memory limit (%s); give the threshold as a SIZE, e.g. "
-                      "--cgroup-threshold 2G", pct, w->path, (int)pid, w->limit_name);
+                      "%s 2G", pct, w->path, (int)pid, w->limit_name, option);
             goto fail;
         }
-        threshold = percent_of(limit, pct);
+        threshold = mark_percent_of(limit, pct);
         if (threshold == 0) {
             log_error("cannot watch at %u%%: the memory cgroup '%s' of process %d has a limit "
                       "of %" PRIu64 " bytes; give the threshold as a SIZE", pct, w->path,
@@ -476,12 +484,20 @@ struct cgroup_watch *cgroup_watch_new(pid_t pid, uint64_t threshold, unsigned pc
         }
     } else if (limit != CGROUP_NO_LIMIT && threshold > limit) {
         char a[32], b[32];
-        log_warn("--cgroup-threshold %s is above the limit of memory cgroup '%s' (%s): the "
-                 "OOM killer acts before it is reached",
-                 format_size(threshold, a, sizeof a), w->path, format_size(limit, b, sizeof b));
+        log_warn("%s %s is above the limit of memory cgroup '%s' (%s): the OOM killer acts "
+                 "before it is reached", option, format_size(threshold, a, sizeof a), w->path,
+                 format_size(limit, b, sizeof b));
     }
     w->threshold = threshold;
     w->pct = pct;
+    w->low = mark_percent_of(threshold, low_pct);
+    if (low && (!mark_resolve(low, limit, &w->low) || w->low > threshold)) {
+        log_error("cannot use --detach-below for the memory cgroup '%s' of process %d: %s; "
+                  "give it as a SIZE at or below the attach mark", w->path, (int)pid,
+                  low->pct && limit == CGROUP_NO_LIMIT ? "a percentage needs a memory limit"
+                                                       : "it is above the attach mark");
+        goto fail;
+    }
     /* The baseline: kills before we looked are not news. Kernels before
      * 4.13 do not count them: then OOM kills go unreported. */
     w->have_oom_count = read_oom_kills_fd(w->events_fd, &w->oom_kills) == 0;
@@ -497,6 +513,7 @@ fail:
 const char *cgroup_watch_path(const struct cgroup_watch *w) { return w->path; }
 uint64_t cgroup_watch_threshold(const struct cgroup_watch *w) { return w->threshold; }
 unsigned cgroup_watch_pct(const struct cgroup_watch *w) { return w->pct; }
+uint64_t cgroup_watch_low(const struct cgroup_watch *w) { return w->low; }
 
 static void wake_loop(struct cgroup_watch *w)
 {
@@ -566,18 +583,10 @@ static bool look(struct cgroup_watch *w, uint64_t crossings, bool oom_signalled)
     if (read_usage(w, &usage) < 0)
         return false;
     struct cgroup_record r;
-    if (usage >= w->threshold) {
-        /* Above and signalled twice or more: it went below and came back
-         * between two looks, a new crossing all the same. */
-        if (!w->above || crossings >= 2) {
-            fill_record(w, &r, CGROUP_ABOVE, usage);
-            queue_record(w, &r, true);
-        }
-        w->above = true;
-    } else if (w->above) {
-        fill_record(w, &r, CGROUP_BELOW, usage);
+    enum mark_change change = marks_step(&w->above, usage, w->threshold, w->low, crossings >= 2);
+    if (change != MARK_SAME) {
+        fill_record(w, &r, change == MARK_ROSE ? CGROUP_ABOVE : CGROUP_BELOW, usage);
         queue_record(w, &r, true);
-        w->above = false;
     }
     bool counted = note_oom_kills(w, w->events_fd, true);
     if (oom_signalled && !counted)
@@ -614,12 +623,16 @@ static void *watch_main(void *arg)
     struct cgroup_watch *w = arg;
     bool polling = w->threshold_efd < 0;
     for (;;) {
-        struct pollfd fds[4] = {{.fd = w->stop_efd, .events = POLLIN}};
+        struct pollfd fds[5] = {{.fd = w->stop_efd, .events = POLLIN}};
         nfds_t n = 1;
-        int thr = -1, oom = -1, events = -1;
+        int thr = -1, oom = -1, events = -1, low = -1;
         if (w->threshold_efd >= 0) {
             thr = (int)n;
             fds[n++] = (struct pollfd){.fd = w->threshold_efd, .events = POLLIN};
+        }
+        if (w->low_efd >= 0) {
+            low = (int)n;
+            fds[n++] = (struct pollfd){.fd = w->low_efd, .events = POLLIN};
         }
         if (w->oom_efd >= 0) {
             oom = (int)n;
@@ -642,6 +655,8 @@ static void *watch_main(void *arg)
         bool oom_signalled = false;
         if (thr >= 0 && (fds[thr].revents & POLLIN))
             crossings = drain_eventfd(w->threshold_efd);
+        if (low >= 0 && (fds[low].revents & POLLIN))
+            drain_eventfd(w->low_efd); /* a wake-up: look() reads the usage */
         if (oom >= 0 && (fds[oom].revents & POLLIN))
             oom_signalled = drain_eventfd(w->oom_efd) > 0;
         if (events >= 0 && fds[events].revents && !w->have_oom_count) {
@@ -678,6 +693,14 @@ static int register_v1(struct cgroup_watch *w)
     n = snprintf(line, sizeof line, "%d %d", w->oom_efd, w->events_fd);
     if (write(ctl, line, (size_t)n) != n)
         goto out;
+    if (w->low < w->threshold) {
+        /* The kernel takes one threshold per eventfd: the low mark has its own. */
+        if ((w->low_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+            goto out;
+        n = snprintf(line, sizeof line, "%d %d %" PRIu64, w->low_efd, w->usage_fd, w->low);
+        if (write(ctl, line, (size_t)n) != n)
+            goto out;
+    }
     rc = 0;
 out:;
     int err = errno;
@@ -688,7 +711,9 @@ out:;
             close(w->threshold_efd);
         if (w->oom_efd >= 0)
             close(w->oom_efd);
-        w->threshold_efd = w->oom_efd = -1;
+        if (w->low_efd >= 0)
+            close(w->low_efd);
+        w->threshold_efd = w->oom_efd = w->low_efd = -1;
     }
     errno = err;
     return rc;
@@ -827,7 +852,8 @@ void cgroup_watch_free(struct cgroup_watch *w)
     if (!w)
         return;
     cgroup_watch_stop(w);
-    int fds[] = {w->stop_efd, w->threshold_efd, w->oom_efd, w->usage_fd, w->events_fd, w->dir_fd};
+    int fds[] = {w->stop_efd, w->threshold_efd, w->oom_efd, w->low_efd,
+                 w->usage_fd, w->events_fd, w->dir_fd};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
             close(fds[i]);

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "above.h"
 #include "cgroup_report.h"
 #include "dumper.h"
 #include "filter.h"
@@ -37,6 +38,12 @@
  * can take this long to reach a stop. */
 #define DETACH_GRACE_S 10
 
+/* --attach-above: how long usage stays below the detach mark before the
+ * detach. The cgroup is uncharged inside the munmap that makes it fall,
+ * before the call returns: the perf source's record of that munmap is
+ * written a moment later, and a detach at once would miss it. */
+#define ABOVE_SETTLE_MS 200
+
 struct loop {
     const struct options *opts;
     bool launch_mode;
@@ -49,9 +56,15 @@ struct loop {
     struct summary *summary;   /* -c; NULL without */
     struct cgroup_report *cgroup; /* --cgroup-threshold; NULL without */
     struct targets *targets;   /* --comm/--match; NULL without */
+    struct above *above;       /* --attach-above; NULL without: then the source is
+                                  opened only for a tracing session (source.src NULL
+                                  between sessions) */
+    bool above_begun;          /* --attach-above: a target is watched */
+    bool stopping;             /* --attach-above: no new session (a signal) */
     int epoll_fd;
     int signal_fd;
     int duration_fd;           /* --duration (attach mode); -1 */
+    int settle_fd;             /* --attach-above: ABOVE_SETTLE_MS below the mark; -1 */
     int cgroup_fd;             /* in the poll set once watching; -1 */
     sigset_t original_mask;    /* restored in a launched command */
     bool detaching;
@@ -140,7 +153,8 @@ static struct dumper *threshold_dumper(void *ctx)
 static bool is_ours(void *ctx, pid_t pid)
 {
     struct loop *l = ctx;
-    if (l->source.ops->follows(l->source.src, pid) || model_follows(l->model, pid))
+    if ((l->source.src && l->source.ops->follows(l->source.src, pid)) ||
+        model_follows(l->model, pid) || above_has(l->above, pid))
         return true;
     /* A child forked by a tracee is traced by the kernel's doing before its
      * first stop reaches us: ours already, followed, not a new target. */
@@ -174,6 +188,18 @@ static int setup_signals(struct loop *l)
     sigaddset(&served, SIGINT);
     sigaddset(&served, SIGTERM);
     sigaddset(&served, SIGHUP);
+    if (l->opts->has_attach_above) {
+        /* The ptrace source is opened later, at each session, when our
+         * other threads exist: SIGCHLD must be blocked in them too, or it
+         * could be taken by one of them and never reach its signalfd. */
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0) {
+            log_error("cannot set up the event loop: %s", strerror(errno));
+            return -1;
+        }
+    }
     if (sigprocmask(SIG_BLOCK, &served, &l->original_mask) < 0 ||
         (l->signal_fd = signalfd(-1, &served, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
         (l->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
@@ -242,6 +268,41 @@ static const struct source_ops *choose_source(const struct options *opts, char *
     return &PERF_EVENTS_SOURCE_OPS;
 }
 
+/* Opens the event source chosen by loop_new and polls its fds: at the
+ * start, or with --attach-above at each session's first attach. */
+static int open_source(struct loop *l)
+{
+    const struct options *opts = l->opts;
+    struct event_sink sink = {.event = to_model, .ctx = l};
+    if (l->source.ops == &PERF_EVENTS_SOURCE_OPS) {
+        struct perf_events_options po = {.min_size = opts->min_size, .stacks = opts->stack,
+                                         .ring_pages = opts->perf_pages};
+        l->source.src = perf_events_source_new(&sink, &po);
+        summary_set_lossy(l->summary);
+    } else {
+        l->source.src = ptrace_source_new(&sink);
+    }
+    if (!l->source.src)
+        return -1;
+    int source_fds[4];
+    size_t nsource = l->source.ops->fds(l->source.src, source_fds, 4);
+    for (size_t i = 0; i < nsource; i++)
+        if (watch_fd(l, source_fds[i]) < 0)
+            return -1;
+    return 0;
+}
+
+/* --attach-above: the session is over (every tracee detached or gone):
+ * the source goes with all its fds, so nothing of ours stays on the
+ * target. */
+static void close_source(struct loop *l)
+{
+    if (!l->source.src)
+        return;
+    l->source.ops->free(l->source.src); /* closing its fds takes them out of the poll set */
+    l->source.src = NULL;
+}
+
 struct loop *loop_new(const struct options *opts, int dump_dir_fd)
 {
     struct loop *l = calloc(1, sizeof *l);
@@ -254,7 +315,7 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
     l->opts = opts;
     l->launch_mode = opts->command != NULL;
     l->source.ops = choose_source(opts, l->source_note, sizeof l->source_note);
-    l->epoll_fd = l->signal_fd = l->duration_fd = l->cgroup_fd = -1;
+    l->epoll_fd = l->signal_fd = l->duration_fd = l->cgroup_fd = l->settle_fd = -1;
     bool failed = false;
     if ((opts->stack && !(l->unwinder = unwinder_new(opts->stack_depth))) ||
         (opts->summary && !(l->summary = summary_new())))
@@ -267,6 +328,7 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
         .unwinder = l->unwinder,
         .summary = l->summary,
         .adopt_at_attach = true, /* growth in what existed before (model_adopt_maps) */
+        .adopt_regions = opts->adopt_existing,
         .thread_name = thread_name,
         .capture_regs = capture_regs,
         .process_execed = process_execed,
@@ -287,23 +349,19 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
         (targets_fd(l->targets) >= 0 && watch_fd(l, targets_fd(l->targets)) < 0))
         goto fail;
     /* The source before any thread of ours (the dump worker, the cgroup
-     * watch) exists: the signals it reads must be blocked in all. */
-    struct event_sink sink = {.event = to_model, .ctx = l};
-    if (l->source.ops == &PERF_EVENTS_SOURCE_OPS) {
-        struct perf_events_options po = {.min_size = opts->min_size, .stacks = opts->stack,
-                                         .ring_pages = opts->perf_pages};
-        l->source.src = perf_events_source_new(&sink, &po);
-        summary_set_lossy(l->summary);
-    } else {
-        l->source.src = ptrace_source_new(&sink);
-    }
-    if (!l->source.src)
+     * watch) exists: the signals it reads must be blocked in all. With
+     * --attach-above it is opened at each attach (setup_signals blocked
+     * SIGCHLD for that). */
+    l->above = above_new(opts, &failed);
+    if (l->above && (l->settle_fd = timerfd_create(CLOCK_MONOTONIC,
+                                                   TFD_CLOEXEC | TFD_NONBLOCK)) < 0) {
+        log_error("cannot set up the event loop: timerfd: %s", strerror(errno));
         goto fail;
-    int source_fds[4];
-    size_t nsource = l->source.ops->fds(l->source.src, source_fds, 4);
-    for (size_t i = 0; i < nsource; i++)
-        if (watch_fd(l, source_fds[i]) < 0)
-            goto fail;
+    }
+    if (failed || (l->above && (watch_fd(l, above_fd(l->above)) < 0 ||
+                                watch_fd(l, l->settle_fd) < 0)) ||
+        (!l->above && open_source(l) < 0))
+        goto fail;
     if (dump_dir_fd >= 0) {
         int fd = dump_dir_fd;
         dump_dir_fd = -1; /* the dumper's now, whatever happens */
@@ -324,12 +382,13 @@ void loop_free(struct loop *l)
 {
     if (!l)
         return;
-    int fds[] = {l->epoll_fd, l->signal_fd, l->duration_fd};
+    int fds[] = {l->epoll_fd, l->signal_fd, l->duration_fd, l->settle_fd};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
             close(fds[i]);
     cgroup_report_free(l->cgroup);
     targets_free(l->targets);
+    above_free(l->above);
     dumper_free(l->dumper);
     if (l->source.src)
         l->source.ops->free(l->source.src);
@@ -354,10 +413,20 @@ static int begin_cgroup(struct loop *l, pid_t pid)
     return 0;
 }
 
-int loop_attach(struct loop *l, pid_t pid)
+static void arm_duration(struct loop *l);
+
+/* Seizes process pid with the source (opened first with --attach-above). */
+static int trace_target(struct loop *l, pid_t pid)
 {
     if (target_check_attachable(pid) < 0) /* a kernel thread, a zombie, ourselves: said */
         return -1;
+    if (!l->source.src) {
+        if (open_source(l) < 0) {
+            close_source(l);
+            return -1;
+        }
+        arm_duration(l); /* --duration bounds each session */
+    }
     if (l->source_note[0]) {
         log_note("%s", l->source_note);
         l->source_note[0] = '\0';
@@ -369,6 +438,20 @@ int loop_attach(struct loop *l, pid_t pid)
         return -1;
     }
     return begin_cgroup(l, pid);
+}
+
+int loop_attach(struct loop *l, pid_t pid)
+{
+    if (!l->above)
+        return trace_target(l, pid);
+    /* --attach-above: only watched now; traced when its cgroup's usage
+     * reaches the mark (loop_run). */
+    if (target_check_attachable(pid) < 0)
+        return -1;
+    if (above_add(l->above, pid, !l->above_begun) < 0)
+        return -1;
+    l->above_begun = true;
+    return 0;
 }
 
 int loop_attach_targets(struct loop *l)
@@ -409,9 +492,11 @@ static void begin_detach(struct loop *l)
     l->source.ops->detach_all(l->source.src);
 }
 
-void loop_request_detach(struct loop *l)
+/* Ends the tracing session (loop_request_detach without ending the
+ * run: --attach-above watches on). */
+static void request_detach(struct loop *l)
 {
-    if (l->detaching || l->finishing || l->launch_mode)
+    if (l->detaching || l->finishing || l->launch_mode || !l->source.src)
         return;
     if (l->dumper) {
         /* Pending dumps first, while the target runs and is traced (a
@@ -423,6 +508,12 @@ void loop_request_detach(struct loop *l)
             return;
     }
     begin_detach(l);
+}
+
+void loop_request_detach(struct loop *l)
+{
+    l->stopping = true; /* --attach-above: no session after this one */
+    request_detach(l);
 }
 
 /* Whether finishing dumps is over (then the detach begins). */
@@ -493,7 +584,7 @@ static void on_output_failed(struct loop *l)
 static void on_signal(struct loop *l, const struct signalfd_siginfo *si)
 {
     if (!l->launch_mode) {
-        log_info("got signal %u: detaching", si->ssi_signo);
+        log_info("got signal %u: %s", si->ssi_signo, l->source.src ? "detaching" : "exiting");
         loop_request_detach(l);
         return;
     }
@@ -521,18 +612,68 @@ static void arm_duration(struct loop *l)
     if (!l->opts->has_duration || l->launch_mode)
         return;
     if (l->opts->duration_ns == 0) {
-        loop_request_detach(l);
+        above_duration_over(l->above);
+        request_detach(l);
         return;
     }
     struct itimerspec its = {
         .it_value = {.tv_sec = (time_t)(l->opts->duration_ns / 1000000000ULL),
                      .tv_nsec = (long)(l->opts->duration_ns % 1000000000ULL)},
     };
-    if ((l->duration_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0 ||
-        timerfd_settime(l->duration_fd, 0, &its, NULL) < 0 || watch_fd(l, l->duration_fd) < 0) {
+    if (l->duration_fd < 0 &&
+        ((l->duration_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0 ||
+         watch_fd(l, l->duration_fd) < 0)) {
         log_warn("cannot set the --duration timer: %s; stop with Ctrl-C", strerror(errno));
         return;
     }
+    if (timerfd_settime(l->duration_fd, 0, &its, NULL) < 0) {
+        log_warn("cannot set the --duration timer: %s; stop with Ctrl-C", strerror(errno));
+        return;
+    }
+}
+
+/* --attach-above: attaches the targets whose usage reached the mark, and
+ * ends the session when none attached wants tracing any more. */
+static void sync_above(struct loop *l)
+{
+    if (!l->above || l->stopping)
+        return;
+    if (!l->detaching && !l->finishing) {
+        pid_t pid;
+        while ((pid = above_next_to_attach(l->above)) > 0)
+            if (trace_target(l, pid) < 0)
+                above_attach_failed(l->above, pid);
+    }
+    if (l->source.src && !l->detaching && !l->finishing && !above_wants_tracing(l->above)) {
+        struct itimerspec settle = {.it_value = {.tv_nsec = ABOVE_SETTLE_MS * 1000000L}};
+        if (timerfd_settime(l->settle_fd, 0, &settle, NULL) < 0)
+            request_detach(l);
+    }
+}
+
+/* --attach-above: no tracee is left; the source goes, the watch goes on. */
+static void end_session(struct loop *l)
+{
+    pid_t pids[64];
+    size_t n = above_session_ended(l->above, pids, sizeof pids / sizeof pids[0]);
+    for (size_t i = 0; i < n; i++)
+        cgroup_report_gone(l->cgroup, pids[i]); /* its threshold watch is the session's */
+    cgroup_report_records(l->cgroup);
+    close_source(l);
+    l->detaching = l->finishing = false;
+    if (l->duration_fd >= 0) {
+        struct itimerspec off = {0};
+        timerfd_settime(l->duration_fd, 0, &off, NULL);
+    }
+    targets_set_busy(l->targets, above_count(l->above) > 0);
+    sync_above(l); /* one that rose again meanwhile */
+}
+
+/* --attach-above: nothing left to do between sessions. */
+static bool above_over(const struct loop *l)
+{
+    return l->stopping || output_failed() ||
+           (above_count(l->above) == 0 && targets_fd(l->targets) < 0);
 }
 
 /* One readable fd. The source's own fds need nothing here: the loop
@@ -545,7 +686,8 @@ static void on_ready(struct loop *l, int fd)
         uint64_t expirations;
         if (read(fd, &expirations, sizeof expirations) > 0) {
             log_info("--duration reached: detaching");
-            loop_request_detach(l);
+            above_duration_over(l->above); /* --attach-above: watching on */
+            request_detach(l);
         }
     } else if (fd == targets_fd(l->targets)) {
         rescan(l);
@@ -556,6 +698,13 @@ static void on_ready(struct loop *l, int fd)
         check_finishing(l);
     } else if (fd == l->cgroup_fd) {
         cgroup_report_records(l->cgroup);
+    } else if (fd == l->settle_fd) {
+        uint64_t expirations;
+        if (read(fd, &expirations, sizeof expirations) > 0 && !above_wants_tracing(l->above))
+            request_detach(l); /* below the mark all along (or rose and fell again) */
+    } else if (fd == above_fd(l->above)) {
+        above_process(l->above);
+        sync_above(l);
     }
 }
 
@@ -577,7 +726,8 @@ static void print_stats(const struct loop *l)
 {
     if (!l->opts->verbose)
         return;
-    l->source.ops->log_stats(l->source.src);
+    if (l->source.src)
+        l->source.ops->log_stats(l->source.src);
     if (l->unwinder) {
         struct unwind_stats us;
         unwinder_stats(l->unwinder, &us);
@@ -590,10 +740,22 @@ static void print_stats(const struct loop *l)
 
 int loop_run(struct loop *l)
 {
-    arm_duration(l);
-    targets_set_busy(l->targets, l->source.ops->count(l->source.src) > 0);
+    if (l->above) {
+        targets_set_busy(l->targets, above_count(l->above) > 0);
+        above_process(l->above); /* usage above the mark already */
+        sync_above(l);
+    } else {
+        arm_duration(l);
+        targets_set_busy(l->targets, l->source.ops->count(l->source.src) > 0);
+    }
     for (;;) {
-        int handled = l->source.ops->serve(l->source.src);
+        if (l->above && !l->source.src && above_over(l))
+            break; /* watching nothing more */
+        int handled = l->source.src ? l->source.ops->serve(l->source.src) : 0;
+        if (handled < 0 && l->above) {
+            end_session(l);
+            continue;
+        }
         if (handled < 0 && !wait_for_next_target(l))
             break; /* no tracee left */
         if (output_failed())

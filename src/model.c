@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "adopt.h"
 #include "decode.h"
 #include "dumper.h"
 #include "growth.h"
@@ -444,17 +445,6 @@ static void on_detached(struct model *m, struct task *task, const struct event *
 
 /* ---- adoption: what was there before the attach ------------------------------ */
 
-static bool anonymous(const struct map_entry *e)
-{
-    return e->path[0] == '\0' || strncmp(e->path, "[anon:", 6) == 0;
-}
-
-static int prot_of(const struct map_entry *e)
-{
-    return (e->prot[0] == 'r' ? PROT_READ : 0) | (e->prot[1] == 'w' ? PROT_WRITE : 0) |
-           (e->prot[2] == 'x' ? PROT_EXEC : 0);
-}
-
 /* The reservations among maps[from..to) (contiguous anonymous mappings):
  * a run of accessible pieces then PROT_NONE ones is one reservation, as
  * glibc's heaps and the JVM's reserved ranges look; an accessible piece
@@ -468,9 +458,9 @@ static size_t adopt_run(struct model *m, pid_t pid, struct growth *g,
     size_t i = 0;
     while (i < n) {
         size_t j = i + 1;
-        bool none = prot_of(&e[i]) == PROT_NONE;
+        bool none = adopt_prot(&e[i]) == PROT_NONE;
         while (j < n) {
-            bool next_none = prot_of(&e[j]) == PROT_NONE;
+            bool next_none = adopt_prot(&e[j]) == PROT_NONE;
             if (none && !next_none)
                 break; /* accessible after reserved: the next one begins */
             if (!next_none && e[j].start % (64ULL << 20) == 0)
@@ -485,7 +475,7 @@ static size_t adopt_run(struct model *m, pid_t pid, struct growth *g,
         if (none && len >= m->cfg.min_size && (m->cfg.max_size == 0 || len <= m->cfg.max_size)) {
             bool ok = true;
             for (size_t k = i; k < j && ok; k++)
-                ok = growth_adopt_piece(g, e[k].start, e[k].end, prot_of(&e[k]), k == i,
+                ok = growth_adopt_piece(g, e[k].start, e[k].end, adopt_prot(&e[k]), k == i,
                                         m->cfg.min_size) == 0;
             if (!ok)
                 log_warn("out of memory adopting the reservations of process %d", (int)pid);
@@ -523,12 +513,12 @@ void model_adopt_maps(struct model *m, pid_t pid, const struct maps_list *maps)
             i++;
             continue;
         }
-        if (!anonymous(e) || e->prot[3] == 's') {
+        if (!adopt_anonymous(e) || e->prot[3] == 's') {
             i++;
             continue;
         }
         size_t j = i + 1;
-        while (j < maps->count && anonymous(&maps->entries[j]) &&
+        while (j < maps->count && adopt_anonymous(&maps->entries[j]) &&
                maps->entries[j].prot[3] != 's' && maps->entries[j].start == maps->entries[j - 1].end)
             j++;
         reservations += adopt_run(m, pid, as->growth, e, j - i);
@@ -546,16 +536,27 @@ void model_adopt_maps(struct model *m, pid_t pid, const struct maps_list *maps)
              reservations == 1 ? "" : "s", malloc_heaps, malloc_heaps == 1 ? "" : "s");
 }
 
-static void adopt_at_attach(struct model *m, pid_t pid)
+void model_adopt_existing(struct model *m, pid_t pid, const struct maps_list *maps,
+                          uint64_t time_ns)
+{
+    struct task *leader = task_find(m->tasks, pid);
+    struct track_when when = {.ts = wall_time(m, time_ns), .done_ns = time_ns};
+    if (leader)
+        adopt_existing(&m->policy, leader, maps, &when);
+}
+
+static void adopt_at_attach(struct model *m, pid_t pid, const struct event *e)
 {
     struct maps_list maps = {0};
     if (maps_read(pid, false, &maps) < 0) {
         log_warn("cannot read the mappings of process %d (%s): its brk heap and the reservations "
-                 "made before the attach are not followed for growth",
-                 (int)pid, strerror(errno));
+                 "made before the attach are not followed for growth%s", (int)pid,
+                 strerror(errno), m->cfg.adopt_regions ? ", nor any mapping adopted" : "");
         return;
     }
     model_adopt_maps(m, pid, &maps);
+    if (m->cfg.adopt_regions)
+        model_adopt_existing(m, pid, &maps, e->time_ns);
     maps_release(&maps);
 }
 
@@ -618,12 +619,12 @@ void model_event(struct model *m, const struct event *e, struct model_reply *rep
     if (e->kind == EVENT_ATTACHED) {
         struct event_origin origin;
         origin_of(m, e, e->pid, e->pid, &origin);
-        if (m->cfg.adopt_at_attach)
-            adopt_at_attach(m, e->pid);
         struct addr_space *as = addr_space_of_process(m->tasks, e->pid);
         if (as)
             note_rss(as, e->pid, true);
         output_attach(&origin, e->attached.threads ? e->attached.threads : 1);
+        if (m->cfg.adopt_at_attach) /* after the attach event: "existing" ones follow it */
+            adopt_at_attach(m, e->pid, e);
         return;
     }
     struct task *task = task_find(m->tasks, e->tid);

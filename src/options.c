@@ -39,6 +39,9 @@ enum {
     OPT_WAIT,
     OPT_CGROUP_THRESHOLD,
     OPT_DUMP_ON_THRESHOLD,
+    OPT_ATTACH_ABOVE,
+    OPT_DETACH_BELOW,
+    OPT_ADOPT,
     OPT_MAX_SIZE,
     OPT_SOURCE,
     OPT_PERF_PAGES,
@@ -76,6 +79,9 @@ static const struct option long_options[] = {
     {"pod", required_argument, NULL, OPT_POD},
     {"cgroup-threshold", required_argument, NULL, OPT_CGROUP_THRESHOLD},
     {"dump-on-threshold", no_argument, NULL, OPT_DUMP_ON_THRESHOLD},
+    {"attach-above", required_argument, NULL, OPT_ATTACH_ABOVE},
+    {"detach-below", required_argument, NULL, OPT_DETACH_BELOW},
+    {"adopt", no_argument, NULL, OPT_ADOPT},
     {"source", required_argument, NULL, OPT_SOURCE},
     {"perf-pages", required_argument, NULL, OPT_PERF_PAGES},
     {"help", no_argument, NULL, 'h'},
@@ -187,6 +193,16 @@ static void print_usage(FILE *out)
         "                       are reported too\n"
         "      --dump-on-threshold  then dump every reported region still mapped\n"
         "                       (default: off)\n"
+        "      --attach-above SIZE|PCT  trace nothing until the target's memory\n"
+        "                       cgroup uses SIZE or PCT% of its limit; attach\n"
+        "                       then, detach when usage falls below the lower\n"
+        "                       mark or after --duration, and watch on for the\n"
+        "                       next crossing (implies --adopt)\n"
+        "      --detach-below SIZE|PCT  the lower mark of --attach-above\n"
+        "                       (default: 90% of the attach mark)\n"
+        "      --adopt          at each attach, report the anonymous mappings\n"
+        "                       already there (--min-size..--max-size) as\n"
+        "                       \"existing\" regions, then follow and dump them\n"
         "\n"
         "DUMPS (on by default: each reported region's contents go to ./mmapwatch-dumps)\n"
         "      --delay DUR      dump a region DUR after its mmap (default: 5s;\n"
@@ -721,6 +737,20 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
         case OPT_DUMP_ON_THRESHOLD:
             opts->dump_on_threshold = true;
             break;
+        case OPT_ATTACH_ABOVE:
+            if (!mark_parse(optarg, "--attach-above", &opts->attach_above))
+                return OPTIONS_USAGE_ERROR;
+            opts->has_attach_above = true;
+            opts->adopt_existing = true;
+            break;
+        case OPT_DETACH_BELOW:
+            if (!mark_parse(optarg, "--detach-below", &opts->detach_below))
+                return OPTIONS_USAGE_ERROR;
+            opts->has_detach_below = true;
+            break;
+        case OPT_ADOPT:
+            opts->adopt_existing = true;
+            break;
         case OPT_SOURCE:
             if (strcmp(optarg, "perf") == 0) {
                 opts->source = OPTIONS_SOURCE_PERF;
@@ -813,6 +843,27 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
     }
     if (opts->dump_on_threshold && !opts->dump) {
         log_error("--dump-on-threshold and --no-dump contradict each other");
+        return OPTIONS_USAGE_ERROR;
+    }
+    if (opts->has_attach_above && opts->command) {
+        log_error("--attach-above applies to attach mode (-p, --comm, --match): a launched "
+                  "command is traced from its first instruction");
+        return OPTIONS_USAGE_ERROR;
+    }
+    if (opts->adopt_existing && opts->command) {
+        log_error("--adopt applies to attach mode (-p, --comm, --match): a launched command "
+                  "has nothing mapped before it is traced");
+        return OPTIONS_USAGE_ERROR;
+    }
+    if (opts->has_detach_below && !opts->has_attach_above) {
+        log_error("--detach-below needs --attach-above SIZE|PCT");
+        return OPTIONS_USAGE_ERROR;
+    }
+    if (opts->has_detach_below && !opts->detach_below.pct == !opts->attach_above.pct &&
+        (opts->detach_below.pct > opts->attach_above.pct ||
+         opts->detach_below.bytes > opts->attach_above.bytes)) {
+        log_error("--detach-below is above --attach-above: give a lower mark at or below "
+                  "the attach mark");
         return OPTIONS_USAGE_ERROR;
     }
     if (opts->has_duration && opts->command) {

@@ -421,6 +421,24 @@ static void render_json(const struct out_event *e)
         json_add_uint(&j, "schema", OUTPUT_SCHEMA_VERSION);
         json_add_str(&j, "program", "mmapwatch");
         break;
+    case OUT_EXISTING: {
+        char prot[4];
+        json_add_hex(&j, "addr", e->u.existing->addr);
+        json_add_uint(&j, "len", e->u.existing->len);
+        json_add_str(&j, "prot", xlat_prot_short(e->u.existing->prot, prot));
+        json_add_bool(&j, "shared", e->u.existing->shared);
+        json_add_uint(&j, "id", e->u.existing->id);
+        break;
+    }
+    case OUT_MARK:
+        json_add_str(&j, "action", e->u.mark->action);
+        json_add_str(&j, "reason", e->u.mark->reason);
+        json_add_untrusted(&j, "cgroup", e->u.mark->cgroup);
+        json_add_uint(&j, "usage", e->u.mark->usage);
+        json_add_limit(&j, e->u.mark->limit);
+        json_add_uint(&j, "attach_mark", e->u.mark->attach_mark);
+        json_add_uint(&j, "detach_mark", e->u.mark->detach_mark);
+        break;
     case OUT_OOM:
         json_add_untrusted(&j, "cgroup", e->u.cgroup->cgroup);
         json_add_uint(&j, "oom_kill", e->u.cgroup->oom_kills);
@@ -584,6 +602,17 @@ void output_threshold(const struct event_origin *o, const struct cgroup_event *e
 {
     output_event(&(struct out_event){.kind = OUT_THRESHOLD, .name = "threshold", .o = o,
                                      .u.cgroup = e});
+}
+
+void output_existing(const struct event_origin *o, const struct existing_view *x)
+{
+    output_event(&(struct out_event){.kind = OUT_EXISTING, .name = "existing", .o = o,
+                                     .u.existing = x});
+}
+
+void output_mark(const struct event_origin *o, const struct mark_event *e)
+{
+    output_event(&(struct out_event){.kind = OUT_MARK, .name = "mark", .o = o, .u.mark = e});
 }
 
 void output_oom(const struct event_origin *o, const struct cgroup_event *e)

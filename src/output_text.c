@@ -451,6 +451,35 @@ void output_render_text(const struct out_event *e)
         return;
     case OUT_SCHEMA:
         return;
+    case OUT_EXISTING: {
+        char prot[128], size[32];
+        const struct existing_view *x = e->u.existing;
+        text_prefix(e->o, false);
+        tprintf("existing 0x%" PRIx64 " %" PRIu64 " (%s) %s %s, mapped before the attach",
+                x->addr, x->len, format_size(x->len, size, sizeof size),
+                xlat_prot(x->prot, prot, sizeof prot), x->shared ? "shared" : "private");
+        break;
+    }
+    case OUT_MARK: {
+        const struct mark_event *k = e->u.mark;
+        char mark[32];
+        bool attach = strcmp(k->action, "attach") == 0;
+        text_prefix(e->o, false);
+        tprintf("memory cgroup ");
+        tuntrusted(k->cgroup);
+        tprintf(" ");
+        text_usage(k->usage, k->limit);
+        if (attach)
+            tprintf(", at or above the attach mark %s: attaching",
+                    format_size(k->attach_mark, mark, sizeof mark));
+        else if (strcmp(k->reason, "below") == 0)
+            tprintf(", below the detach mark %s: detaching, watching on",
+                    format_size(k->detach_mark, mark, sizeof mark));
+        else
+            tprintf(", --duration over: detaching, watching on (attach again at the next "
+                    "crossing of %s)", format_size(k->attach_mark, mark, sizeof mark));
+        break;
+    }
     case OUT_OOM:
         text_prefix(e->o, false);
         tprintf("memory cgroup ");

@@ -159,6 +159,34 @@ static void report_new_region(const struct track_policy *policy, struct task *ta
     report_done(&r);
 }
 
+/* ---- regions mapped before the attach (adopt.h) ----------------------------- */
+
+bool track_adopt_region(const struct track_policy *policy, struct task *leader, uint64_t start,
+                        uint64_t end, int prot, bool shared, const struct track_when *when)
+{
+    struct region region = {
+        .start = start,
+        .end = end,
+        .prot = prot,
+        .flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS,
+        .fd = -1,
+        .tid = leader->tid,
+        .mapped_at = when->ts,
+        .born_ns = when->done_ns,
+        .id = ++last_region_id,
+    };
+    if (region_set_insert(leader->as->regions, &region) < 0)
+        return false;
+    struct report r;
+    report_begin(policy, leader, when, false, &r);
+    struct existing_view x = {.addr = start, .len = end - start, .id = region.id, .prot = prot,
+                              .shared = shared};
+    output_existing(&r.origin, &x);
+    region_born(policy, leader, &region, &r, NULL);
+    report_done(&r);
+    return true;
+}
+
 /* ---- only what existed when the call entered ------------------------------ */
 
 /* The parts of [start, end) covered by regions born at or before a time. */

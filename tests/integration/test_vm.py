@@ -317,3 +317,34 @@ def test_vm_cgroup_v2_launch_moved():
     assert above["pid"] == pid and above["cgroup"] == "/moved", above
     assert above["threshold"] == 12 * MIB and above["limit"] == 64 * MIB, above
     assert res["rc"]["moved"] == 0, err
+
+
+def test_vm_cgroup_v2_attach_above():
+    """--attach-above on cgroup v2: nothing traced below the mark; at it,
+    attached, the chunks mapped before adopted as existing regions; below
+    the lower mark, their munmaps reported and the target let go; SIGINT
+    while only watching exits 0."""
+    res = vm()
+    assert res["rc"]["above"] == 0, stderr(res, "above")
+    assert res["rc"]["above_tracer_before"] == 0 and res["rc"]["above_tracer_after"] == 0, res
+    evs = events(res, "above")
+    harness.check_event_fields(evs)
+    pid = res["pids"]["above"]
+    chunks = {r["n"]: hexaddr(r["addr"]) for r in truth_of(truth(res, "above"), "chunk")}
+    # The step in which usage reached the mark: its chunk and those before
+    # were mapped before the attach (its mmap came before the writes that
+    # crossed).
+    n = next(k for k, usage in res["steps"]["above"] if usage >= 16 * MIB)
+    att = one(evs, "mark", action="attach")
+    assert att["pid"] == pid and att["cgroup"] == "/above" and att["reason"] == "above", att
+    assert att["attach_mark"] == 16 * MIB and att["detach_mark"] == 8 * MIB, att
+    existing = [(hexaddr(e["addr"]), e["len"]) for e in evs if e["event"] == "existing"]
+    for k in range(1, n + 1):
+        assert any(a <= chunks[k] and chunks[k] + cgt.CHUNK <= a + ln for a, ln in existing), \
+            (k, hex(chunks[k]), existing)
+    det = one(evs, "mark", action="detach")
+    assert det["reason"] == "below" and det["usage"] < 8 * MIB, det
+    munmaps = {hexaddr(e["addr"]) for e in evs if e["event"] == "munmap"}
+    assert munmaps and munmaps <= set(chunks.values()), (munmaps, chunks)
+    kinds = [e["event"] for e in evs if e["event"] in ("mark", "attach", "detach")]
+    assert kinds == ["mark", "attach", "mark", "detach"], kinds

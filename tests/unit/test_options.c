@@ -14,7 +14,7 @@ struct run {
     enum options_result rc;
     struct options o;
     char err[4096];
-    char out[8192];
+    char out[16384];
 };
 
 static void slurp(FILE *f, char *buf, size_t size)
@@ -641,6 +641,40 @@ TEST(cgroup_selector_options)
     CHECK(r.rc == OPTIONS_OK && r.o.cgroup_threshold_pct == 90 && r.o.ncgroup_sels == 1);
 }
 
+TEST(attach_above_options)
+{
+    struct run r;
+    RUN(r, "--attach-above", "60%", "-p", "1");
+    CHECK(r.rc == OPTIONS_OK && r.o.has_attach_above && r.o.attach_above.pct == 60);
+    CHECK(r.o.adopt_existing && !r.o.has_detach_below);
+    RUN(r, "--attach-above", "2G", "--detach-below", "1.5G", "--comm", "java");
+    CHECK(r.rc == OPTIONS_OK && r.o.attach_above.bytes == 2048ULL << 20 &&
+          r.o.detach_below.bytes == 1536ULL << 20 && r.o.has_detach_below);
+    RUN(r, "--attach-above", "60%", "--detach-below", "50%", "-p", "1");
+    CHECK(r.rc == OPTIONS_OK && r.o.detach_below.pct == 50);
+    RUN(r, "--attach-above", "60%", "--detach-below", "1G", "-p", "1");
+    CHECK(r.rc == OPTIONS_OK); /* mixed: checked against the cgroup's limit */
+    RUN(r, "--adopt", "-p", "1");
+    CHECK(r.rc == OPTIONS_OK && r.o.adopt_existing && !r.o.has_attach_above);
+    RUN(r, "-p", "1");
+    CHECK(r.rc == OPTIONS_OK && !r.o.adopt_existing);
+    const char *bad[] = {"0%", "101%", "0", "-1G", "x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        RUN(r, "--attach-above", (char *)bad[i], "-p", "1");
+        CHECK(usage_error_names(&r, bad[i]));
+    }
+    RUN(r, "--attach-above", "1G", "--detach-below", "2G", "-p", "1");
+    CHECK(r.rc == OPTIONS_USAGE_ERROR && strstr(r.err, "is above") && usage_error_line(&r));
+    RUN(r, "--attach-above", "50%", "--detach-below", "51%", "-p", "1");
+    CHECK(r.rc == OPTIONS_USAGE_ERROR && strstr(r.err, "is above"));
+    RUN(r, "--detach-below", "1G", "-p", "1");
+    CHECK(r.rc == OPTIONS_USAGE_ERROR && strstr(r.err, "needs --attach-above"));
+    RUN(r, "--attach-above", "1G", "sleep", "1");
+    CHECK(r.rc == OPTIONS_USAGE_ERROR && strstr(r.err, "attach mode"));
+    RUN(r, "--adopt", "sleep", "1");
+    CHECK(r.rc == OPTIONS_USAGE_ERROR && strstr(r.err, "attach mode"));
+}
+
 TEST(target_rules)
 {
     struct run r;
@@ -695,4 +729,5 @@ UNIT_MAIN(UNIT_CASE(size_plain_and_suffixes), UNIT_CASE(size_fractions_exact),
           UNIT_CASE(missing_arguments), UNIT_CASE(bad_numbers), UNIT_CASE(target_rules), UNIT_CASE(stack_summary_options),
           UNIT_CASE(name_target_options), UNIT_CASE(cgroup_options),
           UNIT_CASE(cgroup_selector_options),
+          UNIT_CASE(attach_above_options),
           UNIT_CASE(repeated_parses_are_independent))

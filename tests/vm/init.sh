@@ -187,5 +187,32 @@ mw=
 emit moved.ev /tmp/moved.ev
 emit moved.err /tmp/moved.err
 
+# ---- --attach-above on cgroup v2: untraced until 16M, the chunks there
+# adopted, detached below 8M (memory.current read every 100 ms), watching on.
+start_grower above 67108864 above
+step above above
+/mmapwatch --source ptrace --json -o /tmp/above.ev -m 1M --no-dump --attach-above 16M \
+    --detach-below 8M -p "$pid" 2>/tmp/above.err &
+mw=$!
+say "@@PID above $pid"
+waitfor /tmp/above.err "tracing nothing until"
+say "@@RC above_tracer_before $(awk '/^TracerPid/ {print $2}' /proc/$pid/status)"
+grow_until above above $((16777216 + 1048576))
+waitfor /tmp/above.ev '"event":"existing"'
+unmaps=0
+while [ "$(cat /sys/fs/cgroup/above/memory.current)" -ge $((8388608 - 1048576)) ]; do
+    unmaps=$((unmaps + 1))
+    echo u >&3
+    waitfor /tmp/above.out unmapped $unmaps || break
+done
+waitfor /tmp/above.ev '"event":"detach"'
+say "@@RC above_tracer_after $(awk '/^TracerPid/ {print $2}' /proc/$pid/status)"
+finish_mmapwatch above
+echo q >&3
+exec 3>&-
+emit above.ev /tmp/above.ev
+emit above.truth /tmp/above.truth
+emit above.err /tmp/above.err
+
 say "@@DONE"
 poweroff -f
