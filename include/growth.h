@@ -95,8 +95,24 @@ size_t growth_remap(struct growth *g, uint64_t old_start, uint64_t old_len, uint
 /* brk returned end (the heap's end now). The first one seen starts the
  * heap at end, unless growth_adopt_heap said where it starts. */
 size_t growth_brk(struct growth *g, uint64_t end, uint64_t step, struct growth_step *steps);
-/* The brk heap's end as last seen; false when none was seen. */
+/* The brk heap's end as last seen (by growth_brk or the adoption); false
+ * when none was seen. Every part of the heap reported so far lies below
+ * it (a result below it removes the parts above: track.c). */
 bool growth_brk_end(const struct growth *g, uint64_t *end);
+
+/* At a brk's entry, before its result: whether the result is needed.
+ * arg is the call's argument rounded up to a page. brk(arg) either moves
+ * the end to arg or fails and leaves it where it was, so when the heap is
+ * known, arg is at or above every end the heap may have now (no shrink,
+ * no query) and arg cannot take the heap past its next step, no result of
+ * the call can change a report: the call is noted instead (the end may be
+ * up to arg from now on) and false returned. The step a call crosses is
+ * then seen at its own result, with its thread and stack, exactly as if
+ * every brk had been seen; a shrink is always seen, so the parts it ends
+ * are dumped and removed. Until the next result is seen, the heap's
+ * committed size may be behind by what the unseen calls added (reports
+ * say the size at the call that crossed, which is exact). */
+bool growth_brk_enter(struct growth *g, uint64_t arg, uint64_t step);
 
 /* Adoption (attach): areas that existed before tracing. Their committed
  * bytes now are their baseline, and the steps below it are passed. */
