@@ -102,17 +102,18 @@ bool growth_brk_end(const struct growth *g, uint64_t *end);
 
 /* At a brk's entry, before its result: whether the result is needed.
  * arg is the call's argument rounded up to a page. brk(arg) either moves
- * the end to arg or fails and leaves it where it was, so when the heap is
- * known, arg is at or above every end the heap may have now (no shrink,
- * no query) and arg cannot take the heap past its next step, no result of
- * the call can change a report: the call is noted instead (the end may be
- * up to arg from now on) and false returned. The step a call crosses is
- * then seen at its own result, with its thread and stack, exactly as if
- * every brk had been seen; a shrink is always seen, so the parts it ends
- * are dumped and removed. Until the next result is seen, the heap's
- * committed size may be behind by what the unseen calls added (reports
- * say the size at the call that crossed, which is exact). */
-bool growth_brk_enter(struct growth *g, uint64_t arg, uint64_t step);
+ * the end to arg or fails and leaves it, and a result that is not seen
+ * changes nothing here. So the result is needed only for the first brk
+ * (where the heap starts), for one below the end last seen (a shrink that
+ * may end reported parts: they are removed at its result, and dumped
+ * before it: model.c; a query, brk(0), is one too), and for one whose
+ * arg would take the heap past its next step. Any other brk's result
+ * changes no report: the step a later call crosses is seen at that call's
+ * own result, with its thread and stack, the same step, size and new
+ * range as if every brk had been seen (the range is a hull from the top
+ * last reported). What is not exact meanwhile: the heap's end and
+ * committed size here lag behind calls not seen (no report shows them). */
+bool growth_brk_want_result(const struct growth *g, uint64_t arg, uint64_t step);
 
 /* Adoption (attach): areas that existed before tracing. Their committed
  * bytes now are their baseline, and the steps below it are passed. */

@@ -71,9 +71,9 @@ struct track_when {
  * filter applies too), i.e. whether its result is worth a stop at syscall
  * exit. A munmap that touches no reported region needs no second stop,
  * with --min-size above 0; nor does a brk that can neither shrink the
- * heap nor take it past its next step (growth_brk_enter, which notes such
- * a call in the task's growth set: call this once per call, at entry). */
-bool track_may_report(const struct track_policy *policy, struct task *task);
+ * heap below its end last seen nor take it past its next step
+ * (growth_brk_want_result). */
+bool track_may_report(const struct track_policy *policy, const struct task *task);
 
 /* Whether area a (of process pid's growth set g) is a glibc arena heap:
  * decided once its header can be read without faulting a page in, and

@@ -19,9 +19,6 @@ struct growth {
     size_t n, cap;
     struct growth_area heap;    /* the brk heap, when heap_known */
     bool heap_known;
-    uint64_t heap_hi;           /* the highest end the heap may have now: its
-                                   end as last seen, or the argument of a later
-                                   brk whose result was not awaited */
 };
 
 const char *growth_kind_name(enum growth_kind kind)
@@ -310,15 +307,14 @@ static bool would_step(const struct growth_area *h, uint64_t len, uint64_t step)
     return (step ? peak / step : peak) > h->steps;
 }
 
-bool growth_brk_enter(struct growth *g, uint64_t arg, uint64_t step)
+bool growth_brk_want_result(const struct growth *g, uint64_t arg, uint64_t step)
 {
-    struct growth_area *h = &g->heap;
-    if (!g->heap_known || arg < g->heap_hi || arg < h->start)
-        return true; /* the heap's start, a shrink, or a query: the exact end */
-    if (would_step(h, arg - h->start, step))
+    const struct growth_area *h = &g->heap;
+    /* The heap's start; a shrink below the end last seen, where the parts
+     * reported so far lie; a query (arg 0) goes below it too. */
+    if (!g->heap_known || arg < h->end)
         return true;
-    g->heap_hi = arg;
-    return false;
+    return would_step(h, arg - h->start, step);
 }
 
 size_t growth_brk(struct growth *g, uint64_t end, uint64_t step, struct growth_step *steps)
@@ -328,10 +324,8 @@ size_t growth_brk(struct growth *g, uint64_t end, uint64_t step, struct growth_s
         *h = (struct growth_area){.id = ++last_area_id, .kind = GROWTH_BRK_HEAP, .start = end,
                                   .end = end, .label_checked = true};
         g->heap_known = true;
-        g->heap_hi = end;
         return 0;
     }
-    g->heap_hi = end < h->start ? h->start : end;
     uint64_t top = h->start + h->peak; /* new only above its highest */
     h->end = end < h->start ? h->start : end;
     h->committed = h->end - h->start;
@@ -350,7 +344,6 @@ void growth_adopt_heap(struct growth *g, uint64_t start, uint64_t end, uint64_t 
                                    .committed = size, .peak = size, .label_checked = true,
                                    .steps = step ? size / step : size};
     g->heap_known = true;
-    g->heap_hi = start + size;
 }
 
 int growth_adopt_piece(struct growth *g, uint64_t start, uint64_t end, int prot, bool first,

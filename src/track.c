@@ -577,13 +577,13 @@ static bool track_growth(const struct track_policy *policy, struct task *task,
     return n > 0;
 }
 
-bool track_may_report(const struct track_policy *policy, struct task *task)
+bool track_may_report(const struct track_policy *policy, const struct task *task)
 {
     const struct in_flight *c = &task->call;
     enum syscall_id id = syscall_lookup(c->arch, c->nr);
     if (syscall_desc(id)->rule.grows) /* brk: unless it can neither shrink nor cross a step */
-        return growth_brk_enter(task->as->growth, decode_page_align(c->args[0]),
-                                policy->min_size);
+        return growth_brk_want_result(task->as->growth, decode_page_align(c->args[0]),
+                                      policy->min_size);
     switch (syscall_report_need(id, c->args, policy->min_size, policy->max_size)) {
     case REPORT_YES:
         return true;
