@@ -1477,7 +1477,7 @@ measure_grow() {
             TOOLS=()
             for tool in "${GROW_TOOLS[@]}"; do
                 case $tool in
-                untraced | mmapwatch* | before*) TOOLS+=("$tool") ;;
+                untraced | mmapwatch | mmapwatch_16m | before*) TOOLS+=("$tool") ;;
                 *) STATUS[grow-$mode:$tool]="—" ;;
                 esac
             done
