@@ -122,3 +122,23 @@ def test_small_commits_into_a_reported_reservation_each_reported():
         assert any("commit_step" in (f.get("symbol") or "") for f in g["stack"]), g["stack"]
     (outside,) = truth_of(truth, "outside")
     assert not events_of(events, "mprotect", addr=hexaddr(outside["addr"])), outside
+
+
+def test_small_commits_each_reported_with_min_size_0():
+    """The defaults: every commit is an mprotect event and a growth event of
+    the reservation, by the thread that made it."""
+    truth_path = os.path.join(tmpdir(), "truth")
+    rc, events, err = harness.run_launch([fixture("brk_steps"), "commit", truth_path],
+                                         "--no-dump")
+    assert rc == 0, f"mmapwatch exited {rc}; stderr={err!r}"
+    truth = read_truth(truth_path)
+    commits = truth_of(truth, "commit")
+    (reservation,) = truth_of(truth, "reservation")
+    start = hexaddr(reservation["addr"])
+    inside = [e for e in events_of(events, "mprotect")
+              if start <= hexaddr(e["addr"]) < start + reservation["len"]]
+    assert [(e["tid"], hexaddr(e["addr"])) for e in inside] == \
+        [(c["tid"], hexaddr(c["addr"])) for c in commits], len(inside)
+    growth = [g for g in events_of(events, "growth") if g["addr"] == reservation["addr"]]
+    assert [(g["tid"], g["committed"]) for g in growth] == \
+        [(c["tid"], (k + 1) * c["len"]) for k, c in enumerate(commits)], len(growth)
