@@ -1432,7 +1432,7 @@ report_attach() {
 # brk heap moved up 64 MiB in 1 MiB and in 64 KiB steps, and a 64 MiB
 # PROT_NONE reservation committed by mprotect in 64 KiB and in 1 MiB
 # steps; and, for the launch rows only, (a) and (b) of the tools table,
-# to show that what the filter lets through costs them nothing.
+# to check that a change to what launch mode stops on leaves them alone.
 #
 # What the stops cost (launch mode): every brk and every mprotect stops
 # at its entry (the seccomp filter cannot know where the heap ends nor
