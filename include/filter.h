@@ -15,9 +15,11 @@
  * filter is fixed once loaded: narrowing it as the heap grows would mean
  * stacking another one, which only the traced process can load (it would
  * have to be made to call seccomp(2) on a program written into its
- * memory); every later syscall would run every filter stacked so far,
- * for good, and filters outlive exec, where the next program's heap may
- * lie in a range an old filter lets through unseen. So the saving is made
+ * memory); every later call that some filter checks by its arguments
+ * (brk, mmap, munmap...) would run every filter stacked so far, for good
+ * (docs/performance.md), and filters outlive exec, where the next
+ * program's heap may lie in a range an old filter lets through unseen.
+ * So the saving is made
  * at the exit instead: the model says at the entry stop whether it needs
  * the result (track_may_report), and a brk that can neither shrink the
  * heap nor take it past its next step costs one stop, not two.
