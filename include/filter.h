@@ -7,6 +7,23 @@
  * --min-size in the kernel, so small mmaps cost nothing either; MAP_FIXED
  * ones still stop, since they may replace part of a reported region.
  *
+ * brk and mprotect (and pkey_mprotect) stop at their entry whatever their
+ * size. A small mprotect may change a reported region (a reservation of
+ * at least --min-size is one, and commits into it come in small pieces),
+ * and which regions are reported only the model knows; what a brk does
+ * depends on where the heap ends now, which no filter knows either. A
+ * filter is fixed once loaded: narrowing it as the heap grows would mean
+ * stacking another one, which only the traced process can load (it would
+ * have to be made to call seccomp(2) on a program written into its
+ * memory); every later call that some filter checks by its arguments
+ * (brk, mmap, munmap...) would run every filter stacked so far, for good
+ * (docs/performance.md), and filters outlive exec, where the next
+ * program's heap may lie in a range an old filter lets through unseen.
+ * So the saving is made
+ * at the exit instead: the model says at the entry stop whether it needs
+ * the result (track_may_report), and a brk that can neither shrink the
+ * heap nor take it past its next step costs one stop, not two.
+ *
  * A filter that returns SECCOMP_RET_TRACE with no tracer attached makes the
  * syscall fail with ENOSYS: a filtered process tree must never be detached,
  * and a filter is never put into a process we attached to.

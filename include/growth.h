@@ -95,8 +95,25 @@ size_t growth_remap(struct growth *g, uint64_t old_start, uint64_t old_len, uint
 /* brk returned end (the heap's end now). The first one seen starts the
  * heap at end, unless growth_adopt_heap said where it starts. */
 size_t growth_brk(struct growth *g, uint64_t end, uint64_t step, struct growth_step *steps);
-/* The brk heap's end as last seen; false when none was seen. */
+/* The brk heap's end as last seen (by growth_brk or the adoption); false
+ * when none was seen. Every part of the heap reported so far lies below
+ * it (a result below it removes the parts above: track.c). */
 bool growth_brk_end(const struct growth *g, uint64_t *end);
+
+/* At a brk's entry, before its result: whether the result is needed.
+ * arg is the call's argument rounded up to a page. brk(arg) either moves
+ * the end to arg or fails and leaves it, and a result that is not seen
+ * changes nothing here. So the result is needed only for the first brk
+ * (where the heap starts), for one below the end last seen (a shrink that
+ * may end reported parts: they are removed at its result, and dumped
+ * before it: model.c; a query, brk(0), is one too), and for one whose
+ * arg would take the heap past its next step. Any other brk's result
+ * changes no report: the step a later call crosses is seen at that call's
+ * own result, with its thread and stack, the same step, size and new
+ * range as if every brk had been seen (the range is a hull from the top
+ * last reported). What is not exact meanwhile: the heap's end and
+ * committed size here lag behind calls not seen (no report shows them). */
+bool growth_brk_want_result(const struct growth *g, uint64_t arg, uint64_t step);
 
 /* Adoption (attach): areas that existed before tracing. Their committed
  * bytes now are their baseline, and the steps below it are passed. */

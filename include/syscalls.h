@@ -74,9 +74,11 @@ const struct syscall_desc *syscall_desc(enum syscall_id id);
  * [addr, addr + len) overlaps a reported region or an area the model
  * watches for growth: a reservation, the brk heap). With min_size 0 every
  * map call is reported. max_size (--max-size, 0: none): a length above
- * it is not reported (nor watched), unless MAP_FIXED may touch. brk is always REPORT_YES: only its result says
- * where the heap ends, and growth is a sum of those. The model decides on this at entry; the seccomp
- * filter stops on every call that is not REPORT_NEVER by its arguments. */
+ * it is not reported (nor watched), unless MAP_FIXED may touch. brk is always REPORT_YES: only the
+ * heap's end says what it does, which arguments alone cannot tell (the model, which knows the end
+ * last seen, wants the result only when it may matter: growth_brk_want_result). The model decides
+ * on this at entry; the seccomp filter stops on every call that is not REPORT_NEVER by its
+ * arguments. */
 enum report_need { REPORT_NEVER, REPORT_YES, REPORT_IF_TOUCHES };
 enum report_need syscall_report_need(enum syscall_id id, const uint64_t args[6],
                                      uint64_t min_size, uint64_t max_size);

@@ -70,7 +70,9 @@ struct track_when {
  * the call could be reported (syscall_report_need, the rule the seccomp
  * filter applies too), i.e. whether its result is worth a stop at syscall
  * exit. A munmap that touches no reported region needs no second stop,
- * with --min-size above 0. */
+ * with --min-size above 0; nor does a brk that can neither shrink the
+ * heap below its end last seen nor take it past its next step
+ * (growth_brk_want_result). */
 bool track_may_report(const struct track_policy *policy, const struct task *task);
 
 /* Whether area a (of process pid's growth set g) is a glibc arena heap:

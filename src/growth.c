@@ -299,6 +299,24 @@ size_t growth_remap(struct growth *g, uint64_t old_start, uint64_t old_len, uint
 
 /* ---- the brk heap ------------------------------------------------------------- */
 
+/* Whether the heap's committed size reaching len would report a step:
+ * the rule of check_step, asked before the call. */
+static bool would_step(const struct growth_area *h, uint64_t len, uint64_t step)
+{
+    uint64_t peak = len > h->peak ? len : h->peak;
+    return (step ? peak / step : peak) > h->steps;
+}
+
+bool growth_brk_want_result(const struct growth *g, uint64_t arg, uint64_t step)
+{
+    const struct growth_area *h = &g->heap;
+    /* The heap's start; a shrink below the end last seen, where the parts
+     * reported so far lie; a query (arg 0) goes below it too. */
+    if (!g->heap_known || arg < h->end)
+        return true;
+    return would_step(h, arg - h->start, step);
+}
+
 size_t growth_brk(struct growth *g, uint64_t end, uint64_t step, struct growth_step *steps)
 {
     struct growth_area *h = &g->heap;

@@ -608,8 +608,11 @@ static bool track_growth(const struct track_policy *policy, struct task *task,
 bool track_may_report(const struct track_policy *policy, const struct task *task)
 {
     const struct in_flight *c = &task->call;
-    switch (syscall_report_need(syscall_lookup(c->arch, c->nr), c->args, policy->min_size,
-                                policy->max_size)) {
+    enum syscall_id id = syscall_lookup(c->arch, c->nr);
+    if (syscall_desc(id)->rule.grows) /* brk: unless it can neither shrink nor cross a step */
+        return growth_brk_want_result(task->as->growth, decode_page_align(c->args[0]),
+                                      policy->min_size);
+    switch (syscall_report_need(id, c->args, policy->min_size, policy->max_size)) {
     case REPORT_YES:
         return true;
     case REPORT_IF_TOUCHES: /* every map call has its range in args 0 and 1 */

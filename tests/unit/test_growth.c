@@ -109,6 +109,28 @@ static void call(struct model *m, pid_t pid, enum syscall_id id, uint64_t a0, ui
     send(m, d);
 }
 
+/* A brk's entry, as a source sends it: whether the model wants its
+ * result (a second stop in launch mode); then the result, sent only if
+ * wanted, as the ptrace source does. */
+static bool brk_call(struct model *m, uint64_t arg, uint64_t result)
+{
+    struct event e = {.kind = EVENT_CALL_ENTER, .pid = PID, .tid = PID,
+                      .time_ns = clock_ns += 1000, .arch = A64, .comm = "unit", .stopped = true};
+    e.call.nr = (uint64_t)syscall_number(A64, SC_BRK);
+    e.call.args[0] = arg;
+    struct model_reply r;
+    model_event(m, &e, &r);
+    bool wanted = r.want_done;
+    if (wanted) {
+        struct event d = {.kind = EVENT_CALL_DONE, .pid = PID, .tid = PID,
+                          .time_ns = clock_ns += 1000, .arch = A64, .comm = "unit",
+                          .stopped = true};
+        d.result.rval = (int64_t)result;
+        model_event(m, &d, &r);
+    }
+    return wanted;
+}
+
 static const uint64_t RESERVE = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 static const uint64_t RW = PROT_READ | PROT_WRITE;
 
@@ -134,6 +156,65 @@ TEST(brk_heap_reported_at_each_step_not_at_each_brk)
     /* The step after the regrowth: only the megabyte above the old top. */
     CHECK(lines_with(out, "\"gained\":5242880,", "\"new_addr\":\"0x555500400000\"") == 1);
     CHECK(lines_with(out, "\"event\":\"mmap\"", NULL) == 0);
+    free(out);
+}
+
+/* Launch mode stops twice on a brk only when its result can matter: the
+ * heap's start, a shrink below the end last seen, a query, and a call
+ * that may pass the next step. The steps come out as if every result had
+ * been seen (brk_heap_reported_at_each_step_not_at_each_brk). */
+TEST(brk_result_wanted_only_where_it_can_matter)
+{
+    struct model *m = new_model();
+    CHECK(m);
+    spawn(m, PID);
+    CHECK(brk_call(m, 0, HEAP));                       /* where the heap starts */
+    CHECK(!brk_call(m, HEAP + MIB / 4, HEAP + MIB / 4)); /* under the 1 MiB step */
+    CHECK(!brk_call(m, HEAP + MIB / 2 + 1, HEAP + MIB / 2 + 1));
+    CHECK(brk_call(m, HEAP + MIB + 1, HEAP + MIB + 1)); /* its page passes 1 MiB */
+    /* Refused: the old end comes back, nothing reported, and still wanted
+     * next time. */
+    CHECK(brk_call(m, HEAP + 3 * MIB, HEAP + MIB + 1));
+    CHECK(brk_call(m, HEAP + 3 * MIB, HEAP + 3 * MIB)); /* 2 and 3 MiB at once: one step */
+    /* Down to 2 MiB: below the end last seen, wanted (the part reported at
+     * 3 MiB goes); below the highest it reached, regrowth is not. */
+    CHECK(brk_call(m, HEAP + 2 * MIB, HEAP + 2 * MIB));
+    CHECK(!brk_call(m, HEAP + 5 * MIB / 2, HEAP + 5 * MIB / 2));
+    CHECK(!brk_call(m, HEAP + 3 * MIB, HEAP + 3 * MIB));
+    CHECK(brk_call(m, 0, HEAP + 3 * MIB)); /* a query */
+    /* Short of 4 MiB by a few bytes: the heap's mapping ends on the page
+     * at 4 MiB, a step. */
+    CHECK(brk_call(m, HEAP + 4 * MIB - 100, HEAP + 4 * MIB - 100));
+    char *out = finish(m);
+    CHECK(lines_with(out, "\"event\":\"growth\"", "\"kind\":\"brk_heap\"") == 3);
+    CHECK(lines_with(out, "\"committed\":1052672,\"gained\":1052672,", "\"new_addr\":\"0x555500000000\",\"new_len\":1052672") == 1);
+    CHECK(lines_with(out, "\"committed\":3145728,\"gained\":3145728,", "\"new_addr\":\"0x555500101000\",\"new_len\":2093056") == 1);
+    /* After the shrink and the regrowth: new only above the old top. */
+    CHECK(lines_with(out, "\"committed\":4194304,\"gained\":4194304,", "\"new_addr\":\"0x555500300000\",\"new_len\":1048576") == 1);
+    free(out);
+}
+
+/* --min-size 0 (the default) reports every new highest end of the heap:
+ * every call that may reach above it is wanted, regrowth below it not. */
+TEST(brk_result_wanted_above_the_highest_with_min_size_0)
+{
+    int fd = mkstemp(out_path);
+    if (fd >= 0)
+        close(fd);
+    CHECK(output_open(out_path, true) == 0);
+    struct model_config c = {.min_size = 0, .can_hold = true};
+    struct model *m = model_new(&c);
+    CHECK(m);
+    spawn(m, PID);
+    CHECK(brk_call(m, 0, HEAP));
+    CHECK(brk_call(m, HEAP + 4096, HEAP + 4096));
+    CHECK(brk_call(m, HEAP + 8192, HEAP + 8192));
+    CHECK(!brk_call(m, HEAP + 8000, HEAP + 8000)); /* the same page */
+    CHECK(brk_call(m, HEAP + 4096, HEAP + 4096));  /* a shrink */
+    CHECK(!brk_call(m, HEAP + 8192, HEAP + 8192)); /* back to the highest */
+    CHECK(brk_call(m, HEAP + 8193, HEAP + 8193));
+    char *out = finish(m);
+    CHECK(lines_with(out, "\"event\":\"growth\"", NULL) == 3);
     free(out);
 }
 
@@ -310,6 +391,8 @@ TEST(adopted_arena_heap_labelled_from_its_header)
 }
 
 UNIT_MAIN(UNIT_CASE(brk_heap_reported_at_each_step_not_at_each_brk),
+          UNIT_CASE(brk_result_wanted_only_where_it_can_matter),
+          UNIT_CASE(brk_result_wanted_above_the_highest_with_min_size_0),
           UNIT_CASE(commits_into_a_reservation_cross_steps),
           UNIT_CASE(grown_parts_become_regions_to_dump),
           UNIT_CASE(mremap_growth_of_a_committed_area),
