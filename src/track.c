@@ -275,6 +275,12 @@ static void find_remover(struct task *t, void *ctx)
         s->found[s->n++] = t;
 }
 
+static int is_certain(const struct region *r, void *ctx)
+{
+    (void)ctx;
+    return !r->uncertain;
+}
+
 /* A successful mmap without MAP_FIXED returned [start, end), which
  * overlaps regions: they are gone already, removed by a call of another
  * thread whose result has not come yet. Ends them now on its behalf; its
@@ -302,10 +308,17 @@ static void end_reused(const struct track_policy *policy, struct task *task, uin
     if (!region_set_overlaps(regions, start, end))
         return;
     /* No call in flight explains it: an unmap we never saw. Said, and the
-     * region ends here rather than lying about the new mapping. */
-    log_warn("process %d: thread %d's mmap got 0x%" PRIx64 "-0x%" PRIx64
-             ", part of a region whose unmap was not seen; that region ends here",
-             (int)task->pid, (int)task->tid, start, end);
+     * region ends here rather than lying about the new mapping. A region
+     * marked uncertain by lost records was already said to be in doubt (the
+     * lost event counts it): its unmap was most likely among them. */
+    if (region_set_foreach_in(regions, start, end, is_certain, NULL))
+        log_warn("process %d: thread %d's mmap got 0x%" PRIx64 "-0x%" PRIx64
+                 ", part of a region whose unmap was not seen; that region ends here",
+                 (int)task->pid, (int)task->tid, start, end);
+    else
+        log_info("process %d: thread %d's mmap got 0x%" PRIx64 "-0x%" PRIx64
+                 ", part of a region made uncertain by lost records; that region ends here",
+                 (int)task->pid, (int)task->tid, start, end);
     region_set_remove(regions, start, end, NULL);
 }
 
