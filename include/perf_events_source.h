@@ -41,6 +41,8 @@ struct perf_events_options {
     uint64_t min_size;   /* --min-size: filtered in the kernel */
     bool stacks;         /* -k: registers and stack copy at each entry */
     unsigned ring_pages; /* --perf-pages; 0: the reader's default */
+    unsigned layout;     /* --perf-layout: enum perf_layout (perf_source.h) */
+    bool layout_noted;   /* the start note said the layout already */
 };
 
 /* NULL after saying why (one line: what is missing, --source ptrace). */

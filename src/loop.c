@@ -230,15 +230,15 @@ static const struct source_ops *choose_source(const struct options *opts, char *
     }
     char why[512] = "";
     pid_t probe_pid = opts->npids ? opts->pids[0] : getpid();
-    if (perf_source_probe(probe_pid, why, sizeof why) < 0) {
+    if (perf_source_probe(probe_pid, (enum perf_layout)opts->perf_layout, why, sizeof why) < 0) {
         snprintf(note, note_size,
                  "following with ptrace (perf_event tracepoints cannot be used: %s); every "
                  "map call stops its thread", why);
         return &PTRACE_SOURCE_OPS;
     }
     snprintf(note, note_size,
-             "following with perf_event tracepoints (%s); --source ptrace to hold threads "
-             "for dumps", geteuid() == 0 ? "root" : "allowed here");
+             "following with perf_event tracepoints (%s%s%s); --source ptrace to hold threads "
+             "for dumps", geteuid() == 0 ? "root" : "allowed here", why[0] ? "; " : "", why);
     return &PERF_EVENTS_SOURCE_OPS;
 }
 
@@ -291,7 +291,9 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
     struct event_sink sink = {.event = to_model, .ctx = l};
     if (l->source.ops == &PERF_EVENTS_SOURCE_OPS) {
         struct perf_events_options po = {.min_size = opts->min_size, .stacks = opts->stack,
-                                         .ring_pages = opts->perf_pages};
+                                         .ring_pages = opts->perf_pages,
+                                         .layout = opts->perf_layout,
+                                         .layout_noted = opts->source == OPTIONS_SOURCE_AUTO};
         l->source.src = perf_events_source_new(&sink, &po);
         summary_set_lossy(l->summary);
     } else {

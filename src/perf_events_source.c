@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/perf_event.h>
 #include <signal.h>
 #include <stdio.h>
@@ -50,6 +51,7 @@ struct pe_thread {
 struct pe_proc {
     pid_t pid;
     int pidfd;    /* for the exit status once reaped; -1 */
+    bool left_scope;  /* said to have left the cgroup the events see */
     bool exit_called; /* exit_group seen: */
     int exit_status;  /* its wait status, should no better source be left */
 };
@@ -68,6 +70,7 @@ struct perf_events_source {
     bool launched_reaped;
     int launched_status;
     unsigned ticks;
+    bool layout_said;
     unsigned served;             /* events handed on in this serve */
     uint64_t events, lost, exits_found_in_proc, unknown_status;
 };
@@ -370,6 +373,22 @@ static void find_ended_threads(struct perf_events_source *s)
     }
 }
 
+/* The cgroup layout sees a process only while it is in the cgroup: one
+ * that moved out is said, once (its map calls from then on are missed). */
+static void find_processes_out_of_scope(struct perf_events_source *s)
+{
+    for (size_t i = 0; i < s->nprocs; i++) {
+        struct pe_proc *p = &s->procs[i];
+        if (p->left_scope || perf_source_in_scope(s->reader, p->pid) != 0)
+            continue;
+        p->left_scope = true;
+        log_warn("process %d left cgroup '%s': the perf events scoped to that cgroup no "
+                 "longer see it, and its map calls from now on are missed; follow it again "
+                 "with --perf-layout thread or --source ptrace",
+                 (int)p->pid, perf_source_stats(s->reader)->cgroup);
+    }
+}
+
 /* ---- source_ops ------------------------------------------------------------------ */
 
 struct perf_events_source *perf_events_source_new(const struct event_sink *sink,
@@ -394,7 +413,8 @@ struct perf_events_source *perf_events_source_new(const struct event_sink *sink,
         goto fail;
     }
     struct perf_source_options po = {.min_size = opt->min_size, .stacks = opt->stacks,
-                                     .ring_pages = opt->ring_pages};
+                                     .ring_pages = opt->ring_pages,
+                                     .layout = (enum perf_layout)opt->layout};
     char why[512] = "";
     if (!(s->reader = perf_source_new(&po, emit, s, why, sizeof why))) {
         log_error("cannot use perf_event tracepoints: %s; use --source ptrace", why);
@@ -473,6 +493,7 @@ static int ops_serve(void *src)
         if (s->ticks >= LIVENESS_TICKS) {
             s->ticks = 0;
             find_ended_threads(s);
+            find_processes_out_of_scope(s);
         }
     }
     if (s->nprocs == 0)
@@ -537,8 +558,15 @@ static int follow(struct perf_events_source *s, pid_t pid, bool announce)
         send(s, &e);
     }
     const struct perf_source_stats *st = perf_source_stats(s->reader);
-    log_info("following process %d with perf_event tracepoints: %u threads, %u event fds",
-             (int)pid, threads, st->event_fds);
+    char layout[PATH_MAX + 160];
+    perf_source_describe(st->layout, st->cgroup, st->event_fds, layout, sizeof layout);
+    /* The cgroup layout reads other processes' records too: said at start
+     * (by the source note with --source auto). */
+    if (st->layout == PERF_LAYOUT_CGROUP && !s->opt.layout_noted && !s->layout_said)
+        log_note("following with perf_event tracepoints: %s", layout);
+    s->layout_said = true;
+    log_info("following process %d with perf_event tracepoints: %u threads, %s", (int)pid,
+             threads, layout);
     return 0;
 }
 
@@ -668,9 +696,11 @@ static void ops_log_stats(const void *src)
         const struct perf_pair_stats *ps = perf_source_pair_stats(s->reader);
         log_info("perf source: %u cpus, %u tracepoints, %u threads opened, %u event fds, "
                  "%" PRIu64 " records (%" PRIu64 " bad), %" PRIu64 " duplicates, %" PRIu64
-                 " unpaired exits, %" PRIu64 " voided",
+                 " unpaired exits, %" PRIu64 " voided, %" PRIu64
+                 " events of processes not followed dropped",
                  st->cpus, st->tracepoints, st->threads, st->event_fds, st->records,
-                 st->bad_records, ps->duplicates, ps->unpaired_exits, ps->voided);
+                 st->bad_records, ps->duplicates, ps->unpaired_exits, ps->voided,
+                 st->filtered);
     }
 }
 

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "perf_cgroup.h"
+#include "perf_follow.h"
 #include "perf_ring.h"
 #include "procfs.h"
 #include "tracefs.h"
@@ -28,6 +30,14 @@
 #define DEFAULT_ORDER_WINDOW_NS 10000000ULL
 #define MAX_CPUS 1024
 #define MAX_ATTACH_PASSES 100
+#define MAX_CGROUPS 8
+/* --perf-layout auto: per thread up to this many descriptors (each is
+ * kernel memory, an open at the attach and a copy at every thread the
+ * target creates), per CPU for the target's cgroup beyond. */
+#define THREAD_LAYOUT_MAX_FDS 4096
+/* The owner of a cgroup's events (perf_pair's duplicate check): apart
+ * from every tid. */
+#define CGROUP_OWNER(i) (UINT32_MAX - (uint32_t)(i))
 
 /* The registers a stack walk needs on x86_64 (perf_pair.h). */
 #define STACK_REGS_MASK PERF_STACK_REGS_MASK
@@ -102,6 +112,12 @@ struct perf_source {
     pid_t *threads;           /* tids we opened events for, sorted */
     size_t nthreads, capthreads;
     struct perf_pair *pair;
+    perf_emit_fn emit;        /* the caller's, behind the cgroup layout's filter */
+    void *emit_ctx;
+    enum perf_layout layout;  /* PERF_LAYOUT_AUTO until the first attach chose */
+    struct perf_cgroup cgroups[MAX_CGROUPS]; /* the cgroup layout's scopes */
+    unsigned ncgroups;
+    struct perf_follow *follow; /* the cgroup layout's processes */
     struct perf_source_stats stats;
     uint64_t attach_time;
     bool attached;
@@ -345,9 +361,10 @@ static int make_ring(struct perf_source *s, unsigned c, int fd)
     return 0;
 }
 
-/* Opens every (CPU, tracepoint) event of thread tid. 0; 1 when the thread
- * is gone (nothing kept); -1 with errno. */
-static int open_thread(struct perf_source *s, pid_t tid)
+/* Opens every (CPU, tracepoint) event of target: a thread (inherited by
+ * what it creates), or with PERF_FLAG_PID_CGROUP a cgroup directory's
+ * descriptor. 0; 1 when the thread is gone (nothing kept); -1 with errno. */
+static int open_events(struct perf_source *s, int target, unsigned long flags, uint32_t owner)
 {
     size_t first = s->nfds;
     for (unsigned c = 0; c < s->ncpus; c++) {
@@ -355,7 +372,10 @@ static int open_thread(struct perf_source *s, pid_t tid)
             struct perf_event_attr attr;
             /* One event per (thread, CPU) carries the comm/fork/exit records. */
             make_attr(s, &s->tps[t], t == 0, &attr);
-            int fd = sys_perf_event_open(&attr, tid, s->cpus[c], -1, PERF_FLAG_FD_CLOEXEC);
+            /* A cgroup's events see its processes on their CPU: nothing to inherit. */
+            attr.inherit = !(flags & PERF_FLAG_PID_CGROUP);
+            int fd = sys_perf_event_open(&attr, target, s->cpus[c], -1,
+                                         PERF_FLAG_FD_CLOEXEC | flags);
             if (fd < 0)
                 goto fail;
             if (keep_fd(s, fd, c) < 0) {
@@ -380,7 +400,7 @@ static int open_thread(struct perf_source *s, pid_t tid)
             }
             uint64_t id;
             if (ioctl(fd, PERF_EVENT_IOC_ID, &id) != 0 ||
-                remember_event(s, id, (uint32_t)tid, t, attr.sample_stack_user != 0) < 0)
+                remember_event(s, id, owner, t, attr.sample_stack_user != 0) < 0)
                 goto fail;
         }
     }
@@ -454,7 +474,7 @@ static int scan_one(pid_t tid, void *ctx)
         sc->covered++;
         return 0;
     }
-    int rc = open_thread(sc->s, tid);
+    int rc = open_events(sc->s, tid, 0, (uint32_t)tid);
     if (rc < 0) {
         sc->err = errno;
         return 1;
@@ -473,6 +493,17 @@ static int scan_one(pid_t tid, void *ctx)
         sc->added++;
     }
     return 0;
+}
+
+/* perf_pair's output: in the cgroup layout, only the followed processes'. */
+static void scoped_emit(const struct perf_ev *ev, void *ctx)
+{
+    struct perf_source *s = ctx;
+    if (s->layout == PERF_LAYOUT_CGROUP && !perf_follow_pass(s->follow, ev)) {
+        s->stats.filtered++;
+        return;
+    }
+    s->emit(ev, s->emit_ctx);
 }
 
 /* ---- public: setting up ------------------------------------------------------------- */
@@ -513,8 +544,13 @@ struct perf_source *perf_source_new(const struct perf_source_options *options,
         free(s);
         return NULL;
     }
-    s->pair = perf_pair_new(emit, emit_ctx);
-    if (!s->pair) {
+    s->emit = emit;
+    s->emit_ctx = emit_ctx;
+    s->pair = perf_pair_new(scoped_emit, s);
+    s->follow = perf_follow_new();
+    if (!s->pair || !s->follow) {
+        perf_pair_free(s->pair);
+        perf_follow_free(s->follow);
         snprintf(why, why_size, "out of memory");
         free(s);
         return NULL;
@@ -533,9 +569,11 @@ static int count_task(pid_t tid, void *ctx)
     return 0;
 }
 
-/* Every event is a descriptor: make the soft limit the hard one, and say
- * before opening anything when even that is too few. */
-static int check_fd_limit(struct perf_source *s, pid_t pid, char *why, size_t size)
+/* Every event is a descriptor: make the soft limit the hard one (or more,
+ * when allowed), and say before opening anything when even that is too
+ * few for `more` descriptors. */
+static int check_fd_limit(struct perf_source *s, uint64_t more, const char *what, char *why,
+                          size_t size)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -544,33 +582,103 @@ static int check_fd_limit(struct perf_source *s, pid_t pid, char *why, size_t si
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    int threads = procfs_foreach_task(pid, count_task, NULL);
-    if (threads < 0)
-        return 0; /* said by the attach itself */
-    uint64_t need = s->nfds + (uint64_t)threads * s->ncpus * s->ntps + 64;
+    uint64_t need = s->nfds + more + 64;
     if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
         /* With CAP_SYS_RESOURCE the hard limit may be raised (up to
          * fs.nr_open); without, this fails and the reason below stands. */
-        struct rlimit more = {.rlim_cur = need * 2, .rlim_max = need * 2};
-        if (setrlimit(RLIMIT_NOFILE, &more) == 0)
-            rl = more;
+        struct rlimit raised = {.rlim_cur = need * 2, .rlim_max = need * 2};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl = raised;
     }
     if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
         snprintf(why, size,
-                 "following %d threads on %u CPUs needs %" PRIu64 " file descriptors "
-                 "(one per thread, CPU and tracepoint), the limit is %llu: raise it "
-                 "(ulimit -n) or use --source ptrace",
-                 threads, s->ncpus, need, (unsigned long long)rl.rlim_cur);
+                 "following %s needs %" PRIu64 " file descriptors, the limit is %llu: raise "
+                 "it (ulimit -n) or use --source ptrace",
+                 what, need, (unsigned long long)rl.rlim_cur);
         return -1;
     }
     return 0;
 }
 
-int perf_source_attach(struct perf_source *s, pid_t pid, char *why, size_t why_size)
+/* The cgroup layout's scope for cg: an index into s->cgroups, opening
+ * its events when it is new (a cgroup below one already open is covered
+ * by that one). -1 with a reason. */
+static int open_cgroup(struct perf_source *s, const struct perf_cgroup *cg, char *why,
+                       size_t size)
 {
-    uint64_t start = now_ns();
-    if (check_fd_limit(s, pid, why, why_size) < 0)
+    for (unsigned i = 0; i < s->ncgroups; i++) {
+        size_t n = strlen(s->cgroups[i].name);
+        if (s->cgroups[i].version == cg->version && strncmp(cg->name, s->cgroups[i].name, n) == 0 &&
+            (cg->name[n] == '\0' || cg->name[n] == '/'))
+            return (int)i;
+    }
+    if (s->ncgroups == MAX_CGROUPS) {
+        snprintf(why, size, "the targets are in more than %d cgroups: use --perf-layout thread "
+                            "or --source ptrace", MAX_CGROUPS);
         return -1;
+    }
+    int dir = perf_cgroup_open(cg);
+    if (dir < 0) {
+        snprintf(why, size, "cannot open cgroup directory '%s': %s", cg->dir, strerror(errno));
+        return -1;
+    }
+    /* The events hold the cgroup: the directory's descriptor can go. */
+    int rc = open_events(s, dir, PERF_FLAG_PID_CGROUP, CGROUP_OWNER(s->ncgroups));
+    int err = errno;
+    close(dir);
+    if (rc != 0) {
+        const char *r = open_error_reason(err);
+        if (r)
+            snprintf(why, size, "%s", r);
+        else
+            snprintf(why, size, "perf_event_open for cgroup '%s' failed: %s", cg->name,
+                     strerror(err));
+        return -1;
+    }
+    s->cgroups[s->ncgroups] = *cg;
+    return (int)s->ncgroups++;
+}
+
+/* Which layout follows pid (see perf_source.h), into *cg for the cgroup
+ * one; the layout of the first target is every later target's. Checks
+ * the descriptor limit. PERF_LAYOUT_AUTO (none) with a reason in why. */
+static enum perf_layout choose_layout(struct perf_source *s, pid_t pid, struct perf_cgroup *cg,
+                                      char *why, size_t size)
+{
+    enum perf_layout want = s->layout != PERF_LAYOUT_AUTO ? s->layout : s->opt.layout;
+    int threads = procfs_foreach_task(pid, count_task, NULL);
+    uint64_t per_thread = threads > 0 ? (uint64_t)threads * s->ncpus * s->ntps : 0;
+    char what[128], cg_why[256] = "";
+    snprintf(what, sizeof what, "%d threads on %u CPUs (one per thread, CPU and tracepoint)",
+             threads, s->ncpus);
+    if (want == PERF_LAYOUT_THREAD)
+        return check_fd_limit(s, per_thread, what, why, size) == 0 ? PERF_LAYOUT_THREAD
+                                                                    : PERF_LAYOUT_AUTO;
+    bool cg_ok = perf_cgroup_of(pid, cg, cg_why, sizeof cg_why) == 0;
+    if (want == PERF_LAYOUT_AUTO && (!cg_ok || (per_thread <= THREAD_LAYOUT_MAX_FDS &&
+                                                !perf_cgroup_alone(cg, pid)))) {
+        if (check_fd_limit(s, per_thread, what, why, size) == 0)
+            return PERF_LAYOUT_THREAD;
+        if (!cg_ok) {
+            size_t used = strlen(why);
+            snprintf(why + used, size - used, " (per CPU for its cgroup: %s)", cg_why);
+            return PERF_LAYOUT_AUTO;
+        }
+    }
+    if (!cg_ok) {
+        snprintf(why, size, "%s", cg_why);
+        return PERF_LAYOUT_AUTO;
+    }
+    snprintf(what, sizeof what, "%u CPUs for its cgroup (one per CPU and tracepoint)", s->ncpus);
+    return check_fd_limit(s, (uint64_t)s->ncpus * s->ntps, what, why, size) == 0
+               ? PERF_LAYOUT_CGROUP
+               : PERF_LAYOUT_AUTO;
+}
+
+/* The thread layout's attach: every thread's events, until a pass over
+ * /proc/PID/task finds no new thread. */
+static int attach_threads(struct perf_source *s, pid_t pid, char *why, size_t why_size)
+{
     struct scan sc = {s, 0, 0, 0};
     unsigned passes = 0, recounts = 0;
     for (;;) {
@@ -603,10 +711,38 @@ int perf_source_attach(struct perf_source *s, pid_t pid, char *why, size_t why_s
             ++recounts > MAX_ATTACH_PASSES)
             break;
     }
+    s->stats.attach_passes = passes;
     if (s->nthreads == 0) {
         snprintf(why, why_size, "process %d is gone", (int)pid);
         return -1;
     }
+    return 0;
+}
+
+int perf_source_attach(struct perf_source *s, pid_t pid, char *why, size_t why_size)
+{
+    uint64_t start = now_ns();
+    struct perf_cgroup cg;
+    enum perf_layout layout = choose_layout(s, pid, &cg, why, why_size);
+    if (layout == PERF_LAYOUT_AUTO)
+        return -1;
+    if (layout == PERF_LAYOUT_THREAD) {
+        if (attach_threads(s, pid, why, why_size) < 0)
+            return -1;
+    } else {
+        /* Followed before its events open: its records are read only later. */
+        if (perf_follow_add(s->follow, pid) < 0) {
+            snprintf(why, why_size, "out of memory");
+            return -1;
+        }
+        int i = open_cgroup(s, &cg, why, why_size);
+        if (i < 0)
+            return -1;
+        s->stats.cgroup = s->cgroups[i].name;
+        s->stats.attach_passes = 1;
+    }
+    s->layout = layout;
+    s->stats.layout = layout;
     uint64_t done = now_ns();
     if (!s->attached) {
         s->attach_time = done;
@@ -616,9 +752,21 @@ int perf_source_attach(struct perf_source *s, pid_t pid, char *why, size_t why_s
     s->attached = true;
     s->stats.threads = (unsigned)s->nthreads;
     s->stats.event_fds = (unsigned)s->nfds;
-    s->stats.attach_passes = passes;
     s->stats.attach_ns = done - start;
     return 0;
+}
+
+int perf_source_in_scope(const struct perf_source *s, pid_t pid)
+{
+    if (s->layout != PERF_LAYOUT_CGROUP)
+        return 1;
+    int rc = -1;
+    for (unsigned c = 0; c < s->ncgroups && rc != 1; c++) {
+        int r = perf_cgroup_holds(&s->cgroups[c], pid);
+        if (r >= 0)
+            rc = r;
+    }
+    return rc;
 }
 
 const int *perf_source_poll_fds(const struct perf_source *s, size_t *n)
@@ -876,20 +1024,67 @@ void perf_source_free(struct perf_source *s)
     free(s->fd_cpu);
     free(s->events);
     free(s->threads);
+    perf_follow_free(s->follow);
     free(s);
 }
 
 /* ---- probe ------------------------------------------------------------------------------ */
 
-int perf_source_probe(pid_t pid, char *why, size_t why_size)
+/* The layout pid would be followed with, tried with one event. 0 with
+ * its description in why, or -1 with a reason. */
+static int probe_layout(struct perf_source *s, pid_t pid, char *why, size_t why_size)
 {
-    struct perf_source_options o = {0};
+    struct perf_cgroup cg;
+    enum perf_layout layout = choose_layout(s, pid, &cg, why, why_size);
+    if (layout == PERF_LAYOUT_AUTO)
+        return -1;
+    uint64_t fds = (uint64_t)s->ncpus * s->ntps;
+    if (layout == PERF_LAYOUT_CGROUP) {
+        struct perf_event_attr attr;
+        make_attr(s, &s->tps[0], false, &attr);
+        attr.disabled = 1;
+        attr.inherit = 0;
+        int dir = perf_cgroup_open(&cg);
+        int fd = dir < 0 ? -1
+                         : sys_perf_event_open(&attr, dir, s->cpus[0], -1,
+                                               PERF_FLAG_FD_CLOEXEC | PERF_FLAG_PID_CGROUP);
+        int err = errno;
+        if (dir >= 0)
+            close(dir);
+        if (fd < 0) {
+            const char *r = open_error_reason(err);
+            snprintf(why, why_size, "perf events for cgroup '%s' cannot be opened: %s", cg.name,
+                     r ? r : strerror(err));
+            return -1;
+        }
+        close(fd);
+    } else {
+        int threads = procfs_foreach_task(pid, count_task, NULL);
+        fds *= threads > 0 ? (uint64_t)threads : 1;
+    }
+    perf_source_describe(layout, cg.name, fds, why, why_size);
+    return 0;
+}
+
+void perf_source_describe(enum perf_layout layout, const char *cgroup, uint64_t fds,
+                          char *out, size_t size)
+{
+    if (layout == PERF_LAYOUT_CGROUP)
+        snprintf(out, size,
+                 "events per CPU for cgroup '%s', %" PRIu64 " descriptors; its other "
+                 "processes' records are read and dropped", cgroup, fds);
+    else
+        snprintf(out, size, "events per thread, %" PRIu64 " descriptors", fds);
+}
+
+int perf_source_probe(pid_t pid, enum perf_layout layout, char *why, size_t why_size)
+{
     struct perf_source *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(why, why_size, "out of memory");
         return -1;
     }
-    s->opt = o;
+    s->opt.layout = layout;
     s->map_len = (size_t)(DEFAULT_RING_PAGES + 1) * (size_t)sysconf(_SC_PAGESIZE);
     bool private_mount;
     int rc = load_tracepoints(s, &private_mount, why, why_size);
@@ -912,10 +1107,13 @@ int perf_source_probe(pid_t pid, char *why, size_t why_size)
         } else {
             close(fd);
             /* A target of many threads on many CPUs may need more
-             * descriptors than this process can have: say so now, while
-             * --source auto can still take ptrace instead. */
+             * descriptors than this process can have, or a cgroup's
+             * events may be refused: say so now, while --source auto
+             * can still take ptrace instead. */
             if (pid != getpid() && read_cpus(s) == 0)
-                rc = check_fd_limit(s, pid, why, why_size);
+                rc = probe_layout(s, pid, why, why_size);
+            else
+                why[0] = '\0';
         }
     }
     free(s);

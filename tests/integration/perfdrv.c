@@ -181,7 +181,7 @@ static int probe(const char *arg)
     if (parse_u64(arg, &pid) < 0 || pid == 0 || pid > INT32_MAX)
         return usage();
     char why[512] = "";
-    int rc = perf_source_probe((pid_t)pid, why, sizeof why);
+    int rc = perf_source_probe((pid_t)pid, PERF_LAYOUT_AUTO, why, sizeof why);
     struct json_line j;
     json_begin(&j);
     json_add_str(&j, "event", "probe");
