@@ -3,7 +3,6 @@
  * CPU. See include/perf_source.h; the layout's reasons are in
  * docs/performance.md ("perf source (standalone)").
  */
-#include "perf_source.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -18,19 +17,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "perf_cgroup.h"
-#include "perf_follow.h"
-#include "perf_ring.h"
+#include "perf_source_internal.h"
 #include "procfs.h"
-#include "tracefs.h"
 
 #define DEFAULT_RING_PAGES 128        /* 512 KiB per CPU */
 #define DEFAULT_STACK_RING_PAGES 1024 /* 4 MiB per CPU: a 16 KiB stack per entry */
 #define DEFAULT_STACK_BYTES 16384
 #define DEFAULT_ORDER_WINDOW_NS 10000000ULL
-#define MAX_CPUS 1024
 #define MAX_ATTACH_PASSES 100
-#define MAX_CGROUPS 8
 /* --perf-layout auto: per thread up to this many descriptors (each is
  * kernel memory, an open at the attach and a copy at every thread the
  * target creates), per CPU for the target's cgroup beyond. */
@@ -39,17 +33,8 @@
  * from every tid. */
 #define CGROUP_OWNER(i) (UINT32_MAX - (uint32_t)(i))
 
-/* The registers a stack walk needs on x86_64 (perf_pair.h). */
-#define STACK_REGS_MASK PERF_STACK_REGS_MASK
-
 /* The tracepoints read, and what each is. */
-enum tp_role { TP_ENTER, TP_EXIT };
-static const struct tp_spec {
-    const char *path; /* under events/ */
-    enum tp_role role;
-    bool exec_call;   /* execve entries: only to name an exec's thread */
-    bool size_filter; /* takes --min-size */
-} TRACEPOINTS[] = {
+static const struct tp_spec TRACEPOINTS[] = {
     {"syscalls/sys_enter_mmap", TP_ENTER, false, true},
     {"syscalls/sys_exit_mmap", TP_EXIT, false, false},
     {"syscalls/sys_enter_munmap", TP_ENTER, false, false},
@@ -68,62 +53,9 @@ static const struct tp_spec {
      * read (a parent waiting for it) */
     {"syscalls/sys_enter_exit_group", TP_ENTER, false, false},
 };
-#define NTP (sizeof TRACEPOINTS / sizeof TRACEPOINTS[0])
+_Static_assert(sizeof TRACEPOINTS / sizeof TRACEPOINTS[0] == NTP, "NTP counts TRACEPOINTS");
 
-/* A tracepoint as this kernel has it: where its fields are. */
-struct tp_info {
-    const struct tp_spec *spec;
-    struct tp_format fmt;
-    const struct tp_field *nr;      /* __syscall_nr */
-    const struct tp_field *args[6]; /* entries: the fields after nr, in order */
-    unsigned nargs;
-    const struct tp_field *ret;     /* exits */
-};
-
-/* What an opened event's id tells a record's reader. */
-struct event_info {
-    uint64_t id; /* 0: free slot */
-    uint32_t owner;
-    uint16_t tp;  /* index into s->tps */
-    bool stacks;
-};
-
-struct perf_source {
-    struct perf_source_options opt;
-    struct tp_info tps[NTP];
-    unsigned ntps;
-    unsigned ncpus;
-    int cpus[MAX_CPUS];
-    int ring_fds[MAX_CPUS];   /* the event each CPU's ring belongs to */
-    void *maps[MAX_CPUS];
-    size_t map_len;
-    struct perf_ring rings[MAX_CPUS];
-    uint64_t ring_last_time[MAX_CPUS]; /* for a LOST record's window */
-    int *fds;                 /* every event */
-    uint16_t *fd_cpu;         /* parallel to fds: the CPU index of each */
-    size_t nfds, capfds;
-    /* Losses of each ring: reported (LOST records and counter finds), and
-     * how much of that was found by the counters before the ring's own
-     * LOST record came (that record is then not counted again). */
-    uint64_t lost_reported[MAX_CPUS];
-    uint64_t lost_credit[MAX_CPUS];
-    struct event_info *events; /* open addressing on id */
-    size_t capevents;
-    pid_t *threads;           /* tids we opened events for, sorted */
-    size_t nthreads, capthreads;
-    struct perf_pair *pair;
-    perf_emit_fn emit;        /* the caller's, behind the cgroup layout's filter */
-    void *emit_ctx;
-    enum perf_layout layout;  /* PERF_LAYOUT_AUTO until the first attach chose */
-    struct perf_cgroup cgroups[MAX_CGROUPS]; /* the cgroup layout's scopes */
-    unsigned ncgroups;
-    struct perf_follow *follow; /* the cgroup layout's processes */
-    struct perf_source_stats stats;
-    uint64_t attach_time;
-    bool attached;
-};
-
-static uint64_t now_ns(void)
+uint64_t perf_source_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -213,7 +145,7 @@ static int read_cpus(struct perf_source *s)
 
 /* ---- events -------------------------------------------------------------------------- */
 
-static uint64_t sample_type_of(bool stacks)
+uint64_t perf_source_sample_type(bool stacks)
 {
     uint64_t st = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
                   PERF_SAMPLE_CPU | PERF_SAMPLE_RAW;
@@ -231,7 +163,7 @@ static void make_attr(const struct perf_source *s, const struct tp_info *t, bool
     attr->config = t->fmt.id;
     attr->sample_period = 1;
     bool stacks = s->opt.stacks && t->spec->role == TP_ENTER && !t->spec->exec_call;
-    attr->sample_type = sample_type_of(stacks);
+    attr->sample_type = perf_source_sample_type(stacks);
     if (stacks) {
         attr->sample_regs_user = STACK_REGS_MASK;
         attr->sample_stack_user = s->opt.stack_bytes;
@@ -285,7 +217,7 @@ static int remember_event(struct perf_source *s, uint64_t id, uint32_t owner, un
     return 0;
 }
 
-static const struct event_info *find_event(const struct perf_source *s, uint64_t id)
+const struct event_info *perf_source_find_event(const struct perf_source *s, uint64_t id)
 {
     if (!s->capevents || !id)
         return NULL;
@@ -721,7 +653,7 @@ static int attach_threads(struct perf_source *s, pid_t pid, char *why, size_t wh
 
 int perf_source_attach(struct perf_source *s, pid_t pid, char *why, size_t why_size)
 {
-    uint64_t start = now_ns();
+    uint64_t start = perf_source_now_ns();
     struct perf_cgroup cg;
     enum perf_layout layout = choose_layout(s, pid, &cg, why, why_size);
     if (layout == PERF_LAYOUT_AUTO)
@@ -743,7 +675,7 @@ int perf_source_attach(struct perf_source *s, pid_t pid, char *why, size_t why_s
     }
     s->layout = layout;
     s->stats.layout = layout;
-    uint64_t done = now_ns();
+    uint64_t done = perf_source_now_ns();
     if (!s->attached) {
         s->attach_time = done;
         for (unsigned c = 0; c < s->ncpus; c++)
@@ -789,222 +721,6 @@ const struct perf_source_stats *perf_source_stats(const struct perf_source *s)
 const struct perf_pair_stats *perf_source_pair_stats(const struct perf_source *s)
 {
     return perf_pair_stats(s->pair);
-}
-
-/* ---- reading records ------------------------------------------------------------------ */
-
-/* FNV-1a: the duplicate check compares what two records say. */
-static uint64_t hash_bytes(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 0x100000001b3ULL;
-    return h;
-}
-#define HASH_SEED 0xcbf29ce484222325ULL
-
-static struct perf_stack *copy_stack(const struct perf_rec *r)
-{
-    struct perf_stack *st = malloc(sizeof *st + r->stack_size);
-    if (!st)
-        return NULL;
-    st->abi = r->regs_abi;
-    st->regs_mask = STACK_REGS_MASK;
-    st->nregs = r->nregs;
-    memcpy(st->regs, r->regs, sizeof st->regs);
-    st->size = r->stack_size;
-    if (r->stack_size)
-        memcpy(st->data, r->stack, r->stack_size);
-    return st;
-}
-
-static int sample_item(struct perf_source *s, const struct event_info *ev,
-                       const struct perf_rec *r, struct perf_item *it)
-{
-    const struct tp_info *t = &s->tps[ev->tp];
-    uint64_t v;
-    it->tp = t->fmt.id;
-    it->content = hash_bytes(HASH_SEED, r->raw, r->raw_size);
-    if (!tp_field_get(t->nr, r->raw, r->raw_size, &v))
-        return -1;
-    it->nr = (int)(int64_t)v;
-    if (t->spec->role == TP_EXIT) {
-        it->kind = PERF_ITEM_EXIT;
-        if (!tp_field_get(t->ret, r->raw, r->raw_size, &v))
-            return -1;
-        it->ret = (int64_t)v;
-        return 0;
-    }
-    it->kind = PERF_ITEM_ENTER;
-    it->is_exec_call = t->spec->exec_call;
-    for (unsigned i = 0; i < t->nargs; i++)
-        if (!tp_field_get(t->args[i], r->raw, r->raw_size, &it->args[i]))
-            return -1;
-    if (ev->stacks && r->regs_abi) {
-        it->stack = copy_stack(r);
-        /* Without memory for the copy the call is still reported, stackless. */
-    }
-    return 0;
-}
-
-struct drain_ctx {
-    struct perf_source *s;
-    unsigned c;
-};
-
-static int on_record(const void *rec, size_t size, void *ctx)
-{
-    struct drain_ctx *d = ctx;
-    struct perf_source *s = d->s;
-    s->stats.records++;
-    uint64_t id;
-    /* Every event shares the identifier/tid/time/cpu part of the layout;
-     * the rest depends on the event, found by its id. */
-    if (!perf_rec_identifier(sample_type_of(false), rec, size, &id)) {
-        s->stats.bad_records++;
-        return 0;
-    }
-    const struct event_info *ev = find_event(s, id);
-    const struct perf_event_header *h = rec;
-    if (!ev && h->type != PERF_RECORD_LOST) {
-        s->stats.bad_records++;
-        return 0;
-    }
-    struct perf_rec r;
-    bool stacks = ev && ev->stacks;
-    if (perf_rec_decode(sample_type_of(stacks), stacks ? __builtin_popcountll(STACK_REGS_MASK) : 0,
-                        rec, size, &r) < 0) {
-        s->stats.bad_records++;
-        return 0;
-    }
-    struct perf_item it = {.time = r.time, .owner = ev ? ev->owner : 0, .cpu = r.cpu,
-                           .pid = (pid_t)r.pid, .tid = (pid_t)r.tid};
-    switch (r.kind) {
-    case PERF_REC_SAMPLE:
-        if (sample_item(s, ev, &r, &it) < 0) {
-            free(it.stack);
-            s->stats.bad_records++;
-            return 0;
-        }
-        break;
-    case PERF_REC_COMM:
-        it.kind = PERF_ITEM_COMM;
-        it.exec = (r.misc & PERF_RECORD_MISC_COMM_EXEC) != 0;
-        memcpy(it.comm, r.comm, sizeof it.comm);
-        it.content = hash_bytes(HASH_SEED, r.comm, strlen(r.comm));
-        it.content = hash_bytes(it.content, &it.exec, sizeof it.exec);
-        break;
-    case PERF_REC_FORK:
-    case PERF_REC_EXIT:
-        it.kind = r.kind == PERF_REC_FORK ? PERF_ITEM_FORK : PERF_ITEM_TASK_EXIT;
-        it.ppid = (pid_t)r.ppid;
-        it.ptid = (pid_t)r.ptid;
-        it.content = hash_bytes(HASH_SEED, &r.pid, sizeof r.pid);
-        it.content = hash_bytes(it.content, &r.tid, sizeof r.tid);
-        break;
-    case PERF_REC_LOST:
-    case PERF_REC_LOST_SAMPLES: {
-        it.kind = PERF_ITEM_LOST;
-        /* Losses the counters already reported are not counted twice. */
-        uint64_t known = r.lost < s->lost_credit[d->c] ? r.lost : s->lost_credit[d->c];
-        s->lost_credit[d->c] -= known;
-        it.lost = r.lost - known;
-        s->lost_reported[d->c] += it.lost;
-        it.cpu = (uint32_t)s->cpus[d->c];
-        it.lost_from = s->ring_last_time[d->c];
-        break;
-    }
-    default:
-        return 0;
-    }
-    if (r.time > s->ring_last_time[d->c])
-        s->ring_last_time[d->c] = r.time;
-    perf_pair_push(s->pair, &it);
-    return 0;
-}
-
-/* The losses the kernel counted for ring c's events (PERF_FORMAT_LOST;
- * an inherited event's losses are counted on the event we opened). */
-static uint64_t counted_losses(const struct perf_source *s, unsigned c)
-{
-    uint64_t sum = 0;
-    for (size_t i = 0; i < s->nfds; i++) {
-        uint64_t v[2];
-        if (s->fd_cpu[i] == c && read(s->fds[i], v, sizeof v) == (ssize_t)sizeof v)
-            sum += v[1];
-    }
-    return sum;
-}
-
-/* Reports what the counters say ring c lost beyond what was reported. A
- * ring's LOST record only comes with the first record that fits again,
- * maybe long after the loss, and another ring's records must not be
- * paired across the loss meanwhile. */
-static void check_losses(struct perf_source *s, unsigned c, uint64_t now)
-{
-    uint64_t counted = counted_losses(s, c);
-    if (counted <= s->lost_reported[c])
-        return;
-    uint64_t delta = counted - s->lost_reported[c];
-    s->lost_reported[c] += delta;
-    s->lost_credit[c] += delta;
-    struct perf_item it = {.kind = PERF_ITEM_LOST, .time = now, .cpu = (uint32_t)s->cpus[c],
-                           .lost = delta, .lost_from = s->ring_last_time[c],
-                           .by_counter = true};
-    perf_pair_push(s->pair, &it);
-}
-
-/* A ring with less room than one more record may have lost some. */
-static bool ring_was_full(const struct perf_source *s, unsigned c)
-{
-    uint64_t largest = s->opt.stacks ? s->opt.stack_bytes + 1024 : 512;
-    return perf_ring_pending(&s->rings[c]) + largest > s->rings[c].data_size;
-}
-
-static int read_rings(struct perf_source *s, char *why, size_t why_size)
-{
-    for (unsigned c = 0; c < s->ncpus; c++) {
-        if (!s->maps[c])
-            continue;
-        bool full = ring_was_full(s, c);
-        uint64_t now = now_ns();
-        struct drain_ctx d = {s, c};
-        if (perf_ring_drain(&s->rings[c], on_record, &d) < 0) {
-            snprintf(why, why_size, "the perf ring buffer of CPU %d holds a record that "
-                                    "does not parse", s->cpus[c]);
-            return -1;
-        }
-        if (full)
-            check_losses(s, c, now);
-    }
-    return 0;
-}
-
-int perf_source_drain(struct perf_source *s, char *why, size_t why_size)
-{
-    /* Taken before the rings are read: a record stamped more than the
-     * order window before it is in what we read (records are visible
-     * microseconds after their time stamp). */
-    uint64_t now = now_ns();
-    if (read_rings(s, why, why_size) < 0)
-        return -1;
-    if (now > s->opt.order_window_ns)
-        perf_pair_release(s->pair, now - s->opt.order_window_ns);
-    return 0;
-}
-
-void perf_source_finish(struct perf_source *s)
-{
-    char why[256];
-    if (read_rings(s, why, sizeof why) < 0)
-        s->stats.bad_records++;
-    /* A ring that stayed full until the end carries no LOST record: the
-     * events' own counters (PERF_FORMAT_LOST, inherited children's losses
-     * included) are the only trace of it. */
-    for (unsigned c = 0; c < s->ncpus; c++)
-        if (s->maps[c])
-            check_losses(s, c, now_ns());
-    perf_pair_release(s->pair, UINT64_MAX);
 }
 
 void perf_source_free(struct perf_source *s)

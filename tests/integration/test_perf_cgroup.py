@@ -16,7 +16,8 @@ fixtures write their own truth; the tests compare:
   counts them);
 - the root cgroup is refused (it would read every process of the
   machine), with --perf-layout cgroup and in --source auto's note;
-- a target moved out of the cgroup while followed is said.
+- a target alone in its cgroup is followed in the cgroup layout; moved
+  out of the cgroup while followed, it is said.
 """
 import contextlib
 import os
@@ -210,18 +211,22 @@ def test_perf_cgroup_layout_refuses_the_root_cgroup():
 
 
 def test_perf_cgroup_layout_says_a_target_that_left():
-    """A target moved to another cgroup while the cgroup layout follows
-    it is no longer seen: a warning says so (once), and mmapwatch goes on."""
+    """A target alone in its cgroup: --source auto follows it in the
+    cgroup layout. Moved to another cgroup, it is no longer seen: a warning
+    says so (once), and mmapwatch goes on."""
     require_perf()
     with perf_cgroup() as cg, perf_cgroup() as elsewhere:
         p, pid = start_fixture([fixture("trace_map"), "-w", os.path.join(tmpdir(), "truth"),
                                 str(2 * 1024 * 1024)])
         cg.add(pid)
-        w = _start(["--source", "perf", "--perf-layout", "cgroup", "--no-dump", "-p", str(pid)])
+        # Alone in its cgroup: --source auto takes the cgroup layout.
+        w = _start(["--source", "auto", "--no-dump", "-p", str(pid)])
         stream = harness.EventReader(w.stdout, explain=lambda: f"rc={w.poll()}")
         stream.wait_attached([pid])
-        elsewhere.add(pid)
         err = harness.LineReader(w.stderr)
+        note = err.readline()
+        assert f"events per CPU for cgroup '{cg.name}'" in note, note
+        elsewhere.add(pid)
         line = ""
         while "left cgroup" not in line:
             line = err.readline()
