@@ -129,6 +129,13 @@ int perf_source_drain_interval_ms(const struct perf_source *s);
  * -1 when a ring is corrupt (errno EBADMSG; said in why). */
 int perf_source_drain(struct perf_source *s, char *why, size_t why_size);
 
+/* A drain that emits everything stamped before now, not only what is
+ * older than the order window: for a report that must include what just
+ * happened (a cgroup threshold). A record being written on another CPU at
+ * this very moment may then come after later ones (a few microseconds out
+ * of order). 0, or -1 as perf_source_drain. */
+int perf_source_catch_up(struct perf_source *s, char *why, size_t why_size);
+
 /* Last drain: everything read and emitted, then the events' own lost
  * counters read, and a loss no ring reported emitted as PERF_EV_LOST. */
 void perf_source_finish(struct perf_source *s);

@@ -128,6 +128,8 @@ static void count_dump(void *ctx, uint64_t id)
 static struct dump_target *mapped_now(void *ctx, size_t *n)
 {
     struct loop *l = ctx;
+    if (l->source.ops->catch_up)
+        l->source.ops->catch_up(l->source.src);
     return model_mapped(l->model, n);
 }
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -41,6 +42,10 @@ struct pidfd_exit_info {
 /* Ticks of the drain timer between looks in /proc for threads whose exit
  * record a loss took. */
 #define LIVENESS_TICKS 50
+
+/* The longest wait for a process whose last thread has exited to become
+ * a zombie (its exit status readable). */
+#define EXIT_WAIT_MS 1000
 
 struct pe_thread {
     pid_t tid, pid;
@@ -177,6 +182,14 @@ static int exit_status_of(struct perf_events_source *s, const struct pe_proc *p)
             s->launched_status = status;
             return status;
         }
+    }
+    /* The last thread's exit record is written before the process is a
+     * zombie (a fatal signal's status is not readable yet): its pidfd is
+     * readable once it is, and that takes no longer than its exit. */
+    if (p->pidfd >= 0) {
+        struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
+        while (poll(&pfd, 1, EXIT_WAIT_MS) < 0 && errno == EINTR)
+            ;
     }
     char path[64], buf[2048];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)p->pid);
@@ -704,6 +717,14 @@ static void ops_log_stats(const void *src)
     }
 }
 
+static void ops_catch_up(void *src)
+{
+    struct perf_events_source *s = src;
+    char why[256] = "";
+    if (s->reader && s->rings_polled && perf_source_catch_up(s->reader, why, sizeof why) < 0)
+        log_warn("perf ring buffer: %s; its records are counted as lost", why);
+}
+
 static void ops_free(void *src)
 {
     struct perf_events_source *s = src;
@@ -737,5 +758,6 @@ const struct source_ops PERF_EVENTS_SOURCE_OPS = {
     .count = ops_count,
     .follows = ops_follows,
     .log_stats = ops_log_stats,
+    .catch_up = ops_catch_up,
     .free = ops_free,
 };

@@ -212,6 +212,15 @@ int perf_source_drain(struct perf_source *s, char *why, size_t why_size)
     return 0;
 }
 
+int perf_source_catch_up(struct perf_source *s, char *why, size_t why_size)
+{
+    uint64_t now = perf_source_now_ns();
+    if (read_rings(s, why, why_size) < 0)
+        return -1;
+    perf_pair_release(s->pair, now);
+    return 0;
+}
+
 void perf_source_finish(struct perf_source *s)
 {
     char why[256];
