@@ -265,3 +265,29 @@ def test_stack_depth_equals_ptrace():
     ptrace, perf = _stacks("ptrace"), _stacks("perf")
     assert all(len(s) >= 4 and ("site_alpha" in s or "site_beta" in s) for s in ptrace), ptrace
     assert perf == ptrace, f"perf {perf} vs ptrace {ptrace}"
+
+
+def test_non_leader_exec_carries_the_thread_on():
+    """A thread that is not the leader execs: the kernel gives it the
+    leader's tid, and the perf source's EXEC says which tid called execve
+    (former_tid, from the execve entry waiting in perf_pair). With it, the
+    source's thread table carries the exec'ing thread on under the
+    leader's tid, and the process's end is seen from its own records;
+    without it, the old tid would stay in the table as a thread that never
+    ends, and the end would only be found in /proc later (-v counts that).
+    Launched and attached, the leader alive at the exec or gone before it
+    (-L); the truth checks are the ptrace source's (test_tracing)."""
+    require_perf()
+    from test_tracing import check_exec_thread
+    for flags in ([], ["-L"]):
+        truth = os.path.join(tmpdir(), "truth")
+        rc, events, err = harness.run_launch(
+            [fixture("trace_exec_thread"), *flags, truth, fixture("trace_map")],
+            *PERF, "-v", "--no-dump")
+        assert rc == 0, err
+        check_exec_thread(events, read_truth(truth))
+        assert "0 thread exits found in /proc" in err, (flags, err)
+        events, truth, err = _attach_run("trace_exec_thread", *PERF, "-v", "--no-dump",
+                                         flags=flags, args=[fixture("trace_map")])
+        check_exec_thread(events, truth)
+        assert "0 thread exits found in /proc" in err, (flags, err)
