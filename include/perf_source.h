@@ -80,6 +80,8 @@ struct perf_source_stats {
     uint64_t records;         /* records read from the rings */
     uint64_t bad_records;     /* records that did not decode (skipped, counted) */
     bool tracefs_private;     /* tracefs was mounted in a private namespace */
+    bool clone_flags;         /* task_newtask is read: a new process's FORK is
+                               * followed by its clone flags (PERF_EV_NEWTASK) */
     enum perf_layout layout;  /* the one chosen at the first attach */
     const char *cgroup;       /* the cgroup layout's first cgroup (owned by the source) */
     uint64_t filtered;        /* cgroup layout: other processes' events dropped */

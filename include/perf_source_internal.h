@@ -23,14 +23,14 @@
 #define STACK_REGS_MASK PERF_STACK_REGS_MASK
 
 /* The tracepoints read, and what each is (TRACEPOINTS in perf_source.c). */
-enum tp_role { TP_ENTER, TP_EXIT };
+enum tp_role { TP_ENTER, TP_EXIT, TP_NEWTASK };
 struct tp_spec {
     const char *path; /* under events/ */
     enum tp_role role;
     bool exec_call;   /* execve entries: only to name an exec's thread */
     bool size_filter; /* takes --min-size */
 };
-#define NTP 15
+#define NTP 16
 
 /* A tracepoint as this kernel has it: where its fields are. */
 struct tp_info {
@@ -40,6 +40,7 @@ struct tp_info {
     const struct tp_field *args[6]; /* entries: the fields after nr, in order */
     unsigned nargs;
     const struct tp_field *ret;     /* exits */
+    const struct tp_field *child, *clone_flags; /* task_newtask */
 };
 
 /* What an opened event's id tells a record's reader. */

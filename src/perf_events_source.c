@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -51,6 +52,11 @@ struct pe_thread {
     pid_t tid, pid;
     char comm[PROCFS_COMM_MAX];
     bool missing; /* not in /proc at the last look */
+    /* A new process whose spawn waits for its clone flags (the
+     * task_newtask record that follows its FORK record). */
+    bool spawn_pending;
+    pid_t spawn_parent;
+    uint64_t spawn_time;
 };
 
 struct pe_proc {
@@ -76,6 +82,7 @@ struct perf_events_source {
     int launched_status;
     unsigned ticks;
     bool layout_said;
+    bool clone_flags_read;       /* task_newtask is among the tracepoints */
     unsigned served;             /* events handed on in this serve */
     uint64_t events, lost, exits_found_in_proc, unknown_status;
 };
@@ -213,10 +220,14 @@ static int exit_status_of(struct perf_events_source *s, const struct pe_proc *p)
     return 0;
 }
 
+static void flush_spawn(struct perf_events_source *s, struct pe_thread *t);
+
 /* Thread t is gone: its exit and gone events; its process's gone when it
  * was the last thread (a leader that ended first waits for that). */
 static void thread_ended(struct perf_events_source *s, struct pe_thread *t, uint64_t time)
 {
+    if (t->spawn_pending)
+        flush_spawn(s, t);
     pid_t tid = t->tid, pid = t->pid;
     struct event e = {.kind = EVENT_THREAD_EXIT, .pid = pid, .tid = tid, .time_ns = time,
                       .comm = t->comm};
@@ -266,20 +277,61 @@ static bool shares_vm(pid_t parent, pid_t child)
     return parent > 0 && syscall(SYS_kcmp, parent, child, KCMP_VM_TYPE, 0, 0) == 0;
 }
 
+static void send_spawn(struct perf_events_source *s, struct pe_thread *t, pid_t parent,
+                       uint64_t time, bool shared)
+{
+    struct event e = {.kind = EVENT_SPAWN, .pid = t->pid, .tid = t->tid, .time_ns = time};
+    e.spawn.parent = parent;
+    e.spawn.shares_vm = shared;
+    t->spawn_pending = false;
+    send(s, &e);
+}
+
+/* A pending spawn whose clone flags did not come (lost, or the child
+ * already does something): the kernel's kcmp, while both live, says
+ * whether it shares its parent's memory. */
+static void flush_spawn(struct perf_events_source *s, struct pe_thread *t)
+{
+    send_spawn(s, t, t->spawn_parent, t->spawn_time, shares_vm(t->spawn_parent, t->pid));
+}
+
+static void flush_spawns(struct perf_events_source *s)
+{
+    for (size_t i = 0; i < s->nthreads; i++)
+        if (s->threads[i].spawn_pending)
+            flush_spawn(s, &s->threads[i]);
+}
+
 static void on_spawn(struct perf_events_source *s, const struct perf_ev *ev)
 {
     if (thread_of(s, ev->tid))
         return; /* seen at the attach already */
     struct pe_thread *creator = thread_of(s, ev->parent_tid);
-    if (!add_thread(s, ev->tid, ev->pid, creator ? creator->comm : NULL))
+    struct pe_thread *t = add_thread(s, ev->tid, ev->pid, creator ? creator->comm : NULL);
+    if (!t)
         return;
-    struct event e = {.kind = EVENT_SPAWN, .pid = ev->pid, .tid = ev->tid, .time_ns = ev->time};
-    e.spawn.parent = ev->parent_tid;
-    if (ev->pid != ev->parent_pid) {
-        add_proc(s, ev->pid);
-        e.spawn.shares_vm = shares_vm(ev->parent_tid, ev->pid);
+    if (ev->pid == ev->parent_pid) {
+        send_spawn(s, t, ev->parent_tid, ev->time, false);
+        return;
     }
-    send(s, &e);
+    add_proc(s, ev->pid);
+    /* The process is followed from now on; its spawn is said with its
+     * clone flags, which come in the next record of its creator (before
+     * any of its own). */
+    t->spawn_pending = true;
+    t->spawn_parent = ev->parent_tid;
+    t->spawn_time = ev->time;
+    if (!s->clone_flags_read)
+        flush_spawn(s, t);
+}
+
+/* task_newtask: whether the new process shares its creator's memory
+ * (vfork, CLONE_VM), said with its spawn. */
+static void on_newtask(struct perf_events_source *s, const struct perf_ev *ev)
+{
+    struct pe_thread *t = thread_of(s, ev->child);
+    if (t && t->spawn_pending)
+        send_spawn(s, t, t->spawn_parent, t->spawn_time, (ev->clone_flags & CLONE_VM) != 0);
 }
 
 static void on_exec(struct perf_events_source *s, const struct perf_ev *ev)
@@ -310,6 +362,15 @@ static void emit(const struct perf_ev *ev, void *ctx)
 {
     struct perf_events_source *s = ctx;
     struct pe_thread *t = thread_of(s, ev->tid);
+    if (ev->kind == PERF_EV_LOST)
+        flush_spawns(s); /* the clone flags may be among the lost */
+    else if (t && t->spawn_pending && ev->kind != PERF_EV_NEWTASK)
+        flush_spawn(s, t);
+    if (ev->kind == PERF_EV_SPAWN) {
+        struct pe_thread *creator = thread_of(s, ev->parent_tid);
+        if (creator && creator->spawn_pending)
+            flush_spawn(s, creator);
+    }
     struct event e = {.pid = ev->pid, .tid = ev->tid, .time_ns = ev->time,
                       .arch = SYSCALL_ARCH_X86_64, .comm = t ? t->comm : NULL};
     struct stack_snapshot snap;
@@ -350,6 +411,9 @@ static void emit(const struct perf_ev *ev, void *ctx)
         return;
     case PERF_EV_SPAWN:
         on_spawn(s, ev);
+        return;
+    case PERF_EV_NEWTASK:
+        on_newtask(s, ev);
         return;
     case PERF_EV_THREAD_EXIT:
         if (t)
@@ -433,6 +497,7 @@ struct perf_events_source *perf_events_source_new(const struct event_sink *sink,
         log_error("cannot use perf_event tracepoints: %s; use --source ptrace", why);
         goto fail;
     }
+    s->clone_flags_read = perf_source_stats(s->reader)->clone_flags;
     return s;
 fail:
     if (s->epoll_fd >= 0)
@@ -660,6 +725,7 @@ static void ops_detach_all(void *src)
     struct perf_events_source *s = src;
     if (s->reader && s->rings_polled)
         perf_source_finish(s->reader);
+    flush_spawns(s);
     perf_source_free(s->reader);
     s->reader = NULL;
     s->rings_polled = false;

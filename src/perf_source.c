@@ -52,6 +52,9 @@ static const struct tp_spec TRACEPOINTS[] = {
     /* the exit status of a process reaped before its last exit record is
      * read (a parent waiting for it) */
     {"syscalls/sys_enter_exit_group", TP_ENTER, false, false},
+    /* the clone flags of a new process: whether it shares its parent's
+     * memory (vfork), which the FORK record does not say */
+    {"task/task_newtask", TP_NEWTASK, false, false},
 };
 _Static_assert(sizeof TRACEPOINTS / sizeof TRACEPOINTS[0] == NTP, "NTP counts TRACEPOINTS");
 
@@ -73,6 +76,11 @@ static int sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu,
 /* Finds the fields a record is read with, from the parsed format. */
 static int tp_resolve(struct tp_info *t)
 {
+    if (t->spec->role == TP_NEWTASK) {
+        t->child = tp_format_field(&t->fmt, "pid");
+        t->clone_flags = tp_format_field(&t->fmt, "clone_flags");
+        return t->child && t->clone_flags ? 0 : -1;
+    }
     t->nr = tp_format_field(&t->fmt, "__syscall_nr");
     if (!t->nr)
         return -1;
@@ -171,8 +179,10 @@ static void make_attr(const struct perf_source *s, const struct tp_info *t, bool
     attr->read_format = PERF_FORMAT_LOST;
     attr->inherit = 1;
     /* Syscall tracepoints fire with the user's registers: excluding the
-     * kernel loses nothing, and lets perf_event_paranoid 2 allow it. */
-    attr->exclude_kernel = 1;
+     * kernel loses nothing, and lets perf_event_paranoid 2 allow it.
+     * task_newtask fires with the kernel's: it needs kernel samples
+     * (drop_kernel_only_tracepoints). */
+    attr->exclude_kernel = t->spec->role != TP_NEWTASK;
     attr->exclude_hv = 1;
     attr->use_clockid = 1;
     attr->clockid = CLOCK_MONOTONIC;
@@ -427,6 +437,35 @@ static int scan_one(pid_t tid, void *ctx)
     return 0;
 }
 
+/* task_newtask (the clone flags of a new process) fires in the kernel's
+ * context: where kernel samples are not allowed (perf_event_paranoid 2
+ * without CAP_PERFMON) it is left out, and a new process's sharing of its
+ * parent's memory is asked of kcmp instead (perf_events_source.c). */
+static void drop_kernel_only_tracepoints(struct perf_source *s)
+{
+    for (unsigned t = 0; t < s->ntps; t++) {
+        if (s->tps[t].spec->role != TP_NEWTASK)
+            continue;
+        struct perf_event_attr attr;
+        make_attr(s, &s->tps[t], false, &attr);
+        attr.disabled = 1;
+        attr.inherit = 0;
+        int fd = sys_perf_event_open(&attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+        if (fd >= 0) {
+            close(fd);
+            continue;
+        }
+        memmove(&s->tps[t], &s->tps[t + 1], (s->ntps - t - 1) * sizeof s->tps[0]);
+        s->ntps--;
+        /* The moved ones point into their own format: resolve them again. */
+        for (unsigned k = t; k < s->ntps; k++) {
+            s->tps[k].nargs = 0;
+            tp_resolve(&s->tps[k]);
+        }
+        t--;
+    }
+}
+
 /* perf_pair's output: in the cgroup layout, only the followed processes'. */
 static void scoped_emit(const struct perf_ev *ev, void *ctx)
 {
@@ -491,6 +530,9 @@ struct perf_source *perf_source_new(const struct perf_source_options *options,
     s->stats.tracepoints = s->ntps;
     s->stats.ring_bytes = (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
     s->stats.tracefs_private = private_mount;
+    drop_kernel_only_tracepoints(s);
+    for (unsigned t = 0; t < s->ntps; t++)
+        s->stats.clone_flags |= s->tps[t].spec->role == TP_NEWTASK;
     return s;
 }
 

@@ -44,6 +44,13 @@ static int sample_item(struct perf_source *s, const struct event_info *ev,
     uint64_t v;
     it->tp = t->fmt.id;
     it->content = hash_bytes(HASH_SEED, r->raw, r->raw_size);
+    if (t->spec->role == TP_NEWTASK) {
+        it->kind = PERF_ITEM_NEWTASK;
+        if (!tp_field_get(t->child, r->raw, r->raw_size, &v))
+            return -1;
+        it->child = (pid_t)v;
+        return tp_field_get(t->clone_flags, r->raw, r->raw_size, &it->clone_flags) ? 0 : -1;
+    }
     if (!tp_field_get(t->nr, r->raw, r->raw_size, &v))
         return -1;
     it->nr = (int)(int64_t)v;

@@ -119,6 +119,8 @@ static void emit(const struct perf_ev *ev, void *ctx)
     case PERF_EV_THREAD_EXIT:
         json_add_str(&j, "event", "thread_exit");
         break;
+    case PERF_EV_NEWTASK:
+        return; /* the spawn says enough here */
     case PERF_EV_LOST:
         json_add_str(&j, "event", "lost");
         json_add_uint(&j, "count", ev->lost);
