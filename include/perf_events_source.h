@@ -10,7 +10,11 @@
  * thread exits (a thread's "gone" follows its exit at once: the kernel
  * writes the exit record after its memory is gone; a process is gone when
  * its last thread is), and losses. Thread names come from the comm records
- * (and /proc at the attach).
+ * (and /proc at the attach). A new process's spawn waits for its clone
+ * flags (the task_newtask record right after its FORK record) to say
+ * whether it shares its parent's memory (vfork); kcmp answers when they
+ * cannot come. In the cgroup layout (perf_source.h), a process found
+ * outside the cgroup at a liveness look is said in a warning, once.
  *
  * Capabilities: cannot hold a thread (the model reports a region ended
  * before its dump as a skip), can launch a command (started paused on a
