@@ -112,12 +112,20 @@ def perf_cgroup():
         cg.destroy()
 
 
+PR_CAPBSET_DROP = 24
+CAP_SYS_RESOURCE = 24
+
+
 def _limit_fds(n):
     """preexec_fn: mmapwatch may have n descriptors, and cannot raise that
-    without CAP_SYS_RESOURCE (dropped from its bounding set here)."""
+    (CAP_SYS_RESOURCE is dropped from its bounding set, so that root does
+    not get it at the exec)."""
     def apply():
+        import ctypes
         import resource
         resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0)
     return apply
 
 

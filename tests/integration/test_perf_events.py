@@ -74,11 +74,11 @@ def test_auto_takes_ptrace_when_descriptors_run_short():
     fx, pid = harness.start_fixture([fixture("fd_threads"), "-w",
                                      os.path.join(tmpdir(), "truth"), "40"])
     try:
-        r = subprocess.run(["prlimit", "--nofile=128:128", harness.MMAPWATCH, "--source",
-                            "auto", "--no-dump", "-o", "/dev/null", "--duration", "0",
-                            "-p", str(pid)],
+        from test_perf_cgroup import _limit_fds  # and no CAP_SYS_RESOURCE to raise it
+        r = subprocess.run([harness.MMAPWATCH, "--source", "auto", "--no-dump", "-o",
+                            "/dev/null", "--duration", "0", "-p", str(pid)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           timeout=harness.WAIT_S)
+                           timeout=harness.WAIT_S, preexec_fn=_limit_fds(128))
         assert r.returncode == 0, r
         note = r.stderr.splitlines()[0]
         assert note.startswith("mmapwatch: following with ptrace (") and \
