@@ -68,13 +68,19 @@ def test_auto_chooses_perf_and_says_why():
 
 def test_auto_takes_ptrace_when_descriptors_run_short():
     """--source auto with fewer descriptors than threads x CPUs x
-    tracepoints: ptrace follows, and the note says why, before anything is
-    opened (with --source perf the same attach would fail)."""
+    tracepoints, and no cgroup to scope the events to (the root cgroup):
+    ptrace follows, and the note says why, before anything is opened (with
+    --source perf the same attach would fail). test_perf_cgroup.py has the
+    target in a cgroup of its own, followed by perf."""
     require_perf()
+    from test_perf_cgroup import _limit_fds, _perf_event_mount
     fx, pid = harness.start_fixture([fixture("fd_threads"), "-w",
                                      os.path.join(tmpdir(), "truth"), "40"])
     try:
-        from test_perf_cgroup import _limit_fds  # and no CAP_SYS_RESOURCE to raise it
+        if os.geteuid() == 0:
+            with open(os.path.join(_perf_event_mount()[1], "cgroup.procs"), "w",
+                      encoding="ascii") as f:
+                f.write(str(pid))
         r = subprocess.run([harness.MMAPWATCH, "--source", "auto", "--no-dump", "-o",
                             "/dev/null", "--duration", "0", "-p", str(pid)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
