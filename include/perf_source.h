@@ -1,8 +1,10 @@
 /*
  * perf_source: the event source that never stops the target (source
  * layer). It reads the kernel's syscall tracepoints (sys_enter/exit of
- * mmap, munmap, mremap, mprotect, pkey_mprotect, brk; sys_enter of execve
- * and execveat) and the comm/fork/exit records through perf_event_open.
+ * mmap, munmap, mremap, mprotect, pkey_mprotect, brk; sys_enter of execve,
+ * execveat and exit_group), task:task_newtask (a new task's clone flags;
+ * left out where kernel samples are not allowed) and the comm/fork/exit
+ * records through perf_event_open.
  *
  * Layouts (docs/performance.md has the measured cost), either way all of a
  * CPU's events redirected (PERF_EVENT_IOC_SET_OUTPUT) into one ring
