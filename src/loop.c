@@ -128,6 +128,11 @@ static void count_dump(void *ctx, uint64_t id)
 static struct dump_target *mapped_now(void *ctx, size_t *n)
 {
     struct loop *l = ctx;
+    /* A threshold's regions are the model's: first every event the source
+     * still holds back (at the attach, the target may have crossed it
+     * before the watch began; two crossings may be read at once). */
+    if (l->source.ops->catch_up)
+        l->source.ops->catch_up(l->source.src);
     return model_mapped(l->model, n);
 }
 
@@ -557,11 +562,6 @@ static void on_ready(struct loop *l, int fd)
         dumper_collect(l->dumper);
         check_finishing(l);
     } else if (fd == l->cgroup_fd) {
-        /* A threshold's regions are the model's: first every event the
-         * source still holds back (not from inside the source's own
-         * handing on, where a threshold may also be reported). */
-        if (l->source.ops->catch_up)
-            l->source.ops->catch_up(l->source.src);
         cgroup_report_records(l->cgroup);
     }
 }

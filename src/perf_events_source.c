@@ -83,6 +83,7 @@ struct perf_events_source {
     unsigned ticks;
     bool layout_said;
     bool clone_flags_read;       /* task_newtask is among the tracepoints */
+    bool handing_on;             /* inside the reader's emit: no catch-up then */
     unsigned served;             /* events handed on in this serve */
     uint64_t events, lost, exits_found_in_proc, unknown_status;
 };
@@ -549,8 +550,10 @@ static int poll_rings(struct perf_events_source *s)
 static void drain(struct perf_events_source *s)
 {
     char why[256] = "";
+    s->handing_on = true;
     if (perf_source_drain(s->reader, why, sizeof why) < 0)
         log_warn("perf ring buffer: %s; its records are counted as lost", why);
+    s->handing_on = false;
 }
 
 static int ops_serve(void *src)
@@ -723,9 +726,11 @@ static void ops_thread_name(void *src, pid_t pid, pid_t tid, char out[PROCFS_COM
 static void ops_detach_all(void *src)
 {
     struct perf_events_source *s = src;
+    s->handing_on = true;
     if (s->reader && s->rings_polled)
         perf_source_finish(s->reader);
     flush_spawns(s);
+    s->handing_on = false;
     perf_source_free(s->reader);
     s->reader = NULL;
     s->rings_polled = false;
@@ -787,8 +792,15 @@ static void ops_catch_up(void *src)
 {
     struct perf_events_source *s = src;
     char why[256] = "";
-    if (s->reader && s->rings_polled && perf_source_catch_up(s->reader, why, sizeof why) < 0)
+    /* Asked while handing events on (a threshold reported as a process
+     * ends): those events are in order already, and the reader must not
+     * be entered again. */
+    if (s->handing_on || !s->reader || !s->rings_polled)
+        return;
+    s->handing_on = true;
+    if (perf_source_catch_up(s->reader, why, sizeof why) < 0)
         log_warn("perf ring buffer: %s; its records are counted as lost", why);
+    s->handing_on = false;
 }
 
 static void ops_free(void *src)
