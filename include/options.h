@@ -112,6 +112,8 @@ struct options {
     enum options_source source; /* --source perf|ptrace|auto (auto) */
     unsigned perf_pages;        /* --perf-pages N: ring data pages per CPU, a power
                                    of two; 0 = the perf source's default */
+    unsigned perf_layout;       /* --perf-layout: 0 auto, 1 thread, 2 cgroup (the
+                                   values of enum perf_layout, perf_source.h) */
 };
 
 enum options_result {

@@ -10,7 +10,11 @@
  * thread exits (a thread's "gone" follows its exit at once: the kernel
  * writes the exit record after its memory is gone; a process is gone when
  * its last thread is), and losses. Thread names come from the comm records
- * (and /proc at the attach).
+ * (and /proc at the attach). A new process's spawn waits for its clone
+ * flags (the task_newtask record right after its FORK record) to say
+ * whether it shares its parent's memory (vfork); kcmp answers when they
+ * cannot come. In the cgroup layout (perf_source.h), a process found
+ * outside the cgroup at a liveness look is said in a warning, once.
  *
  * Capabilities: cannot hold a thread (the model reports a region ended
  * before its dump as a skip), can launch a command (started paused on a
@@ -41,6 +45,8 @@ struct perf_events_options {
     uint64_t min_size;   /* --min-size: filtered in the kernel */
     bool stacks;         /* -k: registers and stack copy at each entry */
     unsigned ring_pages; /* --perf-pages; 0: the reader's default */
+    unsigned layout;     /* --perf-layout: enum perf_layout (perf_source.h) */
+    bool layout_noted;   /* the start note said the layout already */
 };
 
 /* NULL after saying why (one line: what is missing, --source ptrace). */

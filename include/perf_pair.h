@@ -77,6 +77,8 @@ enum perf_item_kind {
     PERF_ITEM_TASK_EXIT, /* pid/tid: the thread that ended */
     PERF_ITEM_LOST,      /* lost records on cpu, between lost_from and time (the
                           * LOST record's own time stamp) */
+    PERF_ITEM_NEWTASK,   /* task:task_newtask, written by the creator (pid/tid)
+                          * after its FORK record: child, clone_flags */
 };
 
 /* One decoded record, as the source pushes it. */
@@ -95,6 +97,8 @@ struct perf_item {
     int64_t ret;          /* EXIT */
     bool exec;            /* COMM: caused by an exec */
     char comm[PERF_COMM_MAX];
+    pid_t child;          /* NEWTASK: the new task's tid */
+    uint64_t clone_flags; /* NEWTASK */
     uint64_t lost;        /* LOST: how many records */
     uint64_t lost_from;   /* LOST: the ring's last record time before the gap */
     uint64_t lost_to;     /* LOST: set by perf_pair_push (the record's time) */
@@ -114,6 +118,9 @@ enum perf_ev_kind {
     PERF_EV_SPAWN,          /* a thread (pid == parent_pid) or process created */
     PERF_EV_THREAD_EXIT,    /* a thread ended */
     PERF_EV_LOST,           /* records lost on cpu in [lost_from, lost_to] */
+    PERF_EV_NEWTASK,        /* the clone flags of the task pid/tid created (child):
+                             * right after its SPAWN, before any record of the
+                             * child (the kernel writes it before the child runs) */
 };
 
 /* What perf_pair hands on, in time order. */
@@ -133,6 +140,9 @@ struct perf_ev {
     pid_t former_tid;      /* EXEC: the tid that called execve (0: not seen) */
     /* SPAWN */
     pid_t parent_pid, parent_tid;
+    /* NEWTASK */
+    pid_t child;
+    uint64_t clone_flags;
     /* LOST */
     uint64_t lost;
     uint64_t lost_from, lost_to;

@@ -1,15 +1,27 @@
 /*
  * perf_source: the event source that never stops the target (source
  * layer). It reads the kernel's syscall tracepoints (sys_enter/exit of
- * mmap, munmap, mremap, mprotect, pkey_mprotect, brk; sys_enter of execve
- * and execveat) and the comm/fork/exit records through perf_event_open.
+ * mmap, munmap, mremap, mprotect, pkey_mprotect, brk; sys_enter of execve,
+ * execveat and exit_group), task:task_newtask (a new task's clone flags;
+ * left out where kernel samples are not allowed) and the comm/fork/exit
+ * records through perf_event_open.
  *
- * Layout (docs/performance.md has the measured cost): one tracepoint event
- * per (thread, CPU, tracepoint), pid = the thread, cpu = N, inherit = 1 so
- * that threads and processes created later are covered by the kernel, all
- * of a CPU's events redirected (PERF_EVENT_IOC_SET_OUTPUT) into one ring
- * buffer per CPU. That costs threads x CPUs x tracepoints descriptors,
- * counted in perf_source_stats. Timestamps are CLOCK_MONOTONIC, so they
+ * Layouts (docs/performance.md has the measured cost), either way all of a
+ * CPU's events redirected (PERF_EVENT_IOC_SET_OUTPUT) into one ring
+ * buffer per CPU:
+ *   - per thread: one tracepoint event per (thread, CPU, tracepoint), pid =
+ *     the thread, cpu = N, inherit = 1 so that threads and processes
+ *     created later are covered by the kernel. threads x CPUs x
+ *     tracepoints descriptors.
+ *   - per CPU for the target's cgroup (PERF_FLAG_PID_CGROUP, perf_cgroup.h):
+ *     CPUs x tracepoints descriptors whatever the thread count; the events
+ *     see every process of the cgroup, and only the targets' records and
+ *     those of processes they create after the attach are emitted
+ *     (perf_follow.h). A process that leaves the cgroup is no longer seen
+ *     (perf_source_in_scope says so). Never the root cgroup.
+ * The layout is chosen at the first attach (struct perf_source_options)
+ * and is every later target's; descriptors are counted in
+ * perf_source_stats. Timestamps are CLOCK_MONOTONIC, so they
  * compare with clock_gettime. --min-size is a kernel filter on
  * sys_enter_mmap's length (MAP_FIXED mmaps pass it: they may replace part
  * of a reported region); sys_exit_mmap cannot be filtered.
@@ -41,12 +53,22 @@
 
 #include "perf_pair.h"
 
+enum perf_layout {
+    PERF_LAYOUT_AUTO,   /* options: choose; stats: nothing attached yet */
+    PERF_LAYOUT_THREAD, /* events per thread, inherited */
+    PERF_LAYOUT_CGROUP, /* events per CPU for the target's cgroup */
+};
+
 struct perf_source_options {
     uint64_t min_size;      /* sys_enter_mmap filter "len >= min_size"; 0: none */
     bool stacks;            /* registers and user stack at each entry (-k) */
     uint32_t stack_bytes;   /* copied per entry with stacks; 0: 16 KiB */
     unsigned ring_pages;    /* data pages per CPU ring, a power of two; 0: the default */
     uint64_t order_window_ns; /* records held this long for time order; 0: 10 ms */
+    enum perf_layout layout;  /* AUTO: per thread while that needs at most 4,096
+                               * descriptors, fits the fd limit and the target
+                               * does not have a cgroup to itself; per CPU for
+                               * its cgroup otherwise (when it is not the root) */
 };
 
 struct perf_source_stats {
@@ -60,15 +82,31 @@ struct perf_source_stats {
     uint64_t records;         /* records read from the rings */
     uint64_t bad_records;     /* records that did not decode (skipped, counted) */
     bool tracefs_private;     /* tracefs was mounted in a private namespace */
+    bool clone_flags;         /* task_newtask is read: a new process's FORK is
+                               * followed by its clone flags (PERF_EV_NEWTASK) */
+    enum perf_layout layout;  /* the one chosen at the first attach */
+    const char *cgroup;       /* the cgroup layout's first cgroup (owned by the source) */
+    uint64_t filtered;        /* cgroup layout: other processes' events dropped */
 };
 
 struct perf_source;
 
 /* Whether this source can follow pid here: tracefs reachable, the syscall
- * tracepoints present, perf_event_open of one of them on pid allowed.
- * Opens nothing that lasts. 0, or -1 with a one-line reason in why (what
- * is missing and what to do), for --source auto's note. */
-int perf_source_probe(pid_t pid, char *why, size_t why_size);
+ * tracepoints present, perf_event_open of one of them on pid allowed, and
+ * the descriptors of the layout that would be chosen within the limit.
+ * Opens nothing that lasts. 0 with that layout described in why ("" when
+ * pid is our own: no target yet), or -1 with a one-line reason in why
+ * (what is missing and what to do), for --source auto's note. */
+int perf_source_probe(pid_t pid, enum perf_layout layout, char *why, size_t why_size);
+
+/* One line on a layout: which events, how many descriptors. */
+void perf_source_describe(enum perf_layout layout, const char *cgroup, uint64_t fds,
+                          char *out, size_t size);
+
+/* Whether the cgroup layout still sees process pid: 1 (or another
+ * layout), 0 when it has left the cgroups the events are scoped to (its
+ * records are not seen any more), -1 when it is gone. */
+int perf_source_in_scope(const struct perf_source *s, pid_t pid);
 
 /* Reads the tracepoint formats. NULL with a reason in why. */
 struct perf_source *perf_source_new(const struct perf_source_options *options,
@@ -94,6 +132,13 @@ int perf_source_drain_interval_ms(const struct perf_source *s);
 /* Reads every ring and emits the events old enough to be in order. 0, or
  * -1 when a ring is corrupt (errno EBADMSG; said in why). */
 int perf_source_drain(struct perf_source *s, char *why, size_t why_size);
+
+/* A drain that emits everything stamped before now, not only what is
+ * older than the order window: for a report that must include what just
+ * happened (a cgroup threshold). A record being written on another CPU at
+ * this very moment may then come after later ones (a few microseconds out
+ * of order). 0, or -1 as perf_source_drain. */
+int perf_source_catch_up(struct perf_source *s, char *why, size_t why_size);
 
 /* Last drain: everything read and emitted, then the events' own lost
  * counters read, and a loss no ring reported emitted as PERF_EV_LOST. */

@@ -87,6 +87,13 @@ struct source_ops {
     bool (*follows)(const void *src, pid_t pid);
     /* -v: its counters as info lines. */
     void (*log_stats)(const void *src);
+    /* Hands on now every event it holds back that happened before now
+     * (the perf source keeps records a while to put them in time order),
+     * for a report that must include what just happened (a cgroup
+     * threshold's regions). Called from the sink too (the source then
+     * hands on nothing more: it is doing so already). NULL: a source that
+     * holds nothing back. */
+    void (*catch_up)(void *src);
     void (*free)(void *src);
 };
 

@@ -141,6 +141,11 @@ static void count_dump(void *ctx, uint64_t id)
 static struct dump_target *mapped_now(void *ctx, size_t *n)
 {
     struct loop *l = ctx;
+    /* A threshold's regions are the model's: first every event the source
+     * still holds back (at the attach, the target may have crossed it
+     * before the watch began; two crossings may be read at once). */
+    if (l->source.ops->catch_up)
+        l->source.ops->catch_up(l->source.src);
     return model_mapped(l->model, n);
 }
 
@@ -256,15 +261,15 @@ static const struct source_ops *choose_source(const struct options *opts, char *
     }
     char why[512] = "";
     pid_t probe_pid = opts->npids ? opts->pids[0] : getpid();
-    if (perf_source_probe(probe_pid, why, sizeof why) < 0) {
+    if (perf_source_probe(probe_pid, (enum perf_layout)opts->perf_layout, why, sizeof why) < 0) {
         snprintf(note, note_size,
                  "following with ptrace (perf_event tracepoints cannot be used: %s); every "
                  "map call stops its thread", why);
         return &PTRACE_SOURCE_OPS;
     }
     snprintf(note, note_size,
-             "following with perf_event tracepoints (%s); --source ptrace to hold threads "
-             "for dumps", geteuid() == 0 ? "root" : "allowed here");
+             "following with perf_event tracepoints (%s%s%s); --source ptrace to hold threads "
+             "for dumps", geteuid() == 0 ? "root" : "allowed here", why[0] ? "; " : "", why);
     return &PERF_EVENTS_SOURCE_OPS;
 }
 
@@ -276,7 +281,9 @@ static int open_source(struct loop *l)
     struct event_sink sink = {.event = to_model, .ctx = l};
     if (l->source.ops == &PERF_EVENTS_SOURCE_OPS) {
         struct perf_events_options po = {.min_size = opts->min_size, .stacks = opts->stack,
-                                         .ring_pages = opts->perf_pages};
+                                         .ring_pages = opts->perf_pages,
+                                         .layout = opts->perf_layout,
+                                         .layout_noted = opts->source == OPTIONS_SOURCE_AUTO};
         l->source.src = perf_events_source_new(&sink, &po);
         summary_set_lossy(l->summary);
     } else {

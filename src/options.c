@@ -48,6 +48,7 @@ enum {
     OPT_CGROUP,
     OPT_CONTAINER,
     OPT_POD,
+    OPT_PERF_LAYOUT,
 };
 
 static const struct option long_options[] = {
@@ -84,6 +85,7 @@ static const struct option long_options[] = {
     {"adopt", no_argument, NULL, OPT_ADOPT},
     {"source", required_argument, NULL, OPT_SOURCE},
     {"perf-pages", required_argument, NULL, OPT_PERF_PAGES},
+    {"perf-layout", required_argument, NULL, OPT_PERF_LAYOUT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -185,6 +187,12 @@ static void print_usage(FILE *out)
         "      --perf-pages N   perf ring buffer pages per CPU, a power of two;\n"
         "                       raise it when events are lost (default: 128,\n"
         "                       1024 with -k)\n"
+        "      --perf-layout thread|cgroup|auto  perf events per thread of the\n"
+        "                       target, or per CPU for its cgroup (its other\n"
+        "                       processes' records dropped; never the root\n"
+        "                       cgroup); auto: per thread unless that needs over\n"
+        "                       4096 descriptors or more than the limit, or the\n"
+        "                       target is alone in its cgroup (default: auto)\n"
         "\n"
         "MEMORY CGROUP\n"
         "      --cgroup-threshold SIZE|PCT  report when the target's memory cgroup\n"
@@ -760,6 +768,19 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
                 opts->source = OPTIONS_SOURCE_AUTO;
             } else {
                 log_error("invalid value '%s' for --source: use perf, ptrace or auto", optarg);
+                return OPTIONS_USAGE_ERROR;
+            }
+            break;
+        case OPT_PERF_LAYOUT:
+            if (strcmp(optarg, "auto") == 0) {
+                opts->perf_layout = 0;
+            } else if (strcmp(optarg, "thread") == 0) {
+                opts->perf_layout = 1;
+            } else if (strcmp(optarg, "cgroup") == 0) {
+                opts->perf_layout = 2;
+            } else {
+                log_error("invalid value '%s' for --perf-layout: use thread, cgroup or auto",
+                          optarg);
                 return OPTIONS_USAGE_ERROR;
             }
             break;

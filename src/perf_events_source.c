@@ -7,11 +7,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/perf_event.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -41,15 +44,25 @@ struct pidfd_exit_info {
  * record a loss took. */
 #define LIVENESS_TICKS 50
 
+/* The longest wait for a process whose last thread has exited to become
+ * a zombie (its exit status readable). */
+#define EXIT_WAIT_MS 1000
+
 struct pe_thread {
     pid_t tid, pid;
     char comm[PROCFS_COMM_MAX];
     bool missing; /* not in /proc at the last look */
+    /* A new process whose spawn waits for its clone flags (the
+     * task_newtask record that follows its FORK record). */
+    bool spawn_pending;
+    pid_t spawn_parent;
+    uint64_t spawn_time;
 };
 
 struct pe_proc {
     pid_t pid;
     int pidfd;    /* for the exit status once reaped; -1 */
+    bool left_scope;  /* said to have left the cgroup the events see */
     bool exit_called; /* exit_group seen: */
     int exit_status;  /* its wait status, should no better source be left */
 };
@@ -68,6 +81,9 @@ struct perf_events_source {
     bool launched_reaped;
     int launched_status;
     unsigned ticks;
+    bool layout_said;
+    bool clone_flags_read;       /* task_newtask is among the tracepoints */
+    bool handing_on;             /* inside the reader's emit: no catch-up then */
     unsigned served;             /* events handed on in this serve */
     uint64_t events, lost, exits_found_in_proc, unknown_status;
 };
@@ -175,6 +191,14 @@ static int exit_status_of(struct perf_events_source *s, const struct pe_proc *p)
             return status;
         }
     }
+    /* The last thread's exit record is written before the process is a
+     * zombie (a fatal signal's status is not readable yet): its pidfd is
+     * readable once it is, and that takes no longer than its exit. */
+    if (p->pidfd >= 0) {
+        struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
+        while (poll(&pfd, 1, EXIT_WAIT_MS) < 0 && errno == EINTR)
+            ;
+    }
     char path[64], buf[2048];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)p->pid);
     ssize_t n = procfs_read_file(path, buf, sizeof buf);
@@ -197,10 +221,14 @@ static int exit_status_of(struct perf_events_source *s, const struct pe_proc *p)
     return 0;
 }
 
+static void flush_spawn(struct perf_events_source *s, struct pe_thread *t);
+
 /* Thread t is gone: its exit and gone events; its process's gone when it
  * was the last thread (a leader that ended first waits for that). */
 static void thread_ended(struct perf_events_source *s, struct pe_thread *t, uint64_t time)
 {
+    if (t->spawn_pending)
+        flush_spawn(s, t);
     pid_t tid = t->tid, pid = t->pid;
     struct event e = {.kind = EVENT_THREAD_EXIT, .pid = pid, .tid = tid, .time_ns = time,
                       .comm = t->comm};
@@ -250,20 +278,61 @@ static bool shares_vm(pid_t parent, pid_t child)
     return parent > 0 && syscall(SYS_kcmp, parent, child, KCMP_VM_TYPE, 0, 0) == 0;
 }
 
+static void send_spawn(struct perf_events_source *s, struct pe_thread *t, pid_t parent,
+                       uint64_t time, bool shared)
+{
+    struct event e = {.kind = EVENT_SPAWN, .pid = t->pid, .tid = t->tid, .time_ns = time};
+    e.spawn.parent = parent;
+    e.spawn.shares_vm = shared;
+    t->spawn_pending = false;
+    send(s, &e);
+}
+
+/* A pending spawn whose clone flags did not come (lost, or the child
+ * already does something): the kernel's kcmp, while both live, says
+ * whether it shares its parent's memory. */
+static void flush_spawn(struct perf_events_source *s, struct pe_thread *t)
+{
+    send_spawn(s, t, t->spawn_parent, t->spawn_time, shares_vm(t->spawn_parent, t->pid));
+}
+
+static void flush_spawns(struct perf_events_source *s)
+{
+    for (size_t i = 0; i < s->nthreads; i++)
+        if (s->threads[i].spawn_pending)
+            flush_spawn(s, &s->threads[i]);
+}
+
 static void on_spawn(struct perf_events_source *s, const struct perf_ev *ev)
 {
     if (thread_of(s, ev->tid))
         return; /* seen at the attach already */
     struct pe_thread *creator = thread_of(s, ev->parent_tid);
-    if (!add_thread(s, ev->tid, ev->pid, creator ? creator->comm : NULL))
+    struct pe_thread *t = add_thread(s, ev->tid, ev->pid, creator ? creator->comm : NULL);
+    if (!t)
         return;
-    struct event e = {.kind = EVENT_SPAWN, .pid = ev->pid, .tid = ev->tid, .time_ns = ev->time};
-    e.spawn.parent = ev->parent_tid;
-    if (ev->pid != ev->parent_pid) {
-        add_proc(s, ev->pid);
-        e.spawn.shares_vm = shares_vm(ev->parent_tid, ev->pid);
+    if (ev->pid == ev->parent_pid) {
+        send_spawn(s, t, ev->parent_tid, ev->time, false);
+        return;
     }
-    send(s, &e);
+    add_proc(s, ev->pid);
+    /* The process is followed from now on; its spawn is said with its
+     * clone flags, which come in the next record of its creator (before
+     * any of its own). */
+    t->spawn_pending = true;
+    t->spawn_parent = ev->parent_tid;
+    t->spawn_time = ev->time;
+    if (!s->clone_flags_read)
+        flush_spawn(s, t);
+}
+
+/* task_newtask: whether the new process shares its creator's memory
+ * (vfork, CLONE_VM), said with its spawn. */
+static void on_newtask(struct perf_events_source *s, const struct perf_ev *ev)
+{
+    struct pe_thread *t = thread_of(s, ev->child);
+    if (t && t->spawn_pending)
+        send_spawn(s, t, t->spawn_parent, t->spawn_time, (ev->clone_flags & CLONE_VM) != 0);
 }
 
 static void on_exec(struct perf_events_source *s, const struct perf_ev *ev)
@@ -294,6 +363,15 @@ static void emit(const struct perf_ev *ev, void *ctx)
 {
     struct perf_events_source *s = ctx;
     struct pe_thread *t = thread_of(s, ev->tid);
+    if (ev->kind == PERF_EV_LOST)
+        flush_spawns(s); /* the clone flags may be among the lost */
+    else if (t && t->spawn_pending && ev->kind != PERF_EV_NEWTASK)
+        flush_spawn(s, t);
+    if (ev->kind == PERF_EV_SPAWN) {
+        struct pe_thread *creator = thread_of(s, ev->parent_tid);
+        if (creator && creator->spawn_pending)
+            flush_spawn(s, creator);
+    }
     struct event e = {.pid = ev->pid, .tid = ev->tid, .time_ns = ev->time,
                       .arch = SYSCALL_ARCH_X86_64, .comm = t ? t->comm : NULL};
     struct stack_snapshot snap;
@@ -335,6 +413,9 @@ static void emit(const struct perf_ev *ev, void *ctx)
     case PERF_EV_SPAWN:
         on_spawn(s, ev);
         return;
+    case PERF_EV_NEWTASK:
+        on_newtask(s, ev);
+        return;
     case PERF_EV_THREAD_EXIT:
         if (t)
             thread_ended(s, t, ev->time);
@@ -370,6 +451,22 @@ static void find_ended_threads(struct perf_events_source *s)
     }
 }
 
+/* The cgroup layout sees a process only while it is in the cgroup: one
+ * that moved out is said, once (its map calls from then on are missed). */
+static void find_processes_out_of_scope(struct perf_events_source *s)
+{
+    for (size_t i = 0; i < s->nprocs; i++) {
+        struct pe_proc *p = &s->procs[i];
+        if (p->left_scope || perf_source_in_scope(s->reader, p->pid) != 0)
+            continue;
+        p->left_scope = true;
+        log_warn("process %d left cgroup '%s': the perf events scoped to that cgroup no "
+                 "longer see it, and its map calls from now on are missed; follow it again "
+                 "with --perf-layout thread or --source ptrace",
+                 (int)p->pid, perf_source_stats(s->reader)->cgroup);
+    }
+}
+
 /* ---- source_ops ------------------------------------------------------------------ */
 
 struct perf_events_source *perf_events_source_new(const struct event_sink *sink,
@@ -394,12 +491,14 @@ struct perf_events_source *perf_events_source_new(const struct event_sink *sink,
         goto fail;
     }
     struct perf_source_options po = {.min_size = opt->min_size, .stacks = opt->stacks,
-                                     .ring_pages = opt->ring_pages};
+                                     .ring_pages = opt->ring_pages,
+                                     .layout = (enum perf_layout)opt->layout};
     char why[512] = "";
     if (!(s->reader = perf_source_new(&po, emit, s, why, sizeof why))) {
         log_error("cannot use perf_event tracepoints: %s; use --source ptrace", why);
         goto fail;
     }
+    s->clone_flags_read = perf_source_stats(s->reader)->clone_flags;
     return s;
 fail:
     if (s->epoll_fd >= 0)
@@ -451,8 +550,10 @@ static int poll_rings(struct perf_events_source *s)
 static void drain(struct perf_events_source *s)
 {
     char why[256] = "";
+    s->handing_on = true;
     if (perf_source_drain(s->reader, why, sizeof why) < 0)
         log_warn("perf ring buffer: %s; its records are counted as lost", why);
+    s->handing_on = false;
 }
 
 static int ops_serve(void *src)
@@ -473,6 +574,7 @@ static int ops_serve(void *src)
         if (s->ticks >= LIVENESS_TICKS) {
             s->ticks = 0;
             find_ended_threads(s);
+            find_processes_out_of_scope(s);
         }
     }
     if (s->nprocs == 0)
@@ -537,8 +639,15 @@ static int follow(struct perf_events_source *s, pid_t pid, bool announce)
         send(s, &e);
     }
     const struct perf_source_stats *st = perf_source_stats(s->reader);
-    log_info("following process %d with perf_event tracepoints: %u threads, %u event fds",
-             (int)pid, threads, st->event_fds);
+    char layout[PATH_MAX + 160];
+    perf_source_describe(st->layout, st->cgroup, st->event_fds, layout, sizeof layout);
+    /* The cgroup layout reads other processes' records too: said at start
+     * (by the source note with --source auto). */
+    if (st->layout == PERF_LAYOUT_CGROUP && !s->opt.layout_noted && !s->layout_said)
+        log_note("following with perf_event tracepoints: %s", layout);
+    s->layout_said = true;
+    log_info("following process %d with perf_event tracepoints: %u threads, %s", (int)pid,
+             threads, layout);
     return 0;
 }
 
@@ -617,8 +726,11 @@ static void ops_thread_name(void *src, pid_t pid, pid_t tid, char out[PROCFS_COM
 static void ops_detach_all(void *src)
 {
     struct perf_events_source *s = src;
+    s->handing_on = true;
     if (s->reader && s->rings_polled)
         perf_source_finish(s->reader);
+    flush_spawns(s);
+    s->handing_on = false;
     perf_source_free(s->reader);
     s->reader = NULL;
     s->rings_polled = false;
@@ -668,10 +780,27 @@ static void ops_log_stats(const void *src)
         const struct perf_pair_stats *ps = perf_source_pair_stats(s->reader);
         log_info("perf source: %u cpus, %u tracepoints, %u threads opened, %u event fds, "
                  "%" PRIu64 " records (%" PRIu64 " bad), %" PRIu64 " duplicates, %" PRIu64
-                 " unpaired exits, %" PRIu64 " voided",
+                 " unpaired exits, %" PRIu64 " voided, %" PRIu64
+                 " events of processes not followed dropped",
                  st->cpus, st->tracepoints, st->threads, st->event_fds, st->records,
-                 st->bad_records, ps->duplicates, ps->unpaired_exits, ps->voided);
+                 st->bad_records, ps->duplicates, ps->unpaired_exits, ps->voided,
+                 st->filtered);
     }
+}
+
+static void ops_catch_up(void *src)
+{
+    struct perf_events_source *s = src;
+    char why[256] = "";
+    /* Asked while handing events on (a threshold reported as a process
+     * ends): those events are in order already, and the reader must not
+     * be entered again. */
+    if (s->handing_on || !s->reader || !s->rings_polled)
+        return;
+    s->handing_on = true;
+    if (perf_source_catch_up(s->reader, why, sizeof why) < 0)
+        log_warn("perf ring buffer: %s; its records are counted as lost", why);
+    s->handing_on = false;
 }
 
 static void ops_free(void *src)
@@ -707,5 +836,6 @@ const struct source_ops PERF_EVENTS_SOURCE_OPS = {
     .count = ops_count,
     .follows = ops_follows,
     .log_stats = ops_log_stats,
+    .catch_up = ops_catch_up,
     .free = ops_free,
 };

@@ -256,6 +256,12 @@ static void handle(struct perf_pair *p, struct perf_item *it)
     }
     struct perf_ev ev = {.time = it->time, .pid = it->pid, .tid = it->tid, .cpu = it->cpu};
     switch (it->kind) {
+    case PERF_ITEM_NEWTASK:
+        ev.kind = PERF_EV_NEWTASK;
+        ev.child = it->child;
+        ev.clone_flags = it->clone_flags;
+        p->emit(&ev, p->ctx);
+        return;
     case PERF_ITEM_ENTER:
         /* A thread makes one syscall at a time: an entry still waiting is
          * one whose exit we never saw (execve that succeeded in another

@@ -3,7 +3,6 @@
  * CPU. See include/perf_source.h; the layout's reasons are in
  * docs/performance.md ("perf source (standalone)").
  */
-#include "perf_source.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -18,28 +17,24 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "perf_ring.h"
+#include "perf_source_internal.h"
 #include "procfs.h"
-#include "tracefs.h"
 
 #define DEFAULT_RING_PAGES 128        /* 512 KiB per CPU */
 #define DEFAULT_STACK_RING_PAGES 1024 /* 4 MiB per CPU: a 16 KiB stack per entry */
 #define DEFAULT_STACK_BYTES 16384
 #define DEFAULT_ORDER_WINDOW_NS 10000000ULL
-#define MAX_CPUS 1024
 #define MAX_ATTACH_PASSES 100
-
-/* The registers a stack walk needs on x86_64 (perf_pair.h). */
-#define STACK_REGS_MASK PERF_STACK_REGS_MASK
+/* --perf-layout auto: per thread up to this many descriptors (each is
+ * kernel memory, an open at the attach and a copy at every thread the
+ * target creates), per CPU for the target's cgroup beyond. */
+#define THREAD_LAYOUT_MAX_FDS 4096
+/* The owner of a cgroup's events (perf_pair's duplicate check): apart
+ * from every tid. */
+#define CGROUP_OWNER(i) (UINT32_MAX - (uint32_t)(i))
 
 /* The tracepoints read, and what each is. */
-enum tp_role { TP_ENTER, TP_EXIT };
-static const struct tp_spec {
-    const char *path; /* under events/ */
-    enum tp_role role;
-    bool exec_call;   /* execve entries: only to name an exec's thread */
-    bool size_filter; /* takes --min-size */
-} TRACEPOINTS[] = {
+static const struct tp_spec TRACEPOINTS[] = {
     {"syscalls/sys_enter_mmap", TP_ENTER, false, true},
     {"syscalls/sys_exit_mmap", TP_EXIT, false, false},
     {"syscalls/sys_enter_munmap", TP_ENTER, false, false},
@@ -57,57 +52,13 @@ static const struct tp_spec {
     /* the exit status of a process reaped before its last exit record is
      * read (a parent waiting for it) */
     {"syscalls/sys_enter_exit_group", TP_ENTER, false, false},
+    /* the clone flags of a new process: whether it shares its parent's
+     * memory (vfork), which the FORK record does not say */
+    {"task/task_newtask", TP_NEWTASK, false, false},
 };
-#define NTP (sizeof TRACEPOINTS / sizeof TRACEPOINTS[0])
+_Static_assert(sizeof TRACEPOINTS / sizeof TRACEPOINTS[0] == NTP, "NTP counts TRACEPOINTS");
 
-/* A tracepoint as this kernel has it: where its fields are. */
-struct tp_info {
-    const struct tp_spec *spec;
-    struct tp_format fmt;
-    const struct tp_field *nr;      /* __syscall_nr */
-    const struct tp_field *args[6]; /* entries: the fields after nr, in order */
-    unsigned nargs;
-    const struct tp_field *ret;     /* exits */
-};
-
-/* What an opened event's id tells a record's reader. */
-struct event_info {
-    uint64_t id; /* 0: free slot */
-    uint32_t owner;
-    uint16_t tp;  /* index into s->tps */
-    bool stacks;
-};
-
-struct perf_source {
-    struct perf_source_options opt;
-    struct tp_info tps[NTP];
-    unsigned ntps;
-    unsigned ncpus;
-    int cpus[MAX_CPUS];
-    int ring_fds[MAX_CPUS];   /* the event each CPU's ring belongs to */
-    void *maps[MAX_CPUS];
-    size_t map_len;
-    struct perf_ring rings[MAX_CPUS];
-    uint64_t ring_last_time[MAX_CPUS]; /* for a LOST record's window */
-    int *fds;                 /* every event */
-    uint16_t *fd_cpu;         /* parallel to fds: the CPU index of each */
-    size_t nfds, capfds;
-    /* Losses of each ring: reported (LOST records and counter finds), and
-     * how much of that was found by the counters before the ring's own
-     * LOST record came (that record is then not counted again). */
-    uint64_t lost_reported[MAX_CPUS];
-    uint64_t lost_credit[MAX_CPUS];
-    struct event_info *events; /* open addressing on id */
-    size_t capevents;
-    pid_t *threads;           /* tids we opened events for, sorted */
-    size_t nthreads, capthreads;
-    struct perf_pair *pair;
-    struct perf_source_stats stats;
-    uint64_t attach_time;
-    bool attached;
-};
-
-static uint64_t now_ns(void)
+uint64_t perf_source_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -125,6 +76,11 @@ static int sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu,
 /* Finds the fields a record is read with, from the parsed format. */
 static int tp_resolve(struct tp_info *t)
 {
+    if (t->spec->role == TP_NEWTASK) {
+        t->child = tp_format_field(&t->fmt, "pid");
+        t->clone_flags = tp_format_field(&t->fmt, "clone_flags");
+        return t->child && t->clone_flags ? 0 : -1;
+    }
     t->nr = tp_format_field(&t->fmt, "__syscall_nr");
     if (!t->nr)
         return -1;
@@ -197,7 +153,7 @@ static int read_cpus(struct perf_source *s)
 
 /* ---- events -------------------------------------------------------------------------- */
 
-static uint64_t sample_type_of(bool stacks)
+uint64_t perf_source_sample_type(bool stacks)
 {
     uint64_t st = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
                   PERF_SAMPLE_CPU | PERF_SAMPLE_RAW;
@@ -215,7 +171,7 @@ static void make_attr(const struct perf_source *s, const struct tp_info *t, bool
     attr->config = t->fmt.id;
     attr->sample_period = 1;
     bool stacks = s->opt.stacks && t->spec->role == TP_ENTER && !t->spec->exec_call;
-    attr->sample_type = sample_type_of(stacks);
+    attr->sample_type = perf_source_sample_type(stacks);
     if (stacks) {
         attr->sample_regs_user = STACK_REGS_MASK;
         attr->sample_stack_user = s->opt.stack_bytes;
@@ -223,8 +179,10 @@ static void make_attr(const struct perf_source *s, const struct tp_info *t, bool
     attr->read_format = PERF_FORMAT_LOST;
     attr->inherit = 1;
     /* Syscall tracepoints fire with the user's registers: excluding the
-     * kernel loses nothing, and lets perf_event_paranoid 2 allow it. */
-    attr->exclude_kernel = 1;
+     * kernel loses nothing, and lets perf_event_paranoid 2 allow it.
+     * task_newtask fires with the kernel's: it needs kernel samples
+     * (drop_kernel_only_tracepoints). */
+    attr->exclude_kernel = t->spec->role != TP_NEWTASK;
     attr->exclude_hv = 1;
     attr->use_clockid = 1;
     attr->clockid = CLOCK_MONOTONIC;
@@ -269,7 +227,7 @@ static int remember_event(struct perf_source *s, uint64_t id, uint32_t owner, un
     return 0;
 }
 
-static const struct event_info *find_event(const struct perf_source *s, uint64_t id)
+const struct event_info *perf_source_find_event(const struct perf_source *s, uint64_t id)
 {
     if (!s->capevents || !id)
         return NULL;
@@ -345,9 +303,10 @@ static int make_ring(struct perf_source *s, unsigned c, int fd)
     return 0;
 }
 
-/* Opens every (CPU, tracepoint) event of thread tid. 0; 1 when the thread
- * is gone (nothing kept); -1 with errno. */
-static int open_thread(struct perf_source *s, pid_t tid)
+/* Opens every (CPU, tracepoint) event of target: a thread (inherited by
+ * what it creates), or with PERF_FLAG_PID_CGROUP a cgroup directory's
+ * descriptor. 0; 1 when the thread is gone (nothing kept); -1 with errno. */
+static int open_events(struct perf_source *s, int target, unsigned long flags, uint32_t owner)
 {
     size_t first = s->nfds;
     for (unsigned c = 0; c < s->ncpus; c++) {
@@ -355,7 +314,10 @@ static int open_thread(struct perf_source *s, pid_t tid)
             struct perf_event_attr attr;
             /* One event per (thread, CPU) carries the comm/fork/exit records. */
             make_attr(s, &s->tps[t], t == 0, &attr);
-            int fd = sys_perf_event_open(&attr, tid, s->cpus[c], -1, PERF_FLAG_FD_CLOEXEC);
+            /* A cgroup's events see its processes on their CPU: nothing to inherit. */
+            attr.inherit = !(flags & PERF_FLAG_PID_CGROUP);
+            int fd = sys_perf_event_open(&attr, target, s->cpus[c], -1,
+                                         PERF_FLAG_FD_CLOEXEC | flags);
             if (fd < 0)
                 goto fail;
             if (keep_fd(s, fd, c) < 0) {
@@ -380,7 +342,7 @@ static int open_thread(struct perf_source *s, pid_t tid)
             }
             uint64_t id;
             if (ioctl(fd, PERF_EVENT_IOC_ID, &id) != 0 ||
-                remember_event(s, id, (uint32_t)tid, t, attr.sample_stack_user != 0) < 0)
+                remember_event(s, id, owner, t, attr.sample_stack_user != 0) < 0)
                 goto fail;
         }
     }
@@ -454,7 +416,7 @@ static int scan_one(pid_t tid, void *ctx)
         sc->covered++;
         return 0;
     }
-    int rc = open_thread(sc->s, tid);
+    int rc = open_events(sc->s, tid, 0, (uint32_t)tid);
     if (rc < 0) {
         sc->err = errno;
         return 1;
@@ -473,6 +435,46 @@ static int scan_one(pid_t tid, void *ctx)
         sc->added++;
     }
     return 0;
+}
+
+/* task_newtask (the clone flags of a new process) fires in the kernel's
+ * context: where kernel samples are not allowed (perf_event_paranoid 2
+ * without CAP_PERFMON) it is left out, and a new process's sharing of its
+ * parent's memory is asked of kcmp instead (perf_events_source.c). */
+static void drop_kernel_only_tracepoints(struct perf_source *s)
+{
+    for (unsigned t = 0; t < s->ntps; t++) {
+        if (s->tps[t].spec->role != TP_NEWTASK)
+            continue;
+        struct perf_event_attr attr;
+        make_attr(s, &s->tps[t], false, &attr);
+        attr.disabled = 1;
+        attr.inherit = 0;
+        int fd = sys_perf_event_open(&attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+        if (fd >= 0) {
+            close(fd);
+            continue;
+        }
+        memmove(&s->tps[t], &s->tps[t + 1], (s->ntps - t - 1) * sizeof s->tps[0]);
+        s->ntps--;
+        /* The moved ones point into their own format: resolve them again. */
+        for (unsigned k = t; k < s->ntps; k++) {
+            s->tps[k].nargs = 0;
+            tp_resolve(&s->tps[k]);
+        }
+        t--;
+    }
+}
+
+/* perf_pair's output: in the cgroup layout, only the followed processes'. */
+static void scoped_emit(const struct perf_ev *ev, void *ctx)
+{
+    struct perf_source *s = ctx;
+    if (s->layout == PERF_LAYOUT_CGROUP && !perf_follow_pass(s->follow, ev)) {
+        s->stats.filtered++;
+        return;
+    }
+    s->emit(ev, s->emit_ctx);
 }
 
 /* ---- public: setting up ------------------------------------------------------------- */
@@ -513,8 +515,13 @@ struct perf_source *perf_source_new(const struct perf_source_options *options,
         free(s);
         return NULL;
     }
-    s->pair = perf_pair_new(emit, emit_ctx);
-    if (!s->pair) {
+    s->emit = emit;
+    s->emit_ctx = emit_ctx;
+    s->pair = perf_pair_new(scoped_emit, s);
+    s->follow = perf_follow_new();
+    if (!s->pair || !s->follow) {
+        perf_pair_free(s->pair);
+        perf_follow_free(s->follow);
         snprintf(why, why_size, "out of memory");
         free(s);
         return NULL;
@@ -523,6 +530,9 @@ struct perf_source *perf_source_new(const struct perf_source_options *options,
     s->stats.tracepoints = s->ntps;
     s->stats.ring_bytes = (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
     s->stats.tracefs_private = private_mount;
+    drop_kernel_only_tracepoints(s);
+    for (unsigned t = 0; t < s->ntps; t++)
+        s->stats.clone_flags |= s->tps[t].spec->role == TP_NEWTASK;
     return s;
 }
 
@@ -533,9 +543,11 @@ static int count_task(pid_t tid, void *ctx)
     return 0;
 }
 
-/* Every event is a descriptor: make the soft limit the hard one, and say
- * before opening anything when even that is too few. */
-static int check_fd_limit(struct perf_source *s, pid_t pid, char *why, size_t size)
+/* Every event is a descriptor: make the soft limit the hard one (or more,
+ * when allowed), and say before opening anything when even that is too
+ * few for `more` descriptors. */
+static int check_fd_limit(struct perf_source *s, uint64_t more, const char *what, char *why,
+                          size_t size)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -544,33 +556,103 @@ static int check_fd_limit(struct perf_source *s, pid_t pid, char *why, size_t si
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    int threads = procfs_foreach_task(pid, count_task, NULL);
-    if (threads < 0)
-        return 0; /* said by the attach itself */
-    uint64_t need = s->nfds + (uint64_t)threads * s->ncpus * s->ntps + 64;
+    uint64_t need = s->nfds + more + 64;
     if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
         /* With CAP_SYS_RESOURCE the hard limit may be raised (up to
          * fs.nr_open); without, this fails and the reason below stands. */
-        struct rlimit more = {.rlim_cur = need * 2, .rlim_max = need * 2};
-        if (setrlimit(RLIMIT_NOFILE, &more) == 0)
-            rl = more;
+        struct rlimit raised = {.rlim_cur = need * 2, .rlim_max = need * 2};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl = raised;
     }
     if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
         snprintf(why, size,
-                 "following %d threads on %u CPUs needs %" PRIu64 " file descriptors "
-                 "(one per thread, CPU and tracepoint), the limit is %llu: raise it "
-                 "(ulimit -n) or use --source ptrace",
-                 threads, s->ncpus, need, (unsigned long long)rl.rlim_cur);
+                 "following %s needs %" PRIu64 " file descriptors, the limit is %llu: raise "
+                 "it (ulimit -n) or use --source ptrace",
+                 what, need, (unsigned long long)rl.rlim_cur);
         return -1;
     }
     return 0;
 }
 
-int perf_source_attach(struct perf_source *s, pid_t pid, char *why, size_t why_size)
+/* The cgroup layout's scope for cg: an index into s->cgroups, opening
+ * its events when it is new (a cgroup below one already open is covered
+ * by that one). -1 with a reason. */
+static int open_cgroup(struct perf_source *s, const struct perf_cgroup *cg, char *why,
+                       size_t size)
 {
-    uint64_t start = now_ns();
-    if (check_fd_limit(s, pid, why, why_size) < 0)
+    for (unsigned i = 0; i < s->ncgroups; i++) {
+        size_t n = strlen(s->cgroups[i].name);
+        if (s->cgroups[i].version == cg->version && strncmp(cg->name, s->cgroups[i].name, n) == 0 &&
+            (cg->name[n] == '\0' || cg->name[n] == '/'))
+            return (int)i;
+    }
+    if (s->ncgroups == MAX_CGROUPS) {
+        snprintf(why, size, "the targets are in more than %d cgroups: use --perf-layout thread "
+                            "or --source ptrace", MAX_CGROUPS);
         return -1;
+    }
+    int dir = perf_cgroup_open(cg);
+    if (dir < 0) {
+        snprintf(why, size, "cannot open cgroup directory '%s': %s", cg->dir, strerror(errno));
+        return -1;
+    }
+    /* The events hold the cgroup: the directory's descriptor can go. */
+    int rc = open_events(s, dir, PERF_FLAG_PID_CGROUP, CGROUP_OWNER(s->ncgroups));
+    int err = errno;
+    close(dir);
+    if (rc != 0) {
+        const char *r = open_error_reason(err);
+        if (r)
+            snprintf(why, size, "%s", r);
+        else
+            snprintf(why, size, "perf_event_open for cgroup '%s' failed: %s", cg->name,
+                     strerror(err));
+        return -1;
+    }
+    s->cgroups[s->ncgroups] = *cg;
+    return (int)s->ncgroups++;
+}
+
+/* Which layout follows pid (see perf_source.h), into *cg for the cgroup
+ * one; the layout of the first target is every later target's. Checks
+ * the descriptor limit. PERF_LAYOUT_AUTO (none) with a reason in why. */
+static enum perf_layout choose_layout(struct perf_source *s, pid_t pid, struct perf_cgroup *cg,
+                                      char *why, size_t size)
+{
+    enum perf_layout want = s->layout != PERF_LAYOUT_AUTO ? s->layout : s->opt.layout;
+    int threads = procfs_foreach_task(pid, count_task, NULL);
+    uint64_t per_thread = threads > 0 ? (uint64_t)threads * s->ncpus * s->ntps : 0;
+    char what[128], cg_why[256] = "";
+    snprintf(what, sizeof what, "%d threads on %u CPUs (one per thread, CPU and tracepoint)",
+             threads, s->ncpus);
+    if (want == PERF_LAYOUT_THREAD)
+        return check_fd_limit(s, per_thread, what, why, size) == 0 ? PERF_LAYOUT_THREAD
+                                                                    : PERF_LAYOUT_AUTO;
+    bool cg_ok = perf_cgroup_of(pid, cg, cg_why, sizeof cg_why) == 0;
+    if (want == PERF_LAYOUT_AUTO && (!cg_ok || (per_thread <= THREAD_LAYOUT_MAX_FDS &&
+                                                !perf_cgroup_alone(cg, pid)))) {
+        if (check_fd_limit(s, per_thread, what, why, size) == 0)
+            return PERF_LAYOUT_THREAD;
+        if (!cg_ok) {
+            size_t used = strlen(why);
+            snprintf(why + used, size - used, " (per CPU for its cgroup: %s)", cg_why);
+            return PERF_LAYOUT_AUTO;
+        }
+    }
+    if (!cg_ok) {
+        snprintf(why, size, "%s", cg_why);
+        return PERF_LAYOUT_AUTO;
+    }
+    snprintf(what, sizeof what, "%u CPUs for its cgroup (one per CPU and tracepoint)", s->ncpus);
+    return check_fd_limit(s, (uint64_t)s->ncpus * s->ntps, what, why, size) == 0
+               ? PERF_LAYOUT_CGROUP
+               : PERF_LAYOUT_AUTO;
+}
+
+/* The thread layout's attach: every thread's events, until a pass over
+ * /proc/PID/task finds no new thread. */
+static int attach_threads(struct perf_source *s, pid_t pid, char *why, size_t why_size)
+{
     struct scan sc = {s, 0, 0, 0};
     unsigned passes = 0, recounts = 0;
     for (;;) {
@@ -603,11 +685,39 @@ int perf_source_attach(struct perf_source *s, pid_t pid, char *why, size_t why_s
             ++recounts > MAX_ATTACH_PASSES)
             break;
     }
+    s->stats.attach_passes = passes;
     if (s->nthreads == 0) {
         snprintf(why, why_size, "process %d is gone", (int)pid);
         return -1;
     }
-    uint64_t done = now_ns();
+    return 0;
+}
+
+int perf_source_attach(struct perf_source *s, pid_t pid, char *why, size_t why_size)
+{
+    uint64_t start = perf_source_now_ns();
+    struct perf_cgroup cg;
+    enum perf_layout layout = choose_layout(s, pid, &cg, why, why_size);
+    if (layout == PERF_LAYOUT_AUTO)
+        return -1;
+    if (layout == PERF_LAYOUT_THREAD) {
+        if (attach_threads(s, pid, why, why_size) < 0)
+            return -1;
+    } else {
+        /* Followed before its events open: its records are read only later. */
+        if (perf_follow_add(s->follow, pid) < 0) {
+            snprintf(why, why_size, "out of memory");
+            return -1;
+        }
+        int i = open_cgroup(s, &cg, why, why_size);
+        if (i < 0)
+            return -1;
+        s->stats.cgroup = s->cgroups[i].name;
+        s->stats.attach_passes = 1;
+    }
+    s->layout = layout;
+    s->stats.layout = layout;
+    uint64_t done = perf_source_now_ns();
     if (!s->attached) {
         s->attach_time = done;
         for (unsigned c = 0; c < s->ncpus; c++)
@@ -616,9 +726,21 @@ int perf_source_attach(struct perf_source *s, pid_t pid, char *why, size_t why_s
     s->attached = true;
     s->stats.threads = (unsigned)s->nthreads;
     s->stats.event_fds = (unsigned)s->nfds;
-    s->stats.attach_passes = passes;
     s->stats.attach_ns = done - start;
     return 0;
+}
+
+int perf_source_in_scope(const struct perf_source *s, pid_t pid)
+{
+    if (s->layout != PERF_LAYOUT_CGROUP)
+        return 1;
+    int rc = -1;
+    for (unsigned c = 0; c < s->ncgroups && rc != 1; c++) {
+        int r = perf_cgroup_holds(&s->cgroups[c], pid);
+        if (r >= 0)
+            rc = r;
+    }
+    return rc;
 }
 
 const int *perf_source_poll_fds(const struct perf_source *s, size_t *n)
@@ -643,222 +765,6 @@ const struct perf_pair_stats *perf_source_pair_stats(const struct perf_source *s
     return perf_pair_stats(s->pair);
 }
 
-/* ---- reading records ------------------------------------------------------------------ */
-
-/* FNV-1a: the duplicate check compares what two records say. */
-static uint64_t hash_bytes(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 0x100000001b3ULL;
-    return h;
-}
-#define HASH_SEED 0xcbf29ce484222325ULL
-
-static struct perf_stack *copy_stack(const struct perf_rec *r)
-{
-    struct perf_stack *st = malloc(sizeof *st + r->stack_size);
-    if (!st)
-        return NULL;
-    st->abi = r->regs_abi;
-    st->regs_mask = STACK_REGS_MASK;
-    st->nregs = r->nregs;
-    memcpy(st->regs, r->regs, sizeof st->regs);
-    st->size = r->stack_size;
-    if (r->stack_size)
-        memcpy(st->data, r->stack, r->stack_size);
-    return st;
-}
-
-static int sample_item(struct perf_source *s, const struct event_info *ev,
-                       const struct perf_rec *r, struct perf_item *it)
-{
-    const struct tp_info *t = &s->tps[ev->tp];
-    uint64_t v;
-    it->tp = t->fmt.id;
-    it->content = hash_bytes(HASH_SEED, r->raw, r->raw_size);
-    if (!tp_field_get(t->nr, r->raw, r->raw_size, &v))
-        return -1;
-    it->nr = (int)(int64_t)v;
-    if (t->spec->role == TP_EXIT) {
-        it->kind = PERF_ITEM_EXIT;
-        if (!tp_field_get(t->ret, r->raw, r->raw_size, &v))
-            return -1;
-        it->ret = (int64_t)v;
-        return 0;
-    }
-    it->kind = PERF_ITEM_ENTER;
-    it->is_exec_call = t->spec->exec_call;
-    for (unsigned i = 0; i < t->nargs; i++)
-        if (!tp_field_get(t->args[i], r->raw, r->raw_size, &it->args[i]))
-            return -1;
-    if (ev->stacks && r->regs_abi) {
-        it->stack = copy_stack(r);
-        /* Without memory for the copy the call is still reported, stackless. */
-    }
-    return 0;
-}
-
-struct drain_ctx {
-    struct perf_source *s;
-    unsigned c;
-};
-
-static int on_record(const void *rec, size_t size, void *ctx)
-{
-    struct drain_ctx *d = ctx;
-    struct perf_source *s = d->s;
-    s->stats.records++;
-    uint64_t id;
-    /* Every event shares the identifier/tid/time/cpu part of the layout;
-     * the rest depends on the event, found by its id. */
-    if (!perf_rec_identifier(sample_type_of(false), rec, size, &id)) {
-        s->stats.bad_records++;
-        return 0;
-    }
-    const struct event_info *ev = find_event(s, id);
-    const struct perf_event_header *h = rec;
-    if (!ev && h->type != PERF_RECORD_LOST) {
-        s->stats.bad_records++;
-        return 0;
-    }
-    struct perf_rec r;
-    bool stacks = ev && ev->stacks;
-    if (perf_rec_decode(sample_type_of(stacks), stacks ? __builtin_popcountll(STACK_REGS_MASK) : 0,
-                        rec, size, &r) < 0) {
-        s->stats.bad_records++;
-        return 0;
-    }
-    struct perf_item it = {.time = r.time, .owner = ev ? ev->owner : 0, .cpu = r.cpu,
-                           .pid = (pid_t)r.pid, .tid = (pid_t)r.tid};
-    switch (r.kind) {
-    case PERF_REC_SAMPLE:
-        if (sample_item(s, ev, &r, &it) < 0) {
-            free(it.stack);
-            s->stats.bad_records++;
-            return 0;
-        }
-        break;
-    case PERF_REC_COMM:
-        it.kind = PERF_ITEM_COMM;
-        it.exec = (r.misc & PERF_RECORD_MISC_COMM_EXEC) != 0;
-        memcpy(it.comm, r.comm, sizeof it.comm);
-        it.content = hash_bytes(HASH_SEED, r.comm, strlen(r.comm));
-        it.content = hash_bytes(it.content, &it.exec, sizeof it.exec);
-        break;
-    case PERF_REC_FORK:
-    case PERF_REC_EXIT:
-        it.kind = r.kind == PERF_REC_FORK ? PERF_ITEM_FORK : PERF_ITEM_TASK_EXIT;
-        it.ppid = (pid_t)r.ppid;
-        it.ptid = (pid_t)r.ptid;
-        it.content = hash_bytes(HASH_SEED, &r.pid, sizeof r.pid);
-        it.content = hash_bytes(it.content, &r.tid, sizeof r.tid);
-        break;
-    case PERF_REC_LOST:
-    case PERF_REC_LOST_SAMPLES: {
-        it.kind = PERF_ITEM_LOST;
-        /* Losses the counters already reported are not counted twice. */
-        uint64_t known = r.lost < s->lost_credit[d->c] ? r.lost : s->lost_credit[d->c];
-        s->lost_credit[d->c] -= known;
-        it.lost = r.lost - known;
-        s->lost_reported[d->c] += it.lost;
-        it.cpu = (uint32_t)s->cpus[d->c];
-        it.lost_from = s->ring_last_time[d->c];
-        break;
-    }
-    default:
-        return 0;
-    }
-    if (r.time > s->ring_last_time[d->c])
-        s->ring_last_time[d->c] = r.time;
-    perf_pair_push(s->pair, &it);
-    return 0;
-}
-
-/* The losses the kernel counted for ring c's events (PERF_FORMAT_LOST;
- * an inherited event's losses are counted on the event we opened). */
-static uint64_t counted_losses(const struct perf_source *s, unsigned c)
-{
-    uint64_t sum = 0;
-    for (size_t i = 0; i < s->nfds; i++) {
-        uint64_t v[2];
-        if (s->fd_cpu[i] == c && read(s->fds[i], v, sizeof v) == (ssize_t)sizeof v)
-            sum += v[1];
-    }
-    return sum;
-}
-
-/* Reports what the counters say ring c lost beyond what was reported. A
- * ring's LOST record only comes with the first record that fits again,
- * maybe long after the loss, and another ring's records must not be
- * paired across the loss meanwhile. */
-static void check_losses(struct perf_source *s, unsigned c, uint64_t now)
-{
-    uint64_t counted = counted_losses(s, c);
-    if (counted <= s->lost_reported[c])
-        return;
-    uint64_t delta = counted - s->lost_reported[c];
-    s->lost_reported[c] += delta;
-    s->lost_credit[c] += delta;
-    struct perf_item it = {.kind = PERF_ITEM_LOST, .time = now, .cpu = (uint32_t)s->cpus[c],
-                           .lost = delta, .lost_from = s->ring_last_time[c],
-                           .by_counter = true};
-    perf_pair_push(s->pair, &it);
-}
-
-/* A ring with less room than one more record may have lost some. */
-static bool ring_was_full(const struct perf_source *s, unsigned c)
-{
-    uint64_t largest = s->opt.stacks ? s->opt.stack_bytes + 1024 : 512;
-    return perf_ring_pending(&s->rings[c]) + largest > s->rings[c].data_size;
-}
-
-static int read_rings(struct perf_source *s, char *why, size_t why_size)
-{
-    for (unsigned c = 0; c < s->ncpus; c++) {
-        if (!s->maps[c])
-            continue;
-        bool full = ring_was_full(s, c);
-        uint64_t now = now_ns();
-        struct drain_ctx d = {s, c};
-        if (perf_ring_drain(&s->rings[c], on_record, &d) < 0) {
-            snprintf(why, why_size, "the perf ring buffer of CPU %d holds a record that "
-                                    "does not parse", s->cpus[c]);
-            return -1;
-        }
-        if (full)
-            check_losses(s, c, now);
-    }
-    return 0;
-}
-
-int perf_source_drain(struct perf_source *s, char *why, size_t why_size)
-{
-    /* Taken before the rings are read: a record stamped more than the
-     * order window before it is in what we read (records are visible
-     * microseconds after their time stamp). */
-    uint64_t now = now_ns();
-    if (read_rings(s, why, why_size) < 0)
-        return -1;
-    if (now > s->opt.order_window_ns)
-        perf_pair_release(s->pair, now - s->opt.order_window_ns);
-    return 0;
-}
-
-void perf_source_finish(struct perf_source *s)
-{
-    char why[256];
-    if (read_rings(s, why, sizeof why) < 0)
-        s->stats.bad_records++;
-    /* A ring that stayed full until the end carries no LOST record: the
-     * events' own counters (PERF_FORMAT_LOST, inherited children's losses
-     * included) are the only trace of it. */
-    for (unsigned c = 0; c < s->ncpus; c++)
-        if (s->maps[c])
-            check_losses(s, c, now_ns());
-    perf_pair_release(s->pair, UINT64_MAX);
-}
-
 void perf_source_free(struct perf_source *s)
 {
     if (!s)
@@ -876,20 +782,67 @@ void perf_source_free(struct perf_source *s)
     free(s->fd_cpu);
     free(s->events);
     free(s->threads);
+    perf_follow_free(s->follow);
     free(s);
 }
 
 /* ---- probe ------------------------------------------------------------------------------ */
 
-int perf_source_probe(pid_t pid, char *why, size_t why_size)
+/* The layout pid would be followed with, tried with one event. 0 with
+ * its description in why, or -1 with a reason. */
+static int probe_layout(struct perf_source *s, pid_t pid, char *why, size_t why_size)
 {
-    struct perf_source_options o = {0};
+    struct perf_cgroup cg;
+    enum perf_layout layout = choose_layout(s, pid, &cg, why, why_size);
+    if (layout == PERF_LAYOUT_AUTO)
+        return -1;
+    uint64_t fds = (uint64_t)s->ncpus * s->ntps;
+    if (layout == PERF_LAYOUT_CGROUP) {
+        struct perf_event_attr attr;
+        make_attr(s, &s->tps[0], false, &attr);
+        attr.disabled = 1;
+        attr.inherit = 0;
+        int dir = perf_cgroup_open(&cg);
+        int fd = dir < 0 ? -1
+                         : sys_perf_event_open(&attr, dir, s->cpus[0], -1,
+                                               PERF_FLAG_FD_CLOEXEC | PERF_FLAG_PID_CGROUP);
+        int err = errno;
+        if (dir >= 0)
+            close(dir);
+        if (fd < 0) {
+            const char *r = open_error_reason(err);
+            snprintf(why, why_size, "perf events for cgroup '%s' cannot be opened: %s", cg.name,
+                     r ? r : strerror(err));
+            return -1;
+        }
+        close(fd);
+    } else {
+        int threads = procfs_foreach_task(pid, count_task, NULL);
+        fds *= threads > 0 ? (uint64_t)threads : 1;
+    }
+    perf_source_describe(layout, cg.name, fds, why, why_size);
+    return 0;
+}
+
+void perf_source_describe(enum perf_layout layout, const char *cgroup, uint64_t fds,
+                          char *out, size_t size)
+{
+    if (layout == PERF_LAYOUT_CGROUP)
+        snprintf(out, size,
+                 "events per CPU for cgroup '%s', %" PRIu64 " descriptors; its other "
+                 "processes' records are read and dropped", cgroup, fds);
+    else
+        snprintf(out, size, "events per thread, %" PRIu64 " descriptors", fds);
+}
+
+int perf_source_probe(pid_t pid, enum perf_layout layout, char *why, size_t why_size)
+{
     struct perf_source *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(why, why_size, "out of memory");
         return -1;
     }
-    s->opt = o;
+    s->opt.layout = layout;
     s->map_len = (size_t)(DEFAULT_RING_PAGES + 1) * (size_t)sysconf(_SC_PAGESIZE);
     bool private_mount;
     int rc = load_tracepoints(s, &private_mount, why, why_size);
@@ -912,10 +865,13 @@ int perf_source_probe(pid_t pid, char *why, size_t why_size)
         } else {
             close(fd);
             /* A target of many threads on many CPUs may need more
-             * descriptors than this process can have: say so now, while
-             * --source auto can still take ptrace instead. */
+             * descriptors than this process can have, or a cgroup's
+             * events may be refused: say so now, while --source auto
+             * can still take ptrace instead. */
             if (pid != getpid() && read_cpus(s) == 0)
-                rc = check_fd_limit(s, pid, why, why_size);
+                rc = probe_layout(s, pid, why, why_size);
+            else
+                why[0] = '\0';
         }
     }
     free(s);

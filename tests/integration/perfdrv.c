@@ -119,6 +119,8 @@ static void emit(const struct perf_ev *ev, void *ctx)
     case PERF_EV_THREAD_EXIT:
         json_add_str(&j, "event", "thread_exit");
         break;
+    case PERF_EV_NEWTASK:
+        return; /* the spawn says enough here */
     case PERF_EV_LOST:
         json_add_str(&j, "event", "lost");
         json_add_uint(&j, "count", ev->lost);
@@ -181,7 +183,7 @@ static int probe(const char *arg)
     if (parse_u64(arg, &pid) < 0 || pid == 0 || pid > INT32_MAX)
         return usage();
     char why[512] = "";
-    int rc = perf_source_probe((pid_t)pid, why, sizeof why);
+    int rc = perf_source_probe((pid_t)pid, PERF_LAYOUT_AUTO, why, sizeof why);
     struct json_line j;
     json_begin(&j);
     json_add_str(&j, "event", "probe");

@@ -741,3 +741,19 @@ def test_cgroup_launch_moves_itself():
         assert above["comm"] == "cg_grow", above
         g.command("q")
         assert events.finish() == 0, events.stderr()
+
+
+# ---------------------------------------------------------------------------
+# the same watch with the perf source (--source perf): the threshold, its
+# regions and dumps (read without stopping anyone), the re-arm, the OOM
+# kill, launch mode and a cgroup removed under the watch. In a v2 memory
+# cgroup the fixture is alone in a cgroup of its own, so the perf source
+# follows it with events scoped to that cgroup (test_perf_cgroup.py); in a
+# v1 one, per thread.
+
+harness.add_perf_twins(globals(), [
+    "test_cgroup_v1_threshold_dump_rearm", "test_cgroup_v2_threshold_dump_rearm",
+    "test_cgroup_v1_pct_oom", "test_cgroup_v2_pct_oom", "test_cgroup_pct_without_limit",
+    "test_cgroup_launch_mode", "test_cgroup_removed_while_watched",
+    "test_cgroup_launch_moves_itself",
+])

@@ -6,6 +6,7 @@ ptrace source on one fixture, losses said as "lost" events and counted by
 -c, a 2,000-thread storm, --comm targets, and stacks as deep as ptrace's.
 """
 import os
+import re
 import signal
 import subprocess
 
@@ -49,8 +50,11 @@ def test_auto_chooses_perf_and_says_why():
     events, truth, err = _attach_run("trace_map", "--source", "auto", "--no-dump",
                                      args=[str(MAP_LEN)])
     lines = err.splitlines()
-    assert lines == ["mmapwatch: following with perf_event tracepoints (root); --source ptrace "
-                     "to hold threads for dumps"], lines
+    # one thread in no cgroup of its own: events per thread, CPUs x tracepoints of them
+    assert len(lines) == 1 and re.fullmatch(
+        r"mmapwatch: following with perf_event tracepoints \(root; events per thread, "
+        r"(\d+) descriptors\); --source ptrace to hold threads for dumps", lines[0]) and \
+        int(re.search(r"(\d+) descriptors", lines[0]).group(1)) % os.cpu_count() == 0, lines
     (rec,) = truth_of(truth, "mmap")
     assert [e for e in events_of(events, "mmap") if e["len"] == MAP_LEN][0]["tid"] == rec["tid"]
     _, _, err = _attach_run("trace_map", "--source", "auto", "-v", "--no-dump",
@@ -64,17 +68,23 @@ def test_auto_chooses_perf_and_says_why():
 
 def test_auto_takes_ptrace_when_descriptors_run_short():
     """--source auto with fewer descriptors than threads x CPUs x
-    tracepoints: ptrace follows, and the note says why, before anything is
-    opened (with --source perf the same attach would fail)."""
+    tracepoints, and no cgroup to scope the events to (the root cgroup):
+    ptrace follows, and the note says why, before anything is opened (with
+    --source perf the same attach would fail). test_perf_cgroup.py has the
+    target in a cgroup of its own, followed by perf."""
     require_perf()
+    from test_perf_cgroup import _limit_fds, _perf_event_mount
     fx, pid = harness.start_fixture([fixture("fd_threads"), "-w",
                                      os.path.join(tmpdir(), "truth"), "40"])
     try:
-        r = subprocess.run(["prlimit", "--nofile=128:128", harness.MMAPWATCH, "--source",
-                            "auto", "--no-dump", "-o", "/dev/null", "--duration", "0",
-                            "-p", str(pid)],
+        if os.geteuid() == 0:
+            with open(os.path.join(_perf_event_mount()[1], "cgroup.procs"), "w",
+                      encoding="ascii") as f:
+                f.write(str(pid))
+        r = subprocess.run([harness.MMAPWATCH, "--source", "auto", "--no-dump", "-o",
+                            "/dev/null", "--duration", "0", "-p", str(pid)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           timeout=harness.WAIT_S)
+                           timeout=harness.WAIT_S, preexec_fn=_limit_fds(128))
         assert r.returncode == 0, r
         note = r.stderr.splitlines()[0]
         assert note.startswith("mmapwatch: following with ptrace (") and \
@@ -261,3 +271,29 @@ def test_stack_depth_equals_ptrace():
     ptrace, perf = _stacks("ptrace"), _stacks("perf")
     assert all(len(s) >= 4 and ("site_alpha" in s or "site_beta" in s) for s in ptrace), ptrace
     assert perf == ptrace, f"perf {perf} vs ptrace {ptrace}"
+
+
+def test_non_leader_exec_carries_the_thread_on():
+    """A thread that is not the leader execs: the kernel gives it the
+    leader's tid, and the perf source's EXEC says which tid called execve
+    (former_tid, from the execve entry waiting in perf_pair). With it, the
+    source's thread table carries the exec'ing thread on under the
+    leader's tid, and the process's end is seen from its own records;
+    without it, the old tid would stay in the table as a thread that never
+    ends, and the end would only be found in /proc later (-v counts that).
+    Launched and attached, the leader alive at the exec or gone before it
+    (-L); the truth checks are the ptrace source's (test_tracing)."""
+    require_perf()
+    from test_tracing import check_exec_thread
+    for flags in ([], ["-L"]):
+        truth = os.path.join(tmpdir(), "truth")
+        rc, events, err = harness.run_launch(
+            [fixture("trace_exec_thread"), *flags, truth, fixture("trace_map")],
+            *PERF, "-v", "--no-dump")
+        assert rc == 0, err
+        check_exec_thread(events, read_truth(truth))
+        assert "0 thread exits found in /proc" in err, (flags, err)
+        events, truth, err = _attach_run("trace_exec_thread", *PERF, "-v", "--no-dump",
+                                         flags=flags, args=[fixture("trace_map")])
+        check_exec_thread(events, truth)
+        assert "0 thread exits found in /proc" in err, (flags, err)

@@ -747,10 +747,10 @@ def test_remap_fixed_text_form():
 # --------------------------------------------------------------------------
 # the same truth through the perf source (--source perf): same events,
 # fields and thread names. Launch mode too: the command is started paused
-# and let go once followed. Not the vfork tests: perf records do not say
-# whether a child shares its parent's memory, and a vfork child has exec'd
-# before its record is read, so its exec is counted as ending a copy of
-# the parent's regions (docs/mmapwatch.1, EVENT SOURCES).
+# and let go once followed. The vfork tests too: a vfork (or posix_spawn)
+# child's sharing of its parent's memory comes from the clone flags the
+# kernel's task_newtask tracepoint records, since the child has exec'd
+# before its records are read.
 
 harness.add_perf_twins(globals(), [
     "test_threads_fork_launch", "test_threads_fork_attach", "test_attach_many_threads",
@@ -759,4 +759,5 @@ harness.add_perf_twins(globals(), [
     "test_exec_non_leader_launch", "test_exec_non_leader_attach",
     "test_exec_after_leader_exit_attach", "test_exec_regions_ended", "test_exit_status_launch",
     "test_exit_status_attach", "test_failed_launch", "test_failed_attach",
+    "test_vfork_launch", "test_vfork_attach", "test_vfork_min_size",
 ])
