@@ -106,7 +106,8 @@ static void ref_strings(struct ref *r, const unsigned char *mem, size_t len,
         }
         start = i + 1;
     }
-    qsort(r->v, r->n, sizeof *r->v, ref_order);
+    if (r->n)
+        qsort(r->v, r->n, sizeof *r->v, ref_order);
 }
 
 static void ref_free(struct ref *r)
