@@ -8,9 +8,12 @@
  * offset; holes stay holes of a sparse file.
  *
  * With a dump_pipe the reading (this thread) and the writing (the pipe's
- * writer thread, which also feeds the --strings scanner the bytes it
- * writes) overlap, through a ring of buffers: a dump then costs about the
- * slower of the two copies instead of their sum, on two cores.
+ * writer thread) overlap, through a ring of buffers: a dump then costs
+ * about the slower of the two copies instead of their sum, on two cores.
+ * With --strings the pipe's scanner thread scans each buffer after it is
+ * written (the scan never runs on the thread that reads the target, nor
+ * holds up the writes); a buffer is read into again once both are done.
+ * Without a pipe, one thread reads, writes and scans in turn.
  *
  * Threads: a dump_pipe serves one dump at a time; its owner (a dump
  * worker) passes it to each dump_region() it makes.
@@ -43,7 +46,8 @@ struct dump_copy {
     size_t buf_size;            /* whole pages */
     uint64_t *flags;            /* DUMP_PAGEMAP_CHUNK entries */
     struct dump_pipe *pipe;     /* NULL: read and write in turn on this thread */
-    struct dump_scanner *scanner; /* --strings: fed every byte written, in order */
+    struct dump_scanner *scanner; /* --strings: fed every byte written, in order
+                                     (by the pipe's scanner thread when there is one) */
     uint64_t scanned_to;        /* the end of the last bytes fed to the scanner */
     uint64_t counted;           /* dump_copy_count()'s running total */
     /* dump_copy_count()'s runs of existing pages: the copy reads these
@@ -61,9 +65,9 @@ int dump_copy_count(struct dump_copy *c, uint64_t *resident);
 /* Pass 2: the copy. 0, or -1 with c->res->error/error_op set. */
 int dump_copy_region(struct dump_copy *c);
 
-/* A writer thread and its ring of buffers of buf_size bytes each (whole
- * pages, at least one). NULL with errno when it cannot be started. The
- * thread inherits the caller's signal mask. */
+/* A writer thread, a scanner thread and their ring of buffers of buf_size
+ * bytes each (whole pages, at least one). NULL with errno when they cannot
+ * be started. The threads inherit the caller's signal mask. */
 struct dump_pipe *dump_pipe_new(size_t buf_size);
 /* Stops the writer and frees everything; NULL ok. Not during a dump. */
 void dump_pipe_free(struct dump_pipe *p);

@@ -58,6 +58,7 @@ int dump_strings(int dir_fd, const char *bin_name, unsigned min,
  * them and checks out for write errors. The scanner itself owns nothing
  * (no release needed). */
 struct dump_counter;
+#define DUMP_SCANNER_PENDING 16
 struct dump_scanner {
     unsigned min;
     FILE *out;
@@ -65,12 +66,22 @@ struct dump_scanner {
     char head[DUMP_STRINGS_KEY_MAX]; /* the current run's first bytes */
     uint64_t run_len;                /* the current run's length so far */
     bool flushed;                    /* head already written (run too long to count) */
+    unsigned npending;               /* runs found, not counted yet */
+    struct {
+        const char *text;
+        size_t len;
+        uint64_t hash;
+    } pending[DUMP_SCANNER_PENDING];
+    size_t out_len;                  /* bytes waiting in out_buf */
+    char out_buf[16384];             /* output, written to out in large pieces */
 };
 
 void dump_scanner_init(struct dump_scanner *s, unsigned min, FILE *out,
                        struct dump_counter *counter);
 void dump_scanner_feed(struct dump_scanner *s, const unsigned char *buf, size_t len);
 void dump_scanner_break(struct dump_scanner *s); /* a non-printable byte: ends a run */
+/* Ends the last run and writes what is buffered to out: out holds the
+ * whole output only after this. */
 void dump_scanner_finish(struct dump_scanner *s);
 
 /* Bounded counting table. _new returns NULL with ENOMEM; _free accepts NULL. */

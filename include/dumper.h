@@ -4,8 +4,9 @@
  * The tracer thread owns the dumper and is the only caller of every
  * function here. Dumps themselves (dump.h: process_vm_readv, pagemap,
  * sparse files) run on DUMPER_WORKERS worker threads, each with a writer
- * thread of its own (dump_copy.h), so the loop keeps serving stops while a
- * large region is written; a worker hands each finished dump back and
+ * and a --strings scanner thread of its own (dump_copy.h; dumper_worker.c),
+ * so the loop keeps serving stops while a large region is written; a
+ * worker hands each finished dump back and
  * wakes the loop through an eventfd (dumper_done_fd); dump deadlines are a
  * timerfd (dumper_timer_fd). Both are in the loop's poll set: no signal is
  * involved.
@@ -26,7 +27,10 @@
  *  - dumps that start together go newest region first, a dump a thread is
  *    held for before any other;
  *  - quotas (--max-dumps, --max-dump-bytes) turn further dumps into "skip"
- *    events; tracing goes on. Each dump's resident size is reserved from
+ *    events; tracing goes on. Without --max-dumps, regions of up to 1 MiB
+ *    get 100 dumps in all, then skip events saying how to have more (a
+ *    program that maps thousands of small regions is not made to wait
+ *    for thousands of files nobody reads); larger regions go on; Each dump's resident size is reserved from
  *    pagemap before it writes anything, so dumps that start together
  *    cannot all pass the byte quota;
  *  - past --exit-dump-timeout, dumps cancelled or not started get "skip"

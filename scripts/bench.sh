@@ -702,8 +702,11 @@ run_dump_case() {
     held=$(awk -v n="${BASH_REMATCH[1]}" 'BEGIN { printf "%.6f", n / 1e9 }')
     if [ "$mode" = dump ]; then
         local ev n reason resident bin meta dumped_at ts secs disk
-        n=$(grep -c '"event":"dump"' "$WORK/events.jsonl")
-        ev=$(grep '"event":"dump"' "$WORK/events.jsonl" | head -n 1)
+        # The region's dump is the one made at its munmap; the program's
+        # heap (brk, reported with the regions it grew) may be dumped at
+        # its exit too, before or after it.
+        n=$(grep '"event":"dump"' "$WORK/events.jsonl" | grep -c '"reason":"unmap"')
+        ev=$(grep '"event":"dump"' "$WORK/events.jsonl" | grep '"reason":"unmap"' | head -n 1)
         reason=$(json_field reason "$ev")
         resident=$(json_field resident_bytes "$ev")
         bin=$(json_field path "$ev")

@@ -15,9 +15,10 @@
 #include "dump_strings.h"
 #include "memread.h"
 
-/* Buffers in the ring: enough that a slow write does not stall reading
- * at once, few enough to keep our footprint at a few MiB. */
-#define PIPE_SLOTS 4
+/* Buffers in the ring: enough that a slow write (or, with --strings, a
+ * slow scan) does not stall reading at once, few enough to keep our
+ * footprint at a few MiB. */
+#define PIPE_SLOTS 6
 
 struct slot {
     char *buf;
@@ -25,13 +26,21 @@ struct slot {
     size_t len;
 };
 
+/* The ring: slot k % PIPE_SLOTS holds the k-th buffer read. The reader
+ * fills, the writer writes, and with --strings the scanner scans after
+ * the writer; a slot is free again once the last of them is done with it.
+ * Counts only grow (64 bits do not wrap). */
 struct dump_pipe {
-    pthread_t thread;
+    pthread_t thread, scan_thread;
+    bool scan_started;
     pthread_mutex_t lock;
-    pthread_cond_t filled, emptied;
+    pthread_cond_t filled;  /* the writer waits for a buffer */
+    pthread_cond_t written; /* the scanner waits for a written buffer */
+    pthread_cond_t emptied; /* the reader waits for a free slot or the end */
     struct slot slots[PIPE_SLOTS];
     size_t buf_size;
-    unsigned head, count; /* slots[head] is the next to write; count are full */
+    uint64_t nfilled, nwritten, nscanned;
+    bool scanning;          /* this dump has a scanner: slots wait for it */
     bool stop;
     struct dump_copy *copy; /* the dump being written (set while idle) */
     int err;                /* first write error of this dump */
@@ -49,19 +58,25 @@ static int fail(struct dump_copy *c, const char *op, int err)
     return -1;
 }
 
-/* The writer's half: bytes at region offset off go into the .bin, and
- * through the scanner when there is one (a gap since the last bytes is a
- * hole or an unreadable page: it ends a run, as a zero byte would). */
+/* Bytes at region offset off, through the scanner (a gap since the last
+ * bytes is a hole or an unreadable page: it ends a run, as a zero byte
+ * would). */
+static void scan(struct dump_copy *c, uint64_t off, const char *data, size_t n)
+{
+    if (off != c->scanned_to)
+        dump_scanner_break(c->scanner);
+    dump_scanner_feed(c->scanner, (const unsigned char *)data, n);
+    c->scanned_to = off + n;
+}
+
+/* Without a pipe, one thread does it all: bytes at region offset off go
+ * into the .bin, then through the scanner when there is one. */
 static int sink(struct dump_copy *c, uint64_t off, const char *data, size_t n)
 {
     if (dump_file_pwrite_all(c->fd, data, n, off) < 0)
         return -1;
-    if (c->scanner) {
-        if (off != c->scanned_to)
-            dump_scanner_break(c->scanner);
-        dump_scanner_feed(c->scanner, (const unsigned char *)data, n);
-        c->scanned_to = off + n;
-    }
+    if (c->scanner)
+        scan(c, off, data, n);
     return 0;
 }
 
@@ -70,31 +85,75 @@ static int sink(struct dump_copy *c, uint64_t off, const char *data, size_t n)
 
 /* ---- the pipe ---------------------------------------------------------- */
 
+static uint64_t released(const struct dump_pipe *p)
+{
+    return p->scanning ? p->nscanned : p->nwritten;
+}
+
 static void *writer_main(void *arg)
 {
     struct dump_pipe *p = arg;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (p->count == 0 && !p->stop)
+        while (p->nwritten == p->nfilled && !p->stop)
             pthread_cond_wait(&p->filled, &p->lock);
-        if (p->count == 0)
+        if (p->nwritten == p->nfilled)
             break;
-        struct slot *s = &p->slots[p->head];
+        struct slot *s = &p->slots[p->nwritten % PIPE_SLOTS];
         struct dump_copy *c = p->copy;
         bool skip = p->err != 0; /* after an error, drain without writing */
         pthread_mutex_unlock(&p->lock);
         int err = 0;
-        if (!skip && sink(c, s->off, s->buf, s->len) < 0)
+        if (!skip && dump_file_pwrite_all(c->fd, s->buf, s->len, s->off) < 0)
             err = errno ? errno : EIO;
         pthread_mutex_lock(&p->lock);
         if (err && !p->err)
             p->err = err;
-        p->head = (p->head + 1) % PIPE_SLOTS;
-        p->count--;
+        p->nwritten++;
+        if (p->scanning)
+            pthread_cond_signal(&p->written);
+        else
+            pthread_cond_signal(&p->emptied);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* --strings: the scan runs on a thread of its own, behind the writer, so
+ * that neither the reads of the target nor the writes of the .bin wait
+ * for it (they do only when it falls a whole ring behind). */
+static void *scanner_main(void *arg)
+{
+    struct dump_pipe *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while ((!p->scanning || p->nscanned == p->nwritten) && !p->stop)
+            pthread_cond_wait(&p->written, &p->lock);
+        if (!p->scanning || p->nscanned == p->nwritten)
+            break; /* stop, nothing left */
+        struct slot *s = &p->slots[p->nscanned % PIPE_SLOTS];
+        struct dump_copy *c = p->copy;
+        bool skip = p->err != 0; /* the dump fails: its .strings goes too */
+        pthread_mutex_unlock(&p->lock);
+        if (!skip)
+            scan(c, s->off, s->buf, s->len);
+        pthread_mutex_lock(&p->lock);
+        p->nscanned++;
         pthread_cond_signal(&p->emptied);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
+}
+
+static void pipe_release(struct dump_pipe *p)
+{
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->filled);
+    pthread_cond_destroy(&p->written);
+    pthread_cond_destroy(&p->emptied);
+    for (unsigned i = 0; i < PIPE_SLOTS; i++)
+        free(p->slots[i].buf);
+    free(p);
 }
 
 struct dump_pipe *dump_pipe_new(size_t buf_size)
@@ -119,18 +178,20 @@ struct dump_pipe *dump_pipe_new(size_t buf_size)
     }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->filled, NULL);
+    pthread_cond_init(&p->written, NULL);
     pthread_cond_init(&p->emptied, NULL);
     int rc = pthread_create(&p->thread, NULL, writer_main, p);
     if (rc != 0) {
-        pthread_mutex_destroy(&p->lock);
-        pthread_cond_destroy(&p->filled);
-        pthread_cond_destroy(&p->emptied);
-        for (unsigned i = 0; i < PIPE_SLOTS; i++)
-            free(p->slots[i].buf);
-        free(p);
+        pipe_release(p);
         errno = rc;
         return NULL;
     }
+    if ((rc = pthread_create(&p->scan_thread, NULL, scanner_main, p)) != 0) {
+        dump_pipe_free(p);
+        errno = rc;
+        return NULL;
+    }
+    p->scan_started = true;
     return p;
 }
 
@@ -141,27 +202,25 @@ void dump_pipe_free(struct dump_pipe *p)
     pthread_mutex_lock(&p->lock);
     p->stop = true;
     pthread_cond_signal(&p->filled);
+    pthread_cond_signal(&p->written);
     pthread_mutex_unlock(&p->lock);
     pthread_join(p->thread, NULL);
-    pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->filled);
-    pthread_cond_destroy(&p->emptied);
-    for (unsigned i = 0; i < PIPE_SLOTS; i++)
-        free(p->slots[i].buf);
-    free(p);
+    if (p->scan_started)
+        pthread_join(p->scan_thread, NULL);
+    pipe_release(p);
 }
 
 size_t dump_pipe_buf_size(const struct dump_pipe *p) { return p->buf_size; }
 
-/* A free slot to read into (waits for the writer), or NULL after a write
- * error (then *err is it). */
+/* A free slot to read into (waits for the writer and the scanner), or
+ * NULL after a write error (then *err is it). */
 static struct slot *pipe_acquire(struct dump_pipe *p, int *err)
 {
     pthread_mutex_lock(&p->lock);
-    while (p->count == PIPE_SLOTS && !p->err)
+    while (p->nfilled - released(p) == PIPE_SLOTS && !p->err)
         pthread_cond_wait(&p->emptied, &p->lock);
     *err = p->err;
-    struct slot *s = *err ? NULL : &p->slots[(p->head + p->count) % PIPE_SLOTS];
+    struct slot *s = *err ? NULL : &p->slots[p->nfilled % PIPE_SLOTS];
     pthread_mutex_unlock(&p->lock);
     return s;
 }
@@ -169,23 +228,36 @@ static struct slot *pipe_acquire(struct dump_pipe *p, int *err)
 static void pipe_submit(struct dump_pipe *p, uint64_t off, size_t len)
 {
     pthread_mutex_lock(&p->lock);
-    struct slot *s = &p->slots[(p->head + p->count) % PIPE_SLOTS];
+    struct slot *s = &p->slots[p->nfilled % PIPE_SLOTS];
     s->off = off;
     s->len = len;
-    p->count++;
+    p->nfilled++;
     pthread_cond_signal(&p->filled);
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Waits until everything submitted is written; the dump's write error. */
+/* Starts a dump on the pipe: slots wait for the scanner when it has one. */
+static void pipe_begin(struct dump_pipe *p, struct dump_copy *c)
+{
+    pthread_mutex_lock(&p->lock);
+    p->copy = c;
+    p->err = 0;
+    p->scanning = c->scanner != NULL;
+    p->nscanned = p->nwritten; /* the last dump is drained: nothing to scan before */
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Waits until everything submitted is written (and scanned); the dump's
+ * write error. */
 static int pipe_drain(struct dump_pipe *p)
 {
     pthread_mutex_lock(&p->lock);
-    while (p->count > 0)
+    while (released(p) != p->nfilled)
         pthread_cond_wait(&p->emptied, &p->lock);
     int err = p->err;
     p->err = 0;
     p->copy = NULL;
+    p->scanning = false;
     pthread_mutex_unlock(&p->lock);
     return err;
 }
@@ -456,12 +528,8 @@ static int copy_or_hole(struct dump_copy *c, bool exists, uint64_t s, uint64_t e
 
 int dump_copy_region(struct dump_copy *c)
 {
-    if (c->pipe) {
-        pthread_mutex_lock(&c->pipe->lock);
-        c->pipe->copy = c;
-        c->pipe->err = 0;
-        pthread_mutex_unlock(&c->pipe->lock);
-    }
+    if (c->pipe)
+        pipe_begin(c->pipe, c);
     int rc;
     if (c->runs && !c->runs->truncated) {
         /* The runs counted: what lies between them is holes. */

@@ -36,7 +36,8 @@ struct dump_counter {
     char *arena;
     size_t arena_len, arena_cap;
     uint64_t dropped;
-    /* Two bits per key counted (from its hash), 256 KiB: once the table is
+    /* Two bits per key counted (from its hash), both in one 64-bit word
+     * so that a look-up is one cache line; 256 KiB: once the table is
      * full, most runs that are not in it (memory full of distinct tokens)
      * are known absent here, without a cache miss in the big table. */
     uint64_t bloom[DC_BLOOM_BITS / 64];
@@ -115,14 +116,31 @@ static int dc_grow(struct dump_counter *c)
     return 0;
 }
 
+/* Where a look-up of hash h will go first: the bloom word once the table
+ * is full, else the table slot. */
+static inline void dc_prefetch(const struct dump_counter *c, uint64_t h)
+{
+    if (c->used >= DUMP_STRINGS_DISTINCT_MAX)
+        __builtin_prefetch(&c->bloom[(h >> 32) & (DC_BLOOM_BITS / 64 - 1)]);
+    else
+        __builtin_prefetch(&c->slots[h & (c->nslots - 1)]);
+}
+
+static void dc_add_hashed(struct dump_counter *c, const char *s, size_t len, uint64_t h);
+
 void dump_counter_add(struct dump_counter *c, const char *s, size_t len)
 {
     if (len == 0 || len > DUMP_STRINGS_KEY_MAX)
         return;
-    uint64_t h = dc_hash(s, len);
-    uint64_t b1 = (h >> 32) & (DC_BLOOM_BITS - 1), b2 = (h >> 11) & (DC_BLOOM_BITS - 1);
+    dc_add_hashed(c, s, len, dc_hash(s, len));
+}
+
+static void dc_add_hashed(struct dump_counter *c, const char *s, size_t len, uint64_t h)
+{
+    uint64_t *bloom_word = &c->bloom[(h >> 32) & (DC_BLOOM_BITS / 64 - 1)];
+    uint64_t bloom_bits = (1ULL << ((h >> 11) & 63)) | (1ULL << ((h >> 17) & 63));
     bool full = c->used >= DUMP_STRINGS_DISTINCT_MAX;
-    if (full && !((c->bloom[b1 / 64] >> (b1 % 64)) & (c->bloom[b2 / 64] >> (b2 % 64)) & 1)) {
+    if (full && (*bloom_word & bloom_bits) != bloom_bits) {
         c->dropped++; /* not in the table, and no room for it */
         return;
     }
@@ -168,8 +186,7 @@ void dump_counter_add(struct dump_counter *c, const char *s, size_t len)
         .hash = h, .count = 1, .off = (uint32_t)c->arena_len, .len = (uint16_t)len};
     c->arena_len += len;
     c->used++;
-    c->bloom[b1 / 64] |= 1ULL << (b1 % 64);
-    c->bloom[b2 / 64] |= 1ULL << (b2 % 64);
+    *bloom_word |= bloom_bits;
 }
 
 /* Most frequent first; equal counts in byte order so output is stable. */
@@ -210,15 +227,99 @@ size_t dump_counter_top(const struct dump_counter *c, struct string_count top[DU
     return n;
 }
 
-static bool printable(unsigned char ch) { return (ch >= 0x20 && ch <= 0x7e) || ch == '\t'; }
+/* The byte classes of strings(1) (its default, ASCII): 1 for the bytes a
+ * run is made of, 0 for the ones that end it. The tail of a buffer (its
+ * last len % 64 bytes) and machines without SSE2 read this table; the
+ * rest goes 64 bytes at a time. */
+static const unsigned char printable_class[256] = {
+    ['\t'] = 1,
+#define P4(x) [x] = 1, [x + 1] = 1, [x + 2] = 1, [x + 3] = 1
+#define P16(x) P4(x), P4(x + 4), P4(x + 8), P4(x + 12)
+    P16(0x20), P16(0x30), P16(0x40), P16(0x50), P16(0x60), P4(0x70), P4(0x74), P4(0x78),
+    [0x7c] = 1, [0x7d] = 1, [0x7e] = 1,
+#undef P16
+#undef P4
+};
+
+/* Output goes through the scanner's own buffer: a run is one memcpy, and
+ * the stream sees a write per SCANNER_OUT_SIZE bytes. */
+static void out_flush(struct dump_scanner *s)
+{
+    if (s->out && s->out_len)
+        fwrite_unlocked(s->out_buf, 1, s->out_len, s->out);
+    s->out_len = 0;
+}
+
+static inline void out_put(struct dump_scanner *s, const void *p, size_t n)
+{
+    if (!s->out)
+        return;
+    if (s->out_len + n > sizeof s->out_buf) {
+        out_flush(s);
+        if (n > sizeof s->out_buf) {
+            fwrite_unlocked(p, 1, n, s->out);
+            return;
+        }
+    }
+    memcpy(s->out_buf + s->out_len, p, n);
+    s->out_len += n;
+}
+
+static inline void out_newline(struct dump_scanner *s)
+{
+    if (!s->out)
+        return;
+    if (s->out_len == sizeof s->out_buf)
+        out_flush(s);
+    s->out_buf[s->out_len++] = '\n';
+}
+
+/* Counts the runs waiting in s->pending, in the order they were found
+ * (the order decides which runs get into a full table). */
+static void count_pending(struct dump_scanner *s)
+{
+    for (unsigned i = 0; i < s->npending; i++)
+        dc_add_hashed(s->counter, s->pending[i].text, s->pending[i].len, s->pending[i].hash);
+    s->npending = 0;
+}
+
+/* A whole run, seen at once, printed and counted when long enough. The
+ * count waits in s->pending with its table line prefetched, so that
+ * the cache misses of a run of distinct strings overlap instead of adding
+ * up; text must stay valid until count_pending (the end of the feed, or
+ * before anything else is counted). */
+static inline void emit_run(struct dump_scanner *s, const unsigned char *p, size_t n)
+{
+    if (n < s->min)
+        return;
+    if (s->out) {
+        if (s->out_len + n + 1 > sizeof s->out_buf)
+            out_flush(s);
+        memcpy(s->out_buf + s->out_len, p, n);
+        s->out_buf[s->out_len + n] = '\n';
+        s->out_len += n + 1;
+    }
+    if (s->counter && n <= DUMP_STRINGS_KEY_MAX) {
+        uint64_t h = dc_hash((const char *)p, n);
+        dc_prefetch(s->counter, h);
+        s->pending[s->npending].text = (const char *)p;
+        s->pending[s->npending].len = n;
+        s->pending[s->npending].hash = h;
+        if (++s->npending == DUMP_SCANNER_PENDING)
+            count_pending(s);
+    }
+}
 
 void dump_scanner_init(struct dump_scanner *s, unsigned min, FILE *out,
                        struct dump_counter *counter)
 {
-    memset(s, 0, sizeof *s);
     s->min = min;
     s->out = out;
     s->counter = counter;
+    s->run_len = 0;
+    s->flushed = false;
+    s->out_len = 0;
+    s->npending = 0;
 }
 
 void dump_scanner_break(struct dump_scanner *s)
@@ -226,21 +327,21 @@ void dump_scanner_break(struct dump_scanner *s)
     if (s->run_len == 0)
         return;
     if (s->flushed) {
-        if (s->out)
-            fputc_unlocked('\n', s->out);
-    } else if (s->run_len >= s->min) {
-        if (s->out) {
-            fwrite_unlocked(s->head, 1, (size_t)s->run_len, s->out);
-            fputc_unlocked('\n', s->out);
-        }
-        if (s->counter)
-            dump_counter_add(s->counter, s->head, (size_t)s->run_len);
+        out_newline(s);
+    } else {
+        emit_run(s, (const unsigned char *)s->head, (size_t)s->run_len);
+        if (s->npending)
+            count_pending(s); /* the head is about to be reused */
     }
     s->run_len = 0;
     s->flushed = false;
 }
 
-void dump_scanner_finish(struct dump_scanner *s) { dump_scanner_break(s); }
+void dump_scanner_finish(struct dump_scanner *s)
+{
+    dump_scanner_break(s);
+    out_flush(s);
+}
 
 /* A span of printable bytes continuing the current run. Runs that fit the
  * head are held until they end (their length decides whether they print);
@@ -254,43 +355,90 @@ static void scanner_span(struct dump_scanner *s, const unsigned char *p, size_t 
         return;
     }
     if (!s->flushed) {
-        if (s->out)
-            fwrite_unlocked(s->head, 1, (size_t)s->run_len, s->out);
+        out_put(s, s->head, (size_t)s->run_len);
         s->flushed = true;
     }
-    if (s->out)
-        fwrite_unlocked(p, 1, n, s->out);
+    out_put(s, p, n);
     s->run_len += n;
 }
 
-/* Bit i set when p[i] is printable, for 16 bytes: SSE2 (every x86-64
- * has it) compares 16 bytes at once, so a page of zeros or of binary data
- * costs a few instructions per 16 bytes, and only the edges of runs cost
- * more. Signed compares: bytes 0x80..0xff are negative, so "> 0x1f and
- * < 0x7f" is exactly 0x20..0x7e. */
-static inline unsigned printable16(const unsigned char *p)
+/* Bit i set when p[i] is printable, for 64 bytes. SSE2 (every x86-64 has
+ * it) classifies 16 bytes per compare; signed compares make bytes
+ * 0x80..0xff negative, so "> 0x1f and < 0x7f" is exactly 0x20..0x7e. */
+static inline uint64_t printable64(const unsigned char *p)
 {
 #ifdef __SSE2__
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i text = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)),
-                                 _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f)));
-    __m128i tab = _mm_cmpeq_epi8(v, _mm_set1_epi8('\t'));
-    return (unsigned)_mm_movemask_epi8(_mm_or_si128(text, tab));
+    uint64_t m = 0;
+    const __m128i lo = _mm_set1_epi8(0x1f), hi = _mm_set1_epi8(0x7f), tab = _mm_set1_epi8('\t');
+    for (unsigned k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        __m128i text = _mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi));
+        m |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(text, _mm_cmpeq_epi8(v, tab)))
+             << (16 * k);
+    }
+    return m;
 #else
-    unsigned m = 0;
-    for (unsigned i = 0; i < 16; i++)
-        m |= (unsigned)printable(p[i]) << i;
+    uint64_t m = 0;
+    for (unsigned i = 0; i < 64; i++)
+        m |= (uint64_t)printable_class[p[i]] << i;
     return m;
 #endif
 }
 
-/* One byte at a time, for what is left after the blocks of 16. */
-static void feed_bytes(struct dump_scanner *s, const unsigned char *buf, size_t len)
+/* Bit i set when bits i .. i+min-1 of m are all set: where a run of at
+ * least min bytes starts (or goes on), within the word (bits past 63 count
+ * as clear). log2(min) steps. */
+static inline uint64_t long_runs(uint64_t m, unsigned min)
+{
+    if (min > 64)
+        return 0;
+    uint64_t x = m;
+    for (unsigned have = 1; have < min && x;) {
+        unsigned step = have <= min - have ? have : min - have;
+        x &= x >> step;
+        have += step;
+    }
+    return x;
+}
+
+/* One block of 64 bytes. The runs inside it are found on its mask: the
+ * run carried in from before ends at the first clear bit (or goes on
+ * through the block), a run reaching the block's end is carried out, and
+ * runs wholly inside it are picked out with long_runs, so a block of
+ * zeros, binary or text shorter than min costs a few instructions. */
+static inline void feed_block(struct dump_scanner *s, const unsigned char *p, uint64_t m)
+{
+    if (s->run_len) {
+        unsigned lead = m == ~0ULL ? 64 : (unsigned)__builtin_ctzll(~m);
+        if (lead)
+            scanner_span(s, p, lead);
+        if (lead == 64)
+            return;
+        dump_scanner_break(s);
+        m &= ~0ULL << lead; /* bit lead is clear: the carried run is done */
+    }
+    if (!m)
+        return;
+    unsigned tail = m == ~0ULL ? 64 : (unsigned)__builtin_clzll(~m);
+    uint64_t inner = tail == 64 ? 0 : tail ? m & (~0ULL >> tail) : m;
+    for (uint64_t x = long_runs(inner, s->min); x;) {
+        unsigned start = (unsigned)__builtin_ctzll(x);
+        unsigned end = start + (unsigned)__builtin_ctzll(~(inner >> start)); /* < 64 */
+        emit_run(s, p + start, end - start);
+        x &= ~0ULL << end;
+    }
+    if (tail)
+        scanner_span(s, p + 64 - tail, tail);
+}
+
+/* What is left after the blocks: by the class table, a byte at a time
+ * but a run at a time into the scanner. */
+static void feed_tail(struct dump_scanner *s, const unsigned char *buf, size_t len)
 {
     size_t i = 0;
     while (i < len) {
         size_t j = i;
-        while (j < len && printable(buf[j]))
+        while (j < len && printable_class[buf[j]])
             j++;
         if (j > i)
             scanner_span(s, buf + i, j - i);
@@ -302,56 +450,14 @@ static void feed_bytes(struct dump_scanner *s, const unsigned char *buf, size_t 
     }
 }
 
-/* Whether the 16-bit mask holds min set bits in a row. */
-static inline bool has_run(unsigned m, unsigned min)
-{
-    if (min > 16)
-        return false;
-    unsigned x = m;
-    for (unsigned k = 1; k < min && x; k++)
-        x &= m >> k;
-    return x != 0;
-}
-
 void dump_scanner_feed(struct dump_scanner *s, const unsigned char *buf, size_t len)
 {
     size_t i = 0;
-    for (; i + 16 <= len; i += 16) {
-        unsigned m = printable16(buf + i);
-        if (s->run_len && !(m & 1))
-            dump_scanner_break(s); /* the current run ends before this block */
-        /* No run continues in or out, none is long enough to print:
-         * nothing to do (zeros, and most binary data). */
-        if (s->run_len == 0 && !(m & 0x8000) && !has_run(m, s->min))
-            continue;
-        if (m == 0)
-            continue;
-        if (m == 0xffff) {
-            scanner_span(s, buf + i, 16);
-            continue;
-        }
-        /* Alternating runs within the block: a printable run is a span, a
-         * non-printable one a break (once: a second would find no run). */
-        for (unsigned j = 0; j < 16;) {
-            unsigned rest = m >> j;
-            if (rest & 1) {
-                unsigned n = (unsigned)__builtin_ctz(~rest); /* bits past 15 - j are 0 */
-                /* A run that starts and ends inside this block, shorter
-                 * than min, prints and counts nothing: binary data is
-                 * mostly such runs, so they cost no call at all. */
-                if (s->run_len == 0 && j + n < 16 && n < s->min) {
-                    j += n;
-                    continue;
-                }
-                scanner_span(s, buf + i + j, n);
-                j += n;
-            } else {
-                dump_scanner_break(s);
-                j = rest ? j + (unsigned)__builtin_ctz(rest) : 16;
-            }
-        }
-    }
-    feed_bytes(s, buf + i, len - i);
+    for (; i + 64 <= len; i += 64)
+        feed_block(s, buf + i, printable64(buf + i));
+    feed_tail(s, buf + i, len - i);
+    if (s->npending)
+        count_pending(s); /* buf is the caller's only until we return */
 }
 
 /* "<base>.strings" for "<base>.bin" (any other name: name + ".strings"). */

@@ -1,6 +1,7 @@
 /*
- * dumper: scheduling of region dumps, holds, quotas, and the worker thread
- * that writes them. See include/dumper.h for the rules.
+ * dumper: scheduling of region dumps, holds and quotas, on the loop's
+ * side (the worker threads that make the dumps: dumper_worker.c). See
+ * include/dumper.h for the rules.
  *
  * Jobs live in an array sorted by region id: ids only grow, so a new job
  * is appended, and lookups at munmap time are a binary search. Finding the
@@ -58,164 +59,25 @@ struct job {
  * hold DUMPER_SNAPSHOT_BUDGET bytes, hold the thread for the dump. */
 #define DUMPER_SNAPSHOT_MAX (1u << 20)
 #define DUMPER_SNAPSHOT_BUDGET (64u << 20)
+/* Without --max-dumps, at most this many dumps of regions of
+ * DUMPER_SNAPSHOT_MAX or less: a program that maps thousands of small
+ * regions would get thousands of files that nobody reads, and their
+ * creation would cost it more than the tracing (docs/performance.md,
+ * "Many small regions"). The rest get skip events saying how to have them. */
+#define DUMPER_SMALL_DUMPS 100u
+static const char small_why[] =
+    "100 regions of 1 MiB or less dumped already (the limit for them without --max-dumps): "
+    "--max-dumps N sets a limit of your own, --min-size SIZE leaves them out";
 #define DUMPER_WAKE_DELAY_NS 1000000ULL
 
-/* One dump on its way through the worker. The worker owns it from
- * submission until it is put on the done list. */
-struct work {
-    struct dumper *dumper;
-    uint64_t region_id;
-    pid_t owner, mapper;       /* the process and the thread that mapped it */
-    struct dump_request req;
-    char reason[16];
-    struct dump_result res;
-    int rc;
-    char *stack_json;          /* req.stack_json points here */
-    bool urgent;               /* a thread is held for it: before any other */
-    struct dump_snapshot *snap; /* the region copied at the held moment, or NULL */
-    uint64_t snap_bytes;       /* its share of DUMPER_SNAPSHOT_BUDGET */
-    uint64_t reserved;         /* bytes counted against --max-dump-bytes */
-    struct work *next;         /* on the done list */
-};
+#include "dumper_internal.h"
 
-/* Dump workers: each reads one region at a time, with a writer thread of
- * its own (dump_copy.h), so two cores serve one large dump, and two small
- * dumps go at once. */
-#define DUMPER_WORKERS 2
-
-struct worker {
-    struct dumper *d;
-    pthread_t thread;
-    bool started;
-    void *buf;              /* read buffer for regions too small for the pipe */
-    struct dump_pipe *pipe; /* the writer thread */
-};
-
-struct dumper {
-    struct dumper_config cfg;
-    struct job **jobs;
-    size_t njobs, cap;
-
-    uint64_t dumps_started;
-    uint64_t snap_bytes;           /* snapshots not yet written (loop only) */
-    bool wake_deferred;            /* queued copies, no worker woken yet (loop only) */
-    uint64_t wake_at_ns;           /* when to wake one for them (loop only) */
-    bool quota_warned, flushing;
-
-    int timer_fd;                  /* the next dump deadline (timerfd), in the loop's poll set */
-    int done_fd;                   /* eventfd: a worker finished a dump */
-
-    struct worker workers[DUMPER_WORKERS];
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    pthread_cond_t finished;       /* a dump went on the done list (dumper_drain) */
-    struct prio_queue todo;        /* guarded by lock: best first (work_before) */
-    uint64_t bytes_used;           /* guarded by lock: --max-dump-bytes, reserved included */
-    unsigned max_seq;              /* guarded by lock: the highest seq written so far */
-    struct work *done;             /* guarded by lock */
-    bool stop;                     /* guarded by lock */
-    /* Dumps that start together (an exit, a flush, a threshold) are handed
-     * over at once, so that the workers take them in order (work_before)
-     * rather than the first one to arrive (loop only). */
-    struct work **batch;
-    size_t nbatch, batch_cap;
-    bool batching;
-    size_t running;                /* submitted and not collected (loop only) */
-    atomic_bool cancel;
-};
 
 static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- the worker ------------------------------------------------------------ */
-
-/* Which dump goes first: one a thread waits for, then the newest region
- * (the highest id). At an exit or a threshold that is the order that
- * saves the most evidence if time or the quota runs out: the regions
- * mapped last are the growth being chased, and the ones the user has no
- * dump of yet (older ones had their --delay). */
-static bool work_before(const void *pa, const void *pb)
-{
-    const struct work *a = pa, *b = pb;
-    if (a->urgent != b->urgent)
-        return a->urgent;
-    return a->region_id > b->region_id;
-}
-
-/* --max-dump-bytes, decided when a dump's resident size is known and
- * before it writes anything: dumps that start together (at an exit, a
- * flush, a threshold) cannot all pass. Called by a worker (dump.h). */
-static bool reserve_bytes(void *ctx, uint64_t resident, char *why, size_t why_size)
-{
-    struct work *w = ctx;
-    struct dumper *d = w->dumper;
-    pthread_mutex_lock(&d->lock);
-    uint64_t left = d->bytes_used < d->cfg.max_bytes ? d->cfg.max_bytes - d->bytes_used : 0;
-    bool ok = resident <= left;
-    if (ok) {
-        d->bytes_used += resident;
-        w->reserved = resident;
-    }
-    pthread_mutex_unlock(&d->lock);
-    if (!ok)
-        snprintf(why, why_size,
-                 "--max-dump-bytes reached: %" PRIu64 " bytes resident, %" PRIu64 " of %" PRIu64
-                 " left",
-                 resident, left, d->cfg.max_bytes);
-    return ok;
-}
-
-/* The loop polls done_fd: a finished dump (or one that could not be
- * queued) is waiting on the done list. */
-static void wake_loop(struct dumper *d)
-{
-    uint64_t one = 1;
-    if (write(d->done_fd, &one, sizeof one) < 0 && errno != EAGAIN)
-        log_warn("dump worker: cannot wake the loop: %s", strerror(errno));
-}
-
-static void *worker_main(void *arg)
-{
-    struct worker *me = arg;
-    struct dumper *d = me->d;
-    struct dump_options opt = {.buf = me->buf, .buf_size = DUMP_BUF_DEFAULT,
-                               .cancel = &d->cancel, .reserve = reserve_bytes,
-                               .strings_min = d->cfg.strings_min, .pipe = me->pipe};
-    pthread_mutex_lock(&d->lock);
-    for (;;) {
-        while (!d->todo.n && !d->stop)
-            pthread_cond_wait(&d->wake, &d->lock);
-        if (!d->todo.n)
-            break; /* stop, nothing left */
-        struct work *w = prio_queue_pop(&d->todo);
-        /* A region mapped where an earlier one of the same length was has
-         * its files too: start above every seq used so far rather than
-         * step up from 1 (that made a program that reuses two addresses
-         * quadratic); dump.c takes the next free name from there. */
-        char name[DUMP_NAME_MAX];
-        if (dump_file_name(name, sizeof name, w->req.pid, w->req.addr, w->req.len, w->req.seq,
-                           ".bin") == 0 &&
-            !dump_file_name_free(d->cfg.dir_fd, name) && w->req.seq <= d->max_seq)
-            w->req.seq = d->max_seq + 1;
-        pthread_mutex_unlock(&d->lock);
-
-        opt.reserve_ctx = w;
-        w->rc = dump_region(d->cfg.dir_fd, &w->req, &opt, &w->res);
-
-        pthread_mutex_lock(&d->lock);
-        if (w->res.seq > d->max_seq)
-            d->max_seq = w->res.seq;
-        w->next = d->done;
-        d->done = w;
-        pthread_cond_broadcast(&d->finished);
-        wake_loop(d);
-    }
-    pthread_mutex_unlock(&d->lock);
-    return NULL;
 }
 
 /* ---- jobs ------------------------------------------------------------------ */
@@ -293,10 +155,14 @@ static void origin_of(const struct job *job, struct event_origin *o)
     clock_gettime(CLOCK_REALTIME, &o->ts);
 }
 
-static bool over_quota(struct dumper *d, const char **why)
+static bool over_quota(struct dumper *d, uint64_t len, const char **why)
 {
     if (d->cfg.max_dumps && d->dumps_started >= d->cfg.max_dumps) {
         *why = "--max-dumps reached";
+        return true;
+    }
+    if (!d->cfg.max_dumps && len <= DUMPER_SNAPSHOT_MAX && d->small_started >= DUMPER_SMALL_DUMPS) {
+        *why = small_why;
         return true;
     }
     pthread_mutex_lock(&d->lock);
@@ -312,7 +178,10 @@ static bool over_quota(struct dumper *d, const char **why)
 static void skip_event(struct dumper *d, const struct event_origin *o, uint64_t addr,
                        uint64_t len, const char *why, const char *warning)
 {
-    if (!d->quota_warned) {
+    if (warning == small_why && !d->small_warned) {
+        log_warn("%s; larger regions are still dumped", small_why);
+        d->small_warned = true;
+    } else if (warning != small_why && !d->quota_warned) {
         log_warn("%s: regions are no longer dumped; tracing goes on", warning);
         d->quota_warned = true;
     }
@@ -369,7 +238,7 @@ static bool start_job(struct dumper *d, struct job *job, bool snapshot)
         return false;
     }
     const char *why = NULL;
-    if (atomic_load(&d->cancel) || over_quota(d, &why)) {
+    if (atomic_load(&d->cancel) || over_quota(d, end - start, &why)) {
         if (atomic_load(&d->cancel))
             why = "--exit-dump-timeout reached";
         struct event_origin o;
@@ -446,6 +315,7 @@ static bool start_job(struct dumper *d, struct job *job, bool snapshot)
     }
     job->state = JOB_RUNNING;
     d->dumps_started++;
+    d->small_started += w->req.len <= DUMPER_SNAPSHOT_MAX;
     d->running++;
     return true;
 }
@@ -482,7 +352,7 @@ static void end_batch(struct dumper *d)
     }
     pthread_mutex_unlock(&d->lock);
     if (pushed < d->nbatch)
-        wake_loop(d);
+        dumper_wake_loop(d);
     d->nbatch = 0;
 }
 
@@ -501,7 +371,7 @@ struct dumper *dumper_new(const struct dumper_config *config)
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->wake, NULL);
     pthread_cond_init(&d->finished, NULL);
-    prio_queue_init(&d->todo, work_before);
+    prio_queue_init(&d->todo, dumper_work_before);
     d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     d->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     int rc = d->timer_fd < 0 || d->done_fd < 0 ? errno : 0;
@@ -512,7 +382,7 @@ struct dumper *dumper_new(const struct dumper_config *config)
         wk->d = d;
         if (!(wk->buf = malloc(DUMP_BUF_DEFAULT)) || !(wk->pipe = dump_pipe_new(DUMP_BUF_DEFAULT)))
             rc = errno ? errno : ENOMEM;
-        else if ((rc = pthread_create(&wk->thread, NULL, worker_main, wk)) == 0)
+        else if ((rc = pthread_create(&wk->thread, NULL, dumper_worker_main, wk)) == 0)
             wk->started = true;
     }
     if (rc != 0) {
@@ -786,6 +656,7 @@ static void finish(struct dumper *d, struct work *w)
             d->cfg.dumped(d->cfg.ctx, w->region_id);
     } else if (w->res.error == EDQUOT) {
         d->dumps_started--; /* not made: --max-dumps counts dumps made */
+        d->small_started -= w->req.len <= DUMPER_SNAPSHOT_MAX;
         skip_event(d, &o, w->req.addr, w->req.len, w->res.refused, "--max-dump-bytes reached");
     } else if (w->res.error == ECANCELED) {
         skip_event(d, &o, w->req.addr, w->req.len,
