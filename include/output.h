@@ -70,9 +70,12 @@ struct stack;
 
 /* A map call's event. With -k, stack is the caller's stack (text: one
  * indented line a frame) and stack_json its JSON array (unwind.h
- * stack_to_json; NULL if it could not be made); both NULL without -k. */
+ * stack_to_json; NULL if it could not be made); both NULL without -k.
+ * caller_stopped: the caller is still stopped at the call's result, so the
+ * descriptor it mapped is still the mapped file's (else the file is named
+ * from the mapping itself, or not at all). */
 void output_map_call(const struct event_origin *o, const struct map_call *call,
-                     const struct stack *stack, const char *stack_json);
+                     const struct stack *stack, const char *stack_json, bool caller_stopped);
 /* An area that grows in place (growth.h) crossed a --min-size step. */
 struct growth_view {
     const char *kind;        /* "brk heap", "malloc heap", "reservation" */

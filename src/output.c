@@ -460,16 +460,26 @@ static const char *const map_call_names[] = {
     [MAP_CALL_NONE] = "none", [MAP_CALL_MMAP] = "mmap", [MAP_CALL_MUNMAP] = "munmap",
     [MAP_CALL_MREMAP] = "mremap", [MAP_CALL_MPROTECT] = "mprotect", [MAP_CALL_BRK] = "brk"};
 
-/* The file behind a successful file-backed mmap, read through the fd it
- * was given while that fd is still the caller's (the ptrace source reports
- * at the syscall-exit stop). NULL when it cannot be read (closed meanwhile,
- * a process gone): the JSON then says "path":null. */
+/* The file behind a successful file-backed mmap. While the caller is
+ * stopped at the call's result (the ptrace source), the descriptor it
+ * passed is still that file. Otherwise (the perf source reads records
+ * milliseconds later) the descriptor may be closed or another file's by
+ * now: the name comes from the mapping itself (/proc/PID/map_files), and
+ * when that is gone or merged into a larger mapping, there is none. NULL
+ * when it cannot be read: the JSON then says "path":null. */
 static const char *mapped_file(const struct event_origin *o, const struct map_call *c,
-                               char *buf, size_t size)
+                               bool caller_stopped, char *buf, size_t size)
 {
-    char link[64];
-    snprintf(link, sizeof link, "/proc/%d/task/%d/fd/%d", (int)o->pid, (int)o->tid,
-             (int)c->fd);
+    char link[96];
+    if (caller_stopped) {
+        snprintf(link, sizeof link, "/proc/%d/task/%d/fd/%d", (int)o->pid, (int)o->tid,
+                 (int)c->fd);
+    } else {
+        uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+        uint64_t end = c->result + ((c->len + page - 1) & ~(page - 1));
+        snprintf(link, sizeof link, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)o->pid,
+                 c->result, end);
+    }
     ssize_t n = readlink(link, buf, size - 1);
     if (n <= 0)
         return NULL;
@@ -478,7 +488,7 @@ static const char *mapped_file(const struct event_origin *o, const struct map_ca
 }
 
 void output_map_call(const struct event_origin *o, const struct map_call *call,
-                     const struct stack *stack, const char *stack_json)
+                     const struct stack *stack, const char *stack_json, bool caller_stopped)
 {
     struct out_event e = {.kind = OUT_MAP_CALL, .name = map_call_names[call->kind], .o = o};
     char path[4096];
@@ -488,7 +498,7 @@ void output_map_call(const struct event_origin *o, const struct map_call *call,
     e.u.map.file_backed = call->kind == MAP_CALL_MMAP && !call->failed && call->fd >= 0 &&
                           !(call->flags & MAP_ANONYMOUS);
     if (e.u.map.file_backed && out && !out_failed)
-        e.u.map.path = mapped_file(o, call, path, sizeof path);
+        e.u.map.path = mapped_file(o, call, caller_stopped, path, sizeof path);
     output_event(&e);
 }
 

@@ -99,7 +99,8 @@ static void report_call(const struct track_policy *policy, struct task *task,
                         bool want_stack, struct report *r)
 {
     report_begin(policy, task, when, want_stack, r);
-    output_map_call(&r->origin, call, r->has_stack ? &r->stack : NULL, r->stack_json);
+    output_map_call(&r->origin, call, r->has_stack ? &r->stack : NULL, r->stack_json,
+                    when->stopped);
 }
 
 static void report_done(struct report *r)

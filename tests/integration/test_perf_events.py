@@ -297,3 +297,38 @@ def test_non_leader_exec_carries_the_thread_on():
                                          flags=flags, args=[fixture("trace_map")])
         check_exec_thread(events, truth)
         assert "0 thread exits found in /proc" in err, (flags, err)
+
+
+def _mapped_file_path(source):
+    """The path of a file-backed mmap whose descriptor the program closed
+    and reused for another file before mmapwatch read the event."""
+    d = tmpdir()
+    mapped, other = os.path.join(d, "mapped.txt"), os.path.join(d, "other.txt")
+    for path in (mapped, other):
+        with open(path, "w") as f:
+            f.write(path * 100)
+    truth = os.path.join(d, "truth")
+    p, pid = harness.start_fixture([fixture("fd_reuse"), mapped, other, truth])
+    m = harness.spawn([harness.MMAPWATCH, "--json", "-o", "-", "--no-dump", "--source", source,
+                       "-p", str(pid)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    r = harness.EventReader(m.stdout, explain=lambda: f"rc={m.poll()}")
+    r.wait_attached([pid])
+    harness.send_go(p)
+    ev = r.wait_event(lambda e: e["event"] == "mmap" and e["tid"] == pid, "the file mmap")
+    harness.send_go(p)  # the second byte: it may unmap and exit now
+    harness.wait_fixture(p, 0)
+    r.drain()
+    assert m.wait(timeout=harness.WAIT_S) == 0, m.stderr.read()
+    rec = harness.read_truth(truth)[0]
+    assert harness.hexaddr(ev["addr"]) == harness.hexaddr(rec["addr"]) and ev["fd"] == rec["fd"], (ev, rec)
+    # Its own file, or no name at all: never the file that took its fd.
+    assert ev["path"] == mapped, ev
+
+
+def test_mapped_file_named_though_its_fd_was_reused():
+    _mapped_file_path("ptrace")
+
+
+def test_mapped_file_named_though_its_fd_was_reused_perf():
+    harness.require_perf()
+    _mapped_file_path("perf")
