@@ -359,7 +359,10 @@ static void find_ended_threads(struct perf_events_source *s)
     for (size_t i = 0; i < s->nthreads;) {
         struct pe_thread *t = &s->threads[i];
         snprintf(path, sizeof path, "/proc/%d/task/%d", (int)t->pid, (int)t->tid);
-        bool present = access(path, F_OK) == 0;
+        /* A zombie (our launched command, not reaped until its end is
+         * seen) is still listed, and ended all the same. */
+        char state = access(path, F_OK) == 0 ? procfs_state(t->tid) : 0;
+        bool present = state != 0 && state != 'Z' && state != 'X';
         if (present || !t->missing) {
             t->missing = !present;
             i++;
@@ -464,9 +467,15 @@ static int ops_serve(void *src)
     int n = epoll_wait(s->epoll_fd, ready, 16, 0);
     for (int i = 0; i < n; i++) {
         uint64_t expirations;
-        if (ready[i].data.fd == s->timer_fd &&
-            read(s->timer_fd, &expirations, sizeof expirations) > 0)
-            s->ticks++;
+        if (ready[i].data.fd == s->timer_fd) {
+            if (read(s->timer_fd, &expirations, sizeof expirations) > 0)
+                s->ticks++;
+        } else if (ready[i].events & EPOLLHUP) {
+            /* The ring's event has ended with its thread and every
+             * inherited copy: HUP stays set, and would wake us in a loop.
+             * The timer drains what is left. */
+            epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, ready[i].data.fd, NULL);
+        }
     }
     if (s->reader && s->rings_polled) {
         drain(s);
