@@ -76,6 +76,7 @@ struct perf_events_source {
     unsigned ticks;
     unsigned empty_drains; /* drains in a row that found no record */
     bool idle_period;      /* the timer ticks at IDLE_PERIOD_MS */
+    unsigned tick_weight;  /* busy-period ticks one tick stands for: 1, or more when idle */
     unsigned served;             /* events handed on in this serve */
     uint64_t events, lost, exits_found_in_proc, unknown_status;
 };
@@ -447,18 +448,15 @@ static void pace_drain_timer(struct perf_events_source *s, bool found_records)
     long busy_ms = perf_source_drain_interval_ms(s->reader);
     if (found_records) {
         s->empty_drains = 0;
-        if (s->idle_period && arm_drain_timer(s, busy_ms) == 0)
+        if (s->idle_period && arm_drain_timer(s, busy_ms) == 0) {
             s->idle_period = false;
+            s->tick_weight = 1;
+        }
     } else if (++s->empty_drains >= IDLE_DRAINS && !s->idle_period && busy_ms < IDLE_PERIOD_MS &&
                arm_drain_timer(s, IDLE_PERIOD_MS) == 0) {
         s->idle_period = true;
+        s->tick_weight = (unsigned)(IDLE_PERIOD_MS / busy_ms);
     }
-}
-
-/* How many busy-period ticks one idle-period tick stands for. */
-static unsigned idle_tick_weight(const struct perf_events_source *s)
-{
-    return (unsigned)(IDLE_PERIOD_MS / perf_source_drain_interval_ms(s->reader));
 }
 
 /* The rings exist once the reader has followed something. */
@@ -480,6 +478,7 @@ static int poll_rings(struct perf_events_source *s)
         return -1;
     }
     s->idle_period = false;
+    s->tick_weight = 1;
     s->empty_drains = 0;
     s->rings_polled = true;
     log_info("while attached, every system call of every process on this machine takes the "
@@ -505,7 +504,7 @@ static int ops_serve(void *src)
         uint64_t expirations;
         if (ready[i].data.fd == s->timer_fd) {
             if (read(s->timer_fd, &expirations, sizeof expirations) > 0)
-                s->ticks += s->idle_period ? idle_tick_weight(s) : 1;
+                s->ticks += s->tick_weight; /* no reader needed: it may be gone */
         } else if (ready[i].events & EPOLLHUP) {
             /* The ring's event has ended with its thread and every
              * inherited copy: HUP stays set, and would wake us in a loop.
