@@ -172,7 +172,7 @@ tool_label() {
     mmapwatch_dumps)  echo "mmapwatch -- CMD (launch, default dumps on)" ;;
     perf_trace)       echo "perf trace -e mmap" ;;
     untraced_work)    echo "untraced, work only" ;;
-    mmapwatch_attach) echo "mmapwatch -p PID (attach)" ;;
+    mmapwatch_attach) echo "mmapwatch --source ptrace -p PID (attach)" ;;
     strace_attach)    echo "strace -f -e trace=mmap -p PID" ;;
     bpftrace)         echo "bpftrace, sys_enter_mmap tracepoint" ;;
     perf_trace_attach) echo "perf trace -e mmap -p PID" ;;
