@@ -29,6 +29,7 @@ struct tp_spec {
     enum tp_role role;
     bool exec_call;   /* execve entries: only to name an exec's thread */
     bool size_filter; /* takes --min-size */
+    bool stackless;   /* entries never reported with -k's stack: none copied */
 };
 #define NTP 16
 

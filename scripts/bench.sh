@@ -177,7 +177,7 @@ tool_label() {
     mmapwatch_dumps)  echo "mmapwatch -- CMD (launch, default dumps on)" ;;
     perf_trace)       echo "perf trace -e mmap" ;;
     untraced_work)    echo "untraced, work only" ;;
-    mmapwatch_attach) echo "mmapwatch -p PID (attach)" ;;
+    mmapwatch_attach) echo "mmapwatch --source ptrace -p PID (attach)" ;;
     strace_attach)    echo "strace -f -e trace=mmap -p PID" ;;
     bpftrace)         echo "bpftrace, sys_enter_mmap tracepoint" ;;
     perf_trace_attach) echo "perf trace -e mmap -p PID" ;;
@@ -1131,6 +1131,18 @@ report_jvm() {
 # touches it little; the "no tracer" row is two untraced windows, the
 # noise floor. The row order turns by one each repetition. Repetitions:
 # BENCH_ECHO_RUNS (3); median and range of the ratios.
+#
+# The ratio of rates depends on what else the machine runs; three figures
+# per row depend on it much less, and say where the cost is:
+#   server CPU per request, traced over untraced (utime+stime of the JVM
+#     from /proc/PID/stat over each window, divided by the requests): what
+#     tracing costs the server's own threads, in the kernel mostly;
+#   tool CPU: the attached tool's utime+stime over the traced window, in
+#     ms per second (the tool under timeout(1) and its descendants), CPU
+#     the server cannot have on a small machine;
+#   tool wake-ups: its context switches per second over that window
+#     (voluntary + involuntary, every thread), each one a moment the
+#     tool runs and the server may not.
 
 ECHO_ROWS=(control strace perf_trace bpftrace mmapwatch mmapwatch_perf mmapwatch_perf_kd)
 ECHO_CONNECTIONS=8
@@ -1191,6 +1203,58 @@ echo_window() {
     nap "$ECHO_WINDOW"
     echo_count || return 1
     ECHO_RATE=$(awk -v a="$n0" -v b="$ECHO_N" -v s="$t0" -v e="$ECHO_T" 'BEGIN { if (e > s) printf "%.1f", (b - a) / (e - s) }')
+    [ -n "$ECHO_RATE" ]
+}
+
+# tool_pids PID: PID and its descendants (the tool and what it started).
+tool_pids() {
+    local p kids=''
+    read -r kids <"/proc/$1/task/$1/children" 2>/dev/null
+    echo "$1"
+    for p in $kids; do tool_pids "$p"; done
+}
+
+# cpu_ticks PID...: utime+stime of the processes, in clock ticks.
+cpu_ticks() {
+    local p line rest sum=0 f
+    for p in "$@"; do
+        read -r line <"/proc/$p/stat" 2>/dev/null || continue
+        rest=${line##*) } # the fields after comm, which may hold spaces
+        read -r -a f <<<"$rest"
+        sum=$((sum + f[11] + f[12])) # utime and stime: fields 14 and 15
+    done
+    echo "$sum"
+}
+
+# switches PID...: context switches of every thread of the processes.
+switches() {
+    local p
+    for p in "$@"; do cat /proc/"$p"/task/*/status 2>/dev/null; done |
+        awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }'
+}
+
+# echo_measured_window: echo_window, plus the server's CPU per request
+# (ECHO_SCPU, us) and, with TPID set, the tool's CPU (ECHO_TCPU, ms per s)
+# and wake-ups (ECHO_TWAKE, per s) over it.
+echo_measured_window() {
+    local hz s0 s1 n0 t0 tc0=0 tc1=0 tw0=0 tw1=0 pids=()
+    hz=$(getconf CLK_TCK)
+    [ -n "$TPID" ] && mapfile -t pids < <(tool_pids "$TPID")
+    s0=$(cpu_ticks "$ECHO_SPID")
+    if ((${#pids[@]})); then tc0=$(cpu_ticks "${pids[@]}"); tw0=$(switches "${pids[@]}"); fi
+    echo_count || return 1
+    t0=$ECHO_T n0=$ECHO_N
+    nap "$ECHO_WINDOW"
+    echo_count || return 1
+    s1=$(cpu_ticks "$ECHO_SPID")
+    if ((${#pids[@]})); then tc1=$(cpu_ticks "${pids[@]}"); tw1=$(switches "${pids[@]}"); fi
+    ECHO_RATE=$(awk -v a="$n0" -v b="$ECHO_N" -v s="$t0" -v e="$ECHO_T" 'BEGIN { if (e > s) printf "%.1f", (b - a) / (e - s) }')
+    ECHO_SCPU=$(awk -v a="$n0" -v b="$ECHO_N" -v c="$((s1 - s0))" -v hz="$hz" 'BEGIN { if (b > a) printf "%.2f", c / hz / (b - a) * 1e6 }')
+    ECHO_TCPU='' ECHO_TWAKE=''
+    if ((${#pids[@]})); then
+        ECHO_TCPU=$(awk -v c="$((tc1 - tc0))" -v hz="$hz" -v s="$t0" -v e="$ECHO_T" 'BEGIN { if (e > s) printf "%.1f", c / hz * 1000 / (e - s) }')
+        ECHO_TWAKE=$(awk -v w="$((tw1 - tw0))" -v s="$t0" -v e="$ECHO_T" 'BEGIN { if (e > s) printf "%.0f", w / (e - s) }')
+    fi
     [ -n "$ECHO_RATE" ]
 }
 
@@ -1281,7 +1345,7 @@ echo_detach() {
 }
 
 measure_echo() {
-    local round row i n=${#ECHO_ROWS[@]} control
+    local round row i n=${#ECHO_ROWS[@]} control control_cpu
     ECHO_JAVA=$(command -v java) || die "java is not installed: run scripts/deps.sh"
     if [ ! -r build/java/classpath ] || [ ! -r build/java/EchoServer.class ]; then
         die "build/java/EchoServer.class is not built: run scripts/deps.sh (a JDK and libnetty-java), then make bench"
@@ -1302,22 +1366,29 @@ measure_echo() {
             row=${ECHO_ROWS[(i + round - 1) % n]}
             [ -n "${ESTATUS[$row]:-}" ] && continue
             is_alive "$ECHO_SPID" || { fail_run "the echo server is gone"; break; }
-            echo_window || { fail_run "no count from the client"; break; }
-            control=$ECHO_RATE
+            echo_measured_window || { fail_run "no count from the client"; break; }
+            control=$ECHO_RATE control_cpu=$ECHO_SCPU
             ECHO_CONTROLS="$ECHO_CONTROLS $control"
             if ! echo_attach "$row"; then
                 echo_detach
                 ESTATUS[$row]=failed
                 continue
             fi
-            if ! echo_window; then
+            if ! echo_measured_window; then
                 fail_run "no count from the client"
                 echo_detach
                 break
             fi
             echo_detach || ESTATUS[$row]=failed
-            note "  $(echo_label "$row"): $ECHO_RATE requests/s vs $control untraced"
+            note "  $(echo_label "$row"): $ECHO_RATE requests/s vs $control untraced;" \
+                "server $ECHO_SCPU vs $control_cpu us CPU per request;" \
+                "tool ${ECHO_TCPU:-0} ms CPU per s, ${ECHO_TWAKE:-0} wake-ups per s"
             EVALS[$row]="${EVALS[$row]:-} $(awk -v t="$ECHO_RATE" -v c="$control" 'BEGIN { printf "%.4f", t / c }')"
+            if [ -n "$ECHO_SCPU" ] && [ -n "$control_cpu" ]; then
+                EVALS[$row:scpu]="${EVALS[$row:scpu]:-} $(awk -v t="$ECHO_SCPU" -v c="$control_cpu" 'BEGIN { if (c > 0) printf "%.4f", t / c }')"
+            fi
+            [ -n "$ECHO_TCPU" ] && EVALS[$row:tcpu]="${EVALS[$row:tcpu]:-} $ECHO_TCPU"
+            [ -n "$ECHO_TWAKE" ] && EVALS[$row:twake]="${EVALS[$row:twake]:-} $ECHO_TWAKE"
         done
         echo_stop
     done
@@ -1325,7 +1396,7 @@ measure_echo() {
 
 # shellcheck disable=SC2086 # the lists of ratios are split on purpose
 report_echo() {
-    local row v lo hi jdk netty
+    local row jdk netty
     jdk=$(timeout 5 java -version 2>&1 | head -n 1)
     netty=$(dpkg-query -W -f '${Version}' libnetty-java 2>/dev/null)
     echo "(f) Netty echo server (\`tests/java/EchoServer.java\`, 2 event loops, ${ECHO_JVM_FLAGS[*]})"
@@ -1334,18 +1405,36 @@ report_echo() {
     echo "then per row a ${ECHO_WINDOW} s window untraced and a ${ECHO_WINDOW} s window with the tool attached; $ECHO_RUNS repetitions."
     [ -n "$ECHO_CONTROLS" ] && echo "Untraced rate, median of the control windows: $(median $ECHO_CONTROLS | awk '{ printf "%.0f", $1 }') requests/s."
     echo
-    echo "| attached tool | keeps, median (lowest, highest) of requests/s traced / untraced |"
-    echo "|---|---|"
+    echo "| attached tool | keeps: requests/s traced / untraced | server CPU per request, traced / untraced | tool CPU, ms per s | tool wake-ups per s |"
+    echo "|---|---|---|---|---|"
     for row in "${ECHO_ROWS[@]}"; do
         if [ -n "${ESTATUS[$row]:-}" ] || [ -z "${EVALS[$row]:-}" ]; then
-            echo "| $(echo_label "$row") | ${ESTATUS[$row]:-failed} |"
+            echo "| $(echo_label "$row") | ${ESTATUS[$row]:-failed} | | | |"
             continue
         fi
-        v=$(median ${EVALS[$row]})
-        lo=$(printf '%s\n' ${EVALS[$row]} | sort -g | head -n 1)
-        hi=$(printf '%s\n' ${EVALS[$row]} | sort -g | tail -n 1)
-        echo "| $(echo_label "$row") | $(awk -v m="$v" -v a="$lo" -v b="$hi" 'BEGIN { printf "%.0f%% (%.0f%%, %.0f%%)", m * 100, a * 100, b * 100 }') |"
+        echo "| $(echo_label "$row") | $(echo_stat "$row" pct) | $(echo_stat "$row:scpu" pct) |" \
+            "$(echo_stat "$row:tcpu") | $(echo_stat "$row:twake") |"
     done
+    echo
+    echo "Each cell: median (lowest, highest) over the repetitions. Server CPU per request: the JVM's utime+stime"
+    echo "over a window divided by the requests answered in it, traced over its own control window. Tool CPU and"
+    echo "wake-ups: the attached tool's processes (utime+stime; voluntary and involuntary context switches of all"
+    echo "their threads) over the traced window."
+}
+
+# echo_stat KEY [pct]: "median (lowest, highest)" of EVALS[KEY], or nothing.
+# shellcheck disable=SC2086 # the lists of values are split on purpose
+echo_stat() {
+    [ -n "${EVALS[$1]:-}" ] || return 0
+    local v lo hi
+    v=$(median ${EVALS[$1]})
+    lo=$(printf '%s\n' ${EVALS[$1]} | sort -g | head -n 1)
+    hi=$(printf '%s\n' ${EVALS[$1]} | sort -g | tail -n 1)
+    if [ "${2:-}" = pct ]; then
+        awk -v m="$v" -v a="$lo" -v b="$hi" 'BEGIN { printf "%.0f%% (%.0f%%, %.0f%%)", m * 100, a * 100, b * 100 }'
+    else
+        awk -v m="$v" -v a="$lo" -v b="$hi" 'BEGIN { printf "%g (%g, %g)", m, a, b }'
+    fi
 }
 
 # ----------------------------------------------------------------- attach
@@ -1638,24 +1727,35 @@ print_report() {
 # What -k costs: the map-heavy program (workload_stacks: 10,000 mmaps,
 # each followed by its munmap, in 2 threads) launched untraced, under
 # strace -f -e trace=mmap with and without -k, and under mmapwatch with
-# and without -k (every mmap is reported, so every one is unwound).
+# and without -k, once per event source (every mmap is reported, so every
+# one is unwound).
 #
-# The cost of one unwound mmap is a small difference between two run
-# times that each move by 10% or more on a shared VM, so for mmapwatch it
-# is measured three ways:
-#   wall   K_PAIRS paired runs, one without -k and one with, back to back
-#          (which goes first alternates), the difference of each pair
-#          over 10,000; the median of the differences and their range.
-#          This is what the program pays: in launch mode a thread that
-#          maps waits in its stop while the tracer unwinds.
+# What a user pays is measured from outside, as whole commands: the cost
+# of one unwound mmap is a small difference between two run times that
+# each move by 10% or more on a shared VM, so each source gets K_PAIRS
+# paired runs, one without -k and one with, back to back (which goes
+# first alternates), and each pair gives a difference over the stacks
+# the -k run unwound (-v counts them; with the perf source a ring that
+# overflows loses samples, and the report says how many):
+#   wall   what the command takes longer. With ptrace, a thread that maps
+#          waits in its stop while mmapwatch reads its stack and unwinds
+#          it; with perf, the thread pays the kernel's copy of its stack
+#          into the ring and goes on, and mmapwatch unwinds meanwhile.
 #   CPU    the same pairs' user+sys time of the whole command (mmapwatch
-#          is the parent of the program, so both are counted): the
-#          tracer's extra work, less disturbed by other work on the machine.
-#   inside mmapwatch -v's own total of time spent in unwind_capture and unwind_walk per stack.
+#          is the parent of the program, so both are counted): every
+#          cycle -k adds, in the program (the kernel's stack copy) and in
+#          mmapwatch (reading, unwinding, naming and writing the frames).
+#          It moves least with other work on the machine; the goal is
+#          judged on it.
+#   inside -v's own total of time in unwind_capture and unwind_walk per
+#          stack: only the unwinding, not the register and stack reads
+#          around it nor the naming and writing of the frames; a lower
+#          bound, for finding where the time goes.
 # strace -k costs about a millisecond per stack, far above the noise: its
 # rows are medians of BENCH_RUNS runs.
 
 STACK_ROWS=(untraced strace strace_k)
+STACK_SOURCES=(ptrace perf)
 STACK_MMAPS=10000
 K_PAIRS=${BENCH_K_PAIRS:-8}
 is_count "$K_PAIRS" || die "BENCH_K_PAIRS must be a positive integer, not '$K_PAIRS'"
@@ -1664,18 +1764,22 @@ declare -A KVALS KSTATUS
 stack_label() {
     case $1 in
     strace_k) echo "strace -f -k -e trace=mmap" ;;
-    mmapwatch_k) echo "mmapwatch -k -- CMD (launch)" ;;
+    mmapwatch_ptrace) echo "mmapwatch --source ptrace -- CMD (launch)" ;;
+    mmapwatch_ptrace_k) echo "mmapwatch --source ptrace -k -- CMD (launch)" ;;
+    mmapwatch_perf) echo "mmapwatch --source perf -- CMD (launch)" ;;
+    mmapwatch_perf_k) echo "mmapwatch --source perf -k -- CMD (launch)" ;;
     *) tool_label "$1" ;;
     esac
 }
 
-# run_timed TOOL: one launch-mode run under bash's time; sets RUN_SECS,
-# RUN_CPU (user+sys of the whole command) and RUN_INSIDE (-v's us per
-# stack, or nothing).
+# run_timed SOURCE [-k]: one launch-mode run of mmapwatch under bash's
+# time; sets RUN_SECS, RUN_CPU (user+sys of the whole command), and from
+# -v's last lines RUN_INSIDE (us per stack), RUN_STACKS (stacks unwound)
+# and RUN_LOST (records the perf source lost).
 run_timed() {
-    local rc TIMEFORMAT='%R %U %S' re='\(([0-9.]+) us per stack\)'
-    CMD=("$MMAPWATCH" -v -o /dev/null "${NO_DUMP[@]}")
-    [ "$1" = mmapwatch_k ] && CMD+=(-k)
+    local rc u s TIMEFORMAT='%R %U %S' re='\(([0-9.]+) us per stack\)' source_opt=()
+    has_source_option && source_opt=(--source "$1")
+    CMD=("$MMAPWATCH" "${source_opt[@]}" -v -o /dev/null "${NO_DUMP[@]}" "${@:2}")
     : >"$WORK/err"
     { time timeout -k 5 "$TIMEOUT" "${CMD[@]}" -- "$WL_PROG" "${WL_ARGS[@]}" \
         </dev/null >/dev/null 2>"$WORK/err"; } 2>"$WORK/time"
@@ -1684,20 +1788,63 @@ run_timed() {
     [ "$rc" = 0 ] || { fail_run "exit status $rc"; return 1; }
     read -r RUN_SECS u s <"$WORK/time" || { fail_run "no time"; return 1; }
     RUN_CPU=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.3f", u + s }')
-    RUN_INSIDE=''
+    RUN_INSIDE='' RUN_STACKS='' RUN_LOST=0
     [[ $(grep 'unwinding' "$WORK/err") =~ $re ]] && RUN_INSIDE=${BASH_REMATCH[1]}
-    note "  $RUN_SECS s, CPU $RUN_CPU s${RUN_INSIDE:+, $RUN_INSIDE us per stack inside}"
+    RUN_STACKS=$(sed -n 's/.*stacks: \([0-9]*\) unwound.*/\1/p' "$WORK/err" | tail -n 1)
+    RUN_LOST=$(sed -n 's/.* \([0-9]*\) records lost.*/\1/p' "$WORK/err" | tail -n 1)
+    RUN_LOST=${RUN_LOST:-0}
+    note "  $RUN_SECS s, CPU $RUN_CPU s${RUN_STACKS:+, $RUN_STACKS stacks}${RUN_INSIDE:+, $RUN_INSIDE us per stack inside}, $RUN_LOST records lost"
+}
+
+# stack_pairs SOURCE: K_PAIRS pairs without and with -k; fills
+# KVALS[mmapwatch_SOURCE...] and KVALS[SOURCE:dwall|dcpu|inside|lost].
+stack_pairs() {
+    local src=$1 pair first second tool k=() wall=() cpu=() stacks sign
+    for ((pair = 1; pair <= K_PAIRS; pair++)); do
+        first=mmapwatch_$src second=mmapwatch_${src}_k
+        ((pair % 2 == 0)) && first=mmapwatch_${src}_k second=mmapwatch_$src
+        stacks=''
+        for tool in $first $second; do
+            note "stacks / $src / pair $pair of $K_PAIRS: $(stack_label "$tool")"
+            k=()
+            [[ $tool == *_k ]] && k=(-k)
+            run_timed "$src" "${k[@]}" || { KSTATUS[mmapwatch_$src]=failed; return; }
+            wall[${#wall[@]}]=$RUN_SECS cpu[${#cpu[@]}]=$RUN_CPU
+            KVALS[$tool]="${KVALS[$tool]:-} $RUN_SECS"
+            KVALS[$tool:cpu]="${KVALS[$tool:cpu]:-} $RUN_CPU"
+            KVALS[$src:lost]="${KVALS[$src:lost]:-} $RUN_LOST"
+            if ((${#k[@]})); then
+                stacks=$RUN_STACKS
+                [ -n "$RUN_INSIDE" ] && KVALS[$src:inside]="${KVALS[$src:inside]:-} $RUN_INSIDE"
+                KVALS[$src:stacks]="${KVALS[$src:stacks]:-} ${RUN_STACKS:-0}"
+            fi
+        done
+        if [ -z "$stacks" ] || [ "$stacks" -eq 0 ]; then
+            fail_run "no stack unwound with -k"
+            KSTATUS[mmapwatch_$src]=failed
+            return
+        fi
+        # with -k minus without, per stack unwound, in microseconds
+        sign=1
+        [ "$first" = "mmapwatch_${src}_k" ] && sign=-1
+        KVALS[$src:dwall]="${KVALS[$src:dwall]:-} $(awk -v a="${wall[-2]}" -v b="${wall[-1]}" -v g="$sign" -v n="$stacks" 'BEGIN { printf "%.2f", g * (b - a) / n * 1e6 }')"
+        KVALS[$src:dcpu]="${KVALS[$src:dcpu]:-} $(awk -v a="${cpu[-2]}" -v b="${cpu[-1]}" -v g="$sign" -v n="$stacks" 'BEGIN { printf "%.2f", g * (b - a) / n * 1e6 }')"
+    done
 }
 
 measure_stacks() {
-    local round tool pair first second wall=() cpu=()
+    local round tool src
     workload_stacks
     for tool in "${STACK_ROWS[@]}"; do
         case $tool in
         strace*) command -v strace >/dev/null || KSTATUS[$tool]="n/a (not installed)" ;;
         esac
     done
-    [ -x "$MMAPWATCH" ] || KSTATUS[mmapwatch]="n/a (not built: run make)"
+    for src in "${STACK_SOURCES[@]}"; do
+        if [ ! -x "$MMAPWATCH" ]; then KSTATUS[mmapwatch_$src]="n/a (not built: run make)"
+        elif [ "$src" = perf ] && ! has_source_option; then KSTATUS[mmapwatch_$src]="n/a (no --source option in this build)"
+        fi
+    done
     for ((round = 1; round <= RUNS; round++)); do
         for tool in "${STACK_ROWS[@]}"; do
             [ -n "${KSTATUS[$tool]:-}" ] && continue
@@ -1710,28 +1857,13 @@ measure_stacks() {
             fi
         done
     done
-    [ -n "${KSTATUS[mmapwatch]:-}" ] && return
-    for ((pair = 1; pair <= K_PAIRS; pair++)); do
-        first=mmapwatch second=mmapwatch_k
-        ((pair % 2 == 0)) && first=mmapwatch_k second=mmapwatch
-        for tool in $first $second; do
-            note "stacks / pair $pair of $K_PAIRS: $(stack_label "$tool")"
-            run_timed "$tool" || { KSTATUS[mmapwatch]=failed; return; }
-            wall[${#wall[@]}]=$RUN_SECS cpu[${#cpu[@]}]=$RUN_CPU
-            KVALS[$tool]="${KVALS[$tool]:-} $RUN_SECS"
-            KVALS[$tool:cpu]="${KVALS[$tool:cpu]:-} $RUN_CPU"
-            [ -n "$RUN_INSIDE" ] && KVALS[inside]="${KVALS[inside]:-} $RUN_INSIDE"
-        done
-        # with -k minus without, per mmap, in microseconds
-        local sign=1
-        [ "$first" = mmapwatch_k ] && sign=-1
-        KVALS[dwall]="${KVALS[dwall]:-} $(awk -v a="${wall[-2]}" -v b="${wall[-1]}" -v g="$sign" -v n="$STACK_MMAPS" 'BEGIN { printf "%.2f", g * (b - a) / n * 1e6 }')"
-        KVALS[dcpu]="${KVALS[dcpu]:-} $(awk -v a="${cpu[-2]}" -v b="${cpu[-1]}" -v g="$sign" -v n="$STACK_MMAPS" 'BEGIN { printf "%.2f", g * (b - a) / n * 1e6 }')"
+    for src in "${STACK_SOURCES[@]}"; do
+        [ -z "${KSTATUS[mmapwatch_$src]:-}" ] && stack_pairs "$src"
     done
 }
 
 kmedian() { # kmedian KEY: the median, or nothing
-    [ -z "${KSTATUS[${1%%:*}]:-}" ] && [ -n "${KVALS[$1]:-}" ] || return 0
+    [ -n "${KVALS[$1]:-}" ] || return 0
     # shellcheck disable=SC2086 # the list is split on purpose
     median ${KVALS[$1]}
 }
@@ -1742,85 +1874,83 @@ krange() { # krange KEY: "lowest to highest", or nothing
     printf '%s\n' ${KVALS[$1]} | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s to %s", lo, hi }'
 }
 
-# kfastest wall|cpu: the fastest run with -k minus the fastest without, in
-# us per mmap. Other work on the machine only ever adds time to a run, so
-# on a busy machine the fastest runs are the least disturbed.
-kfastest() {
-    local a b suffix=''
-    [ "$1" = cpu ] && suffix=:cpu
-    [ -n "${KVALS[mmapwatch$suffix]:-}" ] && [ -n "${KVALS[mmapwatch_k$suffix]:-}" ] || return 0
-    # shellcheck disable=SC2086 # the lists are split on purpose
-    a=$(printf '%s\n' ${KVALS[mmapwatch$suffix]} | sort -g | head -n 1)
-    # shellcheck disable=SC2086
-    b=$(printf '%s\n' ${KVALS[mmapwatch_k$suffix]} | sort -g | head -n 1)
-    awk -v a="$a" -v b="$b" -v n="$STACK_MMAPS" 'BEGIN { printf "%.1f", (b - a) / n * 1e6 }'
+ksum() { # ksum KEY: the sum, 0 when empty
+    # shellcheck disable=SC2086 # the list is split on purpose
+    printf '%s\n' 0 ${KVALS[$1]:-} | awk '{ s += $1 } END { print s }'
 }
 
 report_stacks() {
-    local tool t c base per_s
+    local tool t c base per_s src row status lost
     workload_stacks
     base=$(kmedian untraced)
     echo "Workload $WL_TITLE; launch mode. strace rows: median of $RUNS runs;"
-    echo "mmapwatch rows (\`-v --no-dump\`): median of the $K_PAIRS runs of $K_PAIRS pairs (one run without -k, one with, back to back, the order alternating)."
+    echo "mmapwatch rows (\`-v --no-dump\`): median of the $K_PAIRS runs of $K_PAIRS pairs per source (one run without -k, one with, back to back, the order alternating)."
     echo
     echo "| tool | wall time | vs untraced | CPU (user+sys of the whole command) |"
     echo "|---|---|---|---|"
-    for tool in "${STACK_ROWS[@]}" mmapwatch mmapwatch_k; do
-        t=$(kmedian "$tool")
-        if [ "$tool" = mmapwatch_k ] && [ -n "${KSTATUS[mmapwatch]:-}" ]; then t=''; fi
+    for row in "${STACK_ROWS[@]}" mmapwatch_ptrace mmapwatch_ptrace_k mmapwatch_perf mmapwatch_perf_k; do
+        status=${KSTATUS[$row]:-}
+        [[ $row == mmapwatch_* ]] && status=${KSTATUS[${row%_k}]:-}
+        t=$(kmedian "$row")
         c=''
-        [[ $tool == mmapwatch* ]] && c=$(kmedian "$tool:cpu")
-        if [ -z "$t" ]; then
-            echo "| $(stack_label "$tool") | ${KSTATUS[$tool]:-${KSTATUS[mmapwatch]:-failed}} | | |"
+        [[ $row == mmapwatch* ]] && c=$(kmedian "$row:cpu")
+        if [ -n "$status" ] || [ -z "$t" ]; then
+            echo "| $(stack_label "$row") | ${status:-failed} | | |"
         else
-            echo "| $(stack_label "$tool") | $(fmt_dur "$t") | $(awk -v t="$t" -v b="${base:-0}" 'BEGIN { if (b > 0) printf "%.2fx", t / b }') | ${c:+$(fmt_dur "$c")} |"
+            echo "| $(stack_label "$row") | $(fmt_dur "$t") | $(awk -v t="$t" -v b="${base:-0}" 'BEGIN { if (b > 0) printf "%.2fx", t / b }') | ${c:+$(fmt_dur "$c")} |"
         fi
     done
     echo
     per_s=$(awk -v k="$(kmedian strace_k)" -v n="$(kmedian strace)" -v c="$STACK_MMAPS" \
         'BEGIN { if (k != "" && n != "") printf "%.0f", (k - n) / c * 1e6 }')
-    echo "What one unwound mmap costs (with -k minus without, over $STACK_MMAPS mmaps):"
+    echo "What one unwound mmap costs (with -k minus without, per stack unwound):"
     echo
-    echo "| measure | us per unwound mmap, median (range) |"
-    echo "|---|---|"
-    if [ -n "$(kmedian dwall)" ]; then
-        echo "| mmapwatch, wall time of the program, paired | $(kmedian dwall) ($(krange dwall)) |"
-        echo "| mmapwatch, CPU time of tracer + program, paired | $(kmedian dcpu) ($(krange dcpu)) |"
-        echo "| mmapwatch, fastest run with -k minus fastest without: wall | $(kfastest wall) |"
-        echo "| mmapwatch, the same for CPU time | $(kfastest cpu) |"
-    else
-        echo "| mmapwatch, paired runs | ${KSTATUS[mmapwatch]:-failed} |"
-    fi
-    if [ -n "$(kmedian inside)" ]; then
-        echo "| mmapwatch, inside: -v's time in unwind_capture and unwind_walk per stack | $(kmedian inside) ($(krange inside)) |"
-    fi
-    echo "| strace -k, difference of medians | ${per_s:-n/a} |"
+    echo "| measure | mmapwatch --source ptrace | mmapwatch --source perf |"
+    echo "|---|---|---|"
+    row_of() { # row_of LABEL KEY: one line, a cell per source
+        local line="| $1 |" s v
+        for s in "${STACK_SOURCES[@]}"; do
+            v=$(kmedian "$s:$2")
+            if [ -n "${KSTATUS[mmapwatch_$s]:-}" ]; then line="$line ${KSTATUS[mmapwatch_$s]} |"
+            elif [ -n "$v" ]; then line="$line $(awk -v v="$v" 'BEGIN { printf "%.1f", v }') us ($(krange "$s:$2")) |"
+            else line="$line n/a |"
+            fi
+        done
+        echo "$line"
+    }
+    row_of "CPU of program + mmapwatch, paired: median (range)" dcpu
+    row_of "wall time of the command, paired: median (range)" dwall
+    row_of "inside: -v's time in unwind_capture and unwind_walk per stack" inside
+    local line="| stacks unwound per -k run, median (of $STACK_MMAPS mmaps, plus the loader's) |"
+    for src in "${STACK_SOURCES[@]}"; do line="$line $(kmedian "$src:stacks") |"; done
+    echo "$line"
+    line="| records lost, all runs together |"
+    for src in "${STACK_SOURCES[@]}"; do line="$line $(ksum "$src:lost") |"; done
+    echo "$line"
     echo
-    local dw
-    dw=$(kmedian dwall)
-    if [ -n "$per_s" ] && [ -n "$dw" ]; then
-        if awk -v a="$dw" -v b="$per_s" 'BEGIN { exit !(a < b) }'; then
-            echo "Goal \"cheaper than strace -k\": **met** ($(awk -v a="$dw" -v b="$per_s" 'BEGIN { if (a > 0) printf "%.0fx cheaper", b / a; else print "below the noise" }'))."
-        else
-            echo "Goal \"cheaper than strace -k\": **not met**."
+    echo "strace -k, difference of medians: ${per_s:-n/a} us per unwound mmap."
+    echo
+    # The goal is judged on the paired CPU: every cycle -k adds, in the
+    # program and in mmapwatch, and the figure other work moves least.
+    local cpu_k
+    for src in "${STACK_SOURCES[@]}"; do
+        cpu_k=$(kmedian "$src:dcpu" | awk '{ printf "%.1f", $1 }')
+        if [ -z "$cpu_k" ] || [ -n "${KSTATUS[mmapwatch_$src]:-}" ]; then continue; fi
+        echo "Goal \"-k costs at most 10 us per reported mmap\" (issue 12), --source $src, on the paired CPU of program and mmapwatch:" \
+             "**$(awk -v a="$cpu_k" 'BEGIN { print (a <= 10) ? "met" : "not met" }')** ($cpu_k us; wall, paired: $(kmedian "$src:dwall") us)."
+        if [ -n "$per_s" ]; then
+            echo "Cheaper than strace -k ($per_s us): **$(awk -v a="$cpu_k" -v b="$per_s" 'BEGIN { print (a < b) ? "met" : "not met" }')**."
         fi
-    fi
-    # The thread that mapped waits in its stop while the tracer unwinds:
-    # the time inside unwind_capture and unwind_walk is what it waits at the least. Wall-time
-    # differences are reported above but decide nothing when other work
-    # moves the runs more than -k does (their range then spans zero).
-    local inside lo
-    inside=$(kmedian inside)
-    if [ -n "$inside" ]; then
-        echo "Goal \"-k costs at most 10 us per reported mmap\" (issue 12), on the time inside unwind_capture and unwind_walk:" \
-             "**$(awk -v a="$inside" 'BEGIN { print (a <= 10) ? "met" : "not met" }')** ($inside us per stack;" \
-             "CPU of the whole command, paired: $(kmedian dcpu) us)."
-    fi
-    # shellcheck disable=SC2086 # the list is split on purpose
-    lo=$(printf '%s\n' ${KVALS[dwall]:-} | sort -g | head -n 1)
-    if [ -n "$lo" ] && awk -v a="$lo" 'BEGIN { exit !(a <= 0) }'; then
-        echo "The paired wall-time differences span zero: other work on the machine moved the runs more than -k did."
-    fi
+        lost=$(ksum "$src:lost")
+        [ "$lost" != 0 ] && echo "The perf ring lost $lost records over these runs: the figures are per stack actually unwound."
+        local lo
+        # shellcheck disable=SC2086 # the list is split on purpose
+        lo=$(printf '%s\n' ${KVALS[$src:dwall]:-} | sort -g | head -n 1)
+        if [ -n "$lo" ] && awk -v a="$lo" 'BEGIN { exit !(a <= 0) }'; then
+            echo "The paired wall-time differences of --source $src span zero: other work on the machine moved the runs more than -k did."
+        fi
+        echo
+    done
 }
 
 # ---- report: how long `mmapwatch report` takes on a big events file, and

@@ -41,8 +41,14 @@ struct pidfd_exit_info {
 #define PIDFD_GET_INFO_CMD _IOWR(0xFF, 11, struct pidfd_exit_info)
 
 /* Ticks of the drain timer between looks in /proc for threads whose exit
- * record a loss took. */
+ * record a loss took (ticks of the busy period: a slow tick counts more). */
 #define LIVENESS_TICKS 50
+/* The rings wake the loop only when a quarter full; the drain timer bounds
+ * how long a record waits otherwise. Once that many drains in a row found
+ * nothing, it ticks at the idle period, until a drain finds records again:
+ * a quiet target costs 10 wake-ups a second, not 100. */
+#define IDLE_DRAINS 10
+#define IDLE_PERIOD_MS 100
 
 /* The longest wait for a process whose last thread has exited to become
  * a zombie (its exit status readable). */
@@ -84,6 +90,9 @@ struct perf_events_source {
     bool layout_said;
     bool clone_flags_read;       /* task_newtask is among the tracepoints */
     bool handing_on;             /* inside the reader's emit: no catch-up then */
+    unsigned empty_drains; /* drains in a row that found no record */
+    bool idle_period;      /* the timer ticks at IDLE_PERIOD_MS */
+    unsigned tick_weight;  /* busy-period ticks one tick stands for: 1, or more when idle */
     unsigned served;             /* events handed on in this serve */
     uint64_t events, lost, exits_found_in_proc, unknown_status;
 };
@@ -440,7 +449,10 @@ static void find_ended_threads(struct perf_events_source *s)
     for (size_t i = 0; i < s->nthreads;) {
         struct pe_thread *t = &s->threads[i];
         snprintf(path, sizeof path, "/proc/%d/task/%d", (int)t->pid, (int)t->tid);
-        bool present = access(path, F_OK) == 0;
+        /* A zombie (our launched command, not reaped until its end is
+         * seen) is still listed, and ended all the same. */
+        char state = access(path, F_OK) == 0 ? procfs_state(t->tid) : 0;
+        bool present = state != 0 && state != 'Z' && state != 'X';
         if (present || !t->missing) {
             t->missing = !present;
             i++;
@@ -518,6 +530,34 @@ static size_t ops_fds(const void *src, int *fds, size_t max)
     return 1;
 }
 
+static int arm_drain_timer(struct perf_events_source *s, long ms)
+{
+    struct itimerspec its = {
+        .it_interval = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L},
+        .it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L},
+    };
+    return timerfd_settime(s->timer_fd, 0, &its, NULL);
+}
+
+/* After a drain: the idle period after IDLE_DRAINS empty ones, the busy
+ * one as soon as records come. A timer that cannot be re-armed keeps its
+ * period: the latency or the wake-ups change, never what is read. */
+static void pace_drain_timer(struct perf_events_source *s, bool found_records)
+{
+    long busy_ms = perf_source_drain_interval_ms(s->reader);
+    if (found_records) {
+        s->empty_drains = 0;
+        if (s->idle_period && arm_drain_timer(s, busy_ms) == 0) {
+            s->idle_period = false;
+            s->tick_weight = 1;
+        }
+    } else if (++s->empty_drains >= IDLE_DRAINS && !s->idle_period && busy_ms < IDLE_PERIOD_MS &&
+               arm_drain_timer(s, IDLE_PERIOD_MS) == 0) {
+        s->idle_period = true;
+        s->tick_weight = (unsigned)(IDLE_PERIOD_MS / busy_ms);
+    }
+}
+
 /* The rings exist once the reader has followed something. */
 static int poll_rings(struct perf_events_source *s)
 {
@@ -532,15 +572,13 @@ static int poll_rings(struct perf_events_source *s)
             return -1;
         }
     }
-    long ms = perf_source_drain_interval_ms(s->reader);
-    struct itimerspec its = {
-        .it_interval = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L},
-        .it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L},
-    };
-    if (timerfd_settime(s->timer_fd, 0, &its, NULL) < 0) {
+    if (arm_drain_timer(s, perf_source_drain_interval_ms(s->reader)) < 0) {
         log_error("cannot arm the perf drain timer: %s", strerror(errno));
         return -1;
     }
+    s->idle_period = false;
+    s->tick_weight = 1;
+    s->empty_drains = 0;
     s->rings_polled = true;
     log_info("while attached, every system call of every process on this machine takes the "
              "kernel's tracing slow path (about 30 to 100 ns more each): detach when done");
@@ -565,12 +603,20 @@ static int ops_serve(void *src)
     int n = epoll_wait(s->epoll_fd, ready, 16, 0);
     for (int i = 0; i < n; i++) {
         uint64_t expirations;
-        if (ready[i].data.fd == s->timer_fd &&
-            read(s->timer_fd, &expirations, sizeof expirations) > 0)
-            s->ticks++;
+        if (ready[i].data.fd == s->timer_fd) {
+            if (read(s->timer_fd, &expirations, sizeof expirations) > 0)
+                s->ticks += s->tick_weight; /* no reader needed: it may be gone */
+        } else if (ready[i].events & EPOLLHUP) {
+            /* The ring's event has ended with its thread and every
+             * inherited copy: HUP stays set, and would wake us in a loop.
+             * The timer drains what is left. */
+            epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, ready[i].data.fd, NULL);
+        }
     }
     if (s->reader && s->rings_polled) {
+        uint64_t before = perf_source_stats(s->reader)->records;
         drain(s);
+        pace_drain_timer(s, perf_source_stats(s->reader)->records != before);
         if (s->ticks >= LIVENESS_TICKS) {
             s->ticks = 0;
             find_ended_threads(s);

@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 
 import harness
 from harness import (PERF, events_of, fixture, hexaddr, read_truth, require_perf, send_go,
@@ -332,3 +333,40 @@ def test_mapped_file_named_though_its_fd_was_reused():
 def test_mapped_file_named_though_its_fd_was_reused_perf():
     harness.require_perf()
     _mapped_file_path("perf")
+
+
+def test_launch_ends_when_the_last_exit_record_is_lost():
+    """A ring that stays full while the command exits loses its threads'
+    exit records; the command, not yet reaped, is a zombie still listed in
+    /proc. mmapwatch must take it as ended, say what it lost, and exit
+    (it once waited for it for ever, woken without end by the ring's
+    EPOLLHUP)."""
+    require_perf()
+    out = os.path.join(tmpdir(), "events.jsonl")
+    mw = harness.spawn([harness.MMAPWATCH, *PERF, "--perf-pages", "1", "--no-dump", "--json",
+                        "-o", out, "--", fixture("bench_mmap"), "--wait-stdin", "2000", "2",
+                        "65536"],
+                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # bench_mmap, our child's child: "ready" on the stdout it shares.
+    assert harness.read_line(mw.stdout).strip() == b"ready"
+    with open(f"/proc/{mw.pid}/task/{mw.pid}/children") as f:
+        kids = f.read().split()
+    assert len(kids) == 1, kids
+    child = int(kids[0])
+    # mmapwatch stopped: nobody drains the one-page ring while the command
+    # maps 2,000 times and exits.
+    os.kill(mw.pid, signal.SIGSTOP)
+    try:
+        mw.stdin.write(b"g")
+        mw.stdin.flush()
+        deadline = time.monotonic() + harness.WAIT_S
+        while harness.proc_state(child) != "Z":
+            assert time.monotonic() < deadline, "the command did not exit"
+            time.sleep(0.01)
+    finally:
+        os.kill(mw.pid, signal.SIGCONT)
+    rc = mw.wait(timeout=harness.WAIT_S)
+    err = mw.stderr.read().decode()
+    assert rc == 0, (rc, err)
+    events = harness.parse_events(open(out).read())
+    assert sum(e["count"] for e in events_of(events, "lost")) > 0, "no loss reported"

@@ -524,3 +524,24 @@ def test_every_call_kind_of_a_region_life():
             once("mprotect", lambda e: e["args"][:2] == [h(r["addr"]), r["len"]] and
                  e["ret"] == 0, r)
     assert fixed == 1, "the small MAP_FIXED mmap is not in the truth any more"
+
+
+def test_k_copies_stacks_only_for_calls_that_can_carry_one():
+    """-k asks the kernel for a 16 KiB stack copy only at the entries whose
+    report can show a stack (mmap, mremap, mprotect, brk): never at munmap
+    (nor exit_group), whose copy the target would pay for nothing."""
+    _require_perf()
+    p = harness.spawn([fixture("bench_mmap"), "--wait-stdin", "40", "2", "65536"],
+                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert harness.read_line(p.stdout).strip() == "ready"
+    drv = Driver(p.pid, "-k")
+    p.stdin.write("g")
+    p.stdin.flush()
+    harness.wait_fixture(p)
+    drv.finish()
+    calls = [e for e in drv.events if e["event"] in ("map", "enter", "unfinished")]
+    mmaps = [e for e in calls if e["call"] == "mmap" and e["args"][1] == 65536]
+    munmaps = [e for e in calls if e["call"] == "munmap" and e["args"][1] == 65536]
+    assert len(mmaps) >= 40 and len(munmaps) >= 40, (len(mmaps), len(munmaps))
+    assert all(e.get("stack_bytes", 0) > 0 for e in mmaps), mmaps
+    assert not any("stack_bytes" in e for e in munmaps), [e for e in munmaps if "stack_bytes" in e]
