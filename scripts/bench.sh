@@ -247,11 +247,16 @@ launch_prefix() {
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mmapwatch-bench.XXXXXX") || die "cannot create a temporary directory"
 TPID='' PPID_RUN='' GOFD=''
+HOG_PIDS=() # the CPU hogs of hogs_start
 cleanup() {
     [ -n "$TPID" ] && kill "$TPID" 2>/dev/null
     [ -n "$PPID_RUN" ] && kill -9 "$PPID_RUN" 2>/dev/null
     local p # the echo server and client, the CPU hogs: started here
-    for p in ${ECHO_CPID:-} ${ECHO_SPID:-} ${HOG_PIDS:-}; do kill -9 "$p" 2>/dev/null; done
+    for p in ${ECHO_CPID:-} ${ECHO_SPID:-} "${HOG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    if [ -n "${ECHO_CGROUP:-}" ]; then
+        for p in ${ECHO_SPID:-}; do wait "$p" 2>/dev/null; done
+        rmdir "$ECHO_CGROUP" 2>/dev/null
+    fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -582,7 +587,6 @@ DUMP_YARD_SIZE=$((256 << 20))
 DUMP_WARM=${BENCH_DUMP_WARM:-1}
 DUMP_B_MODES=(nodump defaults shm)
 declare -A DVALS DSTATUS
-HOG_PIDS=()
 
 dump_load_label() {
     case $1 in
@@ -591,11 +595,13 @@ dump_load_label() {
     esac
 }
 
-hogs_start() { # one busy loop per CPU, ours to end
-    local i
+hogs_start() { # one busy loop pinned to each CPU, ours to end
+    local cpu pin
     HOG_PIDS=()
-    for ((i = 0; i < $(nproc); i++)); do
-        bash -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
+    for ((cpu = 0; cpu < $(nproc); cpu++)); do
+        pin=()
+        command -v taskset >/dev/null && pin=(taskset -c "$cpu")
+        "${pin[@]}" bash -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
         HOG_PIDS+=($!)
     done
 }
@@ -1144,7 +1150,7 @@ report_jvm() {
 #     (voluntary + involuntary, every thread), each one a moment the
 #     tool runs and the server may not.
 
-ECHO_ROWS=(control strace perf_trace bpftrace mmapwatch mmapwatch_perf mmapwatch_perf_kd)
+ECHO_ROWS=(control strace perf_trace bpftrace mmapwatch mmapwatch_perf mmapwatch_perf_kd mmapwatch_perf_thread_kd)
 ECHO_CONNECTIONS=8
 ECHO_WARMUP=${BENCH_ECHO_WARMUP:-10}
 ECHO_WINDOW=${BENCH_ECHO_WINDOW:-4}
@@ -1166,6 +1172,7 @@ echo_label() {
     mmapwatch)      echo "mmapwatch -p PID --min-size 16M --no-dump (ptrace)" ;;
     mmapwatch_perf) echo "mmapwatch --source perf -p PID --min-size 16M --no-dump" ;;
     mmapwatch_perf_kd) echo "mmapwatch --source perf -p PID --min-size 16M -k, dumps on" ;;
+    mmapwatch_perf_thread_kd) echo "the same with --perf-layout thread (events per thread, not per cgroup)" ;;
     esac
 }
 
@@ -1176,7 +1183,30 @@ echo_missing() {
     bpftrace) tool_missing bpftrace ;;
     mmapwatch) tool_missing mmapwatch_attach ;;
     mmapwatch_perf | mmapwatch_perf_kd) tool_missing mmapwatch_perf_attach ;;
+    mmapwatch_perf_thread_kd)
+        tool_missing mmapwatch_perf_attach
+        "$MMAPWATCH" --help 2>/dev/null | grep -q -- '--perf-layout' ||
+            echo "n/a (no --perf-layout in this build)" ;;
     esac
+}
+
+# The server runs in a cgroup of its own, as in a container: mmapwatch's
+# perf source then takes events per CPU for that cgroup (--perf-layout
+# auto), and the row with --perf-layout thread shows the other layout.
+# ECHO_CGROUP: that cgroup's directory, or empty where none can be made
+# (no cgroup2 mount, not root): the server then stays where the script is.
+ECHO_CGROUP='' ECHO_CGROUP_SAID=''
+echo_cgroup_make() {
+    local mnt
+    mnt=$(awk '$9 == "cgroup2" && $4 == "/" { print $5; exit }' /proc/self/mountinfo)
+    [ -n "$mnt" ] && [ -w "$mnt" ] || return 0
+    ECHO_CGROUP="$mnt/mmapwatch-bench-echo.$$"
+    mkdir "$ECHO_CGROUP" 2>/dev/null || ECHO_CGROUP=''
+    ECHO_CGROUP_SAID=$ECHO_CGROUP
+}
+echo_cgroup_remove() {
+    [ -n "$ECHO_CGROUP" ] && rmdir "$ECHO_CGROUP" 2>/dev/null
+    ECHO_CGROUP=''
 }
 
 none_traced() { # no thread of process $1 has a tracer
@@ -1266,6 +1296,7 @@ echo_start() {
     "$ECHO_JAVA" "${ECHO_JVM_FLAGS[@]}" -cp "build/java:$ECHO_CP" EchoServer \
         <"$WORK/echo.in" >"$WORK/echo.out" 2>>"$WORK/err" &
     ECHO_SPID=$!
+    [ -n "$ECHO_CGROUP" ] && echo "$ECHO_SPID" >"$ECHO_CGROUP/cgroup.procs"
     exec {ECHO_SFD}>"$WORK/echo.in"
     wait_until 60 has_line "$WORK/echo.out" '^port [0-9]' || { fail_run "the echo server printed no port"; return 1; }
     port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$WORK/echo.out")
@@ -1317,6 +1348,9 @@ echo_attach() {
     mmapwatch_perf_kd)
         timeout -k 5 "$TIMEOUT" "$MMAPWATCH" --source perf -o /dev/null --min-size 16M -k \
             --dump-dir "$WORK/dumps" -p "$pid" </dev/null >/dev/null 2>>"$WORK/err" & ;;
+    mmapwatch_perf_thread_kd)
+        timeout -k 5 "$TIMEOUT" "$MMAPWATCH" --source perf --perf-layout thread -o /dev/null \
+            --min-size 16M -k --dump-dir "$WORK/dumps" -p "$pid" </dev/null >/dev/null 2>>"$WORK/err" & ;;
     *) return 0 ;;
     esac
     TPID=$!
@@ -1355,6 +1389,7 @@ measure_echo() {
         ESTATUS[$row]=$(echo_missing "$row")
         [ -z "${ESTATUS[$row]}" ] && unset "ESTATUS[$row]"
     done
+    echo_cgroup_make
     for ((round = 1; round <= ECHO_RUNS; round++)); do
         note "echo: repetition $round of $ECHO_RUNS"
         : >"$WORK/err"
@@ -1392,6 +1427,7 @@ measure_echo() {
         done
         echo_stop
     done
+    echo_cgroup_remove
 }
 
 # shellcheck disable=SC2086 # the lists of ratios are split on purpose
@@ -1403,6 +1439,11 @@ report_echo() {
     echo "on ${jdk:-an unknown JVM} with libnetty-java ${netty:-(version unknown)}; load: \`bench_echo_client\`,"
     echo "$ECHO_CONNECTIONS connections on 127.0.0.1, 64-byte requests, one in flight each; ${ECHO_WARMUP} s warm-up,"
     echo "then per row a ${ECHO_WINDOW} s window untraced and a ${ECHO_WINDOW} s window with the tool attached; $ECHO_RUNS repetitions."
+    if [ -n "$ECHO_CGROUP_SAID" ]; then
+        echo "The server runs alone in a cgroup of its own, as in a container (mmapwatch's perf source then opens its events per CPU for that cgroup)."
+    else
+        echo "The server runs in the script's own cgroup (no cgroup2 mount could take it): mmapwatch's perf source opens its events per thread."
+    fi
     [ -n "$ECHO_CONTROLS" ] && echo "Untraced rate, median of the control windows: $(median $ECHO_CONTROLS | awk '{ printf "%.0f", $1 }') requests/s."
     echo
     echo "| attached tool | keeps: requests/s traced / untraced | server CPU per request, traced / untraced | tool CPU, ms per s | tool wake-ups per s |"
@@ -1452,34 +1493,16 @@ echo_stat() {
 ATTACH_TOOLS=(untraced_work strace_attach perf_trace_attach bpftrace mmapwatch_attach mmapwatch_perf_attach)
 ATTACH_PASSES=(quiet hog)
 ATTACH_WLS=(getppid mmap)
-HOG_PIDS=''
-
-hog_start() {
-    local cpu pin
-    for ((cpu = 0; cpu < $(nproc); cpu++)); do
-        pin=()
-        command -v taskset >/dev/null && pin=(taskset -c "$cpu")
-        "${pin[@]}" sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
-        HOG_PIDS="$HOG_PIDS $!"
-    done
-}
-
-hog_stop() {
-    local p
-    for p in $HOG_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    HOG_PIDS=''
-}
-
 measure_attach() {
     local pass wl
     local TOOLS=("${ATTACH_TOOLS[@]}") # what measure_workload goes over
     for pass in "${ATTACH_PASSES[@]}"; do
-        [ "$pass" = hog ] && hog_start
+        [ "$pass" = hog ] && hogs_start
         for wl in "${ATTACH_WLS[@]}"; do
             "workload_$wl"
             measure_workload "$pass-$wl"
         done
-        [ "$pass" = hog ] && hog_stop
+        [ "$pass" = hog ] && hogs_stop
     done
 }
 
