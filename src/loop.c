@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cgroup_report.h"
+#include "cpu_boost.h"
 #include "dumper.h"
 #include "filter.h"
 #include "log.h"
@@ -56,6 +57,7 @@ struct loop {
     sigset_t original_mask;    /* restored in a launched command */
     bool detaching;
     struct timespec detach_started;
+    struct cpu_boost boost;    /* while attaching and detaching (cpu_boost.h) */
     bool finishing;            /* shutting down: pending dumps first, then detach */
     struct timespec finish_started;
     bool output_failure_said;
@@ -253,6 +255,8 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
     }
     l->opts = opts;
     l->launch_mode = opts->command != NULL;
+    if (!l->launch_mode) /* setting up to attach competes with the target too */
+        cpu_boost_begin(&l->boost);
     l->source.ops = choose_source(opts, l->source_note, sizeof l->source_note);
     l->epoll_fd = l->signal_fd = l->duration_fd = l->cgroup_fd = -1;
     bool failed = false;
@@ -364,7 +368,10 @@ int loop_attach(struct loop *l, pid_t pid)
     }
     if (cgroup_report_prepare(l->cgroup, pid) < 0)
         return -1; /* before any seize: the target stays untouched */
-    if (l->source.ops->attach(l->source.src, pid) < 0) {
+    cpu_boost_begin(&l->boost); /* the target's busy threads must not hold us up */
+    int rc = l->source.ops->attach(l->source.src, pid);
+    cpu_boost_end(&l->boost);
+    if (rc < 0) {
         cgroup_report_gone(l->cgroup, pid); /* not a target after all */
         return -1;
     }
@@ -406,6 +413,7 @@ static void begin_detach(struct loop *l)
     model_count_still_mapped(l->model);
     l->detaching = true;
     clock_gettime(CLOCK_MONOTONIC, &l->detach_started);
+    cpu_boost_begin(&l->boost); /* until we exit: threads let go compete with us */
     l->source.ops->detach_all(l->source.src);
 }
 
@@ -590,6 +598,8 @@ static void print_stats(const struct loop *l)
 
 int loop_run(struct loop *l)
 {
+    if (!l->detaching)
+        cpu_boost_end(&l->boost); /* from loop_new: the first attaches are done */
     arm_duration(l);
     targets_set_busy(l->targets, l->source.ops->count(l->source.src) > 0);
     for (;;) {
@@ -598,12 +608,17 @@ int loop_run(struct loop *l)
             break; /* no tracee left */
         if (output_failed())
             on_output_failed(l);
-        if (handled == SOURCE_MORE)
-            continue; /* more were pending than one batch holds */
-        /* Otherwise no re-drain: a stop that came while we handled this
-         * batch has queued a SIGCHLD, so the wait below returns at once. */
+        /* No re-drain after a short batch: a stop that came while we
+         * handled it has queued a SIGCHLD, so the wait below returns at
+         * once. */
         int timeout_ms = -1;
-        if (l->finishing && !l->detaching) {
+        if (handled == SOURCE_MORE) {
+            /* More were pending than one batch holds. Threads that never
+             * stop making syscalls keep it so for good: the other fds (a
+             * signal asking us to detach, a dump done) are looked at
+             * without waiting before the next batch. */
+            timeout_ms = 0;
+        } else if (l->finishing && !l->detaching) {
             /* Waiting for dumps, with an eye on --exit-dump-timeout. */
             check_finishing(l);
             timeout_ms = 100;
@@ -625,6 +640,10 @@ int loop_run(struct loop *l)
         for (int i = 0; i < n; i++)
             on_ready(l, ready[i].data.fd);
     }
+    /* A boost begun by the detach stays until we exit: only letting go and
+     * exiting are left for this thread (dumps are written by workers, which
+     * keep their priority), and at the target's priority again exiting
+     * would wait behind every thread just let go. */
     if (l->dumper) /* copies taken before an unmap may still be on their way to disk */
         dumper_drain(l->dumper, l->opts->exit_dump_timeout_ns);
     cgroup_report_check_oom(l->cgroup); /* a kill that ended the last target */
