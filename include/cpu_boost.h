@@ -10,10 +10,10 @@
  * up to a second on 2 CPUs), and an attach wakes it up often. At nice
  * -20 it runs as soon as it is runnable, and it needs little CPU itself.
  *
- * mmapwatch raises it from its start until the first attach is done, for
- * each later attach, and from the start of the detach until it exits
- * (nothing but letting go and exiting is left then); while it traces, it
- * runs at the priority it was started with.
+ * With the ptrace source, the loop raises it from its set-up until the
+ * first attach is done, for each later attach, and from the start of the
+ * detach until it exits (nothing but letting go and exiting is left
+ * then); while it traces, it runs at the priority it was started with.
  *
  * Only the calling thread changes (Linux nice values are per thread):
  * dump workers keep theirs. Needs CAP_SYS_NICE (or RLIMIT_NICE); without

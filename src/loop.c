@@ -244,6 +244,17 @@ static const struct source_ops *choose_source(const struct options *opts, char *
     return &PERF_EVENTS_SOURCE_OPS;
 }
 
+/* Whether attaching and detaching run at a raised priority (cpu_boost.h):
+ * with the ptrace source, which waits for every thread of the target to
+ * reach a stop. Not with the perf source, which stops none: raised, a
+ * test attaching it during a storm of new threads lost the mmaps of some
+ * threads born during the attach, a race of that source not understood
+ * yet, so it attaches at the priority it was started with. */
+static bool boost_helps(const struct loop *l)
+{
+    return !l->launch_mode && l->source.ops == &PTRACE_SOURCE_OPS;
+}
+
 struct loop *loop_new(const struct options *opts, int dump_dir_fd)
 {
     struct loop *l = calloc(1, sizeof *l);
@@ -255,9 +266,9 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
     }
     l->opts = opts;
     l->launch_mode = opts->command != NULL;
-    if (!l->launch_mode) /* setting up to attach competes with the target too */
-        cpu_boost_begin(&l->boost);
     l->source.ops = choose_source(opts, l->source_note, sizeof l->source_note);
+    if (boost_helps(l)) /* setting up to attach competes with the target too */
+        cpu_boost_begin(&l->boost);
     l->epoll_fd = l->signal_fd = l->duration_fd = l->cgroup_fd = -1;
     bool failed = false;
     if ((opts->stack && !(l->unwinder = unwinder_new(opts->stack_depth))) ||
@@ -368,7 +379,8 @@ int loop_attach(struct loop *l, pid_t pid)
     }
     if (cgroup_report_prepare(l->cgroup, pid) < 0)
         return -1; /* before any seize: the target stays untouched */
-    cpu_boost_begin(&l->boost); /* the target's busy threads must not hold us up */
+    if (boost_helps(l))
+        cpu_boost_begin(&l->boost); /* the target's busy threads must not hold us up */
     int rc = l->source.ops->attach(l->source.src, pid);
     cpu_boost_end(&l->boost);
     if (rc < 0) {
@@ -413,7 +425,8 @@ static void begin_detach(struct loop *l)
     model_count_still_mapped(l->model);
     l->detaching = true;
     clock_gettime(CLOCK_MONOTONIC, &l->detach_started);
-    cpu_boost_begin(&l->boost); /* until we exit: threads let go compete with us */
+    if (boost_helps(l))
+        cpu_boost_begin(&l->boost); /* until we exit: threads let go compete with us */
     l->source.ops->detach_all(l->source.src);
 }
 
@@ -608,17 +621,12 @@ int loop_run(struct loop *l)
             break; /* no tracee left */
         if (output_failed())
             on_output_failed(l);
-        /* No re-drain after a short batch: a stop that came while we
-         * handled it has queued a SIGCHLD, so the wait below returns at
-         * once. */
+        if (handled == SOURCE_MORE)
+            continue; /* more were pending than one batch holds */
+        /* Otherwise no re-drain: a stop that came while we handled this
+         * batch has queued a SIGCHLD, so the wait below returns at once. */
         int timeout_ms = -1;
-        if (handled == SOURCE_MORE) {
-            /* More were pending than one batch holds. Threads that never
-             * stop making syscalls keep it so for good: the other fds (a
-             * signal asking us to detach, a dump done) are looked at
-             * without waiting before the next batch. */
-            timeout_ms = 0;
-        } else if (l->finishing && !l->detaching) {
+        if (l->finishing && !l->detaching) {
             /* Waiting for dumps, with an eye on --exit-dump-timeout. */
             check_finishing(l);
             timeout_ms = 100;
