@@ -37,6 +37,13 @@ struct thread {
     struct thread *next;
 };
 
+/* A stop collected by wait4, to be handled once the batch is complete. */
+struct ptrace_stop {
+    pid_t tid;
+    int status;
+    uint64_t time_ns;
+};
+
 struct ptrace_source {
     struct event_sink sink;
     int sigchld_fd;             /* signalfd for SIGCHLD: readable when a tracee stopped */
@@ -46,9 +53,12 @@ struct ptrace_source {
     int launched_status;
     bool launched_done;
     bool detaching;
+    struct timespec detach_started; /* for -v: how long letting go took */
     struct thread **buckets;
     size_t nbuckets, count;     /* nbuckets: a power of two */
     struct ptrace_stats stats;
+    struct ptrace_stop *batch;  /* room for a stop of every tracee: see ptrace_source_drain */
+    size_t batch_cap;
 };
 
 uint64_t ptrace_now_ns(void);

@@ -53,9 +53,10 @@ int ptrace_source_attach(struct ptrace_source *s, pid_t pid);
 pid_t ptrace_source_launch(struct ptrace_source *s, char *const argv[], const sigset_t *mask,
                            struct map_filter *filter);
 
-/* Serves every pending stop (after SIGCHLD). Returns how many were
- * served, PTRACE_SOURCE_BATCH (SOURCE_MORE) when more may be pending, or
- * -1 when no tracee is left (ECHILD). */
+/* Serves every pending stop (after SIGCHLD), all collected before any is
+ * handled. Returns how many were served (at most PTRACE_SOURCE_BATCH - 1
+ * is said), PTRACE_SOURCE_BATCH (SOURCE_MORE) when memory ran short and
+ * more may be pending, or -1 when no tracee is left (ECHILD). */
 #define PTRACE_SOURCE_BATCH SOURCE_MORE
 int ptrace_source_drain(struct ptrace_source *s);
 

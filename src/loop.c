@@ -19,6 +19,7 @@
 
 #include "above.h"
 #include "cgroup_report.h"
+#include "cpu_boost.h"
 #include "dumper.h"
 #include "filter.h"
 #include "log.h"
@@ -69,6 +70,7 @@ struct loop {
     sigset_t original_mask;    /* restored in a launched command */
     bool detaching;
     struct timespec detach_started;
+    struct cpu_boost boost;    /* while attaching and detaching (cpu_boost.h) */
     bool finishing;            /* shutting down: pending dumps first, then detach */
     struct timespec finish_started;
     bool output_failure_said;
@@ -310,6 +312,17 @@ static void close_source(struct loop *l)
     l->source.src = NULL;
 }
 
+/* Whether attaching and detaching run at a raised priority (cpu_boost.h):
+ * with the ptrace source, which waits for every thread of the target to
+ * reach a stop. Not with the perf source, which stops none: raised, a
+ * test attaching it during a storm of new threads lost the mmaps of some
+ * threads born during the attach, a race of that source not understood
+ * yet, so it attaches at the priority it was started with. */
+static bool boost_helps(const struct loop *l)
+{
+    return !l->launch_mode && l->source.ops == &PTRACE_SOURCE_OPS;
+}
+
 struct loop *loop_new(const struct options *opts, int dump_dir_fd)
 {
     struct loop *l = calloc(1, sizeof *l);
@@ -322,6 +335,8 @@ struct loop *loop_new(const struct options *opts, int dump_dir_fd)
     l->opts = opts;
     l->launch_mode = opts->command != NULL;
     l->source.ops = choose_source(opts, l->source_note, sizeof l->source_note);
+    if (boost_helps(l)) /* setting up to attach competes with the target too */
+        cpu_boost_begin(&l->boost);
     l->epoll_fd = l->signal_fd = l->duration_fd = l->cgroup_fd = l->settle_fd = -1;
     bool failed = false;
     if ((opts->stack && !(l->unwinder = unwinder_new(opts->stack_depth))) ||
@@ -440,7 +455,11 @@ static int trace_target(struct loop *l, pid_t pid)
     }
     if (cgroup_report_prepare(l->cgroup, pid) < 0)
         return -1; /* before any seize: the target stays untouched */
-    if (l->source.ops->attach(l->source.src, pid) < 0) {
+    if (boost_helps(l))
+        cpu_boost_begin(&l->boost); /* the target's busy threads must not hold us up */
+    int rc = l->source.ops->attach(l->source.src, pid);
+    cpu_boost_end(&l->boost);
+    if (rc < 0) {
         cgroup_report_gone(l->cgroup, pid); /* not a target after all */
         return -1;
     }
@@ -496,6 +515,8 @@ static void begin_detach(struct loop *l)
     model_count_still_mapped(l->model);
     l->detaching = true;
     clock_gettime(CLOCK_MONOTONIC, &l->detach_started);
+    if (boost_helps(l))
+        cpu_boost_begin(&l->boost); /* until we exit: threads let go compete with us */
     l->source.ops->detach_all(l->source.src);
 }
 
@@ -747,6 +768,8 @@ static void print_stats(const struct loop *l)
 
 int loop_run(struct loop *l)
 {
+    if (!l->detaching)
+        cpu_boost_end(&l->boost); /* from loop_new: the first attaches are done */
     if (l->above) {
         targets_set_busy(l->targets, above_count(l->above) > 0);
         above_process(l->above); /* usage above the mark already */
@@ -794,6 +817,10 @@ int loop_run(struct loop *l)
         for (int i = 0; i < n; i++)
             on_ready(l, ready[i].data.fd);
     }
+    /* A boost begun by the detach stays until we exit: only letting go and
+     * exiting are left for this thread (dumps are written by workers, which
+     * keep their priority), and at the target's priority again exiting
+     * would wait behind every thread just let go. */
     if (l->dumper) /* copies taken before an unmap may still be on their way to disk */
         dumper_drain(l->dumper, l->opts->exit_dump_timeout_ns);
     cgroup_report_check_oom(l->cgroup); /* a kill that ended the last target */

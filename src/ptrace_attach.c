@@ -120,30 +120,44 @@ static unsigned long count_threads_of(const struct ptrace_source *s, pid_t pid)
  * when we seized it creates a thread the kernel does not attach for us,
  * and which /proc may list only once that clone() returns; the thread's
  * first stop comes after it returns. So once every seized thread has
- * stopped, a pass over /proc that finds nothing new has missed nothing. */
+ * stopped, a pass over /proc that finds nothing new has missed nothing.
+ *
+ * The threads are swept in turn, each stop taken as soon as it is there:
+ * a thread stops only once it gets a CPU, and with many runnable threads
+ * that takes about one round of the scheduler for all of them together,
+ * not one per thread. */
 static void await_first_stops(struct attach_scan *scan)
 {
-    for (size_t i = 0; i < scan->ninterrupted; i++) {
-        pid_t tid = scan->interrupted[i];
-        /* A thread in uninterruptible sleep stops only when it wakes:
-         * don't hold the attach of the others for long because of it.
-         * On a loaded machine a runnable thread can wait a while for a
-         * CPU, hence seconds rather than milliseconds. */
-        struct timespec started;
-        clock_gettime(CLOCK_MONOTONIC, &started);
-        while (ptrace_seconds_since(&started) < 5.0) {
+    /* A thread in uninterruptible sleep stops only when it wakes: don't
+     * hold the attach of the others for long because of it. On a loaded
+     * machine a runnable thread can wait a while for a CPU, hence seconds
+     * without any thread stopping rather than milliseconds. */
+    struct timespec progress;
+    clock_gettime(CLOCK_MONOTONIC, &progress);
+    size_t left = scan->ninterrupted;
+    while (left > 0 && ptrace_seconds_since(&progress) < 5.0) {
+        size_t still = 0;
+        for (size_t i = 0; i < left; i++) {
+            pid_t tid = scan->interrupted[i];
             int status;
             pid_t got = wait4(tid, &status, WNOHANG | __WALL, NULL);
             if (got == tid) {
                 ptrace_handle_stop(scan->s, tid, status, ptrace_now_ns());
-                break;
+                continue;
             }
             if (got < 0 && errno != EINTR)
-                break; /* gone and reaped elsewhere: nothing to wait for */
+                continue; /* gone and reaped elsewhere: nothing to wait for */
+            scan->interrupted[still++] = tid;
+        }
+        if (still < left)
+            clock_gettime(CLOCK_MONOTONIC, &progress);
+        left = still;
+        if (left > 0) {
             struct timespec pause = {.tv_nsec = 50000};
             nanosleep(&pause, NULL);
         }
     }
+    /* Any left stop later and are handled by the loop like any stop. */
     scan->ninterrupted = 0;
 }
 
@@ -191,7 +205,10 @@ int ptrace_source_attach(struct ptrace_source *s, pid_t pid)
         return -1;
     }
 
+    struct timespec started;
+    clock_gettime(CLOCK_MONOTONIC, &started);
     struct attach_scan scan = {.s = s, .pid = pid};
+    unsigned passes = 0;
     bool interrupted;
     int rc = seize_thread(s, pid, pid, &interrupted);
     if (rc <= 0) {
@@ -221,6 +238,7 @@ int ptrace_source_attach(struct ptrace_source *s, pid_t pid)
         scan.added = 0;
         scan.failed = 0;
         scan.threads = 0;
+        passes++;
         if (procfs_foreach_task(pid, scan_one, &scan) < 0)
             break; /* the process is exiting; its stops will tell */
         await_first_stops(&scan);
@@ -239,6 +257,7 @@ int ptrace_source_attach(struct ptrace_source *s, pid_t pid)
     struct event e = {.kind = EVENT_ATTACHED, .pid = pid, .tid = pid, .time_ns = ptrace_now_ns()};
     e.attached.threads = scan.threads;
     ptrace_send(s, NULL, &e);
-    log_info("attached to process %d (%s), %u threads", (int)pid, comm, scan.threads);
+    log_info("attached to process %d (%s), %u threads, in %.3f s (%u passes over its threads)",
+             (int)pid, comm, scan.threads, ptrace_seconds_since(&started), passes);
     return 0;
 }

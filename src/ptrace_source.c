@@ -179,6 +179,7 @@ void ptrace_source_free(struct ptrace_source *s)
         }
     }
     free(s->buckets);
+    free(s->batch);
     close(s->sigchld_fd);
     free(s);
 }
@@ -276,6 +277,10 @@ void ptrace_source_release(struct ptrace_source *s, pid_t tid)
 
 void ptrace_source_detach_all(struct ptrace_source *s)
 {
+    if (!s->detaching) {
+        clock_gettime(CLOCK_MONOTONIC, &s->detach_started);
+        log_info("detaching from %zu threads", s->count);
+    }
     s->detaching = true;
     /* Interrupt everyone first, then detach each at whatever stop comes:
      * detaching one by one and waiting for each deadlocks around vfork. */
@@ -551,11 +556,23 @@ void ptrace_handle_stop(struct ptrace_source *s, pid_t tid, int status, uint64_t
     }
 }
 
-struct stop {
-    pid_t tid;
-    int status;
-    uint64_t time_ns;
-};
+/* Room for one pending stop per tracee (each reports at most one until it
+ * is restarted), so that one drain collects every pending stop. false when
+ * it cannot grow: the batch is then served in parts. */
+static bool batch_room(struct ptrace_source *s, size_t n)
+{
+    if (n < s->batch_cap)
+        return true;
+    size_t cap = s->batch_cap ? s->batch_cap * 2 : 64;
+    if (cap < s->count + 16)
+        cap = s->count + 16;
+    struct ptrace_stop *grown = realloc(s->batch, cap * sizeof *grown);
+    if (!grown)
+        return false;
+    s->batch = grown;
+    s->batch_cap = cap;
+    return true;
+}
 
 int ptrace_source_drain(struct ptrace_source *s)
 {
@@ -565,15 +582,24 @@ int ptrace_source_drain(struct ptrace_source *s)
     struct signalfd_siginfo si[8];
     while (read(s->sigchld_fd, si, sizeof si) == (ssize_t)sizeof si)
         ;
-    struct stop batch[PTRACE_SOURCE_BATCH];
-    int n = 0;
-    bool none_left = false;
-    while (n < PTRACE_SOURCE_BATCH) {
+    /* Every pending stop is collected before any is handled: wait4 finds
+     * the tracees in the order they were attached, newest first, and a
+     * thread restarted from its stop stops again at once if it is busy, so
+     * a batch cut short would be filled by the same threads at every
+     * drain, and the others would never be served. */
+    size_t n = 0;
+    bool none_left = false, cut_short = false;
+    for (;;) {
+        if (!batch_room(s, n)) {
+            cut_short = true;
+            break;
+        }
         int status;
         pid_t tid = wait4(-1, &status, WNOHANG | __WALL, NULL);
         if (tid > 0) {
             /* Stamped when collected: the order the kernel reported. */
-            batch[n++] = (struct stop){.tid = tid, .status = status, .time_ns = ptrace_now_ns()};
+            s->batch[n++] = (struct ptrace_stop){.tid = tid, .status = status,
+                                                 .time_ns = ptrace_now_ns()};
             continue;
         }
         if (tid < 0 && errno == EINTR)
@@ -581,10 +607,17 @@ int ptrace_source_drain(struct ptrace_source *s)
         none_left = tid < 0 && errno == ECHILD;
         break;
     }
-    for (int i = 0; i < n; i++)
-        ptrace_handle_stop(s, batch[i].tid, batch[i].status, batch[i].time_ns);
+    size_t before = s->count;
+    for (size_t i = 0; i < n; i++)
+        ptrace_handle_stop(s, s->batch[i].tid, s->batch[i].status, s->batch[i].time_ns);
+    if (s->detaching && before > 0 && s->count == 0)
+        log_info("every thread let go in %.3f s", ptrace_seconds_since(&s->detach_started));
     /* ECHILD after the last exit: no SIGCHLD will ever come again. */
-    return none_left ? -1 : n;
+    if (none_left)
+        return -1;
+    if (cut_short)
+        return PTRACE_SOURCE_BATCH;
+    return n < PTRACE_SOURCE_BATCH ? (int)n : PTRACE_SOURCE_BATCH - 1;
 }
 
 /* ---- launch ------------------------------------------------------------------ */
