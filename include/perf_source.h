@@ -77,6 +77,9 @@ struct perf_source_stats {
     unsigned threads;         /* threads we opened events for */
     unsigned event_fds;       /* = threads x cpus x tracepoints */
     unsigned attach_passes;   /* /proc/PID/task scans until one found nothing new */
+    unsigned threads_behind;  /* the last attach gave up with threads unfollowed:
+                               * how many more the process counted (at least 1
+                               * when new ones kept coming); 0 when all followed */
     uint64_t attach_ns;       /* the time perf_source_attach took */
     uint64_t ring_bytes;      /* per CPU */
     uint64_t records;         /* records read from the rings */

@@ -663,6 +663,13 @@ static int follow(struct perf_events_source *s, pid_t pid, bool announce)
                   strstr(why, "--source ptrace") ? "" : "; try --source ptrace");
         return -1;
     }
+    const struct perf_source_stats *st = perf_source_stats(s->reader);
+    if (st->threads_behind)
+        log_warn("process %d makes threads faster than perf events can be opened for them: "
+                 "after %u passes over its threads, %u or more are not followed and their "
+                 "maps are not reported; --source ptrace follows each new thread from its "
+                 "birth, --perf-layout cgroup covers a process alone in its cgroup",
+                 (int)pid, st->attach_passes, st->threads_behind);
     if (poll_rings(s) < 0)
         return -1;
     add_proc(s, pid);
@@ -684,7 +691,6 @@ static int follow(struct perf_events_source *s, pid_t pid, bool announce)
         e.attached.threads = threads;
         send(s, &e);
     }
-    const struct perf_source_stats *st = perf_source_stats(s->reader);
     char layout[PATH_MAX + 160];
     perf_source_describe(st->layout, st->cgroup, st->event_fds, layout, sizeof layout);
     /* The cgroup layout reads other processes' records too: said at start

@@ -685,8 +685,16 @@ static int attach_threads(struct perf_source *s, pid_t pid, char *why, size_t wh
          * followed than the process counts (Threads:) means another look. */
         long threads = procfs_status_number(pid, "Threads");
         if (sc.added || threads <= 0 || (unsigned long)threads <= sc.covered ||
-            ++recounts > MAX_ATTACH_PASSES)
+            ++recounts > MAX_ATTACH_PASSES) {
+            /* Given up while threads were still being born faster than their
+             * events could be opened (each new one made by a thread not yet
+             * followed): those are not followed, and the caller says so. */
+            unsigned long behind = threads > 0 && (unsigned long)threads > sc.covered
+                                       ? (unsigned long)threads - sc.covered
+                                       : 0;
+            s->stats.threads_behind = (unsigned)(behind ? behind : sc.added ? 1 : 0);
             break;
+        }
     }
     s->stats.attach_passes = passes;
     if (s->nthreads == 0) {

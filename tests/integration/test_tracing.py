@@ -55,9 +55,10 @@ def attach_args(name, before, after, opts=(), expect_fixture_rc=0):
                   flags=before)
 
 
-def attach(name, *args, opts=(), expect_fixture_rc=0, flags=()):
+def attach(name, *args, opts=(), expect_fixture_rc=0, flags=(), with_stderr=False):
     """Runs fixture NAME -w in attach mode; returns (events, truth, attach
-    event). Events are those mmapwatch wrote from its start to its end."""
+    event), and mmapwatch's stderr after them with with_stderr. Events are
+    those mmapwatch wrote from its start to its end."""
     truth = truth_path()
     p, pid = start_fixture([fixture(name), "-w", *flags, truth, *args])
     # (start_attach_many: events may follow "attach" at once, e.g. from
@@ -70,6 +71,8 @@ def attach(name, *args, opts=(), expect_fixture_rc=0, flags=()):
     rc, events, err = harness.finish_attach_many(w)
     assert rc == 0, f"attach mode: mmapwatch exited {rc} after its target ended; stderr={err!r}"
     harness.check_event_fields(events)
+    if with_stderr:
+        return events, read_truth(truth), attach_ev[0], err
     return events, read_truth(truth), attach_ev[0]
 
 
@@ -189,16 +192,23 @@ def test_attach_many_threads():
 
 def test_attach_during_thread_churn():
     """Attach while relay threads keep creating their successors and
-    exiting: a thread missed while seizing would lose its whole chain."""
+    exiting: a thread missed while seizing would lose its whole chain.
+    ptrace follows each new thread from its birth and must miss none; the
+    perf source opens each thread's events after a pass over its threads
+    and may fall behind chains that outrun it, but then it must say so
+    (never a silent loss)."""
     for _ in range(3):
-        events, truth, _ = attach("trace_relay")
+        events, truth, _, err = attach("trace_relay", with_stderr=True)
         maps = truth_of(truth, "mmap")
         assert len(maps) == 3, truth
-        assert_exact([e for e in events if e.get("len") in {r["len"] for r in maps}],
-                     maps, "mmap")
+        reported = [e for e in events if e.get("len") in {r["len"] for r in maps}]
+        if "are not followed" in err and harness.DEFAULT_SOURCE == harness.PERF:
+            maps = [r for r in maps if key_of("mmap", r) in
+                    {key_of("mmap", e) for e in events_of(reported, "mmap")}]
+        assert_exact(reported, maps, "mmap", f"stderr={err!r}: ")
         for rec in maps:
             assert find_mmap(events, rec)["comm"] == "relay-last"
-        assert_exit(events, maps[0]["pid"], 0)
+        assert_exit(events, truth_of(truth, "mmap")[0]["pid"], 0)
 
 
 # --------------------------------------------------------------------------
