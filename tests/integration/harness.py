@@ -7,6 +7,7 @@ must wait for something reads a pipe until it appears (with a deadline so a
 bug fails the test instead of hanging the run).
 """
 import json
+import shutil
 import os
 import select
 import signal
@@ -439,6 +440,15 @@ def finish_attach_many(p, timeout=None):
 PERFDRV = os.environ.get("PERFDRV") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "release", "tests", "perfdrv")
 PERF = ("--source", "perf")
+
+
+def require_valgrind():
+    """Skips where valgrind cannot run mmapwatch: not installed, or the
+    sanitizer build (valgrind cannot run ASan binaries)."""
+    if not shutil.which("valgrind"):
+        raise Skip("valgrind is not installed")
+    if "/san/" in MMAPWATCH:
+        raise Skip("sanitizer build: valgrind cannot run ASan binaries")
 
 
 def require_perf():

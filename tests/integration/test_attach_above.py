@@ -189,6 +189,7 @@ def test_attach_above_default_lower_mark_and_pct():
 def test_attach_above_valgrind_clean():
     """A whole session (watch, attach, adopt, detach, watch, exit) under
     valgrind: no error, no leak."""
+    harness.require_valgrind()
     _default_lower_mark(valgrind=True)
 
 

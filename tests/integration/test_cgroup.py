@@ -29,7 +29,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import threading
@@ -674,10 +673,7 @@ def test_cgroup_valgrind_clean():
     """The watch thread, the threshold dumps and the teardown under
     valgrind: no leak, no invalid access (the sanitizer build checks the
     same with ASan)."""
-    if not shutil.which("valgrind"):
-        raise Skip("valgrind is not installed")
-    if "/san/" in MMAPWATCH:
-        raise Skip("sanitizer build: valgrind cannot run ASan binaries")
+    harness.require_valgrind()
     version = any_version()
     with memory_cgroup(version, 64 * MIB) as cg:
         g = Grower(cg)

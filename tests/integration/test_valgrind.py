@@ -5,7 +5,6 @@ a detach on SIGINT, and a usage error. Skipped for the sanitizer build
 (valgrind and ASan cannot run together) and where valgrind is missing.
 """
 import os
-import shutil
 import signal
 import subprocess
 
@@ -17,10 +16,7 @@ VALGRIND = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
 
 
 def _need_valgrind():
-    if not shutil.which("valgrind"):
-        raise harness.Skip("valgrind is not installed")
-    if "/san/" in harness.MMAPWATCH:
-        raise harness.Skip("sanitizer build: valgrind cannot run ASan binaries")
+    harness.require_valgrind()
 
 
 def test_valgrind_launch_clean():
