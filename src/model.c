@@ -56,7 +56,9 @@ static struct timespec wall_time(const struct model *m, uint64_t mono_ns)
 
 static void name_of(const struct model *m, pid_t pid, pid_t tid, char out[PROCFS_COMM_MAX])
 {
-    if (m->cfg.thread_name)
+    /* pid 0: an event about no process (a loss over every ring): no name
+     * to look up. */
+    if (m->cfg.thread_name && pid > 0)
         m->cfg.thread_name(m->cfg.ctx, pid, tid, out);
     else
         snprintf(out, PROCFS_COMM_MAX, "?");
