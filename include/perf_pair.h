@@ -26,7 +26,10 @@
  *     last record its ring had before the gap, and entries up to the LOST's
  *     own time are voided even when handled after it. Voided map entries
  *     come out as PERF_EV_MAP_UNFINISHED (the call may or may not have
- *     happened);
+ *     happened). The PERF_EV_LOST comes once the loss's window has passed
+ *     (overlapping losses as one), after every entry it voided and before
+ *     any record from after the window: it counts them (calls_voided), and
+ *     every call still open when it comes is one it voided;
  *   - an exec (a COMM record with the exec flag) names the thread that
  *     called execve (its entry is waiting): a non-leader exec takes over the
  *     leader's tid, and the event says which tid it was (former_tid).
@@ -149,6 +152,8 @@ struct perf_ev {
     bool lost_by_counter;  /* counted by the events' lost counters (a ring
                             * found full, or at the end), before or without a
                             * LOST record */
+    uint64_t calls_voided; /* map calls voided by it (each had its
+                            * MAP_UNFINISHED before this event) */
 };
 
 typedef void (*perf_emit_fn)(const struct perf_ev *ev, void *ctx);

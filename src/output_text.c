@@ -411,10 +411,12 @@ void output_render_text(const struct out_event *e)
         break;
     case OUT_LOST:
         text_prefix(e->o, false);
-        tprintf("lost %" PRIu64 " events over %" PRIu64 " ms: %zu calls unpaired, %zu regions "
-                "uncertain",
-                e->u.lost.count, e->u.lost.window_ns / 1000000, e->u.lost.calls_voided,
-                e->u.lost.regions_uncertain);
+        if (e->u.lost.count)
+            tprintf("lost %" PRIu64 " events", e->u.lost.count);
+        else /* a ring's late record of a loss its counters told already */
+            tprintf("lost events (counted above)");
+        tprintf(" over %" PRIu64 " ms: %zu calls unpaired, %zu regions uncertain",
+                e->u.lost.window_ns / 1000000, e->u.lost.calls_voided, e->u.lost.regions_uncertain);
         break;
     case OUT_TARGET:
         text_prefix(e->o, false);

@@ -33,6 +33,11 @@ struct perf_pair {
     uint64_t *seqs;          /* parallel to queue: push order, for a stable sort */
     uint64_t released;       /* the last watermark: everything up to it handled */
     uint64_t void_until;     /* entries up to this time are void (a loss ended then) */
+    /* The loss being said: held until its window has passed, so that its
+     * event counts the entries voided in the window too (they are handled
+     * after it) and no call that began after it is thought voided. */
+    bool loss_open;
+    struct perf_ev loss;
     struct thread_state *threads; /* open addressing on tid */
     size_t nthreads, capthreads;
     struct perf_pair_stats stats;
@@ -194,19 +199,54 @@ static bool is_duplicate(struct thread_state *t, const struct perf_item *item)
     return dup;
 }
 
-/* A loss: every entry waiting since `until` or before is void; the
- * events say so at time `when` (the loss's place in the order). */
-static void void_pending(struct perf_pair *p, uint64_t until, uint64_t when)
+/* A loss: every entry waiting is void; the events say so at time `when`
+ * (the loss's place in the order). Returns how many map calls. */
+static uint64_t void_pending(struct perf_pair *p, uint64_t when)
 {
+    uint64_t calls = 0;
     for (size_t i = 0; i < p->capthreads; i++) {
         struct thread_state *t = &p->threads[i];
-        if (!t->tid || !t->pending || t->enter.time > until)
+        if (!t->tid || !t->pending)
             continue;
         p->stats.voided++;
-        if (!t->enter.is_exec_call)
+        if (!t->enter.is_exec_call) {
             emit_map(p, PERF_EV_MAP_UNFINISHED, &t->enter, NULL, when);
+            calls++;
+        }
         drop_pending(t);
     }
+    return calls;
+}
+
+/* Says the open loss, once its window has passed. A LOST record for
+ * losses the counters reported already says something only when it voided
+ * a call. */
+static void say_loss(struct perf_pair *p)
+{
+    p->loss_open = false;
+    if (p->loss.lost || p->loss.calls_voided)
+        p->emit(&p->loss, p->ctx);
+}
+
+/* Opens a loss, or widens the open one. */
+static void add_loss(struct perf_pair *p, const struct perf_item *it, uint64_t voided)
+{
+    if (it->lost_to > p->void_until)
+        p->void_until = it->lost_to;
+    struct perf_ev *l = &p->loss;
+    if (!p->loss_open) {
+        *l = (struct perf_ev){.kind = PERF_EV_LOST, .cpu = it->cpu, .lost_from = it->lost_from,
+                              .lost_by_counter = it->by_counter};
+        p->loss_open = true;
+    }
+    l->lost += it->lost;
+    l->calls_voided += voided;
+    if (it->lost_from < l->lost_from)
+        l->lost_from = it->lost_from;
+    if (it->lost_to > l->lost_to)
+        l->lost_to = it->lost_to;
+    l->lost_by_counter = l->lost_by_counter && it->by_counter;
+    l->time = p->void_until;
 }
 
 /* The thread of pid whose execve entry is waiting, latest first; its
@@ -229,17 +269,11 @@ static pid_t take_exec_caller(struct perf_pair *p, pid_t pid, uint64_t before)
 
 static void handle(struct perf_pair *p, struct perf_item *it)
 {
+    if (p->loss_open && it->time > p->void_until)
+        say_loss(p);
     if (it->kind == PERF_ITEM_LOST) {
         p->stats.lost += it->lost;
-        void_pending(p, UINT64_MAX, it->time);
-        if (it->lost_to > p->void_until)
-            p->void_until = it->lost_to;
-        if (it->lost == 0)
-            return;
-        struct perf_ev ev = {.kind = PERF_EV_LOST, .time = it->time, .cpu = it->cpu,
-                             .lost = it->lost, .lost_from = it->lost_from,
-                             .lost_to = it->lost_to, .lost_by_counter = it->by_counter};
-        p->emit(&ev, p->ctx);
+        add_loss(p, it, void_pending(p, it->time));
         return;
     }
     /* A fork record is written by the creating thread. */
@@ -272,8 +306,10 @@ static void handle(struct perf_pair *p, struct perf_item *it)
         if (it->time <= p->void_until) {
             /* Began before a loss ended: its exit may be lost. */
             p->stats.voided++;
-            if (!it->is_exec_call)
+            if (!it->is_exec_call) {
                 emit_map(p, PERF_EV_MAP_UNFINISHED, it, NULL, it->time);
+                p->loss.calls_voided++; /* the loss is open until void_until */
+            }
             free(it->stack);
             return;
         }
@@ -337,10 +373,19 @@ static int by_time_then_seq(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* The open loss is said once nothing from its window can come. */
+static void say_loss_passed(struct perf_pair *p, uint64_t watermark)
+{
+    if (p->loss_open && (watermark == UINT64_MAX || watermark > p->void_until))
+        say_loss(p);
+}
+
 void perf_pair_release(struct perf_pair *p, uint64_t watermark)
 {
-    if (p->nqueue == 0)
+    if (p->nqueue == 0) {
+        say_loss_passed(p, watermark);
         return;
+    }
     struct sort_key *keys = malloc(p->nqueue * sizeof *keys);
     if (!keys)
         return; /* retried at the next release */
@@ -371,6 +416,7 @@ void perf_pair_release(struct perf_pair *p, uint64_t watermark)
     memcpy(p->queue, rest, left * sizeof *rest);
     memcpy(p->seqs, rest_seq, left * sizeof *rest_seq);
     p->nqueue = left;
+    say_loss_passed(p, watermark);
     free(rest);
     free(rest_seq);
     free(keys);

@@ -146,17 +146,20 @@ TEST(loss_voids_waiting_entries)
     CHECK(g.ev[0].kind == PERF_EV_MAP_UNFINISHED && g.ev[0].tid == 10);
     CHECK_U64(g.ev[0].enter_time, 90);
     CHECK_U64(g.ev[0].time, 96);
-    CHECK(g.ev[1].kind == PERF_EV_LOST);
-    CHECK(g.ev[1].lost == 7 && g.ev[1].lost_from == 95 && g.ev[1].lost_to == 150);
-    CHECK_U64(g.ev[1].time, 96);
-    CHECK(g.ev[2].kind == PERF_EV_MAP_UNFINISHED && g.ev[2].tid == 12);
-    CHECK_U64(g.ev[2].enter_time, 145);
+    CHECK(g.ev[1].kind == PERF_EV_MAP_UNFINISHED && g.ev[1].tid == 12);
+    CHECK_U64(g.ev[1].enter_time, 145);
+    /* The loss is said once its window has passed, counting both. */
+    CHECK(g.ev[2].kind == PERF_EV_LOST);
+    CHECK(g.ev[2].lost == 7 && g.ev[2].lost_from == 95 && g.ev[2].lost_to == 150);
+    CHECK_U64(g.ev[2].calls_voided, 2);
+    CHECK_U64(g.ev[2].time, 150);
     CHECK(g.ev[3].kind == PERF_EV_MAP_CALL && g.ev[3].tid == 12 && g.ev[3].ret == 0x6000);
     CHECK_U64(g.ev[3].args[1], 2 << 20);
     const struct perf_pair_stats *st = perf_pair_stats(p);
     CHECK(st->voided == 2 && st->lost == 7 && st->unpaired_exits == 2);
     /* A loss found by the counters (a full ring), then the ring's own LOST
-     * record for it, which says nothing more but still voids. */
+     * record for it, which adds no count but voids an entry in its window:
+     * a second event says that. */
     push(p, enter(13, 300, SYS_munmap, 4096, 13));
     struct perf_item found = lost(400, 5, 250);
     found.by_counter = true;
@@ -165,12 +168,32 @@ TEST(loss_voids_waiting_entries)
     push(p, lost(450, 0, 410));
     push(p, leave(14, 440, SYS_munmap, 0, 14));
     perf_pair_release(p, UINT64_MAX);
-    CHECK_U64(g.n, 7);
-    CHECK(g.ev[4].kind == PERF_EV_LOST && g.ev[4].lost_by_counter && g.ev[4].lost == 5);
-    CHECK_U64(g.ev[4].time, 251); /* right after the ring's last record before the gap */
-    CHECK(g.ev[5].kind == PERF_EV_MAP_UNFINISHED && g.ev[5].tid == 13);
+    CHECK_U64(g.n, 8);
+    CHECK(g.ev[4].kind == PERF_EV_MAP_UNFINISHED && g.ev[4].tid == 13);
+    CHECK(g.ev[5].kind == PERF_EV_LOST && g.ev[5].lost_by_counter && g.ev[5].lost == 5);
+    CHECK_U64(g.ev[5].lost_from, 250);
+    CHECK_U64(g.ev[5].calls_voided, 1);
     CHECK(g.ev[6].kind == PERF_EV_MAP_UNFINISHED && g.ev[6].tid == 14);
+    CHECK(g.ev[7].kind == PERF_EV_LOST && g.ev[7].lost == 0 && !g.ev[7].lost_by_counter);
+    CHECK_U64(g.ev[7].calls_voided, 1);
     CHECK_U64(perf_pair_stats(p)->lost, 12);
+    perf_pair_free(p);
+}
+
+TEST(loss_is_said_when_its_window_has_passed)
+{
+    struct got g = {0};
+    struct perf_pair *p = perf_pair_new(collect, &g);
+    push(p, lost(150, 3, 95));
+    perf_pair_release(p, 150); /* a record stamped 150 may still come */
+    CHECK_U64(g.n, 0);
+    perf_pair_release(p, 151);
+    CHECK_U64(g.n, 1);
+    CHECK(g.ev[0].kind == PERF_EV_LOST && g.ev[0].lost == 3 && g.ev[0].calls_voided == 0);
+    /* Losses already counted that void nothing say nothing. */
+    push(p, lost(300, 0, 200));
+    perf_pair_release(p, UINT64_MAX);
+    CHECK_U64(g.n, 1);
     perf_pair_free(p);
 }
 
@@ -269,5 +292,6 @@ TEST(stacks_are_owned_and_freed)
 
 UNIT_MAIN(UNIT_CASE(pairs_across_rings_in_time_order), UNIT_CASE(holds_what_is_past_the_watermark),
           UNIT_CASE(exit_without_its_entry_is_dropped), UNIT_CASE(loss_voids_waiting_entries),
+          UNIT_CASE(loss_is_said_when_its_window_has_passed),
           UNIT_CASE(second_copy_of_a_record_is_dropped), UNIT_CASE(exec_names_the_calling_thread),
           UNIT_CASE(spawn_and_reused_tid), UNIT_CASE(stacks_are_owned_and_freed))
