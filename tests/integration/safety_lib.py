@@ -321,6 +321,23 @@ def assert_traced_by(pid, tracer, expect_tids=None):
         assert sorted(states) == sorted(expect_tids), f"threads {sorted(states)} != {sorted(expect_tids)}"
 
 
+def wait_group_stop(pid, deadline_s=STATE_DEADLINE_S):
+    """Waits until the kernel says the group stop of pid (a child of the
+    test) is complete: every thread has taken part. Thread states alone
+    cannot tell: under ptrace a thread in any tracing stop shows 't', and
+    between a thread dequeuing SIGSTOP and the tracer passing it on, the
+    others may still run. The real parent is told of the stop whoever
+    traces the child; WNOWAIT leaves the stop to be told again."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        got = os.waitid(os.P_PID, pid, os.WSTOPPED | os.WNOHANG | os.WNOWAIT)
+        if got is not None and got.si_code == os.CLD_STOPPED:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the group stop of {pid} did not complete: {thread_states(pid)}")
+        time.sleep(POLL_STEP_S)
+
+
 def wait_all_stopped(pid, letters="tT", deadline_s=STATE_DEADLINE_S):
     """Polls (1 ms steps) until every thread's state is one of letters."""
     deadline = time.monotonic() + deadline_s

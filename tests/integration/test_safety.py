@@ -15,7 +15,8 @@ import time
 import harness
 from safety_lib import (Fixture, Worker, assert_traced_by, assert_untraced,
                         attach, events_of, find_mmap, launch, parse_stops,
-                        read_stdout_line, thread_states, wait_all_stopped)
+                        read_stdout_line, thread_states, wait_all_stopped,
+                        wait_group_stop)
 
 SI_USER, SI_KERNEL, SI_QUEUE = 0, 0x80, -1  # <asm-generic/siginfo.h>
 MAP_LEN = 3 * 1024 * 1024 + 4096  # the worker's own loop maps 64 KiB
@@ -129,6 +130,7 @@ def test_sigkill_of_tracer_leaves_target_running():
 # ---------------------------------------------------------------- 3. SIGSTOP / SIGCONT
 
 def _assert_stopped_and_silent(wk, letter, tracer):
+    wait_group_stop(wk.pid)
     wait_all_stopped(wk.pid, letter)
     wk.send("ping")
     assert wk.silent_for(0.3), "a stopped target answered"
@@ -162,6 +164,7 @@ def test_sigstop_sigcont_while_traced():
 def test_detach_while_group_stopped():
     wk, w = _attach_worker()
     os.kill(wk.pid, signal.SIGSTOP)
+    wait_group_stop(wk.pid)
     wait_all_stopped(wk.pid, "t")
     rc = w.stop(signal.SIGINT)
     assert rc == 0, f"rc={rc} stderr={w.stderr_text!r}"
