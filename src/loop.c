@@ -766,6 +766,20 @@ static void print_stats(const struct loop *l)
     }
 }
 
+/* The detach is bounded: a thread that never stops must not keep us
+ * here. True once the grace has passed (said when threads are left). */
+static bool detach_overdue(const struct loop *l)
+{
+    if (seconds_since(&l->detach_started) < DETACH_GRACE_S)
+        return false;
+    size_t left = l->source.src ? l->source.ops->count(l->source.src) : 0;
+    if (left > 0)
+        log_warn("%zu thread(s) did not stop within %d s to be detached; exiting lets the "
+                 "kernel detach them",
+                 left, DETACH_GRACE_S);
+    return true;
+}
+
 int loop_run(struct loop *l)
 {
     if (!l->detaching)
@@ -790,6 +804,8 @@ int loop_run(struct loop *l)
             break; /* no tracee left */
         if (output_failed())
             on_output_failed(l);
+        if (l->detaching && detach_overdue(l))
+            break; /* checked before a re-drain too: stops may never run out */
         if (handled == SOURCE_MORE)
             continue; /* more were pending than one batch holds */
         /* Otherwise no re-drain: a stop that came while we handled this
@@ -800,17 +816,8 @@ int loop_run(struct loop *l)
             check_finishing(l);
             timeout_ms = 100;
         } else if (l->detaching) {
-            /* Bounded: a thread that never stops must not keep us here. */
-            size_t left = l->source.ops->count(l->source.src);
-            if (seconds_since(&l->detach_started) >= DETACH_GRACE_S) {
-                if (left > 0)
-                    log_warn("%zu thread(s) did not stop within %d s to be detached; exiting "
-                             "lets the kernel detach them",
-                             left, DETACH_GRACE_S);
-                break;
-            }
             /* Every thread let go: the next serve sees ECHILD at once. */
-            timeout_ms = left > 0 ? 200 : 10;
+            timeout_ms = l->source.ops->count(l->source.src) > 0 ? 200 : 10;
         }
         struct epoll_event ready[8];
         int n = epoll_wait(l->epoll_fd, ready, 8, timeout_ms);
