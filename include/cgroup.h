@@ -66,6 +66,17 @@ enum cgroup_version {
 
 /* ---- pure parsers (unit-tested) ---------------------------------------- */
 
+/* One line of /proc/PID/cgroup, "ID:CONTROLLERS:PATH" (the path may hold
+ * colons itself); the spans point into the text, not NUL-terminated. */
+struct cgroup_proc_line {
+    const char *id, *controllers, *path;
+    size_t id_len, controllers_len, path_len;
+};
+
+/* The next line of /proc/PID/cgroup text at *cursor, which it moves past
+ * it; lines without two colons are skipped. false at the end. */
+bool cgroup_proc_next(const char **cursor, struct cgroup_proc_line *line);
+
 /* From the text of /proc/PID/cgroup: the path of the memory cgroup and its
  * version (a v1 line whose controller list holds "memory" wins over the v2
  * "0::" line, since a controller bound to v1 is absent from v2). 0, or -1

@@ -63,30 +63,42 @@ static bool list_has(const char *list, size_t len, const char *word)
     return false;
 }
 
+bool cgroup_proc_next(const char **cursor, struct cgroup_proc_line *out)
+{
+    while (*cursor && **cursor) {
+        const char *line = *cursor;
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        *cursor = eol ? eol + 1 : NULL;
+        const char *c1 = memchr(line, ':', len);
+        const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
+        if (!c2)
+            continue;
+        *out = (struct cgroup_proc_line){
+            .id = line, .id_len = (size_t)(c1 - line),
+            .controllers = c1 + 1, .controllers_len = (size_t)(c2 - c1 - 1),
+            .path = c2 + 1, .path_len = len - (size_t)(c2 + 1 - line)};
+        return true;
+    }
+    return false;
+}
+
 int cgroup_parse_proc(const char *text, char *path, size_t size, enum cgroup_version *version)
 {
     bool have_v2 = false;
     char v2_path[CGROUP_PATH_MAX];
-    for (const char *line = text; line && *line;) {
-        const char *eol = strchr(line, '\n');
-        size_t len = eol ? (size_t)(eol - line) : strlen(line);
-        /* "ID:CONTROLLERS:PATH"; the path may hold colons itself. */
-        const char *c1 = memchr(line, ':', len);
-        const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
-        if (c2) {
-            const char *p = c2 + 1;
-            size_t plen = len - (size_t)(p - line);
-            bool v2 = c1 - line == 1 && line[0] == '0' && c2 == c1 + 1;
-            if (!v2 && list_has(c1 + 1, (size_t)(c2 - c1 - 1), "memory")) {
-                if (plen == 0 || p[0] != '/' || copy_span(p, plen, path, size) < 0)
-                    return -1;
-                *version = CGROUP_V1;
-                return 0;
-            }
-            if (v2 && plen > 0 && p[0] == '/' && copy_span(p, plen, v2_path, sizeof v2_path) == 0)
-                have_v2 = true;
+    struct cgroup_proc_line l;
+    for (const char *cursor = text; cgroup_proc_next(&cursor, &l);) {
+        bool rooted = l.path_len > 0 && l.path[0] == '/';
+        bool v2 = l.id_len == 1 && l.id[0] == '0' && l.controllers_len == 0;
+        if (!v2 && list_has(l.controllers, l.controllers_len, "memory")) {
+            if (!rooted || copy_span(l.path, l.path_len, path, size) < 0)
+                return -1;
+            *version = CGROUP_V1;
+            return 0;
         }
-        line = eol ? eol + 1 : NULL;
+        if (v2 && rooted && copy_span(l.path, l.path_len, v2_path, sizeof v2_path) == 0)
+            have_v2 = true;
     }
     if (!have_v2 || strlen(v2_path) >= size)
         return -1;

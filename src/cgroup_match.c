@@ -4,6 +4,8 @@
  */
 #include "cgroup_match.h"
 
+#include "cgroup.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -234,25 +236,17 @@ bool cgroup_sel_match_path(const struct cgroup_sel *sel, const char *path, size_
 bool cgroup_sel_match_proc(const struct cgroup_sel *sel, const char *text, char *line_path,
                            size_t line_path_size, char *id)
 {
-    for (const char *line = text; line && *line;) {
-        const char *eol = strchr(line, '\n');
-        size_t len = eol ? (size_t)(eol - line) : strlen(line);
-        /* "ID:CONTROLLERS:PATH"; the path may hold colons itself. */
-        const char *c1 = memchr(line, ':', len);
-        const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
-        if (c2) {
-            const char *p = c2 + 1;
-            size_t plen = len - (size_t)(p - line);
-            if (plen > 0 && p[0] == '/' && cgroup_sel_match_path(sel, p, plen, id)) {
-                if (line_path && line_path_size > 0) {
-                    size_t n = plen < line_path_size ? plen : line_path_size - 1;
-                    memcpy(line_path, p, n);
-                    line_path[n] = '\0';
-                }
-                return true;
-            }
+    struct cgroup_proc_line l;
+    for (const char *cursor = text; cgroup_proc_next(&cursor, &l);) {
+        bool rooted = l.path_len > 0 && l.path[0] == '/';
+        if (!rooted || !cgroup_sel_match_path(sel, l.path, l.path_len, id))
+            continue;
+        if (line_path && line_path_size > 0) {
+            size_t n = l.path_len < line_path_size ? l.path_len : line_path_size - 1;
+            memcpy(line_path, l.path, n);
+            line_path[n] = '\0';
         }
-        line = eol ? eol + 1 : NULL;
+        return true;
     }
     return false;
 }
