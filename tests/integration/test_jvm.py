@@ -41,6 +41,7 @@ scripts/deps.sh, which installs them (CI starts from a clean machine).
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 
@@ -115,7 +116,7 @@ def run_launch(opts, jvm_flags=(), args=()):
     return p.returncode, p.stdout, p.stderr, events, read_truth(truth)
 
 
-def check_chunks(events, truth, chunk_size, dumps):
+def check_chunks(events, truth, chunk_size, dumps, dump_reason="exit"):
     """Every Netty chunk caught, attributed and (if DUMPS) dumped with the
     text kept in it. Returns the chunks' mmap events."""
     alloc = truth_of(truth, "allocator")
@@ -153,18 +154,18 @@ def check_chunks(events, truth, chunk_size, dumps):
             ("rw-", "MAP_PRIVATE|MAP_ANONYMOUS", -1, 0), f"not a malloc'd block: {ev}"
         caught.append(ev)
         if dumps:
-            check_dump(events, ev, loop, truth_of(truth, "kept"))
+            check_dump(events, ev, loop, truth_of(truth, "kept"), dump_reason)
     return caught
 
 
-def check_dump(events, ev, loop, kept):
+def check_dump(events, ev, loop, kept, reason="exit"):
     """The one dump of the chunk mapped by EV holds what LOOP kept in it."""
     found = [e for e in events_of(events, "dump")
              if e["addr"] == ev["addr"] and e["len"] == ev["len"]]
     assert len(found) == 1, f"chunk {ev['addr']} dumped {len(found)} times: {found}"
     dump = found[0]
-    assert (dump["tid"], dump["comm"], dump["reason"]) == (ev["tid"], ev["comm"], "exit"), \
-        f"dump of {ev} should name its mapping thread and be made at exit: {dump}"
+    assert (dump["tid"], dump["comm"], dump["reason"]) == (ev["tid"], ev["comm"], reason), \
+        f"dump of {ev} should name its mapping thread and be made at {reason}: {dump}"
     with open(dump["path"], "rb") as f:
         data = f.read()
     assert len(data) == ev["len"], f"{dump['path']} is {len(data)} bytes, not {ev['len']}"
@@ -291,6 +292,46 @@ def test_jvm_attach():
     for ev in check_chunks(events, truth, 16 * MIB, dumps=True):
         check_java_stack(ev, check_native_stack(ev))
     assert_exit_event(events, p.pid)
+
+
+def test_jvm_attach_perf():
+    """The headline use: mmapwatch --source perf -k -p on a JVM whose event
+    loops already run, nothing stopped. Every chunk caught with its thread
+    and its Java frames named; the chunks are dumped at mmapwatch's SIGINT
+    while the JVM holds them (this source cannot hold a thread at its exit
+    for a dump, so dumps at exit are skips here: see test_jvm_attach)."""
+    harness.require_perf()
+    want_out, want_err = run_untraced()
+    work = tmpdir()
+    truth = os.path.join(work, "truth")
+    dump_dir = os.path.join(work, "dumps")
+    p = spawn(java_command(truth, "--wait-stdin", "--hold"), stdin=subprocess.PIPE,
+              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=jvm_env())
+    ready = harness.read_line(p.stdout, RUN_TIMEOUT_S / 2)
+    assert ready == f"ready {p.pid}\n", f"the JVM did not get ready: {ready!r}, rc={p.poll()}"
+    mw = harness.start_attach_many([p.pid], "--source", "perf", "-m", "16M", "-k",
+                                   "--stack-depth", "256", "--delay", "1h",
+                                   "--dump-dir", dump_dir)
+    send_go(p)
+    out = []
+    while True:  # the traffic is done and the kept text written once it holds
+        line = harness.read_line(p.stdout, RUN_TIMEOUT_S / 2)
+        assert line, f"the JVM ended before holding: rc={p.poll()}"
+        if line == "holding\n":
+            break
+        out.append(line)
+    mw.send_signal(signal.SIGINT)  # dumps what waits for its delay, then detaches
+    rc, events, mw_err = harness.finish_attach_many(mw, timeout=RUN_TIMEOUT_S / 2)
+    assert rc == 0, f"mmapwatch exited {rc}; stderr={mw_err!r}"
+    rest, err = p.communicate(input="x", timeout=RUN_TIMEOUT_S / 2)
+    assert p.returncode == 0, f"the JVM exited {p.returncode}; stderr={err!r}"
+    assert "".join(out) + rest == want_out, f"stdout traced:\n{out}{rest}\nuntraced:\n{want_out}"
+    assert err == want_err, f"stderr traced: {err!r}, untraced: {want_err!r}"
+    harness.check_event_fields(events)
+    assert not events_of(events, "lost"), f"records lost: {events_of(events, 'lost')}"
+    truth = read_truth(truth)
+    for ev in check_chunks(events, truth, 16 * MIB, dumps=True, dump_reason="delay"):
+        check_java_stack(ev, check_native_stack(ev))
 
 
 # Churn: 128 KiB chunks (maxOrder 4), each made and freed CHURN times per
