@@ -364,6 +364,9 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *value, i
         *value = word;
         return 0;
     }
+    /* Defined even on failure: libunwind's fallback paths do not all look
+     * at the error before they use the word. */
+    *value = 0;
     return -UNW_EINVAL;
 }
 
