@@ -6,6 +6,11 @@ that writes its own truth (tests/fixtures/sig_*.c).
 Attach mode is `mmapwatch --json -o - -p PID` unless a test says otherwise;
 its stdout is drained continuously (safety_lib.Watch), since a tracer
 blocked on a full pipe would stop the target.
+
+Every test runs with the ptrace source and again with the perf source
+(NAME_perf, at the end), where the same promises hold and the target is
+never ptraced at all: a stopped target shows 'T', not 't', and "followed"
+means mmapwatch holds perf events while every thread's TracerPid stays 0.
 """
 import os
 import signal
@@ -20,6 +25,36 @@ from safety_lib import (Fixture, Worker, assert_traced_by, assert_untraced,
 
 SI_USER, SI_KERNEL, SI_QUEUE = 0, 0x80, -1  # <asm-generic/siginfo.h>
 MAP_LEN = 3 * 1024 * 1024 + 4096  # the worker's own loop maps 64 KiB
+
+
+def _perf():
+    """Whether this run is the perf source's twin."""
+    return harness.DEFAULT_SOURCE == harness.PERF
+
+
+def _perf_event_fds(pid):
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[perf_event]"
+        except OSError:
+            pass
+    return n
+
+
+def _assert_followed(pid, w, tids=None):
+    """ptrace: every thread of pid is traced by mmapwatch (w). perf: none is
+    traced by anyone, and mmapwatch holds perf events."""
+    if not _perf():
+        assert_traced_by(pid, w.pid, tids)
+        return
+    assert_traced_by(pid, 0, tids)
+    assert _perf_event_fds(w.pid) > 0, f"mmapwatch {w.pid} holds no perf event"
+
+
+def _stopped_look(w):
+    """(state letter, TracerPid) of a group-stopped thread of a target w follows."""
+    return ("T", 0) if _perf() else ("t", w.pid)
 
 
 def _assert_sigs(wk, want, when=""):
@@ -47,7 +82,7 @@ def _attach_worker():
     att = events_of(w.events, "attach", wk.pid)
     assert len(att) == 1 and att[0]["threads"] == len(wk.tids), \
         f"attach event {att}, fixture has threads {wk.tids}"
-    assert_traced_by(wk.pid, w.pid, wk.tids)
+    _assert_followed(wk.pid, w, wk.tids)
     # Tracing is live: an mmap of the main thread is reported.
     tid, addr, ln = wk.mmap(MAP_LEN)
     w.wait_mmap(tid, addr, ln)
@@ -94,7 +129,8 @@ def test_detach_race_with_pending_signal():
     when the detach starts). Black-box, this race cannot be forced; 50
     rounds make a dropped or doubled signal at detach show up."""
     wk = Worker(3, busy=True)
-    for round_ in range(1, 51):
+    rounds = 10 if _perf() else 50  # a perf attach takes most of a second
+    for round_ in range(1, rounds + 1):
         w = attach([wk.pid])
         w.wait_for(lambda evs: len(events_of(evs, "munmap")) >= 5, "worker munmaps")
         os.kill(wk.pid, signal.SIGUSR2)
@@ -144,14 +180,14 @@ def test_sigstop_sigcont_while_traced():
     wk, w = _attach_worker()
     os.kill(wk.pid, signal.SIGSTOP)
     # Group-stopped under ptrace shows as 't' (tracing stop) on every thread.
-    _assert_stopped_and_silent(wk, "t", w.pid)
+    _assert_stopped_and_silent(wk, *_stopped_look(w))
     os.kill(wk.pid, signal.SIGCONT)
     wk.expect("pong")  # the ping sent while stopped
     wk.iterate(10)
     tid, addr, ln = wk.mmap(MAP_LEN + 4096)
     w.wait_mmap(tid, addr, ln)  # still tracing after the stop
     _assert_sigs(wk, {signal.SIGCONT: 1}, "after SIGCONT, traced")
-    assert_traced_by(wk.pid, w.pid, wk.tids)
+    _assert_followed(wk.pid, w, wk.tids)
     rc = w.stop(signal.SIGINT)
     assert rc == 0, f"rc={rc} stderr={w.stderr_text!r}"
     _one_detach(w, wk.pid)
@@ -165,7 +201,7 @@ def test_detach_while_group_stopped():
     wk, w = _attach_worker()
     os.kill(wk.pid, signal.SIGSTOP)
     wait_group_stop(wk.pid)
-    wait_all_stopped(wk.pid, "t")
+    wait_all_stopped(wk.pid, _stopped_look(w)[0])
     rc = w.stop(signal.SIGINT)
     assert rc == 0, f"rc={rc} stderr={w.stderr_text!r}"
     _one_detach(w, wk.pid)
@@ -186,9 +222,9 @@ def test_attach_to_group_stopped_target():
     os.kill(wk.pid, signal.SIGSTOP)
     wait_all_stopped(wk.pid, "T")
     w = attach([wk.pid])
-    assert_traced_by(wk.pid, w.pid, wk.tids)
+    _assert_followed(wk.pid, w, wk.tids)
     # Attaching did not resume it.
-    _assert_stopped_and_silent(wk, "t", w.pid)
+    _assert_stopped_and_silent(wk, *_stopped_look(w))
     os.kill(wk.pid, signal.SIGCONT)
     wk.expect("pong")
     wk.iterate(10)
@@ -345,11 +381,11 @@ def test_threads_created_during_attach():
         w = attach([fx.pid])
         # Right after the attach event: every thread that exists now was
         # seized, or was born of a seized thread.
-        assert_traced_by(fx.pid, w.pid)
+        _assert_followed(fx.pid, w)
         # Let the storm go on under the tracer: threads born of traced
         # threads must be followed (their mmaps reported).
         w.wait_for(lambda evs: _storm_mmaps(evs) >= 20, "20 storm mmaps after the attach")
-        assert_traced_by(fx.pid, w.pid)
+        _assert_followed(fx.pid, w)
         if round_ == 2:
             break
         rc = w.stop(signal.SIGINT)
@@ -370,7 +406,7 @@ def test_threads_created_during_attach():
     live = thread_states(fx.pid)
     for tid, _ in finals:
         assert tid in live, f"final-round thread {tid} is gone"
-    assert_traced_by(fx.pid, w.pid)
+    _assert_followed(fx.pid, w)
     for tid, addr in finals:
         w.wait_mmap(tid, addr, FINAL_LEN)
     rc = w.stop(signal.SIGINT)
@@ -512,3 +548,14 @@ def test_launch_ctrl_c_on_terminal_delivered_once():
     assert rc == 3, f"mmapwatch exited {rc}; stderr={p.stderr.read()!r}"
     exits = events_of(harness.read_events(out), "exit", pid)
     assert len(exits) == 1 and exits[0]["status"] == 3, exits
+
+
+harness.add_perf_twins(globals(), [
+    "test_detach_on_sigint", "test_detach_on_sigterm", "test_detach_on_sighup",
+    "test_detach_race_with_pending_signal", "test_sigkill_of_tracer_leaves_target_running",
+    "test_sigstop_sigcont_while_traced", "test_detach_while_group_stopped",
+    "test_attach_to_group_stopped_target", "test_rt_signals_exact_attach",
+    "test_rt_signals_exact_launch", "test_own_sigsegv_attach", "test_own_sigsegv_launch",
+    "test_threads_created_during_attach", "test_duration_1s_attach", "test_duration_0_attach",
+    "test_launch_sigint_forwarded_once",
+])
