@@ -30,6 +30,20 @@ void target_raise_file_limit(void);
  * the attach reports it. */
 int target_check_attachable(pid_t pid);
 
+/* Forks the child that will run argv[0] (searched in PATH), paused before
+ * anything of the command runs, so that the caller can follow it from its
+ * first instruction. Released, it takes child_mask as its signal mask,
+ * SIGPIPE's default action and the open-file limits mmapwatch was started
+ * with (what the command would have had without us), loads filter (NULL:
+ * none) and execs. Returns its pid and *go, the pipe end that releases it,
+ * or -1 after logging why. Then exactly one of: */
+pid_t target_fork_paused(char *const argv[], const sigset_t *child_mask,
+                         struct map_filter *filter, int *go);
+/* lets it run: 0, or -1 after logging why (it is killed: it never ran) */
+int target_release(pid_t pid, int go, const char *name);
+/* gives up: it exits 127 without running the command, and is reaped */
+void target_abandon(pid_t pid, int go);
+
 /* Starts argv[0] (searched in PATH) seized with ptrace_options. The child
  * gets child_mask as its signal mask. Returns the child's pid, or -1 after
  * logging why (no child is left behind). If the command cannot be executed

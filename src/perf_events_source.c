@@ -27,6 +27,7 @@
 #include "perf_source.h"
 #include "procfs.h"
 #include "syscalls.h"
+#include "target.h"
 
 #define KCMP_VM_TYPE 1 /* linux/kcmp.h KCMP_VM */
 
@@ -713,44 +714,19 @@ static pid_t ops_launch(void *src, char *const argv[], const sigset_t *mask,
 {
     struct perf_events_source *s = src;
     (void)filter; /* no seccomp filter: the tracepoints see every call */
-    int go[2];
-    if (pipe2(go, O_CLOEXEC) < 0) {
-        log_error("cannot start '%s': pipe: %s", argv[0], strerror(errno));
+    int go;
+    /* Paused until every event follows it, so nothing it does is missed. */
+    pid_t pid = target_fork_paused(argv, mask, NULL, &go);
+    if (pid < 0)
         return -1;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        log_error("cannot start '%s': fork: %s", argv[0], strerror(errno));
-        close(go[0]);
-        close(go[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        /* Paused until every event follows us, so nothing it does is
-         * missed; an early EOF means the parent gave up. */
-        close(go[1]);
-        char c;
-        ssize_t r;
-        while ((r = read(go[0], &c, 1)) < 0 && errno == EINTR)
-            ;
-        if (r != 1)
-            _exit(127);
-        sigprocmask(SIG_SETMASK, mask, NULL);
-        execvp(argv[0], argv);
-        dprintf(2, "mmapwatch: cannot run '%s': %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    close(go[0]);
     s->launched = pid;
     if (follow(s, pid, false) < 0) {
-        close(go[1]);
-        waitpid(pid, NULL, 0);
+        target_abandon(pid, go);
         s->launched_reaped = true;
         return -1;
     }
-    if (write(go[1], "g", 1) != 1)
-        log_warn("cannot let '%s' start: %s", argv[0], strerror(errno));
-    close(go[1]);
+    if (target_release(pid, go, argv[0]) < 0)
+        return -1; /* killed before it ran: its end is reaped as any */
     return pid;
 }
 

@@ -78,7 +78,7 @@ static void child_run(char *const argv[], const sigset_t *mask, struct map_filte
         n = read(go_fd, &go, 1);
     while (n < 0 && errno == EINTR);
     if (n != 1)
-        _exit(127); /* the parent failed to seize us and said so */
+        _exit(127); /* the parent failed to follow us and said so */
     close(go_fd);
 
     signal(SIGPIPE, SIG_DFL);
@@ -86,7 +86,7 @@ static void child_run(char *const argv[], const sigset_t *mask, struct map_filte
     if (nofile_raised)
         setrlimit(RLIMIT_NOFILE, &original_nofile);
 
-    if (filter_load(filter) < 0) {
+    if (filter && filter_load(filter) < 0) {
         dprintf(STDERR_FILENO, "mmapwatch: cannot load the seccomp filter: %s\n",
                 strerror(errno));
         _exit(127);
@@ -97,11 +97,11 @@ static void child_run(char *const argv[], const sigset_t *mask, struct map_filte
     _exit(err == ENOENT ? 127 : 126);
 }
 
-pid_t target_launch(char *const argv[], const sigset_t *child_mask, struct map_filter *filter,
-                    unsigned long ptrace_options)
+pid_t target_fork_paused(char *const argv[], const sigset_t *child_mask,
+                         struct map_filter *filter, int *go)
 {
-    int go[2];
-    if (pipe2(go, O_CLOEXEC) < 0) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) {
         log_error("cannot start '%s': pipe: %s", argv[0], strerror(errno));
         return -1;
     }
@@ -109,28 +109,49 @@ pid_t target_launch(char *const argv[], const sigset_t *child_mask, struct map_f
     pid_t pid = fork();
     if (pid < 0) {
         log_error("cannot start '%s': fork: %s", argv[0], strerror(errno));
-        close(go[0]);
-        close(go[1]);
+        close(fds[0]);
+        close(fds[1]);
         return -1;
     }
     if (pid == 0) {
-        close(go[1]);
-        child_run(argv, child_mask, filter, go[0]);
+        close(fds[1]);
+        child_run(argv, child_mask, filter, fds[0]);
     }
-    close(go[0]);
+    close(fds[0]);
+    *go = fds[1];
+    return pid;
+}
+
+int target_release(pid_t pid, int go, const char *name)
+{
+    if (write(go, "g", 1) != 1) {
+        log_error("cannot start '%s': %s", name, strerror(errno));
+        close(go);
+        kill(pid, SIGKILL); /* it never ran a line of the command */
+        return -1;
+    }
+    close(go);
+    return 0;
+}
+
+void target_abandon(pid_t pid, int go)
+{
+    close(go); /* the child reads EOF and exits 127 */
+    waitpid(pid, NULL, 0);
+}
+
+pid_t target_launch(char *const argv[], const sigset_t *child_mask, struct map_filter *filter,
+                    unsigned long ptrace_options)
+{
+    int go;
+    pid_t pid = target_fork_paused(argv, child_mask, filter, &go);
+    if (pid < 0)
+        return -1;
     if (ptrace(PTRACE_SEIZE, pid, 0L, ptrace_options) < 0) {
         log_error("cannot trace '%s' (pid %d): %s; run as root or with CAP_SYS_PTRACE",
                   argv[0], (int)pid, strerror(errno));
-        close(go[1]); /* the child reads EOF and exits 127 */
-        waitpid(pid, NULL, 0);
+        target_abandon(pid, go);
         return -1;
     }
-    if (write(go[1], "g", 1) != 1) {
-        log_error("cannot start '%s': %s", argv[0], strerror(errno));
-        close(go[1]);
-        kill(pid, SIGKILL); /* EXITKILL would do it too once we exit */
-        return -1;
-    }
-    close(go[1]);
-    return pid;
+    return target_release(pid, go, argv[0]) < 0 ? -1 : pid;
 }

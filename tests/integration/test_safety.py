@@ -215,7 +215,7 @@ def test_detach_while_group_stopped():
     wk.finish(0)
 
 
-# ---------------------------------------------------------------- 10. attach to a stopped process
+# ---------------------------------------------------------------- 3b. attach to a stopped process
 
 def test_attach_to_group_stopped_target():
     wk = Worker(3)
@@ -488,7 +488,25 @@ def test_launch_seccomp_avoids_stops():
     assert stops["seccomp"] >= 10, f"the 10 large mmaps must be seccomp stops: {stops}"
 
 
-# ---------------------------------------------------------------- 9. launch mode: SIGINT forwarded
+# ---------------------------------------------------------------- 9. launch mode: as if untraced
+
+def test_launch_gives_the_command_what_it_would_have_had():
+    """The launched command gets the signal dispositions, signal mask and
+    open-file limits it would have had without mmapwatch (which ignores
+    SIGPIPE and raises its own soft limit for itself)."""
+    probe = ["prlimit", "--nofile=1024:8192", "--"]
+    show = ["sh", "-c", "ulimit -Sn; ulimit -Hn; grep -E '^Sig(Ign|Blk)' /proc/self/status"]
+    want = subprocess.run(probe + show, stdout=subprocess.PIPE, text=True, check=True,
+                          timeout=harness.WAIT_S).stdout
+    out = os.path.join(harness.tmpdir(), "events.jsonl")
+    got = subprocess.run(probe + harness.with_source(
+        [harness.MMAPWATCH, "--json", "-o", out, "--no-dump", "--", *show]),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=harness.WAIT_S * 2)
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == want, f"traced:\n{got.stdout}untraced:\n{want}"
+
+
+# ---------------------------------------------------------------- 10. launch mode: SIGINT forwarded
 
 def test_launch_sigint_forwarded_once():
     w = launch([harness.fixture("sig_sigint")], stdin=subprocess.PIPE)
@@ -557,5 +575,5 @@ harness.add_perf_twins(globals(), [
     "test_attach_to_group_stopped_target", "test_rt_signals_exact_attach",
     "test_rt_signals_exact_launch", "test_own_sigsegv_attach", "test_own_sigsegv_launch",
     "test_threads_created_during_attach", "test_duration_1s_attach", "test_duration_0_attach",
-    "test_launch_sigint_forwarded_once",
+    "test_launch_sigint_forwarded_once", "test_launch_gives_the_command_what_it_would_have_had",
 ])
