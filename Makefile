@@ -47,6 +47,11 @@ LIB_OBJS = $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# What the unit tests share (tests/unit/*.c not named test_*, each with
+# its header): built once, linked into every unit test binary.
+UNIT_HELPER_SRCS = $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
+UNIT_HELPER_OBJS = $(UNIT_HELPER_SRCS:tests/unit/%.c=$(BUILD)/unit-helpers/%.o)
+UNIT_HEADERS     = $(wildcard tests/unit/*.h)
 
 # Fixtures are the traced programs: never sanitized (ASan's shadow memory
 # would add mmaps of its own) and built at -O0 so call chains stay intact.
@@ -126,10 +131,18 @@ $(GEN)/report_page.h: $(REPORT_PAGE) scripts/embed.sh
 
 $(BUILD)/obj/report_html.o: $(GEN)/report_page.h
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS)
+$(BUILD)/unit-helpers/%.o: tests/unit/%.c $(UNIT_HEADERS) | $(DEPS_STAMP)
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -c -o $@ $<
+
+# An explicit rule, so that make keeps the helpers' objects.
+$(UNIT_BINS): $(UNIT_HELPER_OBJS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_HEADERS) $(LIB_OBJS)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(UNIT_HELPER_OBJS) $(LIB_OBJS) $(LDLIBS)
 
 # The dump tests' driver: dump.c against a real process, outside the tracer.
 $(BUILD)/tests/dumpdrv: tests/integration/dumpdrv.c $(LIB_OBJS)

@@ -6,9 +6,11 @@ Synchronization is by pipes and files, never by bare sleeps: a test that
 must wait for something reads a pipe until it appears (with a deadline so a
 bug fails the test instead of hanging the run).
 """
+import contextlib
 import json
 import shutil
 import os
+import re
 import select
 import signal
 import subprocess
@@ -95,6 +97,80 @@ def cleanup():
     for d in _tmpdirs:
         d.cleanup()
     _tmpdirs.clear()
+
+
+# ---------------------------------------------------------------------------
+# cgroups made for one test (test_cgroup.py's memory cgroups, test_perf_cgroup.py's
+# perf_event ones)
+
+
+def _unescape_mountinfo(path):
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), path)
+
+
+def mounts():
+    """(root, mount point, fstype, super options) of every mount we see
+    (/proc/self/mountinfo), paths unescaped."""
+    out = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            a, b = left.split(), right.split()
+            if len(a) >= 5 and len(b) >= 3:
+                out.append((_unescape_mountinfo(a[3]), _unescape_mountinfo(a[4]), b[0],
+                            b[2].split(",")))
+    return out
+
+
+_cgroup_serial = [0]
+
+
+def new_cgroup_name(kind):
+    """A cgroup name no other test run uses: mmapwatch-KIND-PID-N."""
+    _cgroup_serial[0] += 1
+    return f"mmapwatch-{kind}-{os.getpid()}-{_cgroup_serial[0]}"
+
+
+class Cgroup:
+    """A cgroup directory made for one test (the caller made it). destroy()
+    kills and waits for procs (Popen objects started for it), kills
+    whatever else is left in it, and removes it, retrying until WAIT_S
+    while killed processes leave."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.name = os.path.basename(directory)
+        self.procs = []
+
+    def file(self, name):
+        return os.path.join(self.dir, name)
+
+    def add(self, pid):
+        with open(self.file("cgroup.procs"), "w", encoding="ascii") as f:
+            f.write(str(pid))
+
+    def destroy(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(timeout=WAIT_S)
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            with contextlib.suppress(OSError):
+                with open(self.file("cgroup.procs"), encoding="ascii") as f:
+                    for pid in f.read().split():
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(int(pid), signal.SIGKILL)
+            try:
+                os.rmdir(self.dir)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)  # a killed process leaves the cgroup a moment later
 
 
 def read_line(f, deadline_s=None):

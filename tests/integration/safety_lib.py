@@ -75,7 +75,22 @@ class Fixture:
         assert got == rc, f"{self.name} exited {got}, expected {rc}"
 
 
-class Worker(Fixture):
+class SignalCounter(Fixture):
+    """A fixture that counts its signals through fixture.h (sig_worker,
+    busy_threads): its "sigs" and "selfsig" answers."""
+
+    def selfsig(self):
+        """(sent, received, bad) of the workers' self-sent SIGRTMIN+2."""
+        _, sent, recv, bad = self.cmd("selfsig", "selfsig ").split()
+        return int(sent), int(recv), int(bad)
+
+    def sigs(self):
+        """{signo: count} of the signals the fixture's handlers received."""
+        line = self.cmd("sigs", "sigs")
+        return {int(a): int(b) for a, b in (kv.split(":") for kv in line.split()[1:])}
+
+
+class Worker(SignalCounter):
     """sig_worker: threads looping on mmap/munmap/getppid/poll."""
 
     def __init__(self, nworkers=3, busy=False):
@@ -96,16 +111,6 @@ class Worker(Fixture):
         """Main thread mmaps `length`; returns (tid, addr int, len)."""
         _, tid, addr, ln = self.cmd(f"mmap {length}", "mmap ").split()
         return int(tid), int(addr, 16), int(ln)
-
-    def selfsig(self):
-        """(sent, received, bad) of the workers' self-sent SIGRTMIN+2."""
-        _, sent, recv, bad = self.cmd("selfsig", "selfsig ").split()
-        return int(sent), int(recv), int(bad)
-
-    def sigs(self):
-        """{signo: count} of the signals the fixture's handlers received."""
-        line = self.cmd("sigs", "sigs")
-        return {int(a): int(b) for a, b in (kv.split(":") for kv in line.split()[1:])}
 
 
 # ---------------------------------------------------------------- mmapwatch

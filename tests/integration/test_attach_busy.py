@@ -12,27 +12,19 @@ import os
 import re
 import signal
 
-from safety_lib import (Fixture, assert_traced_by, assert_untraced, attach,
+from safety_lib import (SignalCounter, assert_traced_by, assert_untraced, attach,
                         events_of)
 
 NTHREADS = 600
 
 
-class Busy(Fixture):
+class Busy(SignalCounter):
     def __init__(self, n):
         super().__init__("busy_threads", n)
         self.expect("ready ")
         line = self.cmd("tids", "tids ")
         self.tids = [int(t) for t in line.split()[1:]]
         assert self.tids[0] == self.pid and len(self.tids) == n + 1, line[:200]
-
-    def sigs(self):
-        line = self.cmd("sigs", "sigs")
-        return {int(a): int(b) for a, b in (kv.split(":") for kv in line.split()[1:])}
-
-    def selfsig(self):
-        _, sent, recv, bad = self.cmd("selfsig", "selfsig ").split()
-        return int(sent), int(recv), int(bad)
 
 
 def _assert_signals(fx, want, when):

@@ -50,22 +50,6 @@ MARGIN = MIB
 # memory cgroups
 
 
-def _unescape(path):
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), path)
-
-
-def _mounts():
-    """(root, mount point, fstype, super options) of every mount of ours."""
-    out = []
-    with open("/proc/self/mountinfo", encoding="utf-8") as f:
-        for line in f:
-            left, _, right = line.partition(" - ")
-            a, b = left.split(), right.split()
-            if len(a) >= 5 and len(b) >= 3:
-                out.append((_unescape(a[3]), _unescape(a[4]), b[0], b[2].split(",")))
-    return out
-
-
 def _own_cgroup_path(version):
     with open("/proc/self/cgroup", encoding="utf-8") as f:
         for line in f:
@@ -87,19 +71,15 @@ def _read(path):
         return f.read()
 
 
-class Cgroup:
-    """A memory cgroup made for one test; destroy() kills what is left in
-    it and removes it."""
+class MemoryCgroup(harness.Cgroup):
+    """A memory cgroup made for one test (harness.Cgroup: destroy() kills
+    what is left in it and removes it); destroy() also disables the memory
+    controller again where making it enabled it."""
 
     def __init__(self, version, directory, enabled_memory_in=None):
+        super().__init__(directory)
         self.version = version
-        self.dir = directory
-        self.name = os.path.basename(directory)
         self.enabled_memory_in = enabled_memory_in  # subtree_control we changed
-        self.procs = []
-
-    def file(self, name):
-        return os.path.join(self.dir, name)
 
     def set_limit(self, nbytes):
         _write(self.file("memory.limit_in_bytes" if self.version == 1 else "memory.max"),
@@ -114,47 +94,17 @@ class Cgroup:
         m = re.search(r"^oom_kill (\d+)$", text, re.M)
         return int(m.group(1)) if m else None
 
-    def add(self, pid):
-        _write(self.file("cgroup.procs"), str(pid))
-
     def destroy(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.wait(timeout=WAIT_S)
-        deadline = time.monotonic() + WAIT_S
-        while True:
-            with contextlib.suppress(OSError):
-                for pid in _read(self.file("cgroup.procs")).split():
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(int(pid), signal.SIGKILL)
-            try:
-                os.rmdir(self.dir)
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)  # a killed process leaves the cgroup a moment later
+        super().destroy()
         if self.enabled_memory_in:
             with contextlib.suppress(OSError):
                 _write(self.enabled_memory_in, "-memory")
 
 
-_serial = [0]
-
-
-def _new_name():
-    _serial[0] += 1
-    return f"mmapwatch-test-{os.getpid()}-{_serial[0]}"
-
-
 def _make_v1():
     if os.geteuid() != 0:
         raise Skip("creating a memory cgroup needs root")
-    mounts = [m for m in _mounts() if m[2] == "cgroup" and "memory" in m[3]]
+    mounts = [m for m in harness.mounts() if m[2] == "cgroup" and "memory" in m[3]]
     if not mounts:
         raise Skip("no cgroup v1 memory controller is mounted")
     root, point = mounts[0][0], mounts[0][1]
@@ -168,10 +118,10 @@ def _make_v1():
     parents.append(point)
     last = None
     for parent in parents:
-        path = os.path.join(parent, _new_name())
+        path = os.path.join(parent, harness.new_cgroup_name("test"))
         try:
             os.mkdir(path)
-            return Cgroup(1, path)
+            return MemoryCgroup(1, path)
         except OSError as e:
             last = e
     raise Skip(f"cannot create a cgroup v1 memory cgroup: {last}")
@@ -180,7 +130,7 @@ def _make_v1():
 def _make_v2():
     if os.geteuid() != 0:
         raise Skip("creating a memory cgroup needs root")
-    mounts = [m for m in _mounts() if m[2] == "cgroup2"]
+    mounts = [m for m in harness.mounts() if m[2] == "cgroup2"]
     if not mounts:
         raise Skip("no cgroup2 hierarchy is mounted")
     point = mounts[0][1]
@@ -195,7 +145,7 @@ def _make_v2():
             enabled = control
         except OSError as e:
             raise Skip(f"cannot enable the memory controller in {control}: {e}") from e
-    path = os.path.join(point, _new_name())
+    path = os.path.join(point, harness.new_cgroup_name("test"))
     try:
         os.mkdir(path)
     except OSError as e:
@@ -203,7 +153,7 @@ def _make_v2():
             with contextlib.suppress(OSError):
                 _write(control, "-memory")
         raise Skip(f"cannot create a cgroup v2 memory cgroup: {e}") from e
-    return Cgroup(2, path, enabled)
+    return MemoryCgroup(2, path, enabled)
 
 
 @contextlib.contextmanager
@@ -219,7 +169,7 @@ def memory_cgroup(version, limit=None):
 
 def any_version():
     """v1 where the memory controller is there, else v2."""
-    return 1 if any(m[2] == "cgroup" and "memory" in m[3] for m in _mounts()) else 2
+    return 1 if any(m[2] == "cgroup" and "memory" in m[3] for m in harness.mounts()) else 2
 
 
 def proc_cgroup_path(pid, version):

@@ -348,15 +348,15 @@ def test_container_restarts_followed():
 
 def container_cgroup(p, name):
     """The container's memory cgroup as the host sees it (test_cgroup's
-    Cgroup, for its usage), and its path."""
+    MemoryCgroup, for its usage), and its path."""
     hp = p.host_pid(name)
     version = cgt.any_version()
     path = cgt.proc_cgroup_path(hp, version)
-    for root, point, fstype, opts in cgt._mounts():
+    for root, point, fstype, opts in harness.mounts():
         if (version == 1 and fstype == "cgroup" and "memory" in opts) or \
            (version == 2 and fstype == "cgroup2"):
             if root == "/":
-                return cgt.Cgroup(version, point + path), path
+                return cgt.MemoryCgroup(version, point + path), path
     raise AssertionError(f"no cgroup mount shows {path}")
 
 

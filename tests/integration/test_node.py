@@ -69,8 +69,8 @@ def _cgroup_family():
     destroyed children first."""
     version = cgt.any_version()
     with cgt.memory_cgroup(version) as parent:
-        child = cgt.Cgroup(version, os.path.join(parent.dir, "child"))
-        sibling = cgt.Cgroup(version, parent.dir + "x")
+        child = cgt.MemoryCgroup(version, os.path.join(parent.dir, "child"))
+        sibling = cgt.MemoryCgroup(version, parent.dir + "x")
         os.mkdir(child.dir)
         try:
             os.mkdir(sibling.dir)
@@ -193,7 +193,7 @@ def test_node_cgroup_wait_new_processes():
 def _path_of(cg, version):
     """A cgroup's path as /proc/PID/cgroup shows it, from its directory
     under a mount of the hierarchy's root."""
-    for root, point, fstype, opts in cgt._mounts():
+    for root, point, fstype, opts in harness.mounts():
         if ((version == 1 and fstype == "cgroup" and "memory" in opts) or
                 (version == 2 and fstype == "cgroup2")) and cg.dir.startswith(point + "/"):
             return (root.rstrip("/") + cg.dir[len(point):]) or "/"
@@ -401,7 +401,7 @@ def _cgroup_top():
     try:
         yield "/" + top
     finally:
-        for _, point, fstype, _ in cgt._mounts():
+        for _, point, fstype, _ in harness.mounts():
             path = os.path.join(point, top)
             if fstype not in ("cgroup", "cgroup2") or not os.path.isdir(path):
                 continue
@@ -550,8 +550,8 @@ def test_node_container_prefix_names_one_container():
     id_a = "4f3c2b1a09e8" + secrets.token_hex(26)
     id_b = "4f3c2b1a09e8" + secrets.token_hex(26)
     with _cgroup_family() as (version, parent, _, _):
-        cg_a = cgt.Cgroup(version, os.path.join(parent.dir, f"docker-{id_a}.scope"))
-        cg_b = cgt.Cgroup(version, os.path.join(parent.dir, f"docker-{id_b}.scope"))
+        cg_a = cgt.MemoryCgroup(version, os.path.join(parent.dir, f"docker-{id_a}.scope"))
+        cg_b = cgt.MemoryCgroup(version, os.path.join(parent.dir, f"docker-{id_b}.scope"))
         os.mkdir(cg_a.dir)
         os.mkdir(cg_b.dir)
         try:
@@ -636,7 +636,7 @@ def test_node_cgroup_v2_from_own_cgroup_namespace():
     digits) one container; --cgroup, given as mmapwatch sees it, all
     three. (No memory controller is needed: the hybrid hierarchy of a v1
     machine works too.)"""
-    v2 = [m for m in cgt._mounts() if m[2] == "cgroup2" and m[0] == "/"]
+    v2 = [m for m in harness.mounts() if m[2] == "cgroup2" and m[0] == "/"]
     if os.geteuid() != 0 or not v2:
         raise harness.Skip("no cgroup2 hierarchy mounted at its root, or not root")
     point = v2[0][1]

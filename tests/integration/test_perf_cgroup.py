@@ -22,27 +22,11 @@ fixtures write their own truth; the tests compare:
 import contextlib
 import os
 import re
-import signal
 import subprocess
-import time
 
 import harness
 from harness import (MMAPWATCH, WAIT_S, Skip, events_of, fixture, hexaddr, read_truth,
                      require_perf, send_go, start_fixture, tmpdir, truth_of, wait_fixture)
-
-_serial = [0]
-
-
-def _mounts():
-    out = []
-    with open("/proc/self/mountinfo", encoding="utf-8") as f:
-        for line in f:
-            left, _, right = line.partition(" - ")
-            a, b = left.split(), right.split()
-            if len(a) >= 5 and len(b) >= 3:
-                out.append((a[3], a[4], b[0], b[2].split(",")))
-    return out
-
 
 def _perf_event_mount():
     """(version, mount point) of the hierarchy perf_event is bound to."""
@@ -54,7 +38,7 @@ def _perf_event_mount():
                 bound = int(words[1])
     if bound is None:
         raise Skip("this kernel has no perf_event cgroup controller")
-    for root, point, fstype, opts in _mounts():
+    for root, point, fstype, opts in harness.mounts():
         if root != "/":
             continue
         if bound == 0 and fstype == "cgroup2":
@@ -64,48 +48,20 @@ def _perf_event_mount():
     raise Skip("the perf_event cgroup hierarchy is not mounted here")
 
 
-class PerfCgroup:
-    """A cgroup of the perf_event hierarchy made for one test; destroy()
-    kills what is left in it and removes it."""
-
-    def __init__(self):
-        if os.geteuid() != 0:
-            raise Skip("creating a cgroup needs root")
-        self.version, self.mount = _perf_event_mount()
-        _serial[0] += 1
-        self.name = f"/mmapwatch-perfcg-{os.getpid()}-{_serial[0]}"
-        self.dir = self.mount + self.name
-        try:
-            os.mkdir(self.dir)
-        except OSError as e:
-            raise Skip(f"cannot create cgroup {self.dir}: {e}") from e
-
-    def add(self, pid, where=None):
-        with open(os.path.join(where or self.dir, "cgroup.procs"), "w", encoding="ascii") as f:
-            f.write(str(pid))
-
-    def destroy(self):
-        deadline = time.monotonic() + WAIT_S
-        while True:
-            with contextlib.suppress(OSError):
-                with open(os.path.join(self.dir, "cgroup.procs"), encoding="ascii") as f:
-                    for pid in f.read().split():
-                        with contextlib.suppress(ProcessLookupError):
-                            os.kill(int(pid), signal.SIGKILL)
-            try:
-                os.rmdir(self.dir)
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)  # a killed process leaves the cgroup a moment later
-
-
 @contextlib.contextmanager
 def perf_cgroup():
-    cg = PerfCgroup()
+    """A cgroup of the perf_event hierarchy, at its top (mmapwatch names it
+    "/" + its name), made for one test and removed at the end
+    (harness.Cgroup)."""
+    if os.geteuid() != 0:
+        raise Skip("creating a cgroup needs root")
+    _, mount = _perf_event_mount()
+    directory = os.path.join(mount, harness.new_cgroup_name("perfcg"))
+    try:
+        os.mkdir(directory)
+    except OSError as e:
+        raise Skip(f"cannot create cgroup {directory}: {e}") from e
+    cg = harness.Cgroup(directory)
     try:
         yield cg
     finally:
@@ -173,7 +129,7 @@ def test_perf_cgroup_layout_reports_only_targets():
         assert w.returncode == 0, err
         note = err.splitlines()[0]
         assert note.startswith("mmapwatch: following with perf_event tracepoints (") and \
-            f"events per CPU for cgroup '{cg.name}'" in note, err
+            f"events per CPU for cgroup '/{cg.name}'" in note, err
         want = _truth_maps(read_truth(t_truth))
         child = truth_of(read_truth(t_truth), "mmap")[-1]["pid"]
         assert child != tpid and {m[0] for m in want} == {tpid, child}, want
@@ -233,13 +189,13 @@ def test_perf_cgroup_layout_says_a_target_that_left():
         stream.wait_attached([pid])
         err = harness.LineReader(w.stderr)
         note = err.readline()
-        assert f"events per CPU for cgroup '{cg.name}'" in note, note
+        assert f"events per CPU for cgroup '/{cg.name}'" in note, note
         elsewhere.add(pid)
         line = ""
         while "left cgroup" not in line:
             line = err.readline()
             assert line is not None, "mmapwatch ended without saying the target left"
-        assert f"process {pid} left cgroup '{cg.name}'" in line and "missed" in line, line
+        assert f"process {pid} left cgroup '/{cg.name}'" in line and "missed" in line, line
         send_go(p)
         wait_fixture(p)
         stream.drain()

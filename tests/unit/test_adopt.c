@@ -5,10 +5,9 @@
  * munmap of part of one reported, one of nothing adopted not), listed by
  * model_mapped (what --dump-on-threshold dumps) and dumped after --delay.
  *
- * --min-size is 1 MiB here, --max-size 64 MiB. Events are written as JSON
- * Lines to a temporary file, read back and counted.
+ * --min-size is 1 MiB here, --max-size 64 MiB. Events are fed and the JSON
+ * Lines written counted through model_feed.h.
  */
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -18,82 +17,25 @@
 #include "event.h"
 #include "maps.h"
 #include "model.h"
-#include "output.h"
+#include "model_feed.h"
 #include "syscalls.h"
 #include "unit.h"
 
 #define MIB (1024ULL * 1024)
-#define A64 SYSCALL_ARCH_X86_64
 #define PID 4545
 #define X 0x7f0000000000ULL
 
-static char out_path[] = "/tmp/mmapwatch-adopt-XXXXXX";
-static uint64_t clock_ns = 1000;
-
 static struct model *new_model(bool adopt)
 {
-    int fd = mkstemp(out_path);
-    if (fd >= 0)
-        close(fd);
-    if (output_open(out_path, true) < 0)
-        return NULL;
     struct model_config c = {.min_size = 1 * MIB, .max_size = 64 * MIB, .can_hold = true,
                              .adopt_regions = adopt};
-    return model_new(&c);
+    return feed_start(&c);
 }
 
-static char *finish(struct model *m)
-{
-    model_free(m);
-    output_close();
-    char *text = calloc(1, 1 << 20);
-    int fd = open(out_path, O_RDONLY);
-    if (fd >= 0 && text) {
-        ssize_t n = read(fd, text, (1 << 20) - 1);
-        (void)n;
-        close(fd);
-    }
-    unlink(out_path);
-    memcpy(out_path + strlen(out_path) - 6, "XXXXXX", 6);
-    return text;
-}
-
-static int lines_with(const char *text, const char *a, const char *b)
-{
-    int n = 0;
-    for (const char *line = text; line && *line;) {
-        const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        char buf[2048];
-        snprintf(buf, sizeof buf, "%.*s", (int)len, line);
-        if (strstr(buf, a) && (!b || strstr(buf, b)))
-            n++;
-        line = end ? end + 1 : NULL;
-    }
-    return n;
-}
-
-static void send(struct model *m, struct event e)
-{
-    e.time_ns = clock_ns += 1000;
-    e.arch = A64;
-    e.pid = PID;
-    e.tid = PID;
-    e.comm = "unit";
-    e.stopped = true;
-    struct model_reply r;
-    model_event(m, &e, &r);
-}
-
+/* A munmap by the process's only thread, done. */
 static void munmap_call(struct model *m, uint64_t addr, uint64_t len)
 {
-    struct event e = {.kind = EVENT_CALL_ENTER};
-    e.call.nr = (uint64_t)syscall_number(A64, SC_MUNMAP);
-    e.call.args[0] = addr;
-    e.call.args[1] = len;
-    send(m, e);
-    struct event d = {.kind = EVENT_CALL_DONE};
-    send(m, d);
+    feed_call(m, PID, PID, SC_MUNMAP, addr, len, 0, 0, 0);
 }
 
 /* A process's maps: what is adopted and what is not. */
@@ -127,9 +69,9 @@ TEST(adopted_regions_are_reported_followed_and_listed)
 {
     struct model *m = new_model(true);
     CHECK(m);
-    send(m, (struct event){.kind = EVENT_SPAWN});
+    feed_spawn(m, PID, PID, 0, false);
     struct maps_list maps = {.entries = maps_of_a_jvm, .count = NMAPS};
-    model_adopt_existing(m, PID, &maps, clock_ns += 1000);
+    model_adopt_existing(m, PID, &maps, feed_tick_ns());
     CHECK(model_region_count(m, PID, NULL) == 3);
     size_t n = 0;
     struct dump_target *mapped = model_mapped(m, &n);
@@ -142,7 +84,7 @@ TEST(adopted_regions_are_reported_followed_and_listed)
     CHECK(model_region_count(m, PID, NULL) == 3);
     munmap_call(m, X + 32 * MIB, 2 * MIB);
     CHECK(model_region_count(m, PID, NULL) == 2);
-    char *out = finish(m);
+    char *out = feed_finish(m);
     CHECK(lines_with(out, "\"event\":\"existing\"", NULL) == 3);
     CHECK(lines_with(out, "\"event\":\"existing\"",
                      "\"addr\":\"0x7f0000000000\",\"len\":4194304,\"prot\":\"rw-\","

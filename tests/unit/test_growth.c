@@ -7,10 +7,9 @@
  * is reported, they are not reported as new mmaps; a glibc arena heap is
  * labelled from its header, read from this very process).
  *
- * --min-size is 1 MiB here. Events are written as JSON Lines to a
- * temporary file, read back and counted.
+ * --min-size is 1 MiB here. Events are fed and the JSON Lines written
+ * counted through model_feed.h.
  */
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -19,94 +18,20 @@
 #include "event.h"
 #include "maps.h"
 #include "model.h"
-#include "output.h"
+#include "model_feed.h"
 #include "syscalls.h"
 #include "unit.h"
 
 #define MIB (1024ULL * 1024)
-#define A64 SYSCALL_ARCH_X86_64
 #define PID 4343
 #define X 0x7f0000000000ULL
 #define Y 0x7f1000000000ULL
 #define HEAP 0x555500000000ULL
 
-static char out_path[] = "/tmp/mmapwatch-growth-XXXXXX";
-static uint64_t clock_ns = 1000;
-
 static struct model *new_model(void)
 {
-    int fd = mkstemp(out_path);
-    if (fd >= 0)
-        close(fd);
-    if (output_open(out_path, true) < 0)
-        return NULL;
     struct model_config c = {.min_size = 1 * MIB, .can_hold = true};
-    return model_new(&c);
-}
-
-static char *finish(struct model *m)
-{
-    model_free(m);
-    output_close();
-    char *text = calloc(1, 1 << 20);
-    int fd = open(out_path, O_RDONLY);
-    if (fd >= 0 && text) {
-        ssize_t n = read(fd, text, (1 << 20) - 1);
-        (void)n;
-        close(fd);
-    }
-    unlink(out_path);
-    memcpy(out_path + strlen(out_path) - 6, "XXXXXX", 6);
-    return text;
-}
-
-static int lines_with(const char *text, const char *a, const char *b)
-{
-    int n = 0;
-    for (const char *line = text; line && *line;) {
-        const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        char buf[2048];
-        snprintf(buf, sizeof buf, "%.*s", (int)len, line);
-        if (strstr(buf, a) && (!b || strstr(buf, b)))
-            n++;
-        line = end ? end + 1 : NULL;
-    }
-    return n;
-}
-
-static void send(struct model *m, struct event e)
-{
-    e.time_ns = clock_ns += 1000;
-    e.arch = A64;
-    e.comm = "unit";
-    e.stopped = true;
-    struct model_reply r;
-    model_event(m, &e, &r);
-}
-
-static void spawn(struct model *m, pid_t pid)
-{
-    struct event e = {.kind = EVENT_SPAWN, .pid = pid, .tid = pid};
-    send(m, e);
-}
-
-/* One call, entered and done. */
-static void call(struct model *m, pid_t pid, enum syscall_id id, uint64_t a0, uint64_t a1,
-                 uint64_t a2, uint64_t a3, int64_t rval)
-{
-    struct event e = {.kind = EVENT_CALL_ENTER, .pid = pid, .tid = pid};
-    e.call.nr = (uint64_t)syscall_number(A64, id);
-    e.call.args[0] = a0;
-    e.call.args[1] = a1;
-    e.call.args[2] = a2;
-    e.call.args[3] = a3;
-    e.call.args[4] = (uint64_t)-1;
-    send(m, e);
-    struct event d = {.kind = EVENT_CALL_DONE, .pid = pid, .tid = pid};
-    d.result.rval = rval;
-    d.result.is_error = rval < 0 && rval > -4096;
-    send(m, d);
+    return feed_start(&c);
 }
 
 /* A brk's entry, as a source sends it: whether the model wants its
@@ -114,20 +39,9 @@ static void call(struct model *m, pid_t pid, enum syscall_id id, uint64_t a0, ui
  * wanted, as the ptrace source does. */
 static bool brk_call(struct model *m, uint64_t arg, uint64_t result)
 {
-    struct event e = {.kind = EVENT_CALL_ENTER, .pid = PID, .tid = PID,
-                      .time_ns = clock_ns += 1000, .arch = A64, .comm = "unit", .stopped = true};
-    e.call.nr = (uint64_t)syscall_number(A64, SC_BRK);
-    e.call.args[0] = arg;
-    struct model_reply r;
-    model_event(m, &e, &r);
-    bool wanted = r.want_done;
-    if (wanted) {
-        struct event d = {.kind = EVENT_CALL_DONE, .pid = PID, .tid = PID,
-                          .time_ns = clock_ns += 1000, .arch = A64, .comm = "unit",
-                          .stopped = true};
-        d.result.rval = (int64_t)result;
-        model_event(m, &d, &r);
-    }
+    bool wanted = feed_enter(m, PID, PID, SC_BRK, arg, 0, 0, 0).want_done;
+    if (wanted)
+        feed_done(m, PID, PID, (int64_t)result);
     return wanted;
 }
 
@@ -138,17 +52,17 @@ TEST(brk_heap_reported_at_each_step_not_at_each_brk)
 {
     struct model *m = new_model();
     CHECK(m);
-    spawn(m, PID);
-    call(m, PID, SC_BRK, 0, 0, 0, 0, (int64_t)HEAP); /* where the heap starts */
+    feed_spawn(m, PID, PID, 0, false);
+    feed_call(m, PID, PID, SC_BRK, 0, 0, 0, 0, (int64_t)HEAP); /* where the heap starts */
     for (uint64_t k = 1; k <= 16; k++) /* 4 MiB in 256 KiB steps */
-        call(m, PID, SC_BRK, HEAP + k * MIB / 4, 0, 0, 0, (int64_t)(HEAP + k * MIB / 4));
+        feed_call(m, PID, PID, SC_BRK, HEAP + k * MIB / 4, 0, 0, 0, (int64_t)(HEAP + k * MIB / 4));
     /* Shrunk by 2 MiB and grown back: nothing new at its highest. */
-    call(m, PID, SC_BRK, HEAP + 2 * MIB, 0, 0, 0, (int64_t)(HEAP + 2 * MIB));
-    call(m, PID, SC_BRK, HEAP + 4 * MIB, 0, 0, 0, (int64_t)(HEAP + 4 * MIB));
+    feed_call(m, PID, PID, SC_BRK, HEAP + 2 * MIB, 0, 0, 0, (int64_t)(HEAP + 2 * MIB));
+    feed_call(m, PID, PID, SC_BRK, HEAP + 4 * MIB, 0, 0, 0, (int64_t)(HEAP + 4 * MIB));
     /* A failed brk returns the old end: no growth. */
-    call(m, PID, SC_BRK, HEAP + 64 * MIB, 0, 0, 0, (int64_t)(HEAP + 4 * MIB));
-    call(m, PID, SC_BRK, HEAP + 5 * MIB, 0, 0, 0, (int64_t)(HEAP + 5 * MIB));
-    char *out = finish(m);
+    feed_call(m, PID, PID, SC_BRK, HEAP + 64 * MIB, 0, 0, 0, (int64_t)(HEAP + 4 * MIB));
+    feed_call(m, PID, PID, SC_BRK, HEAP + 5 * MIB, 0, 0, 0, (int64_t)(HEAP + 5 * MIB));
+    char *out = feed_finish(m);
     CHECK(lines_with(out, "\"event\":\"growth\"", "\"kind\":\"brk_heap\"") == 5);
     CHECK(lines_with(out, "\"event\":\"growth\"", "\"call\":\"brk\"") == 5);
     CHECK(lines_with(out, "\"gained\":1048576,", "\"new_addr\":\"0x555500000000\"") == 1);
@@ -167,7 +81,7 @@ TEST(brk_result_wanted_only_where_it_can_matter)
 {
     struct model *m = new_model();
     CHECK(m);
-    spawn(m, PID);
+    feed_spawn(m, PID, PID, 0, false);
     CHECK(brk_call(m, 0, HEAP));                       /* where the heap starts */
     CHECK(!brk_call(m, HEAP + MIB / 4, HEAP + MIB / 4)); /* under the 1 MiB step */
     CHECK(!brk_call(m, HEAP + MIB / 2 + 1, HEAP + MIB / 2 + 1));
@@ -185,7 +99,7 @@ TEST(brk_result_wanted_only_where_it_can_matter)
     /* Short of 4 MiB by a few bytes: the heap's mapping ends on the page
      * at 4 MiB, a step. */
     CHECK(brk_call(m, HEAP + 4 * MIB - 100, HEAP + 4 * MIB - 100));
-    char *out = finish(m);
+    char *out = feed_finish(m);
     CHECK(lines_with(out, "\"event\":\"growth\"", "\"kind\":\"brk_heap\"") == 3);
     CHECK(lines_with(out, "\"committed\":1052672,\"gained\":1052672,", "\"new_addr\":\"0x555500000000\",\"new_len\":1052672") == 1);
     CHECK(lines_with(out, "\"committed\":3145728,\"gained\":3145728,", "\"new_addr\":\"0x555500101000\",\"new_len\":2093056") == 1);
@@ -198,14 +112,10 @@ TEST(brk_result_wanted_only_where_it_can_matter)
  * every call that may reach above it is wanted, regrowth below it not. */
 TEST(brk_result_wanted_above_the_highest_with_min_size_0)
 {
-    int fd = mkstemp(out_path);
-    if (fd >= 0)
-        close(fd);
-    CHECK(output_open(out_path, true) == 0);
     struct model_config c = {.min_size = 0, .can_hold = true};
-    struct model *m = model_new(&c);
+    struct model *m = feed_start(&c);
     CHECK(m);
-    spawn(m, PID);
+    feed_spawn(m, PID, PID, 0, false);
     CHECK(brk_call(m, 0, HEAP));
     CHECK(brk_call(m, HEAP + 4096, HEAP + 4096));
     CHECK(brk_call(m, HEAP + 8192, HEAP + 8192));
@@ -213,7 +123,7 @@ TEST(brk_result_wanted_above_the_highest_with_min_size_0)
     CHECK(brk_call(m, HEAP + 4096, HEAP + 4096));  /* a shrink */
     CHECK(!brk_call(m, HEAP + 8192, HEAP + 8192)); /* back to the highest */
     CHECK(brk_call(m, HEAP + 8193, HEAP + 8193));
-    char *out = finish(m);
+    char *out = feed_finish(m);
     CHECK(lines_with(out, "\"event\":\"growth\"", NULL) == 3);
     free(out);
 }
@@ -222,19 +132,19 @@ TEST(commits_into_a_reservation_cross_steps)
 {
     struct model *m = new_model();
     CHECK(m);
-    spawn(m, PID);
-    call(m, PID, SC_MMAP, 0, 64 * MIB, PROT_NONE, RESERVE, (int64_t)X);
+    feed_spawn(m, PID, PID, 0, false);
+    feed_call(m, PID, PID, SC_MMAP, 0, 64 * MIB, PROT_NONE, RESERVE, (int64_t)X);
     for (uint64_t k = 0; k < 4; k++) /* 2 MiB in 512 KiB commits */
-        call(m, PID, SC_MPROTECT, X + k * MIB / 2, MIB / 2, RW, 0, 0);
+        feed_call(m, PID, PID, SC_MPROTECT, X + k * MIB / 2, MIB / 2, RW, 0, 0);
     /* Uncommitted and committed again: not new growth. */
-    call(m, PID, SC_MPROTECT, X, 2 * MIB, PROT_NONE, 0, 0);
-    call(m, PID, SC_MPROTECT, X, 2 * MIB, RW, 0, 0);
+    feed_call(m, PID, PID, SC_MPROTECT, X, 2 * MIB, PROT_NONE, 0, 0);
+    feed_call(m, PID, PID, SC_MPROTECT, X, 2 * MIB, RW, 0, 0);
     /* A MAP_FIXED commit (the JVM's way) crosses the third step. */
-    call(m, PID, SC_MMAP, X + 2 * MIB, MIB, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+    feed_call(m, PID, PID, SC_MMAP, X + 2 * MIB, MIB, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
          (int64_t)(X + 2 * MIB));
     /* An mprotect outside any reservation is no growth. */
-    call(m, PID, SC_MPROTECT, Y, 4 * MIB, RW, 0, 0);
-    char *out = finish(m);
+    feed_call(m, PID, PID, SC_MPROTECT, Y, 4 * MIB, RW, 0, 0);
+    char *out = feed_finish(m);
     CHECK(lines_with(out, "\"event\":\"growth\"", "\"kind\":\"reservation\"") == 3);
     CHECK(lines_with(out, "\"call\":\"mprotect\"", "\"gained\":1048576,") == 1);
     CHECK(lines_with(out, "\"call\":\"mprotect\"", "\"gained\":2097152,") == 1);
@@ -248,16 +158,16 @@ TEST(grown_parts_become_regions_to_dump)
 {
     struct model *m = new_model();
     CHECK(m);
-    spawn(m, PID);
-    call(m, PID, SC_BRK, 0, 0, 0, 0, (int64_t)HEAP);
-    call(m, PID, SC_BRK, HEAP + 3 * MIB, 0, 0, 0, (int64_t)(HEAP + 3 * MIB));
+    feed_spawn(m, PID, PID, 0, false);
+    feed_call(m, PID, PID, SC_BRK, 0, 0, 0, 0, (int64_t)HEAP);
+    feed_call(m, PID, PID, SC_BRK, HEAP + 3 * MIB, 0, 0, 0, (int64_t)(HEAP + 3 * MIB));
     CHECK(model_region_count(m, PID, NULL) == 1); /* one report, one part */
-    call(m, PID, SC_BRK, HEAP + 4 * MIB, 0, 0, 0, (int64_t)(HEAP + 4 * MIB));
+    feed_call(m, PID, PID, SC_BRK, HEAP + 4 * MIB, 0, 0, 0, (int64_t)(HEAP + 4 * MIB));
     CHECK(model_region_count(m, PID, NULL) == 2);
     /* The heap shrinks below both: they are gone. */
-    call(m, PID, SC_BRK, HEAP + MIB / 2, 0, 0, 0, (int64_t)(HEAP + MIB / 2));
+    feed_call(m, PID, PID, SC_BRK, HEAP + MIB / 2, 0, 0, 0, (int64_t)(HEAP + MIB / 2));
     CHECK(model_region_count(m, PID, NULL) == 1);
-    char *out = finish(m);
+    char *out = feed_finish(m);
     CHECK(lines_with(out, "\"event\":\"growth\"", NULL) == 2);
     free(out);
 }
@@ -266,11 +176,11 @@ TEST(mremap_growth_of_a_committed_area)
 {
     struct model *m = new_model();
     CHECK(m);
-    spawn(m, PID);
-    call(m, PID, SC_MMAP, 0, 2 * MIB, PROT_NONE, RESERVE, (int64_t)X);
-    call(m, PID, SC_MPROTECT, X, 2 * MIB, RW, 0, 0); /* two steps at once: one event */
-    call(m, PID, SC_MREMAP, X, 2 * MIB, 5 * MIB, MREMAP_MAYMOVE, (int64_t)Y);
-    char *out = finish(m);
+    feed_spawn(m, PID, PID, 0, false);
+    feed_call(m, PID, PID, SC_MMAP, 0, 2 * MIB, PROT_NONE, RESERVE, (int64_t)X);
+    feed_call(m, PID, PID, SC_MPROTECT, X, 2 * MIB, RW, 0, 0); /* two steps at once: one event */
+    feed_call(m, PID, PID, SC_MREMAP, X, 2 * MIB, 5 * MIB, MREMAP_MAYMOVE, (int64_t)Y);
+    char *out = feed_finish(m);
     CHECK(lines_with(out, "\"event\":\"growth\"", NULL) == 2);
     CHECK(lines_with(out, "\"call\":\"mprotect\"", "\"gained\":2097152,") == 1);
     CHECK(lines_with(out, "\"call\":\"mremap\"", "\"gained\":5242880,") == 1);
@@ -282,7 +192,7 @@ TEST(adopted_areas_grow_without_being_new_mmaps)
 {
     struct model *m = new_model();
     CHECK(m);
-    spawn(m, PID);
+    feed_spawn(m, PID, PID, 0, false);
     struct map_entry e[] = {
         {.start = HEAP, .end = HEAP + MIB, .prot = "rw-p", .path = (char *)"[heap]"},
         {.start = X, .end = X + MIB, .prot = "rw-p", .path = (char *)""},
@@ -294,11 +204,11 @@ TEST(adopted_areas_grow_without_being_new_mmaps)
     struct maps_list maps = {.entries = e, .count = 5};
     model_adopt_maps(m, PID, &maps);
     /* What was committed at the attach is the baseline. */
-    call(m, PID, SC_BRK, HEAP + 3 * MIB / 2, 0, 0, 0, (int64_t)(HEAP + 3 * MIB / 2));
-    call(m, PID, SC_BRK, HEAP + 2 * MIB, 0, 0, 0, (int64_t)(HEAP + 2 * MIB));
-    call(m, PID, SC_MPROTECT, X + MIB, MIB, RW, 0, 0);
-    call(m, PID, SC_MPROTECT, Y, 4096, RW, 0, 0); /* not a reservation: nothing */
-    char *out = finish(m);
+    feed_call(m, PID, PID, SC_BRK, HEAP + 3 * MIB / 2, 0, 0, 0, (int64_t)(HEAP + 3 * MIB / 2));
+    feed_call(m, PID, PID, SC_BRK, HEAP + 2 * MIB, 0, 0, 0, (int64_t)(HEAP + 2 * MIB));
+    feed_call(m, PID, PID, SC_MPROTECT, X + MIB, MIB, RW, 0, 0);
+    feed_call(m, PID, PID, SC_MPROTECT, Y, 4096, RW, 0, 0); /* not a reservation: nothing */
+    char *out = feed_finish(m);
     CHECK(lines_with(out, "\"event\":\"growth\"", NULL) == 2);
     CHECK(lines_with(out, "\"kind\":\"brk_heap\"", "\"new_addr\":\"0x555500100000\",\"new_len\":1048576") == 1);
     CHECK(lines_with(out, "\"kind\":\"reservation\"", "\"committed\":2097152,\"gained\":1048576,") == 1);
@@ -313,7 +223,7 @@ TEST(adopted_heap_begins_at_its_64_mib_boundary)
 {
     struct model *m = new_model();
     CHECK(m);
-    spawn(m, PID);
+    feed_spawn(m, PID, PID, 0, false);
     struct map_entry e[] = {
         {.start = X - 8 * MIB, .end = X, .prot = "rw-p", .path = (char *)""},
         {.start = X, .end = X + MIB, .prot = "rw-p", .path = (char *)""},
@@ -321,8 +231,8 @@ TEST(adopted_heap_begins_at_its_64_mib_boundary)
     };
     struct maps_list maps = {.entries = e, .count = 3};
     model_adopt_maps(m, PID, &maps);
-    call(m, PID, SC_MPROTECT, X + MIB, MIB, RW, 0, 0);
-    char *out = finish(m);
+    feed_call(m, PID, PID, SC_MPROTECT, X + MIB, MIB, RW, 0, 0);
+    char *out = feed_finish(m);
     CHECK(lines_with(out, "\"addr\":\"0x7f0000000000\",\"reserved\":67108864,\"committed\":2097152,", NULL) == 1);
     free(out);
 }
@@ -334,7 +244,7 @@ TEST(adopted_area_reported_at_the_next_multiple)
 {
     struct model *m = new_model();
     CHECK(m);
-    spawn(m, PID);
+    feed_spawn(m, PID, PID, 0, false);
     struct map_entry e[] = {
         {.start = HEAP, .end = HEAP + 3 * MIB / 2, .prot = "rw-p", .path = (char *)"[heap]"},
         {.start = X, .end = X + 3 * MIB / 2, .prot = "rw-p", .path = (char *)""},
@@ -342,13 +252,13 @@ TEST(adopted_area_reported_at_the_next_multiple)
     };
     struct maps_list maps = {.entries = e, .count = 3};
     model_adopt_maps(m, PID, &maps);
-    call(m, PID, SC_MPROTECT, X + 3 * MIB / 2, MIB / 4, RW, 0, 0); /* 1.75 MiB: no step */
-    call(m, PID, SC_MPROTECT, X + 7 * MIB / 4, MIB / 4, RW, 0, 0); /* 2 MiB */
-    call(m, PID, SC_BRK, HEAP + 7 * MIB / 4, 0, 0, 0, (int64_t)(HEAP + 7 * MIB / 4));
-    call(m, PID, SC_BRK, HEAP + 2 * MIB, 0, 0, 0, (int64_t)(HEAP + 2 * MIB));
-    call(m, PID, SC_BRK, HEAP + 5 * MIB / 2, 0, 0, 0, (int64_t)(HEAP + 5 * MIB / 2));
-    call(m, PID, SC_BRK, HEAP + 3 * MIB, 0, 0, 0, (int64_t)(HEAP + 3 * MIB));
-    char *out = finish(m);
+    feed_call(m, PID, PID, SC_MPROTECT, X + 3 * MIB / 2, MIB / 4, RW, 0, 0); /* 1.75 MiB: no step */
+    feed_call(m, PID, PID, SC_MPROTECT, X + 7 * MIB / 4, MIB / 4, RW, 0, 0); /* 2 MiB */
+    feed_call(m, PID, PID, SC_BRK, HEAP + 7 * MIB / 4, 0, 0, 0, (int64_t)(HEAP + 7 * MIB / 4));
+    feed_call(m, PID, PID, SC_BRK, HEAP + 2 * MIB, 0, 0, 0, (int64_t)(HEAP + 2 * MIB));
+    feed_call(m, PID, PID, SC_BRK, HEAP + 5 * MIB / 2, 0, 0, 0, (int64_t)(HEAP + 5 * MIB / 2));
+    feed_call(m, PID, PID, SC_BRK, HEAP + 3 * MIB, 0, 0, 0, (int64_t)(HEAP + 3 * MIB));
+    char *out = feed_finish(m);
     CHECK(lines_with(out, "\"event\":\"growth\"", NULL) == 3);
     CHECK(lines_with(out, "\"kind\":\"reservation\"", "\"committed\":2097152,\"gained\":524288,") == 1);
     CHECK(lines_with(out, "\"kind\":\"brk_heap\"", "\"committed\":2097152,\"gained\":524288,") == 1);
@@ -378,13 +288,13 @@ TEST(adopted_arena_heap_labelled_from_its_header)
     struct model *m = new_model();
     CHECK(m);
     pid_t self = getpid();
-    spawn(m, self);
+    feed_spawn(m, self, self, 0, false);
     struct maps_list maps = {0};
     CHECK(maps_read(self, false, &maps) == 0);
     model_adopt_maps(m, self, &maps);
     maps_release(&maps);
-    call(m, self, SC_MPROTECT, base + MIB, 2 * MIB, RW, 0, 0);
-    char *out = finish(m);
+    feed_call(m, self, self, SC_MPROTECT, base + MIB, 2 * MIB, RW, 0, 0);
+    char *out = feed_finish(m);
     CHECK(lines_with(out, "\"kind\":\"malloc_heap\"", "\"gained\":2097152,") == 1);
     free(out);
     munmap((void *)base, heap_max);

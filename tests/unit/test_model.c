@@ -6,10 +6,8 @@
  * addresses reused across threads (a late munmap result never ends a
  * region mapped after the munmap began).
  *
- * Events are written as JSON Lines to a temporary file, read back and
- * counted.
+ * Events are fed and the JSON Lines written counted through model_feed.h.
  */
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -20,109 +18,17 @@
 #include "dumper.h"
 #include "event.h"
 #include "model.h"
-#include "output.h"
+#include "model_feed.h"
 #include "syscalls.h"
 #include "unit.h"
 
 #define MIB (1024ULL * 1024)
-#define A64 SYSCALL_ARCH_X86_64
 #define PID 4242
-
-static char out_path[] = "/tmp/mmapwatch-model-XXXXXX";
-static uint64_t clock_ns = 1000;
 
 static struct model *new_model(bool can_hold)
 {
-    int fd = mkstemp(out_path);
-    if (fd >= 0)
-        close(fd);
-    if (output_open(out_path, true) < 0)
-        return NULL;
     struct model_config c = {.min_size = 1 * MIB, .can_hold = can_hold};
-    return model_new(&c);
-}
-
-/* Closes the output and returns it (malloc'd). */
-static char *finish(struct model *m)
-{
-    model_free(m);
-    output_close();
-    char *text = calloc(1, 1 << 20);
-    int fd = open(out_path, O_RDONLY);
-    if (fd >= 0 && text) {
-        ssize_t n = read(fd, text, (1 << 20) - 1);
-        (void)n;
-        close(fd);
-    }
-    unlink(out_path);
-    memcpy(out_path + strlen(out_path) - 6, "XXXXXX", 6);
-    return text;
-}
-
-/* How many lines hold every one of the given fragments. */
-static int lines_with(const char *text, const char *a, const char *b)
-{
-    int n = 0;
-    for (const char *line = text; line && *line;) {
-        const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        char buf[1024];
-        snprintf(buf, sizeof buf, "%.*s", (int)len, line);
-        if (strstr(buf, a) && (!b || strstr(buf, b)))
-            n++;
-        line = end ? end + 1 : NULL;
-    }
-    return n;
-}
-
-static struct model_reply send(struct model *m, struct event e)
-{
-    e.time_ns = clock_ns += 1000;
-    e.arch = e.arch ? e.arch : A64;
-    e.pid = e.pid ? e.pid : PID;
-    e.comm = "unit";
-    e.stopped = true;
-    struct model_reply r;
-    model_event(m, &e, &r);
-    return r;
-}
-
-static void spawn(struct model *m, pid_t pid, pid_t tid, pid_t parent, bool shares_vm)
-{
-    struct event e = {.kind = EVENT_SPAWN, .pid = pid, .tid = tid};
-    e.spawn.parent = parent;
-    e.spawn.shares_vm = shares_vm;
-    send(m, e);
-}
-
-static struct model_reply enter(struct model *m, pid_t pid, pid_t tid, enum syscall_id id,
-                                uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
-{
-    struct event e = {.kind = EVENT_CALL_ENTER, .pid = pid, .tid = tid};
-    e.call.nr = (uint64_t)syscall_number(A64, id);
-    e.call.args[0] = a0;
-    e.call.args[1] = a1;
-    e.call.args[2] = a2;
-    e.call.args[3] = a3;
-    e.call.args[4] = (uint64_t)-1;
-    return send(m, e);
-}
-
-static void done(struct model *m, pid_t pid, pid_t tid, int64_t rval)
-{
-    struct event e = {.kind = EVENT_CALL_DONE, .pid = pid, .tid = tid};
-    e.result.rval = rval;
-    e.result.is_error = rval < 0 && rval > -4096;
-    send(m, e);
-}
-
-static const uint64_t ANON = MAP_PRIVATE | MAP_ANONYMOUS;
-static const uint64_t RW = PROT_READ | PROT_WRITE;
-
-static void map_at(struct model *m, pid_t pid, pid_t tid, uint64_t addr, uint64_t len)
-{
-    enter(m, pid, tid, SC_MMAP, 0, len, RW, ANON);
-    done(m, pid, tid, (int64_t)addr);
+    return feed_start(&c);
 }
 
 static size_t regions(struct model *m, pid_t pid)
@@ -137,27 +43,21 @@ TEST(munmap_mprotect_mremap_split_and_move)
 {
     struct model *m = new_model(true);
     CHECK(m);
-    spawn(m, PID, PID, 0, false);
-    map_at(m, PID, PID, X, 16 * MIB);
+    feed_spawn(m, PID, PID, 0, false);
+    feed_map_at(m, PID, PID, X, 16 * MIB);
     CHECK(regions(m, PID) == 1);
-    enter(m, PID, PID, SC_MUNMAP, X + 4 * MIB, 4096, 0, 0);
-    done(m, PID, PID, 0);
+    feed_call(m, PID, PID, SC_MUNMAP, X + 4 * MIB, 4096, 0, 0, 0);
     CHECK(regions(m, PID) == 2); /* split around the hole */
-    enter(m, PID, PID, SC_MPROTECT, X, 4096, PROT_READ, 0);
-    done(m, PID, PID, 0);
+    feed_call(m, PID, PID, SC_MPROTECT, X, 4096, PROT_READ, 0, 0);
     CHECK(regions(m, PID) == 3); /* the first page has its own prot */
-    enter(m, PID, PID, SC_MREMAP, X + 8 * MIB, 8 * MIB, 8 * MIB, MREMAP_MAYMOVE);
-    done(m, PID, PID, (int64_t)Y);
+    feed_call(m, PID, PID, SC_MREMAP, X + 8 * MIB, 8 * MIB, 8 * MIB, MREMAP_MAYMOVE, (int64_t)Y);
     CHECK(regions(m, PID) == 4); /* the tail moved to Y */
-    enter(m, PID, PID, SC_MUNMAP, Y, 8 * MIB, 0, 0);
-    done(m, PID, PID, 0);
-    enter(m, PID, PID, SC_MUNMAP, X, 8 * MIB, 0, 0);
-    done(m, PID, PID, 0);
+    feed_call(m, PID, PID, SC_MUNMAP, Y, 8 * MIB, 0, 0, 0);
+    feed_call(m, PID, PID, SC_MUNMAP, X, 8 * MIB, 0, 0, 0);
     CHECK(regions(m, PID) == 0);
     /* A munmap of memory that was never a region is not reported. */
-    enter(m, PID, PID, SC_MUNMAP, 0x1000, 4096, 0, 0);
-    done(m, PID, PID, 0);
-    char *out = finish(m);
+    feed_call(m, PID, PID, SC_MUNMAP, 0x1000, 4096, 0, 0, 0);
+    char *out = feed_finish(m);
     CHECK(lines_with(out, "\"event\":\"mmap\"", NULL) == 1);
     CHECK(lines_with(out, "\"event\":\"munmap\"", NULL) == 3);
     CHECK(lines_with(out, "\"event\":\"mprotect\"", NULL) == 1);
@@ -169,15 +69,15 @@ TEST(exec_ends_every_region)
 {
     struct model *m = new_model(true);
     CHECK(m);
-    spawn(m, PID, PID, 0, false);
-    map_at(m, PID, PID, X, 16 * MIB);
-    map_at(m, PID, PID, Y, 2 * MIB);
+    feed_spawn(m, PID, PID, 0, false);
+    feed_map_at(m, PID, PID, X, 16 * MIB);
+    feed_map_at(m, PID, PID, Y, 2 * MIB);
     CHECK(regions(m, PID) == 2);
-    struct event e = {.kind = EVENT_EXEC, .tid = PID};
+    struct event e = {.kind = EVENT_EXEC, .pid = PID, .tid = PID};
     e.exec.former_tid = PID;
-    send(m, e);
+    feed_event(m, e);
     CHECK(regions(m, PID) == 0);
-    char *out = finish(m);
+    char *out = feed_finish(m);
     CHECK(lines_with(out, "\"event\":\"exec\"", "\"regions_ended\":2") == 1);
     free(out);
 }
@@ -186,42 +86,41 @@ TEST(non_leader_exec_takes_the_leaders_tid)
 {
     struct model *m = new_model(true);
     CHECK(m);
-    spawn(m, PID, PID, 0, false);
-    spawn(m, PID, PID + 1, PID, false);
-    map_at(m, PID, PID + 1, X, 16 * MIB);
-    struct event e = {.kind = EVENT_EXEC, .tid = PID};
+    feed_spawn(m, PID, PID, 0, false);
+    feed_spawn(m, PID, PID + 1, PID, false);
+    feed_map_at(m, PID, PID + 1, X, 16 * MIB);
+    struct event e = {.kind = EVENT_EXEC, .pid = PID, .tid = PID};
     e.exec.former_tid = PID + 1;
-    send(m, e);
+    feed_event(m, e);
     CHECK(regions(m, PID) == 0);
     CHECK(!model_follows(m, PID + 1)); /* the execing thread carries on as PID */
     CHECK(model_follows(m, PID));
-    free(finish(m));
+    free(feed_finish(m));
 }
 
 TEST(vfork_shares_fork_copies)
 {
     struct model *m = new_model(true);
     CHECK(m);
-    spawn(m, PID, PID, 0, false);
-    map_at(m, PID, PID, X, 16 * MIB);
+    feed_spawn(m, PID, PID, 0, false);
+    feed_map_at(m, PID, PID, X, 16 * MIB);
     /* vfork: the child's mappings are the parent's */
-    spawn(m, PID + 10, PID + 10, PID, true);
-    map_at(m, PID + 10, PID + 10, Y, 16 * MIB);
+    feed_spawn(m, PID + 10, PID + 10, PID, true);
+    feed_map_at(m, PID + 10, PID + 10, Y, 16 * MIB);
     CHECK(regions(m, PID) == 2);
     /* ... until it execs: a new space, the parent keeps both */
     struct event e = {.kind = EVENT_EXEC, .pid = PID + 10, .tid = PID + 10};
     e.exec.former_tid = PID + 10;
-    send(m, e);
+    feed_event(m, e);
     CHECK(regions(m, PID) == 2);
     CHECK(regions(m, PID + 10) == 0);
     /* fork: a copy; the child's munmap leaves the parent's region alone */
-    spawn(m, PID + 20, PID + 20, PID, false);
+    feed_spawn(m, PID + 20, PID + 20, PID, false);
     CHECK(regions(m, PID + 20) == 2);
-    enter(m, PID + 20, PID + 20, SC_MUNMAP, X, 16 * MIB, 0, 0);
-    done(m, PID + 20, PID + 20, 0);
+    feed_call(m, PID + 20, PID + 20, SC_MUNMAP, X, 16 * MIB, 0, 0, 0);
     CHECK(regions(m, PID + 20) == 1);
     CHECK(regions(m, PID) == 2);
-    free(finish(m));
+    free(feed_finish(m));
 }
 
 /* A dumper whose worker dumps into a scratch directory (of our own
@@ -270,21 +169,21 @@ static unsigned holds_for_unmap(bool can_hold, unsigned *unrelated)
     dump_model = m;
     struct dumper *d = m ? scratch_dumper(dir) : NULL;
     if (!d) {
-        free(finish(m));
+        free(feed_finish(m));
         return 99;
     }
     model_set_dumper(m, d);
-    spawn(m, getpid(), getpid(), 0, false);
-    map_at(m, getpid(), getpid(), X, 16 * MIB);
-    *unrelated = enter(m, getpid(), getpid(), SC_MUNMAP, Y, 4096, 0, 0).holds;
-    done(m, getpid(), getpid(), 0);
-    unsigned holds = enter(m, getpid(), getpid(), SC_MUNMAP, X, 16 * MIB, 0, 0).holds;
-    done(m, getpid(), getpid(), 0);
+    feed_spawn(m, getpid(), getpid(), 0, false);
+    feed_map_at(m, getpid(), getpid(), X, 16 * MIB);
+    *unrelated = feed_enter(m, getpid(), getpid(), SC_MUNMAP, Y, 4096, 0, 0).holds;
+    feed_done(m, getpid(), getpid(), 0);
+    unsigned holds = feed_enter(m, getpid(), getpid(), SC_MUNMAP, X, 16 * MIB, 0, 0).holds;
+    feed_done(m, getpid(), getpid(), 0);
     dumper_cancel(d);
     while (!dumper_flush(d))
         dumper_collect(d);
     dumper_free(d);
-    free(finish(m));
+    free(feed_finish(m));
     remove_dir(dir);
     return holds;
 }
@@ -302,25 +201,25 @@ TEST(lost_events_void_calls_in_flight_and_mark_regions)
 {
     struct model *m = new_model(true);
     CHECK(m);
-    spawn(m, PID, PID, 0, false);
-    map_at(m, PID, PID, X, 16 * MIB);
-    map_at(m, PID, PID, Y, 16 * MIB);
-    enter(m, PID, PID, SC_MUNMAP, X, 16 * MIB, 0, 0);
-    struct event e = {.kind = EVENT_LOST, .tid = PID};
+    feed_spawn(m, PID, PID, 0, false);
+    feed_map_at(m, PID, PID, X, 16 * MIB);
+    feed_map_at(m, PID, PID, Y, 16 * MIB);
+    feed_enter(m, PID, PID, SC_MUNMAP, X, 16 * MIB, 0, 0);
+    struct event e = {.kind = EVENT_LOST, .pid = PID, .tid = PID};
     e.lost.count = 12;
-    e.lost.from_ns = clock_ns;
-    e.lost.to_ns = clock_ns + 5000000;
-    send(m, e);
+    e.lost.from_ns = feed_now_ns();
+    e.lost.to_ns = feed_now_ns() + 5000000;
+    feed_event(m, e);
     /* The result of a call whose pairing was lost is not applied. */
-    done(m, PID, PID, 0);
+    feed_done(m, PID, PID, 0);
     size_t uncertain = 0;
     CHECK(model_region_count(m, PID, &uncertain) == 2);
     CHECK(uncertain == 2);
     /* A region mapped after the loss is certain. */
-    map_at(m, PID, PID, Y + 64 * MIB, 16 * MIB);
+    feed_map_at(m, PID, PID, Y + 64 * MIB, 16 * MIB);
     CHECK(model_region_count(m, PID, &uncertain) == 3);
     CHECK(uncertain == 2);
-    char *out = finish(m);
+    char *out = feed_finish(m);
     CHECK(lines_with(out, "\"event\":\"lost\"", "\"count\":12") == 1);
     CHECK(lines_with(out, "\"calls_voided\":1", "\"regions_uncertain\":2") == 1);
     CHECK(lines_with(out, "\"event\":\"munmap\"", NULL) == 0);
@@ -333,20 +232,18 @@ TEST(address_reused_across_threads_munmap)
     struct model *m = new_model(true);
     CHECK(m);
     const pid_t a = PID + 1, b = PID + 2;
-    spawn(m, PID, PID, 0, false);
-    spawn(m, PID, a, PID, false);
-    spawn(m, PID, b, PID, false);
-    map_at(m, PID, a, X, 16 * MIB);
-    enter(m, PID, a, SC_MUNMAP, X, 16 * MIB, 0, 0);
-    enter(m, PID, b, SC_MMAP, 0, 16 * MIB, RW, ANON);
-    done(m, PID, b, (int64_t)X);
+    feed_spawn(m, PID, PID, 0, false);
+    feed_spawn(m, PID, a, PID, false);
+    feed_spawn(m, PID, b, PID, false);
+    feed_map_at(m, PID, a, X, 16 * MIB);
+    feed_enter(m, PID, a, SC_MUNMAP, X, 16 * MIB, 0, 0);
+    feed_map_at(m, PID, b, X, 16 * MIB);
     CHECK(regions(m, PID) == 1);
-    done(m, PID, a, 0); /* late: must not end B's region */
+    feed_done(m, PID, a, 0); /* late: must not end B's region */
     CHECK(regions(m, PID) == 1);
-    enter(m, PID, b, SC_MUNMAP, X, 16 * MIB, 0, 0);
-    done(m, PID, b, 0);
+    feed_call(m, PID, b, SC_MUNMAP, X, 16 * MIB, 0, 0, 0);
     CHECK(regions(m, PID) == 0);
-    char *out = finish(m);
+    char *out = feed_finish(m);
     /* Each munmap reported once, by the thread that made it. */
     CHECK(lines_with(out, "\"event\":\"munmap\"", "\"tid\":4243,") == 1);
     CHECK(lines_with(out, "\"event\":\"munmap\"", "\"tid\":4244,") == 1);
@@ -360,20 +257,18 @@ TEST(address_reused_across_threads_mremap)
     struct model *m = new_model(true);
     CHECK(m);
     const pid_t a = PID + 1, b = PID + 2;
-    spawn(m, PID, PID, 0, false);
-    spawn(m, PID, a, PID, false);
-    spawn(m, PID, b, PID, false);
-    map_at(m, PID, a, X, 16 * MIB);
-    enter(m, PID, a, SC_MREMAP, X, 16 * MIB, 32 * MIB, MREMAP_MAYMOVE);
-    map_at(m, PID, b, X, 16 * MIB);
-    done(m, PID, a, (int64_t)Y);
+    feed_spawn(m, PID, PID, 0, false);
+    feed_spawn(m, PID, a, PID, false);
+    feed_spawn(m, PID, b, PID, false);
+    feed_map_at(m, PID, a, X, 16 * MIB);
+    feed_enter(m, PID, a, SC_MREMAP, X, 16 * MIB, 32 * MIB, MREMAP_MAYMOVE);
+    feed_map_at(m, PID, b, X, 16 * MIB);
+    feed_done(m, PID, a, (int64_t)Y);
     CHECK(regions(m, PID) == 2); /* B's at X, A's moved to Y */
-    enter(m, PID, a, SC_MUNMAP, Y, 32 * MIB, 0, 0);
-    done(m, PID, a, 0);
-    enter(m, PID, b, SC_MUNMAP, X, 16 * MIB, 0, 0);
-    done(m, PID, b, 0);
+    feed_call(m, PID, a, SC_MUNMAP, Y, 32 * MIB, 0, 0, 0);
+    feed_call(m, PID, b, SC_MUNMAP, X, 16 * MIB, 0, 0, 0);
     CHECK(regions(m, PID) == 0);
-    char *out = finish(m);
+    char *out = feed_finish(m);
     CHECK(lines_with(out, "\"event\":\"mremap\"", "\"tid\":4243,") == 1);
     CHECK(lines_with(out, "\"event\":\"munmap\"", NULL) == 2);
     free(out);
@@ -385,20 +280,19 @@ TEST(mprotect_applies_to_regions_older_than_its_entry)
     struct model *m = new_model(true);
     CHECK(m);
     const pid_t a = PID + 1, b = PID + 2;
-    spawn(m, PID, PID, 0, false);
-    spawn(m, PID, a, PID, false);
-    spawn(m, PID, b, PID, false);
-    map_at(m, PID, a, X, 16 * MIB);
-    enter(m, PID, a, SC_MUNMAP, X, 16 * MIB, 0, 0);
-    done(m, PID, a, 0);
-    map_at(m, PID, a, X, 32 * MIB); /* A's old region gone; a new one over it */
-    enter(m, PID, b, SC_MPROTECT, X + 16 * MIB, 4096, PROT_READ, 0);
-    enter(m, PID, a, SC_MUNMAP, X, 32 * MIB, 0, 0);
-    map_at(m, PID, PID, X, 32 * MIB);  /* the leader gets the address */
-    done(m, PID, b, 0);                /* late: the leader's region is newer */
-    done(m, PID, a, 0);
+    feed_spawn(m, PID, PID, 0, false);
+    feed_spawn(m, PID, a, PID, false);
+    feed_spawn(m, PID, b, PID, false);
+    feed_map_at(m, PID, a, X, 16 * MIB);
+    feed_call(m, PID, a, SC_MUNMAP, X, 16 * MIB, 0, 0, 0);
+    feed_map_at(m, PID, a, X, 32 * MIB); /* A's old region gone; a new one over it */
+    feed_enter(m, PID, b, SC_MPROTECT, X + 16 * MIB, 4096, PROT_READ, 0);
+    feed_enter(m, PID, a, SC_MUNMAP, X, 32 * MIB, 0, 0);
+    feed_map_at(m, PID, PID, X, 32 * MIB);  /* the leader gets the address */
+    feed_done(m, PID, b, 0);                /* late: the leader's region is newer */
+    feed_done(m, PID, a, 0);
     CHECK(regions(m, PID) == 1);       /* unsplit by B's mprotect */
-    char *out = finish(m);
+    char *out = feed_finish(m);
     CHECK(lines_with(out, "\"event\":\"munmap\"", NULL) == 2);
     free(out);
 }
@@ -409,24 +303,23 @@ TEST(reuse_without_a_call_in_flight_ends_the_region)
 {
     struct model *m = new_model(true);
     CHECK(m);
-    spawn(m, PID, PID, 0, false);
-    map_at(m, PID, PID, X, 16 * MIB);
-    map_at(m, PID, PID, X + 8 * MIB, 16 * MIB);
+    feed_spawn(m, PID, PID, 0, false);
+    feed_map_at(m, PID, PID, X, 16 * MIB);
+    feed_map_at(m, PID, PID, X + 8 * MIB, 16 * MIB);
     CHECK(regions(m, PID) == 2);
-    enter(m, PID, PID, SC_MUNMAP, X, 8 * MIB, 0, 0);
-    done(m, PID, PID, 0);
+    feed_call(m, PID, PID, SC_MUNMAP, X, 8 * MIB, 0, 0, 0);
     CHECK(regions(m, PID) == 1);
-    free(finish(m));
+    free(feed_finish(m));
 }
 
-/* Runs map_at with stderr in a file; returns whether it said "not seen". */
+/* Runs feed_map_at with stderr in a file; returns whether it said "not seen". */
 static bool map_says_not_seen(struct model *m, pid_t tid, uint64_t addr, uint64_t len)
 {
     char path[] = "/tmp/mmapwatch-model-err-XXXXXX";
     int fd = mkstemp(path), saved = dup(2);
     fflush(stderr);
     dup2(fd, 2);
-    map_at(m, PID, tid, addr, len);
+    feed_map_at(m, PID, tid, addr, len);
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
@@ -445,18 +338,18 @@ TEST(reuse_of_an_uncertain_region_is_not_warned_twice)
 {
     struct model *m = new_model(false);
     CHECK(m);
-    spawn(m, PID, PID, 0, false);
-    map_at(m, PID, PID, X, 16 * MIB);
-    struct event e = {.kind = EVENT_LOST, .tid = PID};
+    feed_spawn(m, PID, PID, 0, false);
+    feed_map_at(m, PID, PID, X, 16 * MIB);
+    struct event e = {.kind = EVENT_LOST, .pid = PID, .tid = PID};
     e.lost.count = 3;
-    e.lost.from_ns = clock_ns;
-    e.lost.to_ns = clock_ns + 1000;
-    send(m, e);
-    map_at(m, PID, PID, Y, 16 * MIB); /* after the loss: certain */
+    e.lost.from_ns = feed_now_ns();
+    e.lost.to_ns = feed_now_ns() + 1000;
+    feed_event(m, e);
+    feed_map_at(m, PID, PID, Y, 16 * MIB); /* after the loss: certain */
     CHECK(!map_says_not_seen(m, PID, X, 16 * MIB));
     CHECK(map_says_not_seen(m, PID, Y, 16 * MIB));
     CHECK(regions(m, PID) == 2);
-    free(finish(m));
+    free(feed_finish(m));
 }
 
 UNIT_MAIN(UNIT_CASE(munmap_mprotect_mremap_split_and_move), UNIT_CASE(exec_ends_every_region),
