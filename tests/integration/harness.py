@@ -518,6 +518,18 @@ PERFDRV = os.environ.get("PERFDRV") or os.path.join(
 PERF = ("--source", "perf")
 
 
+def perf_event_fds(pid):
+    """The descriptors of process pid that are perf events."""
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[perf_event]":
+                out.append(fd)
+        except OSError:
+            pass  # closed meanwhile
+    return out
+
+
 def require_valgrind():
     """Skips where valgrind cannot run mmapwatch: not installed, or the
     sanitizer build (valgrind cannot run ASan binaries)."""

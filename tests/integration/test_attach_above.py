@@ -29,22 +29,12 @@ CHUNK = cgt.CHUNK
 PAGE = cgt.PAGE
 
 
-def _perf_fds(pid):
-    out = []
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            if "perf_event" in os.readlink(f"/proc/{pid}/fd/{fd}"):
-                out.append(fd)
-        except OSError:
-            pass
-    return out
-
-
 def _assert_let_go(g_pid, mw_pid):
     """The target is exactly as before: no thread traced or stopped, and
     mmapwatch holds no perf event (the perf source's only hold on it)."""
     assert_untraced(g_pid)
-    assert not _perf_fds(mw_pid), f"mmapwatch holds perf events: {_perf_fds(mw_pid)}"
+    held = harness.perf_event_fds(mw_pid)
+    assert not held, f"mmapwatch holds perf events: {held}"
 
 
 def _covering(existing, addr):
@@ -107,7 +97,7 @@ def test_attach_above_adopts_dumps_detaches():
                          "--dump-on-threshold", "--attach-above", str(mark),
                          "--detach-below", "10M", "-p", str(g.pid)])
         ev.wait_diagnostic("tracing nothing until")
-        assert cgt.harness.tracer_pid(g.pid) == 0 and not _perf_fds(ev.p.pid)
+        assert cgt.harness.tracer_pid(g.pid) == 0 and not harness.perf_event_fds(ev.p.pid)
         assert not ev.all("attach") and not ev.all("mark"), ev.events
 
         # Up to the mark: attached only now, the chunks there adopted.

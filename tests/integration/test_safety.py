@@ -32,16 +32,6 @@ def _perf():
     return harness.DEFAULT_SOURCE == harness.PERF
 
 
-def _perf_event_fds(pid):
-    n = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            n += os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[perf_event]"
-        except OSError:
-            pass
-    return n
-
-
 def _assert_followed(pid, w, tids=None):
     """ptrace: every thread of pid is traced by mmapwatch (w). perf: none is
     traced by anyone, and mmapwatch holds perf events."""
@@ -49,7 +39,7 @@ def _assert_followed(pid, w, tids=None):
         assert_traced_by(pid, w.pid, tids)
         return
     assert_traced_by(pid, 0, tids)
-    assert _perf_event_fds(w.pid) > 0, f"mmapwatch {w.pid} holds no perf event"
+    assert harness.perf_event_fds(w.pid), f"mmapwatch {w.pid} holds no perf event"
 
 
 def _stopped_look(w):
