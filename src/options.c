@@ -195,10 +195,10 @@ static void print_usage(FILE *out)
         "                       cgroup); auto: per thread unless that needs over\n"
         "                       4096 descriptors or more than the limit, or the\n"
         "                       target is alone in its cgroup (default: auto)\n"
-        "      --perf-calls raw|per-call  read the calls through raw_syscalls\n"
-        "                       (3 events per thread or CPU, 4 with -k) or one\n"
-        "                       tracepoint pair per call (16; --min-size filtered\n"
-        "                       in the kernel) (default: raw)\n"
+        "      --perf-calls raw|syscalls  read the calls through raw_syscalls\n"
+        "                       (3 events per thread or CPU, 4 with -k) or the\n"
+        "                       syscalls: pair of each call (16; --min-size\n"
+        "                       filtered in the kernel) (default: raw)\n"
         "\n"
         "MEMORY CGROUP\n"
         "      --cgroup-threshold SIZE|PCT  report when the target's memory cgroup\n"
@@ -794,10 +794,10 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
         case OPT_PERF_CALLS:
             if (strcmp(optarg, "raw") == 0) {
                 opts->perf_per_call = false;
-            } else if (strcmp(optarg, "per-call") == 0) {
+            } else if (strcmp(optarg, "syscalls") == 0) {
                 opts->perf_per_call = true;
             } else {
-                log_error("invalid value '%s' for --perf-calls: use raw or per-call", optarg);
+                log_error("invalid value '%s' for --perf-calls: use raw or syscalls", optarg);
                 return OPTIONS_USAGE_ERROR;
             }
             break;

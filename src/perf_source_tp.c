@@ -9,7 +9,7 @@
 
 #include "perf_source_internal.h"
 
-/* The per-call layout (--perf-calls per-call): a pair of tracepoints per
+/* The per-call layout (--perf-calls syscalls): a pair of tracepoints per
  * call, --min-size a kernel filter on sys_enter_mmap. */
 static const struct tp_spec PER_CALL[] = {
     {"syscalls/sys_enter_mmap", TP_ENTER, false, true, false, false, 0},

@@ -377,7 +377,7 @@ def test_per_call_where_kernel_samples_are_not_allowed():
     kernel samples: with kernel.perf_event_paranoid 2 and neither
     CAP_PERFMON nor CAP_SYS_ADMIN, the perf source reads one tracepoint pair
     per call instead (which -v says), and follows the same maps, --min-size
-    applied; --perf-calls per-call asks for that layout anywhere."""
+    applied; --perf-calls syscalls asks for that layout anywhere."""
     require_perf()
     for argv_prefix, fallback in ((["setpriv", "--bounding-set=-perfmon,-sys_admin"], True),
                                   ([], False)):
@@ -387,7 +387,7 @@ def test_per_call_where_kernel_samples_are_not_allowed():
                     continue  # kernel samples allowed to anyone here: nothing to fall back from
         truth = os.path.join(tmpdir(), "truth")
         out = os.path.join(tmpdir(), "events.jsonl")
-        calls = [] if fallback else ["--perf-calls", "per-call"]
+        calls = [] if fallback else ["--perf-calls", "syscalls"]
         r = subprocess.run([*argv_prefix, harness.MMAPWATCH, "--source", "perf", *calls, "-v",
                             "--json", "-o", out, "--no-dump", "--min-size", "2M", "--",
                             fixture("trace_map"), truth, str(MAP_LEN), str(MIB + 4096)],
