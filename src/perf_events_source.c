@@ -861,10 +861,11 @@ static void ops_log_stats(const void *src)
         log_info("perf source: %u cpus, %u tracepoints, %u threads opened, %u event fds, "
                  "%" PRIu64 " records (%" PRIu64 " bad), %" PRIu64 " duplicates, %" PRIu64
                  " unpaired exits, %" PRIu64 " voided, %" PRIu64
-                 " events of processes not followed dropped",
+                 " events of processes not followed dropped, %" PRIu64 " entries left out "
+                 "(mmaps under --min-size, calls not ours), %" PRIu64 " i386 calls",
                  st->cpus, st->tracepoints, st->threads, st->event_fds, st->records,
                  st->bad_records, ps->duplicates, ps->unpaired_exits, ps->voided,
-                 st->filtered);
+                 st->filtered, st->left_out, ps->not_native);
     }
 }
 
