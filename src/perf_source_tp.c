@@ -50,7 +50,6 @@ static const struct tp_spec RAW_STACKS[] = {
     {"task/task_newtask", TP_NEWTASK, false, false, false, false, 0},
 };
 
-
 /* Finds the fields a record is read with, from the parsed format. */
 int perf_source_tp_resolve(struct tp_info *t)
 {
