@@ -30,6 +30,9 @@
  *     (overlapping losses as one), after every entry it voided and before
  *     any record from after the window: it counts them (calls_voided), and
  *     every call still open when it comes is one it voided;
+ *   - an i386 entry (not_native: raw tracepoints only) ends what the
+ *     thread had waiting like any entry, and is dropped: one
+ *     PERF_EV_NOT_NATIVE says so; its exit then has no entry;
  *   - an exec (a COMM record with the exec flag) names the thread that
  *     called execve (its entry is waiting): a non-leader exec takes over the
  *     leader's tid, and the event says which tid it was (former_tid).
@@ -73,7 +76,7 @@ struct perf_stack {
 };
 
 enum perf_item_kind {
-    PERF_ITEM_ENTER,     /* sys_enter_*: nr, args */
+    PERF_ITEM_ENTER,     /* sys_enter_* (or raw): nr, args */
     PERF_ITEM_EXIT,      /* sys_exit_*: nr, ret */
     PERF_ITEM_COMM,      /* comm; exec when the exec flag was set */
     PERF_ITEM_FORK,      /* pid/tid: the new thread; ppid/ptid: its creator */
@@ -96,6 +99,9 @@ struct perf_item {
     uint32_t tp;          /* ENTER/EXIT: the tracepoint id */
     int nr;               /* ENTER/EXIT: the syscall number */
     bool is_exec_call;    /* ENTER of execve/execveat (never a map call) */
+    bool not_native;      /* ENTER: an i386 call (raw tracepoints): dropped, said */
+    bool abi_unsure;      /* ENTER, not_native: or an x86_64 one, the registers
+                           * could not tell (perf_rawsys.h) */
     uint64_t args[6];     /* ENTER */
     int64_t ret;          /* EXIT */
     bool exec;            /* COMM: caused by an exec */
@@ -124,6 +130,8 @@ enum perf_ev_kind {
     PERF_EV_NEWTASK,        /* the clone flags of the task pid/tid created (child):
                              * right after its SPAWN, before any record of the
                              * child (the kernel writes it before the child runs) */
+    PERF_EV_NOT_NATIVE,     /* an i386 call (nr in i386 numbers, args), or one that
+                             * could be (abi_unsure): not followed */
 };
 
 /* What perf_pair hands on, in time order. */
@@ -138,6 +146,7 @@ struct perf_ev {
     int64_t ret;           /* raw: negative errno on failure */
     uint64_t enter_time;
     const struct perf_stack *stack; /* NULL without -k */
+    bool abi_unsure;       /* NOT_NATIVE: perhaps an x86_64 call after all */
     /* COMM, EXEC */
     char comm[PERF_COMM_MAX];
     pid_t former_tid;      /* EXEC: the tid that called execve (0: not seen) */
@@ -163,6 +172,7 @@ struct perf_pair_stats {
     uint64_t unpaired_exits; /* exits with no entry (filtered, or before attach) */
     uint64_t voided;         /* entries voided by a loss */
     uint64_t lost;           /* records the kernel reported lost */
+    uint64_t not_native;     /* i386 entries dropped (PERF_EV_NOT_NATIVE) */
 };
 
 struct perf_pair;

@@ -1,10 +1,14 @@
 /*
  * perf_source: the event source that never stops the target (source
- * layer). It reads the kernel's syscall tracepoints (sys_enter/exit of
- * mmap, munmap, mremap, mprotect, pkey_mprotect, brk; sys_enter of execve,
- * execveat and exit_group), task:task_newtask (a new task's clone flags;
- * left out where kernel samples are not allowed) and the comm/fork/exit
- * records through perf_event_open.
+ * layer). It reads the map calls (mmap, munmap, mremap, mprotect,
+ * pkey_mprotect, brk: entries and exits; execve, execveat and exit_group:
+ * entries), task:task_newtask (a new task's clone flags; left out where
+ * kernel samples are not allowed) and the comm/fork/exit records through
+ * perf_event_open. The calls come, by default, through
+ * raw_syscalls:sys_enter/sys_exit filtered in the kernel on the syscall
+ * number (perf_rawsys.h: 3 events per context, 4 with stacks), or with
+ * per_call through one syscalls:sys_enter_X/sys_exit_X pair per call (16;
+ * also where the raw ones cannot be had: they need kernel samples).
  *
  * Layouts (docs/performance.md has the measured cost), either way all of a
  * CPU's events redirected (PERF_EVENT_IOC_SET_OUTPUT) into one ring
@@ -22,16 +26,19 @@
  * The layout is chosen at the first attach (struct perf_source_options)
  * and is every later target's; descriptors are counted in
  * perf_source_stats. Timestamps are CLOCK_MONOTONIC, so they
- * compare with clock_gettime. --min-size is a kernel filter on
- * sys_enter_mmap's length (MAP_FIXED mmaps pass it: they may replace part
- * of a reported region); sys_exit_mmap cannot be filtered.
+ * compare with clock_gettime. --min-size is applied to mmap entries as
+ * they are read (raw), or is a kernel filter on sys_enter_mmap's length
+ * (per call); MAP_FIXED mmaps pass it either way (they may replace part
+ * of a reported region); the exits cannot be filtered.
  *
  * Events come out through the emit callback given to perf_source_new, in
  * kernel-timestamp order, from perf_source_drain and perf_source_finish
  * only (struct perf_ev, include/perf_pair.h). The target is never stopped:
  * a record the kernel could not write is reported as PERF_EV_LOST, never
- * hidden. i386 (compat) system calls fire no syscall tracepoint: a 32-bit
- * target's map calls are not seen by this source.
+ * hidden. i386 system calls are not followed: the per-call tracepoints do
+ * not fire for them; the raw ones do, with i386 numbers, and such an entry
+ * (told by its registers, perf_rawsys.h) comes out as PERF_EV_NOT_NATIVE,
+ * never as the x86_64 call of its number.
  *
  * Use: perf_source_new, perf_source_attach (once per target), poll the
  * descriptors of perf_source_poll_fds for reading and call
@@ -60,7 +67,10 @@ enum perf_layout {
 };
 
 struct perf_source_options {
-    uint64_t min_size;      /* sys_enter_mmap filter "len >= min_size"; 0: none */
+    uint64_t min_size;      /* mmaps shorter are not handed on (MAP_FIXED ones are); 0: none */
+    bool per_call;          /* the per-call tracepoints (sys_enter_mmap, ...: 16 per
+                             * context, --min-size a kernel filter), not the
+                             * raw ones (3, 4 with stacks) */
     bool stacks;            /* registers and user stack at each entry (-k) */
     uint32_t stack_bytes;   /* copied per entry with stacks; 0: 16 KiB */
     unsigned ring_pages;    /* data pages per CPU ring, a power of two; 0: the default */
@@ -84,7 +94,12 @@ struct perf_source_stats {
     uint64_t ring_bytes;      /* per CPU */
     uint64_t records;         /* records read from the rings */
     uint64_t bad_records;     /* records that did not decode (skipped, counted) */
+    uint64_t left_out;        /* raw entries read and not handed on: mmaps shorter
+                               * than --min-size, x86_64 calls the i386 numbers
+                               * let through */
     bool tracefs_private;     /* tracefs was mounted in a private namespace */
+    bool per_call;            /* the per-call tracepoints are read (asked for, or: */
+    bool per_call_fallback;   /* the raw ones need kernel samples, not allowed here) */
     bool clone_flags;         /* task_newtask is read: a new process's FORK is
                                * followed by its clone flags (PERF_EV_NEWTASK) */
     enum perf_layout layout;  /* the one chosen at the first attach */

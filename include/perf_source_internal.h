@@ -12,6 +12,7 @@
 
 #include "perf_cgroup.h"
 #include "perf_follow.h"
+#include "perf_rawsys.h"
 #include "perf_ring.h"
 #include "perf_source.h"
 #include "tracefs.h"
@@ -22,7 +23,7 @@
 /* The registers a stack walk needs on x86_64 (perf_pair.h). */
 #define STACK_REGS_MASK PERF_STACK_REGS_MASK
 
-/* The tracepoints read, and what each is (TRACEPOINTS in perf_source.c). */
+/* The tracepoints read, and what each is (the tables in perf_source.c). */
 enum tp_role { TP_ENTER, TP_EXIT, TP_NEWTASK };
 struct tp_spec {
     const char *path; /* under events/ */
@@ -30,15 +31,18 @@ struct tp_spec {
     bool exec_call;   /* execve entries: only to name an exec's thread */
     bool size_filter; /* takes --min-size */
     bool stackless;   /* entries never reported with -k's stack: none copied */
+    bool raw;         /* raw_syscalls: one event for several calls (perf_rawsys.h) */
+    enum rawsys_set calls; /* raw: the calls its filter lets through */
 };
-#define NTP 16
+#define NTP 16 /* the most tracepoints a table has (the per-call one) */
 
 /* A tracepoint as this kernel has it: where its fields are. */
 struct tp_info {
     const struct tp_spec *spec;
     struct tp_format fmt;
-    const struct tp_field *nr;      /* __syscall_nr */
+    const struct tp_field *nr;      /* __syscall_nr (raw: id) */
     const struct tp_field *args[6]; /* entries: the fields after nr, in order */
+    struct tp_field raw_args[6];    /* raw entries: args[6] as six fields */
     unsigned nargs;
     const struct tp_field *ret;     /* exits */
     const struct tp_field *child, *clone_flags; /* task_newtask */
@@ -49,11 +53,14 @@ struct event_info {
     uint64_t id; /* 0: free slot */
     uint32_t owner;
     uint16_t tp;  /* index into s->tps */
-    bool stacks;
+    bool regs;    /* samples carry the user registers (raw entries, -k) */
+    bool stacks;  /* and a copy of the user stack */
 };
 
 struct perf_source {
     struct perf_source_options opt;
+    const struct tp_spec *table; /* the layout of calls: raw or per call */
+    unsigned table_size;
     struct tp_info tps[NTP];
     unsigned ntps;
     unsigned ncpus;
@@ -90,8 +97,20 @@ struct perf_source {
 /* CLOCK_MONOTONIC now, in ns: the clock of the records' time stamps. */
 uint64_t perf_source_now_ns(void);
 
-/* The sample_type of every event (with stacks: registers and stack). */
-uint64_t perf_source_sample_type(bool stacks);
+/* The sample_type of an event: with regs, the user registers; with
+ * stacks, those and the user stack. */
+uint64_t perf_source_sample_type(bool regs, bool stacks);
+
+/* perf_source_tp.c: the table of tracepoints of s->opt (raw or per call)
+ * loaded into s->tps, their formats read; -1 with a reason. */
+int perf_source_load_tracepoints(struct perf_source *s, bool *private_mount, char *why,
+                                 size_t size);
+/* Finds the fields a record of t is read with, from its format. 0 or -1. */
+int perf_source_tp_resolve(struct tp_info *t);
+/* The kernel filter of t into out: 1, 0 when it takes none, -1 when it
+ * does not fit (a raw event is never opened unfiltered). */
+int perf_source_tp_filter(const struct perf_source *s, const struct tp_info *t, char *out,
+                          size_t size);
 
 /* What an event's id says; NULL for an id never opened. */
 const struct event_info *perf_source_find_event(const struct perf_source *s, uint64_t id);

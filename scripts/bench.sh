@@ -21,7 +21,9 @@
 #   BENCH_MMAPWATCH  the binary to measure (default ./mmapwatch)
 #   BENCH_BEFORE   another mmapwatch binary (say, the build before a change)
 #                  measured in the same rounds as BENCH_MMAPWATCH: rows
-#                  "before" in the grow table (default: none)
+#                  "before" in the grow table and in the echo table
+#                  (default: none); BENCH_BEFORE_FROM names it in the echo
+#                  rows (default: its path)
 #   BENCH_BUILT_FROM what the report says that binary was built from
 #                  (default: the commit of the work tree for ./mmapwatch,
 #                  the path for any other)
@@ -1151,6 +1153,9 @@ report_jvm() {
 #     tool runs and the server may not.
 
 ECHO_ROWS=(control strace perf_trace bpftrace mmapwatch mmapwatch_perf mmapwatch_perf_kd mmapwatch_perf_thread_kd)
+# BENCH_BEFORE=path adds its perf-source rows, run in the same rotation,
+# so that a change is measured before/after under the same load.
+[ -n "${BENCH_BEFORE:-}" ] && ECHO_ROWS+=(before_perf before_perf_kd before_perf_thread_kd)
 ECHO_CONNECTIONS=8
 ECHO_WARMUP=${BENCH_ECHO_WARMUP:-10}
 ECHO_WINDOW=${BENCH_ECHO_WINDOW:-4}
@@ -1173,7 +1178,15 @@ echo_label() {
     mmapwatch_perf) echo "mmapwatch --source perf -p PID --min-size 16M --no-dump" ;;
     mmapwatch_perf_kd) echo "mmapwatch --source perf -p PID --min-size 16M -k, dumps on" ;;
     mmapwatch_perf_thread_kd) echo "the same with --perf-layout thread (events per thread, not per cgroup)" ;;
+    before_perf)    echo "before ($(before_name)): mmapwatch --source perf -p PID --min-size 16M --no-dump" ;;
+    before_perf_kd) echo "before ($(before_name)): the same with -k, dumps on" ;;
+    before_perf_thread_kd) echo "before ($(before_name)): -k, dumps on, --perf-layout thread" ;;
     esac
+}
+
+# What BENCH_BEFORE was built from: BENCH_BEFORE_FROM, or its path.
+before_name() {
+    echo "${BENCH_BEFORE_FROM:-${BENCH_BEFORE:-}}"
 }
 
 echo_missing() {
@@ -1187,6 +1200,8 @@ echo_missing() {
         tool_missing mmapwatch_perf_attach
         "$MMAPWATCH" --help 2>/dev/null | grep -q -- '--perf-layout' ||
             echo "n/a (no --perf-layout in this build)" ;;
+    before_perf | before_perf_kd | before_perf_thread_kd)
+        tool_missing before ;;
     esac
 }
 
@@ -1350,6 +1365,15 @@ echo_attach() {
             --dump-dir "$WORK/dumps" -p "$pid" </dev/null >/dev/null 2>>"$WORK/err" & ;;
     mmapwatch_perf_thread_kd)
         timeout -k 5 "$TIMEOUT" "$MMAPWATCH" --source perf --perf-layout thread -o /dev/null \
+            --min-size 16M -k --dump-dir "$WORK/dumps" -p "$pid" </dev/null >/dev/null 2>>"$WORK/err" & ;;
+    before_perf)
+        timeout -k 5 "$TIMEOUT" "$BENCH_BEFORE" --source perf -o /dev/null --min-size 16M "${NO_DUMP[@]}" -p "$pid" \
+            </dev/null >/dev/null 2>>"$WORK/err" & ;;
+    before_perf_kd)
+        timeout -k 5 "$TIMEOUT" "$BENCH_BEFORE" --source perf -o /dev/null --min-size 16M -k \
+            --dump-dir "$WORK/dumps" -p "$pid" </dev/null >/dev/null 2>>"$WORK/err" & ;;
+    before_perf_thread_kd)
+        timeout -k 5 "$TIMEOUT" "$BENCH_BEFORE" --source perf --perf-layout thread -o /dev/null \
             --min-size 16M -k --dump-dir "$WORK/dumps" -p "$pid" </dev/null >/dev/null 2>>"$WORK/err" & ;;
     *) return 0 ;;
     esac

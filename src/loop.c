@@ -285,6 +285,7 @@ static int open_source(struct loop *l)
         struct perf_events_options po = {.min_size = opts->min_size, .stacks = opts->stack,
                                          .ring_pages = opts->perf_pages,
                                          .layout = opts->perf_layout,
+                                         .per_call = opts->perf_per_call,
                                          .layout_noted = opts->source == OPTIONS_SOURCE_AUTO};
         l->source.src = perf_events_source_new(&sink, &po);
         summary_set_lossy(l->summary);

@@ -49,6 +49,7 @@ enum {
     OPT_CONTAINER,
     OPT_POD,
     OPT_PERF_LAYOUT,
+    OPT_PERF_CALLS,
 };
 
 static const struct option long_options[] = {
@@ -86,6 +87,7 @@ static const struct option long_options[] = {
     {"source", required_argument, NULL, OPT_SOURCE},
     {"perf-pages", required_argument, NULL, OPT_PERF_PAGES},
     {"perf-layout", required_argument, NULL, OPT_PERF_LAYOUT},
+    {"perf-calls", required_argument, NULL, OPT_PERF_CALLS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -193,6 +195,10 @@ static void print_usage(FILE *out)
         "                       cgroup); auto: per thread unless that needs over\n"
         "                       4096 descriptors or more than the limit, or the\n"
         "                       target is alone in its cgroup (default: auto)\n"
+        "      --perf-calls raw|syscalls  read the calls through raw_syscalls\n"
+        "                       (3 events per thread or CPU, 4 with -k) or the\n"
+        "                       syscalls: pair of each call (16; --min-size\n"
+        "                       filtered in the kernel) (default: raw)\n"
         "\n"
         "MEMORY CGROUP\n"
         "      --cgroup-threshold SIZE|PCT  report when the target's memory cgroup\n"
@@ -782,6 +788,16 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
             } else {
                 log_error("invalid value '%s' for --perf-layout: use thread, cgroup or auto",
                           optarg);
+                return OPTIONS_USAGE_ERROR;
+            }
+            break;
+        case OPT_PERF_CALLS:
+            if (strcmp(optarg, "raw") == 0) {
+                opts->perf_per_call = false;
+            } else if (strcmp(optarg, "syscalls") == 0) {
+                opts->perf_per_call = true;
+            } else {
+                log_error("invalid value '%s' for --perf-calls: use raw or syscalls", optarg);
                 return OPTIONS_USAGE_ERROR;
             }
             break;

@@ -70,6 +70,7 @@ struct pe_proc {
     pid_t pid;
     int pidfd;    /* for the exit status once reaped; -1 */
     bool left_scope;  /* said to have left the cgroup the events see */
+    bool i386_said;   /* said to make i386 system calls */
     bool exit_called; /* exit_group seen: */
     int exit_status;  /* its wait status, should no better source be left */
 };
@@ -89,6 +90,7 @@ struct perf_events_source {
     int launched_status;
     unsigned ticks;
     bool layout_said;
+    unsigned calls_said;         /* -v said how the calls are read */
     bool clone_flags_read;       /* task_newtask is among the tracepoints */
     bool handing_on;             /* inside the reader's emit: no catch-up then */
     unsigned empty_drains; /* drains in a row that found no record */
@@ -96,6 +98,7 @@ struct perf_events_source {
     unsigned tick_weight;  /* busy-period ticks one tick stands for: 1, or more when idle */
     unsigned served;             /* events handed on in this serve */
     uint64_t events, lost, exits_found_in_proc, unknown_status;
+    uint64_t not_native;         /* i386 calls of processes not followed (said once) */
 };
 
 static uint64_t now_ns(void)
@@ -369,6 +372,22 @@ static void on_exec(struct perf_events_source *s, const struct perf_ev *ev)
     send(s, &e);
 }
 
+/* An i386 system call (a 32-bit program, or int $0x80): not followed,
+ * said once per process. */
+static void on_not_native(struct perf_events_source *s, const struct perf_ev *ev)
+{
+    struct pe_proc *p = proc_of(s, ev->pid);
+    if (p ? p->i386_said : s->not_native++ > 0)
+        return;
+    if (p)
+        p->i386_said = true;
+    enum syscall_id id = syscall_lookup(SYSCALL_ARCH_I386, (uint64_t)ev->nr);
+    log_warn("process %d makes i386 system calls (a 32-bit program, or int $0x80)%s, such as "
+             "%s (number %d): the perf source does not follow them; --source ptrace does",
+             (int)ev->pid, ev->abi_unsure ? ", or x86_64 ones its registers cannot tell from them" : "",
+             id != SC_NONE ? syscall_desc(id)->name : "one", ev->nr);
+}
+
 static void emit(const struct perf_ev *ev, void *ctx)
 {
     struct perf_events_source *s = ctx;
@@ -413,6 +432,9 @@ static void emit(const struct perf_ev *ev, void *ctx)
         return;
     case PERF_EV_MAP_UNFINISHED:
         return; /* the loss that voided it is its own event */
+    case PERF_EV_NOT_NATIVE:
+        on_not_native(s, ev);
+        return;
     case PERF_EV_COMM:
         if (t)
             snprintf(t->comm, sizeof t->comm, "%s", ev->comm);
@@ -504,6 +526,7 @@ struct perf_events_source *perf_events_source_new(const struct event_sink *sink,
         goto fail;
     }
     struct perf_source_options po = {.min_size = opt->min_size, .stacks = opt->stacks,
+                                     .per_call = opt->per_call,
                                      .ring_pages = opt->ring_pages,
                                      .layout = (enum perf_layout)opt->layout};
     char why[512] = "";
@@ -701,6 +724,11 @@ static int follow(struct perf_events_source *s, pid_t pid, bool announce)
     s->layout_said = true;
     log_info("following process %d with perf_event tracepoints: %u threads, %s", (int)pid,
              threads, layout);
+    if (!s->calls_said++)
+        log_info("the calls are read through %s (%u events per thread or CPU)%s",
+                 st->per_call ? "one tracepoint pair per call" : "raw_syscalls, filtered on "
+                 "the number", st->tracepoints, st->per_call_fallback ? ": raw_syscalls needs "
+                 "kernel samples, not allowed here (CAP_PERFMON allows them)" : "");
     return 0;
 }
 
@@ -809,10 +837,11 @@ static void ops_log_stats(const void *src)
         log_info("perf source: %u cpus, %u tracepoints, %u threads opened, %u event fds, "
                  "%" PRIu64 " records (%" PRIu64 " bad), %" PRIu64 " duplicates, %" PRIu64
                  " unpaired exits, %" PRIu64 " voided, %" PRIu64
-                 " events of processes not followed dropped",
+                 " events of processes not followed dropped, %" PRIu64 " entries left out "
+                 "(mmaps under --min-size, calls not ours), %" PRIu64 " i386 calls",
                  st->cpus, st->tracepoints, st->threads, st->event_fds, st->records,
                  st->bad_records, ps->duplicates, ps->unpaired_exits, ps->voided,
-                 st->filtered);
+                 st->filtered, st->left_out, ps->not_native);
     }
 }
 

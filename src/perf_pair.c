@@ -177,6 +177,7 @@ static void emit_map(struct perf_pair *p, enum perf_ev_kind kind, const struct p
         .ret = exit_item ? exit_item->ret : 0,
         .enter_time = enter->time,
         .stack = enter->stack,
+        .abi_unsure = enter->abi_unsure,
     };
     memcpy(ev.args, enter->args, sizeof ev.args);
     p->emit(&ev, p->ctx);
@@ -301,6 +302,12 @@ static void handle(struct perf_pair *p, struct perf_item *it)
          * one whose exit we never saw (execve that succeeded in another
          * way, or a call cut short): it is dropped. */
         drop_pending(t);
+        if (it->not_native) {
+            p->stats.not_native++;
+            emit_map(p, PERF_EV_NOT_NATIVE, it, NULL, it->time);
+            free(it->stack);
+            return;
+        }
         if (!it->is_exec_call)
             emit_map(p, PERF_EV_CALL_ENTER, it, NULL, it->time);
         if (it->time <= p->void_until) {

@@ -33,31 +33,6 @@
  * from every tid. */
 #define CGROUP_OWNER(i) (UINT32_MAX - (uint32_t)(i))
 
-/* The tracepoints read, and what each is. */
-static const struct tp_spec TRACEPOINTS[] = {
-    {"syscalls/sys_enter_mmap", TP_ENTER, false, true, false},
-    {"syscalls/sys_exit_mmap", TP_EXIT, false, false, false},
-    {"syscalls/sys_enter_munmap", TP_ENTER, false, false, true},
-    {"syscalls/sys_exit_munmap", TP_EXIT, false, false, false},
-    {"syscalls/sys_enter_mremap", TP_ENTER, false, false, false},
-    {"syscalls/sys_exit_mremap", TP_EXIT, false, false, false},
-    {"syscalls/sys_enter_mprotect", TP_ENTER, false, false, false},
-    {"syscalls/sys_exit_mprotect", TP_EXIT, false, false, false},
-    {"syscalls/sys_enter_pkey_mprotect", TP_ENTER, false, false, false},
-    {"syscalls/sys_exit_pkey_mprotect", TP_EXIT, false, false, false},
-    {"syscalls/sys_enter_brk", TP_ENTER, false, false, false},
-    {"syscalls/sys_exit_brk", TP_EXIT, false, false, false},
-    {"syscalls/sys_enter_execve", TP_ENTER, true, false, false},
-    {"syscalls/sys_enter_execveat", TP_ENTER, true, false, false},
-    /* the exit status of a process reaped before its last exit record is
-     * read (a parent waiting for it) */
-    {"syscalls/sys_enter_exit_group", TP_ENTER, false, false, true},
-    /* the clone flags of a new process: whether it shares its parent's
-     * memory (vfork), which the FORK record does not say */
-    {"task/task_newtask", TP_NEWTASK, false, false, false},
-};
-_Static_assert(sizeof TRACEPOINTS / sizeof TRACEPOINTS[0] == NTP, "NTP counts TRACEPOINTS");
-
 uint64_t perf_source_now_ns(void)
 {
     struct timespec ts;
@@ -72,59 +47,6 @@ static int sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu,
 }
 
 /* ---- tracepoints ------------------------------------------------------------------ */
-
-/* Finds the fields a record is read with, from the parsed format. */
-static int tp_resolve(struct tp_info *t)
-{
-    if (t->spec->role == TP_NEWTASK) {
-        t->child = tp_format_field(&t->fmt, "pid");
-        t->clone_flags = tp_format_field(&t->fmt, "clone_flags");
-        return t->child && t->clone_flags ? 0 : -1;
-    }
-    t->nr = tp_format_field(&t->fmt, "__syscall_nr");
-    if (!t->nr)
-        return -1;
-    if (t->spec->role == TP_EXIT) {
-        t->ret = tp_format_field(&t->fmt, "ret");
-        return t->ret ? 0 : -1;
-    }
-    /* The arguments are the fields after the number, in offset order. */
-    for (size_t i = 0; i < t->fmt.nfields && t->nargs < 6; i++)
-        if (t->fmt.fields[i].offset > t->nr->offset)
-            t->args[t->nargs++] = &t->fmt.fields[i];
-    return 0;
-}
-
-static int load_tracepoints(struct perf_source *s, bool *private_mount, char *why, size_t size)
-{
-    const char *names[NTP];
-    static struct tp_format fmts[NTP];
-    for (size_t i = 0; i < NTP; i++)
-        names[i] = TRACEPOINTS[i].path;
-    if (tracefs_load(names, NTP, fmts, private_mount, why, size) < 0)
-        return -1;
-    s->ntps = 0;
-    for (size_t i = 0; i < NTP; i++) {
-        if (fmts[i].id == 0)
-            continue; /* not on this kernel (pkey_mprotect on old ones) */
-        struct tp_info *t = &s->tps[s->ntps];
-        memset(t, 0, sizeof *t);
-        t->spec = &TRACEPOINTS[i];
-        t->fmt = fmts[i];
-        if (tp_resolve(t) < 0) {
-            snprintf(why, size, "tracepoint '%s' has no __syscall_nr or ret field",
-                     TRACEPOINTS[i].path);
-            return -1;
-        }
-        s->ntps++;
-    }
-    if (s->ntps == 0 || s->tps[0].spec != &TRACEPOINTS[0]) {
-        snprintf(why, size, "this kernel has no syscall tracepoints "
-                            "(CONFIG_FTRACE_SYSCALLS): use --source ptrace");
-        return -1;
-    }
-    return 0;
-}
 
 /* The online CPUs, from "0-3,5" in /sys/devices/system/cpu/online. */
 static int read_cpus(struct perf_source *s)
@@ -153,12 +75,14 @@ static int read_cpus(struct perf_source *s)
 
 /* ---- events -------------------------------------------------------------------------- */
 
-uint64_t perf_source_sample_type(bool stacks)
+uint64_t perf_source_sample_type(bool regs, bool stacks)
 {
     uint64_t st = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
                   PERF_SAMPLE_CPU | PERF_SAMPLE_RAW;
+    if (regs || stacks)
+        st |= PERF_SAMPLE_REGS_USER;
     if (stacks)
-        st |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+        st |= PERF_SAMPLE_STACK_USER;
     return st;
 }
 
@@ -174,18 +98,21 @@ static void make_attr(const struct perf_source *s, const struct tp_info *t, bool
      * calls whose report can carry a stack (a new region, a growth step). */
     bool stacks = s->opt.stacks && t->spec->role == TP_ENTER && !t->spec->exec_call &&
                   !t->spec->stackless;
-    attr->sample_type = perf_source_sample_type(stacks);
-    if (stacks) {
+    /* A raw entry's registers tell an i386 call from an x86_64 one
+     * (perf_rawsys_abi): a few dozen bytes, for the filtered calls only. */
+    bool regs = t->spec->raw && t->spec->role == TP_ENTER;
+    attr->sample_type = perf_source_sample_type(regs, stacks);
+    if (regs || stacks)
         attr->sample_regs_user = STACK_REGS_MASK;
+    if (stacks)
         attr->sample_stack_user = s->opt.stack_bytes;
-    }
     attr->read_format = PERF_FORMAT_LOST;
     attr->inherit = 1;
-    /* Syscall tracepoints fire with the user's registers: excluding the
-     * kernel loses nothing, and lets perf_event_paranoid 2 allow it.
-     * task_newtask fires with the kernel's: it needs kernel samples
-     * (drop_kernel_only_tracepoints). */
-    attr->exclude_kernel = t->spec->role != TP_NEWTASK;
+    /* The per-call syscall tracepoints fire with the user's registers:
+     * excluding the kernel loses nothing, and lets perf_event_paranoid 2
+     * allow it. raw_syscalls and task_newtask fire with the kernel's: they
+     * need kernel samples (load_usable_tracepoints). */
+    attr->exclude_kernel = t->spec->role != TP_NEWTASK && !t->spec->raw;
     attr->exclude_hv = 1;
     attr->use_clockid = 1;
     attr->clockid = CLOCK_MONOTONIC;
@@ -202,7 +129,7 @@ static void make_attr(const struct perf_source *s, const struct tp_info *t, bool
 }
 
 static int remember_event(struct perf_source *s, uint64_t id, uint32_t owner, unsigned tp,
-                          bool stacks)
+                          bool regs, bool stacks)
 {
     if (s->capevents == 0 || (s->nfds + 1) * 2 > s->capevents) {
         size_t cap = s->capevents ? s->capevents * 2 : 1024;
@@ -226,7 +153,7 @@ static int remember_event(struct perf_source *s, uint64_t id, uint32_t owner, un
     size_t k = (size_t)(id * 0x9e3779b97f4a7c15ULL) & (s->capevents - 1);
     while (s->events[k].id)
         k = (k + 1) & (s->capevents - 1);
-    s->events[k] = (struct event_info){id, owner, (uint16_t)tp, stacks};
+    s->events[k] = (struct event_info){id, owner, (uint16_t)tp, regs, stacks};
     return 0;
 }
 
@@ -334,18 +261,16 @@ static int open_events(struct perf_source *s, int target, unsigned long flags, u
             } else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, s->ring_fds[c]) != 0) {
                 goto fail;
             }
-            if (s->tps[t].spec->size_filter && s->opt.min_size) {
-                /* MAP_FIXED (0x10) mmaps pass whatever their size: they
-                 * can replace part of a region already reported. */
-                char filter[96];
-                snprintf(filter, sizeof filter, "len >= %" PRIu64 " || flags & 16",
-                         s->opt.min_size);
-                if (ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter) != 0)
-                    goto fail;
-            }
+            char filter[512];
+            int filtered = perf_source_tp_filter(s, &s->tps[t], filter, sizeof filter);
+            if (filtered < 0)
+                errno = EINVAL;
+            if (filtered < 0 || (filtered && ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter) != 0))
+                goto fail;
             uint64_t id;
             if (ioctl(fd, PERF_EVENT_IOC_ID, &id) != 0 ||
-                remember_event(s, id, owner, t, attr.sample_stack_user != 0) < 0)
+                remember_event(s, id, owner, t, attr.sample_regs_user != 0,
+                               attr.sample_stack_user != 0) < 0)
                 goto fail;
         }
     }
@@ -440,6 +365,35 @@ static int scan_one(pid_t tid, void *ctx)
     return 0;
 }
 
+/* Whether this process may open t's event (on itself, disabled). */
+static bool may_open(const struct perf_source *s, const struct tp_info *t)
+{
+    struct perf_event_attr attr;
+    make_attr(s, t, false, &attr);
+    attr.disabled = 1;
+    attr.inherit = 0;
+    int fd = sys_perf_event_open(&attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+/* The tracepoints of s->opt's layout of calls; the raw ones need kernel
+ * samples (see make_attr): where those are not allowed (perf_event_paranoid
+ * 2 without CAP_PERFMON), the per-call ones, which do not. */
+static int load_usable_tracepoints(struct perf_source *s, bool *private_mount, char *why,
+                                   size_t size)
+{
+    if (perf_source_load_tracepoints(s, private_mount, why, size) < 0)
+        return -1;
+    if (s->opt.per_call || may_open(s, &s->tps[0]))
+        return 0;
+    s->opt.per_call = true;
+    s->stats.per_call_fallback = true;
+    return perf_source_load_tracepoints(s, private_mount, why, size);
+}
+
 /* task_newtask (the clone flags of a new process) fires in the kernel's
  * context: where kernel samples are not allowed (perf_event_paranoid 2
  * without CAP_PERFMON) it is left out, and a new process's sharing of its
@@ -447,23 +401,14 @@ static int scan_one(pid_t tid, void *ctx)
 static void drop_kernel_only_tracepoints(struct perf_source *s)
 {
     for (unsigned t = 0; t < s->ntps; t++) {
-        if (s->tps[t].spec->role != TP_NEWTASK)
+        if (s->tps[t].spec->role != TP_NEWTASK || may_open(s, &s->tps[t]))
             continue;
-        struct perf_event_attr attr;
-        make_attr(s, &s->tps[t], false, &attr);
-        attr.disabled = 1;
-        attr.inherit = 0;
-        int fd = sys_perf_event_open(&attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
-        if (fd >= 0) {
-            close(fd);
-            continue;
-        }
         memmove(&s->tps[t], &s->tps[t + 1], (s->ntps - t - 1) * sizeof s->tps[0]);
         s->ntps--;
         /* The moved ones point into their own format: resolve them again. */
         for (unsigned k = t; k < s->ntps; k++) {
             s->tps[k].nargs = 0;
-            tp_resolve(&s->tps[k]);
+            perf_source_tp_resolve(&s->tps[k]);
         }
         t--;
     }
@@ -509,7 +454,7 @@ struct perf_source *perf_source_new(const struct perf_source_options *options,
     for (unsigned c = 0; c < MAX_CPUS; c++)
         s->ring_fds[c] = -1;
     bool private_mount = false;
-    if (load_tracepoints(s, &private_mount, why, why_size) < 0) {
+    if (load_usable_tracepoints(s, &private_mount, why, why_size) < 0) {
         free(s);
         return NULL;
     }
@@ -530,10 +475,11 @@ struct perf_source *perf_source_new(const struct perf_source_options *options,
         return NULL;
     }
     s->stats.cpus = s->ncpus;
-    s->stats.tracepoints = s->ntps;
     s->stats.ring_bytes = (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
     s->stats.tracefs_private = private_mount;
     drop_kernel_only_tracepoints(s);
+    s->stats.tracepoints = s->ntps;
+    s->stats.per_call = s->opt.per_call;
     for (unsigned t = 0; t < s->ntps; t++)
         s->stats.clone_flags |= s->tps[t].spec->role == TP_NEWTASK;
     return s;
@@ -856,7 +802,7 @@ int perf_source_probe(pid_t pid, enum perf_layout layout, char *why, size_t why_
     s->opt.layout = layout;
     s->map_len = (size_t)(DEFAULT_RING_PAGES + 1) * (size_t)sysconf(_SC_PAGESIZE);
     bool private_mount;
-    int rc = load_tracepoints(s, &private_mount, why, why_size);
+    int rc = load_usable_tracepoints(s, &private_mount, why, why_size);
     if (rc == 0) {
         struct perf_event_attr attr;
         make_attr(s, &s->tps[0], false, &attr);

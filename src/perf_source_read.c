@@ -37,6 +37,26 @@ static struct perf_stack *copy_stack(const struct perf_rec *r)
     return st;
 }
 
+/* A raw entry (perf_rawsys.h): 0 to push it, 1 to leave it out (a call
+ * not followed: shorter than --min-size, or not one of ours). An i386
+ * call, or one that could be, is pushed as such for perf_pair to drop. */
+static int raw_entry(struct perf_source *s, const struct perf_rec *r, struct perf_item *it)
+{
+    enum rawsys_abi abi = perf_rawsys_abi(r->regs_abi, r->regs, r->nregs, it->args);
+    if (abi != RAWSYS_NATIVE) {
+        it->not_native = true;
+        it->abi_unsure = abi == RAWSYS_UNSURE;
+        return 0;
+    }
+    enum syscall_id id;
+    if (!perf_rawsys_wanted(it->nr, it->args, s->opt.min_size, &id))
+        return 1;
+    it->is_exec_call = id == SC_EXECVE || id == SC_EXECVEAT;
+    return 0;
+}
+
+/* 0 with *it filled, 1 for a record left out, -1 for one that does not
+ * decode. */
 static int sample_item(struct perf_source *s, const struct event_info *ev,
                        const struct perf_rec *r, struct perf_item *it)
 {
@@ -54,6 +74,11 @@ static int sample_item(struct perf_source *s, const struct event_info *ev,
     if (!tp_field_get(t->nr, r->raw, r->raw_size, &v))
         return -1;
     it->nr = (int)(int64_t)v;
+    if (t->spec->raw) {
+        /* One raw event serves several calls: the duplicate check tells
+         * them apart by number as the per-call events did by id. */
+        it->tp = t->fmt.id ^ (uint32_t)it->nr << 12;
+    }
     if (t->spec->role == TP_EXIT) {
         it->kind = PERF_ITEM_EXIT;
         if (!tp_field_get(t->ret, r->raw, r->raw_size, &v))
@@ -66,6 +91,11 @@ static int sample_item(struct perf_source *s, const struct event_info *ev,
     for (unsigned i = 0; i < t->nargs; i++)
         if (!tp_field_get(t->args[i], r->raw, r->raw_size, &it->args[i]))
             return -1;
+    if (t->spec->raw) {
+        int rc = raw_entry(s, r, it);
+        if (rc != 0 || it->not_native)
+            return rc; /* no stack: nothing will be reported of it */
+    }
     if (ev->stacks && r->regs_abi) {
         it->stack = copy_stack(r);
         /* Without memory for the copy the call is still reported, stackless. */
@@ -86,7 +116,7 @@ static int on_record(const void *rec, size_t size, void *ctx)
     uint64_t id;
     /* Every event shares the identifier/tid/time/cpu part of the layout;
      * the rest depends on the event, found by its id. */
-    if (!perf_rec_identifier(perf_source_sample_type(false), rec, size, &id)) {
+    if (!perf_rec_identifier(perf_source_sample_type(false, false), rec, size, &id)) {
         s->stats.bad_records++;
         return 0;
     }
@@ -97,22 +127,27 @@ static int on_record(const void *rec, size_t size, void *ctx)
         return 0;
     }
     struct perf_rec r;
-    bool stacks = ev && ev->stacks;
-    if (perf_rec_decode(perf_source_sample_type(stacks), stacks ? __builtin_popcountll(STACK_REGS_MASK) : 0,
-                        rec, size, &r) < 0) {
+    bool stacks = ev && ev->stacks, regs = ev && (ev->regs || ev->stacks);
+    if (perf_rec_decode(perf_source_sample_type(regs, stacks),
+                        regs ? __builtin_popcountll(STACK_REGS_MASK) : 0, rec, size, &r) < 0) {
         s->stats.bad_records++;
         return 0;
     }
     struct perf_item it = {.time = r.time, .owner = ev ? ev->owner : 0, .cpu = r.cpu,
                            .pid = (pid_t)r.pid, .tid = (pid_t)r.tid};
     switch (r.kind) {
-    case PERF_REC_SAMPLE:
-        if (sample_item(s, ev, &r, &it) < 0) {
+    case PERF_REC_SAMPLE: {
+        int rc = sample_item(s, ev, &r, &it);
+        if (rc != 0) {
             free(it.stack);
-            s->stats.bad_records++;
+            if (rc < 0)
+                s->stats.bad_records++;
+            else
+                s->stats.left_out++;
             return 0;
         }
         break;
+    }
     case PERF_REC_COMM:
         it.kind = PERF_ITEM_COMM;
         it.exec = (r.misc & PERF_RECORD_MISC_COMM_EXEC) != 0;

@@ -2,7 +2,7 @@
  * perfdrv: drives the perf source (perf_source.c) against a real process
  * for tests/integration/test_perf_source.py, outside the tracer.
  *
- *   perfdrv PID [--min-size N] [-k] [--ring-pages N] [--stall-ms N]
+ *   perfdrv PID [--min-size N] [-k] [--per-call] [--ring-pages N] [--stall-ms N]
  *   perfdrv --probe PID
  *
  * Attaches to every thread of PID and prints one JSON line per event on
@@ -11,6 +11,7 @@
  * "map" (the call, paired with its exit), "unfinished", "comm", "exec", "spawn", "thread_exit", "lost", and
  * at the end "end" with the counters. Runs until PID has exited (then a
  * last drain, and the events' lost counters) or SIGINT/SIGTERM.
+ * --per-call: the per-call tracepoints (perf_source.h), not the raw ones.
  * --stall-ms N: sleep N ms before every drain (a slow consumer, so that
  * tests can make the kernel lose records). A pid written as a line on
  * stdin is attached too (another "attach" line; the counts are totals).
@@ -36,7 +37,7 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: perfdrv PID [--min-size N] [-k] [--ring-pages N] [--stall-ms N]\n"
+    fprintf(stderr, "usage: perfdrv PID [--min-size N] [-k] [--per-call] [--ring-pages N] [--stall-ms N]\n"
                     "       perfdrv --probe PID\n");
     return 2;
 }
@@ -118,6 +119,11 @@ static void emit(const struct perf_ev *ev, void *ctx)
         break;
     case PERF_EV_THREAD_EXIT:
         json_add_str(&j, "event", "thread_exit");
+        break;
+    case PERF_EV_NOT_NATIVE:
+        json_add_str(&j, "event", "not_native");
+        json_add_int(&j, "nr", ev->nr);
+        json_add_bool(&j, "unsure", ev->abi_unsure);
         break;
     case PERF_EV_NEWTASK:
         return; /* the spawn says enough here */
@@ -204,7 +210,9 @@ int main(int argc, char **argv)
     if (parse_u64(argv[1], &pid) < 0 || pid == 0 || pid > INT32_MAX)
         return usage();
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "-k") == 0) {
+        if (strcmp(argv[i], "--per-call") == 0) {
+            opt.per_call = true;
+        } else if (strcmp(argv[i], "-k") == 0) {
             opt.stacks = true;
         } else if (i + 1 < argc && strcmp(argv[i], "--min-size") == 0) {
             if (parse_u64(argv[++i], &opt.min_size) < 0)
@@ -289,6 +297,8 @@ int main(int argc, char **argv)
     json_add_uint(&j, "duplicates", ps->duplicates);
     json_add_uint(&j, "unpaired_exits", ps->unpaired_exits);
     json_add_uint(&j, "voided", ps->voided);
+    json_add_uint(&j, "left_out", st->left_out);
+    json_add_uint(&j, "not_native", ps->not_native);
     json_add_uint(&j, "lost", ps->lost);
     print_line(&j);
     perf_source_free(s);

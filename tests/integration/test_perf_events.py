@@ -370,3 +370,34 @@ def test_launch_ends_when_the_last_exit_record_is_lost():
     assert rc == 0, (rc, err)
     events = harness.parse_events(open(out).read())
     assert sum(e["count"] for e in events_of(events, "lost")) > 0, "no loss reported"
+
+
+def test_per_call_where_kernel_samples_are_not_allowed():
+    """raw_syscalls fires with the kernel's registers, so its events need
+    kernel samples: with kernel.perf_event_paranoid 2 and neither
+    CAP_PERFMON nor CAP_SYS_ADMIN, the perf source reads one tracepoint pair
+    per call instead (which -v says), and follows the same maps, --min-size
+    applied; --perf-calls syscalls asks for that layout anywhere."""
+    require_perf()
+    for argv_prefix, fallback in ((["setpriv", "--bounding-set=-perfmon,-sys_admin"], True),
+                                  ([], False)):
+        if argv_prefix:
+            with open("/proc/sys/kernel/perf_event_paranoid", encoding="ascii") as f:
+                if int(f.read()) < 2 or os.geteuid() != 0:
+                    continue  # kernel samples allowed to anyone here: nothing to fall back from
+        truth = os.path.join(tmpdir(), "truth")
+        out = os.path.join(tmpdir(), "events.jsonl")
+        calls = [] if fallback else ["--perf-calls", "syscalls"]
+        r = subprocess.run([*argv_prefix, harness.MMAPWATCH, "--source", "perf", *calls, "-v",
+                            "--json", "-o", out, "--no-dump", "--min-size", "2M", "--",
+                            fixture("trace_map"), truth, str(MAP_LEN), str(MIB + 4096)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=harness.WAIT_S * 4)
+        assert r.returncode == 0, r.stderr
+        said = [l for l in r.stderr.splitlines() if "the calls are read through" in l]
+        assert len(said) == 1 and "one tracepoint pair per call" in said[0], r.stderr
+        assert ("raw_syscalls needs kernel samples" in said[0]) == fallback, said
+        big = [rec for rec in truth_of(read_truth(truth), "mmap") if rec["len"] == MAP_LEN]
+        got = [e for e in events_of(harness.read_events(out), "mmap")]
+        assert [(e["tid"], hexaddr(e["addr"]), e["len"]) for e in got] == \
+            [(rec["tid"], hexaddr(rec["addr"]), rec["len"]) for rec in big], got
