@@ -1310,7 +1310,7 @@ def test_map_fixed_over_pending_region():
 
 
 def test_unmap_waits_for_dump_in_flight():
-    """--delay 0, attach: a 64 MiB populated region (zeros, all present) is
+    """--delay 0, attach: a 256 MiB populated region (zeros, all present) is
     being dumped when the fixture unmaps it and at once maps a region of
     half its size at the same address, filled with a pattern. The munmap
     is held until the dump in flight is done: the dump holds zeros only,
@@ -1321,8 +1321,10 @@ def test_unmap_waits_for_dump_in_flight():
     for attempt in range(5):
         w = Watch("attach", "--delay", "0")
         # Both commands at once: the munmap follows the mmap within microseconds.
-        w.send("map", 0, 64 * MIB, "populate")
-        w.send("reuse", 0, 3, 32 * MIB)
+        # Large enough that the dump (at the speed of pwrite) is still
+        # running when the munmap comes.
+        w.send("map", 0, 256 * MIB, "populate")
+        w.send("reuse", 0, 3, 128 * MIB)
         a = Region(parse_record(w.fxreader.line()), "MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE")
         rec = parse_record(w.fxreader.line())
         assert rec["kind"] == "reuse" and hexaddr(rec["addr"]) == a.addr, rec
@@ -1332,7 +1334,7 @@ def test_unmap_waits_for_dump_in_flight():
         w.finish()
         ev = one_dump(w, a)
         check_dump(w, ev, a, "delay", data=a_state[0], pages=a_state[1])
-        before(w, ev, event_of(w, "munmap", addr=a.addr, len=64 * MIB))
+        before(w, ev, event_of(w, "munmap", addr=a.addr, len=256 * MIB))
         check_dir(w)
         # Entered while the dump was in flight: before the dump's event,
         # written when it was done.

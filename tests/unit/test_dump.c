@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "dump.h"
+#include "dump_copy.h"
 #include "memread.h"
 #include "unit.h"
 
@@ -452,7 +453,10 @@ static int contains(const char *hay, const char *needle)
     return hay && strstr(hay, needle) != NULL;
 }
 
-TEST(region_pages)
+/* The mixed layout dumped (through pipe when not NULL: with no --strings,
+ * its two copiers share the runs) and every byte, range and field of the
+ * result checked. */
+static void check_region_pages(int *unit_failed_, struct dump_pipe *pipe)
 {
     layout_mixed();
     const char *dir = make_dir();
@@ -462,7 +466,7 @@ TEST(region_pages)
      * 100 bytes into page 63. A 3-page buffer makes runs span reads. */
     const uint64_t p = PG, off = 1000, len = 63 * p + 100 - off;
     struct dump_request req = fake_request(off, len);
-    struct dump_options opt = {.buf_size = 3 * PG, .source = &fake_source};
+    struct dump_options opt = {.buf_size = 3 * PG, .source = &fake_source, .pipe = pipe};
     struct dump_result res;
     int rc = dump_region(dfd, &req, &opt, &res);
     CHECK(rc == 0);
@@ -521,6 +525,20 @@ TEST(region_pages)
     dump_result_release(&res); /* twice is fine */
     close(dfd);
     remove_dir(dir);
+}
+
+TEST(region_pages) { check_region_pages(unit_failed_, NULL); }
+
+/* The same through a pipe of 2-page buffers: the runs are cut into many
+ * chunks that the worker and the pipe's thread copy in turn, the short
+ * read of page 20 and the faults of pages 10-11 among them. */
+TEST(region_pages_two_copiers)
+{
+    struct dump_pipe *pipe = dump_pipe_new(2 * PG);
+    CHECK(pipe != NULL);
+    for (int round = 0; round < 20 && !*unit_failed_; round++)
+        check_region_pages(unit_failed_, pipe);
+    dump_pipe_free(pipe);
 }
 
 TEST(region_options)
@@ -1114,6 +1132,7 @@ TEST(strings_file)
 UNIT_MAIN(UNIT_CASE(file_names), UNIT_CASE(ranges_merge), UNIT_CASE(ranges_cap),
           UNIT_CASE(time_format), UNIT_CASE(strings_scanner), UNIT_CASE(strings_long_runs),
           UNIT_CASE(counter_top), UNIT_CASE(counter_bounded), UNIT_CASE(region_pages),
+          UNIT_CASE(region_pages_two_copiers),
           UNIT_CASE(region_options), UNIT_CASE(region_failures),
           UNIT_CASE(region_read_fallbacks), UNIT_CASE(region_never_clobbers), UNIT_CASE(region_reserve),
           UNIT_CASE(region_write_error), UNIT_CASE(dir_open), UNIT_CASE(strings_file),
