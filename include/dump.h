@@ -24,7 +24,7 @@
  * (.bin, .json and .strings) are all free.
  *
  * Reading and writing: dump_copy.h (pagemap first, then the reads; with a
- * dump_pipe the writes go on at the same time on a writer thread).
+ * dump_pipe a second thread reads and writes at the same time).
  *
  * Threads: no global state; dump_region() and dump_strings() may run on a
  * worker thread while the tracer loop runs. They never log (the caller

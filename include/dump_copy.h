@@ -65,9 +65,13 @@ int dump_copy_count(struct dump_copy *c, uint64_t *resident);
 /* Pass 2: the copy. 0, or -1 with c->res->error/error_op set. */
 int dump_copy_region(struct dump_copy *c);
 
-/* A writer thread, a scanner thread and their ring of buffers of buf_size
- * bytes each (whole pages, at least one). NULL with errno when they cannot
- * be started. The threads inherit the caller's signal mask. */
+/* A second copier, a scanner thread and a ring of buffers of buf_size
+ * bytes each (whole pages, at least one). Without a scanner, a dump's runs
+ * are copied by the caller and the pipe's thread together, each reading
+ * and writing chunks of buf_size in turn (no order is needed); with one,
+ * the caller reads into the ring, the thread writes it in order and the
+ * scanner scans after it. NULL with errno when they cannot be started.
+ * The threads inherit the caller's signal mask. */
 struct dump_pipe *dump_pipe_new(size_t buf_size);
 /* Stops the writer and frees everything; NULL ok. Not during a dump. */
 void dump_pipe_free(struct dump_pipe *p);
