@@ -285,11 +285,13 @@ def task_status(pid, tid):
 
 
 def thread_states(pid):
-    """{tid: (state letter, TracerPid)} for every live thread."""
+    """{tid: (state letter, TracerPid)} for every live thread. A thread in
+    state X (dead: its exit is done and it is being released, a tracer
+    already unlinked) is left out: it is no longer there to be traced."""
     out = {}
     for tid in tids(pid):
         st = task_status(pid, tid)
-        if st is not None:
+        if st is not None and st["State"][0] != "X":
             out[tid] = (st["State"][0], int(st["TracerPid"]))
     return out
 
