@@ -1357,24 +1357,16 @@ echo_attach() {
         ptrace_source
         timeout -k 5 "$TIMEOUT" "$MMAPWATCH" "${PTRACE_SOURCE[@]}" -o /dev/null --min-size 16M "${NO_DUMP[@]}" -p "$pid" \
             </dev/null >/dev/null 2>>"$WORK/err" & ;;
-    mmapwatch_perf)
-        timeout -k 5 "$TIMEOUT" "$MMAPWATCH" --source perf -o /dev/null --min-size 16M "${NO_DUMP[@]}" -p "$pid" \
-            </dev/null >/dev/null 2>>"$WORK/err" & ;;
-    mmapwatch_perf_kd)
-        timeout -k 5 "$TIMEOUT" "$MMAPWATCH" --source perf -o /dev/null --min-size 16M -k \
-            --dump-dir "$WORK/dumps" -p "$pid" </dev/null >/dev/null 2>>"$WORK/err" & ;;
-    mmapwatch_perf_thread_kd)
-        timeout -k 5 "$TIMEOUT" "$MMAPWATCH" --source perf --perf-layout thread -o /dev/null \
-            --min-size 16M -k --dump-dir "$WORK/dumps" -p "$pid" </dev/null >/dev/null 2>>"$WORK/err" & ;;
-    before_perf)
-        timeout -k 5 "$TIMEOUT" "$BENCH_BEFORE" --source perf -o /dev/null --min-size 16M "${NO_DUMP[@]}" -p "$pid" \
-            </dev/null >/dev/null 2>>"$WORK/err" & ;;
-    before_perf_kd)
-        timeout -k 5 "$TIMEOUT" "$BENCH_BEFORE" --source perf -o /dev/null --min-size 16M -k \
-            --dump-dir "$WORK/dumps" -p "$pid" </dev/null >/dev/null 2>>"$WORK/err" & ;;
-    before_perf_thread_kd)
-        timeout -k 5 "$TIMEOUT" "$BENCH_BEFORE" --source perf --perf-layout thread -o /dev/null \
-            --min-size 16M -k --dump-dir "$WORK/dumps" -p "$pid" </dev/null >/dev/null 2>>"$WORK/err" & ;;
+    mmapwatch_perf* | before_perf*)
+        # The same three perf-source rows for this build and BENCH_BEFORE's.
+        local bin=$MMAPWATCH opts=(--source perf -o /dev/null --min-size 16M)
+        [[ $1 == before_* ]] && bin=$BENCH_BEFORE
+        case $1 in
+        *_perf) opts+=("${NO_DUMP[@]}") ;;
+        *_perf_kd) opts+=(-k --dump-dir "$WORK/dumps") ;;
+        *_perf_thread_kd) opts+=(--perf-layout thread -k --dump-dir "$WORK/dumps") ;;
+        esac
+        timeout -k 5 "$TIMEOUT" "$bin" "${opts[@]}" -p "$pid" </dev/null >/dev/null 2>>"$WORK/err" & ;;
     *) return 0 ;;
     esac
     TPID=$!

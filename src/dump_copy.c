@@ -99,6 +99,9 @@ static uint64_t released(const struct dump_pipe *p)
     return p->scanning ? p->nscanned : p->nwritten;
 }
 
+static ssize_t read_piece(struct dump_copy *c, char *buf, uint64_t off, uint64_t end, size_t want,
+                          bool nothing_read, uint64_t *next);
+
 /* ---- two copiers ------------------------------------------------------ */
 
 /* Without --strings the bytes need no order, so a run is copied by the
@@ -145,18 +148,14 @@ static void split_copy(struct dump_pipe *p, int who)
         }
         uint64_t copied = 0;
         while (off < end) {
-            size_t want = (size_t)(end - off);
-            ssize_t got = c->src->read(c->rpid, c->req->addr + off, buf, want);
-            if (got < 0 && (errno == ESRCH ||
-                            ((errno == EPERM || errno == EACCES) && nothing_yet && !copied))) {
+            uint64_t next;
+            ssize_t got = read_piece(c, buf, off, end, (size_t)(end - off), nothing_yet && !copied,
+                                     &next);
+            if (got < 0) {
                 split_fail(p, "read memory", errno);
                 return;
             }
-            if (got <= 0) {
-                uint64_t a = c->req->addr + off;
-                uint64_t next = (a | (DUMP_PAGE_SIZE - 1)) + 1 - c->req->addr;
-                if (next > end)
-                    next = end;
+            if (got == 0) {
                 if (dump_ranges_add(unreadable, off, next) < 0) {
                     split_fail(p, "record unreadable range", ENOMEM);
                     return;
@@ -164,8 +163,6 @@ static void split_copy(struct dump_pipe *p, int who)
                 off = next;
                 continue;
             }
-            if ((size_t)got > want)
-                got = (ssize_t)want; /* a broken source must not make us overrun */
             if (dump_file_pwrite_all(c->fd, buf, (size_t)got, off) < 0) {
                 split_fail(p, "write", errno);
                 return;
@@ -534,6 +531,35 @@ static ssize_t snapshot_read(const struct dump_snapshot *snap, uint64_t addr, ch
 
 /* ---- the copy ---------------------------------------------------------- */
 
+/* One read of region offsets [off, off + want) into buf, for a run that
+ * ends at end. Returns the bytes read (at most want); 0 when the page at
+ * off cannot be read, with *next where the rest of the run goes on
+ * ([off, *next) is unreadable); -1 with errno when the dump must end.
+ * nothing_read: no byte of this dump has been read yet. */
+static ssize_t read_piece(struct dump_copy *c, char *buf, uint64_t off, uint64_t end, size_t want,
+                          bool nothing_read, uint64_t *next)
+{
+    ssize_t got = c->req->snapshot
+                      ? snapshot_read(c->req->snapshot, c->req->addr + off, buf, want)
+                      : c->src->read(c->rpid, c->req->addr + off, buf, want);
+    /* A vanished process ends the dump: what follows would be a list of
+     * unreadable pages, not a dump. So does a refusal before anything
+     * was read (no permission at all); after that, a refused page is
+     * one that only /proc/PID/mem could have read (PROT_NONE). */
+    if (got < 0 && (errno == ESRCH || ((errno == EPERM || errno == EACCES) && nothing_read)))
+        return -1;
+    if (got <= 0) {
+        /* Skip to the end of the page holding off. */
+        uint64_t a = c->req->addr + off;
+        *next = (a | (DUMP_PAGE_SIZE - 1)) + 1 - c->req->addr;
+        if (*next > end)
+            *next = end;
+        return 0;
+    }
+    /* A broken source must not make us overrun. */
+    return (size_t)got > want ? (ssize_t)want : got;
+}
+
 /* Reads region offsets [s, e), all pages that pagemap listed as existing,
  * and has them written at the same offsets. What cannot be read (the page
  * was unmapped or protected after pagemap was read) is recorded, never
@@ -559,29 +585,16 @@ static int copy_run(struct dump_copy *c, uint64_t s, uint64_t e)
             size = c->pipe->buf_size;
         }
         size_t want = (e - off < size) ? (size_t)(e - off) : size;
-        ssize_t got = c->req->snapshot
-                          ? snapshot_read(c->req->snapshot, c->req->addr + off, buf, want)
-                          : c->src->read(c->rpid, c->req->addr + off, buf, want);
-        /* A vanished process ends the dump: what follows would be a list of
-         * unreadable pages, not a dump. So does a refusal before anything
-         * was read (no permission at all); after that, a refused page is
-         * one that only /proc/PID/mem could have read (PROT_NONE). */
-        if (got < 0 && (errno == ESRCH ||
-                        ((errno == EPERM || errno == EACCES) && res->bytes_read == 0)))
+        uint64_t next;
+        ssize_t got = read_piece(c, buf, off, e, want, res->bytes_read == 0, &next);
+        if (got < 0)
             return fail(c, "read memory", errno);
-        if (got <= 0) {
-            /* Skip to the end of the page holding off. */
-            uint64_t a = c->req->addr + off;
-            uint64_t next = (a | (DUMP_PAGE_SIZE - 1)) + 1 - c->req->addr;
-            if (next > e)
-                next = e;
+        if (got == 0) {
             if (dump_ranges_add(&res->unreadable, off, next) < 0)
                 return fail(c, "record unreadable range", ENOMEM);
             off = next;
             continue;
         }
-        if ((size_t)got > want)
-            got = (ssize_t)want; /* a broken source must not make us overrun */
         if (c->pipe)
             pipe_submit(c->pipe, off, (size_t)got);
         else if (sink(c, off, buf, (size_t)got) < 0)

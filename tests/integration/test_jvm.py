@@ -261,22 +261,30 @@ def check_java_stack(ev, java_frames, kinds=JVM_SOURCES):
     return netty[0]["source"]
 
 
-def test_jvm_attach():
-    """mmapwatch -p on a JVM whose event loops already run: the same
-    chunks caught and dumped, Java frames named with no perf map (no
-    jcmd); mmapwatch exits 0 when the JVM has."""
-    want_out, want_err = run_untraced()
+def attach_to_jvm(jvm_args, *opts):
+    """A JVM started with --wait-stdin and JVM_ARGS, mmapwatch -m 16M -k
+    --delay 1h OPTS attached to it once its event loops run, and the JVM
+    let go: (the JVM's Popen, mmapwatch's, the truth file)."""
     work = tmpdir()
     truth = os.path.join(work, "truth")
-    dump_dir = os.path.join(work, "dumps")
-    p = spawn(java_command(truth, "--wait-stdin"), stdin=subprocess.PIPE,
+    p = spawn(java_command(truth, "--wait-stdin", *jvm_args), stdin=subprocess.PIPE,
               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=jvm_env())
     ready = harness.read_line(p.stdout, RUN_TIMEOUT_S / 2)
     assert ready == f"ready {p.pid}\n", f"the JVM did not get ready: {ready!r}, rc={p.poll()}"
     assert not os.path.exists(f"/tmp/perf-{p.pid}.map")
     mw = harness.start_attach_many([p.pid], "-m", "16M", "-k", "--stack-depth", "256",
-                                   "--delay", "1h", "--dump-dir", dump_dir)
+                                   "--delay", "1h", "--dump-dir", os.path.join(work, "dumps"),
+                                   *opts)
     send_go(p)
+    return p, mw, truth
+
+
+def test_jvm_attach():
+    """mmapwatch -p on a JVM whose event loops already run: the same
+    chunks caught and dumped, Java frames named with no perf map (no
+    jcmd); mmapwatch exits 0 when the JVM has."""
+    want_out, want_err = run_untraced()
+    p, mw, truth = attach_to_jvm(())
     out, err = p.communicate(timeout=RUN_TIMEOUT_S / 2)
     assert p.returncode == 0, f"the JVM exited {p.returncode}; stderr={err!r}"
     assert out == want_out, f"stdout traced:\n{out}\nuntraced:\n{want_out}"
@@ -302,17 +310,7 @@ def test_jvm_attach_perf():
     for a dump, so dumps at exit are skips here: see test_jvm_attach)."""
     harness.require_perf()
     want_out, want_err = run_untraced()
-    work = tmpdir()
-    truth = os.path.join(work, "truth")
-    dump_dir = os.path.join(work, "dumps")
-    p = spawn(java_command(truth, "--wait-stdin", "--hold"), stdin=subprocess.PIPE,
-              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=jvm_env())
-    ready = harness.read_line(p.stdout, RUN_TIMEOUT_S / 2)
-    assert ready == f"ready {p.pid}\n", f"the JVM did not get ready: {ready!r}, rc={p.poll()}"
-    mw = harness.start_attach_many([p.pid], "--source", "perf", "-m", "16M", "-k",
-                                   "--stack-depth", "256", "--delay", "1h",
-                                   "--dump-dir", dump_dir)
-    send_go(p)
+    p, mw, truth = attach_to_jvm(["--hold"], "--source", "perf")
     out = []
     while True:  # the traffic is done and the kept text written once it holds
         line = harness.read_line(p.stdout, RUN_TIMEOUT_S / 2)
