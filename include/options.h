@@ -114,8 +114,8 @@ struct options {
                                    of two; 0 = the perf source's default */
     unsigned perf_layout;       /* --perf-layout: 0 auto, 1 thread, 2 cgroup (the
                                    values of enum perf_layout, perf_source.h) */
-    bool perf_per_call;         /* --perf-calls syscalls: the per-call tracepoints
-                                   (perf_source.h; default raw) */
+    unsigned perf_calls;        /* --perf-calls: 0 auto, 1 bpf, 2 raw, 3 syscalls
+                                   (the values of enum perf_calls, perf_source.h) */
 };
 
 enum options_result {

@@ -44,7 +44,7 @@ extern const struct source_ops PERF_EVENTS_SOURCE_OPS;
 struct perf_events_options {
     uint64_t min_size;   /* --min-size: filtered in the kernel (per call) or as
                           * the records are read (raw, perf_rawsys.h) */
-    bool per_call;       /* the per-call tracepoints (perf_source.h) */
+    unsigned calls;      /* --perf-calls: enum perf_calls (perf_source.h) */
     bool stacks;         /* -k: registers and stack copy at each entry */
     unsigned ring_pages; /* --perf-pages; 0: the reader's default */
     unsigned layout;     /* --perf-layout: enum perf_layout (perf_source.h) */

@@ -64,13 +64,21 @@ enum perf_layout {
     PERF_LAYOUT_AUTO,   /* options: choose; stats: nothing attached yet */
     PERF_LAYOUT_THREAD, /* events per thread, inherited */
     PERF_LAYOUT_CGROUP, /* events per CPU for the target's cgroup */
+    PERF_LAYOUT_BPF,    /* stats only: BPF programs, one event per tracepoint (perf_bpf.h) */
+};
+
+/* How the map calls are read (--perf-calls). */
+enum perf_calls {
+    PERF_CALLS_AUTO,     /* BPF where it loads and no stacks or layout are asked for; RAW */
+    PERF_CALLS_BPF,      /* BPF programs on the per-call tracepoints (perf_bpf.h) */
+    PERF_CALLS_RAW,      /* raw_syscalls events filtered on the number (perf_rawsys.h) */
+    PERF_CALLS_SYSCALLS, /* perf events on each call's pair of tracepoints */
 };
 
 struct perf_source_options {
     uint64_t min_size;      /* mmaps shorter are not handed on (MAP_FIXED ones are); 0: none */
-    bool per_call;          /* the per-call tracepoints (sys_enter_mmap, ...: 16 per
-                             * context, --min-size a kernel filter), not the
-                             * raw ones (3, 4 with stacks) */
+    enum perf_calls calls;  /* how the calls are read (AUTO: BPF where it loads,
+                             * without stacks or a layout asked for; RAW otherwise) */
     bool stacks;            /* registers and user stack at each entry (-k) */
     uint32_t stack_bytes;   /* copied per entry with stacks; 0: 16 KiB */
     unsigned ring_pages;    /* data pages per CPU ring, a power of two; 0: the default */
@@ -100,6 +108,10 @@ struct perf_source_stats {
     bool tracefs_private;     /* tracefs was mounted in a private namespace */
     bool per_call;            /* the per-call tracepoints are read (asked for, or: */
     bool per_call_fallback;   /* the raw ones need kernel samples, not allowed here) */
+    bool bpf;                 /* BPF programs read the calls (perf_bpf.h) */
+    char bpf_refused[256];    /* AUTO: why BPF could not be used here ("" when it
+                               * was, or was not asked for) */
+    uint64_t bpf_unfollowed;  /* BPF: new processes its map had no room for */
     bool clone_flags;         /* task_newtask is read: a new process's FORK is
                                * followed by its clone flags (PERF_EV_NEWTASK) */
     enum perf_layout layout;  /* the one chosen at the first attach */
@@ -109,13 +121,16 @@ struct perf_source_stats {
 
 struct perf_source;
 
-/* Whether this source can follow pid here: tracefs reachable, the syscall
- * tracepoints present, perf_event_open of one of them on pid allowed, and
- * the descriptors of the layout that would be chosen within the limit.
+/* Whether this source can follow pid here with options (calls, layout,
+ * stacks): the BPF programs loaded and attached (then closed); or tracefs
+ * reachable, the syscall tracepoints present, perf_event_open of one of
+ * them on pid allowed, and the descriptors of the layout that would be
+ * chosen within the limit.
  * Opens nothing that lasts. 0 with that layout described in why ("" when
  * pid is our own: no target yet), or -1 with a one-line reason in why
  * (what is missing and what to do), for --source auto's note. */
-int perf_source_probe(pid_t pid, enum perf_layout layout, char *why, size_t why_size);
+int perf_source_probe(pid_t pid, const struct perf_source_options *options, char *why,
+                      size_t why_size);
 
 /* One line on a layout: which events, how many descriptors. */
 void perf_source_describe(enum perf_layout layout, const char *cgroup, uint64_t fds,

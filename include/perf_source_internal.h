@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "perf_bpf.h"
 #include "perf_cgroup.h"
 #include "perf_follow.h"
 #include "perf_rawsys.h"
@@ -59,6 +60,8 @@ struct event_info {
 
 struct perf_source {
     struct perf_source_options opt;
+    struct perf_bpf *bpf;        /* the calls read by BPF programs: no events or rings below */
+    bool per_call;               /* the per-call tracepoints (asked for, or the fallback) */
     const struct tp_spec *table; /* the layout of calls: raw or per call */
     unsigned table_size;
     struct tp_info tps[NTP];

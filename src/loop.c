@@ -263,7 +263,10 @@ static const struct source_ops *choose_source(const struct options *opts, char *
     }
     char why[512] = "";
     pid_t probe_pid = opts->npids ? opts->pids[0] : getpid();
-    if (perf_source_probe(probe_pid, (enum perf_layout)opts->perf_layout, why, sizeof why) < 0) {
+    struct perf_source_options po = {.calls = (enum perf_calls)opts->perf_calls,
+                                     .stacks = opts->stack,
+                                     .layout = (enum perf_layout)opts->perf_layout};
+    if (perf_source_probe(probe_pid, &po, why, sizeof why) < 0) {
         snprintf(note, note_size,
                  "following with ptrace (perf_event tracepoints cannot be used: %s); every "
                  "map call stops its thread", why);
@@ -285,7 +288,7 @@ static int open_source(struct loop *l)
         struct perf_events_options po = {.min_size = opts->min_size, .stacks = opts->stack,
                                          .ring_pages = opts->perf_pages,
                                          .layout = opts->perf_layout,
-                                         .per_call = opts->perf_per_call,
+                                         .calls = opts->perf_calls,
                                          .layout_noted = opts->source == OPTIONS_SOURCE_AUTO};
         l->source.src = perf_events_source_new(&sink, &po);
         summary_set_lossy(l->summary);

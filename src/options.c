@@ -186,19 +186,21 @@ static void print_usage(FILE *out)
         "                       and can hold it (default: auto, perf in attach\n"
         "                       mode where it can, else ptrace; ptrace in launch\n"
         "                       mode)\n"
-        "      --perf-pages N   perf ring buffer pages per CPU, a power of two;\n"
-        "                       raise it when events are lost (default: 128,\n"
-        "                       1024 with -k)\n"
+        "      --perf-pages N   perf ring buffer pages per CPU, a power of two\n"
+        "                       (BPF: one ring of N pages per CPU); raise it\n"
+        "                       when events are lost (default: 128, 1024 with -k)\n"
         "      --perf-layout thread|cgroup|auto  perf events per thread of the\n"
         "                       target, or per CPU for its cgroup (its other\n"
         "                       processes' records dropped; never the root\n"
         "                       cgroup); auto: per thread unless that needs over\n"
         "                       4096 descriptors or more than the limit, or the\n"
         "                       target is alone in its cgroup (default: auto)\n"
-        "      --perf-calls raw|syscalls  read the calls through raw_syscalls\n"
-        "                       (3 events per thread or CPU, 4 with -k) or the\n"
-        "                       syscalls: pair of each call (16; --min-size\n"
-        "                       filtered in the kernel) (default: raw)\n"
+        "      --perf-calls bpf|raw|syscalls|auto  read the calls with BPF programs\n"
+        "                       on the calls' tracepoints (machine-wide, one ring;\n"
+        "                       no -k), through raw_syscalls (3 events per thread\n"
+        "                       or CPU, 4 with -k) or the syscalls: pair of each\n"
+        "                       call (16); auto: bpf where it loads, without -k or\n"
+        "                       --perf-layout; raw otherwise (default: auto)\n"
         "\n"
         "MEMORY CGROUP\n"
         "      --cgroup-threshold SIZE|PCT  report when the target's memory cgroup\n"
@@ -792,12 +794,17 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
             }
             break;
         case OPT_PERF_CALLS:
-            if (strcmp(optarg, "raw") == 0) {
-                opts->perf_per_call = false;
+            if (strcmp(optarg, "auto") == 0) {
+                opts->perf_calls = 0;
+            } else if (strcmp(optarg, "bpf") == 0) {
+                opts->perf_calls = 1;
+            } else if (strcmp(optarg, "raw") == 0) {
+                opts->perf_calls = 2;
             } else if (strcmp(optarg, "syscalls") == 0) {
-                opts->perf_per_call = true;
+                opts->perf_calls = 3;
             } else {
-                log_error("invalid value '%s' for --perf-calls: use raw or syscalls", optarg);
+                log_error("invalid value '%s' for --perf-calls: use bpf, raw, syscalls or auto",
+                          optarg);
                 return OPTIONS_USAGE_ERROR;
             }
             break;
@@ -907,6 +914,16 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
     if (opts->has_duration && opts->command) {
         log_error("--duration applies to attach mode (-p); a launched command is traced "
                   "until it exits");
+        return OPTIONS_USAGE_ERROR;
+    }
+    if (opts->perf_calls == 1 && opts->stack) {
+        log_error("--perf-calls bpf does not take stacks: -k needs the registers and stack "
+                  "copy of kernel samples (--perf-calls raw, or leave --perf-calls out)");
+        return OPTIONS_USAGE_ERROR;
+    }
+    if (opts->perf_calls == 1 && opts->perf_layout) {
+        log_error("--perf-layout places perf events per thread or per CPU; --perf-calls bpf "
+                  "uses none of them: give one or the other");
         return OPTIONS_USAGE_ERROR;
     }
     if (opts->max_size && opts->max_size < opts->min_size) {

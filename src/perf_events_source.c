@@ -526,7 +526,7 @@ struct perf_events_source *perf_events_source_new(const struct event_sink *sink,
         goto fail;
     }
     struct perf_source_options po = {.min_size = opt->min_size, .stacks = opt->stacks,
-                                     .per_call = opt->per_call,
+                                     .calls = (enum perf_calls)opt->calls,
                                      .ring_pages = opt->ring_pages,
                                      .layout = (enum perf_layout)opt->layout};
     char why[512] = "";
@@ -724,11 +724,19 @@ static int follow(struct perf_events_source *s, pid_t pid, bool announce)
     s->layout_said = true;
     log_info("following process %d with perf_event tracepoints: %u threads, %s", (int)pid,
              threads, layout);
-    if (!s->calls_said++)
-        log_info("the calls are read through %s (%u events per thread or CPU)%s",
+    if (s->calls_said++)
+        return 0;
+    if (st->bpf)
+        log_info("the calls are read by BPF programs on %u tracepoints, in every process of "
+                 "the machine (each of their map calls pays a map lookup, about 0.1 us)",
+                 st->tracepoints);
+    else
+        log_info("the calls are read through %s (%u events per thread or CPU)%s%s%s",
                  st->per_call ? "one tracepoint pair per call" : "raw_syscalls, filtered on "
                  "the number", st->tracepoints, st->per_call_fallback ? ": raw_syscalls needs "
-                 "kernel samples, not allowed here (CAP_PERFMON allows them)" : "");
+                 "kernel samples, not allowed here (CAP_PERFMON allows them)" : "",
+                 st->bpf_refused[0] ? "; BPF programs cannot be used here: " : "",
+                 st->bpf_refused);
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/perf_event.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -387,9 +388,9 @@ static int load_usable_tracepoints(struct perf_source *s, bool *private_mount, c
 {
     if (perf_source_load_tracepoints(s, private_mount, why, size) < 0)
         return -1;
-    if (s->opt.per_call || may_open(s, &s->tps[0]))
+    if (s->per_call || may_open(s, &s->tps[0]))
         return 0;
-    s->opt.per_call = true;
+    s->per_call = true;
     s->stats.per_call_fallback = true;
     return perf_source_load_tracepoints(s, private_mount, why, size);
 }
@@ -412,6 +413,15 @@ static void drop_kernel_only_tracepoints(struct perf_source *s)
         }
         t--;
     }
+}
+
+/* Whether the calls are to be read by BPF programs: asked for, or by
+ * default where nothing asks for perf events (stacks need kernel samples;
+ * a layout places events). */
+static bool want_bpf(struct perf_source_options o)
+{
+    return o.calls == PERF_CALLS_BPF ||
+           (o.calls == PERF_CALLS_AUTO && !o.stacks && o.layout == PERF_LAYOUT_AUTO);
 }
 
 /* perf_pair's output: in the cgroup layout, only the followed processes'. */
@@ -453,8 +463,26 @@ struct perf_source *perf_source_new(const struct perf_source_options *options,
     s->map_len = (size_t)(pages + 1) * (size_t)sysconf(_SC_PAGESIZE);
     for (unsigned c = 0; c < MAX_CPUS; c++)
         s->ring_fds[c] = -1;
+    s->per_call = s->opt.calls == PERF_CALLS_SYSCALLS;
     bool private_mount = false;
-    if (load_usable_tracepoints(s, &private_mount, why, why_size) < 0) {
+    if (want_bpf(s->opt)) {
+        /* One ring for every CPU: as much room as the perf rings would have. */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        struct perf_bpf_options bo = {
+            .min_size = s->opt.min_size,
+            .ring_bytes = (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) *
+                          (uint64_t)(cpus > 0 ? cpus : 1)};
+        char refused[sizeof s->stats.bpf_refused] = "";
+        s->bpf = perf_bpf_open(&bo, refused, sizeof refused);
+        if (!s->bpf && s->opt.calls == PERF_CALLS_BPF) {
+            snprintf(why, why_size, "BPF programs cannot be used: %s; --perf-calls raw "
+                                    "reads the calls without them", refused);
+            free(s);
+            return NULL;
+        }
+        snprintf(s->stats.bpf_refused, sizeof s->stats.bpf_refused, "%s", refused);
+    }
+    if (!s->bpf && load_usable_tracepoints(s, &private_mount, why, why_size) < 0) {
         free(s);
         return NULL;
     }
@@ -475,11 +503,19 @@ struct perf_source *perf_source_new(const struct perf_source_options *options,
         return NULL;
     }
     s->stats.cpus = s->ncpus;
+    if (s->bpf) {
+        s->stats.bpf = true;
+        s->ring_fds[0] = perf_bpf_poll_fd(s->bpf);
+        s->stats.tracepoints = perf_bpf_stats(s->bpf)->tracepoints;
+        s->stats.ring_bytes = perf_bpf_stats(s->bpf)->ring_bytes;
+        s->stats.tracefs_private = perf_bpf_stats(s->bpf)->tracefs_private;
+        return s;
+    }
     s->stats.ring_bytes = (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
     s->stats.tracefs_private = private_mount;
     drop_kernel_only_tracepoints(s);
     s->stats.tracepoints = s->ntps;
-    s->stats.per_call = s->opt.per_call;
+    s->stats.per_call = s->per_call;
     for (unsigned t = 0; t < s->ntps; t++)
         s->stats.clone_flags |= s->tps[t].spec->role == TP_NEWTASK;
     return s;
@@ -650,9 +686,36 @@ static int attach_threads(struct perf_source *s, pid_t pid, char *why, size_t wh
     return 0;
 }
 
+/* BPF: the process joins the programs' map; its threads, those to come
+ * and its children to come are covered from then on. */
+static int attach_bpf(struct perf_source *s, pid_t pid, uint64_t start, char *why,
+                      size_t why_size)
+{
+    int threads = procfs_foreach_task(pid, count_task, NULL);
+    if (threads <= 0) {
+        snprintf(why, why_size, "process %d is gone", (int)pid);
+        return -1;
+    }
+    if (perf_bpf_follow(s->bpf, pid, why, why_size) < 0)
+        return -1;
+    uint64_t done = perf_source_now_ns();
+    if (!s->attached)
+        s->attach_time = done;
+    s->attached = true;
+    s->layout = PERF_LAYOUT_BPF;
+    s->stats.layout = PERF_LAYOUT_BPF;
+    s->stats.threads += (unsigned)threads;
+    s->stats.event_fds = perf_bpf_stats(s->bpf)->fds;
+    s->stats.attach_passes = 1;
+    s->stats.attach_ns = done - start;
+    return 0;
+}
+
 int perf_source_attach(struct perf_source *s, pid_t pid, char *why, size_t why_size)
 {
     uint64_t start = perf_source_now_ns();
+    if (s->bpf)
+        return attach_bpf(s, pid, start, why, why_size);
     struct perf_cgroup cg;
     enum perf_layout layout = choose_layout(s, pid, &cg, why, why_size);
     if (layout == PERF_LAYOUT_AUTO)
@@ -702,6 +765,10 @@ int perf_source_in_scope(const struct perf_source *s, pid_t pid)
 
 const int *perf_source_poll_fds(const struct perf_source *s, size_t *n)
 {
+    if (s->bpf) {
+        *n = 1; /* ring_fds[0] is the BPF ring's (perf_source_new) */
+        return s->ring_fds;
+    }
     *n = s->ncpus;
     return s->ring_fds;
 }
@@ -726,6 +793,7 @@ void perf_source_free(struct perf_source *s)
 {
     if (!s)
         return;
+    perf_bpf_close(s->bpf);
     for (unsigned c = 0; c < s->ncpus; c++) {
         if (s->maps[c]) {
             perf_ring_release(&s->rings[c]);
@@ -784,7 +852,10 @@ static int probe_layout(struct perf_source *s, pid_t pid, char *why, size_t why_
 void perf_source_describe(enum perf_layout layout, const char *cgroup, uint64_t fds,
                           char *out, size_t size)
 {
-    if (layout == PERF_LAYOUT_CGROUP)
+    if (layout == PERF_LAYOUT_BPF)
+        snprintf(out, size, "BPF programs on the calls' tracepoints for every process of the "
+                            "machine, one ring, %" PRIu64 " descriptors", fds);
+    else if (layout == PERF_LAYOUT_CGROUP)
         snprintf(out, size,
                  "events per CPU for cgroup '%s', %" PRIu64 " descriptors; its other "
                  "processes' records are read and dropped", cgroup, fds);
@@ -792,8 +863,26 @@ void perf_source_describe(enum perf_layout layout, const char *cgroup, uint64_t 
         snprintf(out, size, "events per thread, %" PRIu64 " descriptors", fds);
 }
 
-int perf_source_probe(pid_t pid, enum perf_layout layout, char *why, size_t why_size)
+int perf_source_probe(pid_t pid, const struct perf_source_options *options, char *why,
+                      size_t why_size)
 {
+    enum perf_layout layout = options->layout;
+    if (want_bpf(*options)) {
+        char refused[256] = "";
+        unsigned fds;
+        if (perf_bpf_probe(&fds, refused, sizeof refused) == 0) {
+            if (pid != getpid() && kill(pid, 0) < 0 && errno == ESRCH) {
+                snprintf(why, why_size, "process %d is gone", (int)pid);
+                return -1;
+            }
+            perf_source_describe(PERF_LAYOUT_BPF, NULL, fds, why, why_size);
+            return 0;
+        }
+        if (options->calls == PERF_CALLS_BPF) {
+            snprintf(why, why_size, "BPF programs cannot be used: %s", refused);
+            return -1;
+        }
+    }
     struct perf_source *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(why, why_size, "out of memory");

@@ -170,6 +170,8 @@ static int on_record(const void *rec, size_t size, void *ctx)
         uint64_t known = r.lost < s->lost_credit[d->c] ? r.lost : s->lost_credit[d->c];
         s->lost_credit[d->c] -= known;
         it.lost = r.lost - known;
+        if (!it.lost)
+            return 0; /* all of it said already, with a window that covers this one */
         s->lost_reported[d->c] += it.lost;
         it.cpu = (uint32_t)s->cpus[d->c];
         it.lost_from = s->ring_last_time[d->c];
@@ -222,8 +224,22 @@ static bool ring_was_full(const struct perf_source *s, unsigned c)
     return perf_ring_pending(&s->rings[c]) + largest > s->rings[c].data_size;
 }
 
+static void push_bpf_item(const struct perf_item *item, void *ctx)
+{
+    struct perf_source *s = ctx;
+    perf_pair_push(s->pair, item);
+}
+
 static int read_rings(struct perf_source *s, char *why, size_t why_size)
 {
+    if (s->bpf) {
+        perf_bpf_read(s->bpf, push_bpf_item, s);
+        const struct perf_bpf_stats *bs = perf_bpf_stats(s->bpf);
+        s->stats.records = bs->records;
+        s->stats.bad_records = bs->bad_records;
+        s->stats.bpf_unfollowed = bs->unfollowed;
+        return 0;
+    }
     for (unsigned c = 0; c < s->ncpus; c++) {
         if (!s->maps[c])
             continue;

@@ -89,7 +89,7 @@ int perf_source_tp_resolve(struct tp_info *t)
 /* The table of the layout of calls asked for. */
 static void choose_table(struct perf_source *s)
 {
-    if (s->opt.per_call) {
+    if (s->per_call) {
         s->table = PER_CALL;
         s->table_size = NTP;
     } else if (s->opt.stacks) {

@@ -7,6 +7,7 @@ must wait for something reads a pipe until it appears (with a deadline so a
 bug fails the test instead of hanging the run).
 """
 import contextlib
+import errno
 import json
 import shutil
 import os
@@ -528,6 +529,39 @@ def perf_event_fds(pid):
         except OSError:
             pass  # closed meanwhile
     return out
+
+
+def bpf_objects_of(pid):
+    """The BPF programs and maps process pid holds: {("prog"|"map", id)},
+    from its descriptors' fdinfo."""
+    out = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                for line in f:
+                    key, _, value = line.partition(":")
+                    if key in ("prog_id", "map_id"):
+                        out.add((key[:-3], int(value)))
+        except OSError:
+            pass  # closed meanwhile
+    return out
+
+
+def bpf_object_exists(kind, ident):
+    """Whether the kernel still has BPF program/map ident (bpf(2)
+    BPF_PROG_GET_FD_BY_ID / BPF_MAP_GET_FD_BY_ID)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = ctypes.create_string_buffer(128)
+    ctypes.c_uint32.from_buffer(attr, 0).value = ident
+    cmd = 13 if kind == "prog" else 14
+    fd = libc.syscall(321, cmd, attr, 128)  # SYS_bpf on x86_64
+    if fd >= 0:
+        os.close(fd)
+        return True
+    err = ctypes.get_errno()
+    assert err == errno.ENOENT, f"bpf(GET_FD_BY_ID, {kind} {ident}): {os.strerror(err)}"
+    return False
 
 
 def require_valgrind():

@@ -2,7 +2,7 @@
  * perfdrv: drives the perf source (perf_source.c) against a real process
  * for tests/integration/test_perf_source.py, outside the tracer.
  *
- *   perfdrv PID [--min-size N] [-k] [--per-call] [--ring-pages N] [--stall-ms N]
+ *   perfdrv PID [--min-size N] [-k] [--per-call|--raw|--bpf] [--ring-pages N] [--stall-ms N]
  *   perfdrv --probe PID
  *
  * Attaches to every thread of PID and prints one JSON line per event on
@@ -11,7 +11,8 @@
  * "map" (the call, paired with its exit), "unfinished", "comm", "exec", "spawn", "thread_exit", "lost", and
  * at the end "end" with the counters. Runs until PID has exited (then a
  * last drain, and the events' lost counters) or SIGINT/SIGTERM.
- * --per-call: the per-call tracepoints (perf_source.h), not the raw ones.
+ * --per-call, --raw, --bpf: how the calls are read (enum perf_calls,
+ *   perf_source.h); default: as mmapwatch chooses (BPF where it loads).
  * --stall-ms N: sleep N ms before every drain (a slow consumer, so that
  * tests can make the kernel lose records). A pid written as a line on
  * stdin is attached too (another "attach" line; the counts are totals).
@@ -37,7 +38,7 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: perfdrv PID [--min-size N] [-k] [--per-call] [--ring-pages N] [--stall-ms N]\n"
+    fprintf(stderr, "usage: perfdrv PID [--min-size N] [-k] [--per-call|--raw|--bpf] [--ring-pages N] [--stall-ms N]\n"
                     "       perfdrv --probe PID\n");
     return 2;
 }
@@ -189,7 +190,9 @@ static int probe(const char *arg)
     if (parse_u64(arg, &pid) < 0 || pid == 0 || pid > INT32_MAX)
         return usage();
     char why[512] = "";
-    int rc = perf_source_probe((pid_t)pid, PERF_LAYOUT_AUTO, why, sizeof why);
+    /* perf events at all (the raw layout): BPF, where refused, falls back to it */
+    struct perf_source_options opt = {.calls = PERF_CALLS_RAW};
+    int rc = perf_source_probe((pid_t)pid, &opt, why, sizeof why);
     struct json_line j;
     json_begin(&j);
     json_add_str(&j, "event", "probe");
@@ -211,7 +214,11 @@ int main(int argc, char **argv)
         return usage();
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--per-call") == 0) {
-            opt.per_call = true;
+            opt.calls = PERF_CALLS_SYSCALLS;
+        } else if (strcmp(argv[i], "--raw") == 0) {
+            opt.calls = PERF_CALLS_RAW;
+        } else if (strcmp(argv[i], "--bpf") == 0) {
+            opt.calls = PERF_CALLS_BPF;
         } else if (strcmp(argv[i], "-k") == 0) {
             opt.stacks = true;
         } else if (i + 1 < argc && strcmp(argv[i], "--min-size") == 0) {

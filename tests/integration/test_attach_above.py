@@ -31,10 +31,13 @@ PAGE = cgt.PAGE
 
 def _assert_let_go(g_pid, mw_pid):
     """The target is exactly as before: no thread traced or stopped, and
-    mmapwatch holds no perf event (the perf source's only hold on it)."""
+    mmapwatch holds no perf event or BPF object (the perf source's only
+    holds on it)."""
     assert_untraced(g_pid)
     held = harness.perf_event_fds(mw_pid)
     assert not held, f"mmapwatch holds perf events: {held}"
+    bpf = harness.bpf_objects_of(mw_pid)
+    assert not bpf, f"mmapwatch holds BPF objects: {bpf}"
 
 
 def _covering(existing, addr):

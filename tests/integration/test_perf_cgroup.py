@@ -114,7 +114,8 @@ def test_perf_cgroup_layout_reports_only_targets():
                                         str(3 * 1024 * 1024 + 123)])
         cg.add(tpid)
         cg.add(spid)
-        w = _start(["--source", "auto", "-v", "--no-dump", "-p", str(tpid)], fds=512)
+        w = _start(["--source", "auto", "--perf-calls", "raw", "-v", "--no-dump", "-p",
+                    str(tpid)], fds=512)
         stream = harness.EventReader(w.stdout, explain=lambda: f"rc={w.poll()}")
         stream.wait_attached([tpid])
         # The target is not stopped by anyone.
@@ -161,8 +162,8 @@ def test_perf_cgroup_layout_refuses_the_root_cgroup():
                            timeout=WAIT_S)
         assert r.returncode == 1 and "root cgroup" in r.stderr, r
         assert len(r.stderr.splitlines()) == 1, r.stderr
-        r = subprocess.run([MMAPWATCH, "--source", "auto", "--no-dump", "-o", "/dev/null",
-                            "--duration", "0", "-p", str(pid)],
+        r = subprocess.run([MMAPWATCH, "--source", "auto", "--perf-calls", "raw", "--no-dump",
+                            "-o", "/dev/null", "--duration", "0", "-p", str(pid)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            timeout=WAIT_S, preexec_fn=_limit_fds(128))
         note = r.stderr.splitlines()[0]
@@ -184,7 +185,7 @@ def test_perf_cgroup_layout_says_a_target_that_left():
                                 str(2 * 1024 * 1024)])
         cg.add(pid)
         # Alone in its cgroup: --source auto takes the cgroup layout.
-        w = _start(["--source", "auto", "--no-dump", "-p", str(pid)])
+        w = _start(["--source", "auto", "--perf-calls", "raw", "--no-dump", "-p", str(pid)])
         stream = harness.EventReader(w.stdout, explain=lambda: f"rc={w.poll()}")
         stream.wait_attached([pid])
         err = harness.LineReader(w.stderr)

@@ -51,7 +51,18 @@ def test_auto_chooses_perf_and_says_why():
     events, truth, err = _attach_run("trace_map", "--source", "auto", "--no-dump",
                                      args=[str(MAP_LEN)])
     lines = err.splitlines()
-    # one thread in no cgroup of its own: events per thread, CPUs x tracepoints of them
+    # BPF programs by default: three maps, a program and an event per tracepoint
+    assert len(lines) == 1 and re.fullmatch(
+        r"mmapwatch: following with perf_event tracepoints \(root; BPF programs on the "
+        r"calls' tracepoints for every process of the machine, one ring, (\d+) "
+        r"descriptors\); --source ptrace to hold threads for dumps", lines[0]) and \
+        int(re.search(r"(\d+) descriptors", lines[0]).group(1)) % 2 == 1, lines
+    (rec,) = truth_of(truth, "mmap")
+    assert [e for e in events_of(events, "mmap") if e["len"] == MAP_LEN][0]["tid"] == rec["tid"]
+    # perf events: one thread in no cgroup of its own, CPUs x tracepoints of them
+    events, truth, err = _attach_run("trace_map", "--source", "auto", "--perf-calls", "raw",
+                                     "--no-dump", args=[str(MAP_LEN)])
+    lines = err.splitlines()
     assert len(lines) == 1 and re.fullmatch(
         r"mmapwatch: following with perf_event tracepoints \(root; events per thread, "
         r"(\d+) descriptors\); --source ptrace to hold threads for dumps", lines[0]) and \
@@ -68,8 +79,8 @@ def test_auto_chooses_perf_and_says_why():
 
 
 def test_auto_takes_ptrace_when_descriptors_run_short():
-    """--source auto with fewer descriptors than threads x CPUs x
-    tracepoints, and no cgroup to scope the events to (the root cgroup):
+    """--source auto --perf-calls raw with fewer descriptors than threads x
+    CPUs x tracepoints, and no cgroup to scope the events to (the root cgroup):
     ptrace follows, and the note says why, before anything is opened (with
     --source perf the same attach would fail). test_perf_cgroup.py has the
     target in a cgroup of its own, followed by perf."""
@@ -82,8 +93,8 @@ def test_auto_takes_ptrace_when_descriptors_run_short():
             with open(os.path.join(_perf_event_mount()[1], "cgroup.procs"), "w",
                       encoding="ascii") as f:
                 f.write(str(pid))
-        r = subprocess.run([harness.MMAPWATCH, "--source", "auto", "--no-dump", "-o",
-                            "/dev/null", "--duration", "0", "-p", str(pid)],
+        r = subprocess.run([harness.MMAPWATCH, "--source", "auto", "--perf-calls", "raw",
+                            "--no-dump", "-o", "/dev/null", "--duration", "0", "-p", str(pid)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            timeout=harness.WAIT_S, preexec_fn=_limit_fds(128))
         assert r.returncode == 0, r
@@ -97,25 +108,29 @@ def test_auto_takes_ptrace_when_descriptors_run_short():
 
 def test_bad_source_is_a_usage_error():
     for argv in (["--source", "bpf", "-p", "1"], ["--perf-pages", "3", "-p", "1"],
+                 ["--perf-calls", "ebpf", "-p", "1"], ["--perf-calls", "bpf", "-k", "-p", "1"],
+                 ["--perf-calls", "bpf", "--perf-layout", "thread", "-p", "1"],
                  ["--perf-pages", "0", "-p", "1"]):
         r = harness.run_mmapwatch(argv)
         assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, (argv, r)
 
 
-def test_sigkill_of_mmapwatch_leaves_target_running():
-    """mmapwatch --source perf killed with SIGKILL: the target runs on,
-    never stopped, TracerPid 0, and no perf event is left (mmapwatch's
-    descriptors were the only ones)."""
+def _sigkill_leaves_target_running(calls):
     require_perf()
     wk = Worker(3)
-    w = attach([wk.pid], *PERF)
+    w = attach([wk.pid], *PERF, "--perf-calls", calls)
     assert len(safety_events_of(w.events, "attach", wk.pid)) == 1
     assert_untraced(wk.pid)  # perf stops and traces no one
     tid, addr, ln = wk.mmap(MAP_LEN)
     w.wait_mmap(tid, addr, ln)
     assert _perf_fds(w.pid), "mmapwatch holds no perf event: the test proves nothing"
+    bpf = harness.bpf_objects_of(w.pid)
+    assert bool(bpf) == (calls == "bpf"), bpf
     w.proc.kill()
     assert w.wait_exit() == -signal.SIGKILL
+    # the kernel freed mmapwatch's programs and maps with its descriptors
+    left = {o for o in bpf if harness.bpf_object_exists(*o)}
+    assert not left, f"BPF objects left in the kernel: {left}"
     assert_untraced(wk.pid)
     for task in os.listdir(f"/proc/{wk.pid}/task"):
         assert harness.proc_state(int(task)) not in "Tt", task
@@ -125,6 +140,18 @@ def test_sigkill_of_mmapwatch_leaves_target_running():
     assert tid == wk.pid and ln == MAP_LEN
     assert wk.sigs() == {}, wk.sigs()
     wk.finish(0)
+
+
+def test_sigkill_of_mmapwatch_leaves_target_running():
+    """mmapwatch --source perf (BPF programs) killed with SIGKILL: the
+    target runs on, never stopped, TracerPid 0, and no perf event, BPF
+    program or map is left (mmapwatch's descriptors were the only ones)."""
+    _sigkill_leaves_target_running("bpf")
+
+
+def test_sigkill_of_mmapwatch_leaves_target_running_raw():
+    """The same with perf events on raw_syscalls."""
+    _sigkill_leaves_target_running("raw")
 
 
 def _regions(events):

@@ -41,6 +41,10 @@ class Driver:
     """perfdrv PID OPTS..., read up to its "attach" line."""
 
     def __init__(self, pid, *opts, argv_prefix=(), stdin=subprocess.DEVNULL):
+        # The perf-event reader unless a test names how the calls are read:
+        # the BPF one has its own twins (*_bpf) below.
+        if not {"--raw", "--bpf", "--per-call"} & set(map(str, opts)):
+            opts = (*opts, "--raw")
         self.p = harness.spawn([*argv_prefix, PERFDRV, str(pid), *map(str, opts)],
                                stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                bufsize=0)
@@ -138,12 +142,15 @@ def _run_threads(*opts, argv_prefix=()):
 
 # ---------------------------------------------------------------------------
 
-def test_map_calls_exact_with_threads_and_child():
+def _map_calls_exact_with_threads_and_child(calls):
     _require_perf()
-    drv, truth, pid = _run_threads("--min-size", MIB)
+    drv, truth, pid = _run_threads("--min-size", MIB, calls)
     evs = drv.events
     assert drv.attach["threads"] == 5, drv.attach  # main + 4 arenas
-    assert drv.attach["fds"] == 5 * drv.attach["cpus"] * drv.attach["tracepoints"]
+    if calls == "--bpf":  # three maps, and a program and its event per tracepoint
+        assert drv.attach["fds"] == 3 + 2 * drv.attach["tracepoints"], drv.attach
+    else:
+        assert drv.attach["fds"] == 5 * drv.attach["cpus"] * drv.attach["tracepoints"]
     reported = [_mmap_key(e) for e in _maps(evs) if e["ret"] > 0]
     _assert_exactly_once(reported, _truth_maps(truth), "fixture mmaps")
     for e in _maps(evs):
@@ -167,9 +174,17 @@ def test_map_calls_exact_with_threads_and_child():
     assert drv.end["duplicates"] == 0 and drv.end["bad_records"] == 0, drv.end
 
 
-def test_min_size_filter_in_kernel():
+def test_map_calls_exact_with_threads_and_child():
+    _map_calls_exact_with_threads_and_child("--raw")
+
+
+def test_map_calls_exact_with_threads_and_child_bpf():
+    _map_calls_exact_with_threads_and_child("--bpf")
+
+
+def _min_size_filter_in_kernel(calls):
     _require_perf()
-    drv, truth, _ = _run_threads("--min-size", 3 * MIB)
+    drv, truth, _ = _run_threads("--min-size", 3 * MIB, calls)
     small = [e for e in _maps(drv.events)
              if e["args"][1] < 3 * MIB and not e["args"][3] & MAP_FIXED]
     assert not small, f"mmaps under --min-size reported: {small[:3]}"
@@ -181,13 +196,21 @@ def test_min_size_filter_in_kernel():
     assert drv.end["unpaired_exits"] > 0, drv.end
 
 
-def test_non_leader_exec():
+def test_min_size_filter_in_kernel():
+    _min_size_filter_in_kernel("--raw")
+
+
+def test_min_size_filter_in_kernel_bpf():
+    _min_size_filter_in_kernel("--bpf")
+
+
+def _non_leader_exec(calls):
     _require_perf()
     for variant in ([], ["-L"]):
         truth_path = os.path.join(tmpdir(), "truth")
         p, pid = start_fixture([fixture("trace_exec_thread"), "-w", *variant, truth_path,
                                 fixture("trace_map")])
-        drv = Driver(pid, "--min-size", MIB)
+        drv = Driver(pid, "--min-size", MIB, calls)
         harness.send_go(p)
         harness.wait_fixture(p)
         evs = drv.finish()
@@ -205,6 +228,14 @@ def test_non_leader_exec():
                      _mmap_key(e) in _truth_maps(truth)]
         assert pre["tid"] == execer and post["tid"] == pid, (pre, post)
         assert pre["time"] < ex["time"] < post["time"]
+
+
+def test_non_leader_exec():
+    _non_leader_exec("--raw")
+
+
+def test_non_leader_exec_bpf():
+    _non_leader_exec("--bpf")
 
 
 def _storm(n, *opts, maps=1):
@@ -251,8 +282,16 @@ def _storm_check(drv, truth, allow_loss):
 
 
 def test_storm_2000_threads():
+    _storm_2000_threads("--raw")
+
+
+def test_storm_2000_threads_bpf():
+    _storm_2000_threads("--bpf")
+
+
+def _storm_2000_threads(calls):
     _require_perf()
-    drv, truth = _storm(2000)
+    drv, truth = _storm(2000, calls)
     _storm_check(drv, truth, allow_loss=False)
     spawned = {e["tid"] for e in harness.events_of(drv.events, "spawn")}
     tids = {r["tid"] for r in truth_of(truth, "mmap")}
@@ -261,11 +300,19 @@ def test_storm_2000_threads():
 
 
 def test_loss_from_a_slow_reader_is_reported():
+    _loss_from_a_slow_reader_is_reported("--raw")
+
+
+def test_loss_from_a_slow_reader_is_reported_bpf():
+    _loss_from_a_slow_reader_is_reported("--bpf")
+
+
+def _loss_from_a_slow_reader_is_reported(calls):
     _require_perf()
     # One page per ring, drained every 10 ms: the storm overflows it. With
     # several calls of one kind per thread, an exit paired with an entry
     # from before a loss would show as a call the fixture never made.
-    drv, truth = _storm(600, "--ring-pages", 1, "--stall-ms", 10, maps=6)
+    drv, truth = _storm(600, "--ring-pages", 1, "--stall-ms", 10, calls, maps=6)
     missing, lost = _storm_check(drv, truth, allow_loss=True)
     assert missing and lost, "the stalled reader lost nothing: the test proves nothing"
     assert drv.end["voided"] >= 0 and drv.end["lost"] == sum(e["count"] for e in lost)
@@ -299,13 +346,28 @@ def _perf_fds(pid):
 
 
 def test_sigkill_of_reader_leaves_target_untouched():
+    _sigkill_of_reader_leaves_target_untouched("--raw")
+
+
+def test_sigkill_of_reader_leaves_target_untouched_bpf():
+    _sigkill_of_reader_leaves_target_untouched("--bpf")
+
+
+def _sigkill_of_reader_leaves_target_untouched(calls):
     _require_perf()
     truth_path = os.path.join(tmpdir(), "truth")
     p, pid = start_fixture([fixture("trace_threads"), "-w", truth_path])
-    drv = Driver(pid, "--min-size", MIB)
-    assert len(_perf_fds(drv.p.pid)) == drv.attach["fds"]
+    drv = Driver(pid, "--min-size", MIB, calls)
+    bpf = harness.bpf_objects_of(drv.p.pid)
+    if calls == "--bpf":
+        assert len(bpf) == 3 + drv.attach["tracepoints"], bpf  # maps and programs
+        assert len(_perf_fds(drv.p.pid)) == drv.attach["tracepoints"]
+    else:
+        assert not bpf and len(_perf_fds(drv.p.pid)) == drv.attach["fds"]
     drv.p.send_signal(signal.SIGKILL)
     drv.p.wait(timeout=harness.WAIT_S)
+    left = {o for o in bpf if harness.bpf_object_exists(*o)}
+    assert not left, f"BPF objects left in the kernel: {left}"
     assert harness.tracer_pid(pid) == 0
     assert harness.proc_state(pid) not in "Tt", harness.proc_state(pid)
     assert not _perf_fds(pid), _perf_fds(pid)

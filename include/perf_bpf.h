@@ -1,0 +1,97 @@
+/*
+ * perf_bpf: the perf source's calls read by small BPF programs on the
+ * syscall tracepoints (source layer, used by perf_source only).
+ *
+ * Why: perf events on raw_syscalls cost every system call of a followed
+ * thread a record built and filtered (about 250 ns for getppid here), and
+ * the per-call tracepoints cost sixteen events switched in and out at
+ * every context switch. A BPF program attached to a tracepoint runs only
+ * where that tracepoint fires (the map calls, not getppid), for every
+ * process of the machine, from one perf event per tracepoint: it looks the
+ * caller's process up in a map of followed processes and, for those only,
+ * writes a record into one ring shared by all CPUs (BPF_MAP_TYPE_RINGBUF,
+ * read in the order the records were reserved). No event is switched at
+ * context switches, and nothing depends on the thread count.
+ *
+ * What the programs see and write (struct perf_bpf_rec, one per hit):
+ *   - the map calls' entries (arguments; mmaps shorter than min_size and
+ *     not MAP_FIXED are dropped in the kernel) and exits (result), execve,
+ *     execveat and exit_group entries;
+ *   - task:task_newtask: a new thread or process of a followed process; a
+ *     new process (no CLONE_THREAD) is added to the followed map by the
+ *     program itself, before the child can run, so nothing it does is
+ *     missed;
+ *   - sched:sched_process_exec (new name), sched:sched_process_exit
+ *     (thread ended; the whole process when group_dead says so, and its
+ *     entry leaves the map), task:task_rename (a thread's new name).
+ * The programs are assembled here, at run time, with the field offsets of
+ * this kernel's tracepoint formats (tracefs.h): no compiler, no BTF.
+ *
+ * Limits, each said by perf_bpf_probe's reason: the process ids the
+ * programs see are the initial pid namespace's, so mmapwatch must run
+ * there; loading programs needs CAP_BPF and CAP_PERFMON (or root); no
+ * stacks (-k reads the raw tracepoints with kernel samples instead).
+ * Records the ring had no room for are counted by the programs and come
+ * out as PERF_ITEM_LOST; a new process the map had no room for is said.
+ *
+ * Closing the descriptors (perf_bpf_close, or mmapwatch's death) detaches
+ * and frees every program and map: nothing stays in the kernel.
+ * One thread (the loop's).
+ */
+#ifndef MMAPWATCH_PERF_BPF_H
+#define MMAPWATCH_PERF_BPF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "perf_pair.h"
+
+struct perf_bpf_options {
+    uint64_t min_size;   /* mmaps shorter (and not MAP_FIXED) are not written; 0: all */
+    uint64_t ring_bytes; /* rounded up to a power of two, at least 64 KiB */
+};
+
+struct perf_bpf_stats {
+    unsigned tracepoints; /* programs attached */
+    unsigned fds;         /* descriptors held: maps, programs, events */
+    uint64_t ring_bytes;
+    bool tracefs_private; /* the formats were read through a private mount */
+    uint64_t records;     /* read from the ring */
+    uint64_t bad_records; /* of a size or kind not written by our programs */
+    uint64_t dropped;     /* records the ring had no room for (the programs' count) */
+    uint64_t unfollowed;  /* new processes the followed map had no room for */
+};
+
+struct perf_bpf;
+
+/* Whether the programs can be loaded and attached here (all of them,
+ * opened and closed). 0 with the descriptors they hold in *fds, or -1 with
+ * a one-line reason in why. */
+int perf_bpf_probe(unsigned *fds, char *why, size_t why_size);
+
+/* Loads the maps and programs and attaches them. NULL with a reason. */
+struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why,
+                               size_t why_size);
+
+/* Follows process tgid (and every process it creates from now on). 0, or
+ * -1 with a reason (the map is full). */
+int perf_bpf_follow(struct perf_bpf *b, pid_t tgid, char *why, size_t why_size);
+
+/* The ring's descriptor, readable when records wait (the programs wake it
+ * once the ring is half full; drain on a timer too). */
+int perf_bpf_poll_fd(const struct perf_bpf *b);
+
+/* Reads every record in the ring, decoded into items handed to push in
+ * ring order, then a PERF_ITEM_LOST for what the programs dropped since
+ * the last read (its window: from the last record read before to now). */
+typedef void (*perf_bpf_push_fn)(const struct perf_item *item, void *ctx);
+void perf_bpf_read(struct perf_bpf *b, perf_bpf_push_fn push, void *ctx);
+
+const struct perf_bpf_stats *perf_bpf_stats(const struct perf_bpf *b);
+
+/* Detaches and frees everything. Accepts NULL. */
+void perf_bpf_close(struct perf_bpf *b);
+
+#endif
