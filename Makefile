@@ -60,7 +60,7 @@ FIXTURE_BINS = $(FIXTURE_SRCS:tests/fixtures/%.c=build/fixtures/%) \
                $(patsubst tests/fixtures/%.cc,build/fixtures/%,$(wildcard tests/fixtures/*.cc)) \
                build/fixtures/libstack_one.so build/fixtures/libstack_two.so \
                build/fixtures/stack_chain_stripped build/fixtures/stack_chain_buildid \
-               build/fixtures/fakejvm/libjvm.so
+               build/fixtures/fakejvm/libjvm.so build/fixtures/prog32
 FIXTURE_CFLAGS = $(CFLAGS_BASE) -O0 -fno-omit-frame-pointer -pthread
 
 # Build dependencies are only checked (any user, no apt-get); test ones are
@@ -163,6 +163,11 @@ build/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h | $(DEPS_STAMP)
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(FIXTURE_CFLAGS) -Itests/fixtures -o $@ $< -ldl
+
+# A 32-bit program without a C library: -m32 code generation only, no multilib.
+build/fixtures/prog32: tests/fixtures/i386/prog32.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -static -nostdlib -ffreestanding -fno-pic -fno-stack-protector -O1 -Wall -Wextra -Werror -o $@ $<
 
 # C++ fixtures: the unwinder must demangle what g++ makes.
 build/fixtures/%: tests/fixtures/%.cc | $(TEST_DEPS_STAMP)

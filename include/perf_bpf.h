@@ -27,6 +27,14 @@
  * The programs are assembled here, at run time, with the field offsets of
  * this kernel's tracepoint formats (tracefs.h): no compiler, no BTF.
  *
+ * The syscall tracepoints never fire for i386 calls: a 32-bit program is
+ * said (as a PERF_ITEM_ENTER with not_native and nr -1) when it is
+ * followed (its ELF class, perf_bpf_runs_32bit) or exec'd: a perf event
+ * per CPU on sched:sched_process_exec (the "exec watch") samples the user
+ * registers' ABI of the followed processes' execs (its program lets only
+ * those through), and a new image that runs 32-bit is said. int $0x80 in
+ * a 64-bit program is not seen.
+ *
  * Limits, each said by perf_bpf_probe's reason: the process ids the
  * programs see are the initial pid namespace's, so mmapwatch must run
  * there; loading programs needs CAP_BPF and CAP_PERFMON (or root); no
@@ -50,26 +58,31 @@
 
 struct perf_bpf_options {
     uint64_t min_size;   /* mmaps shorter (and not MAP_FIXED) are not written; 0: all */
-    uint64_t ring_bytes; /* rounded up to a power of two, at least 64 KiB */
+    uint64_t ring_bytes; /* rounded up to a power of two, at least a page */
+    const int *cpus;     /* the online CPUs, for the exec watch (below) */
+    unsigned ncpus;
 };
 
 struct perf_bpf_stats {
     unsigned tracepoints; /* programs attached */
-    unsigned fds;         /* descriptors held: maps, programs, events */
+    unsigned fds;         /* descriptors held: maps, programs, events (one
+                           * per tracepoint, the exec's being the exec watch's:
+                           * one per CPU) */
     uint64_t ring_bytes;
     bool tracefs_private; /* the formats were read through a private mount */
     uint64_t records;     /* read from the ring */
     uint64_t bad_records; /* of a size or kind not written by our programs */
     uint64_t dropped;     /* records the ring had no room for (the programs' count) */
     uint64_t unfollowed;  /* new processes the followed map had no room for */
+    uint64_t execs_lost;  /* exec samples lost (an exec watch's ring was full) */
 };
 
 struct perf_bpf;
 
-/* Whether the programs can be loaded and attached here (all of them,
- * opened and closed). 0 with the descriptors they hold in *fds, or -1 with
+/* Whether the programs and the exec watch on cpus can be loaded and
+ * attached here (all of them, opened and closed). 0 with the descriptors they hold in *fds, or -1 with
  * a one-line reason in why. */
-int perf_bpf_probe(unsigned *fds, char *why, size_t why_size);
+int perf_bpf_probe(const int *cpus, unsigned ncpus, unsigned *fds, char *why, size_t why_size);
 
 /* Loads the maps and programs and attaches them. NULL with a reason. */
 struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why,
@@ -88,6 +101,13 @@ int perf_bpf_poll_fd(const struct perf_bpf *b);
  * the last read (its window: from the last record read before to now). */
 typedef void (*perf_bpf_push_fn)(const struct perf_item *item, void *ctx);
 void perf_bpf_read(struct perf_bpf *b, perf_bpf_push_fn push, void *ctx);
+
+/* Whether process pid runs a 32-bit program (/proc/PID/exe is ELFCLASS32):
+ * its calls are i386 ones, which the syscall tracepoints never report.
+ * Asked at each attach, so that the caller says it (an i386 call made by
+ * int $0x80 from a 64-bit program is not seen at all; --perf-calls raw and
+ * --source ptrace see those). */
+bool perf_bpf_runs_32bit(pid_t pid);
 
 const struct perf_bpf_stats *perf_bpf_stats(const struct perf_bpf *b);
 

@@ -56,6 +56,11 @@ struct ptrace_source {
     struct timespec detach_started; /* for -v: how long letting go took */
     struct thread **buckets;
     size_t nbuckets, count;     /* nbuckets: a power of two */
+    /* Detach events of leaders let go while threads of theirs were still
+     * traced: the model's "detach" means the whole process is let go, so
+     * each is said once the process's last thread is (remove_thread). */
+    struct event *unsaid_detaches;
+    size_t nunsaid, capunsaid;
     struct ptrace_stats stats;
     struct ptrace_stop *batch;  /* room for a stop of every tracee: see ptrace_source_drain */
     size_t batch_cap;

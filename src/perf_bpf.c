@@ -4,6 +4,7 @@
  * records into one BPF ring. See include/perf_bpf.h.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
@@ -21,6 +22,7 @@
 
 #include "log.h"
 #include "perf_bpf.h"
+#include "perf_ring.h"
 #include "tracefs.h"
 
 /* What each program writes: one record per hit, 72 bytes. */
@@ -78,6 +80,17 @@ static const struct tp_plan PLANS[] = {
 #define MAP_FIXED_FLAG 0x10
 #define CLONE_THREAD_FLAG 0x10000
 
+/* The exec watch of one CPU: a perf event on sched:sched_process_exec
+ * sampling the user registers' ABI (the new image's), and its ring. */
+struct exec_watch {
+    int fd;
+    void *map;
+    size_t map_len;
+    struct perf_ring ring;
+};
+#define EXEC_RING_PAGES 8
+#define EXEC_SAMPLE_TYPE (PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER)
+
 struct perf_bpf {
     struct perf_bpf_options opt;
     int followed_fd, ring_fd, drops_fd;
@@ -86,6 +99,11 @@ struct perf_bpf {
     void *consumer;      /* the consumer position page (ours to write) */
     void *producer;      /* the producer page, then the data twice */
     size_t page;
+    pid_t *ending;            /* leaders exited, their process maybe not (watch_end) */
+    size_t nending, capending;
+    struct exec_watch *execs; /* one per CPU */
+    unsigned nexecs;
+    bool exec_loss_said;
     uint64_t last_time;  /* of the last record read: a loss's window starts there */
     uint64_t drops_seen; /* of the programs' count, already reported */
     struct perf_bpf_stats stats;
@@ -380,6 +398,12 @@ static int assemble(struct prog *p, const struct perf_bpf *b, const struct tp_pl
     place(p, L_SUBMIT);
     mov_reg(p, BPF_REG_1, BPF_REG_8);
     call(p, BPF_FUNC_ringbuf_submit);
+    if (plan->kind == REC_EXEC) {
+        /* 1: the perf events on this tracepoint take their sample too (the
+         * exec watch's, with the user registers' ABI); 0 drops it. */
+        mov_imm(p, BPF_REG_0, 1);
+        ins(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+    }
     place(p, L_OUT);
     mov_imm(p, BPF_REG_0, 0);
     ins(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
@@ -522,6 +546,41 @@ static int map_ring(struct perf_bpf *b)
     return 0;
 }
 
+static int open_exec_watch(struct perf_bpf *b, uint32_t tp_id)
+{
+    b->execs = calloc(b->opt.ncpus ? b->opt.ncpus : 1, sizeof *b->execs);
+    if (!b->execs || !b->opt.ncpus)
+        return -1;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    for (unsigned c = 0; c < b->opt.ncpus; c++) {
+        struct exec_watch *w = &b->execs[b->nexecs];
+        struct perf_event_attr attr;
+        memset(&attr, 0, sizeof attr);
+        attr.type = PERF_TYPE_TRACEPOINT;
+        attr.size = sizeof attr;
+        attr.config = tp_id;
+        attr.sample_period = 1;
+        attr.sample_type = EXEC_SAMPLE_TYPE;
+        attr.sample_regs_user = 1ULL << 8; /* PERF_REG_X86_IP: one register is enough */
+        attr.use_clockid = 1;
+        attr.clockid = CLOCK_MONOTONIC;
+        w->fd = (int)syscall(SYS_perf_event_open, &attr, -1, b->opt.cpus[c], -1,
+                             PERF_FLAG_FD_CLOEXEC);
+        if (w->fd < 0)
+            return -1;
+        b->nexecs++;
+        w->map_len = (1 + EXEC_RING_PAGES) * page;
+        w->map = mmap(NULL, w->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, w->fd, 0);
+        if (w->map == MAP_FAILED) {
+            w->map = NULL;
+            return -1;
+        }
+        if (perf_ring_init(&w->ring, w->map, page, EXEC_RING_PAGES * page) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why,
                                size_t why_size)
 {
@@ -560,6 +619,15 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
         snprintf(why, why_size, "cannot map the BPF ring: %s", strerror(errno));
         goto fail;
     }
+    uint32_t exec_id = 0;
+    for (size_t i = 0; i < NPLANS; i++)
+        if (PLANS[i].kind == REC_EXEC)
+            exec_id = fmts[i].id;
+    if (open_exec_watch(b, exec_id) < 0) {
+        snprintf(why, why_size, "cannot sample the execs of this machine (to tell 32-bit "
+                                "programs): %s", denied(errno));
+        goto fail;
+    }
     int cpu = first_online_cpu();
     static struct prog prog;
     for (size_t i = 0; i < NPLANS; i++) {
@@ -578,7 +646,15 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
                 snprintf(why, why_size, "cannot load a BPF program: %s", denied(errno));
             goto fail;
         }
-        if ((b->event_fds[i] = attach_prog(fmts[i].id, b->prog_fds[i], cpu)) < 0) {
+        if (PLANS[i].kind == REC_EXEC) {
+            /* on the exec watch's own event: the program decides which
+             * execs it samples (the followed processes') */
+            if (ioctl(b->execs[0].fd, PERF_EVENT_IOC_SET_BPF, b->prog_fds[i]) < 0) {
+                snprintf(why, why_size, "cannot attach a BPF program to '%s': %s",
+                         PLANS[i].path, denied(errno));
+                goto fail;
+            }
+        } else if ((b->event_fds[i] = attach_prog(fmts[i].id, b->prog_fds[i], cpu)) < 0) {
             snprintf(why, why_size, "cannot attach a BPF program to '%s': %s", PLANS[i].path,
                      denied(errno));
             goto fail;
@@ -589,16 +665,17 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
         snprintf(why, why_size, "this kernel has no syscall tracepoints (CONFIG_FTRACE_SYSCALLS)");
         goto fail;
     }
-    b->stats.fds = 3 + 2 * b->stats.tracepoints;
+    b->stats.fds = 3 + 2 * b->stats.tracepoints - 1 + b->nexecs;
     return b;
 fail:
     perf_bpf_close(b);
     return NULL;
 }
 
-int perf_bpf_probe(unsigned *fds, char *why, size_t why_size)
+int perf_bpf_probe(const int *cpus, unsigned ncpus, unsigned *fds, char *why, size_t why_size)
 {
-    struct perf_bpf_options o = {.ring_bytes = 0}; /* the smallest */
+    struct perf_bpf_options o = {.ring_bytes = 0, /* the smallest */
+                                 .cpus = cpus, .ncpus = ncpus};
     struct perf_bpf *b = perf_bpf_open(&o, why, why_size);
     if (!b)
         return -1;
@@ -640,6 +717,50 @@ int perf_bpf_poll_fd(const struct perf_bpf *b)
 }
 
 /* ---- reading ------------------------------------------------------------------------------------ */
+
+/* Kernels without sched_process_exit's group_dead: a process whose leader
+ * has exited leaves the map once it is gone or a zombie (its other threads
+ * may run on after the leader). */
+static void watch_end(struct perf_bpf *b, pid_t tgid)
+{
+    if (b->nending == b->capending) {
+        size_t cap = b->capending ? 2 * b->capending : 16;
+        pid_t *more = realloc(b->ending, cap * sizeof *more);
+        if (!more)
+            return; /* stays in the map: only costs records of a pid reused later */
+        b->ending = more;
+        b->capending = cap;
+    }
+    b->ending[b->nending++] = tgid;
+}
+
+static bool ended(pid_t pid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')'); /* the name may hold anything */
+    return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
+static void forget_ended(struct perf_bpf *b)
+{
+    for (size_t i = 0; i < b->nending;) {
+        if (ended(b->ending[i])) {
+            forget(b, b->ending[i]);
+            b->ending[i] = b->ending[--b->nending];
+        } else {
+            i++;
+        }
+    }
+}
 
 static void name_of(const struct bpf_rec *r, char out[PERF_COMM_MAX])
 {
@@ -687,6 +808,8 @@ static void decode(struct perf_bpf *b, const struct bpf_rec *r, perf_bpf_push_fn
         it.kind = PERF_ITEM_TASK_EXIT;
         if (r->nr == 1)
             forget(b, it.pid);
+        else if (r->nr < 0 && it.tid == it.pid)
+            watch_end(b, it.pid); /* no group_dead here: asked of /proc instead */
         break;
     case REC_EXEC:
         it.kind = PERF_ITEM_COMM;
@@ -705,6 +828,19 @@ static void decode(struct perf_bpf *b, const struct bpf_rec *r, perf_bpf_push_fn
     push(&it, ctx);
 }
 
+bool perf_bpf_runs_32bit(pid_t pid)
+{
+    char path[64];
+    unsigned char ident[5];
+    snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, ident, sizeof ident);
+    close(fd);
+    return n == (ssize_t)sizeof ident && memcmp(ident, "\177ELF", 4) == 0 && ident[4] == 1;
+}
+
 static uint64_t programs_dropped(const struct perf_bpf *b)
 {
     uint32_t key = 0;
@@ -719,8 +855,47 @@ static uint64_t programs_dropped(const struct perf_bpf *b)
     return value;
 }
 
+struct exec_read {
+    struct perf_bpf *b;
+    perf_bpf_push_fn push;
+    void *ctx;
+};
+
+/* An exec of a followed process (its BPF program let the sample through):
+ * a new image that runs in 32-bit mode is said. */
+static int on_exec_sample(const void *rec, size_t size, void *ctx)
+{
+    struct exec_read *x = ctx;
+    struct perf_rec r;
+    if (perf_rec_decode(EXEC_SAMPLE_TYPE, 1, rec, size, &r) < 0) {
+        x->b->stats.bad_records++;
+        return 0;
+    }
+    if (r.kind == PERF_REC_LOST) {
+        x->b->stats.execs_lost += r.lost;
+        if (!x->b->exec_loss_said)
+            log_warn("%" PRIu64 " execs of this machine were not sampled (the exec watch's "
+                     "ring was full): a followed process that exec'd a 32-bit program then "
+                     "may have gone unsaid (its calls are not seen)", r.lost);
+        x->b->exec_loss_said = true;
+        return 0;
+    }
+    if (r.kind != PERF_REC_SAMPLE || r.regs_abi != PERF_SAMPLE_REGS_ABI_32)
+        return 0;
+    struct perf_item said = {.kind = PERF_ITEM_ENTER, .time = r.time, .pid = (pid_t)r.pid,
+                             .tid = (pid_t)r.tid, .nr = -1, .not_native = true};
+    x->push(&said, x->ctx);
+    return 0;
+}
+
 void perf_bpf_read(struct perf_bpf *b, perf_bpf_push_fn push, void *ctx)
 {
+    /* The execs first: a process's exec sample is written before anything
+     * that process does later. */
+    struct exec_read x = {b, push, ctx};
+    for (unsigned c = 0; c < b->nexecs; c++)
+        if (perf_ring_drain(&b->execs[c].ring, on_exec_sample, &x) < 0)
+            b->stats.bad_records++;
     uint64_t *consumer = b->consumer;
     const uint64_t *producer = b->producer;
     const unsigned char *data = (const unsigned char *)b->producer + b->page;
@@ -750,6 +925,8 @@ void perf_bpf_read(struct perf_bpf *b, perf_bpf_push_fn push, void *ctx)
         if (cons >= prod)
             prod = __atomic_load_n(producer, __ATOMIC_ACQUIRE);
     }
+    if (b->nending)
+        forget_ended(b);
     uint64_t dropped = programs_dropped(b);
     if (dropped > b->drops_seen) {
         struct timespec ts;
@@ -780,6 +957,14 @@ void perf_bpf_close(struct perf_bpf *b)
     for (size_t i = 0; i < NPLANS; i++)
         if (b->prog_fds[i] >= 0)
             close(b->prog_fds[i]);
+    for (unsigned c = 0; c < b->nexecs; c++) {
+        perf_ring_release(&b->execs[c].ring);
+        if (b->execs[c].map)
+            munmap(b->execs[c].map, b->execs[c].map_len);
+        close(b->execs[c].fd);
+    }
+    free(b->execs);
+    free(b->ending);
     if (b->consumer)
         munmap(b->consumer, b->page);
     if (b->producer)

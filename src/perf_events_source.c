@@ -381,6 +381,12 @@ static void on_not_native(struct perf_events_source *s, const struct perf_ev *ev
         return;
     if (p)
         p->i386_said = true;
+    if (ev->nr < 0) { /* the BPF reader, from the program's ELF class */
+        log_warn("process %d runs a 32-bit program: its system calls are i386 ones, which "
+                 "the perf source's BPF programs do not see; --source ptrace follows them",
+                 (int)ev->pid);
+        return;
+    }
     enum syscall_id id = syscall_lookup(SYSCALL_ARCH_I386, (uint64_t)ev->nr);
     log_warn("process %d makes i386 system calls (a 32-bit program, or int $0x80)%s, such as "
              "%s (number %d): the perf source does not follow them; --source ptrace does",

@@ -465,13 +465,20 @@ struct perf_source *perf_source_new(const struct perf_source_options *options,
         s->ring_fds[c] = -1;
     s->per_call = s->opt.calls == PERF_CALLS_SYSCALLS;
     bool private_mount = false;
+    if (read_cpus(s) < 0) {
+        snprintf(why, why_size, "cannot read the online CPUs (/sys/devices/system/cpu/online)");
+        free(s);
+        return NULL;
+    }
     if (want_bpf(s->opt)) {
         /* One ring for every CPU: as much room as the perf rings would have. */
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         struct perf_bpf_options bo = {
             .min_size = s->opt.min_size,
             .ring_bytes = (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) *
-                          (uint64_t)(cpus > 0 ? cpus : 1)};
+                          (uint64_t)(cpus > 0 ? cpus : 1),
+            .cpus = s->cpus,
+            .ncpus = s->ncpus};
         char refused[sizeof s->stats.bpf_refused] = "";
         s->bpf = perf_bpf_open(&bo, refused, sizeof refused);
         if (!s->bpf && s->opt.calls == PERF_CALLS_BPF) {
@@ -483,11 +490,6 @@ struct perf_source *perf_source_new(const struct perf_source_options *options,
         snprintf(s->stats.bpf_refused, sizeof s->stats.bpf_refused, "%s", refused);
     }
     if (!s->bpf && load_usable_tracepoints(s, &private_mount, why, why_size) < 0) {
-        free(s);
-        return NULL;
-    }
-    if (read_cpus(s) < 0) {
-        snprintf(why, why_size, "cannot read the online CPUs (/sys/devices/system/cpu/online)");
         free(s);
         return NULL;
     }
@@ -505,6 +507,7 @@ struct perf_source *perf_source_new(const struct perf_source_options *options,
     s->stats.cpus = s->ncpus;
     if (s->bpf) {
         s->stats.bpf = true;
+        s->stats.clone_flags = true; /* the newtask program writes them */
         s->ring_fds[0] = perf_bpf_poll_fd(s->bpf);
         s->stats.tracepoints = perf_bpf_stats(s->bpf)->tracepoints;
         s->stats.ring_bytes = perf_bpf_stats(s->bpf)->ring_bytes;
@@ -699,6 +702,11 @@ static int attach_bpf(struct perf_source *s, pid_t pid, uint64_t start, char *wh
     if (perf_bpf_follow(s->bpf, pid, why, why_size) < 0)
         return -1;
     uint64_t done = perf_source_now_ns();
+    if (perf_bpf_runs_32bit(pid)) {
+        struct perf_item said = {.kind = PERF_ITEM_ENTER, .time = done, .pid = pid, .tid = pid,
+                                 .nr = -1, .not_native = true};
+        perf_pair_push(s->pair, &said);
+    }
     if (!s->attached)
         s->attach_time = done;
     s->attached = true;
@@ -870,7 +878,13 @@ int perf_source_probe(pid_t pid, const struct perf_source_options *options, char
     if (want_bpf(*options)) {
         char refused[256] = "";
         unsigned fds;
-        if (perf_bpf_probe(&fds, refused, sizeof refused) == 0) {
+        struct perf_source cpus = {0};
+        if (read_cpus(&cpus) < 0) {
+            snprintf(why, why_size, "cannot read the online CPUs "
+                                    "(/sys/devices/system/cpu/online)");
+            return -1;
+        }
+        if (perf_bpf_probe(cpus.cpus, cpus.ncpus, &fds, refused, sizeof refused) == 0) {
             if (pid != getpid() && kill(pid, 0) < 0 && errno == ESRCH) {
                 snprintf(why, why_size, "process %d is gone", (int)pid);
                 return -1;

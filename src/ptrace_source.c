@@ -122,11 +122,37 @@ struct thread *ptrace_add_thread(struct ptrace_source *s, pid_t tid, pid_t pid)
     return t;
 }
 
+/* Whether a thread of process pid is still ours. */
+static bool process_traced(const struct ptrace_source *s, pid_t pid)
+{
+    for (size_t i = 0; i < s->nbuckets; i++)
+        for (const struct thread *t = s->buckets[i]; t; t = t->next)
+            if (t->pid == pid)
+                return true;
+    return false;
+}
+
+static void say_unsaid_detaches(struct ptrace_source *s, bool all)
+{
+    for (size_t i = 0; i < s->nunsaid;) {
+        struct event e = s->unsaid_detaches[i];
+        if (!all && process_traced(s, e.pid)) {
+            i++;
+            continue;
+        }
+        s->unsaid_detaches[i] = s->unsaid_detaches[--s->nunsaid];
+        struct model_reply reply = {0};
+        s->sink.event(s->sink.ctx, &e, &reply);
+    }
+}
+
 static void remove_thread(struct ptrace_source *s, struct thread *t)
 {
     unlink_thread(s, t);
     s->count--;
     free(t);
+    if (s->nunsaid)
+        say_unsaid_detaches(s, s->count == 0);
 }
 
 static void rekey_thread(struct ptrace_source *s, struct thread *t, pid_t tid)
@@ -179,6 +205,7 @@ void ptrace_source_free(struct ptrace_source *s)
         }
     }
     free(s->buckets);
+    free(s->unsaid_detaches);
     free(s->batch);
     close(s->sigchld_fd);
     free(s);
@@ -248,6 +275,28 @@ static void detach_thread(struct ptrace_source *s, struct thread *t, int sig)
     }
     struct event e = ptrace_event_of(t, EVENT_DETACHED, ptrace_now_ns());
     e.stopped = false;
+    pid_t pid = t->pid;
+    bool leader = t->tid == t->pid;
+    if (leader) {
+        remove_thread(s, t);
+        if (process_traced(s, pid)) {
+            /* its threads are still being let go: said with the last */
+            if (s->nunsaid == s->capunsaid) {
+                size_t cap = s->capunsaid ? 2 * s->capunsaid : 8;
+                struct event *more = realloc(s->unsaid_detaches, cap * sizeof *more);
+                if (more) {
+                    s->unsaid_detaches = more;
+                    s->capunsaid = cap;
+                }
+            }
+            if (s->nunsaid < s->capunsaid) {
+                s->unsaid_detaches[s->nunsaid++] = e;
+                return;
+            }
+        }
+        ptrace_send(s, NULL, &e); /* the last, or no memory to wait: said now */
+        return;
+    }
     ptrace_send(s, NULL, &e);
     remove_thread(s, t);
 }

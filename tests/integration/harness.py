@@ -564,6 +564,18 @@ def bpf_object_exists(kind, ident):
     return False
 
 
+def bpf_objects_left(objects):
+    """Those of objects ({(kind, id)}) the kernel still has, once it has had
+    WAIT_S to free them: a map goes after its last program, from a kernel
+    work item that runs after the descriptors are closed."""
+    deadline = time.monotonic() + WAIT_S
+    left = {o for o in objects if bpf_object_exists(*o)}
+    while left and time.monotonic() < deadline:
+        time.sleep(0.02)  # polled: the kernel says nothing when it is done
+        left = {o for o in left if bpf_object_exists(*o)}
+    return left
+
+
 def require_valgrind():
     """Skips where valgrind cannot run mmapwatch: not installed, or the
     sanitizer build (valgrind cannot run ASan binaries)."""

@@ -147,8 +147,10 @@ def _map_calls_exact_with_threads_and_child(calls):
     drv, truth, pid = _run_threads("--min-size", MIB, calls)
     evs = drv.events
     assert drv.attach["threads"] == 5, drv.attach  # main + 4 arenas
-    if calls == "--bpf":  # three maps, and a program and its event per tracepoint
-        assert drv.attach["fds"] == 3 + 2 * drv.attach["tracepoints"], drv.attach
+    if calls == "--bpf":  # three maps, a program and its event per tracepoint, but
+        # the exec's program is on the exec watch's events (one per CPU)
+        assert drv.attach["fds"] == \
+            3 + 2 * drv.attach["tracepoints"] - 1 + drv.attach["cpus"], drv.attach
     else:
         assert drv.attach["fds"] == 5 * drv.attach["cpus"] * drv.attach["tracepoints"]
     reported = [_mmap_key(e) for e in _maps(evs) if e["ret"] > 0]
@@ -361,12 +363,13 @@ def _sigkill_of_reader_leaves_target_untouched(calls):
     bpf = harness.bpf_objects_of(drv.p.pid)
     if calls == "--bpf":
         assert len(bpf) == 3 + drv.attach["tracepoints"], bpf  # maps and programs
-        assert len(_perf_fds(drv.p.pid)) == drv.attach["tracepoints"]
+        assert len(_perf_fds(drv.p.pid)) == \
+            drv.attach["tracepoints"] - 1 + drv.attach["cpus"]  # the exec watch per CPU
     else:
         assert not bpf and len(_perf_fds(drv.p.pid)) == drv.attach["fds"]
     drv.p.send_signal(signal.SIGKILL)
     drv.p.wait(timeout=harness.WAIT_S)
-    left = {o for o in bpf if harness.bpf_object_exists(*o)}
+    left = harness.bpf_objects_left(bpf)
     assert not left, f"BPF objects left in the kernel: {left}"
     assert harness.tracer_pid(pid) == 0
     assert harness.proc_state(pid) not in "Tt", harness.proc_state(pid)
