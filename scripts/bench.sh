@@ -183,7 +183,8 @@ tool_label() {
     strace_attach)    echo "strace -f -e trace=mmap -p PID" ;;
     bpftrace)         echo "bpftrace, sys_enter_mmap tracepoint" ;;
     perf_trace_attach) echo "perf trace -e mmap -p PID" ;;
-    mmapwatch_perf_attach) echo "mmapwatch --source perf -p PID" ;;
+    mmapwatch_perf_attach) echo "mmapwatch --source perf -p PID (BPF reader)" ;;
+    mmapwatch_perf_raw_attach) echo "mmapwatch --source perf --perf-calls raw -p PID" ;;
     strace_grow)      echo "strace -f -e trace=brk,mprotect" ;;
     strace_grow_attach) echo "strace -f -e trace=brk,mprotect -p PID" ;;
     esac
@@ -192,7 +193,7 @@ tool_label() {
 tool_kind() {
     case $1 in
     untraced_work | mmapwatch_attach | strace_attach | bpftrace | perf_trace_attach | \
-        mmapwatch_perf_attach | strace_grow_attach) echo attach ;;
+        mmapwatch_perf_attach | mmapwatch_perf_raw_attach | strace_grow_attach) echo attach ;;
     *) echo launch ;;
     esac
 }
@@ -222,6 +223,11 @@ tool_missing() {
     mmapwatch_perf_attach)
         if [ ! -x "$MMAPWATCH" ]; then echo "n/a (not built: run make)"
         elif ! has_source_option; then echo "n/a (no --source option in this build)"
+        fi ;;
+    mmapwatch_perf_raw_attach)
+        if [ ! -x "$MMAPWATCH" ]; then echo "n/a (not built: run make)"
+        elif ! "$MMAPWATCH" --help 2>/dev/null | grep -q -- '--perf-calls bpf'; then
+            echo "n/a (no BPF reader in this build)"
         fi ;;
     esac
 }
@@ -384,6 +390,10 @@ start_tracer() {
         timeout -k 5 "$TIMEOUT" "$MMAPWATCH" --source perf -o /dev/null "${NO_DUMP[@]}" -p "$pid" \
             </dev/null >/dev/null 2>>"$WORK/err" &
         TPID=$! ;;
+    mmapwatch_perf_raw_attach)
+        timeout -k 5 "$TIMEOUT" "$MMAPWATCH" --source perf --perf-calls raw -o /dev/null \
+            "${NO_DUMP[@]}" -p "$pid" </dev/null >/dev/null 2>>"$WORK/err" &
+        TPID=$! ;;
     strace_grow_attach)
         timeout -k 5 "$TIMEOUT" strace -f -o /dev/null -e trace=brk,mprotect -p "$pid" \
             </dev/null >/dev/null 2>>"$WORK/err" &
@@ -391,7 +401,8 @@ start_tracer() {
     esac
     case $1 in
     bpftrace) wait_until 60 has_line "$WORK/tracer.out" '^Attaching' ;;
-    perf_trace_attach | mmapwatch_perf_attach) wait_until 30 has_perf_events "$TPID" ;;
+    perf_trace_attach | mmapwatch_perf_attach | mmapwatch_perf_raw_attach)
+        wait_until 30 has_perf_events "$TPID" ;;
     *) wait_until 10 is_traced "$pid" ;;
     esac || {
         if is_alive "$TPID"; then fail_run "the tool did not attach in time"; else fail_run "the tool exited before it attached"; fi
@@ -408,7 +419,8 @@ stop_tracer() {
     [ -z "$TPID" ] && return 0
     # perf trace -p and a perf_event source may outlive the program.
     case $1 in
-    bpftrace | perf_trace_attach | mmapwatch_perf_attach) kill -INT "$TPID" 2>/dev/null ;;
+    bpftrace | perf_trace_attach | mmapwatch_perf_attach | mmapwatch_perf_raw_attach)
+        kill -INT "$TPID" 2>/dev/null ;;
     esac
     if ! wait_until 30 is_gone "$TPID"; then
         kill "$TPID" 2>/dev/null
@@ -1506,7 +1518,8 @@ echo_stat() {
 # whose first run takes longer than BENCH_SLOW), ratios against the
 # untraced run of the same pass.
 
-ATTACH_TOOLS=(untraced_work strace_attach perf_trace_attach bpftrace mmapwatch_attach mmapwatch_perf_attach)
+ATTACH_TOOLS=(untraced_work strace_attach perf_trace_attach bpftrace mmapwatch_attach mmapwatch_perf_attach
+              mmapwatch_perf_raw_attach)
 ATTACH_PASSES=(quiet hog)
 ATTACH_WLS=(getppid mmap)
 measure_attach() {

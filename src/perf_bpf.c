@@ -1,7 +1,7 @@
 /*
- * perf_bpf: BPF programs on the syscall tracepoints, assembled at run time
- * from this kernel's tracepoint formats, writing the followed processes'
- * records into one BPF ring. See include/perf_bpf.h.
+ * perf_bpf: loading the BPF reader's programs (perf_bpf_prog.c) and maps,
+ * attaching them, following processes, and reading their ring and the
+ * exec watch. See include/perf_bpf.h.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,62 +22,14 @@
 
 #include "log.h"
 #include "perf_bpf.h"
+#include "perf_bpf_prog.h"
 #include "perf_ring.h"
 #include "tracefs.h"
-
-/* What each program writes: one record per hit, 72 bytes. */
-enum rec_kind {
-    REC_ENTER = 1, /* nr, word[0..5] = arguments */
-    REC_EXIT,      /* nr, word[0] = result */
-    REC_NEWTASK,   /* nr = the new task's tid, word[0] = clone flags, word[1..2] =
-                    * name, word[3] = the followed map's answer (0: followed) */
-    REC_TASK_EXIT, /* nr = group_dead (1: the process is over; -1: not known) */
-    REC_EXEC,      /* nr = the tid that called execve, word[1..2] = new name */
-    REC_RENAME,    /* nr = the renamed thread, word[1..2] = its new name */
-};
-struct bpf_rec {
-    uint32_t kind;
-    int32_t nr;
-    uint64_t time;     /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
-    uint64_t pid_tgid; /* tgid << 32 | tid of the thread the tracepoint ran in */
-    uint64_t word[6];
-};
-#define REC_WORD(i) (24 + 8 * (i))
-
-/* The tracepoints, and what each program writes. */
-struct tp_plan {
-    const char *path;
-    enum rec_kind kind;
-    bool size_filter; /* sys_enter_mmap: --min-size */
-};
-static const struct tp_plan PLANS[] = {
-    {"syscalls/sys_enter_mmap", REC_ENTER, true},
-    {"syscalls/sys_exit_mmap", REC_EXIT, false},
-    {"syscalls/sys_enter_munmap", REC_ENTER, false},
-    {"syscalls/sys_exit_munmap", REC_EXIT, false},
-    {"syscalls/sys_enter_mremap", REC_ENTER, false},
-    {"syscalls/sys_exit_mremap", REC_EXIT, false},
-    {"syscalls/sys_enter_mprotect", REC_ENTER, false},
-    {"syscalls/sys_exit_mprotect", REC_EXIT, false},
-    {"syscalls/sys_enter_pkey_mprotect", REC_ENTER, false},
-    {"syscalls/sys_exit_pkey_mprotect", REC_EXIT, false},
-    {"syscalls/sys_enter_brk", REC_ENTER, false},
-    {"syscalls/sys_exit_brk", REC_EXIT, false},
-    {"syscalls/sys_enter_execve", REC_ENTER, false},
-    {"syscalls/sys_enter_execveat", REC_ENTER, false},
-    {"syscalls/sys_enter_exit_group", REC_ENTER, false},
-    {"task/task_newtask", REC_NEWTASK, false},
-    {"sched/sched_process_exec", REC_EXEC, false},
-    {"sched/sched_process_exit", REC_TASK_EXIT, false},
-    {"task/task_rename", REC_RENAME, false},
-};
-#define NPLANS (sizeof PLANS / sizeof PLANS[0])
 
 #define FOLLOWED_MAX 16384       /* processes followed at once */
 #define PROG_LICENSE "unspecified" /* the project's; no GPL-only helper is called */
 #define X86_NR_EXECVE 59
 #define X86_NR_EXECVEAT 322
-#define MAP_FIXED_FLAG 0x10
 #define CLONE_THREAD_FLAG 0x10000
 
 /* The exec watch of one CPU: a perf event on sched:sched_process_exec
@@ -94,8 +46,8 @@ struct exec_watch {
 struct perf_bpf {
     struct perf_bpf_options opt;
     int followed_fd, ring_fd, drops_fd;
-    int prog_fds[NPLANS];
-    int event_fds[NPLANS];
+    int prog_fds[PERF_BPF_PLANS_MAX];
+    int event_fds[PERF_BPF_PLANS_MAX];
     void *consumer;      /* the consumer position page (ours to write) */
     void *producer;      /* the producer page, then the data twice */
     size_t page;
@@ -114,313 +66,7 @@ static long sys_bpf(int cmd, union bpf_attr *attr)
     return syscall(SYS_bpf, cmd, attr, sizeof *attr);
 }
 
-/* ---- a small assembler with labels ------------------------------------------------ */
-
-#define MAX_INSNS 160
-#define MAX_JUMPS 24
-enum label { L_OUT, L_DROP, L_KEEP, L_SUBMIT, L_RECORD, NLABELS };
-
-struct prog {
-    struct bpf_insn insn[MAX_INSNS];
-    unsigned n;
-    int label[NLABELS];
-    struct {
-        unsigned at;
-        enum label to;
-    } jump[MAX_JUMPS];
-    unsigned njumps;
-    bool overflow;
-};
-
-static void ins(struct prog *p, uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm)
-{
-    if (p->n >= MAX_INSNS) {
-        p->overflow = true;
-        return;
-    }
-    p->insn[p->n++] = (struct bpf_insn){.code = code, .dst_reg = dst, .src_reg = src,
-                                        .off = off, .imm = imm};
-}
-
-static void mov_reg(struct prog *p, int d, int s) { ins(p, BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0); }
-static void mov_imm(struct prog *p, int d, int32_t v) { ins(p, BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, v); }
-static void alu_imm(struct prog *p, int op, int d, int32_t v) { ins(p, BPF_ALU64 | op | BPF_K, d, 0, 0, v); }
-static void call(struct prog *p, int fn) { ins(p, BPF_JMP | BPF_CALL, 0, 0, 0, fn); }
-static void load(struct prog *p, int size, int d, int s, int16_t off) { ins(p, BPF_LDX | size | BPF_MEM, d, s, off, 0); }
-static void store(struct prog *p, int size, int d, int16_t off, int s) { ins(p, BPF_STX | size | BPF_MEM, d, s, off, 0); }
-static void store_imm(struct prog *p, int size, int d, int16_t off, int32_t v) { ins(p, BPF_ST | size | BPF_MEM, d, 0, off, v); }
-
-static void imm64(struct prog *p, int d, int src, uint64_t v)
-{
-    ins(p, BPF_LD | BPF_DW | BPF_IMM, d, src, 0, (int32_t)(uint32_t)v);
-    ins(p, 0, 0, 0, 0, (int32_t)(uint32_t)(v >> 32));
-}
-
-static void load_map(struct prog *p, int d, int fd) { imm64(p, d, BPF_PSEUDO_MAP_FD, (uint32_t)fd); }
-
-static void jump(struct prog *p, uint8_t code, int d, int s, int32_t v, enum label to)
-{
-    if (p->njumps >= MAX_JUMPS) {
-        p->overflow = true;
-        return;
-    }
-    p->jump[p->njumps].at = p->n;
-    p->jump[p->njumps++].to = to;
-    ins(p, code, d, s, 0, v);
-}
-static void jump_imm(struct prog *p, int op, int d, int32_t v, enum label to) { jump(p, BPF_JMP | op | BPF_K, d, 0, v, to); }
-static void jump_reg(struct prog *p, int op, int d, int s, enum label to) { jump(p, BPF_JMP | op | BPF_X, d, s, 0, to); }
-static void place(struct prog *p, enum label l) { p->label[l] = (int)p->n; }
-
-/* Resolves the jumps; -1 when the program did not fit or a label is missing. */
-static int link_prog(struct prog *p)
-{
-    if (p->overflow)
-        return -1;
-    for (unsigned j = 0; j < p->njumps; j++) {
-        int to = p->label[p->jump[j].to];
-        if (to < 0)
-            return -1;
-        p->insn[p->jump[j].at].off = (int16_t)(to - (int)p->jump[j].at - 1);
-    }
-    return 0;
-}
-
-/* r1 = ctx field, piece by piece, stored at the record's offset rec_off
- * (r8): the verifier wants context loads aligned to their size. */
-static void copy_field(struct prog *p, const struct tp_field *f, unsigned size, int16_t rec_off)
-{
-    static const struct {
-        unsigned bytes;
-        int code;
-    } pieces[] = {{8, BPF_DW}, {4, BPF_W}, {2, BPF_H}, {1, BPF_B}};
-    unsigned done = 0;
-    while (done < size) {
-        for (size_t i = 0; i < 4; i++) {
-            unsigned b = pieces[i].bytes;
-            if (b > size - done || (f->offset + done) % b || (rec_off + done) % b)
-                continue;
-            load(p, pieces[i].code, BPF_REG_1, BPF_REG_6, (int16_t)(f->offset + done));
-            store(p, pieces[i].code, BPF_REG_8, (int16_t)(rec_off + done), BPF_REG_1);
-            done += b;
-            break;
-        }
-    }
-}
-
-static int size_code(unsigned size)
-{
-    return size == 8 ? BPF_DW : size == 4 ? BPF_W : size == 2 ? BPF_H : BPF_B;
-}
-
-/* ---- the programs ------------------------------------------------------------------------ */
-
-struct fields {
-    const struct tp_field *nr, *ret, *args[6];
-    unsigned nargs;
-    const struct tp_field *len, *flags;             /* sys_enter_mmap */
-    const struct tp_field *pid, *clone_flags, *comm; /* task_newtask, task_rename, exec */
-    const struct tp_field *old_pid, *group_dead;
-};
-
-static int find_fields(const struct tp_plan *plan, const struct tp_format *fmt, struct fields *f)
-{
-    memset(f, 0, sizeof *f);
-    switch (plan->kind) {
-    case REC_ENTER:
-        if (!(f->nr = tp_format_field(fmt, "__syscall_nr")))
-            return -1;
-        for (size_t i = 0; i < fmt->nfields && f->nargs < 6; i++)
-            if (fmt->fields[i].offset > f->nr->offset) {
-                if (fmt->fields[i].size != 8)
-                    return -1;
-                f->args[f->nargs++] = &fmt->fields[i];
-            }
-        if (plan->size_filter && (!(f->len = tp_format_field(fmt, "len")) ||
-                                  !(f->flags = tp_format_field(fmt, "flags"))))
-            return -1;
-        return 0;
-    case REC_EXIT:
-        f->nr = tp_format_field(fmt, "__syscall_nr");
-        f->ret = tp_format_field(fmt, "ret");
-        return f->nr && f->ret && f->ret->size == 8 ? 0 : -1;
-    case REC_NEWTASK:
-        f->pid = tp_format_field(fmt, "pid");
-        f->clone_flags = tp_format_field(fmt, "clone_flags");
-        f->comm = tp_format_field(fmt, "comm");
-        return f->pid && f->pid->size == 4 && f->clone_flags && f->clone_flags->size >= 4 &&
-                       f->comm && f->comm->size == 16
-                   ? 0
-                   : -1;
-    case REC_TASK_EXIT:
-        f->group_dead = tp_format_field(fmt, "group_dead"); /* not before 6.16 */
-        return 0;
-    case REC_EXEC:
-        f->old_pid = tp_format_field(fmt, "old_pid");
-        return f->old_pid && f->old_pid->size == 4 ? 0 : -1;
-    case REC_RENAME:
-        f->pid = tp_format_field(fmt, "pid");
-        f->comm = tp_format_field(fmt, "newcomm");
-        return (!f->pid || f->pid->size == 4) && f->comm && f->comm->size == 16 ? 0 : -1;
-    }
-    return -1;
-}
-
-/* Before the record: the mmap length filter, or following a new process. */
-static void emit_before(struct prog *p, const struct perf_bpf *b, const struct tp_plan *plan,
-                        const struct fields *f)
-{
-    if (plan->size_filter && b->opt.min_size) {
-        load(p, BPF_DW, BPF_REG_1, BPF_REG_6, (int16_t)f->len->offset);
-        imm64(p, BPF_REG_2, 0, b->opt.min_size);
-        jump_reg(p, BPF_JGE, BPF_REG_1, BPF_REG_2, L_KEEP);
-        /* MAP_FIXED passes whatever its size: it may replace a region. */
-        load(p, BPF_DW, BPF_REG_1, BPF_REG_6, (int16_t)f->flags->offset);
-        alu_imm(p, BPF_AND, BPF_REG_1, MAP_FIXED_FLAG);
-        jump_imm(p, BPF_JNE, BPF_REG_1, 0, L_KEEP);
-        jump_imm(p, BPF_JA, 0, 0, L_OUT);
-        place(p, L_KEEP);
-    }
-    if (plan->kind == REC_NEWTASK) {
-        /* A new process is followed before it can run: the program runs in
-         * copy_process, before the child is woken. */
-        mov_imm(p, BPF_REG_9, 0);
-        load(p, size_code(f->clone_flags->size > 4 ? 8 : 4), BPF_REG_1, BPF_REG_6,
-             (int16_t)f->clone_flags->offset);
-        alu_imm(p, BPF_AND, BPF_REG_1, CLONE_THREAD_FLAG);
-        jump_imm(p, BPF_JNE, BPF_REG_1, 0, L_RECORD);
-        load(p, BPF_W, BPF_REG_1, BPF_REG_6, (int16_t)f->pid->offset);
-        store(p, BPF_W, BPF_REG_10, -8, BPF_REG_1);
-        store_imm(p, BPF_W, BPF_REG_10, -12, 1);
-        load_map(p, BPF_REG_1, b->followed_fd);
-        mov_reg(p, BPF_REG_2, BPF_REG_10);
-        alu_imm(p, BPF_ADD, BPF_REG_2, -8);
-        mov_reg(p, BPF_REG_3, BPF_REG_10);
-        alu_imm(p, BPF_ADD, BPF_REG_3, -12);
-        mov_imm(p, BPF_REG_4, BPF_ANY);
-        call(p, BPF_FUNC_map_update_elem);
-        mov_reg(p, BPF_REG_9, BPF_REG_0);
-        place(p, L_RECORD);
-    }
-}
-
-/* The record's body (r8: the record, r6: the tracepoint's context). */
-static void emit_body(struct prog *p, const struct tp_plan *plan, const struct fields *f)
-{
-    switch (plan->kind) {
-    case REC_ENTER:
-        copy_field(p, f->nr, 4, 4);
-        for (unsigned i = 0; i < f->nargs; i++)
-            copy_field(p, f->args[i], 8, (int16_t)REC_WORD(i));
-        break;
-    case REC_EXIT:
-        copy_field(p, f->nr, 4, 4);
-        copy_field(p, f->ret, 8, REC_WORD(0));
-        break;
-    case REC_NEWTASK:
-        copy_field(p, f->pid, 4, 4);
-        copy_field(p, f->clone_flags, f->clone_flags->size > 8 ? 8 : f->clone_flags->size,
-                   REC_WORD(0));
-        copy_field(p, f->comm, 16, REC_WORD(1));
-        store(p, BPF_DW, BPF_REG_8, REC_WORD(3), BPF_REG_9);
-        break;
-    case REC_TASK_EXIT:
-        if (f->group_dead)
-            copy_field(p, f->group_dead, 1, 4);
-        else
-            store_imm(p, BPF_W, BPF_REG_8, 4, -1);
-        break;
-    case REC_EXEC:
-        copy_field(p, f->old_pid, 4, 4);
-        mov_reg(p, BPF_REG_1, BPF_REG_10);
-        alu_imm(p, BPF_ADD, BPF_REG_1, -32);
-        mov_imm(p, BPF_REG_2, 16);
-        call(p, BPF_FUNC_get_current_comm);
-        load(p, BPF_DW, BPF_REG_1, BPF_REG_10, -32);
-        store(p, BPF_DW, BPF_REG_8, REC_WORD(1), BPF_REG_1);
-        load(p, BPF_DW, BPF_REG_1, BPF_REG_10, -24);
-        store(p, BPF_DW, BPF_REG_8, REC_WORD(2), BPF_REG_1);
-        break;
-    case REC_RENAME:
-        if (f->pid)
-            copy_field(p, f->pid, 4, 4);
-        else
-            store(p, BPF_W, BPF_REG_8, 4, BPF_REG_7); /* the low half: the tid */
-        copy_field(p, f->comm, 16, REC_WORD(1));
-        break;
-    }
-}
-
-/*
- *   r6 = ctx; r7 = pid_tgid; the followed map asked for the tgid, out if
- *   absent; [the filter or the follow]; r8 = a record reserved in the ring
- *   (or the drop counter bumped); header, zeroed words, body, time;
- *   submitted, waking the reader only once the ring is half full.
- */
-static int assemble(struct prog *p, const struct perf_bpf *b, const struct tp_plan *plan,
-                    const struct fields *f)
-{
-    memset(p, 0, sizeof *p);
-    for (int l = 0; l < NLABELS; l++)
-        p->label[l] = -1;
-    mov_reg(p, BPF_REG_6, BPF_REG_1);
-    call(p, BPF_FUNC_get_current_pid_tgid);
-    mov_reg(p, BPF_REG_7, BPF_REG_0);
-    mov_reg(p, BPF_REG_1, BPF_REG_0);
-    alu_imm(p, BPF_RSH, BPF_REG_1, 32);
-    store(p, BPF_W, BPF_REG_10, -4, BPF_REG_1);
-    load_map(p, BPF_REG_1, b->followed_fd);
-    mov_reg(p, BPF_REG_2, BPF_REG_10);
-    alu_imm(p, BPF_ADD, BPF_REG_2, -4);
-    call(p, BPF_FUNC_map_lookup_elem);
-    jump_imm(p, BPF_JEQ, BPF_REG_0, 0, L_OUT);
-    emit_before(p, b, plan, f);
-    load_map(p, BPF_REG_1, b->ring_fd);
-    mov_imm(p, BPF_REG_2, sizeof(struct bpf_rec));
-    mov_imm(p, BPF_REG_3, 0);
-    call(p, BPF_FUNC_ringbuf_reserve);
-    jump_imm(p, BPF_JEQ, BPF_REG_0, 0, L_DROP);
-    mov_reg(p, BPF_REG_8, BPF_REG_0);
-    store_imm(p, BPF_W, BPF_REG_8, 0, (int32_t)plan->kind);
-    store_imm(p, BPF_W, BPF_REG_8, 4, 0);
-    store(p, BPF_DW, BPF_REG_8, 16, BPF_REG_7);
-    for (int i = 0; i < 6; i++)
-        store_imm(p, BPF_DW, BPF_REG_8, (int16_t)REC_WORD(i), 0);
-    emit_body(p, plan, f);
-    call(p, BPF_FUNC_ktime_get_ns);
-    store(p, BPF_DW, BPF_REG_8, 8, BPF_REG_0);
-    load_map(p, BPF_REG_1, b->ring_fd);
-    mov_imm(p, BPF_REG_2, BPF_RB_AVAIL_DATA);
-    call(p, BPF_FUNC_ringbuf_query);
-    mov_imm(p, BPF_REG_2, BPF_RB_NO_WAKEUP);
-    jump_imm(p, BPF_JLT, BPF_REG_0, (int32_t)(b->stats.ring_bytes / 2), L_SUBMIT);
-    mov_imm(p, BPF_REG_2, BPF_RB_FORCE_WAKEUP);
-    place(p, L_SUBMIT);
-    mov_reg(p, BPF_REG_1, BPF_REG_8);
-    call(p, BPF_FUNC_ringbuf_submit);
-    if (plan->kind == REC_EXEC) {
-        /* 1: the perf events on this tracepoint take their sample too (the
-         * exec watch's, with the user registers' ABI); 0 drops it. */
-        mov_imm(p, BPF_REG_0, 1);
-        ins(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
-    }
-    place(p, L_OUT);
-    mov_imm(p, BPF_REG_0, 0);
-    ins(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
-    place(p, L_DROP);
-    store_imm(p, BPF_W, BPF_REG_10, -8, 0);
-    load_map(p, BPF_REG_1, b->drops_fd);
-    mov_reg(p, BPF_REG_2, BPF_REG_10);
-    alu_imm(p, BPF_ADD, BPF_REG_2, -8);
-    call(p, BPF_FUNC_map_lookup_elem);
-    jump_imm(p, BPF_JEQ, BPF_REG_0, 0, L_OUT);
-    mov_imm(p, BPF_REG_1, 1);
-    ins(p, BPF_STX | BPF_DW | BPF_ATOMIC, BPF_REG_0, BPF_REG_1, 0, BPF_ADD);
-    jump_imm(p, BPF_JA, 0, 0, L_OUT);
-    return link_prog(p);
-}
-
-/* ---- loading --------------------------------------------------------------------------------- */
+/* ---- loading ------------------------------------------------------------------------ */
 
 static int create_map(enum bpf_map_type type, unsigned key, unsigned value, unsigned entries,
                       const char *name)
@@ -435,7 +81,8 @@ static int create_map(enum bpf_map_type type, unsigned key, unsigned value, unsi
     return (int)sys_bpf(BPF_MAP_CREATE, &a);
 }
 
-static int load_prog(const struct prog *p, const char *name, char *why, size_t why_size)
+static int load_prog(const struct perf_bpf_insns *p, const char *name, char *why,
+                     size_t why_size)
 {
     union bpf_attr a;
     memset(&a, 0, sizeof a);
@@ -589,12 +236,12 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
                                 "programs see the host's process ids");
         return NULL;
     }
-    const char *names[NPLANS];
-    static struct tp_format fmts[NPLANS];
-    for (size_t i = 0; i < NPLANS; i++)
-        names[i] = PLANS[i].path;
+    const char *names[PERF_BPF_PLANS_MAX];
+    static struct tp_format fmts[PERF_BPF_PLANS_MAX];
+    for (size_t i = 0; i < PERF_BPF_NPLANS; i++)
+        names[i] = PERF_BPF_PLANS[i].path;
     bool private_mount;
-    if (tracefs_load(names, NPLANS, fmts, &private_mount, why, why_size) < 0)
+    if (tracefs_load(names, PERF_BPF_NPLANS, fmts, &private_mount, why, why_size) < 0)
         return NULL;
     struct perf_bpf *b = calloc(1, sizeof *b);
     if (!b) {
@@ -604,7 +251,7 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
     b->opt = *options;
     b->stats.tracefs_private = private_mount;
     b->stats.ring_bytes = round_ring(options->ring_bytes);
-    for (size_t i = 0; i < NPLANS; i++)
+    for (size_t i = 0; i < PERF_BPF_NPLANS; i++)
         b->prog_fds[i] = b->event_fds[i] = -1;
     b->followed_fd = create_map(BPF_MAP_TYPE_HASH, 4, 4, FOLLOWED_MAX, "mmapwatch_procs");
     b->ring_fd = b->followed_fd < 0 ? -1
@@ -620,8 +267,8 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
         goto fail;
     }
     uint32_t exec_id = 0;
-    for (size_t i = 0; i < NPLANS; i++)
-        if (PLANS[i].kind == REC_EXEC)
+    for (size_t i = 0; i < PERF_BPF_NPLANS; i++)
+        if (PERF_BPF_PLANS[i].kind == PERF_BPF_EXEC)
             exec_id = fmts[i].id;
     if (open_exec_watch(b, exec_id) < 0) {
         snprintf(why, why_size, "cannot sample the execs of this machine (to tell 32-bit "
@@ -629,14 +276,16 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
         goto fail;
     }
     int cpu = first_online_cpu();
-    static struct prog prog;
-    for (size_t i = 0; i < NPLANS; i++) {
+    struct perf_bpf_refs refs = {.followed_fd = b->followed_fd, .ring_fd = b->ring_fd,
+                                 .drops_fd = b->drops_fd, .ring_bytes = b->stats.ring_bytes,
+                                 .min_size = b->opt.min_size};
+    static struct perf_bpf_insns prog;
+    for (size_t i = 0; i < PERF_BPF_NPLANS; i++) {
         if (fmts[i].id == 0)
             continue; /* not on this kernel (pkey_mprotect on old ones) */
-        struct fields f;
-        if (find_fields(&PLANS[i], &fmts[i], &f) < 0 || assemble(&prog, b, &PLANS[i], &f) < 0) {
+        if (perf_bpf_assemble(&PERF_BPF_PLANS[i], &fmts[i], &refs, &prog) < 0) {
             snprintf(why, why_size, "tracepoint '%s' has not the fields this version reads",
-                     PLANS[i].path);
+                     PERF_BPF_PLANS[i].path);
             goto fail;
         }
         char name[16];
@@ -646,17 +295,17 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
                 snprintf(why, why_size, "cannot load a BPF program: %s", denied(errno));
             goto fail;
         }
-        if (PLANS[i].kind == REC_EXEC) {
+        if (PERF_BPF_PLANS[i].kind == PERF_BPF_EXEC) {
             /* on the exec watch's own event: the program decides which
              * execs it samples (the followed processes') */
             if (ioctl(b->execs[0].fd, PERF_EVENT_IOC_SET_BPF, b->prog_fds[i]) < 0) {
                 snprintf(why, why_size, "cannot attach a BPF program to '%s': %s",
-                         PLANS[i].path, denied(errno));
+                         PERF_BPF_PLANS[i].path, denied(errno));
                 goto fail;
             }
         } else if ((b->event_fds[i] = attach_prog(fmts[i].id, b->prog_fds[i], cpu)) < 0) {
-            snprintf(why, why_size, "cannot attach a BPF program to '%s': %s", PLANS[i].path,
-                     denied(errno));
+            snprintf(why, why_size, "cannot attach a BPF program to '%s': %s",
+                     PERF_BPF_PLANS[i].path, denied(errno));
             goto fail;
         }
         b->stats.tracepoints++;
@@ -716,7 +365,7 @@ int perf_bpf_poll_fd(const struct perf_bpf *b)
     return b->ring_fd;
 }
 
-/* ---- reading ------------------------------------------------------------------------------------ */
+/* ---- reading ------------------------------------------------------------------------ */
 
 /* Kernels without sched_process_exit's group_dead: a process whose leader
  * has exited leaves the map once it is gone or a zombie (its other threads
@@ -762,31 +411,32 @@ static void forget_ended(struct perf_bpf *b)
     }
 }
 
-static void name_of(const struct bpf_rec *r, char out[PERF_COMM_MAX])
+static void name_of(const struct perf_bpf_rec *r, char out[PERF_COMM_MAX])
 {
     memcpy(out, &r->word[1], PERF_COMM_MAX);
     out[PERF_COMM_MAX - 1] = '\0';
 }
 
-static void decode(struct perf_bpf *b, const struct bpf_rec *r, perf_bpf_push_fn push, void *ctx)
+static void decode(struct perf_bpf *b, const struct perf_bpf_rec *r, perf_bpf_push_fn push,
+                   void *ctx)
 {
     struct perf_item it = {.time = r->time, .pid = (pid_t)(r->pid_tgid >> 32),
                            .tid = (pid_t)(uint32_t)r->pid_tgid};
     switch (r->kind) {
-    case REC_ENTER:
+    case PERF_BPF_ENTER:
         it.kind = PERF_ITEM_ENTER;
         it.nr = r->nr;
         it.tp = (uint32_t)r->nr;
         it.is_exec_call = r->nr == X86_NR_EXECVE || r->nr == X86_NR_EXECVEAT;
         memcpy(it.args, r->word, sizeof it.args);
         break;
-    case REC_EXIT:
+    case PERF_BPF_EXIT:
         it.kind = PERF_ITEM_EXIT;
         it.nr = r->nr;
         it.tp = (uint32_t)r->nr;
         it.ret = (int64_t)r->word[0];
         break;
-    case REC_NEWTASK: {
+    case PERF_BPF_NEWTASK: {
         bool thread = (r->word[0] & CLONE_THREAD_FLAG) != 0;
         struct perf_item fork = {.kind = PERF_ITEM_FORK, .time = r->time,
                                  .pid = thread ? it.pid : r->nr, .tid = r->nr,
@@ -804,19 +454,19 @@ static void decode(struct perf_bpf *b, const struct bpf_rec *r, perf_bpf_push_fn
         }
         break;
     }
-    case REC_TASK_EXIT:
+    case PERF_BPF_TASK_EXIT:
         it.kind = PERF_ITEM_TASK_EXIT;
         if (r->nr == 1)
             forget(b, it.pid);
         else if (r->nr < 0 && it.tid == it.pid)
             watch_end(b, it.pid); /* no group_dead here: asked of /proc instead */
         break;
-    case REC_EXEC:
+    case PERF_BPF_EXEC:
         it.kind = PERF_ITEM_COMM;
         it.exec = true;
         name_of(r, it.comm);
         break;
-    case REC_RENAME:
+    case PERF_BPF_RENAME:
         it.kind = PERF_ITEM_COMM;
         it.tid = r->nr;
         name_of(r, it.comm);
@@ -910,8 +560,8 @@ void perf_bpf_read(struct perf_bpf *b, perf_bpf_push_fn push, void *ctx)
         uint32_t size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
         if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
             b->stats.records++;
-            if (size == sizeof(struct bpf_rec)) {
-                struct bpf_rec r;
+            if (size == sizeof(struct perf_bpf_rec)) {
+                struct perf_bpf_rec r;
                 memcpy(&r, hdr + 2, sizeof r); /* the data is mapped twice: never split */
                 decode(b, &r, push, ctx);
                 if (r.time > b->last_time)
@@ -951,10 +601,10 @@ void perf_bpf_close(struct perf_bpf *b)
     if (!b)
         return;
     /* The events first: nothing runs the programs once they are closed. */
-    for (size_t i = 0; i < NPLANS; i++)
+    for (size_t i = 0; i < PERF_BPF_NPLANS; i++)
         if (b->event_fds[i] >= 0)
             close(b->event_fds[i]);
-    for (size_t i = 0; i < NPLANS; i++)
+    for (size_t i = 0; i < PERF_BPF_NPLANS; i++)
         if (b->prog_fds[i] >= 0)
             close(b->prog_fds[i]);
     for (unsigned c = 0; c < b->nexecs; c++) {

@@ -53,6 +53,39 @@ def test_valgrind_attach_detach_clean():
     assert harness.read_line(target.stdout) == "done\n"
 
 
+def test_valgrind_bpf_reader_clean():
+    """The perf source's BPF reader under valgrind: programs loaded, a
+    followed shell's children (forks, execs, maps, exits) read from the
+    ring and the exec watch, then everything closed at SIGINT."""
+    _need_valgrind()
+    harness.require_perf()
+    target = harness.spawn(["/bin/sh", "-c", "read line; /bin/true; /bin/true; echo done; "
+                            "read line"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           text=True)
+    mw = harness.spawn(VALGRIND + [harness.MMAPWATCH, "--source", "perf", "--perf-calls", "bpf",
+                                   "--json", "-o", "-", "--no-dump", "-p", str(target.pid)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = harness.read_line(mw.stdout, 60)
+    assert '"schema"' in line, line
+    line = harness.read_line(mw.stdout, 60)
+    assert '"attach"' in line, line
+    target.stdin.write("go\n")
+    target.stdin.flush()
+    assert harness.read_line(target.stdout) == "done\n"
+    execs = 0
+    while execs < 2:  # both children's execs read before the detach
+        line = harness.read_line(mw.stdout, 60)
+        assert line, "mmapwatch ended early"
+        execs += '"event":"exec"' in line
+    mw.send_signal(signal.SIGINT)
+    out, err = mw.communicate(timeout=60)
+    assert mw.returncode == 0, f"rc={mw.returncode} stderr={err}"
+    assert '"detach"' in out
+    target.stdin.write("x\n")
+    target.stdin.close()
+    assert target.wait(timeout=harness.WAIT_S) == 0
+
+
 def test_valgrind_usage_error_clean():
     _need_valgrind()
     p = subprocess.run(VALGRIND + [harness.MMAPWATCH, "--min-size", "16Q", "-p", "1"],

@@ -218,6 +218,23 @@ def test_vm_smoke_launch_trace():
         assert maps.count((rec["tid"], hexaddr(rec["addr"]), rec["len"])) == 1, (rec, maps)
 
 
+def test_vm_bpf_reader():
+    """The perf source's BPF reader on the 6.1 kernel (programs assembled
+    from its tracepoint formats): launched under it, each map reported as
+    the fixture recorded it, and -v says BPF programs read the calls."""
+    res = vm()
+    assert res["rc"]["bpf"] == 0, stderr(res, "bpf")
+    assert "the calls are read by BPF programs" in stderr(res, "bpf"), stderr(res, "bpf")
+    evs = events(res, "bpf")
+    harness.check_event_fields(evs)
+    recs = truth(res, "bpf")
+    assert [r["len"] for r in recs] == [3145745, 8192], recs
+    maps = [(e["tid"], hexaddr(e["addr"]), e["len"]) for e in evs if e["event"] == "mmap"]
+    for rec in recs:
+        assert maps.count((rec["tid"], hexaddr(rec["addr"]), rec["len"])) == 1, (rec, maps)
+    assert [e["status"] for e in evs if e["event"] == "exit"] == [0], evs
+
+
 def test_vm_cgroup_v2_threshold_dump_oom():
     """50% of a 36M memory.max: the crossing is reported once, with the
     chunks mapped then, each dumped with the bytes cg_grow wrote; then the

@@ -94,6 +94,15 @@ emit smoke.ev /tmp/smoke.ev
 emit smoke.truth /tmp/smoke.truth
 emit smoke.err /tmp/smoke.err
 
+# ---- the perf source's BPF reader on this kernel (no group_dead in
+# sched_process_exit, an older verifier).
+/mmapwatch --source perf --perf-calls bpf -v --json -o /tmp/bpf.ev --no-dump -- \
+    /fx/trace_map /tmp/bpf.truth 3145745 8192 2>/tmp/bpf.err
+say "@@RC bpf $?"
+emit bpf.ev /tmp/bpf.ev
+emit bpf.truth /tmp/bpf.truth
+emit bpf.err /tmp/bpf.err
+
 # ---- threshold at 50% of 36M, dumps at the crossing, then the OOM kill.
 # (--source ptrace here and below: the ptrace source's guarantees are what
 # these runs check; on this 6.1 kernel the perf source cannot read the exit

@@ -1,0 +1,230 @@
+/*
+ * Unit tests for perf_bpf_prog.c: the BPF reader's programs as assembled
+ * from format texts as the kernel writes them. What the kernel's verifier
+ * would refuse is checked here without it (every jump inside the program,
+ * an exit at the end of every path, context loads aligned to their size);
+ * what the programs do is checked on real kernels (test_perf_source.py,
+ * test_perf_events.py).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "perf_bpf_prog.h"
+#include "tracefs.h"
+#include "unit.h"
+
+#define COMMON                                                                   \
+    "format:\n"                                                                  \
+    "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"       \
+    "\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"       \
+    "\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n" \
+    "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n"
+
+static const char ENTER_MMAP[] =
+    "name: sys_enter_mmap\nID: 174\n" COMMON
+    "\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n"
+    "\tfield:unsigned long addr;\toffset:16;\tsize:8;\tsigned:0;\n"
+    "\tfield:unsigned long len;\toffset:24;\tsize:8;\tsigned:0;\n"
+    "\tfield:unsigned long prot;\toffset:32;\tsize:8;\tsigned:0;\n"
+    "\tfield:unsigned long flags;\toffset:40;\tsize:8;\tsigned:0;\n"
+    "\tfield:unsigned long fd;\toffset:48;\tsize:8;\tsigned:0;\n"
+    "\tfield:unsigned long off;\toffset:56;\tsize:8;\tsigned:0;\n\nprint fmt: \"\"\n";
+static const char EXIT_MMAP[] =
+    "name: sys_exit_mmap\nID: 173\n" COMMON
+    "\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n"
+    "\tfield:long ret;\toffset:16;\tsize:8;\tsigned:1;\n\nprint fmt: \"\"\n";
+static const char NEWTASK[] =
+    "name: task_newtask\nID: 120\n" COMMON
+    "\tfield:pid_t pid;\toffset:8;\tsize:4;\tsigned:1;\n"
+    "\tfield:char comm[16];\toffset:12;\tsize:16;\tsigned:0;\n"
+    "\tfield:u64 clone_flags;\toffset:32;\tsize:8;\tsigned:0;\n"
+    "\tfield:short oom_score_adj;\toffset:40;\tsize:2;\tsigned:1;\n\nprint fmt: \"\"\n";
+static const char RENAME[] =
+    "name: task_rename\nID: 121\n" COMMON
+    "\tfield:pid_t pid;\toffset:8;\tsize:4;\tsigned:1;\n"
+    "\tfield:char oldcomm[16];\toffset:12;\tsize:16;\tsigned:0;\n"
+    "\tfield:char newcomm[16];\toffset:28;\tsize:16;\tsigned:0;\n"
+    "\tfield:short oom_score_adj;\toffset:44;\tsize:2;\tsigned:1;\n\nprint fmt: \"\"\n";
+static const char EXEC[] =
+    "name: sched_process_exec\nID: 300\n" COMMON
+    "\tfield:__data_loc char[] filename;\toffset:8;\tsize:4;\tsigned:0;\n"
+    "\tfield:pid_t pid;\toffset:12;\tsize:4;\tsigned:1;\n"
+    "\tfield:pid_t old_pid;\toffset:16;\tsize:4;\tsigned:1;\n\nprint fmt: \"\"\n";
+/* 6.1's: no group_dead */
+static const char EXIT_TASK[] =
+    "name: sched_process_exit\nID: 301\n" COMMON
+    "\tfield:char comm[16];\toffset:8;\tsize:16;\tsigned:0;\n"
+    "\tfield:pid_t pid;\toffset:24;\tsize:4;\tsigned:1;\n"
+    "\tfield:int prio;\toffset:28;\tsize:4;\tsigned:1;\n\nprint fmt: \"\"\n";
+
+static const struct perf_bpf_refs REFS = {.followed_fd = 3, .ring_fd = 4, .drops_fd = 5,
+                                          .ring_bytes = 1 << 20};
+
+static const struct perf_bpf_plan *plan_of(const char *path)
+{
+    for (size_t i = 0; i < PERF_BPF_NPLANS; i++)
+        if (strcmp(PERF_BPF_PLANS[i].path, path) == 0)
+            return &PERF_BPF_PLANS[i];
+    return NULL;
+}
+
+static int size_of(uint8_t code)
+{
+    switch (BPF_SIZE(code)) {
+    case BPF_DW: return 8;
+    case BPF_W: return 4;
+    case BPF_H: return 2;
+    default: return 1;
+    }
+}
+
+/* What the verifier would check first: 0, or the index of the first
+ * instruction it would refuse (+1). */
+static unsigned first_fault(const struct perf_bpf_insns *p, unsigned ctx_size)
+{
+    /* no path runs off the end: the last is an exit or a jump back */
+    if (p->n == 0 || (p->insn[p->n - 1].code != (BPF_JMP | BPF_EXIT) &&
+                      p->insn[p->n - 1].code != (BPF_JMP | BPF_JA)))
+        return p->n + 1;
+    for (unsigned i = 0; i < p->n; i++) {
+        const struct bpf_insn *in = &p->insn[i];
+        if (in->code == (BPF_LD | BPF_DW | BPF_IMM)) {
+            i++; /* two slots */
+            continue;
+        }
+        if (BPF_CLASS(in->code) == BPF_JMP && BPF_OP(in->code) != BPF_CALL &&
+            BPF_OP(in->code) != BPF_EXIT) {
+            long to = (long)i + 1 + in->off;
+            if (to < 0 || to >= (long)p->n)
+                return i + 1;
+        }
+        /* context loads: r6 holds the context */
+        if (BPF_CLASS(in->code) == BPF_LDX && in->src_reg == BPF_REG_6) {
+            int size = size_of(in->code);
+            if (in->off < 0 || in->off % size || (unsigned)(in->off + size) > ctx_size)
+                return i + 1;
+        }
+    }
+    return 0;
+}
+
+static unsigned count_op(const struct perf_bpf_insns *p, uint8_t code)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < p->n; i++)
+        n += p->insn[i].code == code;
+    return n;
+}
+
+TEST(every_program_is_sound_on_these_formats)
+{
+    const struct {
+        const char *path, *text;
+        unsigned ctx_size;
+    } cases[] = {
+        {"syscalls/sys_enter_mmap", ENTER_MMAP, 64}, {"syscalls/sys_exit_mmap", EXIT_MMAP, 24},
+        {"task/task_newtask", NEWTASK, 42},          {"task/task_rename", RENAME, 46},
+        {"sched/sched_process_exec", EXEC, 20},      {"sched/sched_process_exit", EXIT_TASK, 32},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tp_format fmt;
+        struct perf_bpf_insns p;
+        CHECK(tracefs_parse_format(cases[i].text, &fmt) == 0);
+        CHECK(plan_of(cases[i].path) != NULL);
+        CHECK(perf_bpf_assemble(plan_of(cases[i].path), &fmt, &REFS, &p) == 0);
+        CHECK_U64(first_fault(&p, cases[i].ctx_size), 0);
+        /* one record reserved and submitted on its path */
+        CHECK(count_op(&p, BPF_JMP | BPF_CALL) >= 4);
+    }
+}
+
+TEST(min_size_is_a_filter_only_when_asked)
+{
+    struct tp_format fmt;
+    struct perf_bpf_insns none, some;
+    CHECK(tracefs_parse_format(ENTER_MMAP, &fmt) == 0);
+    const struct perf_bpf_plan *mmap = plan_of("syscalls/sys_enter_mmap");
+    CHECK(mmap && mmap->size_filter);
+    CHECK(perf_bpf_assemble(mmap, &fmt, &REFS, &none) == 0);
+    struct perf_bpf_refs refs = REFS;
+    refs.min_size = 16ULL << 30; /* above 32 bits: a 64-bit constant */
+    CHECK(perf_bpf_assemble(mmap, &fmt, &refs, &some) == 0);
+    CHECK_U64(count_op(&none, BPF_JMP | BPF_JGE | BPF_X), 0);
+    CHECK_U64(count_op(&some, BPF_JMP | BPF_JGE | BPF_X), 1);
+    /* the length (offset 24) against the constant, MAP_FIXED (flags, 40) passes */
+    bool len_read = false, flags_read = false, constant = false;
+    for (unsigned i = 0; i + 1 < some.n; i++) {
+        const struct bpf_insn *in = &some.insn[i];
+        len_read |= BPF_CLASS(in->code) == BPF_LDX && in->src_reg == BPF_REG_6 && in->off == 24;
+        flags_read |= BPF_CLASS(in->code) == BPF_LDX && in->src_reg == BPF_REG_6 && in->off == 40;
+        constant |= in->code == (BPF_LD | BPF_DW | BPF_IMM) && in->src_reg == 0 &&
+                    ((uint64_t)(uint32_t)some.insn[i + 1].imm << 32 | (uint32_t)in->imm) ==
+                        refs.min_size;
+    }
+    CHECK(len_read && flags_read && constant);
+    CHECK(some.n > none.n);
+}
+
+TEST(newtask_follows_a_new_process_before_it_runs)
+{
+    struct tp_format fmt;
+    struct perf_bpf_insns p;
+    CHECK(tracefs_parse_format(NEWTASK, &fmt) == 0);
+    CHECK(perf_bpf_assemble(plan_of("task/task_newtask"), &fmt, &REFS, &p) == 0);
+    /* the followed map updated, and the record reserved after it */
+    int update = -1, reserve = -1;
+    for (unsigned i = 0; i < p.n; i++) {
+        if (p.insn[i].code != (BPF_JMP | BPF_CALL))
+            continue;
+        if (p.insn[i].imm == BPF_FUNC_map_update_elem && update < 0)
+            update = (int)i;
+        if (p.insn[i].imm == BPF_FUNC_ringbuf_reserve && reserve < 0)
+            reserve = (int)i;
+    }
+    CHECK(update >= 0 && reserve > update);
+}
+
+TEST(only_the_exec_program_lets_perf_samples_through)
+{
+    struct tp_format exec_fmt, exit_fmt;
+    struct perf_bpf_insns exec, exit_;
+    CHECK(tracefs_parse_format(EXEC, &exec_fmt) == 0);
+    CHECK(tracefs_parse_format(EXIT_MMAP, &exit_fmt) == 0);
+    CHECK(perf_bpf_assemble(plan_of("sched/sched_process_exec"), &exec_fmt, &REFS, &exec) == 0);
+    CHECK(perf_bpf_assemble(plan_of("syscalls/sys_exit_mmap"), &exit_fmt, &REFS, &exit_) == 0);
+    unsigned exec_ones = 0, exit_ones = 0;
+    for (unsigned i = 0; i < exec.n; i++)
+        exec_ones += exec.insn[i].code == (BPF_ALU64 | BPF_MOV | BPF_K) &&
+                     exec.insn[i].dst_reg == BPF_REG_0 && exec.insn[i].imm == 1;
+    for (unsigned i = 0; i < exit_.n; i++)
+        exit_ones += exit_.insn[i].code == (BPF_ALU64 | BPF_MOV | BPF_K) &&
+                     exit_.insn[i].dst_reg == BPF_REG_0 && exit_.insn[i].imm == 1;
+    CHECK_U64(exec_ones, 1);
+    CHECK_U64(exit_ones, 0);
+}
+
+TEST(a_format_without_the_fields_read_is_refused)
+{
+    struct tp_format fmt;
+    struct perf_bpf_insns p;
+    /* task_newtask without clone_flags */
+    static const char NO_FLAGS[] =
+        "name: task_newtask\nID: 120\n" COMMON
+        "\tfield:pid_t pid;\toffset:8;\tsize:4;\tsigned:1;\n"
+        "\tfield:char comm[16];\toffset:12;\tsize:16;\tsigned:0;\n\nprint fmt: \"\"\n";
+    CHECK(tracefs_parse_format(NO_FLAGS, &fmt) == 0);
+    CHECK(perf_bpf_assemble(plan_of("task/task_newtask"), &fmt, &REFS, &p) == -1);
+    /* an exit whose result is 4 bytes wide */
+    static const char NARROW[] =
+        "name: sys_exit_mmap\nID: 173\n" COMMON
+        "\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n"
+        "\tfield:int ret;\toffset:16;\tsize:4;\tsigned:1;\n\nprint fmt: \"\"\n";
+    CHECK(tracefs_parse_format(NARROW, &fmt) == 0);
+    CHECK(perf_bpf_assemble(plan_of("syscalls/sys_exit_mmap"), &fmt, &REFS, &p) == -1);
+}
+
+UNIT_MAIN(UNIT_CASE(every_program_is_sound_on_these_formats),
+          UNIT_CASE(min_size_is_a_filter_only_when_asked),
+          UNIT_CASE(newtask_follows_a_new_process_before_it_runs),
+          UNIT_CASE(only_the_exec_program_lets_perf_samples_through),
+          UNIT_CASE(a_format_without_the_fields_read_is_refused))
