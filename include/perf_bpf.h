@@ -31,9 +31,9 @@
  * said (as a PERF_ITEM_ENTER with not_native and nr -1) when it is
  * followed (its ELF class, perf_bpf_runs_32bit) or exec'd: a perf event
  * per CPU on sched:sched_process_exec (the "exec watch") samples the user
- * registers' ABI of the followed processes' execs (its program lets only
- * those through), and a new image that runs 32-bit is said. int $0x80 in
- * a 64-bit program is not seen.
+ * registers' ABI of every exec on the machine (rare), and a followed
+ * process's new image that runs 32-bit is said. int $0x80 in a 64-bit
+ * program is not seen.
  *
  * Limits, each said by perf_bpf_probe's reason: the process ids the
  * programs see are the initial pid namespace's, so mmapwatch must run
@@ -65,9 +65,8 @@ struct perf_bpf_options {
 
 struct perf_bpf_stats {
     unsigned tracepoints; /* programs attached */
-    unsigned fds;         /* descriptors held: maps, programs, events (one
-                           * per tracepoint, the exec's being the exec watch's:
-                           * one per CPU) */
+    unsigned fds;         /* descriptors held: maps, programs, an event per
+                           * tracepoint, the exec watch's (one per CPU) */
     uint64_t ring_bytes;
     bool tracefs_private; /* the formats were read through a private mount */
     uint64_t records;     /* read from the ring */

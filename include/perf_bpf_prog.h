@@ -11,7 +11,11 @@
  *   followed map; a record reserved in the ring (or the drop counter
  *   bumped when there is no room), its header, zeroed words, the body read
  *   from the context at the offsets of this kernel's format, the time;
- *   submitted, waking the reader only once the ring is half full.
+ *   submitted, waking the reader only once the ring is half full. Every
+ *   program answers 1: the kernel then gives the perf events on its
+ *   tracepoint their samples as if it were not there (a 0 from any
+ *   program on a tracepoint drops them: another tool's, and our exec
+ *   watch's).
  * Context loads are aligned to their size (the verifier wants it), and no
  * GPL-only helper is called.
  *

@@ -56,6 +56,13 @@ struct perf_bpf {
     struct exec_watch *execs; /* one per CPU */
     unsigned nexecs;
     bool exec_loss_said;
+    /* Every followed exec the exec program wrote a record of is sampled by
+     * the exec watch right after it, unless another BPF program on that
+     * tracepoint answers 0 (the kernel then drops the samples of every
+     * perf event there): the counts tell, one read later (a sample may
+     * come after its record was read). */
+    uint64_t exec_records, exec_samples, exec_records_before;
+    bool exec_samples_missing_said;
     uint64_t last_time;  /* of the last record read: a loss's window starts there */
     uint64_t drops_seen; /* of the programs' count, already reported */
     struct perf_bpf_stats stats;
@@ -132,10 +139,9 @@ static int attach_prog(uint32_t tp_id, int prog_fd, int cpu)
     attr.type = PERF_TYPE_TRACEPOINT;
     attr.size = sizeof attr;
     attr.config = tp_id;
-    attr.sample_period = 1;
     /* The program runs wherever the tracepoint fires; the event itself,
-     * on one CPU, only holds it there (its records are never written:
-     * the program returns 0). */
+     * on one CPU, only holds it there: a counting event (sample_period 0)
+     * writes no sample. */
     int fd = (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
     if (fd < 0)
         return -1;
@@ -295,15 +301,7 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
                 snprintf(why, why_size, "cannot load a BPF program: %s", denied(errno));
             goto fail;
         }
-        if (PERF_BPF_PLANS[i].kind == PERF_BPF_EXEC) {
-            /* on the exec watch's own event: the program decides which
-             * execs it samples (the followed processes') */
-            if (ioctl(b->execs[0].fd, PERF_EVENT_IOC_SET_BPF, b->prog_fds[i]) < 0) {
-                snprintf(why, why_size, "cannot attach a BPF program to '%s': %s",
-                         PERF_BPF_PLANS[i].path, denied(errno));
-                goto fail;
-            }
-        } else if ((b->event_fds[i] = attach_prog(fmts[i].id, b->prog_fds[i], cpu)) < 0) {
+        if ((b->event_fds[i] = attach_prog(fmts[i].id, b->prog_fds[i], cpu)) < 0) {
             snprintf(why, why_size, "cannot attach a BPF program to '%s': %s",
                      PERF_BPF_PLANS[i].path, denied(errno));
             goto fail;
@@ -314,7 +312,7 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
         snprintf(why, why_size, "this kernel has no syscall tracepoints (CONFIG_FTRACE_SYSCALLS)");
         goto fail;
     }
-    b->stats.fds = 3 + 2 * b->stats.tracepoints - 1 + b->nexecs;
+    b->stats.fds = 3 + 2 * b->stats.tracepoints + b->nexecs;
     return b;
 fail:
     perf_bpf_close(b);
@@ -462,6 +460,7 @@ static void decode(struct perf_bpf *b, const struct perf_bpf_rec *r, perf_bpf_pu
             watch_end(b, it.pid); /* no group_dead here: asked of /proc instead */
         break;
     case PERF_BPF_EXEC:
+        b->exec_records++;
         it.kind = PERF_ITEM_COMM;
         it.exec = true;
         name_of(r, it.comm);
@@ -491,6 +490,19 @@ bool perf_bpf_runs_32bit(pid_t pid)
     return n == (ssize_t)sizeof ident && memcmp(ident, "\177ELF", 4) == 0 && ident[4] == 1;
 }
 
+/* Exec samples that never came for records read before the last read. */
+static void check_exec_samples(struct perf_bpf *b)
+{
+    if (b->exec_samples + b->stats.execs_lost < b->exec_records_before &&
+        !b->exec_samples_missing_said) {
+        log_warn("the kernel took no sample of some execs of the followed processes: "
+                 "another BPF program on sched:sched_process_exec turns them down; a "
+                 "32-bit program exec'd then may go unsaid");
+        b->exec_samples_missing_said = true;
+    }
+    b->exec_records_before = b->exec_records;
+}
+
 static uint64_t programs_dropped(const struct perf_bpf *b)
 {
     uint32_t key = 0;
@@ -505,14 +517,25 @@ static uint64_t programs_dropped(const struct perf_bpf *b)
     return value;
 }
 
+static bool followed(const struct perf_bpf *b, pid_t tgid)
+{
+    uint32_t key = (uint32_t)tgid, value;
+    union bpf_attr a;
+    memset(&a, 0, sizeof a);
+    a.map_fd = (uint32_t)b->followed_fd;
+    a.key = (uint64_t)(uintptr_t)&key;
+    a.value = (uint64_t)(uintptr_t)&value;
+    return sys_bpf(BPF_MAP_LOOKUP_ELEM, &a) == 0;
+}
+
 struct exec_read {
     struct perf_bpf *b;
     perf_bpf_push_fn push;
     void *ctx;
 };
 
-/* An exec of a followed process (its BPF program let the sample through):
- * a new image that runs in 32-bit mode is said. */
+/* An exec: a followed process's new image that runs in 32-bit mode is
+ * said. */
 static int on_exec_sample(const void *rec, size_t size, void *ctx)
 {
     struct exec_read *x = ctx;
@@ -530,7 +553,13 @@ static int on_exec_sample(const void *rec, size_t size, void *ctx)
         x->b->exec_loss_said = true;
         return 0;
     }
-    if (r.kind != PERF_REC_SAMPLE || r.regs_abi != PERF_SAMPLE_REGS_ABI_32)
+    /* Every exec of the machine: ours are those of followed processes (an
+     * exec sample is read before anything its process does later, its end
+     * included, which takes it out of the map). */
+    if (r.kind != PERF_REC_SAMPLE || !followed(x->b, (pid_t)r.pid))
+        return 0;
+    x->b->exec_samples++;
+    if (r.regs_abi != PERF_SAMPLE_REGS_ABI_32)
         return 0;
     struct perf_item said = {.kind = PERF_ITEM_ENTER, .time = r.time, .pid = (pid_t)r.pid,
                              .tid = (pid_t)r.tid, .nr = -1, .not_native = true};
@@ -575,6 +604,7 @@ void perf_bpf_read(struct perf_bpf *b, perf_bpf_push_fn push, void *ctx)
         if (cons >= prod)
             prod = __atomic_load_n(producer, __ATOMIC_ACQUIRE);
     }
+    check_exec_samples(b);
     if (b->nending)
         forget_ended(b);
     uint64_t dropped = programs_dropped(b);

@@ -354,14 +354,11 @@ static int assemble(struct prog *p, const struct perf_bpf_refs *b,
     place(p, L_SUBMIT);
     mov_reg(p, BPF_REG_1, BPF_REG_8);
     call(p, BPF_FUNC_ringbuf_submit);
-    if (plan->kind == PERF_BPF_EXEC) {
-        /* 1: the perf events on this tracepoint take their sample too (the
-         * exec watch's, with the user registers' ABI); 0 drops it. */
-        mov_imm(p, BPF_REG_0, 1);
-        ins(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
-    }
     place(p, L_OUT);
-    mov_imm(p, BPF_REG_0, 0);
+    /* 1: the perf events on this tracepoint take their samples as if no
+     * program were there (0 would drop them: another tool's, and the exec
+     * watch's). */
+    mov_imm(p, BPF_REG_0, 1);
     ins(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
     place(p, L_DROP);
     store_imm(p, BPF_W, BPF_REG_10, -8, 0);

@@ -878,13 +878,16 @@ int perf_source_probe(pid_t pid, const struct perf_source_options *options, char
     if (want_bpf(*options)) {
         char refused[256] = "";
         unsigned fds;
-        struct perf_source cpus = {0};
-        if (read_cpus(&cpus) < 0) {
+        struct perf_source *cpus = calloc(1, sizeof *cpus); /* large: not on the stack */
+        if (!cpus || read_cpus(cpus) < 0) {
+            free(cpus);
             snprintf(why, why_size, "cannot read the online CPUs "
                                     "(/sys/devices/system/cpu/online)");
             return -1;
         }
-        if (perf_bpf_probe(cpus.cpus, cpus.ncpus, &fds, refused, sizeof refused) == 0) {
+        int probed = perf_bpf_probe(cpus->cpus, cpus->ncpus, &fds, refused, sizeof refused);
+        free(cpus);
+        if (probed == 0) {
             if (pid != getpid() && kill(pid, 0) < 0 && errno == ESRCH) {
                 snprintf(why, why_size, "process %d is gone", (int)pid);
                 return -1;

@@ -53,7 +53,7 @@ def test_auto_chooses_perf_and_says_why():
                                      args=[str(MAP_LEN)])
     lines = err.splitlines()
     # BPF programs by default: three maps, a program and an event per tracepoint
-    # (about 19), the exec's event being one per CPU
+    # (about 19), and the exec watch's events (one per CPU)
     assert len(lines) == 1 and re.fullmatch(
         r"mmapwatch: following with perf_event tracepoints \(root; BPF programs on the "
         r"calls' tracepoints for every process of the machine, one ring, (\d+) "

@@ -147,10 +147,10 @@ def _map_calls_exact_with_threads_and_child(calls):
     drv, truth, pid = _run_threads("--min-size", MIB, calls)
     evs = drv.events
     assert drv.attach["threads"] == 5, drv.attach  # main + 4 arenas
-    if calls == "--bpf":  # three maps, a program and its event per tracepoint, but
-        # the exec's program is on the exec watch's events (one per CPU)
+    if calls == "--bpf":  # three maps, a program and its event per tracepoint, and
+        # the exec watch's events (one per CPU)
         assert drv.attach["fds"] == \
-            3 + 2 * drv.attach["tracepoints"] - 1 + drv.attach["cpus"], drv.attach
+            3 + 2 * drv.attach["tracepoints"] + drv.attach["cpus"], drv.attach
     else:
         assert drv.attach["fds"] == 5 * drv.attach["cpus"] * drv.attach["tracepoints"]
     reported = [_mmap_key(e) for e in _maps(evs) if e["ret"] > 0]
@@ -364,7 +364,7 @@ def _sigkill_of_reader_leaves_target_untouched(calls):
     if calls == "--bpf":
         assert len(bpf) == 3 + drv.attach["tracepoints"], bpf  # maps and programs
         assert len(_perf_fds(drv.p.pid)) == \
-            drv.attach["tracepoints"] - 1 + drv.attach["cpus"]  # the exec watch per CPU
+            drv.attach["tracepoints"] + drv.attach["cpus"]  # and the exec watch per CPU
     else:
         assert not bpf and len(_perf_fds(drv.p.pid)) == drv.attach["fds"]
     drv.p.send_signal(signal.SIGKILL)
@@ -614,3 +614,27 @@ def test_k_copies_stacks_only_for_calls_that_can_carry_one():
     assert len(mmaps) >= 40 and len(munmaps) >= 40, (len(mmaps), len(munmaps))
     assert all(e.get("stack_bytes", 0) > 0 for e in mmaps), mmaps
     assert not any("stack_bytes" in e for e in munmaps), [e for e in munmaps if "stack_bytes" in e]
+
+
+def test_bpf_reader_leaves_other_perf_users_their_samples():
+    """While mmapwatch's BPF programs sit on the syscall tracepoints, another
+    user of the same tracepoints (perfdrv with the per-call perf events,
+    following another process) still gets every sample: the programs answer
+    1, where a 0 would make the kernel drop the samples of every perf event
+    on their tracepoint."""
+    _require_perf()
+    sleeper = subprocess.Popen(["sleep", "600"])
+    w = None
+    try:
+        w = harness.start_attach_many([sleeper.pid], "--source", "perf", "--perf-calls", "bpf",
+                                      "--no-dump")
+        assert harness.bpf_objects_of(w.pid), "mmapwatch holds no BPF program"
+        drv, truth, _ = _run_threads("--min-size", MIB, "--per-call")
+        reported = [_mmap_key(e) for e in _maps(drv.events) if e["ret"] > 0]
+        _assert_exactly_once(reported, _truth_maps(truth), "mmaps seen by the other perf user")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        if w is not None:
+            rc, _, err = harness.finish_attach_many(w)
+            assert rc == 0, err
