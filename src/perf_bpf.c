@@ -294,8 +294,11 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
                      PERF_BPF_PLANS[i].path);
             goto fail;
         }
-        char name[16];
-        snprintf(name, sizeof name, "mmapwatch_%zu", i);
+        /* "mmapwatch_NN": whose programs these are, in bpftool's list */
+        char name[16] = "mmapwatch_";
+        name[10] = (char)('0' + i / 10 % 10);
+        name[11] = (char)('0' + i % 10);
+        name[12] = '\0';
         if ((b->prog_fds[i] = load_prog(&prog, name, why, why_size)) < 0) {
             if (errno != EACCES || !why[0])
                 snprintf(why, why_size, "cannot load a BPF program: %s", denied(errno));
