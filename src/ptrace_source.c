@@ -661,9 +661,15 @@ int ptrace_source_drain(struct ptrace_source *s)
         ptrace_handle_stop(s, s->batch[i].tid, s->batch[i].status, s->batch[i].time_ns);
     if (s->detaching && before > 0 && s->count == 0)
         log_info("every thread let go in %.3f s", ptrace_seconds_since(&s->detach_started));
-    /* ECHILD after the last exit: no SIGCHLD will ever come again. */
-    if (none_left)
+    /* ECHILD after the last exit: no SIGCHLD will ever come again. The
+     * kernel has no tracee of ours left, whatever the table still holds (a
+     * thread whose end was never reported to us): every leader's detach
+     * is said now. */
+    if (none_left) {
+        if (s->nunsaid)
+            say_unsaid_detaches(s, true);
         return -1;
+    }
     if (cut_short)
         return PTRACE_SOURCE_BATCH;
     return n < PTRACE_SOURCE_BATCH ? (int)n : PTRACE_SOURCE_BATCH - 1;
