@@ -51,6 +51,15 @@ def test_reuse_storm_launch():
         [fixture("reuse_storm"), str(THREADS), str(ITERATIONS), str(LEN), truth], *OPTS)
     assert rc == 0, f"mmapwatch exited {rc}; stderr={err!r}"
     compare(events, read_truth(truth))
+    _no_unseen_unmap_unless_lost(events, err)
+
+
+def _no_unseen_unmap_unless_lost(events, err):
+    """An mmap landing on a region whose unmap was not seen is said; with
+    no record lost it must never happen (a lossy source may lose the
+    unmap: the run said so with "lost" events, which compare() counted)."""
+    if harness.events_of(events, "lost"):
+        return
     assert "unmap was not seen" not in err, err
 
 
@@ -65,7 +74,7 @@ def test_reuse_storm_attach(threads=THREADS, *more_opts):
     wait_fixture(p, 0)
     assert rc == 0, f"mmapwatch exited {rc}; stderr={err!r}"
     compare(events, read_truth(truth), threads)
-    assert "unmap was not seen" not in err, err
+    _no_unseen_unmap_unless_lost(events, err)
 
 
 # The model's address-reuse rule with records delivered in time order
