@@ -24,6 +24,7 @@
 #include "perf_bpf.h"
 #include "perf_bpf_prog.h"
 #include "perf_ring.h"
+#include "procfs.h"
 #include "tracefs.h"
 
 #define FOLLOWED_MAX 16384       /* processes followed at once */
@@ -118,18 +119,6 @@ static int load_prog(const struct perf_bpf_insns *p, const char *name, char *why
              last ? last + 1 : log);
     errno = EACCES;
     return -1;
-}
-
-static int first_online_cpu(void)
-{
-    FILE *f = fopen("/sys/devices/system/cpu/online", "re");
-    int cpu = 0;
-    if (f) {
-        if (fscanf(f, "%d", &cpu) != 1)
-            cpu = 0;
-        fclose(f);
-    }
-    return cpu;
 }
 
 static int attach_prog(uint32_t tp_id, int prog_fd, int cpu)
@@ -281,7 +270,7 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
                                 "programs): %s", denied(errno));
         goto fail;
     }
-    int cpu = first_online_cpu();
+    int cpu = b->opt.cpus[0]; /* the holding events' CPU: any online one */
     struct perf_bpf_refs refs = {.followed_fd = b->followed_fd, .ring_fd = b->ring_fd,
                                  .drops_fd = b->drops_fd, .ring_bytes = b->stats.ring_bytes,
                                  .min_size = b->opt.min_size};
@@ -384,20 +373,11 @@ static void watch_end(struct perf_bpf *b, pid_t tgid)
     b->ending[b->nending++] = tgid;
 }
 
+/* Gone, or a zombie: none of its threads runs any more. */
 static bool ended(pid_t pid)
 {
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    const char *paren = strrchr(buf, ')'); /* the name may hold anything */
-    return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+    char state = procfs_state(pid);
+    return state == 0 || state == 'Z' || state == 'X';
 }
 
 static void forget_ended(struct perf_bpf *b)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "perf_bpf_prog.h"
+#include "tp_formats.h"
 #include "tracefs.h"
 #include "unit.h"
 
@@ -20,15 +21,6 @@
     "\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n" \
     "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n"
 
-static const char ENTER_MMAP[] =
-    "name: sys_enter_mmap\nID: 174\n" COMMON
-    "\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n"
-    "\tfield:unsigned long addr;\toffset:16;\tsize:8;\tsigned:0;\n"
-    "\tfield:unsigned long len;\toffset:24;\tsize:8;\tsigned:0;\n"
-    "\tfield:unsigned long prot;\toffset:32;\tsize:8;\tsigned:0;\n"
-    "\tfield:unsigned long flags;\toffset:40;\tsize:8;\tsigned:0;\n"
-    "\tfield:unsigned long fd;\toffset:48;\tsize:8;\tsigned:0;\n"
-    "\tfield:unsigned long off;\toffset:56;\tsize:8;\tsigned:0;\n\nprint fmt: \"\"\n";
 static const char EXIT_MMAP[] =
     "name: sys_exit_mmap\nID: 173\n" COMMON
     "\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n"
@@ -122,7 +114,8 @@ TEST(every_program_is_sound_on_these_formats)
         const char *path, *text;
         unsigned ctx_size;
     } cases[] = {
-        {"syscalls/sys_enter_mmap", ENTER_MMAP, 64}, {"syscalls/sys_exit_mmap", EXIT_MMAP, 24},
+        {"syscalls/sys_enter_mmap", TP_FORMAT_ENTER_MMAP, 64},
+        {"syscalls/sys_exit_mmap", EXIT_MMAP, 24},
         {"task/task_newtask", NEWTASK, 42},          {"task/task_rename", RENAME, 46},
         {"sched/sched_process_exec", EXEC, 20},      {"sched/sched_process_exit", EXIT_TASK, 32},
     };
@@ -142,7 +135,7 @@ TEST(min_size_is_a_filter_only_when_asked)
 {
     struct tp_format fmt;
     struct perf_bpf_insns none, some;
-    CHECK(tracefs_parse_format(ENTER_MMAP, &fmt) == 0);
+    CHECK(tracefs_parse_format(TP_FORMAT_ENTER_MMAP, &fmt) == 0);
     const struct perf_bpf_plan *mmap = plan_of("syscalls/sys_enter_mmap");
     CHECK(mmap && mmap->size_filter);
     CHECK(perf_bpf_assemble(mmap, &fmt, &REFS, &none) == 0);
@@ -191,7 +184,8 @@ TEST(every_program_answers_1)
     const struct {
         const char *path, *text;
     } cases[] = {
-        {"syscalls/sys_enter_mmap", ENTER_MMAP}, {"syscalls/sys_exit_mmap", EXIT_MMAP},
+        {"syscalls/sys_enter_mmap", TP_FORMAT_ENTER_MMAP},
+        {"syscalls/sys_exit_mmap", EXIT_MMAP},
         {"task/task_newtask", NEWTASK},          {"task/task_rename", RENAME},
         {"sched/sched_process_exec", EXEC},      {"sched/sched_process_exit", EXIT_TASK},
     };
