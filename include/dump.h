@@ -13,8 +13,8 @@
  *   <pid>-<addr hex, no 0x>-<len>-<seq>.bin   the region, byte offset =
  *                                             address - addr, length len
  *   <pid>-<addr hex>-<len>-<seq>.json         metadata (one JSON object)
- *   <pid>-<addr hex>-<len>-<seq>.strings      --strings (dump_strings.h),
- *                                             scanned as the .bin is written
+ *   <pid>-<addr hex>-<len>-<seq>.strings      --strings: dump_strings(), run
+ *                                             on the finished .bin afterwards
  * Each is written under a hidden temporary name (dump_file.h: O_EXCL|
  * O_NOFOLLOW, mode 0600: dumps hold tokens, keys and user data) and
  * renamed into place only when complete, the .json last: a log collector
@@ -24,7 +24,7 @@
  * (.bin, .json and .strings) are all free.
  *
  * Reading and writing: dump_copy.h (pagemap first, then the reads; with a
- * dump_pipe a second thread reads and writes at the same time).
+ * dump_copier a second thread reads and writes beside the caller).
  *
  * Threads: no global state; dump_region() and dump_strings() may run on a
  * worker thread while the tracer loop runs. They never log (the caller
@@ -43,7 +43,6 @@
 #include <time.h>
 
 #include "dump_file.h"
-#include "dump_strings.h"
 
 /* The pagemap granule: memread_page_flags() reports 4096-byte pages. */
 #define DUMP_PAGE_SIZE 4096u
@@ -106,7 +105,7 @@ struct dump_source {
     int (*page_flags)(pid_t pid, uint64_t addr, size_t npages, uint64_t *flags);
 };
 
-struct dump_pipe;
+struct dump_copier;
 struct dump_snapshot;
 
 struct dump_options {
@@ -124,20 +123,22 @@ struct dump_options {
      * "quota" and the reason (written into why) in res->refused. NULL = none. */
     bool (*reserve)(void *ctx, uint64_t resident, char *why, size_t why_size);
     void *reserve_ctx;
-    /* --strings: 0 = none; else MIN, and "<base>.strings" is written from the
-     * bytes as they are written (no second read), res->top filled. A strings
-     * failure never fails the dump (res->strings_error says it). */
-    unsigned strings_min;
-    /* dump_copy.h: a writer thread, so that reading and writing overlap;
-     * NULL = both on this thread. Used for regions larger than its buffer. */
-    struct dump_pipe *pipe;
+    /* --strings: the dump's seq is one whose ".strings" name is free too,
+     * and res->strings_name names it, for dump_strings() to write from the
+     * finished .bin afterwards. The scan is not part of the dump: the
+     * target's bytes are read as fast without it (docs/performance.md). */
+    bool strings;
+    /* dump_copy.h: a second copier thread; NULL = this thread alone. Used
+     * for regions with more resident bytes than its buffer holds. */
+    struct dump_copier *copier;
 };
 
 struct dump_result {
     char name[DUMP_NAME_MAX];      /* "<...>.bin", relative to the dump dir; set even on
                                       failure, so an error event can name it */
     char meta_name[DUMP_NAME_MAX]; /* "<...>.json" */
-    char strings_name[DUMP_NAME_MAX]; /* "<...>.strings"; "" when none was written */
+    char strings_name[DUMP_NAME_MAX]; /* opt->strings: "<...>.strings", not written yet;
+                                         "" without */
     unsigned seq;                  /* the seq of the names: req->seq or the next free one */
     uint64_t resident_bytes; /* bytes of the region pagemap said present or swapped */
     uint64_t bytes_read;     /* bytes copied and written: the .bin's data on disk
@@ -152,9 +153,6 @@ struct dump_result {
     const char *error_op;          /* static text: what failed ("write", "read
                                       pagemap", ...); NULL on success */
     char refused[160];             /* EDQUOT: why opt->reserve refused the dump */
-    struct string_count top[DUMP_STRINGS_TOP]; /* opt->strings_min: most frequent runs */
-    size_t ntop;
-    int strings_error;             /* opt->strings_min: 0, or why no .strings was left */
 };
 
 /*

@@ -2,10 +2,11 @@
  * dump_strings: --strings, the printable runs of a dump (as strings(1)
  * prints them) and the most frequent of them.
  *
- * Two ways in: dump_strings() reads a finished .bin (holes skipped), and
- * the streaming scanner is fed buffers in file order by whoever has them
- * (dump_region() feeds it the bytes it writes, so the data is scanned
- * once, in memory, by the thread that writes the file).
+ * Two ways in: dump_strings() reads a finished .bin (holes skipped): the
+ * dumper runs it after each dump, on a thread of its own, so that the
+ * target's bytes are read as fast without --strings as with it; and the
+ * streaming scanner is fed buffers in file order by whoever has them
+ * (mmapwatch read --strings).
  *
  * Threads: no global state; a scanner and a counter belong to one thread
  * at a time.
@@ -13,6 +14,7 @@
 #ifndef MMAPWATCH_DUMP_STRINGS_H
 #define MMAPWATCH_DUMP_STRINGS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,10 +48,12 @@ struct string_count {
  * 0600, renamed when complete): every run of at least min printable bytes
  * (0x20-0x7e and tab), one per line, in file order, like strings(1).
  * Fills top[0..*ntop) with the most frequent counted runs, most frequent
- * first, ties in byte order. 0, or -1 with errno (EINVAL: min is 0 or
- * above DUMP_STRINGS_KEY_MAX) and no .strings file left.
+ * first, ties in byte order. cancel (NULL: never) is polled between
+ * reads. 0, or -1 with errno (EINVAL: min is 0 or above
+ * DUMP_STRINGS_KEY_MAX; EEXIST: the .strings name is taken; ECANCELED)
+ * and no .strings file left.
  */
-int dump_strings(int dir_fd, const char *bin_name, unsigned min,
+int dump_strings(int dir_fd, const char *bin_name, unsigned min, const atomic_bool *cancel,
                  struct string_count top[DUMP_STRINGS_TOP], size_t *ntop);
 
 /* Streaming strings(1) scanner: feed buffers in file order, break at

@@ -3,13 +3,14 @@
  *
  * The tracer thread owns the dumper and is the only caller of every
  * function here. Dumps themselves (dump.h: process_vm_readv, pagemap,
- * sparse files) run on DUMPER_WORKERS worker threads, each with a writer
- * and a --strings scanner thread of its own (dump_copy.h; dumper_worker.c),
- * so the loop keeps serving stops while a large region is written; a
- * worker hands each finished dump back and
- * wakes the loop through an eventfd (dumper_done_fd); dump deadlines are a
- * timerfd (dumper_timer_fd). Both are in the loop's poll set: no signal is
- * involved.
+ * sparse files) run on DUMPER_WORKERS worker threads, each with a second
+ * copier of its own (dump_copy.h; dumper_worker.c), so the loop keeps
+ * serving stops while a large region is written; with --strings one more
+ * thread, at a lower priority, writes each finished dump's .strings from
+ * its .bin (a "strings" event after the "dump" one). Those threads hand
+ * their work back and wake the loop through an eventfd (dumper_done_fd);
+ * dump deadlines are a timerfd (dumper_timer_fd). Both are in the loop's
+ * poll set: no signal is involved.
  *
  * Rules (docs/mmapwatch.1, DUMPS):
  *  - a new region is dumped --delay after its mmap ("delay"), then every
@@ -34,7 +35,8 @@
  *    pagemap before it writes anything, so dumps that start together
  *    cannot all pass the byte quota;
  *  - past --exit-dump-timeout, dumps cancelled or not started get "skip"
- *    events naming it.
+ *    events naming it, and a strings pass cut short an "error" event;
+ *  - a drain (dumper_drain, dumper_flush) waits for the strings passes too.
  *
  * Regions are named by their id (struct region.id, unique for the run);
  * the dumper asks the tracer, through region_extent, where a region is

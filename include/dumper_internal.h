@@ -16,13 +16,15 @@
 #include <stdint.h>
 
 #include "dump.h"
+#include "dump_strings.h"
 #include "dumper.h"
 #include "prio_queue.h"
 
 struct job;
 
-/* One dump on its way through the worker. The worker owns it from
- * submission until it is put on the done list. */
+/* One dump on its way through a worker, or (strings_pass) the --strings
+ * pass over a finished dump on its way through the strings thread. The
+ * thread owns it from submission until it is put on the done list. */
 struct work {
     struct dumper *dumper;
     uint64_t region_id;
@@ -36,7 +38,12 @@ struct work {
     struct dump_snapshot *snap; /* the region copied at the held moment, or NULL */
     uint64_t snap_bytes;       /* its share of DUMPER_SNAPSHOT_BUDGET */
     uint64_t reserved;         /* bytes counted against --max-dump-bytes */
-    struct work *next;         /* on the done list */
+    struct work *next;         /* on the done list or the strings queue */
+    /* strings_pass: req names the region; res.name the .bin, res.strings_name
+     * the .strings to write; rc/res.error the outcome, top[0..ntop) the runs. */
+    bool strings_pass;
+    struct string_count top[DUMP_STRINGS_TOP];
+    size_t ntop;
 };
 
 /* Dump workers: each reads one region at a time, with a writer thread of
@@ -48,8 +55,8 @@ struct worker {
     struct dumper *d;
     pthread_t thread;
     bool started;
-    void *buf;              /* read buffer for regions too small for the pipe */
-    struct dump_pipe *pipe; /* the writer thread */
+    void *buf;                  /* read buffer for regions too small for the copier */
+    struct dump_copier *copier; /* the second copier (dump_copy.h) */
 };
 
 struct dumper {
@@ -68,6 +75,14 @@ struct dumper {
     int done_fd;                   /* eventfd: a worker finished a dump */
 
     struct worker workers[DUMPER_WORKERS];
+    /* --strings: the pass over each finished dump, one at a time, oldest
+     * first, on a thread of its own at a lower priority (nice +10): the
+     * next dumps' reads of the target come first. */
+    pthread_t strings_thread;
+    bool strings_started;
+    pthread_cond_t strings_wake;   /* the strings thread waits for work */
+    struct work *strings_head;     /* guarded by lock: FIFO, next to scan first */
+    struct work **strings_tail;    /* guarded by lock */
     pthread_mutex_t lock;
     pthread_cond_t wake;
     pthread_cond_t finished;       /* a dump went on the done list (dumper_drain) */
@@ -88,6 +103,8 @@ struct dumper {
 
 /* The worker threads' body (arg: its struct worker). */
 void *dumper_worker_main(void *arg);
+/* The strings thread's body (arg: the dumper). */
+void *dumper_strings_main(void *arg);
 /* The order of d->todo: which dump goes first. */
 bool dumper_work_before(const void *a, const void *b);
 /* Wakes the loop (done_fd): a dump is on the done list. Any thread. */

@@ -39,7 +39,7 @@
  * field changes meaning or name (docs/mmapwatch.1, JSON OUTPUT). 2: the
  * dump event's bytes_read/resident_bytes (were bytes/resident), mmap's
  * "path", comm_hex and the other *_hex twins. */
-#define OUTPUT_SCHEMA_VERSION 2
+#define OUTPUT_SCHEMA_VERSION 3
 
 /* Who and when an event is about. */
 struct event_origin {
@@ -114,10 +114,13 @@ struct top_string {
 };
 
 /* A finished dump: path of the .bin, bytes read and written, resident
- * bytes of the region, why it was dumped, and with --strings the top runs. */
+ * bytes of the region, why it was dumped. */
 void output_dump(const struct event_origin *o, uint64_t addr, uint64_t len, const char *path,
-                 uint64_t bytes, uint64_t resident, const char *reason,
-                 const struct top_string *top, size_t ntop);
+                 uint64_t bytes, uint64_t resident, const char *reason);
+/* --strings, after a dump: path of the .strings written from its .bin and
+ * the most frequent runs, most frequent first. */
+void output_strings(const struct event_origin *o, uint64_t addr, uint64_t len, const char *path,
+                    const struct top_string *top, size_t ntop);
 /* A dump not made (quota). */
 void output_dump_skip(const struct event_origin *o, uint64_t addr, uint64_t len,
                       const char *why);

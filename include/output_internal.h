@@ -19,7 +19,7 @@
 
 enum out_kind {
     OUT_MAP_CALL, OUT_GROWTH, OUT_ATTACH, OUT_EXEC, OUT_EXIT, OUT_DETACH, OUT_LOST, OUT_TARGET,
-    OUT_DUMP, OUT_SKIP, OUT_DUMP_ERROR, OUT_SUMMARY, OUT_THRESHOLD, OUT_OOM, OUT_EXISTING, OUT_MARK,
+    OUT_DUMP, OUT_STRINGS, OUT_SKIP, OUT_DUMP_ERROR, OUT_SUMMARY, OUT_THRESHOLD, OUT_OOM, OUT_EXISTING, OUT_MARK,
     OUT_SCHEMA, /* JSON only: the first line, saying which schema the rest follows */
 };
 
@@ -56,12 +56,12 @@ struct out_event {
         struct {
             const char *cmdline, *matched, *cgroup; /* cgroup: NULL when none */
         } target;
-        struct {                 /* dump, skip, dump error */
+        struct {                 /* dump, strings, skip, dump error */
             uint64_t addr, len;
-            const char *path;    /* NULL for skip */
+            const char *path;    /* NULL for skip; the .strings for strings */
             uint64_t bytes, resident;
             const char *reason;  /* dump: why made; skip: why not; error: what failed */
-            const struct top_string *top;
+            const struct top_string *top; /* strings */
             size_t ntop;
         } dump;
         const struct summary_view *summary;

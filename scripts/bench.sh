@@ -743,6 +743,21 @@ run_dump_case() {
         dump_add "$load:$cs:dump:secs" "$secs"
         dump_add "$load:$cs:dump:disk" "$disk"
         note "  dump $secs s, held $held s"
+        if [[ " ${CASE_OPTS[*]} " == *" --strings "* ]]; then
+            # The strings pass reads the finished .bin after the dump event;
+            # its own event says when it is done.
+            local sev addr
+            addr=$(json_field addr "$ev")
+            sev=$(grep '"event":"strings"' "$WORK/events.jsonl" | grep "\"addr\":\"$addr\"" | head -n 1)
+            if [ -z "$sev" ]; then
+                rm -rf "$WORK/dumps"
+                fail_run "no strings event for the dump at $addr"
+                return 1
+            fi
+            secs=$(secs_between "$ts" "$(json_field ts "$sev")")
+            dump_add "$load:$cs:dump:scan" "$secs"
+            note "  strings pass $secs s after the dump"
+        fi
     else
         note "  munmap $held s"
     fi
@@ -882,12 +897,17 @@ goal_speed() { # goal_speed LOAD: 256 MiB dump speed >= 0.8 x pwrite
         'BEGIN { r = s / y; printf "%s (%.2f×: %.2f GB/s vs %.2f)", (r >= 0.8) ? "met" : "NOT met", r, s, y }'
 }
 
-goal_strings() { # goal_strings LOAD: --strings adds at most 10%
-    local a b
+goal_strings() { # goal_strings LOAD: --strings adds at most 10%, its pass at 1 GB/s or more
+    local a b scan
     a=$(dmedian "$1:c256m:dump:secs")
     b=$(dmedian "$1:c256s:dump:secs")
+    scan=$(dmedian "$1:c256s:dump:scan")
     if [ -z "$a" ] || [ -z "$b" ]; then echo "not measured"; return; fi
-    awk -v a="$a" -v b="$b" 'BEGIN { r = (b - a) / a; printf "%s (%+.0f%%: %.1f ms vs %.1f ms; the scan runs at %.2f GB/s or more)", (r <= 0.10) ? "met" : "NOT met", r * 100, b * 1000, a * 1000, 268435456 / b / 1e9 }'
+    awk -v a="$a" -v b="$b" -v s="${scan:-0}" 'BEGIN {
+        r = (b - a) / a
+        printf "%s (%+.0f%%: %.1f ms vs %.1f ms)", (r <= 0.10) ? "met" : "NOT met", r * 100, b * 1000, a * 1000
+        if (s > 0)
+            printf "; the strings pass after it: %.1f ms, %.2f GB/s (goal 1 GB/s: %s)", s * 1000, 268435456 / s / 1e9, (268435456 / s / 1e9 >= 1) ? "met" : "NOT met" }'
 }
 
 goal_hold() { # goal_hold LOAD: a 64 KiB dump costs the held thread <= 100 us
@@ -952,7 +972,8 @@ report_dumps() {
     for load in "${DUMP_LOADS[@]}"; do row="$row $(b_cell "$load" nodump) / $(b_cell "$load" defaults) / $(b_cell "$load" shm) |"; done
     echo "$row"
     echo
-    echo "Dump time: from \"dumped_at\" in the dump's .json to the \"ts\" of its dump event;"
+    echo "Dump time: from \"dumped_at\" in the dump's .json to the \"ts\" of its dump event"
+    echo "(with --strings the .strings is written after that: its pass is timed from the dump event to the strings event);"
     echo "dump speed: the bytes written (resident) over that time, and its ratio to the pwrite"
     echo "yardstick of the same column. munmap times are the target's own (CLOCK_MONOTONIC);"
     echo "\"held for the dump\" includes the dump (for 64 KiB: the copy taken before the thread goes on)."

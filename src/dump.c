@@ -233,17 +233,17 @@ static int set_names(const struct dump_request *req, struct dump_result *res, un
     return 0;
 }
 
-/* Puts the temporaries in place under the first seq from req->seq whose
- * names are all free: the .bin, the .strings, then the .json (written
- * here, since it names the .bin). A name taken meanwhile (someone else
- * writes in the directory) moves what was published back and tries the
- * next seq. On failure every temporary is still there for the caller to
- * remove, and nothing is published. */
+/* Puts the .bin's temporary in place under the first seq from req->seq
+ * whose names (.bin, .json, .strings) are all free, then the .json
+ * (written here, since it names the .bin); with strings, the .strings
+ * name is left for dump_strings(). A name taken meanwhile (someone else
+ * writes in the directory) moves the .bin back and tries the next seq. On
+ * failure the temporary is still there for the caller to remove, and
+ * nothing is published. */
 static int publish_dump(int dir_fd, const struct dump_request *req, struct dump_result *res,
-                        const char *bin_tmp, const char *strings_tmp, bool sync)
+                        const char *bin_tmp, bool strings, bool sync)
 {
     static const char *const suffixes[] = {".bin", ".json", ".strings"};
-    bool strings = strings_tmp[0] != '\0';
     unsigned seq = req->seq;
     for (unsigned attempt = 0; attempt < 64; attempt++, seq++) {
         if (dump_file_free_seq(dir_fd, req->pid, req->addr, req->len, &seq, suffixes, 3) < 0)
@@ -257,26 +257,17 @@ static int publish_dump(int dir_fd, const struct dump_request *req, struct dump_
         }
         int e = 0;
         const char *op = NULL;
-        bool strings_done = false;
-        if (strings && dump_file_publish(dir_fd, strings_tmp, res->strings_name) < 0) {
+        char meta_tmp[DUMP_NAME_MAX + 16];
+        if (write_meta_file(dir_fd, req, res, sync, meta_tmp, sizeof meta_tmp) < 0)
+            e = res->error, op = res->error_op;
+        else if (dump_file_publish(dir_fd, meta_tmp, res->meta_name) < 0) {
             e = errno;
-            op = "rename strings";
-        } else {
-            strings_done = strings;
-            char meta_tmp[DUMP_NAME_MAX + 16];
-            if (write_meta_file(dir_fd, req, res, sync, meta_tmp, sizeof meta_tmp) < 0)
-                e = res->error, op = res->error_op;
-            else if (dump_file_publish(dir_fd, meta_tmp, res->meta_name) < 0) {
-                e = errno;
-                op = "rename metadata";
-                unlinkat(dir_fd, meta_tmp, 0);
-            }
+            op = "rename metadata";
+            unlinkat(dir_fd, meta_tmp, 0);
         }
         if (!op)
             return 0;
-        /* Back to the temporaries: without its .json nothing is published. */
-        if (strings_done)
-            renameat2(dir_fd, res->strings_name, dir_fd, strings_tmp, RENAME_NOREPLACE);
+        /* Back to the temporary: without its .json nothing is published. */
         if (renameat2(dir_fd, res->name, dir_fd, bin_tmp, RENAME_NOREPLACE) < 0)
             unlinkat(dir_fd, res->name, 0); /* ours: never left without its .json */
         if (e != EEXIST)
@@ -289,77 +280,11 @@ static int publish_dump(int dir_fd, const struct dump_request *req, struct dump_
     return fail(res, "name dump file", EEXIST);
 }
 
-/* --strings: the scanner's output file and counter, fed by the copy. */
-struct strings_out {
-    char tmp[DUMP_NAME_MAX + 16];
-    FILE *f;
-    struct dump_counter *counter;
-    struct dump_scanner scanner;
-};
-
-static int strings_begin(int dir_fd, struct dump_result *res, unsigned min,
-                         struct strings_out *s)
-{
-    if (min == 0 || min > DUMP_STRINGS_KEY_MAX) {
-        res->strings_error = EINVAL;
-        return -1;
-    }
-    char name[DUMP_NAME_MAX];
-    snprintf(name, sizeof name, "%.*s.strings", (int)(strlen(res->name) - 4), res->name);
-    int fd = dump_file_create_temp(dir_fd, name, s->tmp, sizeof s->tmp);
-    if (fd < 0) {
-        res->strings_error = errno;
-        s->tmp[0] = '\0'; /* nothing of ours to publish or remove */
-        return -1;
-    }
-    s->counter = dump_counter_new();
-    s->f = fdopen(fd, "w");
-    if (!s->f || !s->counter) {
-        res->strings_error = ENOMEM;
-        if (s->f)
-            fclose(s->f);
-        else
-            close(fd);
-        s->f = NULL;
-        unlinkat(dir_fd, s->tmp, 0);
-        s->tmp[0] = '\0';
-        dump_counter_free(s->counter);
-        s->counter = NULL;
-        return -1;
-    }
-    /* A large buffer: runs are many small writes. */
-    setvbuf(s->f, NULL, _IOFBF, 1 << 16);
-    dump_scanner_init(&s->scanner, min, s->f, s->counter);
-    return 0;
-}
-
-/* The scan is complete: the .strings closed (left as a temporary for
- * publish_dump), the top filled. On error the temporary is removed. */
-static void strings_end(int dir_fd, struct dump_result *res, struct strings_out *s, bool ok)
-{
-    if (!s->f)
-        return;
-    dump_scanner_finish(&s->scanner);
-    FILE *f = s->f;
-    s->f = NULL;
-    if (dump_file_finish_stream(f, false) < 0 && ok)
-        res->strings_error = errno;
-    if (!ok || res->strings_error) {
-        unlinkat(dir_fd, s->tmp, 0);
-        s->tmp[0] = '\0';
-    } else {
-        res->ntop = dump_counter_top(s->counter, res->top);
-    }
-    dump_counter_free(s->counter);
-    s->counter = NULL;
-}
-
 int dump_region(int dir_fd, const struct dump_request *req, const struct dump_options *opt,
                 struct dump_result *res)
 {
     struct timespec start;
     char bin_tmp[DUMP_NAME_MAX + 16] = "";
-    struct strings_out strings = {.tmp = ""};
     struct dump_ranges runs = {0};
     int rc = -1;
 
@@ -381,7 +306,8 @@ int dump_region(int dir_fd, const struct dump_request *req, const struct dump_op
         fail(res, "invalid dump request", EINVAL);
         goto out;
     }
-    if (set_names(req, res, req->seq, false) < 0)
+    bool strings = opt && opt->strings;
+    if (set_names(req, res, req->seq, strings) < 0)
         goto out;
 
     if (opt && opt->buf) {
@@ -401,7 +327,7 @@ int dump_region(int dir_fd, const struct dump_request *req, const struct dump_op
         goto out;
     }
 
-    /* What exists decides the quota and whether the writer thread is worth
+    /* What exists decides the quota and whether the second copier is worth
      * its hand-offs (a small region is read and written at once). */
     uint64_t resident = 0;
     c.runs = &runs;
@@ -413,8 +339,8 @@ int dump_region(int dir_fd, const struct dump_request *req, const struct dump_op
         fail(res, "quota", EDQUOT);
         goto out;
     }
-    if (opt && opt->pipe && resident > dump_pipe_buf_size(opt->pipe))
-        c.pipe = opt->pipe;
+    if (opt && opt->copier && resident > dump_copier_buf_size(opt->copier))
+        c.copier = opt->copier;
 
     c.fd = dump_file_create_temp(dir_fd, res->name, bin_tmp, sizeof bin_tmp);
     if (c.fd < 0) {
@@ -422,9 +348,6 @@ int dump_region(int dir_fd, const struct dump_request *req, const struct dump_op
         fail(res, "create dump file", errno);
         goto out;
     }
-    if (opt && opt->strings_min && strings_begin(dir_fd, res, opt->strings_min, &strings) == 0)
-        c.scanner = &strings.scanner;
-
     if (dump_copy_region(&c) < 0)
         goto out;
     /* Sets the size so trailing holes exist; on most file systems
@@ -443,25 +366,19 @@ int dump_region(int dir_fd, const struct dump_request *req, const struct dump_op
         fail(res, "write", errno);
         goto out;
     }
-    strings_end(dir_fd, res, &strings, true);
-    if (publish_dump(dir_fd, req, res, bin_tmp, strings.tmp, opt && opt->sync) < 0)
+    if (publish_dump(dir_fd, req, res, bin_tmp, strings, opt && opt->sync) < 0)
         goto out;
-    if (!strings.tmp[0])
-        res->strings_name[0] = '\0';
     rc = 0;
 
 out:
     if (c.fd >= 0)
         close(c.fd);
-    strings_end(dir_fd, res, &strings, false);
     if (rc < 0) {
         /* One cleanup path: whatever temporary of this dump exists goes
          * (publish_dump leaves nothing published on failure). */
         int e = errno;
         if (bin_tmp[0])
             unlinkat(dir_fd, bin_tmp, 0);
-        if (strings.tmp[0])
-            unlinkat(dir_fd, strings.tmp, 0);
         res->strings_name[0] = '\0';
         errno = e;
     }

@@ -1,7 +1,6 @@
 /*
- * dump_copy: pagemap-guided copy of a region into a sparse file, read and
- * written in turn or, with a dump_pipe, at the same time. See
- * include/dump_copy.h.
+ * dump_copy: pagemap-guided copy of a region into a sparse file, by one
+ * thread or, with a dump_copier, by two. See include/dump_copy.h.
  */
 #include "dump_copy.h"
 
@@ -12,47 +11,26 @@
 
 #include "dump.h"
 #include "dump_file.h"
-#include "dump_strings.h"
 #include "memread.h"
 
-/* Buffers in the ring: enough that a slow write (or, with --strings, a
- * slow scan) does not stall reading at once, few enough to keep our
- * footprint at a few MiB. */
-#define PIPE_SLOTS 6
-
-struct slot {
-    char *buf;
-    uint64_t off; /* region offset of buf[0] */
-    size_t len;
-};
-
-/* The ring: slot k % PIPE_SLOTS holds the k-th buffer read. The reader
- * fills, the writer writes, and with --strings the scanner scans after
- * the writer; a slot is free again once the last of them is done with it.
- * Counts only grow (64 bits do not wrap). */
-struct dump_pipe {
-    pthread_t thread, scan_thread;
-    bool scan_started;
+/* The second copier (see "two copiers" below): a run is split into chunks
+ * of buf_size that the worker and the copier's thread take in turn, each
+ * reading a chunk into its own buffer and writing it itself. */
+struct dump_copier {
+    pthread_t thread;
     pthread_mutex_t lock;
-    pthread_cond_t filled;  /* the writer waits for a buffer */
-    pthread_cond_t written; /* the scanner waits for a written buffer */
-    pthread_cond_t emptied; /* the reader waits for a free slot or the end */
-    struct slot slots[PIPE_SLOTS];
+    pthread_cond_t opened;  /* the thread waits for a run to share, or stop */
+    pthread_cond_t closed;  /* the worker waits for the thread to stop copying */
+    char *bufs[2];          /* [0] the worker's, [1] the thread's */
     size_t buf_size;
-    uint64_t nfilled, nwritten, nscanned;
-    bool scanning;          /* this dump has a scanner: slots wait for it */
     bool stop;
-    struct dump_copy *copy; /* the dump being written (set while idle) */
-    int err;                /* first write error of this dump */
-    /* A run shared by the two copiers (see "two copiers"): chunks are
-     * taken from split_next up to split_end; the writer thread says when
-     * it has stopped taking them. */
-    bool split_open, split_helping;
-    uint64_t split_next, split_end;
-    struct dump_ranges split_unreadable[2]; /* per copier, each in order */
-    uint64_t split_bytes;   /* read and written by both */
-    int split_err;          /* the first failure (errno), its op below */
-    const char *split_op;
+    struct dump_copy *copy; /* the dump whose run is open */
+    bool open, helping;     /* a run is open; the thread takes chunks of it */
+    uint64_t next, end;     /* chunks are taken from next up to end */
+    struct dump_ranges unreadable[2]; /* per copier, each in order */
+    uint64_t bytes;         /* read and written by both */
+    int err;                /* the first failure (errno), its op below */
+    const char *op;
 };
 
 static bool cancelled(const struct dump_copy *c)
@@ -67,78 +45,49 @@ static int fail(struct dump_copy *c, const char *op, int err)
     return -1;
 }
 
-/* Bytes at region offset off, through the scanner (a gap since the last
- * bytes is a hole or an unreadable page: it ends a run, as a zero byte
- * would). */
-static void scan(struct dump_copy *c, uint64_t off, const char *data, size_t n)
-{
-    if (off != c->scanned_to)
-        dump_scanner_break(c->scanner);
-    dump_scanner_feed(c->scanner, (const unsigned char *)data, n);
-    c->scanned_to = off + n;
-}
-
-/* Without a pipe, one thread does it all: bytes at region offset off go
- * into the .bin, then through the scanner when there is one. */
-static int sink(struct dump_copy *c, uint64_t off, const char *data, size_t n)
-{
-    if (dump_file_pwrite_all(c->fd, data, n, off) < 0)
-        return -1;
-    if (c->scanner)
-        scan(c, off, data, n);
-    return 0;
-}
-
 #define EXISTS_BITS (MEMREAD_PAGE_PRESENT | MEMREAD_PAGE_SWAPPED)
 #define EXISTS EXISTS_BITS
-
-/* ---- the pipe ---------------------------------------------------------- */
-
-static uint64_t released(const struct dump_pipe *p)
-{
-    return p->scanning ? p->nscanned : p->nwritten;
-}
 
 static ssize_t read_piece(struct dump_copy *c, char *buf, uint64_t off, uint64_t end, size_t want,
                           bool nothing_read, uint64_t *next);
 
 /* ---- two copiers ------------------------------------------------------ */
 
-/* Without --strings the bytes need no order, so a run is copied by the
- * worker and the pipe's writer thread together, each reading a chunk into
- * its own buffer and writing it itself. Why not one reading and one
- * writing: pwrite of a buffer just filled on the other CPU costs about a
- * third more than of one in its own cache, and the writer was the slower
- * of the two; this way the reads hide behind the other copier's write
- * (buffered writes to one file take turns on its inode) and a 256 MiB
- * dump runs at the speed of pwrite alone (docs/performance.md). */
+/* A large run is copied by the worker and the copier's thread together,
+ * each reading a chunk into its own buffer and writing it itself (the
+ * bytes need no order). Why not one reading and one writing: pwrite of a
+ * buffer just filled on the other CPU costs about a third more than of
+ * one in its own cache, and the writer was the slower of the two; this
+ * way the reads hide behind the other copier's write (buffered writes to
+ * one file take turns on its inode) and a 256 MiB dump runs at the speed
+ * of pwrite alone (docs/performance.md). */
 
-static void split_fail(struct dump_pipe *p, const char *op, int err)
+static void split_fail(struct dump_copier *p, const char *op, int err)
 {
     pthread_mutex_lock(&p->lock);
-    if (!p->split_err) {
-        p->split_err = err ? err : EIO;
-        p->split_op = op;
+    if (!p->err) {
+        p->err = err ? err : EIO;
+        p->op = op;
     }
-    p->split_end = p->split_next; /* no one takes another chunk */
+    p->end = p->next; /* no one takes another chunk */
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Copier `who` (0: the worker, 1: the writer thread) takes chunks until
- * none is left: the loop of copy_run for each. */
-static void split_copy(struct dump_pipe *p, int who)
+/* Copier `who` (0: the worker, 1: the copier's thread) takes chunks until
+ * none is left. */
+static void split_copy(struct dump_copier *p, int who)
 {
     struct dump_copy *c = p->copy;
-    char *buf = p->slots[who].buf;
-    struct dump_ranges *unreadable = &p->split_unreadable[who];
+    char *buf = p->bufs[who];
+    struct dump_ranges *unreadable = &p->unreadable[who];
     for (;;) {
         pthread_mutex_lock(&p->lock);
-        uint64_t off = p->split_next, end = p->split_end;
+        uint64_t off = p->next, end = p->end;
         if (off < end) {
             end = end - off < p->buf_size ? end : off + p->buf_size;
-            p->split_next = end;
+            p->next = end;
         }
-        bool nothing_yet = p->split_bytes == 0 && c->res->bytes_read == 0;
+        bool nothing_yet = p->bytes == 0 && c->res->bytes_read == 0;
         pthread_mutex_unlock(&p->lock);
         if (off >= end)
             return;
@@ -171,7 +120,7 @@ static void split_copy(struct dump_pipe *p, int who)
             off += (uint64_t)got;
         }
         pthread_mutex_lock(&p->lock);
-        p->split_bytes += copied;
+        p->bytes += copied;
         pthread_mutex_unlock(&p->lock);
     }
 }
@@ -199,32 +148,34 @@ static int merge_unreadable(struct dump_ranges from[2], struct dump_ranges *to)
  * dump's error set. */
 static int copy_run_split(struct dump_copy *c, uint64_t s, uint64_t e)
 {
-    struct dump_pipe *p = c->pipe;
+    struct dump_copier *p = c->copier;
     pthread_mutex_lock(&p->lock);
-    p->split_next = s;
-    p->split_end = e;
-    p->split_bytes = 0;
-    p->split_err = 0;
-    p->split_op = NULL;
-    p->split_open = true;
-    pthread_cond_signal(&p->filled);
+    p->copy = c;
+    p->next = s;
+    p->end = e;
+    p->bytes = 0;
+    p->err = 0;
+    p->op = NULL;
+    p->open = true;
+    pthread_cond_signal(&p->opened);
     pthread_mutex_unlock(&p->lock);
 
     split_copy(p, 0);
 
     pthread_mutex_lock(&p->lock);
-    while (p->split_open && p->split_helping)
-        pthread_cond_wait(&p->emptied, &p->lock);
-    p->split_open = false; /* taken by no one: the worker did it all */
-    int err = p->split_err;
-    const char *op = p->split_op;
-    c->res->bytes_read += p->split_bytes;
+    while (p->open && p->helping)
+        pthread_cond_wait(&p->closed, &p->lock);
+    p->open = false; /* taken by no one: the worker did it all */
+    p->copy = NULL;
+    int err = p->err;
+    const char *op = p->op;
+    c->res->bytes_read += p->bytes;
     pthread_mutex_unlock(&p->lock);
 
-    int merged = merge_unreadable(p->split_unreadable, &c->res->unreadable);
+    int merged = merge_unreadable(p->unreadable, &c->res->unreadable);
     for (int i = 0; i < 2; i++) {
-        dump_ranges_release(&p->split_unreadable[i]);
-        p->split_unreadable[i] = (struct dump_ranges){0};
+        dump_ranges_release(&p->unreadable[i]);
+        p->unreadable[i] = (struct dump_ranges){0};
     }
     if (err)
         return fail(c, op, err);
@@ -233,187 +184,80 @@ static int copy_run_split(struct dump_copy *c, uint64_t s, uint64_t e)
     return 0;
 }
 
-static void *writer_main(void *arg)
+static void *copier_main(void *arg)
 {
-    struct dump_pipe *p = arg;
+    struct dump_copier *p = arg;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (p->nwritten == p->nfilled && !p->split_open && !p->stop)
-            pthread_cond_wait(&p->filled, &p->lock);
-        if (p->split_open && !p->split_helping) {
-            p->split_helping = true;
-            pthread_mutex_unlock(&p->lock);
-            split_copy(p, 1);
-            pthread_mutex_lock(&p->lock);
-            p->split_open = false;
-            p->split_helping = false;
-            pthread_cond_signal(&p->emptied);
-            continue;
-        }
-        if (p->nwritten == p->nfilled)
+        while (!(p->open && !p->helping) && !p->stop)
+            pthread_cond_wait(&p->opened, &p->lock);
+        if (p->stop)
             break;
-        struct slot *s = &p->slots[p->nwritten % PIPE_SLOTS];
-        struct dump_copy *c = p->copy;
-        bool skip = p->err != 0; /* after an error, drain without writing */
+        p->helping = true;
         pthread_mutex_unlock(&p->lock);
-        int err = 0;
-        if (!skip && dump_file_pwrite_all(c->fd, s->buf, s->len, s->off) < 0)
-            err = errno ? errno : EIO;
+        split_copy(p, 1);
         pthread_mutex_lock(&p->lock);
-        if (err && !p->err)
-            p->err = err;
-        p->nwritten++;
-        if (p->scanning)
-            pthread_cond_signal(&p->written);
-        else
-            pthread_cond_signal(&p->emptied);
+        p->open = false;
+        p->helping = false;
+        pthread_cond_signal(&p->closed);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
 }
 
-/* --strings: the scan runs on a thread of its own, behind the writer, so
- * that neither the reads of the target nor the writes of the .bin wait
- * for it (they do only when it falls a whole ring behind). */
-static void *scanner_main(void *arg)
-{
-    struct dump_pipe *p = arg;
-    pthread_mutex_lock(&p->lock);
-    for (;;) {
-        while ((!p->scanning || p->nscanned == p->nwritten) && !p->stop)
-            pthread_cond_wait(&p->written, &p->lock);
-        if (!p->scanning || p->nscanned == p->nwritten)
-            break; /* stop, nothing left */
-        struct slot *s = &p->slots[p->nscanned % PIPE_SLOTS];
-        struct dump_copy *c = p->copy;
-        bool skip = p->err != 0; /* the dump fails: its .strings goes too */
-        pthread_mutex_unlock(&p->lock);
-        if (!skip)
-            scan(c, s->off, s->buf, s->len);
-        pthread_mutex_lock(&p->lock);
-        p->nscanned++;
-        pthread_cond_signal(&p->emptied);
-    }
-    pthread_mutex_unlock(&p->lock);
-    return NULL;
-}
-
-static void pipe_release(struct dump_pipe *p)
+static void copier_release(struct dump_copier *p)
 {
     pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->filled);
-    pthread_cond_destroy(&p->written);
-    pthread_cond_destroy(&p->emptied);
-    for (unsigned i = 0; i < PIPE_SLOTS; i++)
-        free(p->slots[i].buf);
+    pthread_cond_destroy(&p->opened);
+    pthread_cond_destroy(&p->closed);
+    free(p->bufs[0]);
+    free(p->bufs[1]);
     free(p);
 }
 
-struct dump_pipe *dump_pipe_new(size_t buf_size)
+struct dump_copier *dump_copier_new(size_t buf_size)
 {
     buf_size &= ~(size_t)(DUMP_PAGE_SIZE - 1);
     if (buf_size == 0) {
         errno = EINVAL;
         return NULL;
     }
-    struct dump_pipe *p = calloc(1, sizeof *p);
+    struct dump_copier *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
     p->buf_size = buf_size;
-    for (unsigned i = 0; i < PIPE_SLOTS; i++) {
-        if (!(p->slots[i].buf = malloc(buf_size))) {
-            for (unsigned j = 0; j < i; j++)
-                free(p->slots[j].buf);
-            free(p);
-            errno = ENOMEM;
-            return NULL;
-        }
-    }
+    p->bufs[0] = malloc(buf_size);
+    p->bufs[1] = malloc(buf_size);
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->filled, NULL);
-    pthread_cond_init(&p->written, NULL);
-    pthread_cond_init(&p->emptied, NULL);
-    int rc = pthread_create(&p->thread, NULL, writer_main, p);
+    pthread_cond_init(&p->opened, NULL);
+    pthread_cond_init(&p->closed, NULL);
+    if (!p->bufs[0] || !p->bufs[1]) {
+        copier_release(p);
+        errno = ENOMEM;
+        return NULL;
+    }
+    int rc = pthread_create(&p->thread, NULL, copier_main, p);
     if (rc != 0) {
-        pipe_release(p);
+        copier_release(p);
         errno = rc;
         return NULL;
     }
-    if ((rc = pthread_create(&p->scan_thread, NULL, scanner_main, p)) != 0) {
-        dump_pipe_free(p);
-        errno = rc;
-        return NULL;
-    }
-    p->scan_started = true;
     return p;
 }
 
-void dump_pipe_free(struct dump_pipe *p)
+void dump_copier_free(struct dump_copier *p)
 {
     if (!p)
         return;
     pthread_mutex_lock(&p->lock);
     p->stop = true;
-    pthread_cond_signal(&p->filled);
-    pthread_cond_signal(&p->written);
+    pthread_cond_signal(&p->opened);
     pthread_mutex_unlock(&p->lock);
     pthread_join(p->thread, NULL);
-    if (p->scan_started)
-        pthread_join(p->scan_thread, NULL);
-    pipe_release(p);
+    copier_release(p);
 }
 
-size_t dump_pipe_buf_size(const struct dump_pipe *p) { return p->buf_size; }
-
-/* A free slot to read into (waits for the writer and the scanner), or
- * NULL after a write error (then *err is it). */
-static struct slot *pipe_acquire(struct dump_pipe *p, int *err)
-{
-    pthread_mutex_lock(&p->lock);
-    while (p->nfilled - released(p) == PIPE_SLOTS && !p->err)
-        pthread_cond_wait(&p->emptied, &p->lock);
-    *err = p->err;
-    struct slot *s = *err ? NULL : &p->slots[p->nfilled % PIPE_SLOTS];
-    pthread_mutex_unlock(&p->lock);
-    return s;
-}
-
-static void pipe_submit(struct dump_pipe *p, uint64_t off, size_t len)
-{
-    pthread_mutex_lock(&p->lock);
-    struct slot *s = &p->slots[p->nfilled % PIPE_SLOTS];
-    s->off = off;
-    s->len = len;
-    p->nfilled++;
-    pthread_cond_signal(&p->filled);
-    pthread_mutex_unlock(&p->lock);
-}
-
-/* Starts a dump on the pipe: slots wait for the scanner when it has one. */
-static void pipe_begin(struct dump_pipe *p, struct dump_copy *c)
-{
-    pthread_mutex_lock(&p->lock);
-    p->copy = c;
-    p->err = 0;
-    p->scanning = c->scanner != NULL;
-    p->nscanned = p->nwritten; /* the last dump is drained: nothing to scan before */
-    pthread_mutex_unlock(&p->lock);
-}
-
-/* Waits until everything submitted is written (and scanned); the dump's
- * write error. */
-static int pipe_drain(struct dump_pipe *p)
-{
-    pthread_mutex_lock(&p->lock);
-    while (released(p) != p->nfilled)
-        pthread_cond_wait(&p->emptied, &p->lock);
-    int err = p->err;
-    p->err = 0;
-    p->copy = NULL;
-    p->scanning = false;
-    pthread_mutex_unlock(&p->lock);
-    return err;
-}
+size_t dump_copier_buf_size(const struct dump_copier *p) { return p->buf_size; }
 
 /* ---- snapshots ---------------------------------------------------------- */
 
@@ -568,25 +412,15 @@ static ssize_t read_piece(struct dump_copy *c, char *buf, uint64_t off, uint64_t
 static int copy_run(struct dump_copy *c, uint64_t s, uint64_t e)
 {
     struct dump_result *res = c->res;
-    if (c->pipe && !c->scanner && !c->req->snapshot)
+    if (c->copier && !c->req->snapshot)
         return copy_run_split(c, s, e);
     uint64_t off = s;
     while (off < e) {
         if (cancelled(c))
             return fail(c, "dump cancelled", ECANCELED);
-        char *buf = c->buf;
-        size_t size = c->buf_size;
-        if (c->pipe) {
-            int err;
-            struct slot *slot = pipe_acquire(c->pipe, &err);
-            if (!slot)
-                return fail(c, "write", err);
-            buf = slot->buf;
-            size = c->pipe->buf_size;
-        }
-        size_t want = (e - off < size) ? (size_t)(e - off) : size;
+        size_t want = (e - off < c->buf_size) ? (size_t)(e - off) : c->buf_size;
         uint64_t next;
-        ssize_t got = read_piece(c, buf, off, e, want, res->bytes_read == 0, &next);
+        ssize_t got = read_piece(c, c->buf, off, e, want, res->bytes_read == 0, &next);
         if (got < 0)
             return fail(c, "read memory", errno);
         if (got == 0) {
@@ -595,9 +429,7 @@ static int copy_run(struct dump_copy *c, uint64_t s, uint64_t e)
             off = next;
             continue;
         }
-        if (c->pipe)
-            pipe_submit(c->pipe, off, (size_t)got);
-        else if (sink(c, off, buf, (size_t)got) < 0)
+        if (dump_file_pwrite_all(c->fd, c->buf, (size_t)got, off) < 0)
             return fail(c, "write", errno);
         res->bytes_read += (uint64_t)got;
         off += (uint64_t)got;
@@ -699,8 +531,6 @@ static int copy_or_hole(struct dump_copy *c, bool exists, uint64_t s, uint64_t e
 
 int dump_copy_region(struct dump_copy *c)
 {
-    if (c->pipe)
-        pipe_begin(c->pipe, c);
     int rc;
     if (c->runs && !c->runs->truncated) {
         /* The runs counted: what lies between them is holes. */
@@ -718,13 +548,6 @@ int dump_copy_region(struct dump_copy *c)
             rc = copy_or_hole(c, false, at, c->req->len);
     } else {
         rc = walk(c, copy_or_hole);
-    }
-    if (c->pipe) {
-        /* Even after a failure: the writer must be done with our fd and
-         * buffers before dump_region() closes and frees them. */
-        int err = pipe_drain(c->pipe);
-        if (err && rc == 0)
-            rc = fail(c, "write", err);
     }
     return rc;
 }

@@ -474,7 +474,7 @@ static int strings_name(char *buf, size_t size, const char *bin_name)
  * skipping them with SEEK_DATA/SEEK_HOLE changes nothing but the time (a
  * 1 GiB reservation with 16 MiB touched reads 16 MiB). */
 static int scan_file(int in, uint64_t size, struct dump_scanner *sc, unsigned char *buf,
-                     size_t buf_size)
+                     size_t buf_size, const atomic_bool *cancel)
 {
     uint64_t off = 0;
     while (off < size) {
@@ -495,6 +495,10 @@ static int scan_file(int in, uint64_t size, struct dump_scanner *sc, unsigned ch
         if (stop <= off)
             stop = size; /* defensive: always make progress */
         while (off < stop) {
+            if (cancel && atomic_load(cancel)) {
+                errno = ECANCELED;
+                return -1;
+            }
             size_t want = (stop - off < buf_size) ? (size_t)(stop - off) : buf_size;
             ssize_t n = pread(in, buf, want, (off_t)off);
             if (n < 0) {
@@ -511,7 +515,7 @@ static int scan_file(int in, uint64_t size, struct dump_scanner *sc, unsigned ch
     return 0;
 }
 
-int dump_strings(int dir_fd, const char *bin_name, unsigned min,
+int dump_strings(int dir_fd, const char *bin_name, unsigned min, const atomic_bool *cancel,
                  struct string_count top[DUMP_STRINGS_TOP], size_t *ntop)
 {
     char name[DUMP_NAME_MAX], tmp[DUMP_NAME_MAX + 16];
@@ -562,7 +566,7 @@ int dump_strings(int dir_fd, const char *bin_name, unsigned min,
 
     struct dump_scanner sc;
     dump_scanner_init(&sc, min, out, counter);
-    if (scan_file(in, (uint64_t)st.st_size, &sc, buf, DUMP_BUF_DEFAULT) < 0) {
+    if (scan_file(in, (uint64_t)st.st_size, &sc, buf, DUMP_BUF_DEFAULT, cancel) < 0) {
         err = errno;
         goto out;
     }

@@ -371,6 +371,8 @@ struct dumper *dumper_new(const struct dumper_config *config)
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->wake, NULL);
     pthread_cond_init(&d->finished, NULL);
+    pthread_cond_init(&d->strings_wake, NULL);
+    d->strings_tail = &d->strings_head;
     prio_queue_init(&d->todo, dumper_work_before);
     d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     d->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -380,11 +382,15 @@ struct dumper *dumper_new(const struct dumper_config *config)
     for (unsigned i = 0; i < DUMPER_WORKERS && rc == 0; i++) {
         struct worker *wk = &d->workers[i];
         wk->d = d;
-        if (!(wk->buf = malloc(DUMP_BUF_DEFAULT)) || !(wk->pipe = dump_pipe_new(DUMP_BUF_DEFAULT)))
+        if (!(wk->buf = malloc(DUMP_BUF_DEFAULT)) ||
+            !(wk->copier = dump_copier_new(DUMP_BUF_DEFAULT)))
             rc = errno ? errno : ENOMEM;
         else if ((rc = pthread_create(&wk->thread, NULL, dumper_worker_main, wk)) == 0)
             wk->started = true;
     }
+    if (rc == 0 && d->cfg.strings_min &&
+        (rc = pthread_create(&d->strings_thread, NULL, dumper_strings_main, d)) == 0)
+        d->strings_started = true;
     if (rc != 0) {
         log_error("cannot start the dump workers: %s", strerror(rc));
         dumper_free(d);
@@ -415,15 +421,21 @@ void dumper_free(struct dumper *d)
     struct work *left;
     while ((left = prio_queue_pop(&d->todo)))
         free_work(left);
+    free_work(d->strings_head);
+    d->strings_head = NULL;
+    d->strings_tail = &d->strings_head;
     pthread_cond_broadcast(&d->wake);
+    pthread_cond_broadcast(&d->strings_wake);
     pthread_mutex_unlock(&d->lock);
     for (unsigned i = 0; i < DUMPER_WORKERS; i++) {
         struct worker *wk = &d->workers[i];
         if (wk->started)
             pthread_join(wk->thread, NULL);
-        dump_pipe_free(wk->pipe);
+        dump_copier_free(wk->copier);
         free(wk->buf);
     }
+    if (d->strings_started)
+        pthread_join(d->strings_thread, NULL);
     prio_queue_release(&d->todo);
     for (size_t i = 0; i < d->nbatch; i++)
         free_work(d->batch[i]);
@@ -442,6 +454,7 @@ void dumper_free(struct dumper *d)
     pthread_mutex_destroy(&d->lock);
     pthread_cond_destroy(&d->wake);
     pthread_cond_destroy(&d->finished);
+    pthread_cond_destroy(&d->strings_wake);
     if (d->cfg.dir_fd >= 0)
         close(d->cfg.dir_fd);
     free(d);
@@ -627,6 +640,59 @@ void dumper_run_due(struct dumper *d)
     arm_timer(d);
 }
 
+/* --strings: the pass over the dump w just wrote, queued for the strings
+ * thread (counted as running, so that a drain waits for it too). */
+static void queue_strings(struct dumper *d, const struct work *w)
+{
+    struct work *s = calloc(1, sizeof *s);
+    if (!s) {
+        log_warn("out of memory: no .strings for %s", w->res.name);
+        return;
+    }
+    s->dumper = d;
+    s->strings_pass = true;
+    s->region_id = w->region_id;
+    s->owner = w->owner;
+    s->mapper = w->mapper;
+    s->req = w->req;
+    s->req.reason = NULL;
+    s->req.stack_json = NULL;
+    s->req.snapshot = NULL;
+    memcpy(s->res.name, w->res.name, sizeof s->res.name);
+    memcpy(s->res.strings_name, w->res.strings_name, sizeof s->res.strings_name);
+    pthread_mutex_lock(&d->lock);
+    *d->strings_tail = s;
+    d->strings_tail = &s->next;
+    pthread_cond_signal(&d->strings_wake);
+    pthread_mutex_unlock(&d->lock);
+    d->running++;
+}
+
+/* A strings pass is done: its event, or what kept the .strings from
+ * being written. */
+static void finish_strings(struct dumper *d, struct work *w, const struct event_origin *o)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", d->cfg.dir_path, w->res.strings_name);
+    if (w->rc == 0) {
+        struct top_string top[DUMP_STRINGS_TOP];
+        for (size_t i = 0; i < w->ntop; i++) {
+            top[i].text = w->top[i].text;
+            top[i].count = w->top[i].count;
+        }
+        output_strings(o, w->req.addr, w->req.len, path, top, w->ntop);
+        return;
+    }
+    char message[256];
+    if (w->res.error == ECANCELED)
+        snprintf(message, sizeof message,
+                 "strings: --exit-dump-timeout reached: no .strings file left (the .bin is "
+                 "complete: strings(1) lists its runs)");
+    else
+        snprintf(message, sizeof message, "strings: %s", strerror(w->res.error));
+    output_dump_error(o, w->req.addr, w->req.len, path, message);
+}
+
 static void finish(struct dumper *d, struct work *w)
 {
     struct job *job = find_job(d, w->region_id, NULL);
@@ -634,6 +700,10 @@ static void finish(struct dumper *d, struct work *w)
     memcpy(o.comm, w->req.comm, sizeof o.comm);
     o.comm[sizeof o.comm - 1] = '\0';
     clock_gettime(CLOCK_REALTIME, &o.ts);
+    if (w->strings_pass) {
+        finish_strings(d, w, &o);
+        return;
+    }
 
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", d->cfg.dir_path, w->res.name);
@@ -645,15 +715,12 @@ static void finish(struct dumper *d, struct work *w)
         d->bytes_used += w->res.bytes_read;
     pthread_mutex_unlock(&d->lock);
     if (w->rc == 0) {
-        struct top_string top[DUMP_STRINGS_TOP];
-        for (size_t i = 0; i < w->res.ntop; i++) {
-            top[i].text = w->res.top[i].text;
-            top[i].count = w->res.top[i].count;
-        }
         output_dump(&o, w->req.addr, w->req.len, path, w->res.bytes_read,
-                    w->res.resident_bytes, w->req.reason, top, w->res.ntop);
+                    w->res.resident_bytes, w->req.reason);
         if (d->cfg.dumped)
             d->cfg.dumped(d->cfg.ctx, w->region_id);
+        if (d->cfg.strings_min && w->res.strings_name[0])
+            queue_strings(d, w);
     } else if (w->res.error == EDQUOT) {
         d->dumps_started--; /* not made: --max-dumps counts dumps made */
         d->small_started -= w->req.len <= DUMPER_SNAPSHOT_MAX;

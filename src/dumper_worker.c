@@ -1,13 +1,17 @@
 /*
- * dumper_worker: the dump worker threads. Each takes the best dump from
- * the queue (dumper_work_before), makes it (dump_region, with its own
- * writer and scanner threads: dump_copy.h) and puts it on the done list
- * for the loop. See include/dumper_internal.h.
+ * dumper_worker: the dump worker threads and the strings thread. Each
+ * worker takes the best dump from the queue (dumper_work_before), makes it
+ * (dump_region, with a second copier of its own: dump_copy.h) and puts it
+ * on the done list for the loop; with --strings the strings thread then
+ * runs dump_strings() over each finished dump. See
+ * include/dumper_internal.h.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "dumper_internal.h"
@@ -64,7 +68,7 @@ void *dumper_worker_main(void *arg)
     struct dumper *d = me->d;
     struct dump_options opt = {.buf = me->buf, .buf_size = DUMP_BUF_DEFAULT,
                                .cancel = &d->cancel, .reserve = reserve_bytes,
-                               .strings_min = d->cfg.strings_min, .pipe = me->pipe};
+                               .strings = d->cfg.strings_min != 0, .copier = me->copier};
     pthread_mutex_lock(&d->lock);
     for (;;) {
         while (!d->todo.n && !d->stop)
@@ -89,6 +93,52 @@ void *dumper_worker_main(void *arg)
         pthread_mutex_lock(&d->lock);
         if (w->res.seq > d->max_seq)
             d->max_seq = w->res.seq;
+        w->next = d->done;
+        d->done = w;
+        pthread_cond_broadcast(&d->finished);
+        dumper_wake_loop(d);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return NULL;
+}
+
+/* Below the workers: a strings pass over a dump already on disk never
+ * delays the reading of a target that may be about to be killed. A larger
+ * nice value needs no privilege; counted from 0 when the loop was boosted
+ * (cpu_boost.h) as the thread was created. */
+#define STRINGS_NICE 10
+
+void *dumper_strings_main(void *arg)
+{
+    struct dumper *d = arg;
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    errno = 0;
+    int nice = getpriority(PRIO_PROCESS, (id_t)tid);
+    if (errno == 0) {
+        int lower = (nice > 0 ? nice : 0) + STRINGS_NICE;
+        if (setpriority(PRIO_PROCESS, (id_t)tid, lower > 19 ? 19 : lower) < 0)
+            log_info("strings thread: nice %d: %s", lower, strerror(errno));
+    }
+    pthread_mutex_lock(&d->lock);
+    for (;;) {
+        while (!d->strings_head && !d->stop)
+            pthread_cond_wait(&d->strings_wake, &d->lock);
+        struct work *w = d->strings_head;
+        if (!w)
+            break; /* stop, nothing left */
+        if (!(d->strings_head = w->next))
+            d->strings_tail = &d->strings_head;
+        w->next = NULL;
+        pthread_mutex_unlock(&d->lock);
+
+        w->rc = dump_strings(d->cfg.dir_fd, w->res.name, d->cfg.strings_min, &d->cancel, w->top,
+                             &w->ntop);
+        if (w->rc < 0) {
+            w->res.error = errno ? errno : EIO;
+            w->res.error_op = "strings";
+        }
+
+        pthread_mutex_lock(&d->lock);
         w->next = d->done;
         d->done = w;
         pthread_cond_broadcast(&d->finished);

@@ -389,16 +389,19 @@ static void render_json(const struct out_event *e)
         json_add_uint(&j, "bytes_read", e->u.dump.bytes);
         json_add_uint(&j, "resident_bytes", e->u.dump.resident);
         json_add_str(&j, "reason", e->u.dump.reason);
-        if (e->u.dump.ntop) {
-            json_open(&j, "strings", '[');
-            for (size_t i = 0; i < e->u.dump.ntop; i++) {
-                json_open(&j, NULL, '{');
-                json_add_untrusted(&j, "text", e->u.dump.top[i].text);
-                json_add_uint(&j, "count", e->u.dump.top[i].count);
-                json_close(&j, '}');
-            }
-            json_close(&j, ']');
+        break;
+    case OUT_STRINGS:
+        json_add_hex(&j, "addr", e->u.dump.addr);
+        json_add_uint(&j, "len", e->u.dump.len);
+        json_add_untrusted(&j, "path", e->u.dump.path);
+        json_open(&j, "strings", '['); /* empty when no run was counted */
+        for (size_t i = 0; i < e->u.dump.ntop; i++) {
+            json_open(&j, NULL, '{');
+            json_add_untrusted(&j, "text", e->u.dump.top[i].text);
+            json_add_uint(&j, "count", e->u.dump.top[i].count);
+            json_close(&j, '}');
         }
+        json_close(&j, ']');
         break;
     case OUT_SKIP:
         json_add_hex(&j, "addr", e->u.dump.addr);
@@ -566,8 +569,7 @@ void output_target(const struct event_origin *o, const char *cmdline, const char
 }
 
 void output_dump(const struct event_origin *o, uint64_t addr, uint64_t len, const char *path,
-                 uint64_t bytes, uint64_t resident, const char *reason,
-                 const struct top_string *top, size_t ntop)
+                 uint64_t bytes, uint64_t resident, const char *reason)
 {
     struct out_event e = {.kind = OUT_DUMP, .name = "dump", .o = o};
     e.u.dump.addr = addr;
@@ -576,6 +578,16 @@ void output_dump(const struct event_origin *o, uint64_t addr, uint64_t len, cons
     e.u.dump.bytes = bytes;
     e.u.dump.resident = resident;
     e.u.dump.reason = reason;
+    output_event(&e);
+}
+
+void output_strings(const struct event_origin *o, uint64_t addr, uint64_t len, const char *path,
+                    const struct top_string *top, size_t ntop)
+{
+    struct out_event e = {.kind = OUT_STRINGS, .name = "strings", .o = o};
+    e.u.dump.addr = addr;
+    e.u.dump.len = len;
+    e.u.dump.path = path;
     e.u.dump.top = top;
     e.u.dump.ntop = ntop;
     output_event(&e);

@@ -238,6 +238,16 @@ static void text_dump(const struct out_event *e)
     tprintf(" (%s read of %s resident, %s)", format_size(e->u.dump.bytes, a, sizeof a),
             format_size(e->u.dump.resident, b, sizeof b), e->u.dump.reason);
     text_emit();
+}
+
+/* The .strings of a dump, then its most frequent runs, one per line. */
+static void text_strings(const struct out_event *e)
+{
+    tprintf("strings 0x%" PRIx64 " %" PRIu64 " -> ", e->u.dump.addr, e->u.dump.len);
+    tuntrusted(e->u.dump.path);
+    if (!e->u.dump.ntop)
+        tprintf(" (no run counted)");
+    text_emit();
     for (size_t i = 0; i < e->u.dump.ntop; i++) {
         tprintf("    %8" PRIu64 "  ", e->u.dump.top[i].count);
         tuntrusted_n(e->u.dump.top[i].text, 900);
@@ -431,6 +441,10 @@ void output_render_text(const struct out_event *e)
     case OUT_DUMP:
         text_prefix(e->o, true);
         text_dump(e);
+        return;
+    case OUT_STRINGS:
+        text_prefix(e->o, true);
+        text_strings(e);
         return;
     case OUT_SKIP:
         text_prefix(e->o, true);

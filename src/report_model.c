@@ -561,6 +561,24 @@ static void set_resident(struct report_model *m, size_t idx, int64_t us, uint64_
     r->resident_now = now;
 }
 
+/* A region's most frequent strings, from the "strings" array of an event. */
+static void take_strings(struct report_model *m, struct region_rec *r,
+                         const struct jsonread_value *ev)
+{
+    const struct jsonread_value *strings = jsonread_get(ev, "strings");
+    if (!strings || jsonread_type(strings) != JSONREAD_ARRAY)
+        return;
+    r->pub.nstrings = 0;
+    for (const struct jsonread_value *s = jsonread_first(strings);
+         s && r->pub.nstrings < REPORT_MAX_STRINGS; s = jsonread_next(s)) {
+        const char *text = jsonread_str(jsonread_get(s, "text"));
+        uint64_t count = 0;
+        if (!text || !jsonread_u64(jsonread_get(s, "count"), &count))
+            continue;
+        r->pub.strings[r->pub.nstrings++] = (struct report_string){keep(m, text), count};
+    }
+}
+
 static int on_dump(struct report_model *m, const struct event_ctx *e, uint64_t addr)
 {
     long idx = rindex_pairs_get(&m->starts, (uint64_t)e->pid, addr);
@@ -585,18 +603,19 @@ static int on_dump(struct report_model *m, const struct event_ctx *e, uint64_t a
             return -1;
         m->file_region[f] = (size_t)idx;
     }
-    const struct jsonread_value *strings = jsonread_get(e->ev, "strings");
-    if (strings && jsonread_type(strings) == JSONREAD_ARRAY) {
-        r->pub.nstrings = 0;
-        for (const struct jsonread_value *s = jsonread_first(strings);
-             s && r->pub.nstrings < REPORT_MAX_STRINGS; s = jsonread_next(s)) {
-            const char *text = jsonread_str(jsonread_get(s, "text"));
-            uint64_t count = 0;
-            if (!text || !jsonread_u64(jsonread_get(s, "count"), &count))
-                continue;
-            r->pub.strings[r->pub.nstrings++] = (struct report_string){keep(m, text), count};
-        }
+    take_strings(m, r, e->ev); /* schema 2 put them here */
+    return 0;
+}
+
+/* --strings after a dump (schema 3): the region's top strings. */
+static int on_strings(struct report_model *m, const struct event_ctx *e, uint64_t addr)
+{
+    long idx = rindex_pairs_get(&m->starts, (uint64_t)e->pid, addr);
+    if (idx < 0) {
+        note(m, "strings of regions not in the file");
+        return 0;
     }
+    take_strings(m, &m->regions[idx], e->ev);
     return 0;
 }
 
@@ -790,6 +809,9 @@ int report_model_add_line(struct report_model *m, const char *line, size_t len, 
     } else if (strcmp(e.kind, "dump") == 0) {
         NEED(parse_hex(jsonread_str(jsonread_get(ev, "addr")), &addr), "addr");
         rc = on_dump(m, &e, addr);
+    } else if (strcmp(e.kind, "strings") == 0) {
+        NEED(parse_hex(jsonread_str(jsonread_get(ev, "addr")), &addr), "addr");
+        rc = on_strings(m, &e, addr);
     } else if (strcmp(e.kind, "exec") == 0) {
         end_space(m, &e, "exec", true, false);
         snprintf(text, sizeof text, "exec: pid %d is now %.200s", e.pid, e.comm);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "dump.h"
+#include "dump_strings.h"
 #include "json.h"
 #include "procfs.h"
 
@@ -131,7 +132,7 @@ int main(int argc, char **argv)
     if (rc == 0 && min) {
         struct string_count top[DUMP_STRINGS_TOP];
         size_t ntop = 0;
-        if (dump_strings(dir_fd, res.name, (unsigned)min, top, &ntop) < 0) {
+        if (dump_strings(dir_fd, res.name, (unsigned)min, NULL, top, &ntop) < 0) {
             json_add_str(&j, "strings_error", strerror(errno));
             exit_code = 1;
         } else {

@@ -1047,6 +1047,13 @@ def _strings_case(opt, min_len):
     w.finish()
     expect = [s for s, n in FIXTURE_STRINGS for _ in range(n) if len(s) >= min_len]
     base = ev["path"][:-len(".bin")]
+    # The strings come after the dump, in an event of their own: the dump
+    # (and the thread held for it) never waits for the scan.
+    assert "strings" not in ev, ev
+    kinds = [e["event"] for e in w.events if e.get("addr") == ev["addr"]]
+    assert kinds[-2:] == ["dump", "strings"], kinds
+    sev = [e for e in w.events if e["event"] == "strings" and e["addr"] == ev["addr"]][0]
+    assert sev["path"] == base + ".strings" and sev["pid"] == ev["pid"], sev
     with open(base + ".strings", encoding="ascii") as f:
         text = f.read()
     assert text == "".join(s + "\n" for s in expect), text
@@ -1054,15 +1061,15 @@ def _strings_case(opt, min_len):
     for s in expect:
         counts[s] = counts.get(s, 0) + 1
     top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].encode()))[:10]
-    assert ev.get("strings") == [{"text": s, "count": n} for s, n in top], ev
+    assert sev["strings"] == [{"text": s, "count": n} for s, n in top], sev
     assert ev["reason"] == "unmap"
     check_dir(w, strings=True)
 
 
 def test_strings_default_min():
     """--strings: <dump>.strings beside the .bin/.json lists the runs of 6+
-    printable bytes in order; the dump event carries the most frequent
-    with their counts (ties in byte order)."""
+    printable bytes in order; a strings event after the dump's names it
+    and carries the most frequent with their counts (ties in byte order)."""
     _strings_case("--strings", 6)
 
 

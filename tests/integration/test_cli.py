@@ -572,7 +572,7 @@ def test_json_schema_line():
         text = {"file": lambda: open(out).read(), "stdout": lambda: r.stdout,
                 "stderr": lambda: r.stderr}[where]()
         first = harness.parse_events(text)[0]
-        assert first["event"] == "schema" and first["schema"] == 2 and \
+        assert first["event"] == "schema" and first["schema"] == 3 and \
             first["program"] == "mmapwatch", f"{where}: {first}"
         assert len([e for e in harness.parse_events(text) if e["event"] == "schema"]) == 1
     r = run_mmapwatch(["--", "true"])

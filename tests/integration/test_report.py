@@ -206,8 +206,11 @@ def test_report_escapes_names():
          "addr": "0x10000000", "len": 1 << 24, "prot": "rw-", "flags": "MAP_PRIVATE",
          "fd": -1, "offset": 0, "stack": stack},
         {"event": "dump", "ts": "2026-01-01T00:00:02.000000Z", "pid": 9, "tid": 10, "comm": EVIL,
-         "addr": "0x10000000", "len": 1 << 24, "path": "d/" + EVIL + ".bin", "bytes": 4096,
-         "resident": 4096, "reason": "delay", "strings": [{"text": EVIL, "count": 2}]},
+         "addr": "0x10000000", "len": 1 << 24, "path": "d/" + EVIL + ".bin", "bytes_read": 4096,
+         "resident_bytes": 4096, "reason": "delay"},
+        {"event": "strings", "ts": "2026-01-01T00:00:02.000000Z", "pid": 9, "tid": 10,
+         "comm": EVIL, "addr": "0x10000000", "len": 1 << 24, "path": "d/" + EVIL + ".strings",
+         "strings": [{"text": EVIL, "count": 2}]},
     ]
     with open(events_path, "w", encoding="utf-8") as f:
         for ev in lines:

@@ -16,6 +16,7 @@
 
 #include "dump.h"
 #include "dump_copy.h"
+#include "dump_strings.h"
 #include "memread.h"
 #include "unit.h"
 
@@ -456,7 +457,7 @@ static int contains(const char *hay, const char *needle)
 /* The mixed layout dumped (through pipe when not NULL: with no --strings,
  * its two copiers share the runs) and every byte, range and field of the
  * result checked. */
-static void check_region_pages(int *unit_failed_, struct dump_pipe *pipe)
+static void check_region_pages(int *unit_failed_, struct dump_copier *copier)
 {
     layout_mixed();
     const char *dir = make_dir();
@@ -466,7 +467,7 @@ static void check_region_pages(int *unit_failed_, struct dump_pipe *pipe)
      * 100 bytes into page 63. A 3-page buffer makes runs span reads. */
     const uint64_t p = PG, off = 1000, len = 63 * p + 100 - off;
     struct dump_request req = fake_request(off, len);
-    struct dump_options opt = {.buf_size = 3 * PG, .source = &fake_source, .pipe = pipe};
+    struct dump_options opt = {.buf_size = 3 * PG, .source = &fake_source, .copier = copier};
     struct dump_result res;
     int rc = dump_region(dfd, &req, &opt, &res);
     CHECK(rc == 0);
@@ -529,16 +530,16 @@ static void check_region_pages(int *unit_failed_, struct dump_pipe *pipe)
 
 TEST(region_pages) { check_region_pages(unit_failed_, NULL); }
 
-/* The same through a pipe of 2-page buffers: the runs are cut into many
- * chunks that the worker and the pipe's thread copy in turn, the short
- * read of page 20 and the faults of pages 10-11 among them. */
+/* The same with a second copier of 2-page buffers: the runs are cut into
+ * many chunks that the worker and the copier's thread copy in turn, the
+ * short read of page 20 and the faults of pages 10-11 among them. */
 TEST(region_pages_two_copiers)
 {
-    struct dump_pipe *pipe = dump_pipe_new(2 * PG);
-    CHECK(pipe != NULL);
+    struct dump_copier *copier = dump_copier_new(2 * PG);
+    CHECK(copier != NULL);
     for (int round = 0; round < 20 && !*unit_failed_; round++)
-        check_region_pages(unit_failed_, pipe);
-    dump_pipe_free(pipe);
+        check_region_pages(unit_failed_, copier);
+    dump_copier_free(copier);
 }
 
 TEST(region_options)
@@ -733,7 +734,7 @@ TEST(region_never_clobbers)
     }
     CHECK(symlinkat("victim", dfd, "4242-7f0000000000-16384-11.bin") == 0);
     int before = count_entries(dir);
-    struct dump_options sopt = {.source = &fake_source, .strings_min = 4};
+    struct dump_options sopt = {.source = &fake_source, .strings = true};
     for (unsigned seq = 10; seq <= 13; seq++) {
         req.seq = seq;
         CHECK(dump_region(dfd, &req, &sopt, &res) == 0);
@@ -745,7 +746,8 @@ TEST(region_never_clobbers)
                         &(struct dump_ranges){0}));
         dump_result_release(&res);
     }
-    CHECK(count_entries(dir) == before + 4 * 3);
+    /* .bin and .json: the .strings is the strings pass's to write. */
+    CHECK(count_entries(dir) == before + 4 * 2);
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         CHECK(holds(dfd, names[i], planted));
     char target[16] = "";
@@ -1045,10 +1047,10 @@ TEST(strings_scanner_matches_oracle)
     }
 }
 
-/* --strings written during the dump (from the bytes as they are written;
- * MIN 1: the fake pattern never has two printable bytes in a row)
- * is the same file as the pass over the finished .bin. */
-TEST(strings_during_dump_match_file_pass)
+/* --strings: the dump keeps a free name for the .strings and writes no
+ * such file; the pass over the finished .bin writes it there, and stops
+ * when cancelled (ECANCELED, nothing left). */
+TEST(strings_name_kept_for_the_pass)
 {
     fake_reset();
     layout_mixed();
@@ -1056,25 +1058,22 @@ TEST(strings_during_dump_match_file_pass)
     CHECK(dir != NULL);
     int dfd = open(dir, O_RDONLY | O_DIRECTORY);
     struct dump_request req = fake_request(1000, 63 * PG);
-    struct dump_options opt = {.buf_size = 3 * PG, .source = &fake_source, .strings_min = 1};
+    struct dump_options opt = {.buf_size = 3 * PG, .source = &fake_source, .strings = true};
     struct dump_result res;
     CHECK(dump_region(dfd, &req, &opt, &res) == 0);
-    CHECK(res.strings_name[0] != '\0');
-    size_t len_during;
-    char *during = read_all(dfd, res.strings_name, &len_during);
-    CHECK(during != NULL && len_during > 0);
-    CHECK(unlinkat(dfd, res.strings_name, 0) == 0);
+    size_t base = strlen(res.name) - strlen(".bin");
+    CHECK(strncmp(res.strings_name, res.name, base) == 0 &&
+          strcmp(res.strings_name + base, ".strings") == 0);
+    CHECK(faccessat(dfd, res.strings_name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT);
+    int before = count_entries(dir);
     struct string_count top[DUMP_STRINGS_TOP];
     size_t n = 0;
-    CHECK(dump_strings(dfd, res.name, 1, top, &n) == 0);
-    size_t len_after;
-    char *after = read_all(dfd, res.strings_name, &len_after);
-    CHECK(after && len_after == len_during && memcmp(during, after, len_after) == 0);
-    CHECK(n == res.ntop);
-    for (size_t k = 0; k < n && k < res.ntop; k++)
-        CHECK(top[k].count == res.top[k].count && strcmp(top[k].text, res.top[k].text) == 0);
-    free(during);
-    free(after);
+    atomic_bool cancel = true;
+    CHECK(dump_strings(dfd, res.name, 1, &cancel, top, &n) == -1 && errno == ECANCELED);
+    CHECK(count_entries(dir) == before);
+    CHECK(dump_strings(dfd, res.name, 1, NULL, top, &n) == 0);
+    CHECK(faccessat(dfd, res.strings_name, F_OK, AT_SYMLINK_NOFOLLOW) == 0);
+    CHECK(count_entries(dir) == before + 1);
     dump_result_release(&res);
     close(dfd);
     remove_dir(dir);
@@ -1099,7 +1098,7 @@ TEST(strings_file)
 
     struct string_count top[DUMP_STRINGS_TOP];
     size_t n = 99;
-    CHECK(dump_strings(dfd, "1-1000-65536-0.bin", 6, top, &n) == 0);
+    CHECK(dump_strings(dfd, "1-1000-65536-0.bin", 6, NULL, top, &n) == 0);
     size_t len;
     char *out = read_all(dfd, "1-1000-65536-0.strings", &len);
     CHECK_STR(out, "repeat\nrepeat\nrepeat\ntwo-two\ntwo-two\ntail-of-data\nhead-of-data\n"
@@ -1117,13 +1116,13 @@ TEST(strings_file)
     CHECK(count_entries(dir) == 2);
 
     /* Again: the .strings exists, never clobbered, no temporary left. */
-    CHECK(dump_strings(dfd, "1-1000-65536-0.bin", 6, top, &n) == -1 && errno == EEXIST);
+    CHECK(dump_strings(dfd, "1-1000-65536-0.bin", 6, NULL, top, &n) == -1 && errno == EEXIST);
     CHECK(n == 0);
     CHECK(count_entries(dir) == 2);
-    CHECK(dump_strings(dfd, "1-1000-65536-0.bin", 0, top, &n) == -1 && errno == EINVAL);
-    CHECK(dump_strings(dfd, "1-1000-65536-0.bin", DUMP_STRINGS_KEY_MAX + 1, top, &n) == -1 &&
+    CHECK(dump_strings(dfd, "1-1000-65536-0.bin", 0, NULL, top, &n) == -1 && errno == EINVAL);
+    CHECK(dump_strings(dfd, "1-1000-65536-0.bin", DUMP_STRINGS_KEY_MAX + 1, NULL, top, &n) == -1 &&
           errno == EINVAL);
-    CHECK(dump_strings(dfd, "missing.bin", 6, top, &n) == -1 && errno == ENOENT);
+    CHECK(dump_strings(dfd, "missing.bin", 6, NULL, top, &n) == -1 && errno == ENOENT);
     CHECK(count_entries(dir) == 2);
     close(dfd);
     remove_dir(dir);
@@ -1136,4 +1135,4 @@ UNIT_MAIN(UNIT_CASE(file_names), UNIT_CASE(ranges_merge), UNIT_CASE(ranges_cap),
           UNIT_CASE(region_options), UNIT_CASE(region_failures),
           UNIT_CASE(region_read_fallbacks), UNIT_CASE(region_never_clobbers), UNIT_CASE(region_reserve),
           UNIT_CASE(region_write_error), UNIT_CASE(dir_open), UNIT_CASE(strings_file),
-          UNIT_CASE(strings_scanner_matches_oracle), UNIT_CASE(strings_during_dump_match_file_pass))
+          UNIT_CASE(strings_scanner_matches_oracle), UNIT_CASE(strings_name_kept_for_the_pass))

@@ -308,7 +308,7 @@ TEST(scanner_edges)
     }
 }
 
-/* ---- on the pipe's scanner thread ------------------------------------------ */
+/* ---- after a dump by two copiers ------------------------------------------- */
 
 /* A process of npages pages, every one present, read from mem. */
 static const unsigned char *fake_mem;
@@ -349,12 +349,13 @@ static char *read_file(int dfd, const char *name, size_t *len)
     return buf;
 }
 
-/* A dump with --strings through a pipe (reads, writes and the scan on
- * three threads, buffers of one page so the ring turns over hundreds of
- * times): its .strings and top are the reference's on the region's bytes
- * with a break at every hole. A buffer read into again before it was
- * scanned, or scanned out of order, shows here. */
-TEST(pipe_scan_matches_reference)
+/* A dump with --strings made by two copiers (chunks of one page, taken
+ * in turn hundreds of times), then the strings pass over its .bin, as the
+ * dumper makes them: the .strings lands on the name the dump kept free,
+ * and it and the top are the reference's on the region's bytes with a
+ * break at every hole. A chunk written at the wrong offset, or a hole
+ * scanned as data, shows here. */
+TEST(strings_after_dump_match_reference)
 {
     enum { NPAGES = 600 };
     unsigned char *mem = malloc(NPAGES * DUMP_PAGE_SIZE);
@@ -381,25 +382,27 @@ TEST(pipe_scan_matches_reference)
     char dir[] = "/tmp/mmapwatch-unit-strings-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
     int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-    struct dump_pipe *pipe = dump_pipe_new(DUMP_PAGE_SIZE);
-    CHECK(dfd >= 0 && pipe != NULL);
+    struct dump_copier *copier = dump_copier_new(DUMP_PAGE_SIZE);
+    CHECK(dfd >= 0 && copier != NULL);
     bool all_ok = true;
     for (unsigned round = 0; round < 3 && all_ok; round++) {
         struct dump_request req = {.pid = 4242, .tid = 4242, .addr = FAKE_ADDR,
                                    .len = NPAGES * DUMP_PAGE_SIZE, .prot = 3, .flags = 0x22,
                                    .seq = round + 1};
         struct dump_options opt = {.buf_size = DUMP_PAGE_SIZE, .source = &fake_source,
-                                   .strings_min = round == 1 ? 0 : 6, .pipe = pipe};
+                                   .strings = round != 1, .copier = copier};
         struct dump_result res;
         int rc = dump_region(dfd, &req, &opt, &res);
-        /* round 1 has no --strings: the next dump must not see its buffers */
-        if (rc != 0 || (round != 1 && res.strings_name[0] == '\0')) {
+        /* round 1 has no --strings: no name kept for one */
+        if (rc != 0 || (round != 1) != (res.strings_name[0] != '\0') ||
+            faccessat(dfd, res.strings_name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
             all_ok = false;
         } else if (round != 1) {
-            size_t got_len;
-            char *got = read_file(dfd, res.strings_name, &got_len);
-            struct scanned s = {.ntop = res.ntop};
-            memcpy(s.top, res.top, sizeof s.top);
+            struct scanned s = {0};
+            size_t got_len = 0;
+            char *got = NULL;
+            if (dump_strings(dfd, res.name, 6, NULL, s.top, &s.ntop) == 0)
+                got = read_file(dfd, res.strings_name, &got_len);
             all_ok = got && got_len == want.out_len && memcmp(got, want.out, got_len) == 0 &&
                      same_top(&s, &want);
             free(got);
@@ -411,7 +414,7 @@ TEST(pipe_scan_matches_reference)
         }
         dump_result_release(&res);
     }
-    dump_pipe_free(pipe);
+    dump_copier_free(copier);
     close(dfd);
     rmdir(dir);
     ref_free(&want);
@@ -421,4 +424,4 @@ TEST(pipe_scan_matches_reference)
 }
 
 UNIT_MAIN(UNIT_CASE(scanner_matches_reference), UNIT_CASE(scanner_edges),
-          UNIT_CASE(pipe_scan_matches_reference))
+          UNIT_CASE(strings_after_dump_match_reference))

@@ -244,6 +244,41 @@ TEST(marks_and_notes)
     report_model_free(m);
 }
 
+/* Schema 3: a region's top strings come in a strings event after its
+ * dump (the dump has none); a strings event for a region not in the file
+ * is said. */
+TEST(strings_event)
+{
+    struct report_model *m = report_model_new();
+    CHECK(m != NULL);
+    static const char *const lines[] = {
+        "{\"event\":\"mmap\",\"ts\":\"2026-01-01T00:00:01Z\",\"pid\":5,\"tid\":5,\"comm\":\"a\","
+        "\"addr\":\"0x1000\",\"len\":8192}",
+        "{\"event\":\"dump\",\"ts\":\"2026-01-01T00:00:02Z\",\"pid\":5,\"tid\":5,\"comm\":\"a\","
+        "\"addr\":\"0x1000\",\"len\":8192,\"path\":\"d/5-1000-8192-1.bin\",\"bytes_read\":4096,"
+        "\"resident_bytes\":4096,\"reason\":\"delay\"}",
+        "{\"event\":\"strings\",\"ts\":\"2026-01-01T00:00:03Z\",\"pid\":5,\"tid\":5,"
+        "\"comm\":\"a\",\"addr\":\"0x1000\",\"len\":8192,\"path\":\"d/5-1000-8192-1.strings\","
+        "\"strings\":[{\"text\":\"token=abc\",\"count\":7},{\"text\":\"GET /\",\"count\":2}]}",
+        "{\"event\":\"strings\",\"ts\":\"2026-01-01T00:00:03Z\",\"pid\":6,\"tid\":6,"
+        "\"comm\":\"b\",\"addr\":\"0x9000\",\"len\":4096,\"path\":\"d/6-9000-4096-1.strings\","
+        "\"strings\":[]}",
+    };
+    char err[128];
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        CHECK(report_model_add_line(m, lines[i], strlen(lines[i]), err, sizeof err) == 0);
+    const struct report_view *v = report_model_finish(m, 2, 5);
+    CHECK(v != NULL);
+    const struct report_region *r = &v->regions[0];
+    CHECK(r->dumps == 1 && r->nstrings == 2);
+    CHECK_STR(r->strings[0].text, "token=abc");
+    CHECK_U64(r->strings[0].count, 7);
+    CHECK_STR(r->strings[1].text, "GET /");
+    CHECK_U64(v->nnotes, 1);
+    CHECK_STR(v->notes[0].text, "strings of regions not in the file");
+    report_model_free(m);
+}
+
 TEST(bad_lines)
 {
     static const char *const bad[] = {
@@ -270,4 +305,4 @@ TEST(bad_lines)
 UNIT_MAIN(UNIT_CASE(totals_per_site_and_thread), UNIT_CASE(time_steps),
           UNIT_CASE(top_bands_and_other), UNIT_CASE(regions_dumps_and_ends),
           UNIT_CASE(stacks_root_first), UNIT_CASE(exec_releases), UNIT_CASE(marks_and_notes),
-          UNIT_CASE(bad_lines))
+          UNIT_CASE(strings_event), UNIT_CASE(bad_lines))
