@@ -195,9 +195,16 @@ void dump_result_release(struct dump_result *res);
  * 64 KiB. NULL with errno when the process is gone or out of memory (then
  * dump the usual way). src NULL = memread. Any thread; free with
  * dump_snapshot_free() (NULL ok).
+ *
+ * buf (NULL: none) is a buffer of buf_size bytes to copy into when it is
+ * large enough for the region's pages: the snapshot borrows it, and the
+ * caller gets it back after dump_snapshot_free(). Why: each page of a new
+ * buffer faults in as the copy writes it, and in a VM that was most of
+ * the held thread's wait; a buffer already used costs none.
  */
 struct dump_snapshot *dump_snapshot_take(const struct dump_request *req,
-                                         const struct dump_source *src);
+                                         const struct dump_source *src, void *buf,
+                                         size_t buf_size);
 void dump_snapshot_free(struct dump_snapshot *snap);
 
 /* ---- Pure parts, exposed for unit tests ---------------------------------- */

@@ -36,6 +36,7 @@ struct work {
     char *stack_json;          /* req.stack_json points here */
     bool urgent;               /* a thread is held for it: before any other */
     struct dump_snapshot *snap; /* the region copied at the held moment, or NULL */
+    void *snap_buf;            /* the pool buffer snap borrows (dumper.c), or NULL */
     uint64_t snap_bytes;       /* its share of DUMPER_SNAPSHOT_BUDGET */
     uint64_t reserved;         /* bytes counted against --max-dump-bytes */
     struct work *next;         /* on the done list or the strings queue */
@@ -50,6 +51,9 @@ struct work {
  * its own (dump_copy.h), so two cores serve one large dump, and two small
  * dumps go at once. */
 #define DUMPER_WORKERS 2
+
+/* Snapshot buffers kept for reuse (each DUMPER_SNAPSHOT_MAX bytes). */
+#define DUMPER_SNAP_BUFS 4
 
 struct worker {
     struct dumper *d;
@@ -67,6 +71,10 @@ struct dumper {
     uint64_t dumps_started;
     uint64_t small_started;        /* of them, of DUMPER_SNAPSHOT_MAX or less */
     uint64_t snap_bytes;           /* snapshots not yet written (loop only) */
+    /* Buffers for snapshots, kept once their pages are faulted in: a copy
+     * into one costs the held thread no page fault (loop only). */
+    void *snap_bufs[DUMPER_SNAP_BUFS];
+    size_t nsnap_bufs;
     bool wake_deferred;            /* queued copies, no worker woken yet (loop only) */
     uint64_t wake_at_ns;           /* when to wake one for them (loop only) */
     bool quota_warned, small_warned, flushing;

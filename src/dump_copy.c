@@ -267,6 +267,7 @@ struct dump_snapshot {
     uint64_t *flags;  /* pagemap entry of each page, as read */
     uint8_t *bad;     /* 1: existed but could not be read */
     char *data;       /* npages pages; only existing ones written */
+    bool borrowed;    /* data is the caller's buffer (not freed here) */
 };
 
 void dump_snapshot_free(struct dump_snapshot *snap)
@@ -275,12 +276,14 @@ void dump_snapshot_free(struct dump_snapshot *snap)
         return;
     free(snap->flags);
     free(snap->bad);
-    free(snap->data);
+    if (!snap->borrowed)
+        free(snap->data);
     free(snap);
 }
 
 struct dump_snapshot *dump_snapshot_take(const struct dump_request *req,
-                                         const struct dump_source *src)
+                                         const struct dump_source *src, void *buf,
+                                         size_t buf_size)
 {
     static const struct dump_source memread_source = {.read = memread_read,
                                                       .page_flags = memread_page_flags};
@@ -298,7 +301,8 @@ struct dump_snapshot *dump_snapshot_take(const struct dump_request *req,
     snap->npages = (size_t)((end - snap->first + DUMP_PAGE_SIZE - 1) / DUMP_PAGE_SIZE);
     snap->flags = malloc(snap->npages * sizeof *snap->flags);
     snap->bad = calloc(snap->npages, 1);
-    snap->data = malloc(snap->npages * DUMP_PAGE_SIZE);
+    snap->borrowed = buf && buf_size / DUMP_PAGE_SIZE >= snap->npages;
+    snap->data = snap->borrowed ? buf : malloc(snap->npages * DUMP_PAGE_SIZE);
     if (!snap->flags || !snap->bad || !snap->data) {
         dump_snapshot_free(snap);
         errno = ENOMEM;

@@ -278,8 +278,15 @@ static bool start_job(struct dumper *d, struct job *job, bool snapshot)
         w->req.stack_json = w->stack_json;
     job->snapshotted = false;
     if (snapshot && w->req.len <= DUMPER_SNAPSHOT_MAX &&
-        d->snap_bytes + w->req.len <= DUMPER_SNAPSHOT_BUDGET &&
-        (w->snap = dump_snapshot_take(&w->req, NULL)) != NULL) {
+        d->snap_bytes + w->req.len <= DUMPER_SNAPSHOT_BUDGET) {
+        void *buf = d->nsnap_bufs ? d->snap_bufs[--d->nsnap_bufs] : NULL;
+        w->snap = dump_snapshot_take(&w->req, NULL, buf, buf ? DUMPER_SNAPSHOT_MAX : 0);
+        if (w->snap)
+            w->snap_buf = buf;
+        else if (buf)
+            d->snap_bufs[d->nsnap_bufs++] = buf;
+    }
+    if (w->snap) {
         w->req.snapshot = w->snap;
         w->snap_bytes = w->req.len;
         d->snap_bytes += w->snap_bytes;
@@ -388,6 +395,13 @@ struct dumper *dumper_new(const struct dumper_config *config)
         else if ((rc = pthread_create(&wk->thread, NULL, dumper_worker_main, wk)) == 0)
             wk->started = true;
     }
+    /* One snapshot buffer faulted in now, so that the first unmap of a
+     * small region does not pay for it while its thread waits. */
+    void *buf = d->cfg.on_unmap ? malloc(DUMPER_SNAPSHOT_MAX) : NULL;
+    if (buf) {
+        memset(buf, 0xa5, DUMPER_SNAPSHOT_MAX); /* not 0: malloc+memset 0 may become calloc, which touches nothing */
+        d->snap_bufs[d->nsnap_bufs++] = buf;
+    }
     if (rc == 0 && d->cfg.strings_min &&
         (rc = pthread_create(&d->strings_thread, NULL, dumper_strings_main, d)) == 0)
         d->strings_started = true;
@@ -399,12 +413,23 @@ struct dumper *dumper_new(const struct dumper_config *config)
     return d;
 }
 
+/* A snapshot buffer back into the pool, or freed when the pool is full. */
+static void give_back_snap_buf(struct dumper *d, void *buf)
+{
+    if (d->nsnap_bufs < DUMPER_SNAP_BUFS)
+        d->snap_bufs[d->nsnap_bufs++] = buf;
+    else
+        free(buf);
+}
+
 static void free_work(struct work *w)
 {
     while (w) {
         struct work *next = w->next;
         dump_result_release(&w->res);
         dump_snapshot_free(w->snap);
+        if (w->snap_buf)
+            give_back_snap_buf(w->dumper, w->snap_buf);
         free(w->stack_json);
         free(w);
         w = next;
@@ -455,6 +480,8 @@ void dumper_free(struct dumper *d)
     pthread_cond_destroy(&d->wake);
     pthread_cond_destroy(&d->finished);
     pthread_cond_destroy(&d->strings_wake);
+    for (size_t i = 0; i < d->nsnap_bufs; i++)
+        free(d->snap_bufs[i]);
     if (d->cfg.dir_fd >= 0)
         close(d->cfg.dir_fd);
     free(d);
