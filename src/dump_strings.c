@@ -45,24 +45,42 @@ struct dump_counter {
 
 #define DC_INITIAL_SLOTS 1024u
 
+static inline uint64_t load64(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint64_t dc_mix(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 32);
+}
+
 /* Eight bytes per multiply (a byte-at-a-time FNV-1a was most of the cost
  * of --strings on text-heavy memory), the length mixed in so that a key
  * and its zero-padded prefix differ; a final avalanche spreads the bits
- * for linear probing on the low ones. */
+ * for linear probing on the low ones. The last word is read ending at the
+ * key's last byte (it may overlap the one before): no byte-wise copy of a
+ * tail, which showed in profiles of memory full of short distinct runs. */
 static uint64_t dc_hash(const char *s, size_t len)
 {
     uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 32;
-    }
-    if (i < len) {
-        uint64_t w = 0;
-        memcpy(&w, s + i, len - i);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+    if (len >= 8) {
+        size_t i = 0;
+        for (; i + 8 < len; i += 8)
+            h = dc_mix(h, load64(s + i));
+        h = dc_mix(h, load64(s + len - 8));
+    } else if (len >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + len - 4, 4);
+        h = dc_mix(h, (uint64_t)a << 32 | b);
+    } else if (len > 0) {
+        uint64_t w = (uint64_t)(unsigned char)s[0] << 16 |
+                     (uint64_t)(unsigned char)s[len / 2] << 8 | (unsigned char)s[len - 1];
+        h = dc_mix(h, w);
     }
     h ^= h >> 33;
     h *= 0xc4ceb9fe1a85ec53ULL;
@@ -460,6 +478,11 @@ void dump_scanner_feed(struct dump_scanner *s, const unsigned char *buf, size_t 
         count_pending(s); /* buf is the caller's only until we return */
 }
 
+/* The pass reads the .bin in pieces this large: they stay in the CPU's
+ * own cache between the read and the scan (measured on a 256 MiB dump of
+ * heap-like memory: 1 MiB pieces 280 to 320 ms, 64 KiB 230 to 260). */
+#define STRINGS_READ_SIZE (64u << 10)
+
 /* "<base>.strings" for "<base>.bin" (any other name: name + ".strings"). */
 static int strings_name(char *buf, size_t size, const char *bin_name)
 {
@@ -546,7 +569,7 @@ int dump_strings(int dir_fd, const char *bin_name, unsigned min, const atomic_bo
         goto out;
     }
     counter = dump_counter_new();
-    buf = malloc(DUMP_BUF_DEFAULT);
+    buf = malloc(STRINGS_READ_SIZE);
     if (!counter || !buf) {
         err = ENOMEM;
         goto out;
@@ -566,7 +589,7 @@ int dump_strings(int dir_fd, const char *bin_name, unsigned min, const atomic_bo
 
     struct dump_scanner sc;
     dump_scanner_init(&sc, min, out, counter);
-    if (scan_file(in, (uint64_t)st.st_size, &sc, buf, DUMP_BUF_DEFAULT, cancel) < 0) {
+    if (scan_file(in, (uint64_t)st.st_size, &sc, buf, STRINGS_READ_SIZE, cancel) < 0) {
         err = errno;
         goto out;
     }
