@@ -30,6 +30,7 @@
 #   BENCH_DUMP_WARM  0: no memory warm-up before the dumps runs (see below)
 #   BENCH_JVM_REQUESTS  requests per connection in the jvm workload (10000)
 #   BENCH_ECHO_RUNS  repetitions of the echo workload (3), each one JVM;
+#   BENCH_ECHO_ROWS  the echo rows to run (default: all), e.g. "perf_trace mmapwatch_perf_kd"
 #   BENCH_ECHO_WARMUP, BENCH_ECHO_WINDOW  its warm-up and its windows (10 s, 4 s)
 #   BENCH_K_PAIRS  paired runs without and with -k in the stacks workload (8)
 #
@@ -1185,7 +1186,12 @@ report_jvm() {
 #     (voluntary + involuntary, every thread), each one a moment the
 #     tool runs and the server may not.
 
-ECHO_ROWS=(control strace perf_trace bpftrace mmapwatch mmapwatch_perf mmapwatch_perf_kd mmapwatch_perf_thread_kd)
+ECHO_ROWS=(control strace perf_trace bpftrace mmapwatch mmapwatch_perf mmapwatch_perf_kd
+           mmapwatch_perf_syscalls_kd mmapwatch_perf_thread_kd)
+# BENCH_ECHO_ROWS="row ..." runs only those rows (control is always run).
+if [ -n "${BENCH_ECHO_ROWS:-}" ]; then
+    read -r -a ECHO_ROWS <<<"control ${BENCH_ECHO_ROWS//control/}"
+fi
 # BENCH_BEFORE=path adds its perf-source rows, run in the same rotation,
 # so that a change is measured before/after under the same load.
 [ -n "${BENCH_BEFORE:-}" ] && ECHO_ROWS+=(before_perf before_perf_kd before_perf_thread_kd)
@@ -1210,6 +1216,7 @@ echo_label() {
     mmapwatch)      echo "mmapwatch -p PID --min-size 16M --no-dump (ptrace)" ;;
     mmapwatch_perf) echo "mmapwatch --source perf -p PID --min-size 16M --no-dump" ;;
     mmapwatch_perf_kd) echo "mmapwatch --source perf -p PID --min-size 16M -k, dumps on" ;;
+    mmapwatch_perf_syscalls_kd) echo "the same with --perf-calls syscalls (a perf event per call's tracepoint)" ;;
     mmapwatch_perf_thread_kd) echo "the same with --perf-layout thread (events per thread, not per cgroup)" ;;
     before_perf)    echo "before ($(before_name)): mmapwatch --source perf -p PID --min-size 16M --no-dump" ;;
     before_perf_kd) echo "before ($(before_name)): the same with -k, dumps on" ;;
@@ -1228,7 +1235,7 @@ echo_missing() {
     perf_trace) tool_missing perf_trace_attach ;;
     bpftrace) tool_missing bpftrace ;;
     mmapwatch) tool_missing mmapwatch_attach ;;
-    mmapwatch_perf | mmapwatch_perf_kd) tool_missing mmapwatch_perf_attach ;;
+    mmapwatch_perf | mmapwatch_perf_kd | mmapwatch_perf_syscalls_kd) tool_missing mmapwatch_perf_attach ;;
     mmapwatch_perf_thread_kd)
         tool_missing mmapwatch_perf_attach
         "$MMAPWATCH" --help 2>/dev/null | grep -q -- '--perf-layout' ||
@@ -1397,6 +1404,7 @@ echo_attach() {
         case $1 in
         *_perf) opts+=("${NO_DUMP[@]}") ;;
         *_perf_kd) opts+=(-k --dump-dir "$WORK/dumps") ;;
+        *_perf_syscalls_kd) opts+=(--perf-calls syscalls -k --dump-dir "$WORK/dumps") ;;
         *_perf_thread_kd) opts+=(--perf-layout thread -k --dump-dir "$WORK/dumps") ;;
         esac
         timeout -k 5 "$TIMEOUT" "$bin" "${opts[@]}" -p "$pid" </dev/null >/dev/null 2>>"$WORK/err" & ;;
