@@ -1078,6 +1078,31 @@ def test_strings_min_4():
     _strings_case("--strings=4", 4)
 
 
+def test_strings_pass_cut_short_at_exit_dump_timeout():
+    """--strings with --exit-dump-timeout 0: a region dumped at its unmap
+    (128 MiB written: its strings pass takes tens of milliseconds, at a
+    lower priority), then SIGINT at once. The dump stands (its event, its
+    files, byte-exact); the pass is cut short, said by an error event
+    naming the timeout, and no .strings file or temporary is left."""
+    w = Watch("attach", "--delay", HOUR, "--strings", "--exit-dump-timeout", "0")
+    r = w.map(0, 128 * MIB)
+    w.fill(0, 0, 128 * MIB, 3)
+    w.cmd("unmap", 0, 0, 128 * MIB)
+    ev = w.wait_dump(r.addr)
+    os.kill(w.proc.pid, signal.SIGINT)
+    w.wait_event(lambda e: e["event"] == "detach", "the detach event")
+    assert w.proc.wait(timeout=harness.WAIT_S) == 0
+    w.send("exit", 0)
+    w.finish()
+    check_dump(w, ev, r, "unmap")
+    errors = [e for e in w.of("error") if hexaddr(e["addr"]) == r.addr]
+    assert len(errors) == 1 and errors[0]["error"].startswith(
+        "strings: --exit-dump-timeout reached"), (errors, w.of("strings"))
+    assert errors[0]["path"] == ev["path"][:-len(".bin")] + ".strings", errors
+    assert w.of("strings") == [], w.of("strings")
+    check_dir(w)
+
+
 # --------------------------------------------------------------------------
 # 11. modes
 
