@@ -412,11 +412,12 @@ def test_per_call_where_kernel_samples_are_not_allowed():
     per call instead (which -v says), and follows the same maps, --min-size
     applied; --perf-calls syscalls asks for that layout anywhere."""
     require_perf()
-    # Without CAP_SYS_ADMIN mmapwatch cannot mount tracefs for itself: the
-    # run gets a mount namespace of its own with tracefs mounted (the
-    # machine's mounts stay as they are).
+    # Without CAP_SYS_ADMIN mmapwatch cannot mount tracefs for itself: where
+    # the machine has none mounted, the run gets a mount namespace of its
+    # own with tracefs mounted (the machine's mounts stay as they are).
     mounted = ["unshare", "-m", "--propagation", "private", "sh", "-c",
-               'mount -t tracefs nodev /sys/kernel/tracing && exec "$@"', "sh"]
+               '[ -d /sys/kernel/tracing/events ] || '
+               'mount -t tracefs nodev /sys/kernel/tracing || exit 97; exec "$@"', "sh"]
     for argv_prefix, fallback in (([*mounted, "setpriv", "--bounding-set=-perfmon,-sys_admin"],
                                    True),
                                   ([], False)):
