@@ -62,6 +62,16 @@ void dumper_wake_loop(struct dumper *d)
         log_warn("dump worker: cannot wake the loop: %s", strerror(errno));
 }
 
+/* w is done: onto the done list for the loop, which is woken (d->lock
+ * held). */
+static void hand_back(struct dumper *d, struct work *w)
+{
+    w->next = d->done;
+    d->done = w;
+    pthread_cond_broadcast(&d->finished);
+    dumper_wake_loop(d);
+}
+
 void *dumper_worker_main(void *arg)
 {
     struct worker *me = arg;
@@ -93,10 +103,7 @@ void *dumper_worker_main(void *arg)
         pthread_mutex_lock(&d->lock);
         if (w->res.seq > d->max_seq)
             d->max_seq = w->res.seq;
-        w->next = d->done;
-        d->done = w;
-        pthread_cond_broadcast(&d->finished);
-        dumper_wake_loop(d);
+        hand_back(d, w);
     }
     pthread_mutex_unlock(&d->lock);
     return NULL;
@@ -139,10 +146,7 @@ void *dumper_strings_main(void *arg)
         }
 
         pthread_mutex_lock(&d->lock);
-        w->next = d->done;
-        d->done = w;
-        pthread_cond_broadcast(&d->finished);
-        dumper_wake_loop(d);
+        hand_back(d, w);
     }
     pthread_mutex_unlock(&d->lock);
     return NULL;

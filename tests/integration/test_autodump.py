@@ -469,17 +469,20 @@ def test_contents_and_metadata_at_sigint():
 
 
 def test_sigint_exit_dump_timeout_0():
-    """--exit-dump-timeout 0: at SIGINT the pending dumps (4 x 16 MiB
+    """--exit-dump-timeout 0: at SIGINT the pending dumps (4 x 64 MiB
     written) are not waited for: the one in flight is cancelled and the
     rest not started, each with a "skip" event naming the timeout (no
     "error": nothing failed), no file left; each region gets one dump or
     skip event before the detach, at least one is not dumped, whatever was
-    dumped is byte-exact; the target is untraced and running."""
+    dumped is byte-exact; the target is untraced and running. (64 MiB: two
+    workers make the four dumps in tens of milliseconds, so the loop would
+    have to be kept off the CPUs that long between the flush and the
+    cancel for all four to finish; with 16 MiB a busy machine did it.)"""
     w = Watch("attach", "--delay", HOUR, "--exit-dump-timeout", "0")
     regions = []
     for i in range(4):
-        regions.append(w.map(i, 16 * MIB))
-        w.fill(i, 0, 16 * MIB, 20 + i)
+        regions.append(w.map(i, 64 * MIB))
+        w.fill(i, 0, 64 * MIB, 20 + i)
     os.kill(w.proc.pid, signal.SIGINT)
     detach = w.wait_event(lambda e: e["event"] == "detach", "the detach event")
     assert w.proc.wait(timeout=harness.WAIT_S) == 0
