@@ -396,10 +396,12 @@ struct dumper *dumper_new(const struct dumper_config *config)
             wk->started = true;
     }
     /* One snapshot buffer faulted in now, so that the first unmap of a
-     * small region does not pay for it while its thread waits. */
+     * small region does not pay for it while its thread waits (not with
+     * zeros: malloc and a memset of 0 may become calloc, which touches
+     * nothing). */
     void *buf = d->cfg.on_unmap ? malloc(DUMPER_SNAPSHOT_MAX) : NULL;
     if (buf) {
-        memset(buf, 0xa5, DUMPER_SNAPSHOT_MAX); /* not 0: malloc+memset 0 may become calloc, which touches nothing */
+        memset(buf, 0xa5, DUMPER_SNAPSHOT_MAX);
         d->snap_bufs[d->nsnap_bufs++] = buf;
     }
     if (rc == 0 && d->cfg.strings_min &&
