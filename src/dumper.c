@@ -724,15 +724,15 @@ static void finish_strings(struct dumper *d, struct work *w, const struct event_
 
 static void finish(struct dumper *d, struct work *w)
 {
-    struct job *job = find_job(d, w->region_id, NULL);
     struct event_origin o = {.pid = w->owner, .tid = w->mapper};
     memcpy(o.comm, w->req.comm, sizeof o.comm);
     o.comm[sizeof o.comm - 1] = '\0';
     clock_gettime(CLOCK_REALTIME, &o.ts);
     if (w->strings_pass) {
-        finish_strings(d, w, &o);
+        finish_strings(d, w, &o); /* no job waits for it */
         return;
     }
+    struct job *job = find_job(d, w->region_id, NULL);
 
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", d->cfg.dir_path, w->res.name);

@@ -55,6 +55,19 @@ static const struct report_group *group(const struct report_group *g, size_t n, 
     return NULL;
 }
 
+/* Each of lines[0..n) into m; false (the line said) at the first refused. */
+static bool add_lines(struct report_model *m, const char *const lines[], size_t n)
+{
+    char err[128];
+    for (size_t i = 0; i < n; i++) {
+        if (report_model_add_line(m, lines[i], strlen(lines[i]), err, sizeof err) < 0) {
+            printf("  refused: %s: %s\n", lines[i], err);
+            return false;
+        }
+    }
+    return true;
+}
+
 TEST(totals_per_site_and_thread)
 {
     struct report_model *m = load("report_events.jsonl");
@@ -198,9 +211,7 @@ TEST(exec_releases)
         "\"addr\":\"0x1000\",\"len\":5000}",
         "{\"event\":\"exec\",\"ts\":\"2026-01-01T00:00:02.5Z\",\"pid\":5,\"tid\":5,\"comm\":\"b\"}",
     };
-    char err[128];
-    for (size_t i = 0; i < 2; i++)
-        CHECK(report_model_add_line(m, lines[i], strlen(lines[i]), err, sizeof err) == 0);
+    CHECK(add_lines(m, lines, sizeof lines / sizeof lines[0]));
     const struct report_view *v = report_model_finish(m, 2, 5);
     CHECK(v != NULL);
     CHECK_U64(v->ever, 8192); /* rounded up to pages */
@@ -228,9 +239,7 @@ TEST(marks_and_notes)
         "{\"event\":\"skip\",\"ts\":\"2026-01-01T00:00:05Z\",\"pid\":5,\"tid\":5,\"comm\":\"a\","
         "\"addr\":\"0x2000\",\"len\":4096,\"reason\":\"--max-dumps reached\"}",
     };
-    char err[128];
-    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
-        CHECK(report_model_add_line(m, lines[i], strlen(lines[i]), err, sizeof err) == 0);
+    CHECK(add_lines(m, lines, sizeof lines / sizeof lines[0]));
     const struct report_view *v = report_model_finish(m, 2, 5);
     CHECK(v != NULL);
     CHECK_U64(v->nmarkers, 2);
@@ -264,9 +273,7 @@ TEST(strings_event)
         "\"comm\":\"b\",\"addr\":\"0x9000\",\"len\":4096,\"path\":\"d/6-9000-4096-1.strings\","
         "\"strings\":[]}",
     };
-    char err[128];
-    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
-        CHECK(report_model_add_line(m, lines[i], strlen(lines[i]), err, sizeof err) == 0);
+    CHECK(add_lines(m, lines, sizeof lines / sizeof lines[0]));
     const struct report_view *v = report_model_finish(m, 2, 5);
     CHECK(v != NULL);
     const struct report_region *r = &v->regions[0];
