@@ -10,6 +10,9 @@
 #       Installs with apt-get (Debian 12, root) whatever is missing from the
 #       build set and the test set below. This is what `make test` and
 #       .ci/run run. Idempotent and quiet when all is there.
+#   scripts/deps.sh --bench
+#       The same, and the tools scripts/bench.sh measures mmapwatch against
+#       (perf, bpftrace): a row whose tool is missing says n/a.
 #
 # One package a line, with why: add a test's needs as a line of its own.
 set -eu
@@ -70,6 +73,12 @@ test_set() {
     need busybox-static dpkg -s busybox-static   # static: the VM has no libc of its own
 }
 
+# The tools the benchmark sets side by side with mmapwatch.
+bench_set() {
+    need linux-perf    command -v perf        # perf trace -p, perf's own syscall tracer
+    need bpftrace      command -v bpftrace    # a BPF program on sys_enter_mmap
+}
+
 if [ "${1:-}" = --check-build ]; then
     build_set
     [ "${2:-}" = --static ] && static_set
@@ -84,6 +93,7 @@ CC=gcc
 build_set
 static_set
 test_set
+[ "${1:-}" = --bench ] && bench_set
 if [ -n "$missing" ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "mmapwatch: the tests need:$missing; install them (apt-get install$missing) or run as root" >&2
