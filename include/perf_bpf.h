@@ -97,7 +97,8 @@ int perf_bpf_poll_fd(const struct perf_bpf *b);
 
 /* Reads every record in the ring, decoded into items handed to push in
  * ring order, then a PERF_ITEM_LOST for what the programs dropped since
- * the last read (its window: from the last record read before to now). */
+ * the last read (its window: from that read's look at the drop count to
+ * now, so that it comes before every record written after the drop). */
 typedef void (*perf_bpf_push_fn)(const struct perf_item *item, void *ctx);
 void perf_bpf_read(struct perf_bpf *b, perf_bpf_push_fn push, void *ctx);
 
@@ -107,6 +108,20 @@ void perf_bpf_read(struct perf_bpf *b, perf_bpf_push_fn push, void *ctx);
  * int $0x80 from a 64-bit program is not seen at all; --perf-calls raw and
  * --source ptrace see those). */
 bool perf_bpf_runs_32bit(pid_t pid);
+
+/* The programs' drop count as perf_bpf_read last saw it. */
+struct perf_bpf_drops {
+    uint64_t seen;    /* drops already reported */
+    uint64_t read_at; /* CLOCK_MONOTONIC ns just before the count was last read */
+};
+/* The count read again between the clock readings before and after:
+ * true with the PERF_ITEM_LOST to push in *out when it grew. The loss's
+ * window runs from just before the count was read the time before (a drop
+ * counted now came after that) to after: not from the last record read,
+ * since records written after a drop, while the ring was being read, are
+ * read before the count. */
+bool perf_bpf_drops_item(struct perf_bpf_drops *d, uint64_t count, uint64_t before,
+                         uint64_t after, struct perf_item *out);
 
 const struct perf_bpf_stats *perf_bpf_stats(const struct perf_bpf *b);
 

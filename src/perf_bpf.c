@@ -64,10 +64,16 @@ struct perf_bpf {
      * come after its record was read). */
     uint64_t exec_records, exec_samples, exec_records_before;
     bool exec_samples_missing_said;
-    uint64_t last_time;  /* of the last record read: a loss's window starts there */
-    uint64_t drops_seen; /* of the programs' count, already reported */
+    struct perf_bpf_drops drops; /* the programs' drop count, as last read */
     struct perf_bpf_stats stats;
 };
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 static long sys_bpf(int cmd, union bpf_attr *attr)
 {
@@ -244,6 +250,7 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
         return NULL;
     }
     b->opt = *options;
+    b->drops.read_at = now_ns(); /* nothing can be dropped before the programs exist */
     b->stats.tracefs_private = private_mount;
     b->stats.ring_bytes = round_ring(options->ring_bytes);
     for (size_t i = 0; i < PERF_BPF_NPLANS; i++)
@@ -496,7 +503,7 @@ static uint64_t programs_dropped(const struct perf_bpf *b)
     a.key = (uint64_t)(uintptr_t)&key;
     a.value = (uint64_t)(uintptr_t)&value;
     if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &a) < 0)
-        return b->drops_seen;
+        return b->drops.seen;
     return value;
 }
 
@@ -576,8 +583,6 @@ void perf_bpf_read(struct perf_bpf *b, perf_bpf_push_fn push, void *ctx)
                 struct perf_bpf_rec r;
                 memcpy(&r, hdr + 2, sizeof r); /* the data is mapped twice: never split */
                 decode(b, &r, push, ctx);
-                if (r.time > b->last_time)
-                    b->last_time = r.time;
             } else {
                 b->stats.bad_records++;
             }
@@ -590,18 +595,32 @@ void perf_bpf_read(struct perf_bpf *b, perf_bpf_push_fn push, void *ctx)
     check_exec_samples(b);
     if (b->nending)
         forget_ended(b);
-    uint64_t dropped = programs_dropped(b);
-    if (dropped > b->drops_seen) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        struct perf_item lost = {.kind = PERF_ITEM_LOST,
-                                 .time = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec,
-                                 .lost = dropped - b->drops_seen, .lost_from = b->last_time,
-                                 .by_counter = true};
-        b->stats.dropped = dropped;
-        b->drops_seen = dropped;
+    /* The count is read between two clock readings: a drop it misses
+     * happened after the first, a drop it counts before the second. */
+    uint64_t before = now_ns();
+    uint64_t count = programs_dropped(b);
+    struct perf_item lost;
+    if (perf_bpf_drops_item(&b->drops, count, before, now_ns(), &lost)) {
+        b->stats.dropped = b->drops.seen;
         push(&lost, ctx);
     }
+}
+
+bool perf_bpf_drops_item(struct perf_bpf_drops *d, uint64_t count, uint64_t before,
+                         uint64_t after, struct perf_item *out)
+{
+    uint64_t window_from = d->read_at;
+    d->read_at = before;
+    if (count <= d->seen)
+        return false;
+    /* perf_pair handles a LOST right after its lost_from: before every
+     * record written after the drop, so that no exit read after it is
+     * paired with an entry from before it; and it voids every entry begun
+     * before its time stamp. */
+    *out = (struct perf_item){.kind = PERF_ITEM_LOST, .time = after, .lost = count - d->seen,
+                              .lost_from = window_from, .by_counter = true};
+    d->seen = count;
+    return true;
 }
 
 const struct perf_bpf_stats *perf_bpf_stats(const struct perf_bpf *b)

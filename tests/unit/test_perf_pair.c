@@ -3,12 +3,14 @@
  * as the perf source reads them: time order across rings, the release
  * watermark, entry/exit pairs (also across CPUs), exits with no entry,
  * losses voiding waiting entries, duplicate copies dropped, and the thread
- * named by a non-leader exec.
+ * named by a non-leader exec; and the BPF reader's loss item
+ * (perf_bpf_drops_item) among the records it reads.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 
+#include "perf_bpf.h"
 #include "perf_pair.h"
 #include "unit.h"
 
@@ -290,8 +292,53 @@ TEST(stacks_are_owned_and_freed)
     perf_pair_free(NULL);
 }
 
+/* The BPF reader's ring is read, then the programs' drop count: records
+ * written after a drop, while the ring was being read, come before the
+ * LOST. Thread 50: mmap A's entry read at one read; A's exit and mmap B's
+ * entry dropped; B's exit read at the next read, with the count. B's exit
+ * must not be paired with A's entry. */
+TEST(bpf_loss_comes_before_what_was_written_after_it)
+{
+    struct got g = {0};
+    struct perf_pair *p = perf_pair_new(collect, &g);
+    struct perf_bpf_drops drops = {.seen = 0, .read_at = 5};
+    struct perf_item lost_item;
+    push(p, enter(50, 10, SYS_mmap, 1 << 20, 0));
+    CHECK(!perf_bpf_drops_item(&drops, 0, 15, 16, &lost_item)); /* nothing dropped yet */
+    perf_pair_release(p, 5);
+    /* A's exit (t 30) and B's entry (t 40) were dropped; B's exit, written
+     * at 60 while the reader was on its way, is read; then the count. */
+    push(p, leave(50, 60, SYS_mmap, 0x7000, 0));
+    CHECK(perf_bpf_drops_item(&drops, 2, 99, 100, &lost_item));
+    push(p, lost_item);
+    perf_pair_release(p, UINT64_MAX);
+    size_t calls = 0, unfinished = 0, losses = 0, said = 0;
+    for (size_t i = 0; i < g.n && i < MAX_EVS; i++) {
+        calls += g.ev[i].kind == PERF_EV_MAP_CALL;
+        unfinished += g.ev[i].kind == PERF_EV_MAP_UNFINISHED;
+        if (g.ev[i].kind == PERF_EV_LOST) {
+            losses++;
+            said = i;
+        }
+    }
+    CHECK_U64(calls, 0);      /* no call made of A's entry and B's exit */
+    CHECK_U64(unfinished, 1); /* A: its exit may be among the lost */
+    CHECK_U64(perf_pair_stats(p)->unpaired_exits, 1);
+    CHECK_U64(losses, 1);
+    CHECK_U64(g.ev[said].lost, 2);
+    CHECK_U64(g.ev[said].lost_from, 15); /* the count's last read, not 60 */
+    CHECK_U64(g.ev[said].lost_to, 100);
+    /* The next read starts its window where this one looked. */
+    CHECK(!perf_bpf_drops_item(&drops, 2, 130, 131, &lost_item));
+    CHECK(perf_bpf_drops_item(&drops, 3, 160, 161, &lost_item));
+    CHECK_U64(lost_item.lost, 1);
+    CHECK_U64(lost_item.lost_from, 130);
+    perf_pair_free(p);
+}
+
 UNIT_MAIN(UNIT_CASE(pairs_across_rings_in_time_order), UNIT_CASE(holds_what_is_past_the_watermark),
           UNIT_CASE(exit_without_its_entry_is_dropped), UNIT_CASE(loss_voids_waiting_entries),
           UNIT_CASE(loss_is_said_when_its_window_has_passed),
           UNIT_CASE(second_copy_of_a_record_is_dropped), UNIT_CASE(exec_names_the_calling_thread),
-          UNIT_CASE(spawn_and_reused_tid), UNIT_CASE(stacks_are_owned_and_freed))
+          UNIT_CASE(spawn_and_reused_tid), UNIT_CASE(stacks_are_owned_and_freed),
+          UNIT_CASE(bpf_loss_comes_before_what_was_written_after_it))
