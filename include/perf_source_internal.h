@@ -97,9 +97,6 @@ struct perf_source {
     bool attached;
 };
 
-/* CLOCK_MONOTONIC now, in ns: the clock of the records' time stamps. */
-uint64_t perf_source_now_ns(void);
-
 /* The sample_type of an event: with regs, the user registers; with
  * stacks, those and the user stack. */
 uint64_t perf_source_sample_type(bool regs, bool stacks);

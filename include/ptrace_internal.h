@@ -66,7 +66,6 @@ struct ptrace_source {
     size_t batch_cap;
 };
 
-uint64_t ptrace_now_ns(void);
 double ptrace_seconds_since(const struct timespec *t0);
 
 /* The thread table. */

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "maps.h"
 #include "memread.h"
+#include "monotonic.h"
 #include "options.h"
 #include "procfs.h"
 
@@ -440,13 +441,6 @@ static int seize_one(pid_t tid, void *ctx)
     return 0;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* Collects the stop of every held thread. SIGCHLD is blocked by the caller
  * and waited for with sigtimedwait: every ptrace stop and every death of a
  * tracee raises it, so no stop can slip between a WNOHANG poll and the
@@ -487,7 +481,7 @@ static int collect_stops(struct freezer *f, uint64_t deadline, pid_t *late)
         }
         if (!waiting)
             return 0;
-        uint64_t now = now_ns();
+        uint64_t now = monotonic_ns();
         if (now >= deadline) {
             *late = waiting;
             return -1;
@@ -541,7 +535,7 @@ static int freeze(struct freezer *f)
                   (int)f->pid, tracer);
         return -1;
     }
-    uint64_t deadline = now_ns() + STOP_DEADLINE_NS;
+    uint64_t deadline = monotonic_ns() + STOP_DEADLINE_NS;
     for (;;) {
         f->found_new = false;
         int n = procfs_foreach_task(f->pid, seize_one, f);

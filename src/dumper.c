@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "dump.h"
+#include "monotonic.h"
 #include "prio_queue.h"
 #include "dump_copy.h"
 #include "log.h"
@@ -72,14 +73,6 @@ static const char small_why[] =
 
 #include "dumper_internal.h"
 
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- jobs ------------------------------------------------------------------ */
 
 static void free_work(struct work *w);
@@ -117,7 +110,7 @@ static void defer_wake(struct dumper *d)
         return; /* the first copy's time stands: a stream of unmaps must not
                    keep pushing it back */
     d->wake_deferred = true;
-    d->wake_at_ns = now_ns() + DUMPER_WAKE_DELAY_NS;
+    d->wake_at_ns = monotonic_ns() + DUMPER_WAKE_DELAY_NS;
 }
 
 static void arm_timer(struct dumper *d)
@@ -211,7 +204,7 @@ static bool wait_for_commit(struct dumper *d, struct job *job)
     }
     uint64_t recheck = d->cfg.delay_ns > 1000000000ULL ? d->cfg.delay_ns : 1000000000ULL;
     job->state = JOB_WAITING;
-    job->deadline_ns = now_ns() + recheck;
+    job->deadline_ns = monotonic_ns() + recheck;
     return false;
 }
 
@@ -530,7 +523,7 @@ void dumper_schedule(struct dumper *d, const struct dump_target *target)
      * mapping on would otherwise keep us from ever detaching. */
     if (d->flushing || find_job(d, target->id, NULL))
         return;
-    struct job *job = add_job(d, target, "delay", now_ns() + d->cfg.delay_ns);
+    struct job *job = add_job(d, target, "delay", monotonic_ns() + d->cfg.delay_ns);
     if (!job)
         return;
     if (d->cfg.delay_ns == 0)
@@ -622,7 +615,7 @@ size_t dumper_dump_now(struct dumper *d, const struct dump_target *targets, size
             job->later_reason = job->reason;
             job->later_deadline_ns = job->deadline_ns;
         }
-        if (!job && !(job = add_job(d, &targets[i], reason, now_ns())))
+        if (!job && !(job = add_job(d, &targets[i], reason, monotonic_ns())))
             continue;
         job->reason = reason;
         if (start_job(d, job, false))
@@ -651,9 +644,9 @@ void dumper_run_due(struct dumper *d)
     uint64_t expirations;
     if (read(d->timer_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
         log_warn("dump timer: %s", strerror(errno));
-    if (d->wake_deferred && d->wake_at_ns <= now_ns())
+    if (d->wake_deferred && d->wake_at_ns <= monotonic_ns())
         wake_workers(d);
-    uint64_t now = now_ns();
+    uint64_t now = monotonic_ns();
     begin_batch(d);
     /* start_job may remove jobs: walk by id, not by index. */
     for (size_t i = 0; i < d->njobs;) {
@@ -788,7 +781,7 @@ static void finish(struct dumper *d, struct work *w)
     }
     job->state = JOB_WAITING;
     job->reason = "redump";
-    job->deadline_ns = now_ns() + d->cfg.redump_ns;
+    job->deadline_ns = monotonic_ns() + d->cfg.redump_ns;
 }
 
 void dumper_collect(struct dumper *d)

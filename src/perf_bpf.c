@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "monotonic.h"
 #include "perf_bpf.h"
 #include "perf_bpf_prog.h"
 #include "perf_ring.h"
@@ -67,13 +68,6 @@ struct perf_bpf {
     struct perf_bpf_drops drops; /* the programs' drop count, as last read */
     struct perf_bpf_stats stats;
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static long sys_bpf(int cmd, union bpf_attr *attr)
 {
@@ -250,7 +244,7 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
         return NULL;
     }
     b->opt = *options;
-    b->drops.read_at = now_ns(); /* nothing can be dropped before the programs exist */
+    b->drops.read_at = monotonic_ns(); /* nothing can be dropped before the programs exist */
     b->stats.tracefs_private = private_mount;
     b->stats.ring_bytes = round_ring(options->ring_bytes);
     for (size_t i = 0; i < PERF_BPF_NPLANS; i++)
@@ -597,10 +591,10 @@ void perf_bpf_read(struct perf_bpf *b, perf_bpf_push_fn push, void *ctx)
         forget_ended(b);
     /* The count is read between two clock readings: a drop it misses
      * happened after the first, a drop it counts before the second. */
-    uint64_t before = now_ns();
+    uint64_t before = monotonic_ns();
     uint64_t count = programs_dropped(b);
     struct perf_item lost;
-    if (perf_bpf_drops_item(&b->drops, count, before, now_ns(), &lost)) {
+    if (perf_bpf_drops_item(&b->drops, count, before, monotonic_ns(), &lost)) {
         b->stats.dropped = b->drops.seen;
         push(&lost, ctx);
     }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "monotonic.h"
 #include "perf_source.h"
 #include "procfs.h"
 #include "syscalls.h"
@@ -100,13 +101,6 @@ struct perf_events_source {
     uint64_t events, lost, exits_found_in_proc, unknown_status;
     uint64_t not_native;         /* i386 calls of processes not followed (said once) */
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void send(struct perf_events_source *s, const struct event *e)
 {
@@ -488,7 +482,7 @@ static void find_ended_threads(struct perf_events_source *s)
             continue;
         }
         s->exits_found_in_proc++;
-        thread_ended(s, t, now_ns()); /* moves another thread into slot i */
+        thread_ended(s, t, monotonic_ns()); /* moves another thread into slot i */
     }
 }
 
@@ -670,7 +664,7 @@ static int scan_thread(pid_t tid, void *ctx)
     struct pe_thread *t = add_thread(s, tid, pid, comm);
     if (!t)
         return 1;
-    struct event e = {.kind = EVENT_SPAWN, .pid = pid, .tid = tid, .time_ns = now_ns(),
+    struct event e = {.kind = EVENT_SPAWN, .pid = pid, .tid = tid, .time_ns = monotonic_ns(),
                       .comm = t->comm};
     e.spawn.parent = tid == pid ? 0 : pid;
     send(s, &e);
@@ -717,7 +711,7 @@ static int follow(struct perf_events_source *s, pid_t pid, bool announce)
         }
     }
     if (announce) {
-        struct event e = {.kind = EVENT_ATTACHED, .pid = pid, .tid = pid, .time_ns = now_ns()};
+        struct event e = {.kind = EVENT_ATTACHED, .pid = pid, .tid = pid, .time_ns = monotonic_ns()};
         e.attached.threads = threads;
         send(s, &e);
     }
@@ -804,7 +798,7 @@ static void ops_detach_all(void *src)
     perf_source_free(s->reader);
     s->reader = NULL;
     s->rings_polled = false;
-    uint64_t now = now_ns();
+    uint64_t now = monotonic_ns();
     /* Threads first, then their leaders: a leader's detach closes its
      * process in the model. */
     for (int pass = 0; pass < 2; pass++) {

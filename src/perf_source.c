@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monotonic.h"
 #include "perf_source_internal.h"
 #include "procfs.h"
 
@@ -33,13 +34,6 @@
 /* The owner of a cgroup's events (perf_pair's duplicate check): apart
  * from every tid. */
 #define CGROUP_OWNER(i) (UINT32_MAX - (uint32_t)(i))
-
-uint64_t perf_source_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static int sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group,
                                unsigned long flags)
@@ -701,7 +695,7 @@ static int attach_bpf(struct perf_source *s, pid_t pid, uint64_t start, char *wh
     }
     if (perf_bpf_follow(s->bpf, pid, why, why_size) < 0)
         return -1;
-    uint64_t done = perf_source_now_ns();
+    uint64_t done = monotonic_ns();
     if (perf_bpf_runs_32bit(pid)) {
         struct perf_item said = {.kind = PERF_ITEM_ENTER, .time = done, .pid = pid, .tid = pid,
                                  .nr = -1, .not_native = true};
@@ -721,7 +715,7 @@ static int attach_bpf(struct perf_source *s, pid_t pid, uint64_t start, char *wh
 
 int perf_source_attach(struct perf_source *s, pid_t pid, char *why, size_t why_size)
 {
-    uint64_t start = perf_source_now_ns();
+    uint64_t start = monotonic_ns();
     if (s->bpf)
         return attach_bpf(s, pid, start, why, why_size);
     struct perf_cgroup cg;
@@ -745,7 +739,7 @@ int perf_source_attach(struct perf_source *s, pid_t pid, char *why, size_t why_s
     }
     s->layout = layout;
     s->stats.layout = layout;
-    uint64_t done = perf_source_now_ns();
+    uint64_t done = monotonic_ns();
     if (!s->attached) {
         s->attach_time = done;
         for (unsigned c = 0; c < s->ncpus; c++)

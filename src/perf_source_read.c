@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "monotonic.h"
 #include "perf_source_internal.h"
 
 /* FNV-1a: the duplicate check compares what two records say. */
@@ -244,7 +245,7 @@ static int read_rings(struct perf_source *s, char *why, size_t why_size)
         if (!s->maps[c])
             continue;
         bool full = ring_was_full(s, c);
-        uint64_t now = perf_source_now_ns();
+        uint64_t now = monotonic_ns();
         struct drain_ctx d = {s, c};
         if (perf_ring_drain(&s->rings[c], on_record, &d) < 0) {
             snprintf(why, why_size, "the perf ring buffer of CPU %d holds a record that "
@@ -262,7 +263,7 @@ int perf_source_drain(struct perf_source *s, char *why, size_t why_size)
     /* Taken before the rings are read: a record stamped more than the
      * order window before it is in what we read (records are visible
      * microseconds after their time stamp). */
-    uint64_t now = perf_source_now_ns();
+    uint64_t now = monotonic_ns();
     if (read_rings(s, why, why_size) < 0)
         return -1;
     if (now > s->opt.order_window_ns)
@@ -272,7 +273,7 @@ int perf_source_drain(struct perf_source *s, char *why, size_t why_size)
 
 int perf_source_catch_up(struct perf_source *s, char *why, size_t why_size)
 {
-    uint64_t now = perf_source_now_ns();
+    uint64_t now = monotonic_ns();
     if (read_rings(s, why, why_size) < 0)
         return -1;
     perf_pair_release(s->pair, now);
@@ -289,7 +290,7 @@ void perf_source_finish(struct perf_source *s)
      * included) are the only trace of it. */
     for (unsigned c = 0; c < s->ncpus; c++)
         if (s->maps[c])
-            check_losses(s, c, perf_source_now_ns());
+            check_losses(s, c, monotonic_ns());
     perf_pair_release(s->pair, UINT64_MAX);
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "monotonic.h"
 #include "procfs.h"
 
 /* ---- attach ------------------------------------------------------------------ */
@@ -34,7 +35,7 @@ struct thread *ptrace_adopt(struct ptrace_source *s, pid_t pid, pid_t tid)
     struct thread *t = ptrace_add_thread(s, tid, pid);
     if (!t)
         return NULL;
-    struct event e = ptrace_event_of(t, EVENT_SPAWN, ptrace_now_ns());
+    struct event e = ptrace_event_of(t, EVENT_SPAWN, monotonic_ns());
     e.stopped = false;
     ptrace_send(s, NULL, &e);
     return t;
@@ -142,7 +143,7 @@ static void await_first_stops(struct attach_scan *scan)
             int status;
             pid_t got = wait4(tid, &status, WNOHANG | __WALL, NULL);
             if (got == tid) {
-                ptrace_handle_stop(scan->s, tid, status, ptrace_now_ns());
+                ptrace_handle_stop(scan->s, tid, status, monotonic_ns());
                 continue;
             }
             if (got < 0 && errno != EINTR)
@@ -254,7 +255,7 @@ int ptrace_source_attach(struct ptrace_source *s, pid_t pid)
     }
     free(scan.interrupted);
 
-    struct event e = {.kind = EVENT_ATTACHED, .pid = pid, .tid = pid, .time_ns = ptrace_now_ns()};
+    struct event e = {.kind = EVENT_ATTACHED, .pid = pid, .tid = pid, .time_ns = monotonic_ns()};
     e.attached.threads = scan.threads;
     ptrace_send(s, NULL, &e);
     log_info("attached to process %d (%s), %u threads, in %.3f s (%u passes over its threads)",

@@ -33,20 +33,13 @@
 #include "decode.h"
 #include "filter.h"
 #include "log.h"
+#include "monotonic.h"
 #include "syscalls.h"
 #include "target.h"
-
 
 static const unsigned long BASE_PTRACE_OPTIONS =
     PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
     PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT;
-
-uint64_t ptrace_now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
-}
 
 double ptrace_seconds_since(const struct timespec *t0)
 {
@@ -220,7 +213,6 @@ bool ptrace_source_launched_status(const struct ptrace_source *s, int *status)
     return s->launched_done;
 }
 
-
 void ptrace_source_thread_name(struct ptrace_source *s, pid_t pid, pid_t tid,
                                char out[PROCFS_COMM_MAX])
 {
@@ -273,7 +265,7 @@ static void detach_thread(struct ptrace_source *s, struct thread *t, int sig)
             log_warn("cannot detach thread %d: %s", (int)t->tid, strerror(errno));
         return;
     }
-    struct event e = ptrace_event_of(t, EVENT_DETACHED, ptrace_now_ns());
+    struct event e = ptrace_event_of(t, EVENT_DETACHED, monotonic_ns());
     e.stopped = false;
     pid_t pid = t->pid;
     bool leader = t->tid == t->pid;
@@ -648,7 +640,7 @@ int ptrace_source_drain(struct ptrace_source *s)
         if (tid > 0) {
             /* Stamped when collected: the order the kernel reported. */
             s->batch[n++] = (struct ptrace_stop){.tid = tid, .status = status,
-                                                 .time_ns = ptrace_now_ns()};
+                                                 .time_ns = monotonic_ns()};
             continue;
         }
         if (tid < 0 && errno == EINTR)
