@@ -1542,22 +1542,20 @@ echo_goals() {
     read -r -a kv <<<"${EVALS[$k]}"
     read -r -a pv <<<"${EVALS[$p]}"
     ((${#kv[@]} == ${#pv[@]})) || return 0
-    local i diffs='' ahead=0
+    local i ahead=0 key="$k-$p"
+    EVALS[$key]=''
     for ((i = 0; i < ${#kv[@]}; i++)); do
-        diffs="$diffs $(awk -v a="${kv[i]}" -v b="${pv[i]}" 'BEGIN { printf "%.4f", a - b }')"
+        EVALS[$key]="${EVALS[$key]} $(awk -v a="${kv[i]}" -v b="${pv[i]}" 'BEGIN { printf "%.4f", a - b }')"
         awk -v a="${kv[i]}" -v b="${pv[i]}" 'BEGIN { exit !(a >= b) }' && ahead=$((ahead + 1))
     done
-    local d
-    d=$(median $diffs)
-    verdict=$(awk -v d="$d" 'BEGIN { print (d >= 0 ? "met" : "NOT met") }')
+    verdict=$(awk -v d="$(median ${EVALS[$key]})" 'BEGIN { print (d >= 0 ? "met" : "NOT met") }')
     echo "- and no less than perf trace -p keeps: $verdict (the -k row minus perf trace, paired by" \
-        "repetition: median $(awk -v d="$d" 'BEGIN { printf "%+.0f", d * 100 }') points, range" \
-        "$(printf '%s\n' $diffs | sort -g | head -n 1 | awk '{ printf "%+.0f", $1 * 100 }') to" \
-        "$(printf '%s\n' $diffs | sort -g | tail -n 1 | awk '{ printf "%+.0f", $1 * 100 }');" \
+        "repetition, median (lowest, highest): $(echo_stat "$key" points);" \
         "ahead or level in $ahead of ${#kv[@]} repetitions)"
 }
 
-# echo_stat KEY [pct]: "median (lowest, highest)" of EVALS[KEY], or nothing.
+# echo_stat KEY [pct|points]: "median (lowest, highest)" of EVALS[KEY] (ratios
+# as percents, or differences of ratios as signed points), or nothing.
 # shellcheck disable=SC2086 # the lists of values are split on purpose
 echo_stat() {
     [ -n "${EVALS[$1]:-}" ] || return 0
@@ -1567,6 +1565,8 @@ echo_stat() {
     hi=$(printf '%s\n' ${EVALS[$1]} | sort -g | tail -n 1)
     if [ "${2:-}" = pct ]; then
         awk -v m="$v" -v a="$lo" -v b="$hi" 'BEGIN { printf "%.0f%% (%.0f%%, %.0f%%)", m * 100, a * 100, b * 100 }'
+    elif [ "${2:-}" = points ]; then
+        awk -v m="$v" -v a="$lo" -v b="$hi" 'BEGIN { printf "%+.0f points (%+.0f, %+.0f)", m * 100, a * 100, b * 100 }'
     else
         awk -v m="$v" -v a="$lo" -v b="$hi" 'BEGIN { printf "%g (%g, %g)", m, a, b }'
     fi
