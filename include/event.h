@@ -94,6 +94,10 @@ struct event {
         struct {
             uint64_t count;   /* events dropped (0: unknown how many) */
             uint64_t from_ns, to_ns; /* when (CLOCK_MONOTONIC) */
+            /* Calls the source voided for it: their entries were sent, their
+             * results never will be (a thread may have several in the
+             * window; 0 from a source that does not count them). */
+            uint64_t calls_voided;
         } lost;
     };
 };

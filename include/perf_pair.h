@@ -170,7 +170,7 @@ typedef void (*perf_emit_fn)(const struct perf_ev *ev, void *ctx);
 struct perf_pair_stats {
     uint64_t duplicates;     /* records dropped as the second copy of one */
     uint64_t unpaired_exits; /* exits with no entry (filtered, or before attach) */
-    uint64_t voided;         /* entries voided by a loss */
+    uint64_t voided;         /* map calls voided by losses (their calls_voided, summed) */
     uint64_t lost;           /* records the kernel reported lost */
     uint64_t not_native;     /* i386 entries dropped (PERF_EV_NOT_NATIVE) */
 };

@@ -592,11 +592,17 @@ static void mark_space(struct addr_space *as, void *ctx)
 }
 
 /* Events were dropped: a call whose entry or result is lost cannot be
- * paired, and a region may have ended unseen. Both are said. */
+ * paired, and a region may have ended unseen. Both are said. The calls
+ * still in flight here are among those the source voided (their entries
+ * came, their results never will); it counts every one, several a thread
+ * when a long window took more than one call of it, which the in-flight
+ * calls cannot tell. */
 static void on_lost(struct model *m, const struct event *e)
 {
     struct lost_scan ls = {.pid = e->pid};
     task_foreach(m->tasks, void_call, &ls);
+    if (e->lost.calls_voided > ls.voided)
+        ls.voided = e->lost.calls_voided;
     struct uncertain_scan us = {.pid = e->pid};
     addr_space_foreach(m->tasks, mark_space, &us);
     summary_add_lost(m->cfg.summary, e->lost.count);

@@ -458,6 +458,7 @@ static void emit(const struct perf_ev *ev, void *ctx)
         e.lost.count = ev->lost;
         e.lost.from_ns = ev->lost_from;
         e.lost.to_ns = ev->lost_to >= ev->lost_from ? ev->lost_to : ev->lost_from;
+        e.lost.calls_voided = ev->calls_voided;
         send(s, &e);
         return;
     }

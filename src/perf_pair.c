@@ -209,9 +209,9 @@ static uint64_t void_pending(struct perf_pair *p, uint64_t when)
         struct thread_state *t = &p->threads[i];
         if (!t->tid || !t->pending)
             continue;
-        p->stats.voided++;
         if (!t->enter.is_exec_call) {
             emit_map(p, PERF_EV_MAP_UNFINISHED, &t->enter, NULL, when);
+            p->stats.voided++;
             calls++;
         }
         drop_pending(t);
@@ -268,6 +268,22 @@ static pid_t take_exec_caller(struct perf_pair *p, pid_t pid, uint64_t before)
     return tid;
 }
 
+/* A call voided on arrival counts in the loss that voided it, open until
+ * void_until. One that comes after that loss was said (a record late
+ * past the watermark) opens a loss of its own, no record lost and one
+ * call voided, so that it is still said. */
+static void count_void_on_arrival(struct perf_pair *p, const struct perf_item *enter)
+{
+    if (p->loss_open) {
+        p->loss.calls_voided++;
+        return;
+    }
+    struct perf_item none = {.kind = PERF_ITEM_LOST, .cpu = enter->cpu, .lost = 0,
+                             .lost_from = enter->time, .lost_to = enter->time,
+                             .by_counter = true};
+    add_loss(p, &none, 1);
+}
+
 static void handle(struct perf_pair *p, struct perf_item *it)
 {
     if (p->loss_open && it->time > p->void_until)
@@ -312,10 +328,10 @@ static void handle(struct perf_pair *p, struct perf_item *it)
             emit_map(p, PERF_EV_CALL_ENTER, it, NULL, it->time);
         if (it->time <= p->void_until) {
             /* Began before a loss ended: its exit may be lost. */
-            p->stats.voided++;
             if (!it->is_exec_call) {
                 emit_map(p, PERF_EV_MAP_UNFINISHED, it, NULL, it->time);
-                p->loss.calls_voided++; /* the loss is open until void_until */
+                p->stats.voided++;
+                count_void_on_arrival(p, it);
             }
             free(it->stack);
             return;

@@ -5,6 +5,7 @@ has returned. Every mmap and every munmap the fixture made (its own truth:
 which thread, which address) must be an event of that thread, none lost,
 none added, in launch and attach mode."""
 import os
+import re
 from collections import Counter
 
 import harness
@@ -45,13 +46,15 @@ def compare(events, truth, threads=THREADS):
         missed_mmaps = sum(missing.values())
 
 
-def test_reuse_storm_launch():
+def test_reuse_storm_launch(*more_opts):
     truth = os.path.join(tmpdir(), "truth")
     rc, events, err = harness.run_launch(
-        [fixture("reuse_storm"), str(THREADS), str(ITERATIONS), str(LEN), truth], *OPTS)
+        [fixture("reuse_storm"), str(THREADS), str(ITERATIONS), str(LEN), truth], *OPTS,
+        *more_opts)
     assert rc == 0, f"mmapwatch exited {rc}; stderr={err!r}"
     compare(events, read_truth(truth))
     _no_unseen_unmap_unless_lost(events, err)
+    return events, err
 
 
 def _no_unseen_unmap_unless_lost(events, err):
@@ -85,3 +88,18 @@ def test_reuse_storm_attach(threads=THREADS, *more_opts):
 harness.add_perf_twins(globals(), ["test_reuse_storm_launch"])
 test_reuse_storm_attach_perf = harness.perf_twin(
     lambda: test_reuse_storm_attach(min(THREADS, 500), "--perf-pages", "1024"))
+
+
+@harness.perf_twin
+def test_reuse_storm_losing_ring_counts_every_miss_perf():
+    """A one-page ring cannot hold the storm: records are lost at every
+    run, and a long window voids several calls of one thread. Every mmap
+    missing must be one a lost event counts (its count or calls_voided)."""
+    events, err = test_reuse_storm_launch("--perf-pages", "1", "-v")
+    losses = harness.events_of(events, "lost")
+    assert losses, "nothing was lost: the test proves nothing"
+    # The source's own count (-v) of the calls it voided: each is in a
+    # lost event, however many one thread had in a window.
+    voided = int(re.search(r"(\d+) voided", err).group(1))
+    said = sum(e["calls_voided"] for e in losses)
+    assert said == voided, f"lost events say {said} calls voided, the source voided {voided}"

@@ -226,6 +226,25 @@ TEST(lost_events_void_calls_in_flight_and_mark_regions)
     free(out);
 }
 
+/* A long window can take several calls of one thread; only its last is
+ * in flight here. The source counts them all, and that count is said. */
+TEST(lost_event_says_every_call_the_source_voided)
+{
+    struct model *m = new_model(true);
+    CHECK(m);
+    feed_spawn(m, PID, PID, 0, false);
+    feed_enter(m, PID, PID, SC_MMAP, 0, 16 * MIB, 0, 0);
+    struct event e = {.kind = EVENT_LOST, .pid = PID, .tid = PID};
+    e.lost.count = 30;
+    e.lost.from_ns = feed_now_ns();
+    e.lost.to_ns = feed_now_ns() + 5000000;
+    e.lost.calls_voided = 40;
+    feed_event(m, e);
+    char *out = feed_finish(m);
+    CHECK(lines_with(out, "\"event\":\"lost\"", "\"calls_voided\":40") == 1);
+    free(out);
+}
+
 /* Thread A unmaps X; thread B's mmap gets X; B's result comes before A's. */
 TEST(address_reused_across_threads_munmap)
 {
@@ -356,6 +375,7 @@ UNIT_MAIN(UNIT_CASE(munmap_mprotect_mremap_split_and_move), UNIT_CASE(exec_ends_
           UNIT_CASE(non_leader_exec_takes_the_leaders_tid), UNIT_CASE(vfork_shares_fork_copies),
           UNIT_CASE(holds_wanted_before_an_unmap_of_an_undumped_region),
           UNIT_CASE(lost_events_void_calls_in_flight_and_mark_regions),
+          UNIT_CASE(lost_event_says_every_call_the_source_voided),
           UNIT_CASE(address_reused_across_threads_munmap),
           UNIT_CASE(address_reused_across_threads_mremap),
           UNIT_CASE(mprotect_applies_to_regions_older_than_its_entry),

@@ -199,6 +199,28 @@ TEST(loss_is_said_when_its_window_has_passed)
     perf_pair_free(p);
 }
 
+/* An entry stamped inside a loss's window that comes only after the loss
+ * was said (late past the watermark) is void too, and said: a loss of its
+ * own, no record lost, one call voided. */
+TEST(entry_late_after_its_loss_was_said_is_counted)
+{
+    struct got g = {0};
+    struct perf_pair *p = perf_pair_new(collect, &g);
+    push(p, lost(150, 3, 95));
+    perf_pair_release(p, 200);
+    CHECK_U64(g.n, 1);
+    CHECK(g.ev[0].kind == PERF_EV_LOST && g.ev[0].calls_voided == 0);
+    push(p, enter(21, 120, SYS_mmap, 1 << 20, 21));
+    push(p, leave(21, 210, SYS_mmap, 0x9000, 21));
+    perf_pair_release(p, 300);
+    CHECK_U64(g.n, 3);
+    CHECK(g.ev[1].kind == PERF_EV_MAP_UNFINISHED && g.ev[1].tid == 21);
+    CHECK(g.ev[2].kind == PERF_EV_LOST && g.ev[2].lost == 0);
+    CHECK_U64(g.ev[2].calls_voided, 1);
+    CHECK_U64(perf_pair_stats(p)->lost, 3);
+    perf_pair_free(p);
+}
+
 TEST(second_copy_of_a_record_is_dropped)
 {
     struct got g = {0};
@@ -339,6 +361,7 @@ TEST(bpf_loss_comes_before_what_was_written_after_it)
 UNIT_MAIN(UNIT_CASE(pairs_across_rings_in_time_order), UNIT_CASE(holds_what_is_past_the_watermark),
           UNIT_CASE(exit_without_its_entry_is_dropped), UNIT_CASE(loss_voids_waiting_entries),
           UNIT_CASE(loss_is_said_when_its_window_has_passed),
+          UNIT_CASE(entry_late_after_its_loss_was_said_is_counted),
           UNIT_CASE(second_copy_of_a_record_is_dropped), UNIT_CASE(exec_names_the_calling_thread),
           UNIT_CASE(spawn_and_reused_tid), UNIT_CASE(stacks_are_owned_and_freed),
           UNIT_CASE(bpf_loss_comes_before_what_was_written_after_it))
