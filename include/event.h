@@ -32,6 +32,8 @@ enum event_kind {
     EVENT_ATTACHED,    /* a process was seized with its threads: attached */
     EVENT_DETACHED,    /* the source let the thread go (it lives on, untraced) */
     EVENT_LOST,        /* the source dropped events: lost */
+    EVENT_CALL_VOIDED, /* the thread's last EVENT_CALL_ENTER gets no result: a
+                          loss may have taken it (its EVENT_LOST counts it) */
 };
 
 /* The user registers a stack walk starts from (x86_64; a perf sample's

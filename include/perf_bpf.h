@@ -40,7 +40,10 @@
  * there; loading programs needs CAP_BPF and CAP_PERFMON (or root); no
  * stacks (-k reads the raw tracepoints with kernel samples instead).
  * Records the ring had no room for are counted by the programs and come
- * out as PERF_ITEM_LOST; a new process the map had no room for is said.
+ * out as PERF_ITEM_LOST; every record carries its thread's drop mark
+ * (perf_bpf_prog.h), so perf_pair voids only the calls of threads that
+ * lost a record in between, not every call near the loss. A new process
+ * the map had no room for is said.
  *
  * Closing the descriptors (perf_bpf_close, or mmapwatch's death) detaches
  * and frees every program and map: nothing stays in the kernel.

@@ -8,9 +8,10 @@
  *   r6 = the tracepoint's context; r7 = the caller's pid_tgid; the
  *   followed map asked for its tgid, out when absent; then (sys_enter_mmap)
  *   the --min-size filter, or (task_newtask) a new process added to the
- *   followed map; a record reserved in the ring (or the drop counter
- *   bumped when there is no room), its header, zeroed words, the body read
- *   from the context at the offsets of this kernel's format, the time;
+ *   followed map; a record reserved in the ring (or the drop counters,
+ *   the total and the thread's bucket, bumped when there is no room), its
+ *   header, zeroed words, the thread's drop mark, the body read from the
+ *   context at the offsets of this kernel's format, the time;
  *   submitted, waking the reader only once the ring is half full. Every
  *   program answers 1: the kernel then gives the perf events on its
  *   tracepoint their samples as if it were not there (a 0 from any
@@ -47,7 +48,17 @@ struct perf_bpf_rec {
     uint64_t time;     /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
     uint64_t pid_tgid; /* tgid << 32 | tid of the thread the tracepoint ran in */
     uint64_t word[6];
+    uint64_t drop_mark; /* the drop count of the writer's bucket (PERF_BPF_DROP_BUCKETS) */
 };
+
+/* The drop counts (the drops map, an array): entry 0 counts every record
+ * the ring had no room for; entry 1 + (tid % PERF_BPF_DROP_BUCKETS) those of
+ * the threads of that bucket. A record carries its writer's bucket count:
+ * a thread's entry and exit with the same mark had no record of that
+ * thread dropped between them (a thread's own drop is seen by its next
+ * record, on whatever CPU), so a loss elsewhere cannot have split them. */
+#define PERF_BPF_DROP_BUCKETS 4096
+#define PERF_BPF_DROP_ENTRIES (1 + PERF_BPF_DROP_BUCKETS)
 
 /* A tracepoint, and what its program writes. */
 struct perf_bpf_plan {
@@ -61,7 +72,7 @@ extern const size_t PERF_BPF_NPLANS;
 
 /* What the programs refer to. */
 struct perf_bpf_refs {
-    int followed_fd, ring_fd, drops_fd; /* the maps */
+    int followed_fd, ring_fd, drops_fd; /* the maps (drops: PERF_BPF_DROP_ENTRIES) */
     uint64_t ring_bytes;
     uint64_t min_size;                  /* 0: no filter */
 };

@@ -20,7 +20,12 @@
  *     kernel by --min-size, or happened before the attach);
  *   - a LOST record voids every entry that began before the end of the
  *     loss: their exits may be among the lost records, and pairing a later
- *     exit with them could join two different calls. The kernel writes a
+ *     exit with them could join two different calls. Marked records (the
+ *     BPF reader's: each says how many records of its thread's bucket were
+ *     dropped before it) need no window: an exit whose mark differs from
+ *     its entry's voids that entry, wherever the loss was, and a marked
+ *     LOST voids nothing itself; the rest of this item is about unmarked
+ *     ones. The kernel writes a
  *     LOST record just before the first record that fits again, and stamps
  *     it after that record's own time: so a LOST is handled right after the
  *     last record its ring had before the gap, and entries up to the LOST's
@@ -114,6 +119,10 @@ struct perf_item {
     bool by_counter;      /* LOST: found by the events' lost counters, not a record;
                            * lost 0: a record for losses already reported that way
                            * (it still voids, but says nothing) */
+    bool marked;          /* ENTER, EXIT, LOST: from a reader whose records carry
+                           * their thread's drop mark (the BPF reader) */
+    uint64_t drop_mark;   /* ENTER, EXIT (marked): records of the thread's bucket
+                           * dropped before this one (perf_bpf_prog.h) */
     struct perf_stack *stack; /* ENTER with -k: owned by perf_pair once pushed */
 };
 

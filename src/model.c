@@ -564,20 +564,6 @@ static void adopt_at_attach(struct model *m, pid_t pid, const struct event *e)
 
 /* ---- lost events ------------------------------------------------------------- */
 
-struct lost_scan {
-    pid_t pid;        /* 0: every process */
-    size_t voided;
-};
-
-static void void_call(struct task *t, void *ctx)
-{
-    struct lost_scan *s = ctx;
-    if ((s->pid == 0 || t->pid == s->pid) && t->call.active) {
-        t->call = (struct in_flight){0};
-        s->voided++;
-    }
-}
-
 struct uncertain_scan {
     pid_t pid;
     size_t regions;
@@ -591,24 +577,19 @@ static void mark_space(struct addr_space *as, void *ctx)
     s->regions += region_set_mark_uncertain(as->regions);
 }
 
-/* Events were dropped: a call whose entry or result is lost cannot be
- * paired, and a region may have ended unseen. Both are said. The calls
- * still in flight here are among those the source voided (their entries
- * came, their results never will); it counts every one, several a thread
- * when a long window took more than one call of it, which the in-flight
- * calls cannot tell. */
+/* Events were dropped: a region may have ended unseen, which is said with
+ * the source's count of the calls the loss voided (each came as an
+ * EVENT_CALL_VOIDED before it, several of one thread when a long window
+ * took more than one of its calls). */
 static void on_lost(struct model *m, const struct event *e)
 {
-    struct lost_scan ls = {.pid = e->pid};
-    task_foreach(m->tasks, void_call, &ls);
-    if (e->lost.calls_voided > ls.voided)
-        ls.voided = e->lost.calls_voided;
     struct uncertain_scan us = {.pid = e->pid};
     addr_space_foreach(m->tasks, mark_space, &us);
     summary_add_lost(m->cfg.summary, e->lost.count);
     struct event_origin origin;
     origin_of(m, e, e->pid, e->tid, &origin);
-    output_lost(&origin, e->lost.count, e->lost.to_ns - e->lost.from_ns, ls.voided, us.regions);
+    output_lost(&origin, e->lost.count, e->lost.to_ns - e->lost.from_ns, e->lost.calls_voided,
+                us.regions);
 }
 
 /* ---- the one entry point ------------------------------------------------------ */
@@ -644,6 +625,9 @@ void model_event(struct model *m, const struct event *e, struct model_reply *rep
         break;
     case EVENT_CALL_DONE:
         on_call_done(m, task, e);
+        break;
+    case EVENT_CALL_VOIDED:
+        task->call.active = false; /* its result is not known: not applied */
         break;
     case EVENT_EXEC:
         on_exec(m, task, e);

@@ -253,7 +253,8 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
     b->ring_fd = b->followed_fd < 0 ? -1
                                     : create_map(BPF_MAP_TYPE_RINGBUF, 0, 0,
                                                  (unsigned)b->stats.ring_bytes, "mmapwatch_ring");
-    b->drops_fd = b->ring_fd < 0 ? -1 : create_map(BPF_MAP_TYPE_ARRAY, 4, 8, 1, "mmapwatch_lost");
+    b->drops_fd = b->ring_fd < 0 ? -1 : create_map(BPF_MAP_TYPE_ARRAY, 4, 8, PERF_BPF_DROP_ENTRIES,
+                                                            "mmapwatch_lost");
     if (b->drops_fd < 0) {
         snprintf(why, why_size, "cannot create BPF maps: %s", denied(errno));
         goto fail;
@@ -403,7 +404,8 @@ static void decode(struct perf_bpf *b, const struct perf_bpf_rec *r, perf_bpf_pu
                    void *ctx)
 {
     struct perf_item it = {.time = r->time, .pid = (pid_t)(r->pid_tgid >> 32),
-                           .tid = (pid_t)(uint32_t)r->pid_tgid};
+                           .tid = (pid_t)(uint32_t)r->pid_tgid, .marked = true,
+                           .drop_mark = r->drop_mark};
     switch (r->kind) {
     case PERF_BPF_ENTER:
         it.kind = PERF_ITEM_ENTER;
@@ -612,7 +614,7 @@ bool perf_bpf_drops_item(struct perf_bpf_drops *d, uint64_t count, uint64_t befo
      * paired with an entry from before it; and it voids every entry begun
      * before its time stamp. */
     *out = (struct perf_item){.kind = PERF_ITEM_LOST, .time = after, .lost = count - d->seen,
-                              .lost_from = window_from, .by_counter = true};
+                              .lost_from = window_from, .by_counter = true, .marked = true};
     d->seen = count;
     return true;
 }

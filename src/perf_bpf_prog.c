@@ -10,7 +10,10 @@
 #define MAP_FIXED_FLAG 0x10
 #define CLONE_THREAD_FLAG 0x10000
 
-_Static_assert(sizeof(struct perf_bpf_rec) == REC_WORD(6), "the record's layout");
+#define REC_DROP_MARK REC_WORD(6)
+_Static_assert(sizeof(struct perf_bpf_rec) == REC_DROP_MARK + 8, "the record's layout");
+_Static_assert((PERF_BPF_DROP_BUCKETS & (PERF_BPF_DROP_BUCKETS - 1)) == 0,
+               "the bucket is the tid's low bits");
 
 const struct perf_bpf_plan PERF_BPF_PLANS[] = {
     {"syscalls/sys_enter_mmap", PERF_BPF_ENTER, true},
@@ -40,7 +43,7 @@ _Static_assert(sizeof PERF_BPF_PLANS / sizeof PERF_BPF_PLANS[0] <= PERF_BPF_PLAN
 /* ---- a small assembler with labels ----------------------------------------------- */
 
 #define MAX_JUMPS 24
-enum label { L_OUT, L_DROP, L_KEEP, L_SUBMIT, L_RECORD, NLABELS };
+enum label { L_OUT, L_DROP, L_KEEP, L_SUBMIT, L_RECORD, L_MARKED, L_COUNTED, NLABELS };
 
 struct prog {
     struct bpf_insn insn[PERF_BPF_MAX_INSNS];
@@ -307,10 +310,25 @@ static void emit_body(struct prog *p, const struct perf_bpf_plan *plan, const st
     }
 }
 
+/* r0 = the caller's drop bucket in the drops map (r7: pid_tgid), or 0
+ * (never: the index is in range, but the verifier wants the check). */
+static void lookup_bucket(struct prog *p, const struct perf_bpf_refs *b)
+{
+    mov_reg(p, BPF_REG_1, BPF_REG_7);
+    alu_imm(p, BPF_AND, BPF_REG_1, PERF_BPF_DROP_BUCKETS - 1);
+    alu_imm(p, BPF_ADD, BPF_REG_1, 1);
+    store(p, BPF_W, BPF_REG_10, -8, BPF_REG_1);
+    load_map(p, BPF_REG_1, b->drops_fd);
+    mov_reg(p, BPF_REG_2, BPF_REG_10);
+    alu_imm(p, BPF_ADD, BPF_REG_2, -8);
+    call(p, BPF_FUNC_map_lookup_elem);
+}
+
 /*
  *   r6 = ctx; r7 = pid_tgid; the followed map asked for the tgid, out if
  *   absent; [the filter or the follow]; r8 = a record reserved in the ring
- *   (or the drop counter bumped); header, zeroed words, body, time;
+ *   (or the drop counters bumped: the total, the thread's bucket); header,
+ *   zeroed words, the thread's drop mark, body, time;
  *   submitted, waking the reader only once the ring is half full.
  */
 static int assemble(struct prog *p, const struct perf_bpf_refs *b,
@@ -342,6 +360,12 @@ static int assemble(struct prog *p, const struct perf_bpf_refs *b,
     store(p, BPF_DW, BPF_REG_8, 16, BPF_REG_7);
     for (int i = 0; i < 6; i++)
         store_imm(p, BPF_DW, BPF_REG_8, (int16_t)REC_WORD(i), 0);
+    lookup_bucket(p, b);
+    mov_imm(p, BPF_REG_1, 0);
+    jump_imm(p, BPF_JEQ, BPF_REG_0, 0, L_MARKED);
+    load(p, BPF_DW, BPF_REG_1, BPF_REG_0, 0);
+    place(p, L_MARKED);
+    store(p, BPF_DW, BPF_REG_8, REC_DROP_MARK, BPF_REG_1);
     emit_body(p, plan, f);
     call(p, BPF_FUNC_ktime_get_ns);
     store(p, BPF_DW, BPF_REG_8, 8, BPF_REG_0);
@@ -369,6 +393,11 @@ static int assemble(struct prog *p, const struct perf_bpf_refs *b,
     jump_imm(p, BPF_JEQ, BPF_REG_0, 0, L_OUT);
     mov_imm(p, BPF_REG_1, 1);
     ins(p, BPF_STX | BPF_DW | BPF_ATOMIC, BPF_REG_0, BPF_REG_1, 0, BPF_ADD);
+    lookup_bucket(p, b);
+    jump_imm(p, BPF_JEQ, BPF_REG_0, 0, L_COUNTED);
+    mov_imm(p, BPF_REG_1, 1);
+    ins(p, BPF_STX | BPF_DW | BPF_ATOMIC, BPF_REG_0, BPF_REG_1, 0, BPF_ADD);
+    place(p, L_COUNTED);
     jump_imm(p, BPF_JA, 0, 0, L_OUT);
     return link_prog(p);
 }

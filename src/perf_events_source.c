@@ -431,7 +431,12 @@ static void emit(const struct perf_ev *ev, void *ctx)
         send(s, &e);
         return;
     case PERF_EV_MAP_UNFINISHED:
-        return; /* the loss that voided it is its own event */
+        /* The loss that voided it is its own event, which counts it. */
+        if (!t)
+            return;
+        e.kind = EVENT_CALL_VOIDED;
+        send(s, &e);
+        return;
     case PERF_EV_NOT_NATIVE:
         on_not_native(s, ev);
         return;

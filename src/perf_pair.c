@@ -268,18 +268,20 @@ static pid_t take_exec_caller(struct perf_pair *p, pid_t pid, uint64_t before)
     return tid;
 }
 
-/* A call voided on arrival counts in the loss that voided it, open until
- * void_until. One that comes after that loss was said (a record late
- * past the watermark) opens a loss of its own, no record lost and one
- * call voided, so that it is still said. */
-static void count_void_on_arrival(struct perf_pair *p, const struct perf_item *enter)
+/* A call voided after its loss was handled (an entry in the loss's window,
+ * or a marked exit that says its thread lost a record) counts in the open
+ * loss, open until void_until. One that comes after the loss was said (a
+ * record late past the watermark, or a marked exit long after the loss)
+ * opens a loss of its own, no record lost and one call voided, so that it
+ * is still said. */
+static void count_void(struct perf_pair *p, const struct perf_item *enter, uint64_t when)
 {
     if (p->loss_open) {
         p->loss.calls_voided++;
         return;
     }
     struct perf_item none = {.kind = PERF_ITEM_LOST, .cpu = enter->cpu, .lost = 0,
-                             .lost_from = enter->time, .lost_to = enter->time,
+                             .lost_from = enter->time, .lost_to = when,
                              .by_counter = true};
     add_loss(p, &none, 1);
 }
@@ -290,7 +292,7 @@ static void handle(struct perf_pair *p, struct perf_item *it)
         say_loss(p);
     if (it->kind == PERF_ITEM_LOST) {
         p->stats.lost += it->lost;
-        add_loss(p, it, void_pending(p, it->time));
+        add_loss(p, it, it->marked ? 0 : void_pending(p, it->time));
         return;
     }
     /* A fork record is written by the creating thread. */
@@ -326,12 +328,12 @@ static void handle(struct perf_pair *p, struct perf_item *it)
         }
         if (!it->is_exec_call)
             emit_map(p, PERF_EV_CALL_ENTER, it, NULL, it->time);
-        if (it->time <= p->void_until) {
+        if (!it->marked && it->time <= p->void_until) {
             /* Began before a loss ended: its exit may be lost. */
             if (!it->is_exec_call) {
                 emit_map(p, PERF_EV_MAP_UNFINISHED, it, NULL, it->time);
                 p->stats.voided++;
-                count_void_on_arrival(p, it);
+                count_void(p, it, it->time);
             }
             free(it->stack);
             return;
@@ -340,7 +342,23 @@ static void handle(struct perf_pair *p, struct perf_item *it)
         t->enter = *it;
         return;
     case PERF_ITEM_EXIT:
-        if (!t->pending || t->enter.nr != it->nr || t->enter.is_exec_call) {
+        if (!t->pending || t->enter.is_exec_call) {
+            p->stats.unpaired_exits++;
+            drop_pending(t);
+            return;
+        }
+        if (t->enter.marked && it->drop_mark != t->enter.drop_mark) {
+            /* A record of this thread (or its bucket) was dropped in
+             * between: the entry's own exit may be among them, and this a
+             * later call's. */
+            emit_map(p, PERF_EV_MAP_UNFINISHED, &t->enter, NULL, it->time);
+            p->stats.voided++;
+            p->stats.unpaired_exits++;
+            count_void(p, &t->enter, it->time);
+            drop_pending(t);
+            return;
+        }
+        if (t->enter.nr != it->nr) {
             p->stats.unpaired_exits++;
             drop_pending(t);
             return;

@@ -6,6 +6,7 @@
  * what the programs do is checked on real kernels (test_perf_source.py,
  * test_perf_events.py).
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -209,6 +210,29 @@ TEST(every_program_answers_1)
     }
 }
 
+TEST(records_carry_their_threads_drop_mark)
+{
+    /* Every record gets its bucket's count (a store to drop_mark), and a
+     * drop bumps two counts: the total and the thread's bucket. */
+    struct tp_format fmt;
+    struct perf_bpf_insns p;
+    CHECK(tracefs_parse_format(EXIT_MMAP, &fmt) == 0);
+    CHECK(perf_bpf_assemble(plan_of("syscalls/sys_exit_mmap"), &fmt, &REFS, &p) == 0);
+    unsigned mark_stores = 0;
+    for (unsigned k = 0; k < p.n; k++)
+        mark_stores += p.insn[k].code == (BPF_STX | BPF_DW | BPF_MEM) &&
+                       p.insn[k].dst_reg == BPF_REG_8 &&
+                       p.insn[k].off == (int16_t)offsetof(struct perf_bpf_rec, drop_mark);
+    CHECK_U64(mark_stores, 1);
+    CHECK_U64(count_op(&p, BPF_STX | BPF_DW | BPF_ATOMIC), 2);
+    /* the bucket: the tid's low bits, past entry 0 */
+    unsigned masks = 0;
+    for (unsigned k = 0; k < p.n; k++)
+        masks += p.insn[k].code == (BPF_ALU64 | BPF_AND | BPF_K) &&
+                 p.insn[k].imm == PERF_BPF_DROP_BUCKETS - 1;
+    CHECK_U64(masks, 2);
+}
+
 TEST(a_format_without_the_fields_read_is_refused)
 {
     struct tp_format fmt;
@@ -233,4 +257,5 @@ UNIT_MAIN(UNIT_CASE(every_program_is_sound_on_these_formats),
           UNIT_CASE(min_size_is_a_filter_only_when_asked),
           UNIT_CASE(newtask_follows_a_new_process_before_it_runs),
           UNIT_CASE(every_program_answers_1),
+          UNIT_CASE(records_carry_their_threads_drop_mark),
           UNIT_CASE(a_format_without_the_fields_read_is_refused))

@@ -66,6 +66,14 @@ static struct perf_item lost(uint64_t t, uint64_t count, uint64_t from)
 
 static void push(struct perf_pair *p, struct perf_item it) { perf_pair_push(p, &it); }
 
+/* it as the BPF reader makes it: with its thread's drop mark. */
+static struct perf_item marked(struct perf_item it, uint64_t mark)
+{
+    it.marked = true;
+    it.drop_mark = mark;
+    return it;
+}
+
 TEST(pairs_across_rings_in_time_order)
 {
     struct got g = {0};
@@ -325,12 +333,13 @@ TEST(bpf_loss_comes_before_what_was_written_after_it)
     struct perf_pair *p = perf_pair_new(collect, &g);
     struct perf_bpf_drops drops = {.seen = 0, .read_at = 5};
     struct perf_item lost_item;
-    push(p, enter(50, 10, SYS_mmap, 1 << 20, 0));
+    push(p, marked(enter(50, 10, SYS_mmap, 1 << 20, 0), 0));
     CHECK(!perf_bpf_drops_item(&drops, 0, 15, 16, &lost_item)); /* nothing dropped yet */
     perf_pair_release(p, 5);
     /* A's exit (t 30) and B's entry (t 40) were dropped; B's exit, written
-     * at 60 while the reader was on its way, is read; then the count. */
-    push(p, leave(50, 60, SYS_mmap, 0x7000, 0));
+     * at 60 while the reader was on its way, is read (its mark says two of
+     * its thread's records were dropped before it); then the count. */
+    push(p, marked(leave(50, 60, SYS_mmap, 0x7000, 0), 2));
     CHECK(perf_bpf_drops_item(&drops, 2, 99, 100, &lost_item));
     push(p, lost_item);
     perf_pair_release(p, UINT64_MAX);
@@ -358,10 +367,53 @@ TEST(bpf_loss_comes_before_what_was_written_after_it)
     perf_pair_free(p);
 }
 
+/* Marked records (the BPF reader's) pair across a loss when their marks
+ * say no record of the thread was dropped in between; an exit whose mark
+ * moved voids its entry, counted in the open loss, or in a loss of its
+ * own once that was said. */
+TEST(marked_calls_pair_across_a_loss_unless_their_thread_lost_a_record)
+{
+    struct got g = {0};
+    struct perf_pair *p = perf_pair_new(collect, &g);
+    push(p, marked(enter(60, 10, SYS_mmap, 1 << 20, 0), 3));
+    push(p, marked(enter(61, 12, SYS_munmap, 4096, 0), 0));
+    push(p, marked(enter(62, 14, SYS_mmap, 2 << 20, 0), 5));
+    struct perf_item drop = lost(50, 4, 11);
+    drop.by_counter = drop.marked = true;
+    push(p, drop);
+    push(p, marked(leave(60, 30, SYS_mmap, 0x7000, 0), 3)); /* same mark: its own exit */
+    push(p, marked(leave(61, 40, SYS_munmap, 0, 0), 2));    /* its thread lost records */
+    perf_pair_release(p, 100);
+    size_t calls = 0, unfinished = 0, losses = 0, said = 0;
+    for (size_t i = 0; i < g.n && i < MAX_EVS; i++) {
+        calls += g.ev[i].kind == PERF_EV_MAP_CALL;
+        unfinished += g.ev[i].kind == PERF_EV_MAP_UNFINISHED;
+        if (g.ev[i].kind == PERF_EV_LOST) {
+            losses++;
+            said = i;
+        }
+    }
+    CHECK_U64(calls, 1);
+    CHECK(g.ev[0].kind == PERF_EV_MAP_CALL && g.ev[0].tid == 60 && g.ev[0].ret == 0x7000);
+    CHECK_U64(unfinished, 1);
+    CHECK_U64(losses, 1);
+    CHECK_U64(g.ev[said].lost, 4);
+    CHECK_U64(g.ev[said].calls_voided, 1);
+    /* Thread 62's exit, long after the loss was said, with a moved mark. */
+    push(p, marked(leave(62, 400, SYS_mmap, 0x9000, 0), 6));
+    perf_pair_release(p, 500);
+    CHECK(g.ev[g.n - 2].kind == PERF_EV_MAP_UNFINISHED && g.ev[g.n - 2].tid == 62);
+    CHECK(g.ev[g.n - 1].kind == PERF_EV_LOST && g.ev[g.n - 1].lost == 0);
+    CHECK_U64(g.ev[g.n - 1].calls_voided, 1);
+    CHECK_U64(perf_pair_stats(p)->voided, 2);
+    perf_pair_free(p);
+}
+
 UNIT_MAIN(UNIT_CASE(pairs_across_rings_in_time_order), UNIT_CASE(holds_what_is_past_the_watermark),
           UNIT_CASE(exit_without_its_entry_is_dropped), UNIT_CASE(loss_voids_waiting_entries),
           UNIT_CASE(loss_is_said_when_its_window_has_passed),
           UNIT_CASE(entry_late_after_its_loss_was_said_is_counted),
           UNIT_CASE(second_copy_of_a_record_is_dropped), UNIT_CASE(exec_names_the_calling_thread),
           UNIT_CASE(spawn_and_reused_tid), UNIT_CASE(stacks_are_owned_and_freed),
-          UNIT_CASE(bpf_loss_comes_before_what_was_written_after_it))
+          UNIT_CASE(bpf_loss_comes_before_what_was_written_after_it),
+          UNIT_CASE(marked_calls_pair_across_a_loss_unless_their_thread_lost_a_record))
