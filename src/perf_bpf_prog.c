@@ -43,7 +43,9 @@ _Static_assert(sizeof PERF_BPF_PLANS / sizeof PERF_BPF_PLANS[0] <= PERF_BPF_PLAN
 /* ---- a small assembler with labels ----------------------------------------------- */
 
 #define MAX_JUMPS 24
-enum label { L_OUT, L_DROP, L_KEEP, L_SUBMIT, L_RECORD, L_MARKED, L_COUNTED, NLABELS };
+enum label {
+    L_OUT, L_DROP, L_KEEP, L_SUBMIT, L_RECORD, L_MARKED, L_TOTAL_COUNTED, L_COUNTED, NLABELS
+};
 
 struct prog {
     struct bpf_insn insn[PERF_BPF_MAX_INSNS];
@@ -310,6 +312,17 @@ static void emit_body(struct prog *p, const struct perf_bpf_plan *plan, const st
     }
 }
 
+/* r0 = the value of the 32-bit key in r1 in map_fd, or 0; the key goes
+ * through the stack at offset at. */
+static void lookup_r1(struct prog *p, int map_fd, int16_t at)
+{
+    store(p, BPF_W, BPF_REG_10, at, BPF_REG_1);
+    load_map(p, BPF_REG_1, map_fd);
+    mov_reg(p, BPF_REG_2, BPF_REG_10);
+    alu_imm(p, BPF_ADD, BPF_REG_2, at);
+    call(p, BPF_FUNC_map_lookup_elem);
+}
+
 /* r0 = the caller's drop bucket in the drops map (r7: pid_tgid), or 0
  * (never: the index is in range, but the verifier wants the check). */
 static void lookup_bucket(struct prog *p, const struct perf_bpf_refs *b)
@@ -317,11 +330,17 @@ static void lookup_bucket(struct prog *p, const struct perf_bpf_refs *b)
     mov_reg(p, BPF_REG_1, BPF_REG_7);
     alu_imm(p, BPF_AND, BPF_REG_1, PERF_BPF_DROP_BUCKETS - 1);
     alu_imm(p, BPF_ADD, BPF_REG_1, 1);
-    store(p, BPF_W, BPF_REG_10, -8, BPF_REG_1);
-    load_map(p, BPF_REG_1, b->drops_fd);
-    mov_reg(p, BPF_REG_2, BPF_REG_10);
-    alu_imm(p, BPF_ADD, BPF_REG_2, -8);
-    call(p, BPF_FUNC_map_lookup_elem);
+    lookup_r1(p, b->drops_fd, -8);
+}
+
+/* *r0 += 1, atomically (other CPUs count too), unless r0 is 0; `after`
+ * is placed after it. */
+static void add_one_to_r0(struct prog *p, enum label after)
+{
+    jump_imm(p, BPF_JEQ, BPF_REG_0, 0, after);
+    mov_imm(p, BPF_REG_1, 1);
+    ins(p, BPF_STX | BPF_DW | BPF_ATOMIC, BPF_REG_0, BPF_REG_1, 0, BPF_ADD);
+    place(p, after);
 }
 
 /*
@@ -342,11 +361,7 @@ static int assemble(struct prog *p, const struct perf_bpf_refs *b,
     mov_reg(p, BPF_REG_7, BPF_REG_0);
     mov_reg(p, BPF_REG_1, BPF_REG_0);
     alu_imm(p, BPF_RSH, BPF_REG_1, 32);
-    store(p, BPF_W, BPF_REG_10, -4, BPF_REG_1);
-    load_map(p, BPF_REG_1, b->followed_fd);
-    mov_reg(p, BPF_REG_2, BPF_REG_10);
-    alu_imm(p, BPF_ADD, BPF_REG_2, -4);
-    call(p, BPF_FUNC_map_lookup_elem);
+    lookup_r1(p, b->followed_fd, -4);
     jump_imm(p, BPF_JEQ, BPF_REG_0, 0, L_OUT);
     emit_before(p, b, plan, f);
     load_map(p, BPF_REG_1, b->ring_fd);
@@ -385,19 +400,11 @@ static int assemble(struct prog *p, const struct perf_bpf_refs *b,
     mov_imm(p, BPF_REG_0, 1);
     ins(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
     place(p, L_DROP);
-    store_imm(p, BPF_W, BPF_REG_10, -8, 0);
-    load_map(p, BPF_REG_1, b->drops_fd);
-    mov_reg(p, BPF_REG_2, BPF_REG_10);
-    alu_imm(p, BPF_ADD, BPF_REG_2, -8);
-    call(p, BPF_FUNC_map_lookup_elem);
-    jump_imm(p, BPF_JEQ, BPF_REG_0, 0, L_OUT);
-    mov_imm(p, BPF_REG_1, 1);
-    ins(p, BPF_STX | BPF_DW | BPF_ATOMIC, BPF_REG_0, BPF_REG_1, 0, BPF_ADD);
+    mov_imm(p, BPF_REG_1, 0);
+    lookup_r1(p, b->drops_fd, -8);
+    add_one_to_r0(p, L_TOTAL_COUNTED);
     lookup_bucket(p, b);
-    jump_imm(p, BPF_JEQ, BPF_REG_0, 0, L_COUNTED);
-    mov_imm(p, BPF_REG_1, 1);
-    ins(p, BPF_STX | BPF_DW | BPF_ATOMIC, BPF_REG_0, BPF_REG_1, 0, BPF_ADD);
-    place(p, L_COUNTED);
+    add_one_to_r0(p, L_COUNTED);
     jump_imm(p, BPF_JA, 0, 0, L_OUT);
     return link_prog(p);
 }

@@ -197,7 +197,18 @@ TEST(holds_wanted_before_an_unmap_of_an_undumped_region)
     CHECK(holds_for_unmap(false, &unrelated) == 0);
 }
 
-TEST(lost_events_void_calls_in_flight_and_mark_regions)
+/* The source lost count records over window_ns, voiding calls_voided calls. */
+static void feed_lost(struct model *m, uint64_t count, uint64_t window_ns, uint64_t calls_voided)
+{
+    struct event e = {.kind = EVENT_LOST, .pid = PID, .tid = PID};
+    e.lost.count = count;
+    e.lost.from_ns = feed_now_ns();
+    e.lost.to_ns = e.lost.from_ns + window_ns;
+    e.lost.calls_voided = calls_voided;
+    feed_event(m, e);
+}
+
+TEST(voided_call_is_not_applied_and_a_loss_marks_regions)
 {
     struct model *m = new_model(true);
     CHECK(m);
@@ -208,12 +219,7 @@ TEST(lost_events_void_calls_in_flight_and_mark_regions)
     /* The source voided the munmap (its pairing may be wrong): its result,
      * should one come, is not applied. */
     feed_event(m, (struct event){.kind = EVENT_CALL_VOIDED, .pid = PID, .tid = PID});
-    struct event e = {.kind = EVENT_LOST, .pid = PID, .tid = PID};
-    e.lost.count = 12;
-    e.lost.from_ns = feed_now_ns();
-    e.lost.to_ns = feed_now_ns() + 5000000;
-    e.lost.calls_voided = 1;
-    feed_event(m, e);
+    feed_lost(m, 12, 5000000, 1);
     feed_done(m, PID, PID, 0);
     size_t uncertain = 0;
     CHECK(model_region_count(m, PID, &uncertain) == 2);
@@ -239,12 +245,7 @@ TEST(lost_event_says_every_call_the_source_voided)
     CHECK(m);
     feed_spawn(m, PID, PID, 0, false);
     feed_enter(m, PID, PID, SC_MMAP, 0, 16 * MIB, 0, 0);
-    struct event e = {.kind = EVENT_LOST, .pid = PID, .tid = PID};
-    e.lost.count = 30;
-    e.lost.from_ns = feed_now_ns();
-    e.lost.to_ns = feed_now_ns() + 5000000;
-    e.lost.calls_voided = 40;
-    feed_event(m, e);
+    feed_lost(m, 30, 5000000, 40);
     feed_done(m, PID, PID, X);
     char *out = feed_finish(m);
     CHECK(lines_with(out, "\"event\":\"lost\"", "\"calls_voided\":40") == 1);
@@ -366,11 +367,7 @@ TEST(reuse_of_an_uncertain_region_is_not_warned_twice)
     CHECK(m);
     feed_spawn(m, PID, PID, 0, false);
     feed_map_at(m, PID, PID, X, 16 * MIB);
-    struct event e = {.kind = EVENT_LOST, .pid = PID, .tid = PID};
-    e.lost.count = 3;
-    e.lost.from_ns = feed_now_ns();
-    e.lost.to_ns = feed_now_ns() + 1000;
-    feed_event(m, e);
+    feed_lost(m, 3, 1000, 0);
     feed_map_at(m, PID, PID, Y, 16 * MIB); /* after the loss: certain */
     CHECK(!map_says_not_seen(m, PID, X, 16 * MIB));
     CHECK(map_says_not_seen(m, PID, Y, 16 * MIB));
@@ -381,7 +378,7 @@ TEST(reuse_of_an_uncertain_region_is_not_warned_twice)
 UNIT_MAIN(UNIT_CASE(munmap_mprotect_mremap_split_and_move), UNIT_CASE(exec_ends_every_region),
           UNIT_CASE(non_leader_exec_takes_the_leaders_tid), UNIT_CASE(vfork_shares_fork_copies),
           UNIT_CASE(holds_wanted_before_an_unmap_of_an_undumped_region),
-          UNIT_CASE(lost_events_void_calls_in_flight_and_mark_regions),
+          UNIT_CASE(voided_call_is_not_applied_and_a_loss_marks_regions),
           UNIT_CASE(lost_event_says_every_call_the_source_voided),
           UNIT_CASE(address_reused_across_threads_munmap),
           UNIT_CASE(address_reused_across_threads_mremap),

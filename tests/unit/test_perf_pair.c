@@ -66,6 +66,25 @@ static struct perf_item lost(uint64_t t, uint64_t count, uint64_t from)
 
 static void push(struct perf_pair *p, struct perf_item it) { perf_pair_push(p, &it); }
 
+/* What came out, counted by kind, and where the last loss is in g->ev. */
+struct tally {
+    size_t calls, unfinished, losses, last_loss;
+};
+
+static struct tally tally_of(const struct got *g)
+{
+    struct tally n = {0};
+    for (size_t i = 0; i < g->n && i < MAX_EVS; i++) {
+        n.calls += g->ev[i].kind == PERF_EV_MAP_CALL;
+        n.unfinished += g->ev[i].kind == PERF_EV_MAP_UNFINISHED;
+        if (g->ev[i].kind == PERF_EV_LOST) {
+            n.losses++;
+            n.last_loss = i;
+        }
+    }
+    return n;
+}
+
 /* it as the BPF reader makes it: with its thread's drop mark. */
 static struct perf_item marked(struct perf_item it, uint64_t mark)
 {
@@ -343,22 +362,14 @@ TEST(bpf_loss_comes_before_what_was_written_after_it)
     CHECK(perf_bpf_drops_item(&drops, 2, 99, 100, &lost_item));
     push(p, lost_item);
     perf_pair_release(p, UINT64_MAX);
-    size_t calls = 0, unfinished = 0, losses = 0, said = 0;
-    for (size_t i = 0; i < g.n && i < MAX_EVS; i++) {
-        calls += g.ev[i].kind == PERF_EV_MAP_CALL;
-        unfinished += g.ev[i].kind == PERF_EV_MAP_UNFINISHED;
-        if (g.ev[i].kind == PERF_EV_LOST) {
-            losses++;
-            said = i;
-        }
-    }
-    CHECK_U64(calls, 0);      /* no call made of A's entry and B's exit */
-    CHECK_U64(unfinished, 1); /* A: its exit may be among the lost */
+    struct tally n = tally_of(&g);
+    CHECK_U64(n.calls, 0);      /* no call made of A's entry and B's exit */
+    CHECK_U64(n.unfinished, 1); /* A: its exit may be among the lost */
     CHECK_U64(perf_pair_stats(p)->unpaired_exits, 1);
-    CHECK_U64(losses, 1);
-    CHECK_U64(g.ev[said].lost, 2);
-    CHECK_U64(g.ev[said].lost_from, 15); /* the count's last read, not 60 */
-    CHECK_U64(g.ev[said].lost_to, 100);
+    CHECK_U64(n.losses, 1);
+    CHECK_U64(g.ev[n.last_loss].lost, 2);
+    CHECK_U64(g.ev[n.last_loss].lost_from, 15); /* the count's last read, not 60 */
+    CHECK_U64(g.ev[n.last_loss].lost_to, 100);
     /* The next read starts its window where this one looked. */
     CHECK(!perf_bpf_drops_item(&drops, 2, 130, 131, &lost_item));
     CHECK(perf_bpf_drops_item(&drops, 3, 160, 161, &lost_item));
@@ -384,21 +395,13 @@ TEST(marked_calls_pair_across_a_loss_unless_their_thread_lost_a_record)
     push(p, marked(leave(60, 30, SYS_mmap, 0x7000, 0), 3)); /* same mark: its own exit */
     push(p, marked(leave(61, 40, SYS_munmap, 0, 0), 2));    /* its thread lost records */
     perf_pair_release(p, 100);
-    size_t calls = 0, unfinished = 0, losses = 0, said = 0;
-    for (size_t i = 0; i < g.n && i < MAX_EVS; i++) {
-        calls += g.ev[i].kind == PERF_EV_MAP_CALL;
-        unfinished += g.ev[i].kind == PERF_EV_MAP_UNFINISHED;
-        if (g.ev[i].kind == PERF_EV_LOST) {
-            losses++;
-            said = i;
-        }
-    }
-    CHECK_U64(calls, 1);
+    struct tally n = tally_of(&g);
+    CHECK_U64(n.calls, 1);
     CHECK(g.ev[0].kind == PERF_EV_MAP_CALL && g.ev[0].tid == 60 && g.ev[0].ret == 0x7000);
-    CHECK_U64(unfinished, 1);
-    CHECK_U64(losses, 1);
-    CHECK_U64(g.ev[said].lost, 4);
-    CHECK_U64(g.ev[said].calls_voided, 1);
+    CHECK_U64(n.unfinished, 1);
+    CHECK_U64(n.losses, 1);
+    CHECK_U64(g.ev[n.last_loss].lost, 4);
+    CHECK_U64(g.ev[n.last_loss].calls_voided, 1);
     /* Thread 62's exit, long after the loss was said, with a moved mark. */
     push(p, marked(leave(62, 400, SYS_mmap, 0x9000, 0), 6));
     perf_pair_release(p, 500);
