@@ -64,6 +64,7 @@ struct perf_bpf_options {
     uint64_t ring_bytes; /* rounded up to a power of two, at least a page */
     const int *cpus;     /* the online CPUs, for the exec watch (below) */
     unsigned ncpus;
+    unsigned followed_max; /* processes followed at once; 0: 16,384 */
 };
 
 struct perf_bpf_stats {

@@ -83,6 +83,8 @@ struct perf_source_options {
     uint32_t stack_bytes;   /* copied per entry with stacks; 0: 16 KiB */
     unsigned ring_pages;    /* data pages per CPU ring, a power of two; 0: the default */
     uint64_t order_window_ns; /* records held this long for time order; 0: 10 ms */
+    unsigned bpf_followed_max; /* processes the BPF reader follows at once; 0:
+                                * 16,384 (fewer: tests of a full map) */
     enum perf_layout layout;  /* AUTO: per thread while that needs at most 4,096
                                * descriptors, fits the fd limit and the target
                                * does not have a cgroup to itself; per CPU for

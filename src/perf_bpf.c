@@ -28,7 +28,7 @@
 #include "procfs.h"
 #include "tracefs.h"
 
-#define FOLLOWED_MAX 16384       /* processes followed at once */
+#define FOLLOWED_MAX 16384       /* processes followed at once, unless options say */
 #define PROG_LICENSE "unspecified" /* the project's; no GPL-only helper is called */
 #define X86_NR_EXECVE 59
 #define X86_NR_EXECVEAT 322
@@ -244,12 +244,14 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
         return NULL;
     }
     b->opt = *options;
+    if (!b->opt.followed_max)
+        b->opt.followed_max = FOLLOWED_MAX;
     b->drops.read_at = monotonic_ns(); /* nothing can be dropped before the programs exist */
     b->stats.tracefs_private = private_mount;
     b->stats.ring_bytes = round_ring(options->ring_bytes);
     for (size_t i = 0; i < PERF_BPF_NPLANS; i++)
         b->prog_fds[i] = b->event_fds[i] = -1;
-    b->followed_fd = create_map(BPF_MAP_TYPE_HASH, 4, 4, FOLLOWED_MAX, "mmapwatch_procs");
+    b->followed_fd = create_map(BPF_MAP_TYPE_HASH, 4, 4, b->opt.followed_max, "mmapwatch_procs");
     b->ring_fd = b->followed_fd < 0 ? -1
                                     : create_map(BPF_MAP_TYPE_RINGBUF, 0, 0,
                                                  (unsigned)b->stats.ring_bytes, "mmapwatch_ring");
@@ -434,7 +436,7 @@ static void decode(struct perf_bpf *b, const struct perf_bpf_rec *r, perf_bpf_pu
             b->stats.unfollowed++;
             log_warn("process %d, created by followed process %d, is not followed: the BPF "
                      "map of followed processes is full (%d); its maps are not reported",
-                     (int)r->nr, (int)it.pid, FOLLOWED_MAX);
+                     (int)r->nr, (int)it.pid, b->opt.followed_max);
         }
         break;
     }

@@ -472,7 +472,8 @@ struct perf_source *perf_source_new(const struct perf_source_options *options,
             .ring_bytes = (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) *
                           (uint64_t)(cpus > 0 ? cpus : 1),
             .cpus = s->cpus,
-            .ncpus = s->ncpus};
+            .ncpus = s->ncpus,
+            .followed_max = s->opt.bpf_followed_max};
         char refused[sizeof s->stats.bpf_refused] = "";
         s->bpf = perf_bpf_open(&bo, refused, sizeof refused);
         if (!s->bpf && s->opt.calls == PERF_CALLS_BPF) {

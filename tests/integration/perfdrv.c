@@ -3,6 +3,7 @@
  * for tests/integration/test_perf_source.py, outside the tracer.
  *
  *   perfdrv PID [--min-size N] [-k] [--per-call|--raw|--bpf] [--ring-pages N] [--stall-ms N]
+ *           [--followed-max N]
  *   perfdrv --probe PID
  *
  * Attaches to every thread of PID and prints one JSON line per event on
@@ -14,7 +15,8 @@
  * --per-call, --raw, --bpf: how the calls are read (enum perf_calls,
  *   perf_source.h); default: as mmapwatch chooses (BPF where it loads).
  * --stall-ms N: sleep N ms before every drain (a slow consumer, so that
- * tests can make the kernel lose records). A pid written as a line on
+ * tests can make the kernel lose records). --followed-max N: the BPF
+ * reader's map follows N processes at most (a test fills it). A pid written as a line on
  * stdin is attached too (another "attach" line; the counts are totals).
  * --probe: one "probe" line
  * saying whether the source can follow PID here and why not.
@@ -39,6 +41,7 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: perfdrv PID [--min-size N] [-k] [--per-call|--raw|--bpf] [--ring-pages N] [--stall-ms N]\n"
+                    "               [--followed-max N]\n"
                     "       perfdrv --probe PID\n");
     return 2;
 }
@@ -208,7 +211,7 @@ int main(int argc, char **argv)
         return probe(argv[2]);
     if (argc < 2)
         return usage();
-    uint64_t pid, ring_pages = 0, stall_ms = 0;
+    uint64_t pid, ring_pages = 0, stall_ms = 0, followed_max = 0;
     struct perf_source_options opt = {0};
     if (parse_u64(argv[1], &pid) < 0 || pid == 0 || pid > INT32_MAX)
         return usage();
@@ -227,6 +230,10 @@ int main(int argc, char **argv)
         } else if (i + 1 < argc && strcmp(argv[i], "--ring-pages") == 0) {
             if (parse_u64(argv[++i], &ring_pages) < 0 || ring_pages > 1u << 20)
                 return usage();
+        } else if (i + 1 < argc && strcmp(argv[i], "--followed-max") == 0) {
+            if (parse_u64(argv[++i], &followed_max) < 0 || followed_max == 0 ||
+                followed_max > 1u << 20)
+                return usage();
         } else if (i + 1 < argc && strcmp(argv[i], "--stall-ms") == 0) {
             if (parse_u64(argv[++i], &stall_ms) < 0 || stall_ms > 60000)
                 return usage();
@@ -235,6 +242,7 @@ int main(int argc, char **argv)
         }
     }
     opt.ring_pages = (unsigned)ring_pages;
+    opt.bpf_followed_max = (unsigned)followed_max;
 
     /* SIGINT/SIGTERM end the run through a signalfd; the target's exit is
      * seen on its pidfd. */
@@ -307,6 +315,7 @@ int main(int argc, char **argv)
     json_add_uint(&j, "left_out", st->left_out);
     json_add_uint(&j, "not_native", ps->not_native);
     json_add_uint(&j, "lost", ps->lost);
+    json_add_uint(&j, "bpf_unfollowed", st->bpf_unfollowed);
     print_line(&j);
     perf_source_free(s);
     free(pfd);

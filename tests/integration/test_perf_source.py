@@ -556,6 +556,33 @@ def test_second_attach_to_a_covered_child_is_not_doubled():
     assert drv.end["duplicates"] > 0, f"the child was not covered twice: {drv.end}"
 
 
+def test_child_the_full_followed_map_cannot_take_is_said_bpf():
+    _require_perf()
+    # The BPF reader's map of followed processes holds one process here (it
+    # holds 16,384 in mmapwatch): the child created after the attach finds
+    # it full. That is said, a warning and a count, and nothing of the
+    # child is reported, neither its maps nor calls made up of others'.
+    truth_path = os.path.join(tmpdir(), "truth")
+    p = harness.spawn([fixture("perf_fork_wait"), truth_path], stdin=subprocess.PIPE,
+                      stdout=subprocess.PIPE, text=True)
+    line = harness.read_line(p.stdout)
+    assert line.startswith("ready "), line
+    pid = int(line.split()[1])
+    drv = Driver(pid, "--min-size", MIB, "--bpf", "--followed-max", 1)
+    harness.send_go(p)
+    line = harness.read_line(p.stdout)
+    assert line.startswith("child "), line
+    child = int(line.split()[1])
+    harness.send_go(p)
+    harness.wait_fixture(p)
+    drv.finish()
+    assert len(_truth_maps(read_truth(truth_path))) == 2
+    assert not [e for e in _maps(drv.events) if e["pid"] == child], _maps(drv.events)
+    assert drv.end["bpf_unfollowed"] == 1, drv.end
+    assert (f"process {child}, created by followed process {pid}, is not followed: the BPF "
+            "map of followed processes is full (1)") in drv.stderr, drv.stderr
+
+
 def test_every_call_kind_of_a_region_life():
     _require_perf()
     # trace_lifecycle's calls (munmap of parts, mremap moved and grown,
