@@ -14,8 +14,9 @@
  *
  * Watching (one thread, blocked in poll()):
  *  - cgroup v1: an eventfd registered through cgroup.event_control at the
- *    threshold on memory.usage_in_bytes (the kernel signals it when usage
- *    crosses the threshold in either direction), and one on
+ *    threshold on memory.usage_in_bytes, rounded up to a page (the kernel
+ *    counts whole pages, and signals it when usage crosses the threshold in
+ *    either direction), and one on
  *    memory.oom_control (signalled when the cgroup is out of memory);
  *  - cgroup v2, or v1 where cgroup.event_control cannot be written (a
  *    read-only mount, as containers have): memory.current (v1:

@@ -685,6 +685,21 @@ static void *watch_main(void *arg)
     return NULL;
 }
 
+/* The threshold to give v1 for a mark of `bytes`. The kernel takes it in
+ * whole pages, rounded down, and compares it with usage, a whole number of
+ * pages: a mark of 1 byte would be 0, passed by a cgroup with nothing
+ * charged and never signalled, and a mark inside a page would be signalled
+ * while usage is still under it and then not again. Usage (whole pages)
+ * reaches `bytes` exactly when it reaches `bytes` rounded up to a page. */
+static uint64_t v1_kernel_mark(uint64_t bytes)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t size = page > 0 ? (uint64_t)page : 4096;
+    if (bytes > UINT64_MAX - (size - 1))
+        return bytes;
+    return (bytes + size - 1) / size * size;
+}
+
 /* v1: asks the kernel to signal an eventfd for us. -1 with errno when
  * cgroup.event_control cannot be written (a read-only mount). */
 static int register_v1(struct cgroup_watch *w)
@@ -699,7 +714,7 @@ static int register_v1(struct cgroup_watch *w)
     if (w->threshold_efd < 0 || w->oom_efd < 0)
         goto out;
     int n = snprintf(line, sizeof line, "%d %d %" PRIu64, w->threshold_efd, w->usage_fd,
-                     w->threshold);
+                     v1_kernel_mark(w->threshold));
     if (write(ctl, line, (size_t)n) != n)
         goto out;
     n = snprintf(line, sizeof line, "%d %d", w->oom_efd, w->events_fd);
@@ -709,7 +724,8 @@ static int register_v1(struct cgroup_watch *w)
         /* The kernel takes one threshold per eventfd: the low mark has its own. */
         if ((w->low_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
             goto out;
-        n = snprintf(line, sizeof line, "%d %d %" PRIu64, w->low_efd, w->usage_fd, w->low);
+        n = snprintf(line, sizeof line, "%d %d %" PRIu64, w->low_efd, w->usage_fd,
+                     v1_kernel_mark(w->low));
         if (write(ctl, line, (size_t)n) != n)
             goto out;
     }

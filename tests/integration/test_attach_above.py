@@ -222,6 +222,31 @@ def _default_lower_mark(valgrind=False):
         assert len(ev.all("mark")) == 2 and len(ev.all("detach")) == 1, ev.all("mark")
 
 
+def test_attach_above_a_byte_from_nothing_charged_v1():
+    """cgroup v1 takes a usage threshold in whole pages, rounded down: a
+    mark of 1 byte registered as given would be 0, passed already by a
+    cgroup with nothing charged, and never signalled. The first growth of
+    such a cgroup must attach (a mark under a page, as with --attach-above
+    1, is the edge of any mark that is not a whole number of pages)."""
+    if not any(m[2] == "cgroup" and "memory" in m[3] for m in harness.mounts()):
+        raise harness.Skip("no cgroup v1 memory controller is mounted")
+    with cgt.memory_cgroup(1, 64 * MIB) as cg:
+        g = cgt.Grower(cg)
+        cg.add(g.pid)
+        if cg.usage() != 0:
+            raise harness.Skip(f"the new cgroup has {cg.usage()} bytes charged already")
+        ev = cgt.Events([cgt.MMAPWATCH, "--json", "-o", "-", "--no-dump", "--attach-above",
+                         "1", "-p", str(g.pid)])
+        ev.wait_diagnostic("tracing nothing until")
+        assert not ev.all("mark"), ev.events
+        g.step()
+        att = ev.wait_kind("mark", action="attach")
+        assert att["reason"] == "above" and att["pid"] == g.pid, att
+        ev.p.send_signal(signal.SIGTERM)
+        assert ev.finish() == 0, ev.stderr()
+        g.command("q")
+
+
 def _worker_in_cgroup(cg):
     wk = Worker(3)
     cg.add(wk.pid)
