@@ -15,9 +15,11 @@
  * not be read is reported by the dump itself (see model_unheld_gone in
  * model.c: the hook for that source).
  *
- * Lost events (EVENT_LOST): calls in flight in the process are voided
- * (their results cannot be paired), and its regions are marked uncertain
- * (one may have ended unseen); a "lost" line says so.
+ * Lost events: the source voids each call whose result a loss may have
+ * taken (EVENT_CALL_VOIDED: the call is forgotten, its result never
+ * applied), then sends EVENT_LOST with their count; the process's regions
+ * are marked uncertain (one may have ended unseen) and a "lost" line says
+ * so.
  *
  * Ownership: model_new allocates, model_free frees; the dumper, unwinder
  * and summary are the caller's and outlive the model. Threads: the loop's

@@ -45,7 +45,7 @@ struct event_sink {
 struct source_caps {
     bool can_hold;   /* threads can be kept stopped (dumps before an unmap) */
     bool can_launch; /* can start a command traced from its first instruction */
-    bool lossy;      /* may drop events (then says so with EVENT_LOST) */
+    bool lossy;      /* may drop events (then says so: EVENT_CALL_VOIDED, EVENT_LOST) */
 };
 
 struct map_filter;
