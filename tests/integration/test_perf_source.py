@@ -382,14 +382,25 @@ def _sigkill_of_reader_leaves_target_untouched(calls):
     assert len(truth_of(read_truth(truth_path), "mmap")) == 7
 
 
+def _said_pid(p, word):
+    """The pid in the fixture's next line, "WORD PID"."""
+    line = harness.read_line(p.stdout)
+    assert line.startswith(word + " "), line
+    return int(line.split()[1])
+
+
+def _spawn_ready(name, truth_path):
+    """Fixture name (TRUTH as its argument), talked to through pipes: (the
+    process, the pid it says in its "ready PID" line)."""
+    p = harness.spawn([fixture(name), truth_path], stdin=subprocess.PIPE,
+                      stdout=subprocess.PIPE, text=True)
+    return p, _said_pid(p, "ready")
+
+
 def test_attach_during_thread_creation():
     _require_perf()
     truth_path = os.path.join(tmpdir(), "truth")
-    p = harness.spawn([fixture("sig_storm"), truth_path], stdin=subprocess.PIPE,
-                      stdout=subprocess.PIPE, text=True)
-    line = harness.read_line(p.stdout)
-    assert line.startswith("ready "), line
-    pid = int(line.split()[1])
+    p, pid = _spawn_ready("sig_storm", truth_path)
     drv = Driver(pid)
     # Threads born while the events were being opened are covered twice
     # (their own events and inherited ones) or once: never reported twice.
@@ -524,16 +535,10 @@ def test_second_attach_to_a_covered_child_is_not_doubled():
     # events and the inherited ones both fire, and each call must still be
     # reported once.
     truth_path = os.path.join(tmpdir(), "truth")
-    p = harness.spawn([fixture("perf_fork_wait"), truth_path], stdin=subprocess.PIPE,
-                      stdout=subprocess.PIPE, text=True)
-    line = harness.read_line(p.stdout)
-    assert line.startswith("ready "), line
-    pid = int(line.split()[1])
+    p, pid = _spawn_ready("perf_fork_wait", truth_path)
     drv = Driver(pid, "--min-size", MIB, stdin=subprocess.PIPE)
     harness.send_go(p)
-    line = harness.read_line(p.stdout)
-    assert line.startswith("child "), line
-    child = int(line.split()[1])
+    child = _said_pid(p, "child")
     drv.p.stdin.write(f"{child}\n".encode())
     drv.p.stdin.flush()
     drv.wait_for(lambda e: e["event"] == "attach" and e["pid"] == child)
@@ -563,16 +568,10 @@ def test_child_the_full_followed_map_cannot_take_is_said_bpf():
     # it full. That is said, a warning and a count, and nothing of the
     # child is reported, neither its maps nor calls made up of others'.
     truth_path = os.path.join(tmpdir(), "truth")
-    p = harness.spawn([fixture("perf_fork_wait"), truth_path], stdin=subprocess.PIPE,
-                      stdout=subprocess.PIPE, text=True)
-    line = harness.read_line(p.stdout)
-    assert line.startswith("ready "), line
-    pid = int(line.split()[1])
+    p, pid = _spawn_ready("perf_fork_wait", truth_path)
     drv = Driver(pid, "--min-size", MIB, "--bpf", "--followed-max", 1)
     harness.send_go(p)
-    line = harness.read_line(p.stdout)
-    assert line.startswith("child "), line
-    child = int(line.split()[1])
+    child = _said_pid(p, "child")
     harness.send_go(p)
     harness.wait_fixture(p)
     drv.finish()
