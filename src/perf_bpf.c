@@ -612,9 +612,9 @@ bool perf_bpf_drops_item(struct perf_bpf_drops *d, uint64_t count, uint64_t befo
     if (count <= d->seen)
         return false;
     /* perf_pair handles a LOST right after its lost_from: before every
-     * record written after the drop, so that no exit read after it is
-     * paired with an entry from before it; and it voids every entry begun
-     * before its time stamp. */
+     * record written after the drop, so that the regions it makes
+     * uncertain are those the loss may have touched. It voids nothing
+     * itself (marked): the records' drop marks say which calls a drop split. */
     *out = (struct perf_item){.kind = PERF_ITEM_LOST, .time = after, .lost = count - d->seen,
                               .lost_from = window_from, .by_counter = true, .marked = true};
     d->seen = count;
