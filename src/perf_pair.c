@@ -200,25 +200,6 @@ static bool is_duplicate(struct thread_state *t, const struct perf_item *item)
     return dup;
 }
 
-/* A loss: every entry waiting is void; the events say so at time `when`
- * (the loss's place in the order). Returns how many map calls. */
-static uint64_t void_pending(struct perf_pair *p, uint64_t when)
-{
-    uint64_t calls = 0;
-    for (size_t i = 0; i < p->capthreads; i++) {
-        struct thread_state *t = &p->threads[i];
-        if (!t->tid || !t->pending)
-            continue;
-        if (!t->enter.is_exec_call) {
-            emit_map(p, PERF_EV_MAP_UNFINISHED, &t->enter, NULL, when);
-            p->stats.voided++;
-            calls++;
-        }
-        drop_pending(t);
-    }
-    return calls;
-}
-
 /* Says the open loss, once its window has passed. A LOST record for
  * losses the counters reported already says something only when it voided
  * a call. */
@@ -250,24 +231,6 @@ static void add_loss(struct perf_pair *p, const struct perf_item *it, uint64_t v
     l->time = p->void_until;
 }
 
-/* The thread of pid whose execve entry is waiting, latest first; its
- * entry is consumed. 0 when none. */
-static pid_t take_exec_caller(struct perf_pair *p, pid_t pid, uint64_t before)
-{
-    struct thread_state *best = NULL;
-    for (size_t i = 0; i < p->capthreads; i++) {
-        struct thread_state *t = &p->threads[i];
-        if (t->tid && t->pending && t->enter.is_exec_call && t->enter.pid == pid &&
-            t->enter.time <= before && (!best || t->enter.time > best->enter.time))
-            best = t;
-    }
-    if (!best)
-        return 0;
-    pid_t tid = best->tid;
-    drop_pending(best);
-    return tid;
-}
-
 /* A call voided after its loss was handled (an entry in the loss's window,
  * or a marked exit that says its thread lost a record) counts in the open
  * loss, open until void_until. One that comes after the loss was said (a
@@ -286,13 +249,56 @@ static void count_void(struct perf_pair *p, const struct perf_item *enter, uint6
     add_loss(p, &none, 1);
 }
 
+/* A call whose result a loss may have taken: said (MAP_UNFINISHED at
+ * `when`) and counted in a loss. */
+static void void_call(struct perf_pair *p, const struct perf_item *enter, uint64_t when)
+{
+    emit_map(p, PERF_EV_MAP_UNFINISHED, enter, NULL, when);
+    p->stats.voided++;
+    count_void(p, enter, when);
+}
+
+/* An unmarked loss, just opened: every entry waiting is void; the events
+ * say so at time `when` (the loss's place in the order). */
+static void void_pending(struct perf_pair *p, uint64_t when)
+{
+    for (size_t i = 0; i < p->capthreads; i++) {
+        struct thread_state *t = &p->threads[i];
+        if (!t->tid || !t->pending)
+            continue;
+        if (!t->enter.is_exec_call)
+            void_call(p, &t->enter, when);
+        drop_pending(t);
+    }
+}
+
+/* The thread of pid whose execve entry is waiting, latest first; its
+ * entry is consumed. 0 when none. */
+static pid_t take_exec_caller(struct perf_pair *p, pid_t pid, uint64_t before)
+{
+    struct thread_state *best = NULL;
+    for (size_t i = 0; i < p->capthreads; i++) {
+        struct thread_state *t = &p->threads[i];
+        if (t->tid && t->pending && t->enter.is_exec_call && t->enter.pid == pid &&
+            t->enter.time <= before && (!best || t->enter.time > best->enter.time))
+            best = t;
+    }
+    if (!best)
+        return 0;
+    pid_t tid = best->tid;
+    drop_pending(best);
+    return tid;
+}
+
 static void handle(struct perf_pair *p, struct perf_item *it)
 {
     if (p->loss_open && it->time > p->void_until)
         say_loss(p);
     if (it->kind == PERF_ITEM_LOST) {
         p->stats.lost += it->lost;
-        add_loss(p, it, it->marked ? 0 : void_pending(p, it->time));
+        add_loss(p, it, 0);
+        if (!it->marked)
+            void_pending(p, it->time);
         return;
     }
     /* A fork record is written by the creating thread. */
@@ -330,11 +336,8 @@ static void handle(struct perf_pair *p, struct perf_item *it)
             emit_map(p, PERF_EV_CALL_ENTER, it, NULL, it->time);
         if (!it->marked && it->time <= p->void_until) {
             /* Began before a loss ended: its exit may be lost. */
-            if (!it->is_exec_call) {
-                emit_map(p, PERF_EV_MAP_UNFINISHED, it, NULL, it->time);
-                p->stats.voided++;
-                count_void(p, it, it->time);
-            }
+            if (!it->is_exec_call)
+                void_call(p, it, it->time);
             free(it->stack);
             return;
         }
@@ -351,10 +354,8 @@ static void handle(struct perf_pair *p, struct perf_item *it)
             /* A record of this thread (or its bucket) was dropped in
              * between: the entry's own exit may be among them, and this a
              * later call's. */
-            emit_map(p, PERF_EV_MAP_UNFINISHED, &t->enter, NULL, it->time);
-            p->stats.voided++;
+            void_call(p, &t->enter, it->time);
             p->stats.unpaired_exits++;
-            count_void(p, &t->enter, it->time);
             drop_pending(t);
             return;
         }
