@@ -25,6 +25,8 @@
 
 #include <linux/perf_event.h>
 
+#include "perf_pair.h"
+
 /* The largest record: its header's size is 16 bits. */
 #define PERF_RING_RECORD_MAX 65536
 
@@ -114,5 +116,11 @@ bool perf_rec_identifier(uint64_t sample_type, const void *rec, size_t size, uin
  * does not know (EINVAL). Pure. */
 int perf_rec_decode(uint64_t sample_type, unsigned nregs, const void *rec, size_t size,
                     struct perf_rec *out);
+
+/* The registers and stack copy of a decoded sample taken with
+ * sample_regs_user PERF_STACK_REGS_MASK, as a malloc'd snapshot (the
+ * caller's to free, or perf_pair's once pushed). NULL when the sample has
+ * no registers, or on ENOMEM. */
+struct perf_stack *perf_rec_stack(const struct perf_rec *r);
 
 #endif

@@ -282,3 +282,20 @@ int perf_rec_decode(uint64_t sample_type, unsigned nregs, const void *rec, size_
     }
     return 0;
 }
+
+struct perf_stack *perf_rec_stack(const struct perf_rec *r)
+{
+    if (!r->regs_abi)
+        return NULL;
+    struct perf_stack *st = malloc(sizeof *st + r->stack_size);
+    if (!st)
+        return NULL;
+    st->abi = r->regs_abi;
+    st->regs_mask = PERF_STACK_REGS_MASK;
+    st->nregs = r->nregs;
+    memcpy(st->regs, r->regs, sizeof st->regs);
+    st->size = r->stack_size;
+    if (r->stack_size)
+        memcpy(st->data, r->stack, r->stack_size);
+    return st;
+}

@@ -23,21 +23,6 @@ static uint64_t hash_bytes(uint64_t h, const void *data, size_t n)
 }
 #define HASH_SEED 0xcbf29ce484222325ULL
 
-static struct perf_stack *copy_stack(const struct perf_rec *r)
-{
-    struct perf_stack *st = malloc(sizeof *st + r->stack_size);
-    if (!st)
-        return NULL;
-    st->abi = r->regs_abi;
-    st->regs_mask = STACK_REGS_MASK;
-    st->nregs = r->nregs;
-    memcpy(st->regs, r->regs, sizeof st->regs);
-    st->size = r->stack_size;
-    if (r->stack_size)
-        memcpy(st->data, r->stack, r->stack_size);
-    return st;
-}
-
 /* A raw entry (perf_rawsys.h): 0 to push it, 1 to leave it out (a call
  * not followed: shorter than --min-size, or not one of ours). An i386
  * call, or one that could be, is pushed as such for perf_pair to drop. */
@@ -98,7 +83,7 @@ static int sample_item(struct perf_source *s, const struct event_info *ev,
             return rc; /* no stack: nothing will be reported of it */
     }
     if (ev->stacks && r->regs_abi) {
-        it->stack = copy_stack(r);
+        it->stack = perf_rec_stack(r);
         /* Without memory for the copy the call is still reported, stackless. */
     }
     return 0;
