@@ -206,6 +206,7 @@ static int open_exec_watch(struct perf_bpf *b, uint32_t tp_id)
         attr.sample_regs_user = 1ULL << 8; /* PERF_REG_X86_IP: one register is enough */
         attr.use_clockid = 1;
         attr.clockid = CLOCK_MONOTONIC;
+        attr.sample_id_all = 1; /* a LOST record then has the trailer the decoder reads */
         w->fd = (int)syscall(SYS_perf_event_open, &attr, -1, b->opt.cpus[c], -1,
                              PERF_FLAG_FD_CLOEXEC);
         if (w->fd < 0)
