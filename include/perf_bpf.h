@@ -35,10 +35,15 @@
  * process's new image that runs 32-bit is said. int $0x80 in a 64-bit
  * program is not seen.
  *
+ * With stacks (-k), the stack watch (perf_stack_watch.h) samples the
+ * registers and user stack of exactly the stacked entries the programs
+ * wrote (they answer 1 for those, 0 for every other call there), and its
+ * samples come out as PERF_ITEM_STACK items after their entries, which
+ * are marked wants_stack.
+ *
  * Limits, each said by perf_bpf_probe's reason: the process ids the
  * programs see are the initial pid namespace's, so mmapwatch must run
- * there; loading programs needs CAP_BPF and CAP_PERFMON (or root); no
- * stacks (-k reads the raw tracepoints with kernel samples instead).
+ * there; loading programs needs CAP_BPF and CAP_PERFMON (or root).
  * Records the ring had no room for are counted by the programs and come
  * out as PERF_ITEM_LOST; every record carries its thread's drop mark
  * (perf_bpf_prog.h), so perf_pair voids only the calls of threads that
@@ -65,12 +70,16 @@ struct perf_bpf_options {
     const int *cpus;     /* the online CPUs, for the exec watch (below) */
     unsigned ncpus;
     unsigned followed_max; /* processes followed at once; 0: 16,384 */
+    bool stacks;           /* -k: the stack watch on the stacked entries */
+    uint32_t stack_bytes;  /* copied per stacked entry, a multiple of 8 */
+    unsigned stack_ring_pages; /* the stack watch's data pages per CPU (a power of two) */
 };
 
 struct perf_bpf_stats {
     unsigned tracepoints; /* programs attached */
     unsigned fds;         /* descriptors held: maps, programs, an event per
-                           * tracepoint, the exec watch's (one per CPU) */
+                           * tracepoint, the exec watch's (one per CPU), the
+                           * stack watch's (CPUs x stacked entries) */
     uint64_t ring_bytes;
     bool tracefs_private; /* the formats were read through a private mount */
     uint64_t records;     /* read from the ring */
@@ -78,14 +87,18 @@ struct perf_bpf_stats {
     uint64_t dropped;     /* records the ring had no room for (the programs' count) */
     uint64_t unfollowed;  /* new processes the followed map had no room for */
     uint64_t execs_lost;  /* exec samples lost (an exec watch's ring was full) */
+    bool stacks;          /* the stack watch is open */
+    uint64_t stack_samples; /* read from the stack watch */
+    uint64_t stacks_lost;   /* stack samples its rings had no room for */
 };
 
 struct perf_bpf;
 
-/* Whether the programs and the exec watch on cpus can be loaded and
- * attached here (all of them, opened and closed). 0 with the descriptors they hold in *fds, or -1 with
- * a one-line reason in why. */
-int perf_bpf_probe(const int *cpus, unsigned ncpus, unsigned *fds, char *why, size_t why_size);
+/* Whether the programs, the exec watch on cpus and, with stacks, the
+ * stack watch can be opened here (all of them, opened and closed). 0 with
+ * the descriptors they hold in *fds, or -1 with a one-line reason in why. */
+int perf_bpf_probe(const int *cpus, unsigned ncpus, bool stacks, unsigned *fds, char *why,
+                   size_t why_size);
 
 /* Loads the maps and programs and attaches them. NULL with a reason. */
 struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why,
@@ -95,14 +108,17 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
  * -1 with a reason (the map is full). */
 int perf_bpf_follow(struct perf_bpf *b, pid_t tgid, char *why, size_t why_size);
 
-/* The ring's descriptor, readable when records wait (the programs wake it
- * once the ring is half full; drain on a timer too). */
-int perf_bpf_poll_fd(const struct perf_bpf *b);
+/* The descriptors to poll for reading, *n of them: the ring's, readable
+ * when records wait (the programs wake it once the ring is half full;
+ * drain on a timer too), then the stack watch's rings, if any. Owned by b. */
+const int *perf_bpf_poll_fds(const struct perf_bpf *b, size_t *n);
 
 /* Reads every record in the ring, decoded into items handed to push in
  * ring order, then a PERF_ITEM_LOST for what the programs dropped since
  * the last read (its window: from that read's look at the drop count to
- * now, so that it comes before every record written after the drop). */
+ * now, so that it comes before every record written after the drop).
+ * The stack samples come first, each before or in the same read as its
+ * entry (written before it), and never before its time stamp's order. */
 typedef void (*perf_bpf_push_fn)(const struct perf_item *item, void *ctx);
 void perf_bpf_read(struct perf_bpf *b, perf_bpf_push_fn push, void *ctx);
 

@@ -16,7 +16,9 @@
  *   program answers 1: the kernel then gives the perf events on its
  *   tracepoint their samples as if it were not there (a 0 from any
  *   program on a tracepoint drops them: another tool's, and our exec
- *   watch's).
+ *   watch's). With stack_gate, the stacked entries' programs answer 1
+ *   only after writing a record and 0 otherwise: the stack watch's
+ *   per-CPU events then sample exactly the calls that were written.
  * Context loads are aligned to their size (the verifier wants it), and no
  * GPL-only helper is called.
  *
@@ -42,8 +44,11 @@ enum perf_bpf_rec_kind {
     PERF_BPF_EXEC,      /* nr = the tid that called execve, word[1..2] = new name */
     PERF_BPF_RENAME,    /* nr = the renamed thread, word[1..2] = its new name */
 };
+/* Or'ed into an ENTER's kind by a gated program (stack_gate): the stack
+ * watch took a sample of this call. */
+#define PERF_BPF_REC_STACKED 0x100u
 struct perf_bpf_rec {
-    uint32_t kind;
+    uint32_t kind;     /* enum perf_bpf_rec_kind, | PERF_BPF_REC_STACKED */
     int32_t nr;
     uint64_t time;     /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
     uint64_t pid_tgid; /* tgid << 32 | tid of the thread the tracepoint ran in */
@@ -65,6 +70,7 @@ struct perf_bpf_plan {
     const char *path; /* "GROUP/NAME" under tracefs events/ */
     enum perf_bpf_rec_kind kind;
     bool size_filter; /* sys_enter_mmap: --min-size */
+    bool stacked;     /* an entry whose report can carry a stack (-k) */
 };
 #define PERF_BPF_PLANS_MAX 24
 extern const struct perf_bpf_plan PERF_BPF_PLANS[];
@@ -75,6 +81,9 @@ struct perf_bpf_refs {
     int followed_fd, ring_fd, drops_fd; /* the maps (drops: PERF_BPF_DROP_ENTRIES) */
     uint64_t ring_bytes;
     uint64_t min_size;                  /* 0: no filter */
+    bool stack_gate;                    /* -k: the stacked entries' programs answer
+                                         * 1 only for a record written, 0 otherwise
+                                         * (perf_stack_watch.h) */
 };
 
 #define PERF_BPF_MAX_INSNS 160

@@ -40,7 +40,16 @@
  *     PERF_EV_NOT_NATIVE says so; its exit then has no entry;
  *   - an exec (a COMM record with the exec flag) names the thread that
  *     called execve (its entry is waiting): a non-leader exec takes over the
- *     leader's tid, and the event says which tid it was (former_tid).
+ *     leader's tid, and the event says which tid it was (former_tid);
+ *   - a stack sample taken apart from its call's record (PERF_ITEM_STACK:
+ *     the BPF reader's calls, their stacks from perf events that sample
+ *     only what the programs let through) joins the entry its thread has
+ *     waiting, when that entry wants one (wants_stack): the kernel takes
+ *     the sample in the same syscall entry, after the program's record, so
+ *     in time order it falls between the entry and its exit. A sample no entry takes is dropped and counted
+ *     (stray_stacks: its record was dropped, or the call was voided); an
+ *     entry that wanted one and reaches its exit without it is counted
+ *     (stacks_missing) and reported stackless.
  *
  * Ownership: perf_pair owns the stack snapshot of an item once pushed and
  * frees it; a struct perf_ev and its stack are valid only during the emit
@@ -90,6 +99,8 @@ enum perf_item_kind {
                           * LOST record's own time stamp) */
     PERF_ITEM_NEWTASK,   /* task:task_newtask, written by the creator (pid/tid)
                           * after its FORK record: child, clone_flags */
+    PERF_ITEM_STACK,     /* stack: the registers and stack copy of the entry
+                          * tid has waiting (taken apart from its record) */
 };
 
 /* One decoded record, as the source pushes it. */
@@ -123,7 +134,8 @@ struct perf_item {
                            * their thread's drop mark (the BPF reader) */
     uint64_t drop_mark;   /* ENTER, EXIT (marked): records of the thread's bucket
                            * dropped before this one (perf_bpf_prog.h) */
-    struct perf_stack *stack; /* ENTER with -k: owned by perf_pair once pushed */
+    bool wants_stack;     /* ENTER: its stack comes as a PERF_ITEM_STACK */
+    struct perf_stack *stack; /* ENTER with -k, STACK: owned by perf_pair once pushed */
 };
 
 enum perf_ev_kind {
@@ -182,6 +194,9 @@ struct perf_pair_stats {
     uint64_t voided;         /* map calls voided by losses (their calls_voided, summed) */
     uint64_t lost;           /* records the kernel reported lost */
     uint64_t not_native;     /* i386 entries dropped (PERF_EV_NOT_NATIVE) */
+    uint64_t stray_stacks;   /* PERF_ITEM_STACKs no waiting entry took */
+    uint64_t stacks_missing; /* entries that wanted a PERF_ITEM_STACK and were
+                              * paired with their exit without one */
 };
 
 struct perf_pair;

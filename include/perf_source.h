@@ -4,11 +4,15 @@
  * pkey_mprotect, brk: entries and exits; execve, execveat and exit_group:
  * entries), task:task_newtask (a new task's clone flags; left out where
  * kernel samples are not allowed) and the comm/fork/exit records through
- * perf_event_open. The calls come, by default, through
- * raw_syscalls:sys_enter/sys_exit filtered in the kernel on the syscall
- * number (perf_rawsys.h: 3 events per context, 4 with stacks), or with
- * per_call through one syscalls:sys_enter_X/sys_exit_X pair per call (16;
- * also where the raw ones cannot be had: they need kernel samples).
+ * perf_event_open. The calls come, by default, from BPF programs on the
+ * per-call tracepoints (perf_bpf.h; with stacks, their registers and stack
+ * copies from per-CPU sample events the programs gate,
+ * perf_stack_watch.h); where those cannot be loaded, or a layout is asked
+ * for, through raw_syscalls:sys_enter/sys_exit filtered in the kernel on
+ * the syscall number (perf_rawsys.h: 3 events per context, 4 with
+ * stacks), or with per_call through one syscalls:sys_enter_X/sys_exit_X
+ * pair per call (16; also where the raw ones cannot be had: they need
+ * kernel samples). The layouts below are those of the perf events.
  *
  * Layouts (docs/performance.md has the measured cost), either way all of a
  * CPU's events redirected (PERF_EVENT_IOC_SET_OUTPUT) into one ring
@@ -69,7 +73,7 @@ enum perf_layout {
 
 /* How the map calls are read (--perf-calls). */
 enum perf_calls {
-    PERF_CALLS_AUTO,     /* BPF where it loads and no stacks or layout are asked for; RAW */
+    PERF_CALLS_AUTO,     /* BPF where it loads and no layout is asked for; RAW */
     PERF_CALLS_BPF,      /* BPF programs on the per-call tracepoints (perf_bpf.h) */
     PERF_CALLS_RAW,      /* raw_syscalls events filtered on the number (perf_rawsys.h) */
     PERF_CALLS_SYSCALLS, /* perf events on each call's pair of tracepoints */
@@ -78,7 +82,7 @@ enum perf_calls {
 struct perf_source_options {
     uint64_t min_size;      /* mmaps shorter are not handed on (MAP_FIXED ones are); 0: none */
     enum perf_calls calls;  /* how the calls are read (AUTO: BPF where it loads,
-                             * without stacks or a layout asked for; RAW otherwise) */
+                             * without a layout asked for; RAW otherwise) */
     bool stacks;            /* registers and user stack at each entry (-k) */
     uint32_t stack_bytes;   /* copied per entry with stacks; 0: 16 KiB */
     unsigned ring_pages;    /* data pages per CPU ring, a power of two; 0: the default */
@@ -114,6 +118,10 @@ struct perf_source_stats {
     char bpf_refused[256];    /* AUTO: why BPF could not be used here ("" when it
                                * was, or was not asked for) */
     uint64_t bpf_unfollowed;  /* BPF: new processes its map had no room for */
+    bool bpf_stacks;          /* BPF with -k: stacks from the stack watch's
+                               * per-CPU samples (perf_stack_watch.h) */
+    uint64_t stack_samples;   /* read from the stack watch */
+    uint64_t stacks_lost;     /* stack samples its rings had no room for */
     bool clone_flags;         /* task_newtask is read: a new process's FORK is
                                * followed by its clone flags (PERF_EV_NEWTASK) */
     enum perf_layout layout;  /* the one chosen at the first attach */

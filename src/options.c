@@ -197,10 +197,11 @@ static void print_usage(FILE *out)
         "                       target is alone in its cgroup (default: auto)\n"
         "      --perf-calls bpf|raw|syscalls|auto  read the calls with BPF programs\n"
         "                       on the calls' tracepoints (machine-wide, one ring;\n"
-        "                       no -k), through raw_syscalls (3 events per thread\n"
-        "                       or CPU, 4 with -k) or the syscalls: pair of each\n"
-        "                       call (16); auto: bpf where it loads, without -k or\n"
-        "                       --perf-layout; raw otherwise (default: auto)\n"
+        "                       -k stacks from per-CPU samples), through raw_syscalls\n"
+        "                       (3 events per thread or CPU, 4 with -k) or the\n"
+        "                       syscalls: pair of each call (16); auto: bpf where\n"
+        "                       it loads, without --perf-layout; raw otherwise\n"
+        "                       (default: auto)\n"
         "\n"
         "MEMORY CGROUP\n"
         "      --cgroup-threshold SIZE|PCT  report when the target's memory cgroup\n"
@@ -914,11 +915,6 @@ enum options_result options_parse(int argc, char **argv, struct options *opts)
     if (opts->has_duration && opts->command) {
         log_error("--duration applies to attach mode (-p); a launched command is traced "
                   "until it exits");
-        return OPTIONS_USAGE_ERROR;
-    }
-    if (opts->perf_calls == 1 && opts->stack) {
-        log_error("--perf-calls bpf does not take stacks: -k needs the registers and stack "
-                  "copy of kernel samples (--perf-calls raw, or leave --perf-calls out)");
         return OPTIONS_USAGE_ERROR;
     }
     if (opts->perf_calls == 1 && opts->perf_layout) {

@@ -25,6 +25,7 @@
 #include "perf_bpf.h"
 #include "perf_bpf_prog.h"
 #include "perf_ring.h"
+#include "perf_stack_watch.h"
 #include "procfs.h"
 #include "tracefs.h"
 
@@ -65,6 +66,9 @@ struct perf_bpf {
      * come after its record was read). */
     uint64_t exec_records, exec_samples, exec_records_before;
     bool exec_samples_missing_said;
+    struct perf_stack_watch *stacks; /* -k: the stacked entries' samples */
+    int *poll_fds;                   /* the ring's, then the stack watch's */
+    size_t npoll;
     struct perf_bpf_drops drops; /* the programs' drop count, as last read */
     struct perf_bpf_stats stats;
 };
@@ -224,6 +228,39 @@ static int open_exec_watch(struct perf_bpf *b, uint32_t tp_id)
     return 0;
 }
 
+/* The stack watch on the stacked entries' tracepoints (those of this
+ * kernel), opened before the programs that gate it. */
+static int open_stack_watch(struct perf_bpf *b, const struct tp_format *fmts, char *why,
+                            size_t why_size)
+{
+    uint32_t ids[PERF_BPF_PLANS_MAX];
+    unsigned n = 0;
+    for (size_t i = 0; i < PERF_BPF_NPLANS; i++)
+        if (PERF_BPF_PLANS[i].stacked && fmts[i].id)
+            ids[n++] = fmts[i].id;
+    struct perf_stack_watch_options o = {.cpus = b->opt.cpus, .ncpus = b->opt.ncpus,
+                                         .tp_ids = ids, .ntps = n,
+                                         .stack_bytes = b->opt.stack_bytes,
+                                         .ring_pages = b->opt.stack_ring_pages};
+    if (!(b->stacks = perf_stack_watch_open(&o, why, why_size)))
+        return -1;
+    b->stats.stacks = true;
+    return 0;
+}
+
+static int set_poll_fds(struct perf_bpf *b)
+{
+    size_t nstack = 0;
+    const int *stack_fds = b->stacks ? perf_stack_watch_fds(b->stacks, &nstack) : NULL;
+    if (!(b->poll_fds = malloc((1 + nstack) * sizeof *b->poll_fds)))
+        return -1;
+    b->poll_fds[0] = b->ring_fd;
+    for (size_t i = 0; i < nstack; i++)
+        b->poll_fds[1 + i] = stack_fds[i];
+    b->npoll = 1 + nstack;
+    return 0;
+}
+
 struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why,
                                size_t why_size)
 {
@@ -275,10 +312,16 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
                                 "programs): %s", denied(errno));
         goto fail;
     }
+    if (b->opt.stacks && open_stack_watch(b, fmts, why, why_size) < 0)
+        goto fail;
+    if (set_poll_fds(b) < 0) {
+        snprintf(why, why_size, "out of memory");
+        goto fail;
+    }
     int cpu = b->opt.cpus[0]; /* the holding events' CPU: any online one */
     struct perf_bpf_refs refs = {.followed_fd = b->followed_fd, .ring_fd = b->ring_fd,
                                  .drops_fd = b->drops_fd, .ring_bytes = b->stats.ring_bytes,
-                                 .min_size = b->opt.min_size};
+                                 .min_size = b->opt.min_size, .stack_gate = b->opt.stacks};
     static struct perf_bpf_insns prog;
     for (size_t i = 0; i < PERF_BPF_NPLANS; i++) {
         if (fmts[i].id == 0)
@@ -309,17 +352,23 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
         snprintf(why, why_size, "this kernel has no syscall tracepoints (CONFIG_FTRACE_SYSCALLS)");
         goto fail;
     }
+    if (b->stacks && perf_stack_watch_enable(b->stacks, why, why_size) < 0)
+        goto fail;
     b->stats.fds = 3 + 2 * b->stats.tracepoints + b->nexecs;
+    if (b->stacks)
+        b->stats.fds += perf_stack_watch_stats(b->stacks)->fds;
     return b;
 fail:
     perf_bpf_close(b);
     return NULL;
 }
 
-int perf_bpf_probe(const int *cpus, unsigned ncpus, unsigned *fds, char *why, size_t why_size)
+int perf_bpf_probe(const int *cpus, unsigned ncpus, bool stacks, unsigned *fds, char *why,
+                   size_t why_size)
 {
     struct perf_bpf_options o = {.ring_bytes = 0, /* the smallest */
-                                 .cpus = cpus, .ncpus = ncpus};
+                                 .cpus = cpus, .ncpus = ncpus, .stacks = stacks,
+                                 .stack_bytes = 4096, .stack_ring_pages = 1};
     struct perf_bpf *b = perf_bpf_open(&o, why, why_size);
     if (!b)
         return -1;
@@ -355,9 +404,10 @@ static void forget(struct perf_bpf *b, pid_t tgid)
     sys_bpf(BPF_MAP_DELETE_ELEM, &a);
 }
 
-int perf_bpf_poll_fd(const struct perf_bpf *b)
+const int *perf_bpf_poll_fds(const struct perf_bpf *b, size_t *n)
 {
-    return b->ring_fd;
+    *n = b->npoll;
+    return b->poll_fds;
 }
 
 /* ---- reading ------------------------------------------------------------------------ */
@@ -409,9 +459,10 @@ static void decode(struct perf_bpf *b, const struct perf_bpf_rec *r, perf_bpf_pu
     struct perf_item it = {.time = r->time, .pid = (pid_t)(r->pid_tgid >> 32),
                            .tid = (pid_t)(uint32_t)r->pid_tgid, .marked = true,
                            .drop_mark = r->drop_mark};
-    switch (r->kind) {
+    switch (r->kind & ~PERF_BPF_REC_STACKED) {
     case PERF_BPF_ENTER:
         it.kind = PERF_ITEM_ENTER;
+        it.wants_stack = (r->kind & PERF_BPF_REC_STACKED) != 0;
         it.nr = r->nr;
         it.tp = (uint32_t)r->nr;
         it.is_exec_call = r->nr == X86_NR_EXECVE || r->nr == X86_NR_EXECVEAT;
@@ -558,6 +609,13 @@ static int on_exec_sample(const void *rec, size_t size, void *ctx)
 
 void perf_bpf_read(struct perf_bpf *b, perf_bpf_push_fn push, void *ctx)
 {
+    /* The stacks before the records: a sample read now had its entry's
+     * record written before it, so this read finds that record too. */
+    if (b->stacks) {
+        perf_stack_watch_read(b->stacks, push, ctx);
+        b->stats.stack_samples = perf_stack_watch_stats(b->stacks)->samples;
+        b->stats.stacks_lost = perf_stack_watch_stats(b->stacks)->lost;
+    }
     /* The execs first: a process's exec sample is written before anything
      * that process does later. */
     struct exec_read x = {b, push, ctx};
@@ -631,7 +689,11 @@ void perf_bpf_close(struct perf_bpf *b)
 {
     if (!b)
         return;
-    /* The events first: nothing runs the programs once they are closed. */
+    /* The stack watch before the programs that gate it (without them it
+     * would sample every process's calls); then the events: nothing runs
+     * the programs once they are closed. */
+    perf_stack_watch_close(b->stacks);
+    free(b->poll_fds);
     for (size_t i = 0; i < PERF_BPF_NPLANS; i++)
         if (b->event_fds[i] >= 0)
             close(b->event_fds[i]);

@@ -16,25 +16,25 @@ _Static_assert((PERF_BPF_DROP_BUCKETS & (PERF_BPF_DROP_BUCKETS - 1)) == 0,
                "the bucket is the tid's low bits");
 
 const struct perf_bpf_plan PERF_BPF_PLANS[] = {
-    {"syscalls/sys_enter_mmap", PERF_BPF_ENTER, true},
-    {"syscalls/sys_exit_mmap", PERF_BPF_EXIT, false},
-    {"syscalls/sys_enter_munmap", PERF_BPF_ENTER, false},
-    {"syscalls/sys_exit_munmap", PERF_BPF_EXIT, false},
-    {"syscalls/sys_enter_mremap", PERF_BPF_ENTER, false},
-    {"syscalls/sys_exit_mremap", PERF_BPF_EXIT, false},
-    {"syscalls/sys_enter_mprotect", PERF_BPF_ENTER, false},
-    {"syscalls/sys_exit_mprotect", PERF_BPF_EXIT, false},
-    {"syscalls/sys_enter_pkey_mprotect", PERF_BPF_ENTER, false},
-    {"syscalls/sys_exit_pkey_mprotect", PERF_BPF_EXIT, false},
-    {"syscalls/sys_enter_brk", PERF_BPF_ENTER, false},
-    {"syscalls/sys_exit_brk", PERF_BPF_EXIT, false},
-    {"syscalls/sys_enter_execve", PERF_BPF_ENTER, false},
-    {"syscalls/sys_enter_execveat", PERF_BPF_ENTER, false},
-    {"syscalls/sys_enter_exit_group", PERF_BPF_ENTER, false},
-    {"task/task_newtask", PERF_BPF_NEWTASK, false},
-    {"sched/sched_process_exec", PERF_BPF_EXEC, false},
-    {"sched/sched_process_exit", PERF_BPF_TASK_EXIT, false},
-    {"task/task_rename", PERF_BPF_RENAME, false},
+    {"syscalls/sys_enter_mmap", PERF_BPF_ENTER, true, true},
+    {"syscalls/sys_exit_mmap", PERF_BPF_EXIT, false, false},
+    {"syscalls/sys_enter_munmap", PERF_BPF_ENTER, false, false},
+    {"syscalls/sys_exit_munmap", PERF_BPF_EXIT, false, false},
+    {"syscalls/sys_enter_mremap", PERF_BPF_ENTER, false, true},
+    {"syscalls/sys_exit_mremap", PERF_BPF_EXIT, false, false},
+    {"syscalls/sys_enter_mprotect", PERF_BPF_ENTER, false, true},
+    {"syscalls/sys_exit_mprotect", PERF_BPF_EXIT, false, false},
+    {"syscalls/sys_enter_pkey_mprotect", PERF_BPF_ENTER, false, true},
+    {"syscalls/sys_exit_pkey_mprotect", PERF_BPF_EXIT, false, false},
+    {"syscalls/sys_enter_brk", PERF_BPF_ENTER, false, true},
+    {"syscalls/sys_exit_brk", PERF_BPF_EXIT, false, false},
+    {"syscalls/sys_enter_execve", PERF_BPF_ENTER, false, false},
+    {"syscalls/sys_enter_execveat", PERF_BPF_ENTER, false, false},
+    {"syscalls/sys_enter_exit_group", PERF_BPF_ENTER, false, false},
+    {"task/task_newtask", PERF_BPF_NEWTASK, false, false},
+    {"sched/sched_process_exec", PERF_BPF_EXEC, false, false},
+    {"sched/sched_process_exit", PERF_BPF_TASK_EXIT, false, false},
+    {"task/task_rename", PERF_BPF_RENAME, false, false},
 };
 const size_t PERF_BPF_NPLANS = sizeof PERF_BPF_PLANS / sizeof PERF_BPF_PLANS[0];
 _Static_assert(sizeof PERF_BPF_PLANS / sizeof PERF_BPF_PLANS[0] <= PERF_BPF_PLANS_MAX,
@@ -370,7 +370,9 @@ static int assemble(struct prog *p, const struct perf_bpf_refs *b,
     call(p, BPF_FUNC_ringbuf_reserve);
     jump_imm(p, BPF_JEQ, BPF_REG_0, 0, L_DROP);
     mov_reg(p, BPF_REG_8, BPF_REG_0);
-    store_imm(p, BPF_W, BPF_REG_8, 0, (int32_t)plan->kind);
+    bool gate = b->stack_gate && plan->stacked;
+    store_imm(p, BPF_W, BPF_REG_8, 0,
+              (int32_t)(plan->kind | (gate ? PERF_BPF_REC_STACKED : 0)));
     store_imm(p, BPF_W, BPF_REG_8, 4, 0);
     store(p, BPF_DW, BPF_REG_8, 16, BPF_REG_7);
     for (int i = 0; i < 6; i++)
@@ -393,11 +395,16 @@ static int assemble(struct prog *p, const struct perf_bpf_refs *b,
     place(p, L_SUBMIT);
     mov_reg(p, BPF_REG_1, BPF_REG_8);
     call(p, BPF_FUNC_ringbuf_submit);
+    if (gate) {
+        /* Written: the stack watch's events take their sample of it. */
+        mov_imm(p, BPF_REG_0, 1);
+        ins(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+    }
     place(p, L_OUT);
     /* 1: the perf events on this tracepoint take their samples as if no
      * program were there (0 would drop them: another tool's, and the exec
-     * watch's). */
-    mov_imm(p, BPF_REG_0, 1);
+     * watch's); gated, 0: a call not written is not sampled. */
+    mov_imm(p, BPF_REG_0, gate ? 0 : 1);
     ins(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
     place(p, L_DROP);
     mov_imm(p, BPF_REG_1, 0);

@@ -92,6 +92,12 @@ struct perf_events_source {
     unsigned ticks;
     bool layout_said;
     unsigned calls_said;         /* -v said how the calls are read */
+    uint64_t stacks_missing_said; /* calls reported without their stack, as last said */
+    /* The reader's counters as it was closed (a detach frees it before -v
+     * prints them). */
+    bool reader_closed;
+    struct perf_source_stats closed_stats;
+    struct perf_pair_stats closed_pair_stats;
     bool clone_flags_read;       /* task_newtask is among the tracepoints */
     bool handing_on;             /* inside the reader's emit: no catch-up then */
     unsigned empty_drains; /* drains in a row that found no record */
@@ -615,6 +621,35 @@ static int poll_rings(struct perf_events_source *s)
     return 0;
 }
 
+/* Calls reported without the stack -k asked for (the BPF reader's stack
+ * samples, perf_stack_watch.h): said the first time, with the likely
+ * cause, and at the end (at_end) in all when more came after that. */
+static void say_missing_stacks(struct perf_events_source *s, bool at_end)
+{
+    if (!s->reader)
+        return;
+    uint64_t missing = perf_source_pair_stats(s->reader)->stacks_missing;
+    if (missing == s->stacks_missing_said)
+        return;
+    const struct perf_source_stats *st = perf_source_stats(s->reader);
+    if (s->stacks_missing_said == 0) {
+        if (st->stacks_lost)
+            log_warn("%" PRIu64 " calls are reported without their stack: the stack samples' "
+                     "ring was full (%" PRIu64 " samples lost); --perf-pages gives it more room",
+                     missing, st->stacks_lost);
+        else
+            log_warn("%" PRIu64 " calls are reported without their stack: the kernel took no "
+                     "sample of them: another BPF program on the syscall tracepoints (another "
+                     "mmapwatch -k, say) answers 0, which drops the samples; --perf-calls raw "
+                     "takes stacks without BPF", missing);
+    } else if (at_end) {
+        log_warn("in all, %" PRIu64 " calls were reported without their stack", missing);
+    } else {
+        return; /* said once; the total comes at the end */
+    }
+    s->stacks_missing_said = missing;
+}
+
 static void drain(struct perf_events_source *s)
 {
     char why[256] = "";
@@ -622,6 +657,7 @@ static void drain(struct perf_events_source *s)
     if (perf_source_drain(s->reader, why, sizeof why) < 0)
         log_warn("perf ring buffer: %s; its records are counted as lost", why);
     s->handing_on = false;
+    say_missing_stacks(s, false);
 }
 
 static int ops_serve(void *src)
@@ -734,8 +770,11 @@ static int follow(struct perf_events_source *s, pid_t pid, bool announce)
         return 0;
     if (st->bpf)
         log_info("the calls are read by BPF programs on %u tracepoints, in every process of "
-                 "the machine (each of their map calls pays a map lookup, about 0.1 us)",
-                 st->tracepoints);
+                 "the machine (each of their map calls pays a map lookup, about 0.1 us)%s",
+                 st->tracepoints, st->bpf_stacks ? "; -k stacks from per-CPU samples of the "
+                 "entries the programs let through: meanwhile other tools' perf samples of "
+                 "those entries (mmap, mremap, mprotect, pkey_mprotect, brk) get only the "
+                 "followed processes' (--perf-calls raw leaves them alone)" : "");
     else
         log_info("the calls are read through %s (%u events per thread or CPU)%s%s%s",
                  st->per_call ? "one tracepoint pair per call" : "raw_syscalls, filtered on "
@@ -801,6 +840,13 @@ static void ops_detach_all(void *src)
         perf_source_finish(s->reader);
     flush_spawns(s);
     s->handing_on = false;
+    say_missing_stacks(s, true);
+    if (s->reader) {
+        s->closed_stats = *perf_source_stats(s->reader);
+        s->closed_stats.cgroup = NULL; /* owned by the reader */
+        s->closed_pair_stats = *perf_source_pair_stats(s->reader);
+        s->reader_closed = true;
+    }
     perf_source_free(s->reader);
     s->reader = NULL;
     s->rings_polled = false;
@@ -845,9 +891,11 @@ static void ops_log_stats(const void *src)
              " thread exits found in /proc (their record lost), %" PRIu64
              " exit statuses unknown",
              s->events, s->lost, s->exits_found_in_proc, s->unknown_status);
-    if (s->reader) {
-        const struct perf_source_stats *st = perf_source_stats(s->reader);
-        const struct perf_pair_stats *ps = perf_source_pair_stats(s->reader);
+    if (s->reader || s->reader_closed) {
+        const struct perf_source_stats *st =
+            s->reader ? perf_source_stats(s->reader) : &s->closed_stats;
+        const struct perf_pair_stats *ps =
+            s->reader ? perf_source_pair_stats(s->reader) : &s->closed_pair_stats;
         log_info("perf source: %u cpus, %u tracepoints, %u threads opened, %u event fds, "
                  "%" PRIu64 " records (%" PRIu64 " bad), %" PRIu64 " duplicates, %" PRIu64
                  " unpaired exits, %" PRIu64 " voided, %" PRIu64
@@ -856,6 +904,11 @@ static void ops_log_stats(const void *src)
                  st->cpus, st->tracepoints, st->threads, st->event_fds, st->records,
                  st->bad_records, ps->duplicates, ps->unpaired_exits, ps->voided,
                  st->filtered, st->left_out, ps->not_native);
+        if (st->bpf_stacks)
+            log_info("perf source: %" PRIu64 " stack samples (%" PRIu64 " lost, %" PRIu64
+                     " taken by no call), %" PRIu64 " calls without their stack",
+                     st->stack_samples, st->stacks_lost, ps->stray_stacks,
+                     ps->stacks_missing);
     }
 }
 

@@ -290,10 +290,28 @@ static pid_t take_exec_caller(struct perf_pair *p, pid_t pid, uint64_t before)
     return tid;
 }
 
+/* A stack sample joins the entry its thread has waiting (see the header).
+ * It has no copies to check (one sampling event per CPU) and is not a
+ * record of the call's own stream, so the duplicate check never sees it. */
+static void take_stack(struct perf_pair *p, struct perf_item *it)
+{
+    struct thread_state *t = thread_get(p, it->tid);
+    if (t && t->pending && t->enter.wants_stack && !t->enter.stack) {
+        t->enter.stack = it->stack;
+        return;
+    }
+    p->stats.stray_stacks++;
+    free(it->stack);
+}
+
 static void handle(struct perf_pair *p, struct perf_item *it)
 {
     if (p->loss_open && it->time > p->void_until)
         say_loss(p);
+    if (it->kind == PERF_ITEM_STACK) {
+        take_stack(p, it);
+        return;
+    }
     if (it->kind == PERF_ITEM_LOST) {
         p->stats.lost += it->lost;
         add_loss(p, it, 0);
@@ -364,6 +382,8 @@ static void handle(struct perf_pair *p, struct perf_item *it)
             drop_pending(t);
             return;
         }
+        if (t->enter.wants_stack && !t->enter.stack)
+            p->stats.stacks_missing++;
         emit_map(p, PERF_EV_MAP_CALL, &t->enter, it, it->time);
         drop_pending(t);
         return;
@@ -396,6 +416,7 @@ static void handle(struct perf_pair *p, struct perf_item *it)
         p->emit(&ev, p->ctx);
         return;
     case PERF_ITEM_LOST:
+    case PERF_ITEM_STACK:
         return;
     }
 }

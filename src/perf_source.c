@@ -410,12 +410,11 @@ static void drop_kernel_only_tracepoints(struct perf_source *s)
 }
 
 /* Whether the calls are to be read by BPF programs: asked for, or by
- * default where nothing asks for perf events (stacks need kernel samples;
- * a layout places events). */
+ * default where no layout of perf events is asked for (with -k, their
+ * stacks come from the stack watch's per-CPU events). */
 static bool want_bpf(struct perf_source_options o)
 {
-    return o.calls == PERF_CALLS_BPF ||
-           (o.calls == PERF_CALLS_AUTO && !o.stacks && o.layout == PERF_LAYOUT_AUTO);
+    return o.calls == PERF_CALLS_BPF || (o.calls == PERF_CALLS_AUTO && o.layout == PERF_LAYOUT_AUTO);
 }
 
 /* perf_pair's output: in the cgroup layout, only the followed processes'. */
@@ -465,15 +464,20 @@ struct perf_source *perf_source_new(const struct perf_source_options *options,
         return NULL;
     }
     if (want_bpf(s->opt)) {
-        /* One ring for every CPU: as much room as the perf rings would have. */
+        /* One ring for every CPU: as much room as the perf rings would have
+         * without stacks (the stacks have rings of their own, per CPU). */
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned record_pages = s->opt.ring_pages ? s->opt.ring_pages : DEFAULT_RING_PAGES;
         struct perf_bpf_options bo = {
             .min_size = s->opt.min_size,
-            .ring_bytes = (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) *
+            .ring_bytes = (uint64_t)record_pages * (uint64_t)sysconf(_SC_PAGESIZE) *
                           (uint64_t)(cpus > 0 ? cpus : 1),
             .cpus = s->cpus,
             .ncpus = s->ncpus,
-            .followed_max = s->opt.bpf_followed_max};
+            .followed_max = s->opt.bpf_followed_max,
+            .stacks = s->opt.stacks,
+            .stack_bytes = s->opt.stack_bytes,
+            .stack_ring_pages = pages};
         char refused[sizeof s->stats.bpf_refused] = "";
         s->bpf = perf_bpf_open(&bo, refused, sizeof refused);
         if (!s->bpf && s->opt.calls == PERF_CALLS_BPF) {
@@ -503,8 +507,8 @@ struct perf_source *perf_source_new(const struct perf_source_options *options,
     if (s->bpf) {
         s->stats.bpf = true;
         s->stats.clone_flags = true; /* the newtask program writes them */
-        s->ring_fds[0] = perf_bpf_poll_fd(s->bpf);
         s->stats.tracepoints = perf_bpf_stats(s->bpf)->tracepoints;
+        s->stats.bpf_stacks = perf_bpf_stats(s->bpf)->stacks;
         s->stats.ring_bytes = perf_bpf_stats(s->bpf)->ring_bytes;
         s->stats.tracefs_private = perf_bpf_stats(s->bpf)->tracefs_private;
         return s;
@@ -768,10 +772,8 @@ int perf_source_in_scope(const struct perf_source *s, pid_t pid)
 
 const int *perf_source_poll_fds(const struct perf_source *s, size_t *n)
 {
-    if (s->bpf) {
-        *n = 1; /* ring_fds[0] is the BPF ring's (perf_source_new) */
-        return s->ring_fds;
-    }
+    if (s->bpf)
+        return perf_bpf_poll_fds(s->bpf, n);
     *n = s->ncpus;
     return s->ring_fds;
 }
@@ -880,7 +882,8 @@ int perf_source_probe(pid_t pid, const struct perf_source_options *options, char
                                     "(/sys/devices/system/cpu/online)");
             return -1;
         }
-        int probed = perf_bpf_probe(cpus->cpus, cpus->ncpus, &fds, refused, sizeof refused);
+        int probed = perf_bpf_probe(cpus->cpus, cpus->ncpus, options->stacks, &fds, refused,
+                                    sizeof refused);
         free(cpus);
         if (probed == 0) {
             if (pid != getpid() && kill(pid, 0) < 0 && errno == ESRCH) {

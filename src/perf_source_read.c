@@ -224,6 +224,8 @@ static int read_rings(struct perf_source *s, char *why, size_t why_size)
         s->stats.records = bs->records;
         s->stats.bad_records = bs->bad_records;
         s->stats.bpf_unfollowed = bs->unfollowed;
+        s->stats.stack_samples = bs->stack_samples;
+        s->stats.stacks_lost = bs->stacks_lost;
         return 0;
     }
     for (unsigned c = 0; c < s->ncpus; c++) {

@@ -20,6 +20,12 @@
  * stdin is attached too (another "attach" line; the counts are totals).
  * --probe: one "probe" line
  * saying whether the source can follow PID here and why not.
+ *
+ *   perfdrv --answer-zero GROUP/NAME
+ *
+ * Attaches a BPF program that answers 0 to tracepoint GROUP/NAME (as
+ * another tool's may: the kernel then takes no perf sample there), prints
+ * "ready", and keeps it there until stdin ends.
  * Exit 0; 1 when the source cannot be used (its one-line reason on stderr
  * as "perfdrv: ..."); 2 on usage errors.
  */
@@ -35,14 +41,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/bpf.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
+
 #include "json.h"
 #include "perf_source.h"
+#include "tracefs.h"
 
 static int usage(void)
 {
     fprintf(stderr, "usage: perfdrv PID [--min-size N] [-k] [--per-call|--raw|--bpf] [--ring-pages N] [--stall-ms N]\n"
                     "               [--followed-max N]\n"
-                    "       perfdrv --probe PID\n");
+                    "       perfdrv --probe PID\n"
+                    "       perfdrv --answer-zero GROUP/NAME\n");
     return 2;
 }
 
@@ -205,10 +217,53 @@ static int probe(const char *arg)
     return rc == 0 ? 0 : 1;
 }
 
+/* --answer-zero: r0 = 0; exit, on one event of the tracepoint (its
+ * programs run wherever it fires). */
+static int answer_zero(const char *tracepoint)
+{
+    struct tp_format fmt;
+    bool private_mount;
+    char why[256];
+    if (tracefs_load(&tracepoint, 1, &fmt, &private_mount, why, sizeof why) < 0 || !fmt.id) {
+        fprintf(stderr, "perfdrv: %s\n", fmt.id ? why : "no such tracepoint");
+        return 1;
+    }
+    struct bpf_insn prog[] = {
+        {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
+        {.code = BPF_JMP | BPF_EXIT},
+    };
+    union bpf_attr a;
+    memset(&a, 0, sizeof a);
+    a.prog_type = BPF_PROG_TYPE_TRACEPOINT;
+    a.insns = (uint64_t)(uintptr_t)prog;
+    a.insn_cnt = 2;
+    a.license = (uint64_t)(uintptr_t)"unspecified";
+    int prog_fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof a);
+    struct perf_event_attr attr = {.type = PERF_TYPE_TRACEPOINT, .size = sizeof attr,
+                                   .config = fmt.id};
+    int fd = prog_fd < 0 ? -1
+                         : (int)syscall(SYS_perf_event_open, &attr, -1, 0, -1,
+                                        PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0 || ioctl(fd, PERF_EVENT_IOC_SET_BPF, prog_fd) < 0 ||
+        ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
+        fprintf(stderr, "perfdrv: cannot attach a program to %s: %s\n", tracepoint,
+                strerror(errno));
+        return 1;
+    }
+    printf("ready\n");
+    fflush(stdout);
+    char c;
+    while (read(STDIN_FILENO, &c, 1) > 0)
+        ;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--probe") == 0)
         return probe(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "--answer-zero") == 0)
+        return answer_zero(argv[2]);
     if (argc < 2)
         return usage();
     uint64_t pid, ring_pages = 0, stall_ms = 0, followed_max = 0;

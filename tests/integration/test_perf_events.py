@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 
 import harness
@@ -111,7 +112,7 @@ def test_auto_takes_ptrace_when_descriptors_run_short():
 
 def test_bad_source_is_a_usage_error():
     for argv in (["--source", "bpf", "-p", "1"], ["--perf-pages", "3", "-p", "1"],
-                 ["--perf-calls", "ebpf", "-p", "1"], ["--perf-calls", "bpf", "-k", "-p", "1"],
+                 ["--perf-calls", "ebpf", "-p", "1"],
                  ["--perf-calls", "bpf", "--perf-layout", "thread", "-p", "1"],
                  ["--perf-pages", "0", "-p", "1"]):
         r = harness.run_mmapwatch(argv)
@@ -276,16 +277,20 @@ def test_comm_target_and_children_after_attach():
         assert len(hits) == 1, (rec, hits)
 
 
-def _stacks(source):
+def _stacks(source, *opts, during=None):
     """The stacks of stack_chain's summary mmaps (site_alpha, site_beta),
-    by address, traced by source; the fixture lives until after the detach
-    (a perf sample's stack is walked after the fact, over the files the
-    process still has mapped)."""
+    by address, traced by source with opts, and mmapwatch's stderr; the
+    fixture lives until after the detach (a perf sample's stack is walked
+    after the fact, over the files the process still has mapped). during()
+    is called while the fixture's mmaps are being traced."""
     truth = os.path.join(tmpdir(), "truth")
     fx, pid = start_fixture([fixture("stack_chain"), "-w", "summary", truth])
-    p = harness.start_attach_many([pid], "--source", source, "-k", "-m", "4M", "--no-dump")
+    p = harness.start_attach_many([pid], "--source", source, "-k", "-m", "4M", "--no-dump",
+                                  *opts)
     send_go(fx)
     assert fx.stdout.readline() == "done\n"
+    if during:
+        during()
     p.send_signal(signal.SIGINT)
     rc, events, err = harness.finish_attach_many(p)
     assert rc == 0, err
@@ -295,16 +300,89 @@ def _stacks(source):
     got = {hexaddr(e["addr"]): [(f.get("symbol") or "?").split("+")[0] for f in e["stack"]]
            for e in events_of(events, "mmap") if hexaddr(e["addr"]) in want}
     assert set(got) == want, (got, want)
-    return [got[a] for a in sorted(got)]
+    return [got[a] for a in sorted(got)], err
 
 
 def test_stack_depth_equals_ptrace():
     """-k from the kernel's register and stack copy: the same frames, as
-    deep, as the ptrace source's walk of the stopped thread."""
+    deep, as the ptrace source's walk of the stopped thread; with the BPF
+    reader (its stack watch's per-CPU samples, the default) and with the
+    raw_syscalls events."""
     require_perf()
-    ptrace, perf = _stacks("ptrace"), _stacks("perf")
+    ptrace, _ = _stacks("ptrace")
     assert all(len(s) >= 4 and ("site_alpha" in s or "site_beta" in s) for s in ptrace), ptrace
-    assert perf == ptrace, f"perf {perf} vs ptrace {ptrace}"
+    for calls in ("bpf", "raw"):
+        perf, _ = _stacks("perf", "--perf-calls", calls)
+        assert perf == ptrace, f"{calls}: perf {perf} vs ptrace {ptrace}"
+
+
+STACK_LINE = re.compile(r"perf source: (\d+) stack samples \((\d+) lost, (\d+) taken by no "
+                        r"call\), (\d+) calls without their stack")
+
+
+def test_k_stack_watch_samples_only_the_calls_written():
+    """The BPF reader's stacks come from per-CPU perf events on the stacked
+    entries' tracepoints, which sample every process of the machine unless
+    the programs answer 0: they must answer 1 only for the calls they wrote
+    a record of. Another process maps and unmaps all along the traced run;
+    none of its calls may be sampled (a sample no call takes), and every
+    stacked call of the fixture gets its stack."""
+    require_perf()
+    noise = harness.spawn([sys.executable, "-c", (
+        "import mmap, sys, select\n"
+        "n = 0\n"
+        "while True:\n"
+        "    for _ in range(100):\n"
+        "        mmap.mmap(-1, 1 << 20).close()\n"
+        "    n += 100\n"
+        "    if select.select([sys.stdin], [], [], 0)[0]:\n"
+        "        if sys.stdin.readline() == '':\n"
+        "            break\n"
+        "        print(n, flush=True)\n")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    counts = []
+
+    def count():
+        noise.stdin.write("\n")
+        noise.stdin.flush()
+        counts.append(int(noise.stdout.readline()))
+    try:
+        count()
+        _, err = _stacks("perf", "-v", during=count)
+    finally:
+        noise.stdin.close()
+        noise.wait(timeout=harness.WAIT_S)
+    assert counts[1] > counts[0], "the other process made no mmap while traced: proves nothing"
+    m = STACK_LINE.search(err)
+    assert m, err
+    samples, lost, stray, missing = map(int, m.groups())
+    assert samples >= 2 and lost == 0 and missing == 0, m.group(0)
+    assert stray == 0, f"calls of a process not followed were sampled: {m.group(0)}"
+
+
+def test_k_stacks_taken_away_are_said():
+    """Another BPF program on sys_enter_mmap that answers 0 makes the
+    kernel take no perf sample there: the mmaps are still reported, without
+    a stack, and a warning says how many and why; never an empty stack
+    passed off in silence."""
+    require_perf()
+    blocker = harness.spawn([harness.PERFDRV, "--answer-zero", "syscalls/sys_enter_mmap"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert blocker.stdout.readline() == "ready\n"
+        truth = os.path.join(tmpdir(), "truth")
+        rc, events, err = harness.run_launch([fixture("stack_chain"), "chain", truth],
+                                             *PERF, "-k", "-m", "16M", "--no-dump")
+    finally:
+        blocker.stdin.close()
+        blocker.wait(timeout=harness.WAIT_S)
+    assert rc == 0, err
+    want = {hexaddr(r["addr"]) for r in truth_of(read_truth(truth), "mmap")}
+    got = [e for e in events_of(events, "mmap") if hexaddr(e["addr"]) in want]
+    assert len(got) == len(want) >= 1 and all(e["stack"] == [] for e in got), got
+    warn = [ln for ln in err.splitlines() if "without their stack" in ln]
+    assert len(warn) == 1 and "another BPF program" in warn[0], err
+    assert int(re.search(r"(\d+) calls", warn[0]).group(1)) >= len(want), warn
 
 
 def test_non_leader_exec_carries_the_thread_on():

@@ -210,6 +210,79 @@ TEST(every_program_answers_1)
     }
 }
 
+/* r0's constant at the exit reached from instruction k (straight-line
+ * code to the next exit, unconditional jumps followed); -1 when not a
+ * constant move. */
+static int answer_from(const struct perf_bpf_insns *p, unsigned k)
+{
+    int r0 = -1;
+    for (unsigned steps = 0; k < p->n && steps < p->n; steps++) {
+        const struct bpf_insn *in = &p->insn[k];
+        if (in->code == (BPF_JMP | BPF_EXIT))
+            return r0;
+        if (in->code == (BPF_ALU64 | BPF_MOV | BPF_K) && in->dst_reg == BPF_REG_0)
+            r0 = in->imm;
+        else if (in->code == (BPF_JMP | BPF_CALL))
+            r0 = -1;
+        k = in->code == (BPF_JMP | BPF_JA) ? k + 1 + (unsigned)in->off : k + 1;
+    }
+    return -1;
+}
+
+/* With -k (stack_gate) the stacked entries' programs answer 1 for a call
+ * they wrote a record of, so that the stack watch's per-CPU events sample
+ * it, and 0 for any other (a process not followed, an mmap under
+ * --min-size, a record the ring had no room for); the record says it was
+ * sampled. Other programs answer 1 as ever. */
+TEST(stacked_entries_are_let_through_only_when_written)
+{
+    struct tp_format fmt;
+    struct perf_bpf_insns p;
+    CHECK(tracefs_parse_format(TP_FORMAT_ENTER_MMAP, &fmt) == 0);
+    struct perf_bpf_refs refs = REFS;
+    refs.min_size = 1 << 20;
+    refs.stack_gate = true;
+    CHECK(perf_bpf_assemble(plan_of("syscalls/sys_enter_mmap"), &fmt, &refs, &p) == 0);
+    int submit = -1, followed_miss = -1, reserve_miss = -1, kind_store = -1;
+    for (unsigned k = 0; k < p.n; k++) {
+        const struct bpf_insn *in = &p.insn[k];
+        if (in->code == (BPF_JMP | BPF_CALL) && in->imm == BPF_FUNC_ringbuf_submit)
+            submit = (int)k;
+        /* the first "r0 == 0" test follows the followed map's lookup, the
+         * next one the ring's reservation */
+        if (in->code == (BPF_JMP | BPF_JEQ | BPF_K) && in->dst_reg == BPF_REG_0 && !in->imm) {
+            if (followed_miss < 0)
+                followed_miss = (int)k;
+            else if (reserve_miss < 0)
+                reserve_miss = (int)k;
+        }
+        if (in->code == (BPF_ST | BPF_W | BPF_MEM) && in->dst_reg == BPF_REG_8 && in->off == 0)
+            kind_store = (int)k;
+    }
+    CHECK(submit > 0 && followed_miss > 0 && reserve_miss > followed_miss && kind_store > 0);
+    CHECK_U64((uint64_t)answer_from(&p, (unsigned)submit + 1), 1);
+    CHECK_U64((uint64_t)answer_from(&p, (unsigned)(followed_miss + 1 + p.insn[followed_miss].off)),
+              0);
+    CHECK_U64((uint64_t)answer_from(&p, (unsigned)(reserve_miss + 1 + p.insn[reserve_miss].off)),
+              0);
+    CHECK_U64((uint64_t)p.insn[kind_store].imm, PERF_BPF_ENTER | PERF_BPF_REC_STACKED);
+    /* munmap's entry carries no stack: it answers 1 on every path */
+    CHECK(perf_bpf_assemble(plan_of("syscalls/sys_enter_munmap"), &fmt, &refs, &p) == 0);
+    for (unsigned k = 0; k < p.n; k++)
+        if (p.insn[k].code == (BPF_JMP | BPF_EXIT))
+            CHECK(p.insn[k - 1].imm == 1);
+    /* without -k, mmap's answers 1 on every path and its record is plain */
+    refs.stack_gate = false;
+    CHECK(perf_bpf_assemble(plan_of("syscalls/sys_enter_mmap"), &fmt, &refs, &p) == 0);
+    for (unsigned k = 0; k < p.n; k++) {
+        if (p.insn[k].code == (BPF_JMP | BPF_EXIT))
+            CHECK(p.insn[k - 1].imm == 1);
+        if (p.insn[k].code == (BPF_ST | BPF_W | BPF_MEM) && p.insn[k].dst_reg == BPF_REG_8 &&
+            p.insn[k].off == 0)
+            CHECK_U64((uint64_t)p.insn[k].imm, PERF_BPF_ENTER);
+    }
+}
+
 TEST(records_carry_their_threads_drop_mark)
 {
     /* Every record gets its bucket's count (a store to drop_mark), and a
@@ -258,4 +331,5 @@ UNIT_MAIN(UNIT_CASE(every_program_is_sound_on_these_formats),
           UNIT_CASE(newtask_follows_a_new_process_before_it_runs),
           UNIT_CASE(every_program_answers_1),
           UNIT_CASE(records_carry_their_threads_drop_mark),
+          UNIT_CASE(stacked_entries_are_let_through_only_when_written),
           UNIT_CASE(a_format_without_the_fields_read_is_refused))

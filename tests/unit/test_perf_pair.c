@@ -412,6 +412,56 @@ TEST(marked_calls_pair_across_a_loss_unless_their_thread_lost_a_record)
     perf_pair_free(p);
 }
 
+static struct perf_item wanting(struct perf_item it)
+{
+    it.wants_stack = true;
+    return it;
+}
+
+static struct perf_item stack_sample(pid_t tid, uint64_t t, uint64_t size)
+{
+    struct perf_item it = {.kind = PERF_ITEM_STACK, .time = t, .pid = 1000, .tid = tid};
+    it.stack = calloc(1, sizeof *it.stack + size);
+    it.stack->size = size;
+    return it;
+}
+
+/* The BPF reader's stacks come apart from their calls' records: each joins
+ * the entry its thread has waiting when that entry wants one and began no
+ * later; the rest are counted and freed (ASan: no leak), and an entry that
+ * reaches its exit without its stack is counted. Pushed out of time order,
+ * as two rings are read. */
+TEST(a_stack_sample_joins_its_threads_waiting_entry)
+{
+    struct got g = {0};
+    struct perf_pair *p = perf_pair_new(collect, &g);
+    push(p, stack_sample(70, 11, 96));  /* thread 70's mmap, sampled after its entry */
+    push(p, stack_sample(71, 19, 32));  /* before thread 71's entry: nothing waits yet */
+    push(p, stack_sample(72, 31, 48));  /* thread 72's munmap wants none */
+    push(p, stack_sample(74, 33, 40));  /* thread 74 has no entry (its record dropped) */
+    push(p, marked(wanting(enter(70, 10, SYS_mmap, 1 << 20, 0)), 0));
+    push(p, marked(wanting(enter(71, 20, SYS_mmap, 1 << 20, 0)), 0));
+    push(p, marked(enter(72, 30, SYS_munmap, 4096, 0), 0));
+    push(p, marked(wanting(enter(73, 32, SYS_mmap, 1 << 20, 0)), 0));
+    push(p, marked(leave(70, 40, SYS_mmap, 0x7000, 0), 0));
+    push(p, marked(leave(71, 41, SYS_mmap, 0x8000, 0), 0));
+    push(p, marked(leave(72, 42, SYS_munmap, 0, 0), 0));
+    perf_pair_release(p, 50);
+    CHECK_U64(g.n, 3);
+    CHECK(g.ev[0].tid == 70 && g.stack_size[0] == 96);
+    CHECK(g.ev[1].tid == 71 && g.stack_size[1] == UINT64_MAX);
+    CHECK(g.ev[2].tid == 72 && g.stack_size[2] == UINT64_MAX);
+    CHECK_U64(perf_pair_stats(p)->stray_stacks, 3);
+    CHECK_U64(perf_pair_stats(p)->stacks_missing, 1);
+    /* A second sample for an entry that has one already is stray too, and
+     * an entry still waiting at the end frees its stack with perf_pair. */
+    push(p, stack_sample(73, 60, 16));
+    push(p, stack_sample(73, 61, 16));
+    perf_pair_release(p, 70);
+    CHECK_U64(perf_pair_stats(p)->stray_stacks, 4);
+    perf_pair_free(p);
+}
+
 UNIT_MAIN(UNIT_CASE(pairs_across_rings_in_time_order), UNIT_CASE(holds_what_is_past_the_watermark),
           UNIT_CASE(exit_without_its_entry_is_dropped), UNIT_CASE(loss_voids_waiting_entries),
           UNIT_CASE(loss_is_said_when_its_window_has_passed),
@@ -419,4 +469,5 @@ UNIT_MAIN(UNIT_CASE(pairs_across_rings_in_time_order), UNIT_CASE(holds_what_is_p
           UNIT_CASE(second_copy_of_a_record_is_dropped), UNIT_CASE(exec_names_the_calling_thread),
           UNIT_CASE(spawn_and_reused_tid), UNIT_CASE(stacks_are_owned_and_freed),
           UNIT_CASE(bpf_loss_comes_before_what_was_written_after_it),
-          UNIT_CASE(marked_calls_pair_across_a_loss_unless_their_thread_lost_a_record))
+          UNIT_CASE(marked_calls_pair_across_a_loss_unless_their_thread_lost_a_record),
+          UNIT_CASE(a_stack_sample_joins_its_threads_waiting_entry))
