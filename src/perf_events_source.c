@@ -932,6 +932,7 @@ static void ops_free(void *src)
     struct perf_events_source *s = src;
     if (!s)
         return;
+    say_missing_stacks(s, true); /* a launch ends here, with no detach */
     perf_source_free(s->reader);
     for (size_t i = 0; i < s->nprocs; i++)
         if (s->procs[i].pidfd >= 0)

@@ -54,6 +54,10 @@ static int open_sample_event(const struct perf_stack_watch *w, uint32_t tp_id, i
     attr.use_clockid = 1;
     attr.clockid = CLOCK_MONOTONIC; /* bpf_ktime_get_ns's clock */
     attr.sample_id_all = 1;         /* a LOST record carries the trailer the decoder reads */
+    /* A sample the ring can never hold leaves no LOST record (one is
+     * written only before the next record that fits): the events' own
+     * counts of lost samples are the ones read. */
+    attr.read_format = PERF_FORMAT_LOST;
     attr.watermark = 1;
     attr.wakeup_watermark = (uint32_t)(ring_bytes / 2);
     /* Until the gating programs are attached, every call there would be
@@ -162,10 +166,8 @@ static int on_record(const void *rec, size_t size, void *ctx)
         x->w->stats.bad_records++;
         return 0;
     }
-    if (r.kind == PERF_REC_LOST || r.kind == PERF_REC_LOST_SAMPLES) {
-        x->w->stats.lost += r.lost;
-        return 0;
-    }
+    if (r.kind == PERF_REC_LOST || r.kind == PERF_REC_LOST_SAMPLES)
+        return 0; /* counted by the events (read_lost) */
     if (r.kind != PERF_REC_SAMPLE)
         return 0;
     x->w->stats.samples++;
@@ -178,12 +180,29 @@ static int on_record(const void *rec, size_t size, void *ctx)
     return 0;
 }
 
+/* The samples the kernel could not write, counted by every event. */
+static uint64_t read_lost(const struct perf_stack_watch *w)
+{
+    uint64_t sum = 0;
+    for (unsigned c = 0; c < w->opt.ncpus; c++)
+        for (unsigned t = 0; t < w->opt.ntps; t++) {
+            uint64_t v[2]; /* the count (0: no samples are counted), lost */
+            if (w->cpus[c].fds[t] >= 0 &&
+                read(w->cpus[c].fds[t], v, sizeof v) == (ssize_t)sizeof v)
+                sum += v[1];
+        }
+    return sum;
+}
+
 void perf_stack_watch_read(struct perf_stack_watch *w, perf_stack_push_fn push, void *ctx)
 {
     struct read_ctx x = {w, push, ctx};
     for (unsigned c = 0; c < w->opt.ncpus; c++)
         if (w->cpus[c].map && perf_ring_drain(&w->cpus[c].ring, on_record, &x) < 0)
             w->stats.bad_records++;
+    uint64_t lost = read_lost(w);
+    if (lost > w->stats.lost)
+        w->stats.lost = lost;
 }
 
 const struct perf_stack_watch_stats *perf_stack_watch_stats(const struct perf_stack_watch *w)

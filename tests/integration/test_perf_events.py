@@ -360,6 +360,24 @@ def test_k_stack_watch_samples_only_the_calls_written():
     assert stray == 0, f"calls of a process not followed were sampled: {m.group(0)}"
 
 
+def test_k_stack_ring_too_small_is_said():
+    """A stack ring of one page cannot hold a single 16 KiB stack copy:
+    every sample is lost, every mmap is still reported (stackless), and the
+    warnings say so, with --perf-pages, and in all at the end."""
+    require_perf()
+    rc, events, err = harness.run_launch([fixture("bench_mmap"), "300", "1", "65536"], *PERF,
+                                         "-k", "--perf-pages", "1", "--no-dump")
+    assert rc == 0, err
+    maps = [e for e in events_of(events, "mmap") if e["len"] == 65536]
+    lost = sum(e["count"] for e in events_of(events, "lost"))
+    assert len(maps) + lost >= 300 and maps and all(e["stack"] == [] for e in maps), \
+        (len(maps), lost)
+    warn = [ln for ln in err.splitlines() if "without their stack" in ln]
+    assert warn and "ring was full" in warn[0] and "--perf-pages" in warn[0], err
+    said = int(re.search(r"(\d+) calls", warn[-1]).group(1))
+    assert said >= len(maps), (said, len(maps), warn)
+
+
 def test_k_stacks_taken_away_are_said():
     """Another BPF program on sys_enter_mmap that answers 0 makes the
     kernel take no perf sample there: the mmaps are still reported, without
