@@ -1187,7 +1187,7 @@ report_jvm() {
 #     tool runs and the server may not.
 
 ECHO_ROWS=(control strace perf_trace bpftrace mmapwatch mmapwatch_perf mmapwatch_perf_kd
-           mmapwatch_perf_syscalls_kd mmapwatch_perf_thread_kd)
+           mmapwatch_perf_raw_kd mmapwatch_perf_syscalls_kd mmapwatch_perf_thread_kd)
 # BENCH_ECHO_ROWS="row ..." runs only those rows (control is always run).
 if [ -n "${BENCH_ECHO_ROWS:-}" ]; then
     read -r -a ECHO_ROWS <<<"control ${BENCH_ECHO_ROWS//control/}"
@@ -1216,6 +1216,7 @@ echo_label() {
     mmapwatch)      echo "mmapwatch -p PID --min-size 16M --no-dump (ptrace)" ;;
     mmapwatch_perf) echo "mmapwatch --source perf -p PID --min-size 16M --no-dump" ;;
     mmapwatch_perf_kd) echo "mmapwatch --source perf -p PID --min-size 16M -k, dumps on" ;;
+    mmapwatch_perf_raw_kd) echo "the same with --perf-calls raw (raw_syscalls events per CPU for its cgroup)" ;;
     mmapwatch_perf_syscalls_kd) echo "the same with --perf-calls syscalls (a perf event per call's tracepoint)" ;;
     mmapwatch_perf_thread_kd) echo "the same with --perf-layout thread (events per thread, not per cgroup)" ;;
     before_perf)    echo "before ($(before_name)): mmapwatch --source perf -p PID --min-size 16M --no-dump" ;;
@@ -1235,7 +1236,7 @@ echo_missing() {
     perf_trace) tool_missing perf_trace_attach ;;
     bpftrace) tool_missing bpftrace ;;
     mmapwatch) tool_missing mmapwatch_attach ;;
-    mmapwatch_perf | mmapwatch_perf_kd | mmapwatch_perf_syscalls_kd) tool_missing mmapwatch_perf_attach ;;
+    mmapwatch_perf | mmapwatch_perf_kd | mmapwatch_perf_raw_kd | mmapwatch_perf_syscalls_kd) tool_missing mmapwatch_perf_attach ;;
     mmapwatch_perf_thread_kd)
         tool_missing mmapwatch_perf_attach
         "$MMAPWATCH" --help 2>/dev/null | grep -q -- '--perf-layout' ||
@@ -1404,6 +1405,7 @@ echo_attach() {
         case $1 in
         *_perf) opts+=("${NO_DUMP[@]}") ;;
         *_perf_kd) opts+=(-k --dump-dir "$WORK/dumps") ;;
+        *_perf_raw_kd) opts+=(--perf-calls raw -k --dump-dir "$WORK/dumps") ;;
         *_perf_syscalls_kd) opts+=(--perf-calls syscalls -k --dump-dir "$WORK/dumps") ;;
         *_perf_thread_kd) opts+=(--perf-layout thread -k --dump-dir "$WORK/dumps") ;;
         esac
