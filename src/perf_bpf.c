@@ -618,8 +618,8 @@ void perf_bpf_read(struct perf_bpf *b, perf_bpf_push_fn push, void *ctx)
         b->stats.stack_samples = perf_stack_watch_stats(b->stacks)->samples;
         b->stats.stacks_lost = perf_stack_watch_stats(b->stacks)->lost;
     }
-    /* The execs first: a process's exec sample is written before anything
-     * that process does later. */
+    /* Then the execs, before the records: a process's exec sample is
+     * written before anything that process does later. */
     struct exec_read x = {b, push, ctx};
     for (unsigned c = 0; c < b->nexecs; c++)
         if (perf_ring_drain(&b->execs[c].ring, on_exec_sample, &x) < 0)
