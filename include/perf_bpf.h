@@ -41,6 +41,11 @@
  * samples come out as PERF_ITEM_STACK items after their entries, which
  * are marked wants_stack.
  *
+ * Where another BPF program already sits on a stacked entry's tracepoint,
+ * the stacks are not gated (it could answer 0 to our calls, and ours 0 to
+ * its: a second mmapwatch -k is one): perf_bpf_open refuses with stacks
+ * and says why, and the perf source reads -k through raw_syscalls.
+ *
  * Limits, each said by perf_bpf_probe's reason: the process ids the
  * programs see are the initial pid namespace's, so mmapwatch must run
  * there; loading programs needs CAP_BPF and CAP_PERFMON (or root).
@@ -73,6 +78,11 @@ struct perf_bpf_options {
     bool stacks;           /* -k: the stack watch on the stacked entries */
     uint32_t stack_bytes;  /* copied per stacked entry, a multiple of 8 */
     unsigned stack_ring_pages; /* the stack watch's data pages per CPU (a power of two) */
+    bool probe_only;       /* perf_bpf_probe: every program loaded (the verifier's
+                            * say), but one attached, and the exec and stack
+                            * watches on one CPU and one tracepoint, so that
+                            * closing waits for two RCU grace periods, not one
+                            * per tracepoint; stats.fds is what a real open holds */
 };
 
 struct perf_bpf_stats {
@@ -142,6 +152,14 @@ struct perf_bpf_drops {
  * read before the count. */
 bool perf_bpf_drops_item(struct perf_bpf_drops *d, uint64_t count, uint64_t before,
                          uint64_t after, struct perf_item *out);
+
+/* The BPF programs attached to the tracepoint of perf event event_fd (any
+ * tracepoint event; anyone's programs): how many, and their names,
+ * comma-separated, into names ("?" for one whose name cannot be read). 0
+ * when there are none or the kernel will not say. A program that answers
+ * 0 there makes the kernel drop the perf samples of every event on that
+ * tracepoint. */
+unsigned perf_bpf_programs_on(int event_fd, char *names, size_t size);
 
 const struct perf_bpf_stats *perf_bpf_stats(const struct perf_bpf *b);
 

@@ -142,9 +142,10 @@ struct perf_source;
 int perf_source_probe(pid_t pid, const struct perf_source_options *options, char *why,
                       size_t why_size);
 
-/* One line on a layout: which events, how many descriptors. */
-void perf_source_describe(enum perf_layout layout, const char *cgroup, uint64_t fds,
-                          char *out, size_t size);
+/* One line on a layout: which events (with BPF and stacks, the stack
+ * watch's too), how many descriptors. */
+void perf_source_describe(enum perf_layout layout, const char *cgroup, bool stacks,
+                          uint64_t fds, char *out, size_t size);
 
 /* Whether the cgroup layout still sees process pid: 1 (or another
  * layout), 0 when it has left the cgroups the events are scoped to (its

@@ -95,6 +95,12 @@ struct perf_source {
     struct perf_source_stats stats;
     uint64_t attach_time;
     bool attached;
+    /* One of our events on each tracepoint (-1: none yet), to ask the
+     * kernel now and then whether a BPF program sits there too: one that
+     * answers 0 makes it drop our samples (perf_bpf_programs_on). */
+    int tp_probe_fd[NTP];
+    uint64_t programs_checked_at;
+    bool programs_said;
 };
 
 /* The sample_type of an event: with regs, the user registers; with

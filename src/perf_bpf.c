@@ -69,6 +69,7 @@ struct perf_bpf {
     uint64_t exec_records, exec_samples, exec_records_before;
     bool exec_samples_missing_said;
     struct perf_stack_watch *stacks; /* -k: the stacked entries' samples */
+    unsigned stack_fds;              /* the stack watch's descriptors (CPUs x entries) */
     int *poll_fds;                   /* the ring's, then the stack watch's */
     size_t npoll;
     struct perf_bpf_drops drops; /* the programs' drop count, as last read */
@@ -127,7 +128,8 @@ static int load_prog(const struct perf_bpf_insns *p, const char *name, char *why
     return -1;
 }
 
-static int attach_prog(uint32_t tp_id, int prog_fd, int cpu)
+/* The event that holds a program on tracepoint tp_id (hold_prog). */
+static int open_holder(uint32_t tp_id, int cpu)
 {
     struct perf_event_attr attr;
     memset(&attr, 0, sizeof attr);
@@ -137,16 +139,14 @@ static int attach_prog(uint32_t tp_id, int prog_fd, int cpu)
     /* The program runs wherever the tracepoint fires; the event itself,
      * on one CPU, only holds it there: a counting event (sample_period 0)
      * writes no sample. */
-    int fd = (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-    if (fd < 0)
+    return (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+static int hold_prog(int fd, int prog_fd)
+{
+    if (ioctl(fd, PERF_EVENT_IOC_SET_BPF, prog_fd) < 0 || ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0)
         return -1;
-    if (ioctl(fd, PERF_EVENT_IOC_SET_BPF, prog_fd) < 0 || ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
-        int err = errno;
-        close(fd);
-        errno = err;
-        return -1;
-    }
-    return fd;
+    return 0;
 }
 
 static const char *denied(int err)
@@ -200,7 +200,8 @@ static int open_exec_watch(struct perf_bpf *b, uint32_t tp_id)
     if (!b->execs || !b->opt.ncpus)
         return -1;
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    for (unsigned c = 0; c < b->opt.ncpus; c++) {
+    unsigned ncpus = b->opt.probe_only ? 1 : b->opt.ncpus;
+    for (unsigned c = 0; c < ncpus; c++) {
         struct exec_watch *w = &b->execs[b->nexecs];
         struct perf_event_attr attr;
         memset(&attr, 0, sizeof attr);
@@ -240,14 +241,85 @@ static int open_stack_watch(struct perf_bpf *b, const struct tp_format *fmts, ch
     for (size_t i = 0; i < PERF_BPF_NPLANS; i++)
         if (PERF_BPF_PLANS[i].stacked && fmts[i].id)
             ids[n++] = fmts[i].id;
-    struct perf_stack_watch_options o = {.cpus = b->opt.cpus, .ncpus = b->opt.ncpus,
-                                         .tp_ids = ids, .ntps = n,
+    b->stack_fds = n * b->opt.ncpus;
+    bool probe = b->opt.probe_only; /* sys_enter_mmap (plans[0]) on one CPU */
+    struct perf_stack_watch_options o = {.cpus = b->opt.cpus, .ncpus = probe ? 1 : b->opt.ncpus,
+                                         .tp_ids = ids, .ntps = probe ? 1 : n,
                                          .stack_bytes = b->opt.stack_bytes,
                                          .ring_pages = b->opt.stack_ring_pages};
     if (!(b->stacks = perf_stack_watch_open(&o, why, why_size)))
         return -1;
     b->stats.stacks = true;
     return 0;
+}
+
+/* The id (and name) of the program prog_fd; 0 when unknown. */
+static uint32_t prog_id(int prog_fd, char name[BPF_OBJ_NAME_LEN])
+{
+    struct bpf_prog_info info;
+    memset(&info, 0, sizeof info);
+    union bpf_attr a;
+    memset(&a, 0, sizeof a);
+    a.info.bpf_fd = (uint32_t)prog_fd;
+    a.info.info_len = sizeof info;
+    a.info.info = (uint64_t)(uintptr_t)&info;
+    if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &a) < 0)
+        return 0;
+    if (name)
+        memcpy(name, info.name, BPF_OBJ_NAME_LEN);
+    return info.id;
+}
+
+unsigned perf_bpf_programs_on(int event_fd, char *names, size_t size)
+{
+    enum { MAX_IDS = 64 };
+    struct {
+        struct perf_event_query_bpf q;
+        uint32_t ids[MAX_IDS];
+    } query;
+    memset(&query, 0, sizeof query);
+    query.q.ids_len = MAX_IDS;
+    if (size)
+        names[0] = '\0';
+    if (ioctl(event_fd, PERF_EVENT_IOC_QUERY_BPF, &query.q) < 0)
+        return 0;
+    unsigned others = 0;
+    size_t used = 0;
+    for (uint32_t i = 0; i < query.q.prog_cnt && i < MAX_IDS; i++) {
+        others++;
+        char name[BPF_OBJ_NAME_LEN] = "?";
+        union bpf_attr a;
+        memset(&a, 0, sizeof a);
+        a.prog_id = query.ids[i];
+        int fd = (int)sys_bpf(BPF_PROG_GET_FD_BY_ID, &a);
+        if (fd >= 0) {
+            if (!prog_id(fd, name) || !name[0])
+                snprintf(name, sizeof name, "?");
+            name[BPF_OBJ_NAME_LEN - 1] = '\0';
+            close(fd);
+        }
+        if (used < size) {
+            int n = snprintf(names + used, size - used, "%s%s", others > 1 ? ", " : "", name);
+            used += n > 0 ? (size_t)n : 0;
+        }
+    }
+    return others + (query.q.prog_cnt > MAX_IDS ? query.q.prog_cnt - MAX_IDS : 0);
+}
+
+/* With stacks, before our program is attached to a stacked entry's
+ * tracepoint (holder: an event on it): whether another program sits
+ * there (see perf_bpf.h); -1 with the reason then. */
+static int stacked_entry_alone(int holder, const char *path, char *why, size_t why_size)
+{
+    char names[128];
+    unsigned n = perf_bpf_programs_on(holder, names, sizeof names);
+    if (!n)
+        return 0;
+    snprintf(why, why_size, "%u other BPF program%s (%s) on %s: gated stack samples could "
+                            "drop each other's (a second mmapwatch -k does)",
+             n, n == 1 ? "" : "s", names, path);
+    errno = EBUSY;
+    return -1;
 }
 
 static int set_poll_fds(struct perf_bpf *b)
@@ -343,12 +415,18 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
                 snprintf(why, why_size, "cannot load a BPF program: %s", denied(errno));
             goto fail;
         }
-        if ((b->event_fds[i] = attach_prog(fmts[i].id, b->prog_fds[i], cpu)) < 0) {
-            snprintf(why, why_size, "cannot attach a BPF program to '%s': %s",
-                     PERF_BPF_PLANS[i].path, denied(errno));
+        b->stats.tracepoints++;
+        if (b->opt.probe_only && i > 0)
+            continue; /* loaded: the verifier took it; attaching is checked once */
+        if ((b->event_fds[i] = open_holder(fmts[i].id, cpu)) < 0 ||
+            (b->opt.stacks && PERF_BPF_PLANS[i].stacked &&
+             stacked_entry_alone(b->event_fds[i], PERF_BPF_PLANS[i].path, why, why_size) < 0) ||
+            hold_prog(b->event_fds[i], b->prog_fds[i]) < 0) {
+            if (errno != EBUSY)
+                snprintf(why, why_size, "cannot attach a BPF program to '%s': %s",
+                         PERF_BPF_PLANS[i].path, denied(errno));
             goto fail;
         }
-        b->stats.tracepoints++;
     }
     if (fmts[0].id == 0) {
         snprintf(why, why_size, "this kernel has no syscall tracepoints (CONFIG_FTRACE_SYSCALLS)");
@@ -356,9 +434,7 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
     }
     if (b->stacks && perf_stack_watch_enable(b->stacks, why, why_size) < 0)
         goto fail;
-    b->stats.fds = 3 + 2 * b->stats.tracepoints + b->nexecs;
-    if (b->stacks)
-        b->stats.fds += perf_stack_watch_stats(b->stacks)->fds;
+    b->stats.fds = 3 + 2 * b->stats.tracepoints + b->opt.ncpus + (b->stacks ? b->stack_fds : 0);
     return b;
 fail:
     perf_bpf_close(b);
@@ -370,7 +446,7 @@ int perf_bpf_probe(const int *cpus, unsigned ncpus, bool stacks, unsigned *fds, 
 {
     struct perf_bpf_options o = {.ring_bytes = 0, /* the smallest */
                                  .cpus = cpus, .ncpus = ncpus, .stacks = stacks,
-                                 .stack_bytes = 4096, .stack_ring_pages = 1};
+                                 .stack_bytes = 4096, .stack_ring_pages = 1, .probe_only = true};
     struct perf_bpf *b = perf_bpf_open(&o, why, why_size);
     if (!b)
         return -1;

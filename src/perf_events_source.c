@@ -758,7 +758,8 @@ static int follow(struct perf_events_source *s, pid_t pid, bool announce)
         send(s, &e);
     }
     char layout[PATH_MAX + 160];
-    perf_source_describe(st->layout, st->cgroup, st->event_fds, layout, sizeof layout);
+    perf_source_describe(st->layout, st->cgroup, st->bpf_stacks, st->event_fds, layout,
+                         sizeof layout);
     /* The cgroup layout reads other processes' records too: said at start
      * (by the source note with --source auto). */
     if (st->layout == PERF_LAYOUT_CGROUP && !s->opt.layout_noted && !s->layout_said)

@@ -269,6 +269,9 @@ static int open_events(struct perf_source *s, int target, unsigned long flags, u
                 goto fail;
         }
     }
+    /* The first target's events stay open until the end. */
+    for (unsigned t = 0; t < s->ntps && first == 0; t++)
+        s->tp_probe_fd[t] = s->fds[t];
     return 0;
 fail:;
     int err = errno;
@@ -456,6 +459,8 @@ struct perf_source *perf_source_new(const struct perf_source_options *options,
     s->map_len = (size_t)(pages + 1) * (size_t)sysconf(_SC_PAGESIZE);
     for (unsigned c = 0; c < MAX_CPUS; c++)
         s->ring_fds[c] = -1;
+    for (unsigned t = 0; t < NTP; t++)
+        s->tp_probe_fd[t] = -1;
     s->per_call = s->opt.calls == PERF_CALLS_SYSCALLS;
     bool private_mount = false;
     if (read_cpus(s) < 0) {
@@ -850,16 +855,17 @@ static int probe_layout(struct perf_source *s, pid_t pid, char *why, size_t why_
         int threads = procfs_foreach_task(pid, count_task, NULL);
         fds *= threads > 0 ? (uint64_t)threads : 1;
     }
-    perf_source_describe(layout, cg.name, fds, why, why_size);
+    perf_source_describe(layout, cg.name, false, fds, why, why_size);
     return 0;
 }
 
-void perf_source_describe(enum perf_layout layout, const char *cgroup, uint64_t fds,
-                          char *out, size_t size)
+void perf_source_describe(enum perf_layout layout, const char *cgroup, bool stacks,
+                          uint64_t fds, char *out, size_t size)
 {
     if (layout == PERF_LAYOUT_BPF)
         snprintf(out, size, "BPF programs on the calls' tracepoints for every process of the "
-                            "machine, one ring, %" PRIu64 " descriptors", fds);
+                            "machine, one ring%s, %" PRIu64 " descriptors",
+                 stacks ? ", stack samples per CPU that the programs gate" : "", fds);
     else if (layout == PERF_LAYOUT_CGROUP)
         snprintf(out, size,
                  "events per CPU for cgroup '%s', %" PRIu64 " descriptors; its other "
@@ -890,7 +896,7 @@ int perf_source_probe(pid_t pid, const struct perf_source_options *options, char
                 snprintf(why, why_size, "process %d is gone", (int)pid);
                 return -1;
             }
-            perf_source_describe(PERF_LAYOUT_BPF, NULL, fds, why, why_size);
+            perf_source_describe(PERF_LAYOUT_BPF, NULL, options->stacks, fds, why, why_size);
             return 0;
         }
         if (options->calls == PERF_CALLS_BPF) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "monotonic.h"
 #include "perf_source_internal.h"
 
@@ -245,6 +246,33 @@ static int read_rings(struct perf_source *s, char *why, size_t why_size)
     return 0;
 }
 
+#define PROGRAMS_CHECK_NS 1000000000ULL
+
+/* Once a second: a BPF program on one of our tracepoints that answers 0
+ * (a mmapwatch -k's do, for the calls of processes it does not follow)
+ * makes the kernel drop our samples there, unseen by us: said once. */
+static void check_programs(struct perf_source *s, uint64_t now)
+{
+    if (s->programs_said || now - s->programs_checked_at < PROGRAMS_CHECK_NS)
+        return;
+    s->programs_checked_at = now;
+    for (unsigned t = 0; t < s->ntps; t++) {
+        char names[128];
+        unsigned n = s->tp_probe_fd[t] >= 0
+                         ? perf_bpf_programs_on(s->tp_probe_fd[t], names, sizeof names)
+                         : 0;
+        if (!n)
+            continue;
+        log_warn("%u BPF program%s (%s) on tracepoint %s: one that answers 0 (a mmapwatch -k "
+                 "does, for the processes it does not follow) makes the kernel drop this "
+                 "reader's records there, and the calls they stand for go unseen%s",
+                 n, n == 1 ? "" : "s", names, s->tps[t].spec->path,
+                 s->tps[t].spec->raw ? "" : "; --perf-calls raw reads them elsewhere");
+        s->programs_said = true;
+        return;
+    }
+}
+
 int perf_source_drain(struct perf_source *s, char *why, size_t why_size)
 {
     /* Taken before the rings are read: a record stamped more than the
@@ -253,6 +281,8 @@ int perf_source_drain(struct perf_source *s, char *why, size_t why_size)
     uint64_t now = monotonic_ns();
     if (read_rings(s, why, why_size) < 0)
         return -1;
+    if (!s->bpf)
+        check_programs(s, now);
     if (now > s->opt.order_window_ns)
         perf_pair_release(s->pair, now - s->opt.order_window_ns);
     return 0;
