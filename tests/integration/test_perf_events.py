@@ -119,10 +119,10 @@ def test_bad_source_is_a_usage_error():
         assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, (argv, r)
 
 
-def _sigkill_leaves_target_running(calls):
+def _sigkill_leaves_target_running(calls, *opts):
     require_perf()
     wk = Worker(3)
-    w = attach([wk.pid], *PERF, "--perf-calls", calls)
+    w = attach([wk.pid], *PERF, "--perf-calls", calls, *opts)
     assert len(safety_events_of(w.events, "attach", wk.pid)) == 1
     assert_untraced(wk.pid)  # perf stops and traces no one
     tid, addr, ln = wk.mmap(MAP_LEN)
@@ -151,6 +151,12 @@ def test_sigkill_of_mmapwatch_leaves_target_running():
     target runs on, never stopped, TracerPid 0, and no perf event, BPF
     program or map is left (mmapwatch's descriptors were the only ones)."""
     _sigkill_leaves_target_running("bpf")
+
+
+def test_sigkill_of_mmapwatch_leaves_target_running_k():
+    """The same with -k: the stack watch's per-CPU events and the gating
+    programs go with mmapwatch's descriptors too."""
+    _sigkill_leaves_target_running("bpf", "-k")
 
 
 def test_sigkill_of_mmapwatch_leaves_target_running_raw():
