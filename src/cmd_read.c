@@ -675,7 +675,7 @@ static int resolve_range(const struct read_opts *o, uint64_t *start, uint64_t *l
  * small whatever LEN is. Returns bytes read; *err as memread left it. */
 static uint64_t stream(pid_t pid, uint64_t start, uint64_t len, struct sink *s, int *err)
 {
-    unsigned char *chunk = malloc(STREAM_CHUNK);
+    unsigned char *chunk = memread_buf_new(STREAM_CHUNK);
     uint64_t done = 0;
     *err = 0;
     if (!chunk) {

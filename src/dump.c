@@ -319,7 +319,7 @@ int dump_region(int dir_fd, const struct dump_request *req, const struct dump_op
         c.buf_size = (opt && opt->buf_size >= DUMP_PAGE_SIZE)
                          ? opt->buf_size & ~(size_t)(DUMP_PAGE_SIZE - 1)
                          : DUMP_BUF_DEFAULT;
-        c.buf = malloc(c.buf_size);
+        c.buf = memread_buf_new(c.buf_size);
     }
     c.flags = malloc(DUMP_PAGEMAP_CHUNK * sizeof *c.flags);
     if (!c.buf || !c.flags) {

@@ -226,8 +226,8 @@ struct dump_copier *dump_copier_new(size_t buf_size)
     if (!p)
         return NULL;
     p->buf_size = buf_size;
-    p->bufs[0] = malloc(buf_size);
-    p->bufs[1] = malloc(buf_size);
+    p->bufs[0] = memread_buf_new(buf_size);
+    p->bufs[1] = memread_buf_new(buf_size);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->opened, NULL);
     pthread_cond_init(&p->closed, NULL);
@@ -302,7 +302,7 @@ struct dump_snapshot *dump_snapshot_take(const struct dump_request *req,
     snap->flags = malloc(snap->npages * sizeof *snap->flags);
     snap->bad = calloc(snap->npages, 1);
     snap->borrowed = buf && buf_size / DUMP_PAGE_SIZE >= snap->npages;
-    snap->data = snap->borrowed ? buf : malloc(snap->npages * DUMP_PAGE_SIZE);
+    snap->data = snap->borrowed ? buf : memread_buf_new(snap->npages * DUMP_PAGE_SIZE);
     if (!snap->flags || !snap->bad || !snap->data) {
         dump_snapshot_free(snap);
         errno = ENOMEM;

@@ -17,6 +17,7 @@
 
 #include "dump.h"
 #include "dump_file.h"
+#include "memread.h"
 
 /* ---- --strings ---------------------------------------------------------- */
 
@@ -569,7 +570,7 @@ int dump_strings(int dir_fd, const char *bin_name, unsigned min, const atomic_bo
         goto out;
     }
     counter = dump_counter_new();
-    buf = malloc(STRINGS_READ_SIZE);
+    buf = memread_buf_new(STRINGS_READ_SIZE);
     if (!counter || !buf) {
         err = ENOMEM;
         goto out;

@@ -29,6 +29,7 @@
 #include "prio_queue.h"
 #include "dump_copy.h"
 #include "log.h"
+#include "memread.h"
 #include "output.h"
 
 enum job_state {
@@ -382,7 +383,7 @@ struct dumper *dumper_new(const struct dumper_config *config)
     for (unsigned i = 0; i < DUMPER_WORKERS && rc == 0; i++) {
         struct worker *wk = &d->workers[i];
         wk->d = d;
-        if (!(wk->buf = malloc(DUMP_BUF_DEFAULT)) ||
+        if (!(wk->buf = memread_buf_new(DUMP_BUF_DEFAULT)) ||
             !(wk->copier = dump_copier_new(DUMP_BUF_DEFAULT)))
             rc = errno ? errno : ENOMEM;
         else if ((rc = pthread_create(&wk->thread, NULL, dumper_worker_main, wk)) == 0)
@@ -392,7 +393,7 @@ struct dumper *dumper_new(const struct dumper_config *config)
      * small region does not pay for it while its thread waits (not with
      * zeros: malloc and a memset of 0 may become calloc, which touches
      * nothing). */
-    void *buf = d->cfg.on_unmap ? malloc(DUMPER_SNAPSHOT_MAX) : NULL;
+    void *buf = d->cfg.on_unmap ? memread_buf_new(DUMPER_SNAPSHOT_MAX) : NULL;
     if (buf) {
         memset(buf, 0xa5, DUMPER_SNAPSHOT_MAX);
         d->snap_bufs[d->nsnap_bufs++] = buf;

@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -202,4 +203,19 @@ int memread_page_flags(pid_t pid, uint64_t addr, size_t npages, uint64_t *flags)
         return -1;
     }
     return 0;
+}
+
+void *memread_buf_new(size_t len)
+{
+    if (len == 0)
+        len = 1;
+    if (len > SIZE_MAX - (MEMREAD_PAGE - 1)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t whole = (len + MEMREAD_PAGE - 1) & ~(size_t)(MEMREAD_PAGE - 1);
+    void *p = aligned_alloc(MEMREAD_PAGE, whole);
+    if (!p)
+        errno = ENOMEM;
+    return p;
 }

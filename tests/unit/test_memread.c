@@ -169,5 +169,25 @@ TEST(page_flags)
     CHECK(unaligned == -1 && unaligned_errno == EINVAL);
 }
 
+/* Copy buffers start on a page, whatever their size, and hold all of it. */
+TEST(buffers_start_on_a_page)
+{
+    static const size_t sizes[] = {1, 100, PG, PG + 1, 64 * 1024, 1024 * 1024};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        unsigned char *b = memread_buf_new(sizes[k]);
+        CHECK(b != NULL);
+        int aligned = ((uintptr_t)b & (PG - 1)) == 0;
+        memset(b, 0x5a, sizes[k]); /* ASan: all of it is ours */
+        free(b);
+        CHECK(aligned);
+    }
+    void *none = memread_buf_new(0);
+    int none_aligned = ((uintptr_t)none & (PG - 1)) == 0;
+    free(none);
+    CHECK(none != NULL && none_aligned);
+    errno = 0;
+    CHECK(memread_buf_new(SIZE_MAX) == NULL && errno == ENOMEM);
+}
+
 UNIT_MAIN(UNIT_CASE(reads_across_chunks_and_prot_none), UNIT_CASE(stops_at_unmapped),
-          UNIT_CASE(no_such_process), UNIT_CASE(page_flags))
+          UNIT_CASE(no_such_process), UNIT_CASE(page_flags), UNIT_CASE(buffers_start_on_a_page))
