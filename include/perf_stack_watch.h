@@ -24,7 +24,7 @@
  * that answers 0 takes our samples away (perf_pair counts the entries
  * left without one).
  *
- * A CPU's events share one ring (PERF_EVENT_IOC_SET_OUTPUT); samples come
+ * The events are perf_cpu_samples' (a ring per CPU); samples come
  * out as PERF_ITEM_STACK items (the thread, the sample's time, the
  * registers and stack), which perf_pair joins to the thread's waiting
  * entry. Times are CLOCK_MONOTONIC, the programs' clock. A sample the

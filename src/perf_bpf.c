@@ -27,6 +27,7 @@
 #include "perf_bpf.h"
 #include "perf_bpf_prog.h"
 #include "perf_ring.h"
+#include "perf_cpu_samples.h"
 #include "perf_stack_watch.h"
 #include "procfs.h"
 #include "tracefs.h"
@@ -37,14 +38,8 @@
 #define X86_NR_EXECVEAT 322
 #define CLONE_THREAD_FLAG 0x10000
 
-/* The exec watch of one CPU: a perf event on sched:sched_process_exec
- * sampling the user registers' ABI (the new image's), and its ring. */
-struct exec_watch {
-    int fd;
-    void *map;
-    size_t map_len;
-    struct perf_ring ring;
-};
+/* The exec watch: a perf event per CPU on sched:sched_process_exec
+ * sampling the user registers' ABI (the new image's). */
 #define EXEC_RING_PAGES 8
 #define EXEC_SAMPLE_TYPE (PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER)
 
@@ -58,8 +53,7 @@ struct perf_bpf {
     size_t page;
     pid_t *ending;            /* leaders exited, their process maybe not (watch_end) */
     size_t nending, capending;
-    struct exec_watch *execs; /* one per CPU */
-    unsigned nexecs;
+    struct perf_cpu_samples *execs;
     bool exec_loss_said;
     /* Every followed exec the exec program wrote a record of is sampled by
      * the exec watch right after it, unless another BPF program on that
@@ -194,41 +188,14 @@ static int map_ring(struct perf_bpf *b)
     return 0;
 }
 
-static int open_exec_watch(struct perf_bpf *b, uint32_t tp_id)
+static int open_exec_watch(struct perf_bpf *b, uint32_t tp_id, char *why, size_t why_size)
 {
-    b->execs = calloc(b->opt.ncpus ? b->opt.ncpus : 1, sizeof *b->execs);
-    if (!b->execs || !b->opt.ncpus)
-        return -1;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    unsigned ncpus = b->opt.probe_only ? 1 : b->opt.ncpus;
-    for (unsigned c = 0; c < ncpus; c++) {
-        struct exec_watch *w = &b->execs[b->nexecs];
-        struct perf_event_attr attr;
-        memset(&attr, 0, sizeof attr);
-        attr.type = PERF_TYPE_TRACEPOINT;
-        attr.size = sizeof attr;
-        attr.config = tp_id;
-        attr.sample_period = 1;
-        attr.sample_type = EXEC_SAMPLE_TYPE;
-        attr.sample_regs_user = 1ULL << 8; /* PERF_REG_X86_IP: one register is enough */
-        attr.use_clockid = 1;
-        attr.clockid = CLOCK_MONOTONIC;
-        attr.sample_id_all = 1; /* a LOST record then has the trailer the decoder reads */
-        w->fd = (int)syscall(SYS_perf_event_open, &attr, -1, b->opt.cpus[c], -1,
-                             PERF_FLAG_FD_CLOEXEC);
-        if (w->fd < 0)
-            return -1;
-        b->nexecs++;
-        w->map_len = (1 + EXEC_RING_PAGES) * page;
-        w->map = mmap(NULL, w->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, w->fd, 0);
-        if (w->map == MAP_FAILED) {
-            w->map = NULL;
-            return -1;
-        }
-        if (perf_ring_init(&w->ring, w->map, page, EXEC_RING_PAGES * page) < 0)
-            return -1;
-    }
-    return 0;
+    struct perf_cpu_samples_options o = {
+        .what = "execs", .cpus = b->opt.cpus, .ncpus = b->opt.probe_only ? 1 : b->opt.ncpus,
+        .tp_ids = &tp_id, .ntps = 1, .sample_type = EXEC_SAMPLE_TYPE,
+        .regs_mask = 1ULL << 8, /* PERF_REG_X86_IP: one register is enough for the ABI */
+        .ring_pages = EXEC_RING_PAGES};
+    return (b->execs = perf_cpu_samples_open(&o, why, why_size)) ? 0 : -1;
 }
 
 /* The stack watch on the stacked entries' tracepoints (those of this
@@ -381,7 +348,7 @@ struct perf_bpf *perf_bpf_open(const struct perf_bpf_options *options, char *why
     for (size_t i = 0; i < PERF_BPF_NPLANS; i++)
         if (PERF_BPF_PLANS[i].kind == PERF_BPF_EXEC)
             exec_id = fmts[i].id;
-    if (open_exec_watch(b, exec_id) < 0) {
+    if (open_exec_watch(b, exec_id, why, why_size) < 0) {
         snprintf(why, why_size, "cannot sample the execs of this machine (to tell 32-bit "
                                 "programs): %s", denied(errno));
         goto fail;
@@ -654,35 +621,29 @@ struct exec_read {
 
 /* An exec: a followed process's new image that runs in 32-bit mode is
  * said. */
-static int on_exec_sample(const void *rec, size_t size, void *ctx)
+static void on_exec_sample(const struct perf_rec *r, void *ctx)
 {
     struct exec_read *x = ctx;
-    struct perf_rec r;
-    if (perf_rec_decode(EXEC_SAMPLE_TYPE, 1, rec, size, &r) < 0) {
-        x->b->stats.bad_records++;
-        return 0;
-    }
-    if (r.kind == PERF_REC_LOST) {
-        x->b->stats.execs_lost += r.lost;
+    if (r->kind == PERF_REC_LOST) {
+        x->b->stats.execs_lost += r->lost;
         if (!x->b->exec_loss_said)
             log_warn("%" PRIu64 " execs of this machine were not sampled (the exec watch's "
                      "ring was full): a followed process that exec'd a 32-bit program then "
-                     "may have gone unsaid (its calls are not seen)", r.lost);
+                     "may have gone unsaid (its calls are not seen)", r->lost);
         x->b->exec_loss_said = true;
-        return 0;
+        return;
     }
     /* Every exec of the machine: ours are those of followed processes (an
      * exec sample is read before anything its process does later, its end
      * included, which takes it out of the map). */
-    if (r.kind != PERF_REC_SAMPLE || !followed(x->b, (pid_t)r.pid))
-        return 0;
+    if (r->kind != PERF_REC_SAMPLE || !followed(x->b, (pid_t)r->pid))
+        return;
     x->b->exec_samples++;
-    if (r.regs_abi != PERF_SAMPLE_REGS_ABI_32)
-        return 0;
-    struct perf_item said = {.kind = PERF_ITEM_ENTER, .time = r.time, .pid = (pid_t)r.pid,
-                             .tid = (pid_t)r.tid, .nr = -1, .not_native = true};
+    if (r->regs_abi != PERF_SAMPLE_REGS_ABI_32)
+        return;
+    struct perf_item said = {.kind = PERF_ITEM_ENTER, .time = r->time, .pid = (pid_t)r->pid,
+                             .tid = (pid_t)r->tid, .nr = -1, .not_native = true};
     x->push(&said, x->ctx);
-    return 0;
 }
 
 void perf_bpf_read(struct perf_bpf *b, perf_bpf_push_fn push, void *ctx)
@@ -697,9 +658,8 @@ void perf_bpf_read(struct perf_bpf *b, perf_bpf_push_fn push, void *ctx)
     /* Then the execs, before the records: a process's exec sample is
      * written before anything that process does later. */
     struct exec_read x = {b, push, ctx};
-    for (unsigned c = 0; c < b->nexecs; c++)
-        if (perf_ring_drain(&b->execs[c].ring, on_exec_sample, &x) < 0)
-            b->stats.bad_records++;
+    if (b->execs)
+        b->stats.bad_records += perf_cpu_samples_drain(b->execs, on_exec_sample, &x);
     uint64_t *consumer = b->consumer;
     const uint64_t *producer = b->producer;
     const unsigned char *data = (const unsigned char *)b->producer + b->page;
@@ -804,13 +764,7 @@ void perf_bpf_close(struct perf_bpf *b)
     for (size_t i = 0; i < PERF_BPF_NPLANS; i++)
         if (b->prog_fds[i] >= 0)
             close(b->prog_fds[i]);
-    for (unsigned c = 0; c < b->nexecs; c++) {
-        perf_ring_release(&b->execs[c].ring);
-        if (b->execs[c].map)
-            munmap(b->execs[c].map, b->execs[c].map_len);
-        close(b->execs[c].fd);
-    }
-    free(b->execs);
+    perf_cpu_samples_close(b->execs);
     free(b->ending);
     if (b->consumer)
         munmap(b->consumer, b->page);
