@@ -353,8 +353,18 @@ def check_churn(events, truth, out):
     maps = [e for e in events_of(events, "mmap")
             if e["len"] == CHURN_REGION and e["tid"] in tids]
     # Each churned chunk is mapped once (a few more chunks come from the
-    # traffic before the churn).
-    assert len(maps) >= len(churn) * CHURN, f"{len(maps)} churned chunks reported"
+    # traffic before the churn)... when glibc maps it. glibc takes a request
+    # from a free chunk of the thread's arena before it thinks of mmap (the
+    # threshold only chooses between growing the heap and mapping), so a
+    # loop whose arena held a free chunk of 132 KiB or more when the churn
+    # began makes all its chunks there, without a system call to see (one
+    # run in 20 here: 1 chunk mapped of 1,000). Such a loop has next to no
+    # churned mmaps; a tracer that lost events would show some part.
+    per_loop = {t: sum(1 for e in maps if e["tid"] == t) for t in tids}
+    full = [t for t in tids if per_loop[t] >= CHURN]
+    from_heap = [t for t in tids if per_loop[t] <= CHURN // 100]
+    assert len(full) >= 2 and len(full) + len(from_heap) == len(tids), \
+        f"churned chunks reported per event loop (of {CHURN} each): {per_loop}"
     sources = []
     for ev in maps:
         sources.append(check_java_stack(ev, check_native_stack(ev)))
