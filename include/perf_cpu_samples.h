@@ -57,9 +57,6 @@ int perf_cpu_samples_enable(struct perf_cpu_samples *s, char *why, size_t why_si
  * by s. */
 const int *perf_cpu_samples_fds(const struct perf_cpu_samples *s, size_t *n);
 
-/* The events' descriptors: CPUs x tracepoints. */
-unsigned perf_cpu_samples_nevents(const struct perf_cpu_samples *s);
-
 /* Calls fn for every record in the rings, decoded (samples, and LOST
  * records with sample_id_all's trailer); fn's return value is ignored.
  * Returns how many records did not decode (skipped). */

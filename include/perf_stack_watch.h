@@ -51,7 +51,6 @@ struct perf_stack_watch_options {
 };
 
 struct perf_stack_watch_stats {
-    unsigned fds;         /* CPUs x tracepoints */
     uint64_t samples;     /* stack samples read */
     uint64_t lost;        /* samples the rings had no room for */
     uint64_t bad_records; /* records that did not decode */

@@ -4,15 +4,15 @@
  * exec watch. See include/perf_bpf.h.
  */
 #include <errno.h>
-#include <inttypes.h>
-#include <stdint.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +26,8 @@
 #include "monotonic.h"
 #include "perf_bpf.h"
 #include "perf_bpf_prog.h"
-#include "perf_ring.h"
 #include "perf_cpu_samples.h"
+#include "perf_ring.h"
 #include "perf_stack_watch.h"
 #include "procfs.h"
 #include "tracefs.h"

@@ -27,7 +27,6 @@ struct perf_cpu_samples {
     struct perf_cpu_samples_options opt;
     struct cpu_events *cpus;
     int *ring_fds; /* ncpus: each CPU's first event, owning its ring */
-    unsigned nevents;
 };
 
 static int open_event(const struct perf_cpu_samples_options *o, uint32_t tp_id, int cpu,
@@ -106,7 +105,6 @@ struct perf_cpu_samples *perf_cpu_samples_open(const struct perf_cpu_samples_opt
                 goto fail;
             }
             ce->fds[t] = fd;
-            s->nevents++;
             if (t == 0) {
                 s->ring_fds[c] = fd;
                 if (map_ring(ce, fd, page, ring_bytes) < 0) {
@@ -146,8 +144,6 @@ const int *perf_cpu_samples_fds(const struct perf_cpu_samples *s, size_t *n)
     *n = s->opt.ncpus;
     return s->ring_fds;
 }
-
-unsigned perf_cpu_samples_nevents(const struct perf_cpu_samples *s) { return s->nevents; }
 
 struct drain_ctx {
     const struct perf_cpu_samples *s;

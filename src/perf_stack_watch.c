@@ -43,7 +43,6 @@ struct perf_stack_watch *perf_stack_watch_open(const struct perf_stack_watch_opt
         free(w);
         return NULL;
     }
-    w->stats.fds = perf_cpu_samples_nevents(w->events);
     return w;
 }
 

@@ -472,6 +472,7 @@ def test_k_stacks_taken_away_are_said():
     assert warn and "another BPF program" in warn[0], err
     assert int(re.search(r"(\d+) calls", warn[-1]).group(1)) >= len(want), warn
 
+
 def test_non_leader_exec_carries_the_thread_on():
     """A thread that is not the leader execs: the kernel gives it the
     leader's tid, and the perf source's EXEC says which tid called execve
